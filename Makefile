@@ -1,0 +1,130 @@
+# strata: layered image builder and union-filesystem manager.
+# `make` builds ./strata; `make check` runs every test; see README.md.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+CC ?= cc
+PKGS := libarchive libcrypto libzstd mount libcurl jansson libseccomp zlib
+TEST_PKGS := check
+
+# Library flags come from pkg-config only; a missing package stops the build
+# with pkg-config's own message, which names it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS))
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wwrite-strings -Wvla -Wswitch-enum -fno-common
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g $(WARN) -I. -DSTRATA_VERSION='"$(VERSION)"' -pthread
+
+ifdef SANITIZE
+BUILD ?= build-san
+OPT := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+OPT := -O2 -D_FORTIFY_SOURCE=2
+endif
+
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(OPT) -pthread $(LDFLAGS)
+
+MODULES := util store layers overlay launch registry recipe
+LIB_SRCS := $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+CMD_SRCS := $(sort $(wildcard cmd/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libstrata.a
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELPER := $(BUILD)/tests/unit/unit.o
+
+ifdef SANITIZE
+BIN := $(BUILD)/strata
+else
+BIN := strata
+endif
+
+.PHONY: all deps check unit integration asan bench demo install lint fmt clean fuzz
+
+all: $(BIN)
+
+# V=1 shows the whole command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @echo "  $(1)	$(2)"
+endif
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(BIN): $(CMD_OBJS) $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(CMD_OBJS) $(LIB) $(PKG_LIBS) -lm
+
+$(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HELPER) $(LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(UNIT_HELPER) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+deps:
+	@scripts/deps.sh
+
+# Everything: unit suites, the lint, then the end-to-end scenarios.
+check: deps
+	$(MAKE) $(BIN) units
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) integration
+
+units: $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(UNIT_BINS)
+
+integration: $(BIN)
+	@STRATA_BIN=$(abspath $(BIN)) tests/run-integration.sh
+
+asan:
+	$(MAKE) SANITIZE=address,undefined check
+
+valgrind: $(UNIT_BINS)
+	@VALGRIND=1 scripts/run-unit.sh $(UNIT_BINS)
+
+bench: $(BIN)
+	@scripts/deps.sh bench
+	@STRATA_BIN=$(abspath $(BIN)) bench/run-all.sh
+
+demo: deps $(BIN)
+	@STRATA_BIN=$(abspath $(BIN)) scripts/demo.sh
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/strata
+
+lint:
+	@scripts/lint.sh
+
+fmt:
+	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(wildcard */*.h) $(wildcard tests/unit/*.[ch])
+
+clean:
+	rm -rf build build-san strata

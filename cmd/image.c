@@ -1,0 +1,634 @@
+/*
+ * Image commands: images, tag, rmi, inspect, history, import, gc, fsck.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "layers/layers.h"
+
+/* Splits "name:tag" / "name@digest" into repository and tag columns. */
+static void split_ref(const char *ref, char **repo, char **tag)
+{
+	struct store_ref r;
+
+	if (store_ref_parse(ref, &r, NULL) < 0) {
+		*repo = xstrdup(ref);
+		*tag = xstrdup("<none>");
+		return;
+	}
+	*repo = store_ref_name(&r);
+	*tag = xstrdup(r.tag ? r.tag : "<none>");
+	store_ref_release(&r);
+}
+
+static char *short_id(const char *digest)
+{
+	return xstrndup(digest_hex(digest), 12);
+}
+
+static int64_t image_created(const struct store_image *img)
+{
+	int64_t sec = 0;
+	const char *c = jv_str(img->config, "created");
+
+	if (c && time_parse_rfc3339(c, &sec, NULL) == 0)
+		return sec;
+	return 0;
+}
+
+/* ---- images ---- */
+
+static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "quiet", no_argument, NULL, 'q' },
+					      { "format", required_argument, NULL, 'f' },
+					      { "no-trunc", no_argument, NULL, 'n' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image **imgs = NULL;
+	bool quiet = false, json = false, no_trunc = false;
+	size_t n = 0;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "qf:", opts)) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = true;
+			break;
+		case 'f':
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+			break;
+		case 'n':
+			no_trunc = true;
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 1, "")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_list(s, &imgs, &n, &err) < 0)
+		return cmd_fail(ctx, err);
+
+	if (json) {
+		cleanup_json json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_t *o = json_object();
+
+			jv_set_str(o, "Id", digest_hex(imgs[i]->id));
+			jv_set_str(o, "Digest", imgs[i]->manifest_digest);
+			json_object_set_new(o, "RepoTags", jv_strv(imgs[i]->tags));
+			json_object_set_new(o, "Created", json_integer(image_created(imgs[i])));
+			jv_set_str(o, "CreatedAt", jv_str(imgs[i]->config, "created"));
+			json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(imgs[i])));
+			json_array_append_new(arr, o);
+		}
+		cmd_print_json(arr);
+	} else if (quiet) {
+		char **seen = xcalloc(1, sizeof(char *));
+
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *id = no_trunc ? xstrdup(imgs[i]->id) : short_id(imgs[i]->id);
+
+			if (strv_contains(seen, id))
+				continue;
+			strv_append(&seen, id);
+			printf("%s\n", id);
+		}
+		strv_free(seen);
+	} else {
+		static const char *const hdr[] = { "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
+						   "SIZE", NULL };
+		struct cmd_table *t = cmd_table_new(hdr);
+
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *id = no_trunc ? xstrdup(imgs[i]->id) : short_id(imgs[i]->id);
+			cleanup_free char *ago = time_ago(image_created(imgs[i]));
+			cleanup_free char *size = size_human(store_image_size(imgs[i]));
+
+			for (size_t k = 0; imgs[i]->tags && imgs[i]->tags[k]; k++) {
+				cleanup_free char *repo = NULL;
+				cleanup_free char *tag = NULL;
+
+				split_ref(imgs[i]->tags[k], &repo, &tag);
+				cmd_table_add(t, (const char *const[]){ repo, tag, id, ago, size });
+			}
+		}
+		cmd_table_print(t, false);
+	}
+	store_image_list_free(imgs, n);
+	return 0;
+}
+
+/* ---- tag ---- */
+
+static int cmd_tag(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	struct store_ref r;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
+		return cmd_getopt_status(c);
+	if ((c = cmd_check_operands(ctx, argc, argv, 2, -1, "SOURCE and TARGET")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_load(s, argv[optind], &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	for (int i = optind + 1; i < argc; i++) {
+		if (store_ref_parse(argv[i], &r, &err) < 0) {
+			store_image_free(img);
+			return cmd_fail(ctx, err);
+		}
+		if (r.digest) {
+			store_ref_release(&r);
+			store_image_free(img);
+			return cmd_failf(ctx, "cannot tag with a digest reference '%s'", argv[i]);
+		}
+		store_ref_release(&r);
+		if (store_tag_set(s, argv[i], img->manifest_digest, img->manifest->media_type,
+				  img->manifest_size, &err) < 0) {
+			store_image_free(img);
+			return cmd_fail(ctx, err);
+		}
+	}
+	store_image_free(img);
+	return 0;
+}
+
+/* ---- rmi ---- */
+
+/* IDs (12 hex) of containers whose record uses image @id. Caller frees. */
+static char **containers_using(struct store *s, const char *id)
+{
+	cleanup_strv char **ids = NULL;
+	char **users = xcalloc(1, sizeof(char *));
+
+	if (store_container_list(s, &ids, NULL) < 0)
+		return users;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		const char *img = rec ? jv_str(rec, "Image") : NULL;
+
+		if (img && strcmp(img, id) == 0) {
+			cleanup_free char *shortid = xstrndup(ids[i], 12);
+
+			strv_append(&users, shortid);
+		}
+	}
+	return users;
+}
+
+static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
+					      CMD_OPT_END };
+	bool force = false;
+	struct store *s;
+	int c, ret = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
+		if (c == 'f')
+			force = true;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	for (int i = optind; i < argc; i++) {
+		struct strata_error *err = NULL;
+		struct store_image *img = NULL;
+		cleanup_strv char **users = NULL;
+		cleanup_strv char **untag = NULL;
+		struct store_ref r;
+		bool by_ref = false;
+
+		if (store_image_load(s, argv[i], &img, &err) < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		/* By reference only that tag goes; by ID every tag of the image goes. */
+		if (store_ref_parse(argv[i], &r, NULL) == 0) {
+			cleanup_free char *norm = store_ref_string(&r);
+
+			if (strv_contains(img->tags, norm)) {
+				by_ref = true;
+				untag = xcalloc(1, sizeof(char *));
+				strv_append(&untag, norm);
+			}
+			store_ref_release(&r);
+		}
+		if (!by_ref)
+			untag = strv_dup(img->tags);
+		/* The image itself goes when its last tag does. */
+		if (strv_len(untag) >= strv_len(img->tags)) {
+			users = containers_using(s, img->id);
+			if (users[0] && !force) {
+				ret = cmd_failf(ctx,
+						"image '%s' is in use by container '%s' (use -f to untag it anyway)",
+						argv[i], users[0]);
+				store_image_free(img);
+				continue;
+			}
+		}
+		for (size_t k = 0; untag && untag[k]; k++) {
+			if (store_tag_remove(s, untag[k], &err) < 0) {
+				ret = cmd_fail(ctx, err);
+				err = NULL;
+				break;
+			}
+			printf("Untagged: %s\n", untag[k]);
+		}
+		if (ret == 0 && strv_len(untag) >= strv_len(img->tags) && !(users && users[0]))
+			printf("Deleted: %s\n", img->id);
+		store_image_free(img);
+	}
+	return ret;
+}
+
+/* ---- inspect ---- */
+
+static json_t *image_inspect_json(const struct store_image *img)
+{
+	json_t *o = json_object();
+	json_t *cfg = json_object_get(img->config, "config");
+	json_t *rootfs = json_object();
+
+	jv_set_str(o, "Id", digest_hex(img->id));
+	jv_set_str(o, "Digest", img->manifest_digest);
+	json_object_set_new(o, "RepoTags", jv_strv(img->tags));
+	jv_set_str(o, "Created", jv_str(img->config, "created"));
+	jv_set_str(o, "Author", jv_str(img->config, "author"));
+	jv_set_str(o, "Architecture", jv_str(img->config, "architecture"));
+	jv_set_str(o, "Os", jv_str(img->config, "os"));
+	if (jv_str(img->config, "variant"))
+		jv_set_str(o, "Variant", jv_str(img->config, "variant"));
+	json_object_set(o, "Config", json_is_object(cfg) ? cfg : json_object());
+	jv_set_str(rootfs, "Type", "layers");
+	json_object_set_new(rootfs, "Layers", jv_strv(img->diff_ids));
+	json_object_set_new(rootfs, "DiffIDs", jv_strv(img->diff_ids));
+	json_object_set_new(o, "RootFS", rootfs);
+	{
+		json_t *h = json_object_get(img->config, "history");
+
+		json_object_set(o, "History", json_is_array(h) ? h : json_array());
+	}
+	json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(img)));
+	jv_set_str(o, "ManifestType", img->manifest->media_type);
+	return o;
+}
+
+static int cmd_inspect(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	cleanup_json json_t *arr = json_array();
+	bool json = true;
+	struct store *s;
+	int c, ret = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f:", opts)) != -1) {
+		if (c == 'f') {
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+			json = true;
+		} else {
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	for (int i = optind; i < argc; i++) {
+		struct strata_error *err = NULL;
+		struct store_image *img = NULL;
+
+		if (store_image_load(s, argv[i], &img, &err) < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		json_array_append_new(arr, image_inspect_json(img));
+		store_image_free(img);
+	}
+	cmd_print_json(arr);
+	return ret;
+}
+
+/* ---- history ---- */
+
+static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
+					      { "no-trunc", no_argument, NULL, 'n' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	bool json = false, no_trunc = false, quiet = false;
+	json_t *hist, *h;
+	size_t layer, i, n;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f:q", opts)) != -1) {
+		switch (c) {
+		case 'f':
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+			break;
+		case 'n':
+			no_trunc = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_load(s, argv[optind], &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	hist = json_object_get(img->config, "history");
+	n = json_array_size(hist);
+	layer = img->manifest->n_layers;
+	{
+		static const char *const hdr[] = { "IMAGE", "CREATED", "CREATED BY", "SIZE",
+						   "COMMENT", NULL };
+		struct cmd_table *t = (json || quiet) ? NULL : cmd_table_new(hdr);
+		cleanup_json json_t *arr = json_array();
+
+		/* Newest first; non-empty entries match layers from the top down. */
+		for (i = n; i-- > 0;) {
+			const char *created, *by, *comment;
+			bool empty;
+			uint64_t size = 0;
+			int64_t sec = 0;
+			cleanup_free char *id = NULL;
+			cleanup_free char *ago = NULL;
+			cleanup_free char *sz = NULL;
+			cleanup_free char *by_short = NULL;
+
+			h = json_array_get(hist, i);
+			created = jv_str(h, "created");
+			by = jv_str(h, "created_by");
+			comment = jv_str(h, "comment");
+			empty = json_is_true(json_object_get(h, "empty_layer"));
+			if (!empty && layer > 0) {
+				layer--;
+				size = (uint64_t)img->manifest->layers[layer].size;
+			}
+			if (i == n - 1)
+				id = no_trunc ? xstrdup(img->id) : short_id(img->id);
+			else
+				id = xstrdup("<missing>");
+			if (created)
+				time_parse_rfc3339(created, &sec, NULL);
+			if (json) {
+				json_t *o = json_object();
+
+				jv_set_str(o, "id", i == n - 1 ? img->id : "<missing>");
+				jv_set_str(o, "created", created);
+				jv_set_str(o, "createdBy", by ? by : "");
+				json_object_set_new(o, "size", json_integer((json_int_t)size));
+				jv_set_str(o, "comment", comment ? comment : "");
+				json_array_append_new(arr, o);
+				continue;
+			}
+			if (quiet) {
+				printf("%s\n", id);
+				continue;
+			}
+			ago = time_ago(sec);
+			sz = size_human(size);
+			by_short = xstrdup(by ? by : "");
+			if (!no_trunc && strlen(by_short) > 45) {
+				by_short[42] = '\0';
+				strncat(by_short, "...", 4);
+			}
+			cmd_table_add(t, (const char *const[]){ id, ago, by_short, sz,
+								comment ? comment : "" });
+		}
+		if (json)
+			cmd_print_json(arr);
+		if (t)
+			cmd_table_print(t, false);
+	}
+	store_image_free(img);
+	return 0;
+}
+
+/* ---- import ---- */
+
+static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "change", required_argument, NULL, 'c' },
+					      { "message", required_argument, NULL, 'm' },
+					      { "compression", required_argument, NULL, 'C' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	enum layers_compression comp = LAYERS_COMPRESSION_GZIP;
+	cleanup_strv char **changes = NULL;
+	cleanup_json json_t *config = NULL;
+	cleanup_free char *created_by = NULL;
+	struct strata_error *err = NULL;
+	struct layers_blob blob;
+	struct store_desc desc = { 0 };
+	const char *message = NULL, *source, *name;
+	char id[DIGEST_STR_LEN];
+	cleanup_close int fd = -1;
+	struct store_ref ref;
+	int64_t created;
+	struct stat st;
+	struct store *s;
+	int c, r;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "c:m:q", opts)) != -1) {
+		switch (c) {
+		case 'c':
+			strv_append(&changes, optarg);
+			break;
+		case 'm':
+			message = optarg;
+			break;
+		case 'C':
+			if (layers_compression_parse(optarg, &comp) < 0)
+				return cmd_usage_error(ctx, "unknown compression '%s' (want gzip, zstd or none)",
+						       optarg);
+			break;
+		case 'q':
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 2, 2, "SOURCE and NAME[:TAG]")))
+		return c;
+	source = argv[optind];
+	name = argv[optind + 1];
+	/* Check everything cheap before reading a possibly large input. */
+	if (store_ref_parse(name, &ref, &err) < 0)
+		return cmd_fail(ctx, err);
+	store_ref_release(&ref);
+	/* One creation time for config and history: SOURCE_DATE_EPOCH, else now. */
+	created = time_source_date_epoch();
+	if (created < 0)
+		created = time_now_ns() / 1000000000LL;
+	config = store_config_new(created);
+	for (size_t i = 0; changes && changes[i]; i++)
+		if (store_config_apply_change(config, changes[i], &err) < 0)
+			return cmd_fail(ctx, err);
+
+	if (strcmp(source, "-") == 0) {
+		fd = dup(0);
+	} else {
+		fd = open(source, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+			return cmd_failf(ctx, "'%s' is a directory: give a tar file or '-'", source);
+	}
+	if (fd < 0)
+		return cmd_failf(ctx, "open '%s': %s", source, strerror(errno));
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_pin(s, &err) < 0)
+		return cmd_fail(ctx, err);
+	r = layers_import_tar(s, fd, comp, 0, &blob, &err);
+	if (r < 0) {
+		store_unpin(s);
+		return cmd_fail(ctx, err);
+	}
+	store_config_add_diff_id(config, blob.diff_id);
+	created_by = xasprintf("strata import %s", strcmp(source, "-") == 0 ? "-" : source);
+	store_config_add_history(config, created, created_by, message, NULL, false);
+	desc.media_type = (char *)blob.media_type;
+	memcpy(desc.digest, blob.digest, DIGEST_STR_LEN);
+	desc.size = (int64_t)blob.size;
+	r = store_image_write(s, config, &desc, 1, name, id, NULL, &err);
+	store_unpin(s);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	printf("%s\n", digest_hex(id));
+	return 0;
+}
+
+/* ---- gc ---- */
+
+static void print_line(const char *what, void *arg)
+{
+	(void)arg;
+	printf("%s\n", what);
+}
+
+static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_gc_stats st;
+	cleanup_free char *bytes = NULL;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
+		return cmd_getopt_status(c);
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_gc(s, print_line, NULL, &st, &err) < 0)
+		return cmd_fail(ctx, err);
+	bytes = size_human(st.blob_bytes);
+	printf("freed %llu blobs (%s), %llu layer dirs, %llu staging entries\n",
+	       (unsigned long long)st.blobs, bytes, (unsigned long long)st.layers,
+	       (unsigned long long)st.tmp);
+	return 0;
+}
+
+/* ---- fsck ---- */
+
+static void print_problem(const char *what, void *arg)
+{
+	(void)arg;
+	printf("%s\n", what);
+}
+
+static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "repair", no_argument, NULL, 'r' }, CMD_OPT_HELP,
+					      CMD_OPT_END };
+	struct strata_error *err = NULL;
+	unsigned problems = 0, repaired = 0;
+	bool repair = false;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1) {
+		if (c == 'r')
+			repair = true;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_fsck(s, repair, print_problem, NULL, &problems, &repaired, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (problems == 0) {
+		printf("store '%s' is consistent\n", s->root);
+		return 0;
+	}
+	printf("%u problem%s found, %u repaired\n", problems, problems == 1 ? "" : "s", repaired);
+	return repaired == problems && repair ? 0 : 1;
+}
+
+const struct command cmd_image_commands[] = {
+	{ "images", "[options]", "list images",
+	  "  -q, --quiet                only image IDs\n"
+	  "      --no-trunc             full IDs\n"
+	  "  -f, --format FORMAT        table (default) or json\n",
+	  cmd_images },
+	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", "", cmd_tag },
+	{ "rmi", "[options] IMAGE [IMAGE...]", "remove image names (the data goes at gc)",
+	  "  -f, --force                untag even when a container uses the image\n", cmd_rmi },
+	{ "inspect", "[options] IMAGE [IMAGE...]", "show an image's details as JSON",
+	  "  -f, --format json          JSON (the default)\n", cmd_inspect },
+	{ "history", "[options] IMAGE", "show how an image was made",
+	  "  -q, --quiet                only IDs\n"
+	  "      --no-trunc             full IDs and commands\n"
+	  "  -f, --format FORMAT        table (default) or json\n",
+	  cmd_history },
+	{ "import", "[options] SOURCE NAME[:TAG]",
+	  "make a one-layer image from a tar file (plain, gzip or zstd) or '-' for stdin",
+	  "  -c, --change INSTR         apply a Dockerfile instruction (CMD, ENV, ...)\n"
+	  "  -m, --message TEXT         history comment\n"
+	  "      --compression ALGO     gzip (default), zstd or none\n",
+	  cmd_import },
+	{ "gc", "", "remove blobs and layers that nothing reaches", "", cmd_gc },
+	{ "fsck", "[--repair]", "verify every blob and record",
+	  "      --repair               move corrupt blobs aside, drop dangling records\n",
+	  cmd_fsck },
+	{ NULL, NULL, NULL, NULL, NULL },
+};

@@ -1,0 +1,160 @@
+/*
+ * strata info: the store's contents and what this machine offers.
+ */
+#include <archive.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libmount.h>
+#include <openssl/crypto.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "cmd/cmd.h"
+
+/* Counts the chain-ID dirs under ROOT/layers/<backend>/ for every backend. */
+static uint64_t count_layer_dirs(struct store *s)
+{
+	cleanup_dir DIR *top = NULL;
+	struct dirent *be;
+	uint64_t n = 0;
+	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(top = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((be = readdir(top))) {
+		cleanup_dir DIR *d = NULL;
+		struct dirent *de;
+		int bfd;
+
+		if (be->d_name[0] == '.')
+			continue;
+		bfd = openat(s->layers_fd, be->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (bfd < 0 || !(d = fdopendir(bfd))) {
+			if (bfd >= 0)
+				close(bfd);
+			continue;
+		}
+		while ((de = readdir(d)))
+			if (strlen(de->d_name) == DIGEST_HEX_LEN && digest_is_hex_prefix(de->d_name))
+				n++;
+	}
+	return n;
+}
+
+static json_t *library_versions(void)
+{
+	json_t *o = json_object();
+	const struct scmp_version *sv = seccomp_version();
+	unsigned int mmaj = 0, mmin = 0, mpatch = 0;
+	cleanup_free char *sec = NULL;
+	const char *mnt = NULL;
+
+	jv_set_str(o, "libarchive", archive_version_details());
+	jv_set_str(o, "openssl", OpenSSL_version(OPENSSL_VERSION));
+	jv_set_str(o, "zstd", ZSTD_versionString());
+	jv_set_str(o, "zlib", zlibVersion());
+	mnt_get_library_version(&mnt);
+	jv_set_str(o, "libmount", mnt ? mnt : "unknown");
+	jv_set_str(o, "libcurl", curl_version());
+	jv_set_str(o, "jansson", jansson_version_str());
+	if (sv) {
+		mmaj = sv->major;
+		mmin = sv->minor;
+		mpatch = sv->micro;
+	}
+	sec = xasprintf("%u.%u.%u", mmaj, mmin, mpatch);
+	jv_set_str(o, "libseccomp", sec);
+	return o;
+}
+
+static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image **imgs = NULL;
+	cleanup_strv char **cids = NULL;
+	cleanup_json json_t *info = json_object();
+	json_t *store_o, *host, *libs;
+	uint64_t img_bytes = 0;
+	struct utsname u;
+	size_t n = 0;
+	bool json = false;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f:", opts)) != -1) {
+		if (c == 'f') {
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+		} else {
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_list(s, &imgs, &n, &err) < 0)
+		return cmd_fail(ctx, err);
+	for (size_t i = 0; i < n; i++)
+		img_bytes += store_image_size(imgs[i]);
+	store_image_list_free(imgs, n);
+	if (store_container_list(s, &cids, &err) < 0)
+		return cmd_fail(ctx, err);
+
+	store_o = json_object();
+	jv_set_str(store_o, "root", s->root);
+	json_object_set_new(store_o, "images", json_integer((json_int_t)n));
+	json_object_set_new(store_o, "imageBytes", json_integer((json_int_t)img_bytes));
+	json_object_set_new(store_o, "layerDirs", json_integer((json_int_t)count_layer_dirs(s)));
+	json_object_set_new(store_o, "containers", json_integer((json_int_t)strv_len(cids)));
+	json_object_set_new(info, "store", store_o);
+
+	host = json_object();
+	uname(&u);
+	jv_set_str(host, "kernel", u.release);
+	jv_set_str(host, "arch", store_arch());
+	json_object_set_new(host, "cpus", json_integer(sys_ncpus()));
+	json_object_set_new(info, "host", host);
+
+	libs = library_versions();
+	json_object_set_new(info, "libraries", libs);
+	jv_set_str(info, "version", STRATA_VERSION);
+
+	if (json) {
+		cmd_print_json(info);
+		return 0;
+	}
+	{
+		cleanup_free char *sz = size_human(img_bytes);
+		const char *k;
+		json_t *v;
+
+		printf("version: %s\n", STRATA_VERSION);
+		printf("store:\n  root: %s\n  images: %zu (%s)\n  layer dirs: %llu\n  containers: %zu\n",
+		       s->root, n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
+		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n", u.release, store_arch(),
+		       sys_ncpus());
+		printf("libraries:\n");
+		json_object_foreach(libs, k, v)
+			printf("  %s: %s\n", k, json_string_value(v));
+	}
+	return 0;
+}
+
+const struct command cmd_info_commands[] = {
+	{ "info", "[--format json]", "show the store, host and library versions",
+	  "  -f, --format FORMAT        text (default) or json\n", cmd_info },
+	{ NULL, NULL, NULL, NULL, NULL },
+};

@@ -1,0 +1,178 @@
+/*
+ * strata [--root DIR] [--backend B] [--log-level L] COMMAND [options] [args]
+ *
+ * Global options come before the command; each command parses its own.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+
+void cmd_set_current(const struct command *c);
+
+static const struct {
+	const char *title;
+	const struct command *table;
+} groups[] = {
+	{ "System", cmd_info_commands },
+	{ "Images", cmd_image_commands },
+	{ "Layers and archives", cmd_layer_commands },
+	{ "Containers", cmd_container_commands },
+	{ "Running", cmd_run_commands },
+	{ "Building", cmd_build_commands },
+	{ "Registries", cmd_registry_commands },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+		for (const struct command *c = groups[g].table; c->name; c++)
+			if (strcmp(c->name, name) == 0)
+				return c;
+	return NULL;
+}
+
+static void print_main_help(void)
+{
+	printf("Usage: strata [global options] COMMAND [options] [args]\n\n"
+	       "Layered image builder and union-filesystem manager.\n\n"
+	       "Global options:\n"
+	       "      --root DIR             store root (default /var/lib/strata as root,\n"
+	       "                             $XDG_DATA_HOME/strata otherwise; or $STRATA_ROOT)\n"
+	       "      --backend NAME         union backend: overlay, aufs or vfs ($STRATA_BACKEND)\n"
+	       "      --log-level LEVEL      error, warn, info or debug (default warn)\n"
+	       "      --help                 show this help\n"
+	       "      --version              show the version\n");
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+		if (!groups[g].table->name)
+			continue;
+		printf("\n%s:\n", groups[g].title);
+		for (const struct command *c = groups[g].table; c->name; c++)
+			printf("  %-12s %s\n", c->name, c->summary);
+	}
+	printf("\nRun 'strata COMMAND --help' for the options of a command.\n");
+}
+
+static int global_error(const char *fmt, ...) FMT(1, 2);
+
+static int global_error(const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	fprintf(stderr, "strata: %s (see 'strata --help')\n", msg);
+	free(msg);
+	return EXIT_STRATA;
+}
+
+/* Takes "--opt VALUE" or "--opt=VALUE" at argv[*i]; returns the value or NULL when absent. */
+static const char *take_value(int argc, char **argv, int *i, const char *opt, bool *matched)
+{
+	size_t n = strlen(opt);
+
+	*matched = false;
+	if (strncmp(argv[*i], opt, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=') {
+		*matched = true;
+		return argv[*i] + n + 1;
+	}
+	if (argv[*i][n] != '\0')
+		return NULL;
+	*matched = true;
+	if (*i + 1 >= argc)
+		return NULL;
+	(*i)++;
+	return argv[*i];
+}
+
+int main(int argc, char **argv)
+{
+	struct cmd_ctx ctx = { 0 };
+	const struct command *cmd;
+	const char *root = NULL, *backend = NULL;
+	int i, ret;
+
+	setlocale(LC_CTYPE, "C.UTF-8");
+	/* A closed pipe on stdout ends output quietly rather than killing us mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *v;
+		bool m;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_main_help();
+			return 0;
+		}
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+			printf("strata version %s\n", STRATA_VERSION);
+			return 0;
+		}
+		if ((v = take_value(argc, argv, &i, "--root", &m)) || m) {
+			if (!v || !*v)
+				return global_error("option '%s' needs an argument", "--root");
+			root = v;
+			continue;
+		}
+		if ((v = take_value(argc, argv, &i, "--backend", &m)) || m) {
+			if (!v || !*v)
+				return global_error("option '%s' needs an argument", "--backend");
+			if (strcmp(v, "overlay") != 0 && strcmp(v, "aufs") != 0 && strcmp(v, "vfs") != 0)
+				return global_error("unknown backend '%s' (want overlay, aufs or vfs)", v);
+			backend = v;
+			continue;
+		}
+		if ((v = take_value(argc, argv, &i, "--log-level", &m)) || m) {
+			enum log_level lvl;
+
+			if (!v)
+				return global_error("option '%s' needs an argument", "--log-level");
+			if (log_level_parse(v, &lvl) < 0)
+				return global_error("unknown log level '%s' (want error, warn, info or debug)",
+						    v);
+			log_set_level(lvl);
+			continue;
+		}
+		return global_error("unknown option '%s'", a);
+	}
+	if (i >= argc) {
+		fprintf(stderr, "strata: missing command (see 'strata --help')\n");
+		return EXIT_STRATA;
+	}
+	cmd = find_command(argv[i]);
+	if (!cmd)
+		return global_error("unknown command '%s'", argv[i]);
+
+	if (!root)
+		root = getenv("STRATA_ROOT");
+	ctx.root = (root && *root) ? xstrdup(root) : store_default_root();
+	if (!backend) {
+		backend = getenv("STRATA_BACKEND");
+		if (backend && *backend && strcmp(backend, "overlay") != 0 &&
+		    strcmp(backend, "aufs") != 0 && strcmp(backend, "vfs") != 0)
+			return global_error("unknown backend '%s' in STRATA_BACKEND", backend);
+	}
+	ctx.backend = (backend && *backend) ? xstrdup(backend) : NULL;
+	ctx.name = cmd->name;
+	cmd_set_current(cmd);
+
+	optind = 0;
+	ret = cmd->run(&ctx, argc - i, argv + i);
+
+	if (fflush(stdout) != 0 && ret == 0)
+		ret = cmd_failf(&ctx, "write output: %s", strerror(errno));
+	store_free(ctx.store);
+	free(ctx.root);
+	free(ctx.backend);
+	return ret;
+}

@@ -1,0 +1,205 @@
+/*
+ * Layer blob writers: the uncompressed tar stream is hashed for the diffID,
+ * compressed, and the compressed bytes streamed into a store blob writer,
+ * which hashes them for the digest: one pass over the data, two digests.
+ *
+ * zstd runs libzstd's worker threads; its output does not depend on how
+ * many workers there are once there is at least one, so digests are the
+ * same on every machine. gzip is zlib's deflate with a fixed header (no
+ * name, mtime 0), so it too is deterministic.
+ */
+#include <errno.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "layers/layers-int.h"
+
+#define OUT_CHUNK (256u * 1024)
+
+struct layers_blob_writer {
+	enum layers_compression c;
+	struct store_blob_writer *blob;
+	struct digester *diff;
+	uint64_t tar_size;
+	unsigned char *out;
+	z_stream z;
+	bool z_ready;
+	ZSTD_CCtx *zc;
+};
+
+int layers_compression_parse(const char *s, enum layers_compression *out)
+{
+	if (strcmp(s, "gzip") == 0)
+		*out = LAYERS_COMPRESSION_GZIP;
+	else if (strcmp(s, "zstd") == 0)
+		*out = LAYERS_COMPRESSION_ZSTD;
+	else if (strcmp(s, "none") == 0 || strcmp(s, "uncompressed") == 0)
+		*out = LAYERS_COMPRESSION_NONE;
+	else
+		return -1;
+	return 0;
+}
+
+const char *layers_compression_media_type(enum layers_compression c)
+{
+	switch (c) {
+	case LAYERS_COMPRESSION_GZIP:
+		return MEDIA_OCI_LAYER_GZIP;
+	case LAYERS_COMPRESSION_ZSTD:
+		return MEDIA_OCI_LAYER_ZSTD;
+	case LAYERS_COMPRESSION_NONE:
+		break;
+	}
+	return MEDIA_OCI_LAYER;
+}
+
+const char *layers_compression_name(enum layers_compression c)
+{
+	switch (c) {
+	case LAYERS_COMPRESSION_GZIP:
+		return "gzip";
+	case LAYERS_COMPRESSION_ZSTD:
+		return "zstd";
+	case LAYERS_COMPRESSION_NONE:
+		break;
+	}
+	return "none";
+}
+
+int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
+			   struct layers_blob_writer **out, struct strata_error **err)
+{
+	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
+
+	w->c = c;
+	if (store_blob_writer_new(s, &w->blob, err) < 0) {
+		free(w);
+		return -1;
+	}
+	w->diff = digester_new();
+	w->out = xmalloc(OUT_CHUNK);
+	switch (c) {
+	case LAYERS_COMPRESSION_GZIP:
+		/* windowBits 15 + 16: a gzip wrapper with an empty header. */
+		if (deflateInit2(&w->z, level > 0 ? level : 6, Z_DEFLATED, 15 + 16, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK) {
+			layers_blob_writer_abort(w);
+			return strata_fail_msg(err, ENOMEM, "gzip: cannot initialise deflate");
+		}
+		w->z_ready = true;
+		break;
+	case LAYERS_COMPRESSION_ZSTD:
+		w->zc = ZSTD_createCCtx();
+		if (!w->zc ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
+							level > 0 ? level : 3))) {
+			layers_blob_writer_abort(w);
+			return strata_fail_msg(err, ENOMEM, "zstd: cannot initialise the compressor");
+		}
+		/* Workers >= 1 always, so the output is the same whatever the CPU count. */
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, sys_ncpus());
+		break;
+	case LAYERS_COMPRESSION_NONE:
+		break;
+	}
+	*out = w;
+	return 0;
+}
+
+static int gzip_feed(struct layers_blob_writer *w, const void *buf, size_t n, int flush,
+		     struct strata_error **err)
+{
+	w->z.next_in = (Bytef *)buf;
+	w->z.avail_in = (uInt)n;
+	do {
+		int r;
+		size_t have;
+
+		w->z.next_out = w->out;
+		w->z.avail_out = OUT_CHUNK;
+		r = deflate(&w->z, flush);
+		if (r == Z_STREAM_ERROR)
+			return strata_fail_msg(err, EIO, "gzip: deflate failed");
+		have = OUT_CHUNK - w->z.avail_out;
+		if (have && store_blob_writer_write(w->blob, w->out, have, err) < 0)
+			return -1;
+		if (flush == Z_FINISH && r == Z_STREAM_END)
+			break;
+	} while (w->z.avail_out == 0 || (flush == Z_FINISH));
+	return 0;
+}
+
+static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bool end,
+		     struct strata_error **err)
+{
+	ZSTD_inBuffer in = { buf, n, 0 };
+
+	for (;;) {
+		ZSTD_outBuffer o = { w->out, OUT_CHUNK, 0 };
+		size_t left = ZSTD_compressStream2(w->zc, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+
+		if (ZSTD_isError(left))
+			return strata_fail_msg(err, EIO, "zstd: %s", ZSTD_getErrorName(left));
+		if (o.pos && store_blob_writer_write(w->blob, w->out, o.pos, err) < 0)
+			return -1;
+		if (end ? left == 0 : in.pos == in.size)
+			return 0;
+	}
+}
+
+int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size_t n,
+			     struct strata_error **err)
+{
+	digester_update(w->diff, buf, n);
+	w->tar_size += n;
+	switch (w->c) {
+	case LAYERS_COMPRESSION_GZIP:
+		return gzip_feed(w, buf, n, Z_NO_FLUSH, err);
+	case LAYERS_COMPRESSION_ZSTD:
+		return zstd_feed(w, buf, n, false, err);
+	case LAYERS_COMPRESSION_NONE:
+		break;
+	}
+	return store_blob_writer_write(w->blob, buf, n, err);
+}
+
+static void writer_free(struct layers_blob_writer *w)
+{
+	if (w->z_ready)
+		deflateEnd(&w->z);
+	ZSTD_freeCCtx(w->zc);
+	digester_free(w->diff);
+	free(w->out);
+	free(w);
+}
+
+void layers_blob_writer_abort(struct layers_blob_writer *w)
+{
+	if (!w)
+		return;
+	store_blob_writer_abort(w->blob);
+	writer_free(w);
+}
+
+int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *out,
+			      struct strata_error **err)
+{
+	int r = 0;
+
+	if (w->c == LAYERS_COMPRESSION_GZIP)
+		r = gzip_feed(w, NULL, 0, Z_FINISH, err);
+	else if (w->c == LAYERS_COMPRESSION_ZSTD)
+		r = zstd_feed(w, NULL, 0, true, err);
+	if (r < 0) {
+		layers_blob_writer_abort(w);
+		return -1;
+	}
+	digester_final(w->diff, out->diff_id);
+	out->tar_size = w->tar_size;
+	out->media_type = layers_compression_media_type(w->c);
+	r = store_blob_writer_commit(w->blob, NULL, out->digest, &out->size, err);
+	w->blob = NULL;
+	writer_free(w);
+	return r;
+}

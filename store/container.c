@@ -1,0 +1,275 @@
+/*
+ * Container records: ROOT/containers/<64-hex id>/container.json. The store
+ * owns identity (ID, name, creation time) and the record's integrity; what
+ * else a record holds (image, filesystem, process state) belongs to the
+ * overlay and launch modules.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store-int.h"
+
+#define RECORD "container.json"
+
+static const char *const adjectives[] = {
+	"amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "hardy", "icy", "jolly",
+	"keen", "lucid", "mellow", "nimble", "odd", "proud", "quiet", "rapid", "sunny", "tidy",
+	"upbeat", "vivid", "witty", "young", "zesty",
+};
+static const char *const nouns[] = {
+	"basalt", "chalk", "dolomite", "flint", "gneiss", "granite", "gypsum", "jasper", "marble",
+	"mica", "obsidian", "onyx", "pumice", "quartz", "schist", "shale", "slate", "talc",
+};
+
+static bool name_is_valid(const char *n)
+{
+	if (!n[0] || !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') ||
+		       (n[0] >= '0' && n[0] <= '9')))
+		return false;
+	for (const char *p = n; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return strlen(n) <= 128;
+}
+
+static bool is_full_id(const char *s)
+{
+	return strlen(s) == STORE_ID_LEN && digest_is_hex_prefix(s);
+}
+
+int store_container_list(struct store *s, char ***ids, struct strata_error **err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(s->containers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*ids = xcalloc(1, sizeof(char *));
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "list containers");
+	}
+	while ((de = readdir(d)))
+		if (is_full_id(de->d_name))
+			strv_append(ids, de->d_name);
+	return 0;
+}
+
+json_t *store_container_load(struct store *s, const char *id, struct strata_error **err)
+{
+	cleanup_free char *rel = xasprintf("%s/" RECORD, id);
+	json_t *j;
+
+	if (!is_full_id(id)) {
+		strata_fail_msg(err, EINVAL, "invalid container ID '%s'", id);
+		return NULL;
+	}
+	j = jv_load_at(s->containers_fd, rel, STORE_JSON_MAX, err);
+	if (!j) {
+		strata_wrap(err, "container '%.12s'", id);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		strata_fail_msg(err, EINVAL, "container '%.12s': record is not a JSON object", id);
+		return NULL;
+	}
+	return j;
+}
+
+/* Looks for a container named @name; fills @id. Caller holds a lock. */
+static bool find_by_name(struct store *s, char **ids, const char *name, char id[STORE_ID_LEN + 1])
+{
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		const char *n = rec ? jv_str(rec, "Name") : NULL;
+
+		if (n && strcmp(n, name) == 0) {
+			memcpy(id, ids[i], STORE_ID_LEN + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+int store_container_find(struct store *s, const char *spec, char id[STORE_ID_LEN + 1],
+			 struct strata_error **err)
+{
+	cleanup_strv char **ids = NULL;
+	const char *match = NULL;
+	int ret = -1;
+
+	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
+		return -1;
+	if (store_container_list(s, &ids, err) < 0)
+		goto out;
+	if (is_full_id(spec) && strv_contains(ids, spec)) {
+		memcpy(id, spec, STORE_ID_LEN + 1);
+		ret = 0;
+		goto out;
+	}
+	if (find_by_name(s, ids, spec, id)) {
+		ret = 0;
+		goto out;
+	}
+	if (digest_is_hex_prefix(spec)) {
+		for (size_t i = 0; ids[i]; i++) {
+			if (!str_has_prefix(ids[i], spec))
+				continue;
+			if (match) {
+				strata_fail_msg(err, EINVAL, "container ID prefix '%s' is ambiguous",
+						spec);
+				goto out;
+			}
+			match = ids[i];
+		}
+		if (match) {
+			memcpy(id, match, STORE_ID_LEN + 1);
+			ret = 0;
+			goto out;
+		}
+	}
+	strata_fail_msg(err, ENOENT, "no such container '%s'", spec);
+out:
+	store_unlock(s);
+	return ret;
+}
+
+int store_container_create(struct store *s, const char *name, json_t *record,
+			   char id[STORE_ID_LEN + 1], struct strata_error **err)
+{
+	cleanup_strv char **ids = NULL;
+	cleanup_free char *gen = NULL;
+	cleanup_free char *created = NULL;
+	cleanup_free char *rel = NULL;
+	char other[STORE_ID_LEN + 1];
+	int64_t now = time_now_ns();
+
+	if (name && !name_is_valid(name))
+		return strata_fail_msg(err, EINVAL,
+				       "invalid container name '%s': must match [a-zA-Z0-9][a-zA-Z0-9_.-]*",
+				       name);
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		return -1;
+	if (store_container_list(s, &ids, err) < 0)
+		goto fail;
+	if (name && find_by_name(s, ids, name, other)) {
+		strata_fail_msg(err, EEXIST, "the container name '%s' is already in use by '%.12s'",
+				name, other);
+		goto fail;
+	}
+	do {
+		random_hex(id, STORE_ID_LEN);
+	} while (strv_contains(ids, id));
+	while (!name) {
+		unsigned char r[2];
+		char rnd[5];
+
+		random_hex(rnd, 4);
+		r[0] = (unsigned char)strtoul((char[]){ rnd[0], rnd[1], 0 }, NULL, 16);
+		r[1] = (unsigned char)strtoul((char[]){ rnd[2], rnd[3], 0 }, NULL, 16);
+		free(gen);
+		gen = xasprintf("%s_%s", adjectives[r[0] % ARRAY_SIZE(adjectives)],
+				nouns[r[1] % ARRAY_SIZE(nouns)]);
+		if (!find_by_name(s, ids, gen, other))
+			name = gen;
+		else if (strlen(gen) < 40) {
+			/* Crowded: add digits until the name is free. */
+			char *longer = xasprintf("%s%c%c", gen, rnd[0], rnd[1]);
+
+			free(gen);
+			gen = longer;
+			if (!find_by_name(s, ids, gen, other))
+				name = gen;
+		}
+	}
+	jv_set_str(record, "Id", id);
+	jv_set_str(record, "Name", name);
+	created = time_rfc3339(now / 1000000000LL, (long)(now % 1000000000LL));
+	if (!json_object_get(record, "Created"))
+		jv_set_str(record, "Created", created);
+	if (mkdirat(s->containers_fd, id, 0700) < 0) {
+		strata_fail(err, errno, "create container directory");
+		goto fail;
+	}
+	rel = xasprintf("%s/" RECORD, id);
+	if (jv_write_at(s->containers_fd, rel, record, err) < 0) {
+		path_rm_rf_at(s->containers_fd, id, NULL);
+		goto fail;
+	}
+	store_unlock(s);
+	return 0;
+fail:
+	store_unlock(s);
+	return -1;
+}
+
+int store_container_save(struct store *s, const char *id, const json_t *record,
+			 struct strata_error **err)
+{
+	cleanup_free char *rel = xasprintf("%s/" RECORD, id);
+	int ret;
+
+	if (!is_full_id(id))
+		return strata_fail_msg(err, EINVAL, "invalid container ID '%s'", id);
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		return -1;
+	if (faccessat(s->containers_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		store_unlock(s);
+		return strata_fail(err, errno, "container '%.12s'", id);
+	}
+	ret = jv_write_at(s->containers_fd, rel, record, err);
+	store_unlock(s);
+	return ret;
+}
+
+int store_container_remove(struct store *s, const char *id, struct strata_error **err)
+{
+	cleanup_free char *trash = NULL;
+	int ret = 0;
+
+	if (!is_full_id(id))
+		return strata_fail_msg(err, EINVAL, "invalid container ID '%s'", id);
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		return -1;
+	/*
+	 * Rename into tmp first: the record disappears atomically, and a crash
+	 * during the slow recursive removal leaves only garbage in tmp.
+	 */
+	trash = store_tmp_name(".rm");
+	if (renameat(s->containers_fd, id, s->tmp_fd, trash) < 0) {
+		if (errno != ENOENT)
+			ret = strata_fail(err, errno, "remove container '%.12s'", id);
+		store_unlock(s);
+		return ret;
+	}
+	store_unlock(s);
+	if (path_rm_rf_at(s->tmp_fd, trash, err) < 0)
+		return strata_wrap(err, "remove container '%.12s'", id);
+	return 0;
+}
+
+int store_container_dirfd(struct store *s, const char *id, struct strata_error **err)
+{
+	int fd;
+
+	if (!is_full_id(id))
+		return strata_fail_msg(err, EINVAL, "invalid container ID '%s'", id);
+	fd = openat(s->containers_fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return strata_fail(err, errno, "container '%.12s'", id);
+	return fd;
+}
+
+char *store_container_path(struct store *s, const char *id)
+{
+	return xasprintf("%s/containers/%s", s->root, id);
+}

@@ -1,0 +1,286 @@
+/*
+ * Garbage collection: mark everything reachable from the tags in
+ * index.json, the container records and the build cache entries, then
+ * sweep blobs/, layers/ and tmp/. It holds ROOT/gc.lock exclusively, which
+ * waits for every process that is adding content (they hold it shared) and
+ * keeps new ones out until the sweep is done.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store-int.h"
+
+struct marks {
+	char **blobs;  /* reachable blob digests */
+	char **chains; /* reachable chain IDs (hex) */
+};
+
+static void mark_chains(struct marks *m, const json_t *config)
+{
+	json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+	cleanup_strv char **ids = jv_to_strv(diffs);
+	cleanup_strv char **chains = NULL;
+	size_t n = strv_len(ids);
+
+	for (size_t i = 0; i < n; i++)
+		if (!digest_is_valid(ids[i]))
+			return;
+	chains = store_chain_ids(ids, n);
+	for (size_t i = 0; i < n; i++)
+		if (!strv_contains(m->chains, digest_hex(chains[i])))
+			strv_append(&m->chains, digest_hex(chains[i]));
+}
+
+/* Marks @digest and, when it is a manifest or index, what it names. */
+static void mark(struct store *s, struct marks *m, const char *digest, int depth)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_json json_t *doc = NULL;
+	uint64_t size = 0;
+	size_t len = 0;
+	const char *mt;
+
+	if (!digest_is_valid(digest) || strv_contains(m->blobs, digest))
+		return;
+	strv_append(&m->blobs, digest);
+	if (depth > 4 || store_blob_size(s, digest, &size, NULL) < 0 || size > STORE_JSON_MAX)
+		return;
+	if (store_blob_read(s, digest, STORE_JSON_MAX, &buf, &len, NULL) < 0 || len == 0 ||
+	    buf[0] != '{')
+		return;
+	doc = json_loadb(buf, len, 0, NULL);
+	if (!json_is_object(doc))
+		return;
+	mt = store_manifest_sniff(doc);
+	if (store_media_is_index(mt)) {
+		json_t *e;
+		size_t i;
+
+		json_array_foreach(json_object_get(doc, "manifests"), i, e)
+			mark(s, m, jv_str(e, "digest"), depth + 1);
+	} else if (store_media_is_manifest(mt)) {
+		const char *cfg = jv_str(json_object_get(doc, "config"), "digest");
+		cleanup_free char *cbuf = NULL;
+		size_t clen = 0;
+		json_t *e;
+		size_t i;
+
+		json_array_foreach(json_object_get(doc, "layers"), i, e)
+		{
+			const char *d = jv_str(e, "digest");
+
+			if (d && digest_is_valid(d) && !strv_contains(m->blobs, d))
+				strv_append(&m->blobs, d);
+		}
+		if (cfg && digest_is_valid(cfg)) {
+			if (!strv_contains(m->blobs, cfg))
+				strv_append(&m->blobs, cfg);
+			if (store_blob_read(s, cfg, STORE_JSON_MAX, &cbuf, &clen, NULL) == 0) {
+				cleanup_json json_t *config = json_loadb(cbuf, clen, 0, NULL);
+
+				if (config)
+					mark_chains(m, config);
+			}
+		}
+	}
+}
+
+static void mark_blobs_array(struct store *s, struct marks *m, const json_t *rec)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(rec, "Blobs"), i, e)
+		if (json_is_string(e))
+			mark(s, m, json_string_value(e), 0);
+}
+
+static int mark_all(struct store *s, struct marks *m, struct strata_error **err)
+{
+	cleanup_json json_t *idx = store_index_load(s, err);
+	cleanup_strv char **ids = NULL;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	json_t *e;
+	size_t i;
+	int fd;
+
+	if (!idx)
+		return strata_wrap(err, "gc");
+	json_array_foreach(json_object_get(idx, "manifests"), i, e)
+		mark(s, m, jv_str(e, "digest"), 0);
+
+	if (store_container_list(s, &ids, err) < 0)
+		return -1;
+	for (i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		const char *dg = rec ? jv_str(rec, "ImageDigest") : NULL;
+
+		if (dg)
+			mark(s, m, dg, 0);
+		if (rec)
+			mark_blobs_array(s, m, rec);
+	}
+
+	fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "gc: read cache");
+	}
+	while ((de = readdir(d))) {
+		cleanup_json json_t *entry = NULL;
+
+		if (!str_has_suffix(de->d_name, ".json"))
+			continue;
+		entry = jv_load_at(dirfd(d), de->d_name, STORE_JSON_MAX, NULL);
+		if (entry)
+			mark_blobs_array(s, m, entry);
+	}
+	return 0;
+}
+
+static int sweep_blobs(struct store *s, struct marks *m,
+		       void (*report)(const char *what, void *arg), void *arg,
+		       struct store_gc_stats *st, struct strata_error **err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "gc: read blobs");
+	}
+	while ((de = readdir(d))) {
+		cleanup_free char *digest = NULL;
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		digest = xasprintf("sha256:%s", de->d_name);
+		if (strv_contains(m->blobs, digest))
+			continue;
+		if (fstatat(s->blobs_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (unlinkat(s->blobs_fd, de->d_name, 0) < 0)
+			return strata_fail(err, errno, "gc: remove blob '%s'", digest);
+		st->blobs++;
+		st->blob_bytes += (uint64_t)sb.st_size;
+		if (report) {
+			cleanup_free char *what = xasprintf("blob %s", digest);
+
+			report(what, arg);
+		}
+	}
+	return 0;
+}
+
+static int sweep_layers(struct store *s, struct marks *m,
+			void (*report)(const char *what, void *arg), void *arg,
+			struct store_gc_stats *st, struct strata_error **err)
+{
+	cleanup_dir DIR *top = NULL;
+	struct dirent *be;
+	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(top = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "gc: read layers");
+	}
+	while ((be = readdir(top))) {
+		cleanup_dir DIR *d = NULL;
+		struct dirent *de;
+		int bfd;
+
+		if (be->d_name[0] == '.')
+			continue;
+		bfd = openat(s->layers_fd, be->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (bfd < 0)
+			continue;
+		d = fdopendir(bfd);
+		if (!d) {
+			close(bfd);
+			continue;
+		}
+		while ((de = readdir(d))) {
+			/* Only chain-ID dirs are layers; a backend's other entries are its own. */
+			if (strlen(de->d_name) != DIGEST_HEX_LEN || !digest_is_hex_prefix(de->d_name))
+				continue;
+			if (strv_contains(m->chains, de->d_name))
+				continue;
+			if (path_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+				return strata_wrap(err, "gc: remove layer '%s/%s'", be->d_name,
+						   de->d_name);
+			st->layers++;
+			if (report) {
+				cleanup_free char *what =
+					xasprintf("layer %s/sha256:%s", be->d_name, de->d_name);
+
+				report(what, arg);
+			}
+		}
+	}
+	return 0;
+}
+
+static int sweep_tmp(struct store *s, struct store_gc_stats *st, struct strata_error **err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(s->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "gc: read tmp");
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (path_rm_rf_at(dirfd(d), de->d_name, err) < 0)
+			return strata_wrap(err, "gc: clean tmp");
+		st->tmp++;
+	}
+	return 0;
+}
+
+int store_gc(struct store *s, void (*report)(const char *what, void *arg), void *arg,
+	     struct store_gc_stats *stats, struct strata_error **err)
+{
+	struct marks m = { xcalloc(1, sizeof(char *)), xcalloc(1, sizeof(char *)) };
+	struct store_gc_stats st = { 0 };
+	int ret = -1;
+
+	if (s->pin_depth > 0)
+		return strata_fail_msg(err, EDEADLK, "gc: this process is adding content");
+	while (flock(s->pin_fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			strata_fail(err, errno, "gc: lock 'gc.lock'");
+			goto out_free;
+		}
+	}
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		goto out_pin;
+	if (mark_all(s, &m, err) < 0 || sweep_blobs(s, &m, report, arg, &st, err) < 0 ||
+	    sweep_layers(s, &m, report, arg, &st, err) < 0 || sweep_tmp(s, &st, err) < 0)
+		goto out_unlock;
+	ret = 0;
+out_unlock:
+	store_unlock(s);
+out_pin:
+	flock(s->pin_fd, LOCK_UN);
+out_free:
+	strv_free(m.blobs);
+	strv_free(m.chains);
+	if (stats)
+		*stats = st;
+	return ret;
+}

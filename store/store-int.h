@@ -1,0 +1,29 @@
+/*
+ * Internals of the store module, shared between its .c files only.
+ */
+#ifndef STRATA_STORE_STORE_INT_H
+#define STRATA_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+/* ---- manifest.c ---- */
+
+/* Fills @d from a JSON descriptor; @what names it in errors. */
+int desc_from_json(const json_t *j, struct store_desc *d, const char *what,
+		   struct strata_error **err);
+
+/* ---- index.c ---- */
+
+/* The reference an index entry is tagged with, or NULL. */
+const char *index_entry_ref(const json_t *entry);
+
+/* Normalises @ref to "name:tag" (or "name@digest"); NULL with an error when invalid. */
+char *ref_normalize(const char *ref, struct strata_error **err);
+
+/* ---- image.c ---- */
+
+/* Loads manifest and config for an index entry's digest. */
+int image_load_digest(struct store *s, const char *digest, struct store_image **out,
+		      struct strata_error **err);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * store: the on-disk store. Its root is an OCI image layout (oci-layout,
+ * index.json, blobs/sha256/) that skopeo and umoci read as it is, plus
+ * strata's own records:
+ *
+ *   ROOT/layers/<backend>/<chain-hex>/   layer.json + diff/ (made by overlay/)
+ *   ROOT/containers/<id>/                container.json + the container's dirs
+ *   ROOT/cache/<key-hex>.json            build cache entries ({"Blobs": [...]})
+ *   ROOT/tmp/                            staging: written here, then renamed
+ *   ROOT/lock                            flock: shared to read, exclusive to change records
+ *   ROOT/gc.lock                         flock: shared while adding content, exclusive for gc
+ *
+ * Blobs are written to tmp/, hashed while streaming, fsynced, verified and
+ * renamed into blobs/; records are rewritten whole (temp + rename) under the
+ * exclusive lock. Nothing is held locked while large data streams.
+ */
+#ifndef STRATA_STORE_STORE_H
+#define STRATA_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MEDIA_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MEDIA_OCI_LAYER_NONDIST_GZIP "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MEDIA_DOCKER_LAYER_FOREIGN "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+
+#define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+
+/* Largest JSON document (manifest, config, index, record) strata reads. */
+#define STORE_JSON_MAX (16u << 20)
+
+/* An open store. The fds are O_DIRECTORY descriptors, valid while it is open. */
+struct store {
+	char *root;	  /* absolute path of ROOT */
+	int root_fd;	  /* ROOT */
+	int blobs_fd;	  /* ROOT/blobs/sha256 */
+	int tmp_fd;	  /* ROOT/tmp */
+	int layers_fd;	  /* ROOT/layers */
+	int containers_fd; /* ROOT/containers */
+	int cache_fd;	  /* ROOT/cache */
+	int lock_fd;	  /* ROOT/lock */
+	int lock_depth;	  /* nesting of store_lock() */
+	int lock_mode;	  /* the mode held while lock_depth > 0 */
+	int pin_fd;	  /* ROOT/gc.lock */
+	int pin_depth;	  /* nesting of store_pin() */
+};
+
+/* ---- store.c: opening, default root ---- */
+
+/* The default root: /var/lib/strata as root, else $XDG_DATA_HOME/strata or ~/.local/share/strata. Caller frees. */
+char *store_default_root(void);
+
+/* Opens the store at @root, creating the layout when it is missing. */
+int store_open(const char *root, struct store **out, struct strata_error **err);
+
+/* Closes the store and frees @s; NULL is fine. Releases any lock still held. */
+void store_free(struct store *s);
+
+/* A new unique name for staging under ROOT/tmp: "<pid>-<random><suffix>". Caller frees. */
+char *store_tmp_name(const char *suffix);
+
+/* ---- lock.c ---- */
+
+enum store_lock_mode { STORE_LOCK_SHARED = 1, STORE_LOCK_EXCLUSIVE = 2 };
+
+/*
+ * Takes ROOT/lock in @mode (blocking). Nests: an inner call in the same or a
+ * weaker mode only counts. Asking for exclusive while holding shared is a bug
+ * and fails with EDEADLK.
+ */
+int store_lock(struct store *s, enum store_lock_mode mode, struct strata_error **err);
+
+/* Releases one level of store_lock(). */
+void store_unlock(struct store *s);
+
+/*
+ * Holds ROOT/gc.lock shared while new content is added and not yet reachable
+ * from a tag or record, so that a concurrent gc cannot remove it. Nests.
+ */
+int store_pin(struct store *s, struct strata_error **err);
+
+/* Releases one level of store_pin(). */
+void store_unpin(struct store *s);
+
+/* ---- blob.c ---- */
+
+/* A blob being written: bytes go to ROOT/tmp, hashed as they pass. */
+struct store_blob_writer;
+
+/* Starts a new blob in ROOT/tmp. */
+int store_blob_writer_new(struct store *s, struct store_blob_writer **out,
+			  struct strata_error **err);
+
+/* Appends @n bytes. On failure the writer stays valid and must be aborted. */
+int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t n,
+			    struct strata_error **err);
+
+/* Bytes written so far. */
+uint64_t store_blob_writer_size(const struct store_blob_writer *w);
+
+/*
+ * Finishes the blob: fsync, compare with @expected (when not NULL), rename
+ * into blobs/. Writes the digest to @out and the size to *size (may be NULL).
+ * Always frees @w; on failure nothing is left behind.
+ */
+int store_blob_writer_commit(struct store_blob_writer *w, const char *expected,
+			     char out[DIGEST_STR_LEN], uint64_t *size, struct strata_error **err);
+
+/* Discards the blob and frees @w; NULL is fine. */
+void store_blob_writer_abort(struct store_blob_writer *w);
+
+/* Puts everything readable from @fd as a blob (see store_blob_writer_commit). */
+int store_blob_put_fd(struct store *s, int fd, const char *expected, char out[DIGEST_STR_LEN],
+		      uint64_t *size, struct strata_error **err);
+
+/* Puts @n bytes of @buf as a blob. */
+int store_blob_put_buf(struct store *s, const void *buf, size_t n, const char *expected,
+		       char out[DIGEST_STR_LEN], struct strata_error **err);
+
+/* True when the blob @digest is present. */
+bool store_blob_exists(struct store *s, const char *digest);
+
+/* Size of the blob @digest; -1 with ENOENT when absent. */
+int store_blob_size(struct store *s, const char *digest, uint64_t *size, struct strata_error **err);
+
+/* Opens the blob @digest read-only. Returns the fd or -1. */
+int store_blob_open(struct store *s, const char *digest, struct strata_error **err);
+
+/* Reads a small blob whole (at most @max bytes) and verifies its digest. */
+int store_blob_read(struct store *s, const char *digest, size_t max, char **out, size_t *len,
+		    struct strata_error **err);
+
+/* The absolute path of blob @digest (which may not exist). Caller frees. */
+char *store_blob_path(struct store *s, const char *digest);
+
+/* Removes blob @digest; a missing blob is fine. */
+int store_blob_remove(struct store *s, const char *digest, struct strata_error **err);
+
+/* ---- ref.c: image references per the distribution spec grammar ---- */
+
+struct store_ref {
+	char *domain; /* "registry.example.com:5000", or NULL when none was given */
+	char *path;   /* "library/busybox" */
+	char *tag;    /* "latest" (implied when neither tag nor digest is given), or NULL */
+	char *digest; /* "sha256:...", or NULL */
+};
+
+/* Parses @s; an error names the grammar rule it breaks. */
+int store_ref_parse(const char *s, struct store_ref *out, struct strata_error **err);
+
+/* Frees the strings of @r. */
+void store_ref_release(struct store_ref *r);
+
+/* "domain/path" or "path". Caller frees. */
+char *store_ref_name(const struct store_ref *r);
+
+/* The canonical string: name[:tag][@digest]. Caller frees. */
+char *store_ref_string(const struct store_ref *r);
+
+/* True when @tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
+bool store_tag_is_valid(const char *tag);
+
+/* ---- manifest.c: OCI and Docker schema2 documents ---- */
+
+struct store_desc {
+	char *media_type;
+	char digest[DIGEST_STR_LEN];
+	int64_t size;
+	char *os;	    /* platform, in index entries only */
+	char *arch;
+	char *variant;
+	json_t *annotations; /* borrowed reference into the parsed document, or NULL */
+};
+
+/* An image manifest (OCI or Docker schema2). */
+struct store_manifest {
+	char *media_type;
+	struct store_desc config;
+	struct store_desc *layers;
+	size_t n_layers;
+	json_t *json; /* the parsed document */
+};
+
+/* An index or Docker manifest list. */
+struct store_index {
+	char *media_type;
+	struct store_desc *manifests;
+	size_t n_manifests;
+	json_t *json;
+};
+
+/* True when @media_type names an OCI index or a Docker manifest list. */
+bool store_media_is_index(const char *media_type);
+
+/* True when @media_type names an image manifest (OCI or Docker schema2). */
+bool store_media_is_manifest(const char *media_type);
+
+/*
+ * Guesses the media type of a manifest-like document: its own mediaType
+ * field, else from its shape (manifests[] means an index). Returns a static string.
+ */
+const char *store_manifest_sniff(const json_t *doc);
+
+/* Parses an image manifest; indexes and unknown schema versions are errors. */
+int store_manifest_parse(const char *buf, size_t len, struct store_manifest **out,
+			 struct strata_error **err);
+
+/* Frees @m; NULL is fine. */
+void store_manifest_free(struct store_manifest *m);
+
+/* Parses an OCI index or Docker manifest list. */
+int store_index_parse(const char *buf, size_t len, struct store_index **out,
+		      struct strata_error **err);
+
+/* Frees @idx; NULL is fine. */
+void store_index_free(struct store_index *idx);
+
+/* Frees the strings of @d. */
+void store_desc_release(struct store_desc *d);
+
+/* A JSON descriptor {mediaType, digest, size}. */
+json_t *store_desc_json(const char *media_type, const char *digest, int64_t size);
+
+/*
+ * Computes chain IDs from diffIDs: chain[0] = diff[0],
+ * chain[i] = sha256(chain[i-1] + " " + diff[i]). @out holds @n strings; caller frees with strv_free.
+ */
+char **store_chain_ids(char *const *diff_ids, size_t n);
+
+/* ---- index.c: the tags in index.json ---- */
+
+struct store_tag {
+	char *ref;	       /* the full reference "name:tag" */
+	char *digest;	       /* manifest (or index) digest */
+	char *media_type;
+	int64_t size;
+};
+
+/* Lists the tagged entries of index.json (takes the shared lock). Free with store_tags_free. */
+int store_tags_list(struct store *s, struct store_tag **out, size_t *n, struct strata_error **err);
+
+/* Frees an array from store_tags_list. */
+void store_tags_free(struct store_tag *t, size_t n);
+
+/*
+ * Points @ref (a valid reference, normalised to name:tag) at the manifest
+ * @digest, replacing any previous entry of that name. Takes the exclusive lock.
+ */
+int store_tag_set(struct store *s, const char *ref, const char *digest, const char *media_type,
+		  int64_t size, struct strata_error **err);
+
+/* Removes the tag @ref; ENOENT when absent. Takes the exclusive lock. */
+int store_tag_remove(struct store *s, const char *ref, struct strata_error **err);
+
+/* Reads index.json (caller holds a lock). */
+json_t *store_index_load(struct store *s, struct strata_error **err);
+
+/* Rewrites index.json atomically (caller holds the exclusive lock). */
+int store_index_save(struct store *s, const json_t *index, struct strata_error **err);
+
+/* ---- image.c: images as manifest + config ---- */
+
+struct store_image {
+	char manifest_digest[DIGEST_STR_LEN];
+	char id[DIGEST_STR_LEN]; /* the config digest */
+	int64_t manifest_size;
+	struct store_manifest *manifest;
+	json_t *config;	 /* the parsed config */
+	char **tags;	 /* references in index.json that point at it */
+	char **diff_ids; /* config rootfs.diff_ids */
+	size_t n_layers;
+};
+
+/*
+ * Finds an image by reference ("busybox", "busybox:1", "name@sha256:..."),
+ * by ID or manifest digest ("sha256:<hex>"), or by a unique ID prefix of at
+ * least 3 hex digits. Takes the shared lock. ENOENT when none matches.
+ */
+int store_image_load(struct store *s, const char *spec, struct store_image **out,
+		     struct strata_error **err);
+
+/* Loads the image whose manifest is @digest. */
+int store_image_load_manifest(struct store *s, const char *digest, struct store_image **out,
+			      struct strata_error **err);
+
+/* Frees @img; NULL is fine. */
+void store_image_free(struct store_image *img);
+
+/* Every image in index.json, one per manifest digest, tags gathered. */
+int store_image_list(struct store *s, struct store_image ***out, size_t *n,
+		     struct strata_error **err);
+
+/* Frees an array from store_image_list. */
+void store_image_list_free(struct store_image **imgs, size_t n);
+
+/* Chain IDs of the image's layers, bottom first; caller frees with strv_free. */
+char **store_image_chain_ids(const struct store_image *img);
+
+/* Sum of the sizes of config and layer blobs. */
+uint64_t store_image_size(const struct store_image *img);
+
+/*
+ * Writes @config as a blob, then an OCI manifest naming it and the @n
+ * @layers, and tags it @ref (when not NULL). Writes the image ID to @id and
+ * the manifest digest to @manifest_digest (either may be NULL).
+ */
+int store_image_write(struct store *s, const json_t *config, const struct store_desc *layers,
+		      size_t n, const char *ref, char id[DIGEST_STR_LEN],
+		      char manifest_digest[DIGEST_STR_LEN], struct strata_error **err);
+
+/* A fresh config: architecture/os of this machine, created now (or at @created >= 0), empty rootfs. */
+json_t *store_config_new(int64_t created);
+
+/* Appends a diffID to config.rootfs.diff_ids. */
+void store_config_add_diff_id(json_t *config, const char *diff_id);
+
+/* Appends a history entry (created_by, comment, author, empty_layer) to the config. */
+void store_config_add_history(json_t *config, int64_t created, const char *created_by,
+			      const char *comment, const char *author, bool empty_layer);
+
+/*
+ * Applies one Dockerfile-style change to config.config: CMD, ENTRYPOINT,
+ * ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME or STOPSIGNAL (as `commit -c`).
+ */
+int store_config_apply_change(json_t *config, const char *change, struct strata_error **err);
+
+/* Sets KEY=VALUE in the Env array of a config's "config" object @cc, replacing KEY. */
+void store_config_set_env(json_t *cc, const char *key, const char *value);
+
+/* The Go/OCI architecture name of this machine ("amd64", "arm64", ...). */
+const char *store_arch(void);
+
+/* ---- container.c: container records ---- */
+
+#define STORE_ID_LEN 64
+
+/*
+ * Creates ROOT/containers/<id>/ and its container.json from @record (which
+ * gains "Id", "Name" and "Created"). @name may be NULL for a generated one;
+ * a name in use is EEXIST. Writes the 64-hex ID to @id.
+ */
+int store_container_create(struct store *s, const char *name, json_t *record,
+			   char id[STORE_ID_LEN + 1], struct strata_error **err);
+
+/* Finds a container by full ID, unique ID prefix, or name. ENOENT when none. */
+int store_container_find(struct store *s, const char *spec, char id[STORE_ID_LEN + 1],
+			 struct strata_error **err);
+
+/* Reads container.json of @id. */
+json_t *store_container_load(struct store *s, const char *id, struct strata_error **err);
+
+/* Rewrites container.json of @id atomically (takes the exclusive lock). */
+int store_container_save(struct store *s, const char *id, const json_t *record,
+			 struct strata_error **err);
+
+/* Removes the record and the directory of @id (caller has unmounted everything). */
+int store_container_remove(struct store *s, const char *id, struct strata_error **err);
+
+/* The IDs of every container; caller frees with strv_free. */
+int store_container_list(struct store *s, char ***ids, struct strata_error **err);
+
+/* Opens ROOT/containers/<id> as an O_DIRECTORY fd. */
+int store_container_dirfd(struct store *s, const char *id, struct strata_error **err);
+
+/* The absolute path of ROOT/containers/<id>. Caller frees. */
+char *store_container_path(struct store *s, const char *id);
+
+/* ---- layer.c: layer directories (ROOT/layers/<backend>/<chain-hex>/) ---- */
+
+/* The absolute path of a layer dir (which may not exist). Caller frees. */
+char *store_layer_path(struct store *s, const char *backend, const char *chain_id);
+
+/* True when the layer dir exists with its layer.json. */
+bool store_layer_exists(struct store *s, const char *backend, const char *chain_id);
+
+/* Reads layer.json of a layer dir. */
+json_t *store_layer_record(struct store *s, const char *backend, const char *chain_id,
+			   struct strata_error **err);
+
+/* ---- cache.c: build cache entries ---- */
+
+/* Writes ROOT/cache/<key-hex>.json; @entry must hold "Blobs": [digests it keeps alive]. */
+int store_cache_put(struct store *s, const char *key, const json_t *entry,
+		    struct strata_error **err);
+
+/* Reads a cache entry; NULL with ENOENT when absent. */
+json_t *store_cache_get(struct store *s, const char *key, struct strata_error **err);
+
+/* ---- gc.c and fsck.c ---- */
+
+struct store_gc_stats {
+	uint64_t blobs;
+	uint64_t blob_bytes;
+	uint64_t layers;
+	uint64_t tmp;
+};
+
+/*
+ * Removes blobs and layer dirs that no tag, container or cache entry
+ * reaches, and leftovers in tmp/. Calls @report (if not NULL) with each
+ * removed item ("blob sha256:...", "layer overlay/sha256:...").
+ */
+int store_gc(struct store *s, void (*report)(const char *what, void *arg), void *arg,
+	     struct store_gc_stats *stats, struct strata_error **err);
+
+/*
+ * Re-hashes every blob and checks every tag and record. Calls @report for
+ * each problem. With @repair, moves corrupt blobs to ROOT/corrupt/ and
+ * drops dangling records. Sets *problems and *repaired.
+ */
+int store_fsck(struct store *s, bool repair, void (*report)(const char *problem, void *arg),
+	       void *arg, unsigned *problems, unsigned *repaired, struct strata_error **err);
+
+#endif

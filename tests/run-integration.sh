@@ -1,0 +1,67 @@
+#!/bin/sh
+# Runs tests/integration/*.sh (or those whose name contains $T), one
+# process each, and ends with "N passed, N failed". Each run has its own
+# base directory, so runs in several checkouts do not disturb each other;
+# after each test it checks that nothing was leaked: no mount and no temp
+# dir of the test is left.
+set -u
+cd "$(dirname "$0")/.."
+base=$(mktemp -d /tmp/strata-run.XXXXXX)
+export STRATA_TEST_BASE=$base
+export STRATA_TEST_CACHE=$base/cache
+pass=0 failn=0 skipn=0
+failed_names=""
+timeout_s=${STRATA_TEST_TIMEOUT:-600}
+
+unmount_under() {
+	awk -v p="$1" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
+}
+
+for t in tests/integration/*.sh; do
+	name=$(basename "$t" .sh)
+	if [ -n "${T:-}" ]; then
+		case "$name" in *"$T"*) ;; *) continue ;; esac
+	fi
+	log=$base/log
+	start=$(date +%s)
+	timeout -k 10 "$timeout_s" sh "$t" >"$log" 2>&1
+	rc=$?
+	dur=$(($(date +%s) - start))
+	leaked=$(awk -v p="$base/strata-test." 'index($5, p) == 1' /proc/self/mountinfo | wc -l)
+	leftover=$(ls -d "$base"/strata-test.* 2>/dev/null | wc -l)
+	if [ "$rc" = 0 ] && { [ "$leaked" != 0 ] || [ "$leftover" != 0 ]; }; then
+		echo "LEAK: $name left $leaked mounts and $leftover temp dirs" >>"$log"
+		rc=1
+	fi
+	# Whatever a failed test left, do not let it poison the next one.
+	unmount_under "$base/strata-test."
+	rm -rf "$base"/strata-test.* 2>/dev/null
+	case $rc in
+	0)
+		pass=$((pass + 1))
+		echo "PASS $name (${dur}s)"
+		;;
+	77)
+		skipn=$((skipn + 1))
+		echo "SKIP $name: $(grep '^SKIP' "$log" | head -1 | cut -c7-)"
+		;;
+	*)
+		failn=$((failn + 1))
+		failed_names="$failed_names $name"
+		[ $rc = 124 ] && echo "TIMEOUT after ${timeout_s}s" >>"$log"
+		echo "FAIL $name (${dur}s, status $rc)"
+		tail -n 30 "$log" | sed 's/^/    /'
+		;;
+	esac
+done
+unmount_under "$base/"
+rm -rf "$base"
+echo "$pass passed, $failn failed, $skipn skipped"
+[ -n "$failed_names" ] && echo "failed:$failed_names"
+[ $failn = 0 ] || exit 1
+if [ $skipn != 0 ] && [ "${STRATA_TEST_STRICT:-0}" = 1 ]; then
+	echo "skips are failures under STRATA_TEST_STRICT=1"
+	exit 1
+fi
+exit 0

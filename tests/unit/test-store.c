@@ -1,0 +1,680 @@
+/*
+ * store: blobs, references, tags, images, containers, gc, fsck, locking.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "tests/unit/unit.h"
+
+static char *scratch;
+static struct store *st;
+
+static void setup(void)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *root = NULL;
+
+	scratch = unit_scratch();
+	root = xasprintf("%s/root", scratch);
+	ck_assert_ok(store_open(root, &st, &err), err);
+}
+
+static void teardown(void)
+{
+	store_free(st);
+	st = NULL;
+	unit_scratch_cleanup(scratch);
+	scratch = NULL;
+}
+
+static int count_entries(const char *rel)
+{
+	cleanup_free char *cmd = xasprintf("test $(ls -A '%s/%s' | wc -l) -eq 0", st->root, rel);
+
+	return unit_sh("%s", cmd) == 0 ? 0 : 1;
+}
+
+/* ---- layout ---- */
+
+START_TEST(test_layout_is_oci)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_ok(file_read_at(st->root_fd, "oci-layout", 1000, &buf, NULL, &err), err);
+	ck_assert_str_eq(buf, "{\"imageLayoutVersion\":\"1.0.0\"}");
+	free(buf);
+	buf = NULL;
+	ck_assert_ok(file_read_at(st->root_fd, "index.json", 1000, &buf, NULL, &err), err);
+	ck_assert_str_eq(buf, "{\"schemaVersion\":2,\"manifests\":[]}");
+	ck_assert_int_eq(faccessat(st->root_fd, "blobs/sha256", F_OK, 0), 0);
+}
+END_TEST
+
+/* ---- blobs ---- */
+
+START_TEST(test_blob_put_and_read)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *buf = NULL;
+	char d[DIGEST_STR_LEN];
+	size_t len;
+
+	ck_assert_ok(store_blob_put_buf(st, "hello", 5, NULL, d, &err), err);
+	ck_assert_str_eq(d, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	ck_assert(store_blob_exists(st, d));
+	ck_assert_ok(store_blob_read(st, d, 100, &buf, &len, &err), err);
+	ck_assert_int_eq(len, 5);
+	ck_assert_mem_eq(buf, "hello", 5);
+	ck_assert_int_eq(count_entries("tmp"), 0);
+}
+END_TEST
+
+START_TEST(test_blob_mismatch_leaves_nothing)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_blob_writer *w = NULL;
+	char d[DIGEST_STR_LEN];
+	static const char wrong[] =
+		"sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+	ck_assert_ok(store_blob_writer_new(st, &w, &err), err);
+	ck_assert_ok(store_blob_writer_write(w, "data", 4, &err), err);
+	ck_assert_int_eq(store_blob_writer_commit(w, wrong, d, NULL, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EBADMSG);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "digest mismatch"));
+	ck_assert_int_eq(count_entries("tmp"), 0);
+	ck_assert_int_eq(count_entries("blobs/sha256"), 0);
+}
+END_TEST
+
+START_TEST(test_blob_abort_leaves_nothing)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_blob_writer *w = NULL;
+
+	ck_assert_ok(store_blob_writer_new(st, &w, &err), err);
+	ck_assert_ok(store_blob_writer_write(w, "partial", 7, &err), err);
+	store_blob_writer_abort(w);
+	ck_assert_int_eq(count_entries("tmp"), 0);
+	ck_assert_int_eq(count_entries("blobs/sha256"), 0);
+}
+END_TEST
+
+START_TEST(test_blob_put_fd_streams)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *path = xasprintf("%s/big", scratch);
+	char d[DIGEST_STR_LEN], want[DIGEST_STR_LEN];
+	cleanup_close int fd = -1;
+	uint64_t size = 0;
+	char *data = xmalloc(3 << 20);
+
+	for (int i = 0; i < (3 << 20); i++)
+		data[i] = (char)(i % 251);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_eq(write(fd, data, 3 << 20), 3 << 20);
+	lseek(fd, 0, SEEK_SET);
+	digest_buf(data, 3 << 20, want);
+	ck_assert_ok(store_blob_put_fd(st, fd, want, d, &size, &err), err);
+	ck_assert_str_eq(d, want);
+	ck_assert_uint_eq(size, 3 << 20);
+	free(data);
+}
+END_TEST
+
+/* ENOSPC: a tiny tmpfs as the store root. */
+START_TEST(test_blob_full_disk)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *small = xasprintf("%s/small", scratch);
+	struct store *s2 = NULL;
+	struct store_blob_writer *w = NULL;
+	char *chunk = xcalloc(1, 1 << 20);
+	int r = 0;
+
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(sys_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mkdir(small, 0755), 0);
+	ck_assert_int_eq(sys_mount("tmpfs", small, "tmpfs", 0, "size=1m"), 0);
+	ck_assert_ok(store_open(small, &s2, &err), err);
+	ck_assert_ok(store_blob_writer_new(s2, &w, &err), err);
+	for (int i = 0; i < 4 && r == 0; i++)
+		r = store_blob_writer_write(w, chunk, 1 << 20, &err);
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(strata_error_code(err), ENOSPC);
+	store_blob_writer_abort(w);
+	ck_assert_int_eq(unit_sh("test $(ls -A '%s/tmp' | wc -l) -eq 0", small), 0);
+	ck_assert_int_eq(unit_sh("test $(ls -A '%s/blobs/sha256' | wc -l) -eq 0", small), 0);
+	store_free(s2);
+	free(chunk);
+}
+END_TEST
+
+/* ---- references ---- */
+
+START_TEST(test_refs_good)
+{
+	static const char *const good[][2] = {
+		{ "busybox", "busybox:latest" },
+		{ "busybox:1.36", "busybox:1.36" },
+		{ "library/busybox", "library/busybox:latest" },
+		{ "localhost/a", "localhost/a:latest" },
+		{ "localhost:5000/a/b:v1", "localhost:5000/a/b:v1" },
+		{ "127.0.0.1:5000/x:y", "127.0.0.1:5000/x:y" },
+		{ "registry.example.com/ns/img", "registry.example.com/ns/img:latest" },
+		{ "a__b/c.d/e-f--g", "a__b/c.d/e-f--g:latest" },
+		{ "x:_tag.with-Stuff", "x:_tag.with-Stuff" },
+		{ "x@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		  "x@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "x:t@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		  "x:t@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "[::1]:5000/x", "[::1]:5000/x:latest" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		cleanup_free char *s = NULL;
+		struct store_ref r;
+
+		ck_assert_msg(store_ref_parse(good[i][0], &r, &err) == 0, "'%s': %s", good[i][0],
+			      strata_error_msg(err));
+		s = store_ref_string(&r);
+		ck_assert_msg(strcmp(s, good[i][1]) == 0, "'%s' -> '%s'", good[i][0], s);
+		store_ref_release(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_refs_bad)
+{
+	static const char *const bad[][2] = {
+		{ "", "must not be empty" },
+		{ "Busybox", "lowercase" },
+		{ "busy box", "may hold only" },
+		{ "a:", "tag must match" },
+		{ "a:-x", "tag must match" },
+		{ "a:0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789",
+		  "tag must match" },
+		{ "a//b", "must not be empty" },
+		{ "a/b_", "separators" },
+		{ "-a", "must start with" },
+		{ "a@sha256:abc", "digest must be" },
+		{ "a@md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		  "digest must be" },
+		{ "host:99999999/x", "port" },
+		{ "-host.com/x", "start and end" },
+		{ "a...b", "separators" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		struct store_ref r;
+
+		ck_assert_msg(store_ref_parse(bad[i][0], &r, &err) == -1, "'%s' was accepted",
+			      bad[i][0]);
+		ck_assert_msg(strstr(strata_error_msg(err), bad[i][1]) != NULL,
+			      "'%s': message '%s' does not name the rule '%s'", bad[i][0],
+			      strata_error_msg(err), bad[i][1]);
+	}
+}
+END_TEST
+
+/* ---- tags and images ---- */
+
+/* Writes a one-layer image whose layer is the bytes of @content. */
+static void put_image(const char *tag, const char *content, char id[DIGEST_STR_LEN],
+		      char man[DIGEST_STR_LEN])
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *cfg = store_config_new(0);
+	struct store_desc layer = { 0 };
+	char d[DIGEST_STR_LEN];
+
+	ck_assert_ok(store_blob_put_buf(st, content, strlen(content), NULL, d, &err), err);
+	store_config_add_diff_id(cfg, d);
+	store_config_add_history(cfg, 0, "test", NULL, NULL, false);
+	layer.media_type = (char *)MEDIA_OCI_LAYER;
+	memcpy(layer.digest, d, DIGEST_STR_LEN);
+	layer.size = (int64_t)strlen(content);
+	ck_assert_ok(store_image_write(st, cfg, &layer, 1, tag, id, man, &err), err);
+}
+
+START_TEST(test_index_roundtrip)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	struct store_tag *tags = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	size_t n = 0;
+
+	put_image("busybox", "layer-a", id, man);
+	ck_assert_ok(store_tags_list(st, &tags, &n, &err), err);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(tags[0].ref, "busybox:latest");
+	ck_assert_str_eq(tags[0].digest, man);
+	ck_assert_str_eq(tags[0].media_type, MEDIA_OCI_MANIFEST);
+	store_tags_free(tags, n);
+
+	/* By name, by ID prefix, by full ID and by manifest digest. */
+	ck_assert_ok(store_image_load(st, "busybox", &img, &err), err);
+	ck_assert_str_eq(img->id, id);
+	ck_assert_int_eq(img->n_layers, 1);
+	ck_assert_str_eq(img->tags[0], "busybox:latest");
+	store_image_free(img);
+	{
+		cleanup_free char *prefix = xstrndup(digest_hex(id), 12);
+
+		ck_assert_ok(store_image_load(st, prefix, &img, &err), err);
+		ck_assert_str_eq(img->id, id);
+		store_image_free(img);
+	}
+	ck_assert_ok(store_image_load(st, id, &img, &err), err);
+	store_image_free(img);
+	ck_assert_ok(store_image_load(st, man, &img, &err), err);
+	ck_assert_str_eq(img->id, id);
+	store_image_free(img);
+
+	/* Retagging replaces; removing removes. */
+	put_image("busybox", "layer-b", id, man);
+	ck_assert_ok(store_tags_list(st, &tags, &n, &err), err);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(tags[0].digest, man);
+	store_tags_free(tags, n);
+	ck_assert_ok(store_tag_remove(st, "busybox:latest", &err), err);
+	ck_assert_int_eq(store_image_load(st, "busybox", &img, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+}
+END_TEST
+
+START_TEST(test_image_list_groups_tags)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_image **imgs = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	size_t n = 0;
+
+	put_image("a:1", "same", id, man);
+	put_image("b:2", "same", id, man);
+	put_image("c", "other", id, man);
+	ck_assert_ok(store_image_list(st, &imgs, &n, &err), err);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(strv_len(imgs[0]->tags), 2);
+	store_image_list_free(imgs, n);
+}
+END_TEST
+
+START_TEST(test_malformed_index_is_an_error)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_image **imgs = NULL;
+	size_t n = 0;
+
+	unit_sh("printf '{\"manifests\": [' > '%s/index.json'", st->root);
+	ck_assert_int_eq(store_image_list(st, &imgs, &n, &err), -1);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "index.json"));
+}
+END_TEST
+
+START_TEST(test_chain_ids)
+{
+	char *diffs[] = {
+		(char *)"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		(char *)"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+		NULL,
+	};
+	cleanup_strv char **chain = store_chain_ids(diffs, 2);
+	cleanup_free char *in = xasprintf("%s %s", diffs[0], diffs[1]);
+	char want[DIGEST_STR_LEN];
+
+	digest_buf(in, strlen(in), want);
+	ck_assert_str_eq(chain[0], diffs[0]);
+	ck_assert_str_eq(chain[1], want);
+}
+END_TEST
+
+START_TEST(test_manifest_parse_docker_and_reject_index)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_manifest *m = NULL;
+	struct store_index *idx = NULL;
+	static const char docker[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_DOCKER_MANIFEST "\","
+		"\"config\":{\"mediaType\":\"" MEDIA_DOCKER_CONFIG "\",\"size\":3,"
+		"\"digest\":\"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
+		"\"layers\":[{\"mediaType\":\"" MEDIA_DOCKER_LAYER_GZIP "\",\"size\":5,"
+		"\"digest\":\"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}]}";
+	static const char list[] =
+		"{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_DOCKER_LIST "\",\"manifests\":["
+		"{\"mediaType\":\"" MEDIA_DOCKER_MANIFEST "\",\"size\":7,"
+		"\"digest\":\"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\","
+		"\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}}]}";
+
+	ck_assert_ok(store_manifest_parse(docker, strlen(docker), &m, &err), err);
+	ck_assert_str_eq(m->media_type, MEDIA_DOCKER_MANIFEST);
+	ck_assert_int_eq(m->n_layers, 1);
+	ck_assert_int_eq(m->layers[0].size, 5);
+	store_manifest_free(m);
+	ck_assert_int_eq(store_manifest_parse(list, strlen(list), &m, &err), -1);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_index_parse(list, strlen(list), &idx, &err), err);
+	ck_assert_int_eq(idx->n_manifests, 1);
+	ck_assert_str_eq(idx->manifests[0].arch, "arm64");
+	ck_assert_str_eq(idx->manifests[0].variant, "v8");
+	store_index_free(idx);
+	ck_assert_int_eq(store_manifest_parse("{", 1, &m, &err), -1);
+}
+END_TEST
+
+START_TEST(test_config_changes)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *cfg = store_config_new(0);
+	json_t *cc;
+
+	ck_assert_ok(store_config_apply_change(cfg, "CMD [\"sh\", \"-c\", \"echo hi\"]", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "ENTRYPOINT /bin/init", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "ENV A=1 B=\"two words\"", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "ENV A 3", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "WORKDIR /srv", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "WORKDIR app", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "USER nobody:nogroup", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "LABEL a=b c=\"d e\"", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "EXPOSE 80 53/udp", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "VOLUME [\"/data\"]", &err), err);
+	ck_assert_ok(store_config_apply_change(cfg, "STOPSIGNAL SIGINT", &err), err);
+	cc = json_object_get(cfg, "config");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cc, "Cmd"), 2)), "echo hi");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cc, "Entrypoint"), 2)),
+			 "/bin/init");
+	ck_assert_int_eq(json_array_size(json_object_get(cc, "Env")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cc, "Env"), 0)), "A=3");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(cc, "Env"), 1)),
+			 "B=two words");
+	ck_assert_str_eq(jv_str(cc, "WorkingDir"), "/srv/app");
+	ck_assert_str_eq(jv_str(cc, "User"), "nobody:nogroup");
+	ck_assert_str_eq(jv_str(json_object_get(cc, "Labels"), "c"), "d e");
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(cc, "ExposedPorts"), "80/tcp"));
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(cc, "ExposedPorts"), "53/udp"));
+	ck_assert_ptr_nonnull(json_object_get(json_object_get(cc, "Volumes"), "/data"));
+	ck_assert_str_eq(jv_str(cc, "StopSignal"), "SIGINT");
+	ck_assert_int_eq(store_config_apply_change(cfg, "RUN make", &err), -1);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_int_eq(store_config_apply_change(cfg, "EXPOSE 99999", &err), -1);
+}
+END_TEST
+
+/* ---- containers ---- */
+
+START_TEST(test_containers)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *rec = json_object();
+	cleanup_json json_t *rec2 = json_object();
+	cleanup_json json_t *loaded = NULL;
+	char id[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1], found[STORE_ID_LEN + 1];
+	cleanup_strv char **ids = NULL;
+
+	ck_assert_ok(store_container_create(st, "web", rec, id, &err), err);
+	ck_assert_int_eq(strlen(id), 64);
+	ck_assert_int_eq(store_container_create(st, "web", rec2, id2, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EEXIST);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_container_create(st, NULL, rec2, id2, &err), err);
+	ck_assert_ptr_nonnull(jv_str(rec2, "Name"));
+
+	ck_assert_ok(store_container_find(st, "web", found, &err), err);
+	ck_assert_str_eq(found, id);
+	{
+		cleanup_free char *prefix = xstrndup(id, 12);
+
+		ck_assert_ok(store_container_find(st, prefix, found, &err), err);
+		ck_assert_str_eq(found, id);
+	}
+	loaded = store_container_load(st, id, &err);
+	ck_assert_ptr_nonnull(loaded);
+	ck_assert_str_eq(jv_str(loaded, "Name"), "web");
+	ck_assert_ok(store_container_list(st, &ids, &err), err);
+	ck_assert_int_eq(strv_len(ids), 2);
+	ck_assert_ok(store_container_remove(st, id, &err), err);
+	ck_assert_int_eq(store_container_find(st, "web", found, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+	ck_assert_int_eq(count_entries("tmp"), 0);
+}
+END_TEST
+
+/* ---- gc and fsck ---- */
+
+START_TEST(test_gc_frees_unreached)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_gc_stats stats;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN], keep_id[DIGEST_STR_LEN],
+		keep_man[DIGEST_STR_LEN];
+	char loose[DIGEST_STR_LEN];
+	cleanup_free char *layer_dir = NULL;
+	cleanup_free char *stale_layer = xasprintf(
+		"%s/layers/vfs/%s", st->root,
+		"1111111111111111111111111111111111111111111111111111111111111111");
+
+	put_image("gone", "layer-gone", id, man);
+	put_image("kept", "layer-kept", keep_id, keep_man);
+	ck_assert_ok(store_blob_put_buf(st, "loose", 5, NULL, loose, &err), err);
+	ck_assert_ok(store_tag_remove(st, "gone", &err), err);
+	/* A layer dir of the kept image stays; a stale one goes. */
+	{
+		struct store_image *img = NULL;
+		cleanup_strv char **chain = NULL;
+
+		ck_assert_ok(store_image_load(st, "kept", &img, &err), err);
+		chain = store_image_chain_ids(img);
+		layer_dir = store_layer_path(st, "vfs", chain[0]);
+		store_image_free(img);
+	}
+	ck_assert_int_eq(unit_sh("mkdir -p '%s' '%s' && touch '%s/stale'", layer_dir, stale_layer,
+				 st->root),
+			 0);
+	unit_sh("touch '%s/tmp/123-leftover.blob'", st->root);
+
+	ck_assert_ok(store_gc(st, NULL, NULL, &stats, &err), err);
+	/* gone: manifest, config, layer; plus the loose blob. */
+	ck_assert_uint_eq(stats.blobs, 4);
+	ck_assert_uint_eq(stats.layers, 1);
+	ck_assert_uint_eq(stats.tmp, 1);
+	ck_assert(!store_blob_exists(st, man));
+	ck_assert(!store_blob_exists(st, loose));
+	ck_assert(store_blob_exists(st, keep_man));
+	ck_assert(store_blob_exists(st, keep_id));
+	ck_assert_int_eq(access(layer_dir, F_OK), 0);
+	ck_assert_int_ne(access(stale_layer, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_gc_keeps_container_and_cache)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *rec = json_object();
+	cleanup_json json_t *entry = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN], id2[DIGEST_STR_LEN], man2[DIGEST_STR_LEN];
+	char cid[STORE_ID_LEN + 1];
+	struct store_gc_stats stats;
+
+	put_image("used", "layer-used", id, man);
+	put_image("cached", "layer-cached", id2, man2);
+	jv_set_str(rec, "ImageDigest", man);
+	ck_assert_ok(store_container_create(st, "c", rec, cid, &err), err);
+	entry = json_pack("{s:[s]}", "Blobs", man2);
+	ck_assert_ok(store_cache_put(st, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+				     entry, &err),
+		     err);
+	ck_assert_ok(store_tag_remove(st, "used", &err), err);
+	ck_assert_ok(store_tag_remove(st, "cached", &err), err);
+	ck_assert_ok(store_gc(st, NULL, NULL, &stats, &err), err);
+	ck_assert_uint_eq(stats.blobs, 0);
+	ck_assert(store_blob_exists(st, man));
+	ck_assert(store_blob_exists(st, man2));
+}
+END_TEST
+
+static void count_report(const char *what, void *arg)
+{
+	(void)what;
+	(*(int *)arg)++;
+}
+
+START_TEST(test_fsck_flipped_byte)
+{
+	cleanup_error struct strata_error *err = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	unsigned problems = 0, repaired = 0;
+	int reports = 0;
+	cleanup_free char *layer_path = NULL;
+	struct store_image *img = NULL;
+
+	put_image("img", "layer-content-to-corrupt", id, man);
+	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(problems, 0);
+
+	ck_assert_ok(store_image_load(st, "img", &img, &err), err);
+	layer_path = store_blob_path(st, img->manifest->layers[0].digest);
+	store_image_free(img);
+	/* Flip one byte of the layer blob. */
+	ck_assert_int_eq(unit_sh("printf 'X' | dd of='%s' bs=1 seek=3 conv=notrunc status=none",
+				 layer_path),
+			 0);
+	ck_assert_ok(store_fsck(st, false, count_report, &reports, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(problems, 1);
+	ck_assert_int_eq(reports, 1);
+
+	/* Repair moves the blob aside and drops the tag that now dangles. */
+	ck_assert_ok(store_fsck(st, true, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_ge(problems, 2);
+	ck_assert_uint_eq(repaired, problems);
+	ck_assert_int_eq(unit_sh("test $(ls '%s/corrupt' | wc -l) -eq 1", st->root), 0);
+	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(problems, 0);
+}
+END_TEST
+
+START_TEST(test_fsck_bad_records)
+{
+	cleanup_error struct strata_error *err = NULL;
+	unsigned problems = 0, repaired = 0;
+	char cid[STORE_ID_LEN + 1];
+	cleanup_json json_t *rec = json_object();
+
+	ck_assert_ok(store_container_create(st, "c", rec, cid, &err), err);
+	unit_sh("echo 'not json' > '%s/containers/%s/container.json'", st->root, cid);
+	unit_sh("mkdir -p '%s/layers/overlay/%s'", st->root,
+		"2222222222222222222222222222222222222222222222222222222222222222");
+	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(problems, 2);
+	ck_assert_ok(store_fsck(st, true, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(repaired, 2);
+	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
+	ck_assert_uint_eq(problems, 0);
+}
+END_TEST
+
+/* ---- locking ---- */
+
+START_TEST(test_lock_excludes_other_process)
+{
+	cleanup_error struct strata_error *err = NULL;
+	int pfd[2];
+	pid_t pid;
+	int status;
+
+	ck_assert_ok(store_lock(st, STORE_LOCK_EXCLUSIVE, &err), err);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* Another open of the lock file must not get it while we hold it. */
+		struct store *s2 = NULL;
+		int r;
+
+		if (store_open(st->root, &s2, NULL) < 0)
+			_exit(2);
+		r = flock(s2->lock_fd, LOCK_SH | LOCK_NB);
+		_exit(r < 0 && errno == EWOULDBLOCK ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* Nesting counts; exclusive under shared is refused. */
+	ck_assert_ok(store_lock(st, STORE_LOCK_SHARED, &err), err);
+	store_unlock(st);
+	store_unlock(st);
+	ck_assert_ok(store_lock(st, STORE_LOCK_SHARED, &err), err);
+	ck_assert_int_eq(store_lock(st, STORE_LOCK_EXCLUSIVE, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EDEADLK);
+	store_unlock(st);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("blobs");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_layout_is_oci);
+	tcase_add_test(tc, test_blob_put_and_read);
+	tcase_add_test(tc, test_blob_mismatch_leaves_nothing);
+	tcase_add_test(tc, test_blob_abort_leaves_nothing);
+	tcase_add_test(tc, test_blob_put_fd_streams);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("full-disk");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_blob_full_disk);
+	unit_need_root(s, tc, "mounts a small tmpfs to fill it");
+
+	tc = tcase_create("refs");
+	tcase_add_test(tc, test_refs_good);
+	tcase_add_test(tc, test_refs_bad);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("images");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_index_roundtrip);
+	tcase_add_test(tc, test_image_list_groups_tags);
+	tcase_add_test(tc, test_malformed_index_is_an_error);
+	tcase_add_test(tc, test_chain_ids);
+	tcase_add_test(tc, test_manifest_parse_docker_and_reject_index);
+	tcase_add_test(tc, test_config_changes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("containers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_containers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gc-fsck");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_gc_frees_unreached);
+	tcase_add_test(tc, test_gc_keeps_container_and_cache);
+	tcase_add_test(tc, test_fsck_flipped_byte);
+	tcase_add_test(tc, test_fsck_bad_records);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("locks");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_lock_excludes_other_process);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,339 @@
+/*
+ * util: errors, path confinement, digests, atomic writes, sizes and times.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/unit/unit.h"
+
+static char *scratch;
+
+static void setup(void)
+{
+	scratch = unit_scratch();
+}
+
+static void teardown(void)
+{
+	unit_scratch_cleanup(scratch);
+	scratch = NULL;
+}
+
+/* ---- errors ---- */
+
+static int fails_with(struct strata_error **err)
+{
+	return strata_fail(err, ENOENT, "open '%s'", "x");
+}
+
+START_TEST(test_error_wrap)
+{
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_int_eq(fails_with(&err), -1);
+	ck_assert_int_eq(strata_wrap(&err, "layer '%s'", "abc"), -1);
+	ck_assert_str_eq(strata_error_msg(err), "layer 'abc': open 'x': No such file or directory");
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+	/* The first failure is kept. */
+	strata_fail(&err, EIO, "later");
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+	ck_assert_int_eq(strata_fail(NULL, EIO, "ignored"), -1);
+}
+END_TEST
+
+/* ---- paths ---- */
+
+START_TEST(test_path_clean)
+{
+	static const char *const cases[][2] = {
+		{ "a/b/c", "a/b/c" }, { "/a//b/", "a/b" },  { "./a/./b", "a/b" },
+		{ "../../a", "a" },   { "a/../../b", "b" }, { "a/b/..", "a" },
+		{ "/", "" },	      { "..", "" },	    { "a/.../b", "a/.../b" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *c = path_clean(cases[i][0]);
+
+		ck_assert_msg(strcmp(c, cases[i][1]) == 0, "clean('%s') = '%s', want '%s'",
+			      cases[i][0], c, cases[i][1]);
+	}
+}
+END_TEST
+
+START_TEST(test_path_join)
+{
+	cleanup_free char *a = path_join("/x/", "/y");
+	cleanup_free char *b = path_join("/", "y");
+	cleanup_free char *c = path_join("", "y");
+
+	ck_assert_str_eq(a, "/x/y");
+	ck_assert_str_eq(b, "/y");
+	ck_assert_str_eq(c, "y");
+}
+END_TEST
+
+/* Builds root/ with an escaping symlink and a sentinel file beside root. */
+static int make_escape_tree(void)
+{
+	cleanup_free char *root = xasprintf("%s/root", scratch);
+	cleanup_free char *outside = xasprintf("%s/outside", scratch);
+	cleanup_free char *l1 = xasprintf("%s/root/up", scratch);
+	cleanup_free char *l2 = xasprintf("%s/root/abs", scratch);
+	cleanup_free char *l3 = xasprintf("%s/root/dir", scratch);
+	cleanup_free char *inner = xasprintf("%s/root/dir/inner", scratch);
+	cleanup_free char *decoy = xasprintf("%s/root/outside", scratch);
+
+	ck_assert_int_eq(mkdir(root, 0755), 0);
+	/* Where "up" lands when resolved inside the root. */
+	ck_assert_int_eq(mkdir(decoy, 0755), 0);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	ck_assert_int_eq(mkdir(l3, 0755), 0);
+	unit_write_file(inner, "in", 0644);
+	ck_assert_int_eq(symlink("../../outside", l1), 0);
+	ck_assert_int_eq(symlink("/", l2), 0);
+	return open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void check_confined(void)
+{
+	cleanup_close int rootfd = make_escape_tree();
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *leak1 = xasprintf("%s/outside/pwned", scratch);
+	cleanup_free char *inroot = xasprintf("%s/root/outside/pwned", scratch);
+	int fd;
+
+	/* "up" points above the root: in-root resolution clamps it at the root. */
+	fd = path_open_in(rootfd, "up/pwned", O_WRONLY | O_CREAT, 0644, &err);
+	ck_assert_ok(fd, err);
+	close(fd);
+	ck_assert_int_ne(access(leak1, F_OK), 0);
+	ck_assert_int_eq(access(inroot, F_OK), 0);
+
+	/* An absolute link re-anchors at the root. */
+	fd = path_open_in(rootfd, "abs/dir/inner", O_RDONLY, 0, &err);
+	ck_assert_ok(fd, err);
+	close(fd);
+
+	/* O_NOFOLLOW on the last component refuses the link itself. */
+	fd = path_open_in(rootfd, "abs", O_RDONLY | O_NOFOLLOW, 0, &err);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(strata_error_code(err), ELOOP);
+}
+
+START_TEST(test_path_open_in_confined)
+{
+	check_confined();
+}
+END_TEST
+
+START_TEST(test_path_open_in_fallback)
+{
+	/* The component walk must give the same answers as openat2. */
+	setenv("STRATA_TEST_NO_OPENAT2", "1", 1);
+	check_confined();
+}
+END_TEST
+
+START_TEST(test_path_mkdirs_in)
+{
+	cleanup_close int rootfd = make_escape_tree();
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *leak = xasprintf("%s/outside/x", scratch);
+	cleanup_free char *made = xasprintf("%s/root/outside/x/y", scratch);
+	int fd = path_mkdirs_in(rootfd, "up/x/y", 0755, &err);
+
+	ck_assert_ok(fd, err);
+	close(fd);
+	ck_assert_int_ne(access(leak, F_OK), 0);
+	ck_assert_int_eq(access(made, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_path_rm_rf)
+{
+	cleanup_close int rootfd = make_escape_tree();
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *outside = xasprintf("%s/outside", scratch);
+	cleanup_free char *sentinel = xasprintf("%s/outside/keep", scratch);
+	cleanup_free char *root = xasprintf("%s/root", scratch);
+
+	unit_write_file(sentinel, "keep", 0644);
+	/* Removing a tree never follows its symlinks. */
+	ck_assert_ok(path_rm_rf_at(AT_FDCWD, root, &err), err);
+	ck_assert_int_ne(access(root, F_OK), 0);
+	ck_assert_int_eq(access(sentinel, F_OK), 0);
+	ck_assert_ok(path_rm_rf_at(AT_FDCWD, root, &err), err);
+}
+END_TEST
+
+/* ---- files ---- */
+
+START_TEST(test_write_atomic)
+{
+	cleanup_close int dfd = open(scratch, O_RDONLY | O_DIRECTORY);
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+
+	ck_assert_ok(file_write_atomic_at(dfd, "f", "one", 3, 0640, &err), err);
+	ck_assert_ok(file_write_atomic_at(dfd, "f", "second", 6, 0640, &err), err);
+	ck_assert_ok(file_read_at(dfd, "f", 100, &buf, &len, &err), err);
+	ck_assert_str_eq(buf, "second");
+	ck_assert_int_eq(len, 6);
+	/* No temporary file is left beside it. */
+	ck_assert_int_eq(unit_sh("test $(ls -A '%s' | wc -l) -eq 1", scratch), 0);
+	/* A limit is enforced. */
+	free(buf);
+	buf = NULL;
+	ck_assert_int_eq(file_read_at(dfd, "f", 3, &buf, &len, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EFBIG);
+}
+END_TEST
+
+/* ---- digests ---- */
+
+START_TEST(test_digest_known)
+{
+	char d[DIGEST_STR_LEN];
+
+	digest_buf("", 0, d);
+	ck_assert_str_eq(d, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	digest_buf("abc", 3, d);
+	ck_assert_str_eq(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+END_TEST
+
+START_TEST(test_digest_streaming_equals_whole)
+{
+	struct digester *dg = digester_new();
+	char a[DIGEST_STR_LEN], b[DIGEST_STR_LEN];
+	char *big = xmalloc(1 << 20);
+
+	for (int i = 0; i < (1 << 20); i++)
+		big[i] = (char)(i * 7);
+	for (int off = 0; off < (1 << 20); off += 4099) {
+		int n = (1 << 20) - off < 4099 ? (1 << 20) - off : 4099;
+
+		digester_update(dg, big + off, (size_t)n);
+	}
+	digester_final(dg, a);
+	digester_free(dg);
+	digest_buf(big, 1 << 20, b);
+	ck_assert_str_eq(a, b);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_digest_valid)
+{
+	ck_assert(digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	ck_assert(!digest_is_valid("sha256:E3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	ck_assert(!digest_is_valid("sha256:e3b0"));
+	ck_assert(!digest_is_valid("sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	ck_assert(!digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b8555"));
+	ck_assert(!digest_is_valid(NULL));
+}
+END_TEST
+
+/* ---- sizes and times ---- */
+
+START_TEST(test_size_parse)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(size_parse("64m", &v), 0);
+	ck_assert_uint_eq(v, 64ULL << 20);
+	ck_assert_int_eq(size_parse("1g", &v), 0);
+	ck_assert_uint_eq(v, 1ULL << 30);
+	ck_assert_int_eq(size_parse("512", &v), 0);
+	ck_assert_uint_eq(v, 512);
+	ck_assert_int_eq(size_parse("1.5k", &v), 0);
+	ck_assert_uint_eq(v, 1536);
+	ck_assert_int_eq(size_parse("2MiB", &v), 0);
+	ck_assert_uint_eq(v, 2ULL << 20);
+	ck_assert_int_eq(size_parse("-1m", &v), -1);
+	ck_assert_int_eq(size_parse("12q", &v), -1);
+	ck_assert_int_eq(size_parse("", &v), -1);
+}
+END_TEST
+
+START_TEST(test_time_roundtrip)
+{
+	cleanup_free char *s = time_rfc3339(1700000000, 500000000);
+	int64_t sec;
+	long nsec;
+
+	ck_assert_str_eq(s, "2023-11-14T22:13:20.5Z");
+	ck_assert_int_eq(time_parse_rfc3339(s, &sec, &nsec), 0);
+	ck_assert_int_eq(sec, 1700000000);
+	ck_assert_int_eq(nsec, 500000000);
+	ck_assert_int_eq(time_parse_rfc3339("2023-11-14T23:13:20+01:00", &sec, NULL), 0);
+	ck_assert_int_eq(sec, 1700000000);
+	ck_assert_int_eq(time_parse_rfc3339("yesterday", &sec, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_size_human)
+{
+	cleanup_free char *a = size_human(999);
+	cleanup_free char *b = size_human(1234567);
+	cleanup_free char *c = size_human(123456789);
+
+	ck_assert_str_eq(a, "999B");
+	ck_assert_str_eq(b, "1.23MB");
+	ck_assert_str_eq(c, "123MB");
+}
+END_TEST
+
+START_TEST(test_jv_string_non_utf8)
+{
+	json_t *j = jv_string("ok\xff");
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(j), "ok?");
+	json_decref(j);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc;
+
+	tc = tcase_create("errors");
+	tcase_add_test(tc, test_error_wrap);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("paths");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_path_clean);
+	tcase_add_test(tc, test_path_join);
+	tcase_add_test(tc, test_path_open_in_confined);
+	tcase_add_test(tc, test_path_open_in_fallback);
+	tcase_add_test(tc, test_path_mkdirs_in);
+	tcase_add_test(tc, test_path_rm_rf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_write_atomic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("digests");
+	tcase_add_test(tc, test_digest_known);
+	tcase_add_test(tc, test_digest_streaming_equals_whole);
+	tcase_add_test(tc, test_digest_valid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("formats");
+	tcase_add_test(tc, test_size_parse);
+	tcase_add_test(tc, test_time_roundtrip);
+	tcase_add_test(tc, test_size_human);
+	tcase_add_test(tc, test_jv_string_non_utf8);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,174 @@
+/*
+ * Whole-file reads and crash-safe writes: a record is never seen half
+ * written, because it is written to a temporary name, fsynced and renamed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+int file_write_all(int fd, const void *buf, size_t len, struct strata_error **err)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return strata_fail(err, errno, "write");
+		}
+		if (n == 0)
+			return strata_fail(err, EIO, "write");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t file_read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int file_fsync_dir(int dirfd, struct strata_error **err)
+{
+	if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS)
+		return strata_fail(err, errno, "fsync directory");
+	return 0;
+}
+
+int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			 struct strata_error **err)
+{
+	char tmp[64];
+	cleanup_close int fd = -1;
+	const char *slash = strrchr(name, '/');
+	cleanup_free char *tmpname = NULL;
+	char rnd[9];
+
+	random_hex(rnd, 8);
+	snprintf(tmp, sizeof(tmp), ".tmp-%d-%s", (int)getpid(), rnd);
+	/* The temporary file sits beside the target so that rename is atomic. */
+	if (slash)
+		tmpname = xasprintf("%.*s/%s", (int)(slash - name), name, tmp);
+	else
+		tmpname = xstrdup(tmp);
+	fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return strata_fail(err, errno, "create '%s'", name);
+	if (fchmod(fd, mode) < 0 || file_write_all(fd, buf, len, NULL) < 0 || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+
+		unlinkat(dirfd, tmpname, 0);
+		return strata_fail(err, e, "write '%s'", name);
+	}
+	if (renameat(dirfd, tmpname, dirfd, name) < 0) {
+		int e = errno;
+
+		unlinkat(dirfd, tmpname, 0);
+		return strata_fail(err, e, "rename into '%s'", name);
+	}
+	if (slash) {
+		cleanup_free char *dir = xstrndup(name, (size_t)(slash - name));
+		cleanup_close int dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0)
+			return file_fsync_dir(dfd, err);
+		return 0;
+	}
+	return file_fsync_dir(dirfd, err);
+}
+
+int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err)
+{
+	struct sbuf b = SBUF_INIT;
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			sbuf_release(&b);
+			return strata_fail(err, errno, "read");
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			sbuf_release(&b);
+			return strata_fail(err, EFBIG, "read: more than %zu bytes", max);
+		}
+		sbuf_add(&b, chunk, (size_t)n);
+	}
+	*out = sbuf_detach(&b, len);
+	return 0;
+}
+
+int file_read_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+		 struct strata_error **err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return strata_fail(err, errno, "open '%s'", name);
+	if (file_read_fd(fd, max, out, len, err) < 0)
+		return strata_wrap(err, "'%s'", name);
+	return 0;
+}
+
+int file_copy_fd(int in, int out, struct strata_error **err)
+{
+	char buf[128 * 1024];
+	bool try_cfr = true;
+
+	for (;;) {
+		ssize_t n;
+
+		if (try_cfr) {
+			n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+			if (n > 0)
+				continue;
+			if (n == 0)
+				return 0;
+			if (errno == EINTR)
+				continue;
+			if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+			    errno != EOPNOTSUPP && errno != EBADF)
+				return strata_fail(err, errno, "copy");
+			try_cfr = false;
+		}
+		n = read(in, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return strata_fail(err, errno, "read");
+		}
+		if (n == 0)
+			return 0;
+		if (file_write_all(out, buf, (size_t)n, err) < 0)
+			return -1;
+	}
+}

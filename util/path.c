@@ -1,0 +1,412 @@
+/*
+ * Path resolution confined to a root directory. Image content is hostile:
+ * a layer may plant symlinks to "/" or "..", so nothing here follows a path
+ * string the way open(2) would. openat2(RESOLVE_IN_ROOT) makes the kernel
+ * treat the root fd as "/"; where it is missing (before Linux 5.6, or under
+ * a seccomp filter that hides it) a component-by-component walk with
+ * O_NOFOLLOW does the same, re-anchoring absolute symlinks at the root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+#define MAX_SYMLINKS 40
+
+static int openat2_state; /* 0 unknown, 1 works, -1 missing */
+
+static bool use_openat2(void)
+{
+	if (openat2_state == 0) {
+		const char *e = getenv("STRATA_TEST_NO_OPENAT2");
+
+		openat2_state = (e && strcmp(e, "1") == 0) ? -1 : 1;
+	}
+	return openat2_state > 0;
+}
+
+char *path_clean(const char *p)
+{
+	size_t n = strlen(p);
+	char *out = xmalloc(n + 1);
+	size_t len = 0;
+	const char *s = p;
+
+	while (*s) {
+		const char *e;
+		size_t clen;
+
+		while (*s == '/')
+			s++;
+		if (!*s)
+			break;
+		e = strchr(s, '/');
+		clen = e ? (size_t)(e - s) : strlen(s);
+		if (clen == 1 && s[0] == '.') {
+			/* skip */
+		} else if (clen == 2 && s[0] == '.' && s[1] == '.') {
+			/* Pop one component; at the top ".." stays at the top. */
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+		} else {
+			if (len > 0)
+				out[len++] = '/';
+			memcpy(out + len, s, clen);
+			len += clen;
+		}
+		s += clen;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (la == 0)
+		return xstrdup(b);
+	if (!*b)
+		return xstrndup(a, la);
+	if (la == 1 && a[0] == '/')
+		return xasprintf("/%s", b);
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+/*
+ * Fallback resolver: walks @path below @rootfd one component at a time.
+ * Symlinks are read and their targets spliced into the remaining path,
+ * absolute ones restarting at the root; ".." never climbs above the root
+ * because the walk keeps its own stack of directory fds.
+ */
+static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode,
+			struct strata_error **err)
+{
+	int stack[4096 / 2];
+	size_t depth = 0;
+	int symlinks = 0;
+	struct sbuf rest = SBUF_INIT;
+	int result = -1;
+	bool nofollow_last = (flags & O_NOFOLLOW) != 0;
+
+	stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (stack[0] < 0)
+		return strata_fail(err, errno, "dup root fd");
+	sbuf_addstr(&rest, path);
+
+	for (;;) {
+		char *s = rest.buf;
+		char *slash;
+		char comp[256];
+		size_t clen;
+		bool last;
+		int cur = stack[depth];
+		struct stat st;
+
+		while (*s == '/')
+			s++;
+		if (!*s) {
+			/* The path named the current directory itself. */
+			if (flags & O_CREAT && flags & O_EXCL) {
+				strata_fail(err, EEXIST, "open '%s'", path);
+				goto out;
+			}
+			result = openat(cur, ".", (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC,
+					mode);
+			if (result < 0)
+				strata_fail(err, errno, "open '%s'", path);
+			goto out;
+		}
+		slash = strchr(s, '/');
+		clen = slash ? (size_t)(slash - s) : strlen(s);
+		if (clen >= sizeof(comp)) {
+			strata_fail(err, ENAMETOOLONG, "open '%s'", path);
+			goto out;
+		}
+		memcpy(comp, s, clen);
+		comp[clen] = '\0';
+		/* Trailing slashes do not make a component last-but-one. */
+		{
+			const char *t = slash;
+
+			while (t && *t == '/')
+				t++;
+			last = !t || !*t;
+		}
+		{
+			/* Drop the component from the front of rest. */
+			size_t consumed = (size_t)(s - rest.buf) + clen;
+			memmove(rest.buf, rest.buf + consumed, rest.len - consumed + 1);
+			rest.len -= consumed;
+		}
+
+		if (strcmp(comp, ".") == 0) {
+			if (last) {
+				sbuf_release(&rest);
+				sbuf_addstr(&rest, "");
+			}
+			continue;
+		}
+		if (strcmp(comp, "..") == 0) {
+			if (depth > 0) {
+				close(stack[depth]);
+				depth--;
+			}
+			continue;
+		}
+
+		if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT && last && (flags & O_CREAT)) {
+				result = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+				if (result < 0)
+					strata_fail(err, errno, "open '%s'", path);
+				goto out;
+			}
+			strata_fail(err, errno, "open '%s'", path);
+			goto out;
+		}
+		if (S_ISLNK(st.st_mode) && !(last && nofollow_last)) {
+			char target[4096];
+			ssize_t n;
+			struct sbuf nrest = SBUF_INIT;
+
+			if (++symlinks > MAX_SYMLINKS) {
+				strata_fail(err, ELOOP, "open '%s'", path);
+				goto out;
+			}
+			n = readlinkat(cur, comp, target, sizeof(target) - 1);
+			if (n < 0) {
+				strata_fail(err, errno, "readlink in '%s'", path);
+				goto out;
+			}
+			target[n] = '\0';
+			if (target[0] == '/') {
+				while (depth > 0)
+					close(stack[depth--]);
+			}
+			sbuf_addstr(&nrest, target);
+			sbuf_addstr(&nrest, "/");
+			sbuf_add(&nrest, rest.buf, rest.len);
+			if (last && nrest.len > 0 && !rest.len) {
+				/* No trailing slash: the link target is the last component. */
+				nrest.buf[--nrest.len] = '\0';
+			}
+			sbuf_release(&rest);
+			rest = nrest;
+			continue;
+		}
+		if (last) {
+			int lflags = flags | O_CLOEXEC;
+
+			if (!S_ISLNK(st.st_mode))
+				lflags |= O_NOFOLLOW;
+			result = openat(cur, comp, lflags, mode);
+			if (result < 0)
+				strata_fail(err, errno, "open '%s'", path);
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			strata_fail(err, ENOTDIR, "open '%s'", path);
+			goto out;
+		}
+		if (depth + 1 >= ARRAY_SIZE(stack)) {
+			strata_fail(err, ENAMETOOLONG, "open '%s'", path);
+			goto out;
+		}
+		stack[depth + 1] = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (stack[depth + 1] < 0) {
+			strata_fail(err, errno, "open '%s'", path);
+			goto out;
+		}
+		depth++;
+	}
+out:
+	for (size_t i = 0; i <= depth; i++)
+		close(stack[i]);
+	sbuf_release(&rest);
+	return result;
+}
+
+int path_open_in(int rootfd, const char *path, int flags, mode_t mode, struct strata_error **err)
+{
+	struct open_how how = { 0 };
+	const char *p = path;
+	int fd;
+
+	while (*p == '/')
+		p++;
+	if (!*p)
+		p = ".";
+	if (use_openat2()) {
+		how.flags = (uint64_t)(flags | O_CLOEXEC);
+		how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+		how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+		do {
+			fd = sys_openat2(rootfd, p, &how, sizeof(how));
+		} while (fd < 0 && errno == EAGAIN);
+		if (fd >= 0)
+			return fd;
+		if (errno != ENOSYS)
+			return strata_fail(err, errno, "open '%s'", path);
+		openat2_state = -1;
+	}
+	return walk_in_root(rootfd, p, flags, mode, err);
+}
+
+int path_open_parent_in(int rootfd, const char *path, bool create, char **base_owner,
+			const char **base, struct strata_error **err)
+{
+	cleanup_free char *clean = path_clean(path);
+	char *slash;
+	int fd;
+
+	*base_owner = NULL;
+	*base = NULL;
+	if (!*clean) {
+		fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return strata_fail(err, errno, "dup root fd");
+		*base_owner = xstrdup(".");
+		*base = *base_owner;
+		return fd;
+	}
+	slash = strrchr(clean, '/');
+	if (!slash) {
+		fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return strata_fail(err, errno, "dup root fd");
+		*base_owner = steal_ptr(&clean);
+		*base = *base_owner;
+		return fd;
+	}
+	*slash = '\0';
+	if (create)
+		fd = path_mkdirs_in(rootfd, clean, 0755, err);
+	else
+		fd = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+	if (fd < 0)
+		return -1;
+	*base_owner = steal_ptr(&clean);
+	*base = slash + 1;
+	return fd;
+}
+
+int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_error **err)
+{
+	cleanup_free char *clean = path_clean(path);
+	size_t len = strlen(clean);
+	int fd;
+
+	fd = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
+	if (fd >= 0 || len == 0)
+		return fd >= 0 ? fd : path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+
+	/* Walk from the top, creating each missing component below its resolved parent. */
+	for (size_t i = 0; i <= len; i++) {
+		cleanup_close int parent = -1;
+		char saved;
+		char *comp;
+		int r;
+
+		if (clean[i] != '/' && clean[i] != '\0')
+			continue;
+		saved = clean[i];
+		clean[i] = '\0';
+		comp = strrchr(clean, '/');
+		if (comp) {
+			*comp = '\0';
+			parent = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+			*comp = '/';
+			comp++;
+		} else {
+			parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+			comp = clean;
+		}
+		if (parent < 0) {
+			clean[i] = saved;
+			return strata_fail(err, errno, "mkdir '%s'", path);
+		}
+		r = mkdirat(parent, comp, mode);
+		if (r < 0 && errno != EEXIST) {
+			int e = errno;
+
+			clean[i] = saved;
+			return strata_fail(err, e, "mkdir '%s'", path);
+		}
+		clean[i] = saved;
+	}
+	return path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+}
+
+static int rm_rf_children(int dfd, const char *what, struct strata_error **err)
+{
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return strata_fail(err, errno, "opendir '%s'", what);
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (path_rm_rf_at(dirfd(d), de->d_name, err) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int path_rm_rf_at(int dirfd, const char *name, struct strata_error **err)
+{
+	int fd;
+
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return strata_fail(err, errno, "remove '%s'", name);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return strata_fail(err, errno, "open '%s'", name);
+	}
+	if (rm_rf_children(fd, name, err) < 0)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return strata_fail(err, errno, "remove '%s'", name);
+	return 0;
+}
+
+int path_mkdir_p(const char *path, mode_t mode, struct strata_error **err)
+{
+	cleanup_free char *p = xstrdup(path);
+	size_t len = strlen(p);
+
+	for (size_t i = 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return strata_fail(err, errno, "mkdir '%s'", p);
+		if (i < len)
+			p[i] = '/';
+	}
+	return 0;
+}

@@ -1,0 +1,148 @@
+/*
+ * Thin wrappers over mount, namespace and xattr syscalls (the kernel's
+ * ovl_do_* pattern): each logs its call and result under STRATA_DEBUG=1 and
+ * otherwise behaves exactly like the syscall, returning -1 with errno set.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+static int logged(int ret, const char *fmt, ...) FMT(2, 3);
+
+static int logged(int ret, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	char *call = NULL;
+
+	if (log_get_level() < LOG_LEVEL_DEBUG)
+		return ret;
+	va_start(ap, fmt);
+	if (vasprintf(&call, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (ret < 0)
+		log_debug("%s = -1 (%s)", call, strerror(saved));
+	else
+		log_debug("%s = %d", call, ret);
+	free(call);
+	errno = saved;
+	return ret;
+}
+
+#define NS(s) ((s) ? (s) : "NULL")
+
+int sys_mount(const char *src, const char *target, const char *fstype, unsigned long flags,
+	      const void *data)
+{
+	int r = mount(src, target, fstype, flags, data);
+
+	return logged(r, "mount(%s, %s, %s, 0x%lx, %s)", NS(src), NS(target), NS(fstype), flags,
+		      data ? (const char *)data : "NULL");
+}
+
+int sys_umount2(const char *target, int flags)
+{
+	return logged(umount2(target, flags), "umount2(%s, 0x%x)", target, flags);
+}
+
+int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size)
+{
+	int r = (int)syscall(SYS_openat2, dirfd, path, how, size);
+
+	if (log_get_level() >= LOG_LEVEL_DEBUG && r < 0)
+		return logged(r, "openat2(%d, %s, flags=0x%llx, resolve=0x%llx)", dirfd, path,
+			      (unsigned long long)how->flags, (unsigned long long)how->resolve);
+	return r;
+}
+
+int sys_fsopen(const char *fsname, unsigned int flags)
+{
+	return logged(fsopen(fsname, flags), "fsopen(%s, 0x%x)", fsname, flags);
+}
+
+int sys_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux)
+{
+	int r = fsconfig(fd, cmd, key, value, aux);
+
+	return logged(r, "fsconfig(%d, %u, %s, %s, %d)", fd, cmd, NS(key),
+		      cmd == FSCONFIG_SET_STRING && value ? (const char *)value : "-", aux);
+}
+
+int sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags)
+{
+	return logged(fsmount(fd, flags, attr_flags), "fsmount(%d, 0x%x, 0x%x)", fd, flags,
+		      attr_flags);
+}
+
+int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned int flags)
+{
+	return logged(move_mount(from_dfd, from, to_dfd, to, flags),
+		      "move_mount(%d, %s, %d, %s, 0x%x)", from_dfd, from, to_dfd, to, flags);
+}
+
+int sys_open_tree(int dfd, const char *path, unsigned int flags)
+{
+	return logged(open_tree(dfd, path, flags), "open_tree(%d, %s, 0x%x)", dfd, path, flags);
+}
+
+int sys_pivot_root(const char *new_root, const char *put_old)
+{
+	return logged((int)syscall(SYS_pivot_root, new_root, put_old), "pivot_root(%s, %s)",
+		      new_root, put_old);
+}
+
+int sys_unshare(int flags)
+{
+	return logged(unshare(flags), "unshare(0x%x)", flags);
+}
+
+int sys_setns(int fd, int nstype)
+{
+	return logged(setns(fd, nstype), "setns(%d, 0x%x)", fd, nstype);
+}
+
+int sys_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
+{
+	return logged(fsetxattr(fd, name, value, size, flags), "fsetxattr(%d, %s, %zu)", fd, name,
+		      size);
+}
+
+int sys_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)
+{
+	return logged(lsetxattr(path, name, value, size, flags), "lsetxattr(%s, %s, %zu)", path,
+		      name, size);
+}
+
+ssize_t sys_lgetxattr(const char *path, const char *name, void *value, size_t size)
+{
+	return lgetxattr(path, name, value, size);
+}
+
+ssize_t sys_llistxattr(const char *path, char *list, size_t size)
+{
+	return llistxattr(path, list, size);
+}
+
+int sys_ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+bool sys_pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return false;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}

@@ -1,0 +1,322 @@
+/*
+ * util: errors, logging, memory, strings, safe path resolution inside a root,
+ * atomic file writes, SHA-256 digests, JSON helpers, time and size
+ * formatting, and the thin sys_* syscall wrappers. Every other module uses it.
+ */
+#ifndef STRATA_UTIL_UTIL_H
+#define STRATA_UTIL_UTIL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/cleanup.h"
+#include "util/banned.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define FMT(a, b) __attribute__((format(printf, a, b)))
+
+/* ---- errors (error.c) ---- */
+
+struct strata_error;
+
+/*
+ * Sets *err to a new error with @code (an errno value, 0 for none) and the
+ * formatted message, followed by ": strerror(code)" when code is non-zero.
+ * Returns -1. A NULL @err only returns -1; an already set *err is kept.
+ */
+int strata_fail(struct strata_error **err, int code, const char *fmt, ...) FMT(3, 4);
+
+/* As strata_fail, but without appending strerror(code) to the message. */
+int strata_fail_msg(struct strata_error **err, int code, const char *fmt, ...) FMT(3, 4);
+
+/* Prefixes the message of *err with the formatted context and ": ". Returns -1. */
+int strata_wrap(struct strata_error **err, const char *fmt, ...) FMT(2, 3);
+
+/* The errno-style cause of @e (0 when none was given). */
+int strata_error_code(const struct strata_error *e);
+
+/* The message of @e; borrowed, valid until the error is freed. */
+const char *strata_error_msg(const struct strata_error *e);
+
+/* Frees @e; NULL is fine. */
+void strata_error_free(struct strata_error *e);
+
+/* ---- logging (log.c) ---- */
+
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* Sets the threshold; messages above it are dropped. STRATA_DEBUG=1 sets debug at start. */
+void log_set_level(enum log_level lvl);
+
+/* The current threshold. */
+enum log_level log_get_level(void);
+
+/* Parses "error", "warn", "info" or "debug". Returns -1 on anything else. */
+int log_level_parse(const char *s, enum log_level *out);
+
+/* Writes "strata: LEVEL: message" to stderr when @lvl passes the threshold. */
+void log_msg(enum log_level lvl, const char *fmt, ...) FMT(2, 3);
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/* ---- memory and strings (xalloc.c) ---- */
+
+/* Allocation that aborts with a message when memory runs out. */
+void *xmalloc(size_t n);
+/* As calloc, aborting when memory runs out. */
+void *xcalloc(size_t nmemb, size_t size);
+/* As realloc, aborting when memory runs out. */
+void *xrealloc(void *p, size_t n);
+/* As strdup; NULL stays NULL. */
+char *xstrdup(const char *s);
+/* As strndup, aborting when memory runs out. */
+char *xstrndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string. */
+char *xasprintf(const char *fmt, ...) FMT(1, 2);
+
+/* Number of strings in the NULL-terminated array @v (0 for NULL). */
+size_t strv_len(char *const *v);
+/* Appends a copy of @s to the NULL-terminated array *v (which may be NULL). */
+void strv_append(char ***v, const char *s);
+/* Deep copy of a NULL-terminated array (NULL gives NULL). */
+char **strv_dup(char *const *v);
+/* True when @s is in @v. */
+bool strv_contains(char *const *v, const char *s);
+
+/* True when @s starts with @prefix. */
+bool str_has_prefix(const char *s, const char *prefix);
+/* True when @s ends with @suffix. */
+bool str_has_suffix(const char *s, const char *suffix);
+
+/* A growable byte buffer, always NUL-terminated. */
+struct sbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+#define SBUF_INIT { NULL, 0, 0 }
+
+/* Appends @n bytes of @data. */
+void sbuf_add(struct sbuf *b, const void *data, size_t n);
+/* Appends a string. */
+void sbuf_addstr(struct sbuf *b, const char *s);
+/* Appends a formatted string. */
+void sbuf_addf(struct sbuf *b, const char *fmt, ...) FMT(2, 3);
+/* Frees the contents and resets @b to empty. */
+void sbuf_release(struct sbuf *b);
+/* Returns the contents (caller frees; never NULL) and resets @b. */
+char *sbuf_detach(struct sbuf *b, size_t *len);
+
+/* ---- paths (path.c) ---- */
+
+/*
+ * Opens @path inside the directory tree @rootfd as if @rootfd were "/":
+ * symlinks and ".." never leave it, magic links are refused (openat2
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS; a component-by-component O_NOFOLLOW
+ * walk where openat2 is missing). @flags and @mode as for openat(2); O_CLOEXEC
+ * is always added. Returns the fd or -1.
+ */
+int path_open_in(int rootfd, const char *path, int flags, mode_t mode, struct strata_error **err);
+
+/*
+ * Opens the directory that would hold @path inside @rootfd, creating missing
+ * directories (mode 0755) when @create. Never follows a symlink out of the
+ * root. Sets *base to the last component (borrowed from a copy the caller
+ * frees through *base_owner). Returns a directory fd or -1.
+ */
+int path_open_parent_in(int rootfd, const char *path, bool create, char **base_owner,
+			const char **base, struct strata_error **err);
+
+/* Creates @path and its parents inside @rootfd (mode @mode); returns an O_DIRECTORY fd or -1. */
+int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_error **err);
+
+/*
+ * Lexically cleans @p: drops empty and "." components, resolves ".." without
+ * ever going above the top, and drops leading '/'. "" stands for the top.
+ * Returns a new string.
+ */
+char *path_clean(const char *p);
+
+/* Joins two path parts with exactly one '/'. Returns a new string. */
+char *path_join(const char *a, const char *b);
+
+/* Removes @name under @dirfd recursively without following symlinks; missing is fine. */
+int path_rm_rf_at(int dirfd, const char *name, struct strata_error **err);
+
+/* Creates the host directory @path and its parents with @mode. */
+int path_mkdir_p(const char *path, mode_t mode, struct strata_error **err);
+
+/* ---- files (file.c) ---- */
+
+/* Writes all @len bytes to @fd, retrying on EINTR and short writes. */
+int file_write_all(int fd, const void *buf, size_t len, struct strata_error **err);
+
+/* Reads up to @len bytes, looping over short reads; returns bytes read (< len at EOF) or -1. */
+ssize_t file_read_full(int fd, void *buf, size_t len);
+
+/*
+ * Replaces @name in @dirfd with @len bytes of @buf, atomically: a temporary
+ * file in the same directory, fsync, rename, fsync of the directory.
+ */
+int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			 struct strata_error **err);
+
+/*
+ * Reads the whole file @name in @dirfd (at most @max bytes, else EFBIG) into a
+ * new NUL-terminated buffer *out of *len bytes (len may be NULL).
+ */
+int file_read_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+		 struct strata_error **err);
+
+/* As file_read_at on an open descriptor, from its current offset. */
+int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err);
+
+/* Copies everything from @in to @out (copy_file_range, then read/write). */
+int file_copy_fd(int in, int out, struct strata_error **err);
+
+/* fsyncs the directory @dirfd. */
+int file_fsync_dir(int dirfd, struct strata_error **err);
+
+/* ---- digests (digest.c) ---- */
+
+#define DIGEST_HEX_LEN 64
+#define DIGEST_STR_LEN 72 /* "sha256:" + 64 hex + NUL */
+
+/* A streaming SHA-256 (libcrypto EVP). */
+struct digester;
+
+/* A new SHA-256 state. */
+struct digester *digester_new(void);
+/* Feeds @n bytes. */
+void digester_update(struct digester *d, const void *buf, size_t n);
+/* Writes "sha256:<hex>" to @out; the digester may not be fed again. */
+void digester_final(struct digester *d, char out[DIGEST_STR_LEN]);
+/* Frees @d; NULL is fine. */
+void digester_free(struct digester *d);
+
+/* "sha256:<hex>" of a buffer. */
+void digest_buf(const void *buf, size_t n, char out[DIGEST_STR_LEN]);
+
+/* Digest and size of everything readable from @fd. */
+int digest_fd(int fd, char out[DIGEST_STR_LEN], uint64_t *size, struct strata_error **err);
+
+/* True for "sha256:" followed by exactly 64 lowercase hex digits. */
+bool digest_is_valid(const char *d);
+
+/* The hex part of a valid digest (borrowed from @d). */
+const char *digest_hex(const char *d);
+
+/* True when @s is 1 to 64 lowercase hex digits. */
+bool digest_is_hex_prefix(const char *s);
+
+/* Writes @nhex random lowercase hex digits and a NUL to @out. */
+void random_hex(char *out, size_t nhex);
+
+/* ---- JSON helpers (json.c); jansson underneath ---- */
+
+/* Parses @len bytes; errors name @what and jansson's line and column. */
+json_t *jv_loadb(const char *buf, size_t len, const char *what, struct strata_error **err);
+
+/* Reads and parses the file @name in @dirfd (at most @max bytes). */
+json_t *jv_load_at(int dirfd, const char *name, size_t max, struct strata_error **err);
+
+/* Compact serialisation in insertion order; deterministic for equal input. Caller frees. */
+char *jv_dump(const json_t *j, size_t *len);
+
+/* Indented serialisation for people (4 spaces, as podman inspect). Caller frees. */
+char *jv_dump_pretty(const json_t *j);
+
+/* Writes @j compactly to @name in @dirfd atomically. */
+int jv_write_at(int dirfd, const char *name, const json_t *j, struct strata_error **err);
+
+/* The string member @key of @obj, or NULL when missing or not a string. */
+const char *jv_str(const json_t *obj, const char *key);
+
+/* The integer member @key of @obj, or @def when missing or not an integer. */
+json_int_t jv_int(const json_t *obj, const char *key, json_int_t def);
+
+/* A JSON string of @s; bytes that are not UTF-8 become '?' (never NULL). */
+json_t *jv_string(const char *s);
+
+/* Sets @key to a copy of string @val (NULL sets null). */
+void jv_set_str(json_t *obj, const char *key, const char *val);
+
+/* An array of the strings in @v. */
+json_t *jv_strv(char *const *v);
+
+/* A NULL-terminated copy of the string array @a (non-strings skipped); NULL when not an array. */
+char **jv_to_strv(const json_t *a);
+
+static inline void jv_decrefp(json_t **j)
+{
+	if (*j)
+		json_decref(*j);
+}
+#define cleanup_json __attribute__((cleanup(jv_decrefp)))
+
+/* ---- time and sizes (fmt.c) ---- */
+
+/* Current wall clock in nanoseconds. */
+int64_t time_now_ns(void);
+/* RFC 3339 UTC time with nanoseconds when non-zero: "2026-11-22T10:11:12.5Z". Caller frees. */
+char *time_rfc3339(int64_t sec, long nsec);
+/* Parses RFC 3339 (any offset); returns -1 on a bad string. */
+int time_parse_rfc3339(const char *s, int64_t *sec, long *nsec);
+/* "3 minutes ago" style, as docker prints. Caller frees. */
+char *time_ago(int64_t sec);
+/* "1.23MB" with decimal units, as docker prints. Caller frees. */
+char *size_human(uint64_t n);
+/* Parses "123", "64k", "64m", "1g", "1.5GB" (binary multiples) into bytes. */
+int size_parse(const char *s, uint64_t *out);
+/* SOURCE_DATE_EPOCH when set and valid, else -1. */
+int64_t time_source_date_epoch(void);
+
+/* ---- syscalls (sys.c): thin wrappers that log call and result under STRATA_DEBUG=1 ---- */
+
+struct open_how;
+
+/* mount(2). */
+int sys_mount(const char *src, const char *target, const char *fstype, unsigned long flags,
+	      const void *data);
+/* umount2(2). */
+int sys_umount2(const char *target, int flags);
+/* openat2(2); ENOSYS where the kernel lacks it. */
+int sys_openat2(int dirfd, const char *path, struct open_how *how, size_t size);
+/* fsopen(2). */
+int sys_fsopen(const char *fsname, unsigned int flags);
+/* fsconfig(2); @value is logged unless the key is "source" of a secret (never). */
+int sys_fsconfig(int fd, unsigned int cmd, const char *key, const void *value, int aux);
+/* fsmount(2). */
+int sys_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
+/* move_mount(2). */
+int sys_move_mount(int from_dfd, const char *from, int to_dfd, const char *to, unsigned int flags);
+/* open_tree(2). */
+int sys_open_tree(int dfd, const char *path, unsigned int flags);
+/* pivot_root(2). */
+int sys_pivot_root(const char *new_root, const char *put_old);
+/* unshare(2). */
+int sys_unshare(int flags);
+/* setns(2). */
+int sys_setns(int fd, int nstype);
+/* fsetxattr(2). */
+int sys_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+/* lsetxattr(2) on a path (used through /proc/self/fd/N for O_PATH fds). */
+int sys_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+/* lgetxattr(2). */
+ssize_t sys_lgetxattr(const char *path, const char *name, void *value, size_t size);
+/* llistxattr(2). */
+ssize_t sys_llistxattr(const char *path, char *list, size_t size);
+
+/* Number of online CPUs (at least 1). */
+int sys_ncpus(void);
+/* True when process @pid exists. */
+bool sys_pid_alive(pid_t pid);
+
+#endif
