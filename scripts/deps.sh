@@ -12,7 +12,7 @@ skopeo umoci crun runc buildah docker-registry apache2-utils valgrind"
 
 # The benchmarks also time podman and build a Debian rootfs.
 if [ "${1:-}" = "bench" ]; then
-	PKGS="$PKGS podman debootstrap hyperfine time"
+	PKGS="$PKGS podman debootstrap hyperfine time bc"
 fi
 
 missing=""
