@@ -140,14 +140,16 @@ fail:
 
 void store_free(struct store *s)
 {
-	int *fds[] = { &s->root_fd,	  &s->blobs_fd, &s->tmp_fd,  &s->layers_fd,
-		       &s->containers_fd, &s->cache_fd, &s->lock_fd, &s->pin_fd };
-
 	if (!s)
 		return;
-	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+	{
+		int fds[] = { s->root_fd,	s->blobs_fd, s->tmp_fd,	 s->layers_fd,
+			      s->containers_fd, s->cache_fd, s->lock_fd, s->pin_fd };
+
+		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
 	free(s->root);
 	free(s);
 }
