@@ -120,6 +120,17 @@ demo: deps $(BIN)
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/strata
 
+# libFuzzer targets (clang): the recipe parser, for FUZZ_TIME seconds.
+FUZZ_TIME ?= 60
+FUZZ_SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	$(MAKE) CC=clang BUILD=build-fuzz OPT="$(FUZZ_SAN)" CFLAGS=-Wno-error build-fuzz/libstrata.a
+	clang $(BASE_CFLAGS) -Wno-error $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+		tests/fuzz/fuzz-recipe.c build-fuzz/libstrata.a $(PKG_LIBS) -lm -o build-fuzz/fuzz-recipe
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz-recipe -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 build-fuzz/corpus tests/fuzz/corpus
+
 lint:
 	@scripts/lint.sh
 
@@ -127,4 +138,4 @@ fmt:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(wildcard */*.h) $(wildcard tests/unit/*.[ch])
 
 clean:
-	rm -rf build build-san strata
+	rm -rf build build-san build-fuzz strata

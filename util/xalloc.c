@@ -188,8 +188,10 @@ char *sbuf_detach(struct sbuf *b, size_t *len)
 {
 	char *r;
 
-	if (!b->buf)
+	if (!b->buf) {
 		sbuf_grow(b, 0);
+		b->buf[0] = '\0';
+	}
 	r = b->buf;
 	if (len)
 		*len = b->len;

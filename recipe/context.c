@@ -1,0 +1,423 @@
+/*
+ * COPY/ADD sources in the build context, and cache keys.
+ *
+ * A source is a path relative to the context, possibly with globs in any
+ * component (Go's filepath.Match per component, as Docker). It is resolved
+ * inside the context only (util/path, RESOLVE_IN_ROOT): a symlink as the
+ * source itself is followed, but never out of the context; symlinks inside a
+ * copied directory are copied as links. What the ignore file excludes is not
+ * there at all, as if it had never been sent to a daemon; an excluded
+ * directory is still walked when "!" exceptions could bring back something
+ * inside it.
+ *
+ * The entries found are exactly what the builder copies, and their sorted
+ * (path, type, mode, owner, size, content hash, link target) list is what
+ * the cache key of the step hashes: the same list, the same layer.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recipe/recipe-int.h"
+
+/* Deeper trees than this are refused rather than walked with one fd per level. */
+#define MAX_WALK_DEPTH 256
+
+struct collector {
+	int ctxfd;
+	const struct recipe_ignore *ig;
+	struct recipe_sources *out;
+	size_t cap;
+	struct strata_error **err;
+};
+
+static bool excluded(const struct collector *c, const char *path)
+{
+	return *path && recipe_ignore_match(c->ig, path);
+}
+
+static char *join(const char *a, const char *b)
+{
+	if (!*a)
+		return xstrdup(b);
+	if (!*b)
+		return xstrdup(a);
+	return xasprintf("%s/%s", a, b);
+}
+
+/*
+ * Records one entry. Content is read from @content_fd when it is not -1,
+ * else from @name in @dirfd (never following a symlink).
+ */
+static int add_entry(struct collector *c, int dirfd, const char *name, int content_fd,
+		     const char *path, const char *rel, size_t source, const struct stat *st)
+{
+	struct recipe_sources *o = c->out;
+	struct recipe_entry *e;
+
+	if (o->n_entries == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		o->entries = xrealloc(o->entries, c->cap * sizeof(*o->entries));
+	}
+	e = &o->entries[o->n_entries];
+	memset(e, 0, sizeof(*e));
+	e->path = xstrdup(path);
+	e->rel = xstrdup(rel);
+	e->source = source;
+	e->mode = st->st_mode;
+	e->uid = st->st_uid;
+	e->gid = st->st_gid;
+	e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+	o->n_entries++;
+	if (S_ISLNK(st->st_mode)) {
+		char buf[4096];
+		ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+
+		if (n < 0)
+			return strata_fail(c->err, errno, "read link '%s'", path);
+		buf[n] = '\0';
+		e->link = xstrdup(buf);
+	} else if (S_ISREG(st->st_mode)) {
+		cleanup_close int fd = -1;
+		uint64_t size = 0;
+
+		if (content_fd < 0) {
+			fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return strata_fail(c->err, errno, "open '%s'", path);
+			content_fd = fd;
+		}
+		if (digest_fd(content_fd, e->digest, &size, c->err) < 0)
+			return strata_wrap(c->err, "read '%s'", path);
+		e->size = size;
+	}
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in @dirfd, sorted. */
+static int list_dir(int dirfd, const char *path, char ***names, struct strata_error **err)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	char **v = xcalloc(1, sizeof(char *));
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		strv_free(v);
+		return strata_fail(err, e, "read directory '%s'", *path ? path : ".");
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		strv_append(&v, de->d_name);
+	}
+	qsort(v, strv_len(v), sizeof(char *), cmp_names);
+	*names = v;
+	return 0;
+}
+
+/* Walks the directory @dirfd (the context path @path); returns the entries added or -1. */
+static long walk(struct collector *c, int dirfd, const char *path, const char *rel, size_t source,
+		 int depth)
+{
+	cleanup_strv char **names = NULL;
+	long total = 0;
+
+	if (depth > MAX_WALK_DEPTH)
+		return strata_fail_msg(c->err, ELOOP, "'%s': directories nested too deeply", path);
+	if (list_dir(dirfd, path, &names, c->err) < 0)
+		return -1;
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_free char *p = join(path, names[i]);
+		cleanup_free char *r = join(rel, names[i]);
+		bool is_excluded = excluded(c, p);
+		struct stat st;
+
+		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return strata_fail(c->err, errno, "stat '%s'", p);
+		if (is_excluded && !(S_ISDIR(st.st_mode) && recipe_ignore_has_exceptions(c->ig)))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			cleanup_close int sub = openat(
+			    dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			size_t at = c->out->n_entries;
+			long n;
+
+			if (sub < 0)
+				return strata_fail(c->err, errno, "open '%s'", p);
+			if (add_entry(c, dirfd, names[i], -1, p, r, source, &st) < 0)
+				return -1;
+			n = walk(c, sub, p, r, source, depth + 1);
+			if (n < 0)
+				return -1;
+			if (is_excluded && n == 0) {
+				/* Nothing inside came back through an exception: drop it. */
+				free(c->out->entries[at].path);
+				free(c->out->entries[at].rel);
+				free(c->out->entries[at].link);
+				memmove(&c->out->entries[at], &c->out->entries[at + 1],
+					(c->out->n_entries - at - 1) * sizeof(*c->out->entries));
+				c->out->n_entries--;
+				continue;
+			}
+			total += n + 1;
+			continue;
+		}
+		if (add_entry(c, dirfd, names[i], -1, p, r, source, &st) < 0)
+			return -1;
+		total++;
+	}
+	return total;
+}
+
+static void add_match(struct recipe_sources *o, const char *path, bool is_dir)
+{
+	strv_append(&o->matched, path);
+	o->is_dir = xrealloc(o->is_dir, (o->n_matched + 1) * sizeof(bool));
+	o->is_dir[o->n_matched++] = is_dir;
+}
+
+/* Adds the source @path (a context path that exists): itself, and its tree when a directory. */
+static int add_source(struct collector *c, const char *path)
+{
+	cleanup_close int fd = -1;
+	size_t idx = c->out->n_matched;
+	struct stat st;
+
+	/* The source itself is followed when it is a symlink, but only inside the context. */
+	fd = path_open_in(c->ctxfd, *path ? path : ".", O_RDONLY | O_NONBLOCK, 0, c->err);
+	if (fd < 0)
+		return strata_wrap(c->err, "source '%s'", *path ? path : ".");
+	if (fstat(fd, &st) < 0)
+		return strata_fail(c->err, errno, "stat '%s'", path);
+	add_match(c->out, path, S_ISDIR(st.st_mode));
+	if (add_entry(c, fd, "", fd, path, "", idx, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode))
+		return walk(c, fd, path, "", idx, 0) < 0 ? -1 : 0;
+	return 0;
+}
+
+/* Expands the glob components of @pattern under @dir (a context path) into *out. */
+static int expand_glob(struct collector *c, const char *dir, const char *pattern, char ***out,
+		       int depth)
+{
+	size_t len = strcspn(pattern, "/");
+	cleanup_free char *seg = xstrndup(pattern, len);
+	const char *rest = pattern[len] ? pattern + len + 1 : NULL;
+	cleanup_strv char **names = NULL;
+	cleanup_close int fd = -1;
+
+	if (depth > MAX_WALK_DEPTH)
+		return strata_fail_msg(c->err, ELOOP, "pattern '%s' is too deep", pattern);
+	if (!recipe_glob_has_magic(seg)) {
+		cleanup_free char *p = join(dir, seg);
+		struct stat st;
+
+		/* Literal components may be symlinks inside the context. */
+		fd = path_open_in(c->ctxfd, p, O_PATH, 0, NULL);
+		if (fd < 0 || fstat(fd, &st) < 0 || excluded(c, p))
+			return 0;
+		if (!rest) {
+			strv_append(out, p);
+			return 0;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		return expand_glob(c, p, rest, out, depth + 1);
+	}
+	fd = path_open_in(c->ctxfd, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
+	if (fd < 0)
+		return 0;
+	if (list_dir(fd, dir, &names, c->err) < 0)
+		return -1;
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_free char *p = join(dir, names[i]);
+		int m = recipe_glob_match(seg, names[i]);
+		struct stat st;
+
+		if (m < 0)
+			return strata_fail_msg(c->err, EINVAL, "syntax error in pattern '%s'", seg);
+		if (!m || excluded(c, p))
+			continue;
+		if (!rest) {
+			strv_append(out, p);
+			continue;
+		}
+		if (fstatat(fd, names[i], &st, 0) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (expand_glob(c, p, rest, out, depth + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Cleans a source path; NULL when it leaves the context. */
+static char *clean_source(const char *src)
+{
+	int depth = 0;
+
+	for (const char *p = src; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return NULL;
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return path_clean(src);
+}
+
+static int cmp_entries(const void *a, const void *b)
+{
+	const struct recipe_entry *x = a, *y = b;
+	int r = strcmp(x->path, y->path);
+
+	if (r)
+		return r;
+	return x->source < y->source ? -1 : x->source > y->source;
+}
+
+int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *const *srcs,
+			   struct recipe_sources *out, struct strata_error **err)
+{
+	struct collector c = {ctxfd, ig, out, 0, err};
+
+	memset(out, 0, sizeof(*out));
+	out->matched = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; srcs && srcs[i]; i++) {
+		cleanup_free char *clean = clean_source(srcs[i]);
+		cleanup_strv char **found = xcalloc(1, sizeof(char *));
+
+		if (!clean) {
+			recipe_sources_release(out);
+			return strata_fail_msg(
+			    err, EPERM, "forbidden path outside the build context: '%s'", srcs[i]);
+		}
+		if (recipe_glob_has_magic(clean)) {
+			if (expand_glob(&c, "", clean, &found, 0) < 0) {
+				recipe_sources_release(out);
+				return -1;
+			}
+			if (!found[0]) {
+				recipe_sources_release(out);
+				return strata_fail_msg(err, ENOENT,
+						       "no files match '%s' in the build context",
+						       srcs[i]);
+			}
+		} else {
+			/* An excluded directory may still hold files an exception brings back. */
+			if (excluded(&c, clean) && !recipe_ignore_has_exceptions(ig)) {
+				recipe_sources_release(out);
+				return strata_fail_msg(
+				    err, ENOENT, "'%s' is excluded by the ignore file", srcs[i]);
+			}
+			strv_append(&found, clean);
+		}
+		for (size_t k = 0; found[k]; k++) {
+			size_t before = out->n_entries;
+
+			if (add_source(&c, found[k]) < 0) {
+				recipe_sources_release(out);
+				return -1;
+			}
+			/* Excluded, and no exception brought anything inside it back. */
+			if (excluded(&c, found[k]) && out->n_entries - before <= 1) {
+				recipe_sources_release(out);
+				return strata_fail_msg(
+				    err, ENOENT, "'%s' is excluded by the ignore file", srcs[i]);
+			}
+		}
+	}
+	qsort(out->entries, out->n_entries, sizeof(*out->entries), cmp_entries);
+	return 0;
+}
+
+void recipe_sources_release(struct recipe_sources *s)
+{
+	for (size_t i = 0; i < s->n_entries; i++) {
+		free(s->entries[i].path);
+		free(s->entries[i].rel);
+		free(s->entries[i].link);
+	}
+	free(s->entries);
+	strv_free(s->matched);
+	free(s->is_dir);
+	memset(s, 0, sizeof(*s));
+}
+
+static char type_char(mode_t m)
+{
+	if (S_ISREG(m))
+		return 'f';
+	if (S_ISDIR(m))
+		return 'd';
+	if (S_ISLNK(m))
+		return 'l';
+	if (S_ISFIFO(m))
+		return 'p';
+	if (S_ISCHR(m))
+		return 'c';
+	if (S_ISBLK(m))
+		return 'b';
+	return 's';
+}
+
+void recipe_sources_digest(const struct recipe_sources *s, char out[DIGEST_STR_LEN])
+{
+	struct sbuf b = SBUF_INIT;
+	char one[DIGEST_STR_LEN];
+
+	/* Fields are NUL-separated so that no name can forge another list. */
+	for (size_t i = 0; i < s->n_matched; i++) {
+		sbuf_addf(&b, "source %zu %c", i, s->is_dir[i] ? 'd' : '-');
+		sbuf_add(&b, "", 1);
+		sbuf_add(&b, s->matched[i], strlen(s->matched[i]) + 1);
+	}
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const struct recipe_entry *e = &s->entries[i];
+
+		sbuf_add(&b, e->path, strlen(e->path) + 1);
+		sbuf_add(&b, e->rel, strlen(e->rel) + 1);
+		sbuf_addf(&b, "%zu %c %04o %u:%u %llu %s", e->source, type_char(e->mode),
+			  (unsigned)(e->mode & 07777), (unsigned)e->uid, (unsigned)e->gid,
+			  (unsigned long long)e->size, e->digest);
+		sbuf_add(&b, "", 1);
+		sbuf_add(&b, e->link ? e->link : "", strlen(e->link ? e->link : "") + 1);
+	}
+	digest_buf(b.buf ? b.buf : "", b.len, one);
+	sbuf_release(&b);
+	memcpy(out, one, DIGEST_STR_LEN);
+}
+
+void recipe_cache_key(const char *parent, const char *instr, const char *extra,
+		      char out[DIGEST_STR_LEN])
+{
+	struct digester *d = digester_new();
+
+	/* Bumped when what a step produces for the same inputs changes. */
+	digester_update(d, "strata-build-v1", 16);
+	digester_update(d, parent ? parent : "", strlen(parent ? parent : "") + 1);
+	digester_update(d, instr, strlen(instr) + 1);
+	digester_update(d, extra ? extra : "", strlen(extra ? extra : "") + 1);
+	digester_final(d, out);
+	digester_free(d);
+}
