@@ -97,7 +97,7 @@ static const char *take_value(int argc, char **argv, int *i, const char *opt, bo
 int main(int argc, char **argv)
 {
 	struct cmd_ctx ctx = { 0 };
-	const struct command *cmd;
+	const struct command *cmd = NULL;
 	const char *root = NULL, *backend = NULL;
 	int i, ret;
 
@@ -149,7 +149,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "strata: missing command (see 'strata --help')\n");
 		return EXIT_STRATA;
 	}
-	cmd = find_command(argv[i]);
+	/* Two-word commands ("layer unpack") first, then one word. */
+	if (i + 1 < argc) {
+		cleanup_free char *two = xasprintf("%s %s", argv[i], argv[i + 1]);
+
+		cmd = find_command(two);
+		if (cmd)
+			i++;
+	}
+	if (!cmd)
+		cmd = find_command(argv[i]);
 	if (!cmd)
 		return global_error("unknown command '%s'", argv[i]);
 

@@ -56,6 +56,9 @@ const char *layers_source_compression(const struct layers_source *src);
 /* Uncompressed bytes read so far. */
 uint64_t layers_source_bytes(const struct layers_source *src);
 
+/* Compressed bytes read from the fd so far. */
+uint64_t layers_source_raw_bytes(const struct layers_source *src);
+
 /* Frees @src; NULL is fine. */
 void layers_source_free(struct layers_source *src);
 
@@ -92,5 +95,110 @@ void layers_blob_writer_abort(struct layers_blob_writer *w);
  */
 int layers_import_tar(struct store *s, int fd, enum layers_compression c, int level,
 		      struct layers_blob *out, struct strata_error **err);
+
+/* ---- whiteouts ---- */
+
+/*
+ * How a layer dir records deletions. OVERLAY: a whiteout is a character
+ * device 0:0, an opaque directory has trusted.overlay.opaque=y. AUFS: the tar
+ * format kept as files (.wh.NAME, .wh..wh..opq). VFS: applied, so the dir is
+ * a full tree: whiteouts delete, opaque markers empty the directory first.
+ */
+enum layers_whiteout { LAYERS_WHITEOUT_OVERLAY, LAYERS_WHITEOUT_AUFS, LAYERS_WHITEOUT_VFS };
+
+/* Parses "overlay", "aufs" or "vfs"; -1 on anything else. */
+int layers_whiteout_parse(const char *s, enum layers_whiteout *out);
+
+/* ---- unpack.c: tar stream -> directory ---- */
+
+struct layers_unpack_opts {
+	uint64_t max_bytes; /* limit on uncompressed bytes; 0: LAYERS_UNPACK_DEFAULT_MAX */
+};
+
+/* The default limit on a layer's uncompressed size (64 GiB). */
+#define LAYERS_UNPACK_DEFAULT_MAX (64ULL << 30)
+
+struct layers_unpack_stats {
+	char diff_id[DIGEST_STR_LEN]; /* SHA-256 of the uncompressed tar */
+	uint64_t entries;
+	uint64_t bytes; /* uncompressed tar bytes */
+};
+
+/*
+ * Unpacks the layer tar read from @fd (compression detected by magic bytes)
+ * into the directory @dirfd, converting whiteouts to @wh. Every entry is
+ * resolved inside @dirfd: nothing is ever written outside it, symlinks are
+ * never followed on write, owners are numeric. @opts may be NULL. Computes
+ * the diffID in the same pass. On failure @dirfd may hold a partial tree.
+ */
+int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layers_unpack_opts *opts,
+		  struct layers_unpack_stats *st, struct strata_error **err);
+
+/* Applies the layers of @img (all of them) to the directory @dirfd in order: its flattened rootfs. */
+int layers_apply_image(struct store *s, const struct store_image *img, int dirfd,
+		       struct strata_error **err);
+
+/* ---- pack.c: directory -> layer blob ---- */
+
+struct layers_pack_opts {
+	enum layers_compression compression;
+	int level;	   /* 0: the compressor's default */
+	int64_t timestamp; /* >= 0: clamp mtimes to it; -1: keep mtimes */
+};
+
+/*
+ * Packs a directory of changes (an overlay upper dir, an aufs branch, or a
+ * whole tree with LAYERS_WHITEOUT_VFS) into a layer blob in @s. Entries are
+ * sorted, owners numeric, no atime/ctime: the same tree gives the same digest.
+ */
+int layers_pack_dir(struct store *s, int dirfd, enum layers_whiteout wh,
+		    const struct layers_pack_opts *o, struct layers_blob *out,
+		    struct strata_error **err);
+
+enum layers_change_kind { LAYERS_CHANGE_ADD, LAYERS_CHANGE_MODIFY, LAYERS_CHANGE_DELETE };
+
+/* One changed path (relative to the tree's top, no leading '/'). */
+struct layers_change {
+	char *path;
+	enum layers_change_kind kind;
+};
+
+/*
+ * Packs the listed paths of the full tree @rootfd (deletions as .wh. entries,
+ * missing parent directories added) into a layer blob in @s: vfs commit.
+ */
+int layers_pack_changes(struct store *s, int rootfd, const struct layers_change *c, size_t n,
+			const struct layers_pack_opts *o, struct layers_blob *out,
+			struct strata_error **err);
+
+/*
+ * Packs @dirfd's tree as a plain tar to @outfd (export): deterministic as
+ * layers_pack_dir with LAYERS_WHITEOUT_VFS, uncompressed.
+ */
+int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_error **err);
+
+/* ---- dir.c: layer dirs ROOT/layers/<backend>/<chain-hex>/{layer.json,diff/} ---- */
+
+/* The whiteout format a backend's layer dirs use ("overlay", "aufs", "vfs"); -1 if unknown. */
+int layers_backend_whiteout(const char *backend, enum layers_whiteout *out);
+
+/*
+ * Makes sure the layer dirs of the bottom @n layers of @img exist for
+ * @backend, unpacking what is missing. Concurrent makers race harmlessly.
+ */
+int layers_dir_ensure(struct store *s, const char *backend, const struct store_image *img, size_t n,
+		      struct strata_error **err);
+
+/*
+ * Makes the layer dir @chain_id from @blob (whose uncompressed digest must be
+ * @diff_id). For "vfs" the parent's dir (@parent_chain_id) must exist: the new
+ * dir is a full snapshot. Staged in ROOT/tmp and renamed into place.
+ */
+int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id,
+		      const char *parent_chain_id, const char *diff_id, const struct store_desc *blob,
+		      struct strata_error **err);
+
+/* The absolute path of a layer dir's content (".../diff"). Caller frees. */
+char *layers_dir_path(struct store *s, const char *backend, const char *chain_id);
 
 #endif

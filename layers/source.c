@@ -19,6 +19,7 @@ struct layers_source {
 	int fd;
 	char *buf;
 	uint64_t bytes;
+	uint64_t raw_bytes;
 	bool eof;
 	char compression[16];
 };
@@ -35,6 +36,7 @@ static la_ssize_t source_read_cb(struct archive *a, void *data, const void **buf
 		archive_set_error(a, errno, "read: %s", strerror(errno));
 		return -1;
 	}
+	src->raw_bytes += (uint64_t)n;
 	*buff = src->buf;
 	return n;
 }
@@ -120,4 +122,9 @@ void layers_source_free(struct layers_source *src)
 		archive_read_free(src->a);
 	free(src->buf);
 	free(src);
+}
+
+uint64_t layers_source_raw_bytes(const struct layers_source *src)
+{
+	return src->raw_bytes;
 }

@@ -1,0 +1,177 @@
+/*
+ * Layer dirs: ROOT/layers/<backend>/<chain-hex>/{layer.json,diff/}, one per
+ * layer stack, shared by every image with that chain. overlay and aufs dirs
+ * hold one layer's changes in their whiteout format; a vfs dir is a full
+ * snapshot (the parent's layers replayed, then this one applied). Each is
+ * made under ROOT/tmp, synced, and renamed into place while the store is
+ * pinned, so a crash leaves only staging that gc removes, and two makers of
+ * the same dir race harmlessly: the loser drops its copy.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layers/layers-int.h"
+
+int layers_backend_whiteout(const char *backend, enum layers_whiteout *out)
+{
+	return layers_whiteout_parse(backend, out);
+}
+
+char *layers_dir_path(struct store *s, const char *backend, const char *chain_id)
+{
+	cleanup_free char *dir = store_layer_path(s, backend, chain_id);
+
+	return path_join(dir, "diff");
+}
+
+/* Unpacks blob @digest into @dfd, checking its diffID when @diff_id is given. */
+static int unpack_blob(struct store *s, const char *digest, const char *diff_id, int dfd,
+		       enum layers_whiteout wh, uint64_t *bytes, struct strata_error **err)
+{
+	struct layers_unpack_stats st;
+	int fd = store_blob_open(s, digest, err);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = layers_unpack(fd, dfd, wh, NULL, &st, err);
+	close(fd);
+	if (r < 0)
+		return strata_wrap(err, "layer %.19s", digest);
+	if (diff_id && strcmp(diff_id, st.diff_id))
+		return strata_fail_msg(err, EINVAL,
+				       "layer %.19s: its content has diffID %s, the image says %s",
+				       digest, st.diff_id, diff_id);
+	if (bytes)
+		*bytes = st.bytes;
+	return 0;
+}
+
+/* vfs: replays the layers below @parent (bottom first) into @dfd. */
+static int replay_parents(struct store *s, const char *parent, int dfd, struct strata_error **err)
+{
+	cleanup_strv char **blobs = NULL;
+	cleanup_strv char **diffs = NULL;
+	cleanup_free char *cur = parent ? xstrdup(parent) : NULL;
+
+	while (cur) {
+		cleanup_json json_t *rec = store_layer_record(s, "vfs", cur, err);
+		const char *blob, *diff, *next;
+
+		if (!rec)
+			return strata_wrap(err, "parent layer %.19s", cur);
+		blob = jv_str(rec, "Blob");
+		diff = jv_str(rec, "DiffID");
+		next = jv_str(rec, "Parent");
+		if (!blob || !diff)
+			return strata_fail_msg(err, EINVAL, "layer record %.19s has no Blob or DiffID",
+					       cur);
+		strv_append(&blobs, blob);
+		strv_append(&diffs, diff);
+		free(cur);
+		cur = next ? xstrdup(next) : NULL;
+	}
+	for (size_t i = strv_len(blobs); i-- > 0;)
+		if (unpack_blob(s, blobs[i], diffs[i], dfd, LAYERS_WHITEOUT_VFS, NULL, err) < 0)
+			return -1;
+	return 0;
+}
+
+int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id,
+		      const char *parent_chain_id, const char *diff_id, const struct store_desc *blob,
+		      struct strata_error **err)
+{
+	enum layers_whiteout wh;
+	cleanup_free char *tmp = NULL;
+	cleanup_free char *final = NULL;
+	cleanup_free char *created = NULL;
+	cleanup_json json_t *rec = NULL;
+	int tfd = -1, dfd = -1;
+	uint64_t bytes = 0;
+	int ret = -1;
+
+	if (layers_backend_whiteout(backend, &wh) < 0)
+		return strata_fail_msg(err, EINVAL, "unknown storage backend '%s'", backend);
+	if (store_layer_exists(s, backend, chain_id))
+		return 0;
+	if (wh == LAYERS_WHITEOUT_VFS && parent_chain_id &&
+	    !store_layer_exists(s, backend, parent_chain_id))
+		return strata_fail_msg(err, ENOENT, "parent layer dir %.19s is missing",
+				       parent_chain_id);
+	if (store_pin(s, err) < 0)
+		return -1;
+	if (mkdirat(s->layers_fd, backend, 0700) < 0 && errno != EEXIST) {
+		strata_fail(err, errno, "create layers/%s", backend);
+		goto out;
+	}
+	tmp = store_tmp_name("-layer");
+	if (mkdirat(s->tmp_fd, tmp, 0700) < 0) {
+		strata_fail(err, errno, "create tmp/%s", tmp);
+		goto out_unpin;
+	}
+	tfd = openat(s->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0 || mkdirat(tfd, "diff", 0755) < 0 ||
+	    (dfd = openat(tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		strata_fail(err, errno, "create tmp/%s/diff", tmp);
+		goto out;
+	}
+	if (wh == LAYERS_WHITEOUT_VFS && replay_parents(s, parent_chain_id, dfd, err) < 0)
+		goto out;
+	if (unpack_blob(s, blob->digest, diff_id, dfd, wh, &bytes, err) < 0)
+		goto out;
+	if (syncfs(dfd) < 0) {
+		strata_fail(err, errno, "sync layer %.19s", blob->digest);
+		goto out;
+	}
+	created = time_rfc3339(time_now_ns() / 1000000000, 0);
+	rec = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s}", "ChainID", chain_id, "DiffID",
+			diff_id ? diff_id : "", "Parent", parent_chain_id, "Blob", blob->digest,
+			"Size", (json_int_t)bytes, "Created", created);
+	if (jv_write_at(tfd, "layer.json", rec, err) < 0)
+		goto out;
+	final = xasprintf("%s/%s", backend, digest_hex(chain_id));
+	if (renameat(s->tmp_fd, tmp, s->layers_fd, final) < 0) {
+		if ((errno == EEXIST || errno == ENOTEMPTY) &&
+		    store_layer_exists(s, backend, chain_id)) {
+			log_debug("layer dir %s made meanwhile by another process", final);
+		} else {
+			strata_fail(err, errno, "move layer dir into layers/%s", final);
+			goto out;
+		}
+	} else {
+		free(tmp);
+		tmp = NULL;
+		file_fsync_dir(s->layers_fd, NULL);
+	}
+	ret = 0;
+out:
+	if (tmp)
+		path_rm_rf_at(s->tmp_fd, tmp, NULL);
+out_unpin:
+	if (dfd >= 0)
+		close(dfd);
+	if (tfd >= 0)
+		close(tfd);
+	store_unpin(s);
+	return ret;
+}
+
+int layers_dir_ensure(struct store *s, const char *backend, const struct store_image *img, size_t n,
+		      struct strata_error **err)
+{
+	cleanup_strv char **chains = store_image_chain_ids(img);
+
+	if (n > img->manifest->n_layers)
+		n = img->manifest->n_layers;
+	for (size_t i = 0; i < n; i++) {
+		const char *diff = i < img->n_layers ? img->diff_ids[i] : NULL;
+
+		if (layers_dir_unpack(s, backend, chains[i], i ? chains[i - 1] : NULL, diff,
+				      &img->manifest->layers[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,522 @@
+/*
+ * Packing directories into layer tars. Deterministic by construction:
+ * entries in byte order of their names, a directory before its children,
+ * numeric owners and no owner names, no atime or ctime, mtimes clamped to
+ * the timestamp when one is given, xattrs sorted by name, hardlinks as
+ * links to the first path packed. Format: POSIX pax (nanosecond mtimes,
+ * long names, SCHILY.xattr), without padding past the end-of-archive
+ * blocks.
+ *
+ * Whiteouts are turned into the OCI tar format: overlay's 0:0 character
+ * devices into .wh.NAME, trusted.overlay.opaque=y into .wh..wh..opq right
+ * after the directory; aufs's .wh. files are kept, its .wh..wh. internals
+ * dropped.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layers/layers-int.h"
+
+#define CHUNK (1u << 20)
+#define BLOCK (64u << 10)
+
+struct link {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct packer {
+	struct archive *a;
+	struct archive_entry *e;
+	struct layers_blob_writer *w; /* blob output, or */
+	int outfd;		      /* plain output */
+	struct strata_error *werr;
+	enum layers_whiteout wh;
+	int64_t timestamp;
+	struct link *links;
+	size_t n_links, cap_links;
+	struct pathset emitted; /* pack_changes: paths already in the tar */
+	char *buf;
+};
+
+static la_ssize_t pack_write_cb(struct archive *a, void *data, const void *buf, size_t n)
+{
+	struct packer *p = data;
+	int r = p->w ? layers_blob_writer_write(p->w, buf, n, &p->werr)
+		     : file_write_all(p->outfd, buf, n, &p->werr);
+
+	if (r < 0) {
+		archive_set_error(a, EIO, "%s", strata_error_msg(p->werr));
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+static int packer_open(struct packer *p, struct strata_error **err)
+{
+	p->a = archive_write_new();
+	p->e = archive_entry_new();
+	if (!p->a || !p->e)
+		abort();
+	p->buf = xmalloc(CHUNK);
+	if (archive_write_set_format_pax(p->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(p->a, BLOCK) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(p->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(p->a, p, NULL, pack_write_cb, NULL) != ARCHIVE_OK)
+		return strata_fail_msg(err, EIO, "start tar: %s", archive_error_string(p->a));
+	return 0;
+}
+
+static void packer_free(struct packer *p)
+{
+	if (p->a)
+		archive_write_free(p->a);
+	if (p->e)
+		archive_entry_free(p->e);
+	for (size_t i = 0; i < p->n_links; i++)
+		free(p->links[i].path);
+	free(p->links);
+	pathset_free(&p->emitted);
+	strata_error_free(p->werr);
+	free(p->buf);
+}
+
+static int archive_fail(struct packer *p, const char *path, struct strata_error **err)
+{
+	if (p->werr)
+		return strata_fail_msg(err, strata_error_code(p->werr), "%s",
+				       strata_error_msg(p->werr));
+	return strata_fail_msg(err, EIO, "pack '%s': %s", path, archive_error_string(p->a));
+}
+
+static int packer_close(struct packer *p, struct strata_error **err)
+{
+	if (archive_write_close(p->a) != ARCHIVE_OK)
+		return archive_fail(p, "end of archive", err);
+	return 0;
+}
+
+static bool xattr_packed(const char *name)
+{
+	if (str_has_prefix(name, "trusted.overlay."))
+		return false;
+	return str_has_prefix(name, "user.") || str_has_prefix(name, "trusted.") ||
+	       !strcmp(name, "security.capability");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds @fd's packable xattrs, sorted by name, to the entry. */
+static void add_xattrs(struct packer *p, int fd)
+{
+	char list[8192];
+	ssize_t n = flistxattr(fd, list, sizeof(list));
+	char *names[256];
+	size_t k = 0;
+
+	if (n <= 0)
+		return;
+	for (char *q = list; q < list + n && k < ARRAY_SIZE(names); q += strlen(q) + 1)
+		if (xattr_packed(q))
+			names[k++] = q;
+	qsort(names, k, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < k; i++) {
+		char val[4096];
+		ssize_t vn = fgetxattr(fd, names[i], val, sizeof(val));
+
+		if (vn >= 0)
+			archive_entry_xattr_add_entry(p->e, names[i], val, (size_t)vn);
+	}
+}
+
+static bool is_opaque(int fd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+
+	return n == 1 && v[0] == 'y';
+}
+
+static void set_mtime(struct packer *p, const struct stat *st)
+{
+	if (p->timestamp >= 0 && st->st_mtim.tv_sec >= p->timestamp)
+		archive_entry_set_mtime(p->e, p->timestamp, 0);
+	else
+		archive_entry_set_mtime(p->e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+static int write_header(struct packer *p, const char *path, struct strata_error **err)
+{
+	if (archive_write_header(p->a, p->e) < ARCHIVE_WARN)
+		return archive_fail(p, path, err);
+	return 0;
+}
+
+/* An empty regular file entry: a whiteout in the tar format. */
+static int emit_marker(struct packer *p, const char *path, const struct stat *like,
+		       struct strata_error **err)
+{
+	archive_entry_clear(p->e);
+	archive_entry_set_pathname(p->e, path);
+	archive_entry_set_filetype(p->e, AE_IFREG);
+	archive_entry_set_perm(p->e, 0644);
+	archive_entry_set_size(p->e, 0);
+	if (like)
+		set_mtime(p, like);
+	else
+		archive_entry_set_mtime(p->e, p->timestamp >= 0 ? p->timestamp : 0, 0);
+	return write_header(p, path, err);
+}
+
+static const char *link_find(struct packer *p, const struct stat *st)
+{
+	for (size_t i = 0; i < p->n_links; i++)
+		if (p->links[i].ino == st->st_ino && p->links[i].dev == st->st_dev)
+			return p->links[i].path;
+	return NULL;
+}
+
+static void link_add(struct packer *p, const struct stat *st, const char *path)
+{
+	if (p->n_links == p->cap_links) {
+		p->cap_links = p->cap_links ? 2 * p->cap_links : 64;
+		p->links = xrealloc(p->links, p->cap_links * sizeof(*p->links));
+	}
+	p->links[p->n_links++] = (struct link){ st->st_dev, st->st_ino, xstrdup(path) };
+}
+
+static int copy_data(struct packer *p, int fd, const char *path, off_t size,
+		     struct strata_error **err)
+{
+	off_t done = 0;
+
+	while (done < size) {
+		size_t want = (size_t)(size - done < CHUNK ? size - done : CHUNK);
+		ssize_t n = read(fd, p->buf, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return strata_fail(err, errno, "read '%s'", path);
+		if (n == 0) {
+			/* The file shrank while being packed: pad to the size in its header. */
+			log_warn("pack: '%s' shrank while being packed", path);
+			memset(p->buf, 0, want);
+			n = (ssize_t)want;
+		}
+		if (archive_write_data(p->a, p->buf, (size_t)n) < 0)
+			return archive_fail(p, path, err);
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * Packs the entry @name of directory @dfd as @path (its stat in @st).
+ * Sets *descend when it is a directory whose children should follow.
+ */
+static int emit(struct packer *p, int dfd, const char *name, const char *path,
+		const struct stat *st, bool *descend, struct strata_error **err)
+{
+	cleanup_close int fd = -1;
+	const char *first;
+
+	*descend = false;
+	if (p->wh == LAYERS_WHITEOUT_AUFS && str_has_prefix(name, ".wh..wh.") &&
+	    strcmp(name, ".wh..wh..opq"))
+		return 0; /* aufs internals */
+	if (p->wh == LAYERS_WHITEOUT_OVERLAY && S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
+		cleanup_free char *wpath = NULL;
+		const char *slash = strrchr(path, '/');
+
+		wpath = slash ? xasprintf("%.*s/.wh.%s", (int)(slash - path), path, name)
+			      : xasprintf(".wh.%s", name);
+		return emit_marker(p, wpath, st, err);
+	}
+	if (S_ISSOCK(st->st_mode)) {
+		log_debug("pack: skipping socket '%s'", path);
+		return 0;
+	}
+
+	archive_entry_clear(p->e);
+	archive_entry_set_pathname(p->e, path);
+	archive_entry_set_mode(p->e, st->st_mode);
+	archive_entry_set_uid(p->e, st->st_uid);
+	archive_entry_set_gid(p->e, st->st_gid);
+	set_mtime(p, st);
+
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && (first = link_find(p, st))) {
+		archive_entry_set_hardlink(p->e, first);
+		archive_entry_set_size(p->e, 0);
+		return write_header(p, path, err);
+	}
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) {
+		fd = openat(dfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0));
+		if (fd < 0)
+			return strata_fail(err, errno, "open '%s'", path);
+		add_xattrs(p, fd);
+	}
+	if (S_ISREG(st->st_mode)) {
+		archive_entry_set_size(p->e, st->st_size);
+		if (write_header(p, path, err) < 0 || copy_data(p, fd, path, st->st_size, err) < 0)
+			return -1;
+		if (st->st_nlink > 1)
+			link_add(p, st, path);
+		return 0;
+	}
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+
+		if (n < 0)
+			return strata_fail(err, errno, "read link '%s'", path);
+		target[n] = '\0';
+		archive_entry_set_symlink(p->e, target);
+		return write_header(p, path, err);
+	}
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		archive_entry_set_rdev(p->e, st->st_rdev);
+		return write_header(p, path, err);
+	}
+	if (S_ISFIFO(st->st_mode))
+		return write_header(p, path, err);
+	/* a directory */
+	if (write_header(p, path, err) < 0)
+		return -1;
+	if (p->wh == LAYERS_WHITEOUT_OVERLAY && is_opaque(fd)) {
+		cleanup_free char *opq = xasprintf("%s/.wh..wh..opq", path);
+
+		if (emit_marker(p, opq, st, err) < 0)
+			return -1;
+	}
+	*descend = true;
+	return 0;
+}
+
+struct name {
+	char *name;
+	char *key; /* what the tar calls it: ".wh.NAME" for an overlay whiteout */
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct name *)a)->key, ((const struct name *)b)->key);
+}
+
+/* Packs the children of directory @fd (named @path, "" at the top), sorted, recursively. */
+static int walk(struct packer *p, int fd, const char *path, struct strata_error **err)
+{
+	/* A new open file description: a dup would share (and move) @fd's offset. */
+	int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	struct name *names = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	if (dup < 0 || !(d = fdopendir(dup))) {
+		if (dup >= 0)
+			close(dup);
+		return strata_fail(err, errno, "open directory '%s'", *path ? path : ".");
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct name *nm;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		nm = &names[n++];
+		nm->name = xstrdup(de->d_name);
+		nm->key = nm->name;
+		if (p->wh == LAYERS_WHITEOUT_OVERLAY &&
+		    (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) &&
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+		    st.st_rdev == makedev(0, 0))
+			nm->key = xasprintf(".wh.%s", de->d_name);
+	}
+	if (errno)
+		ret = strata_fail(err, errno, "read directory '%s'", *path ? path : ".");
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		const char *name = names[i].name;
+		cleanup_free char *child = *path ? path_join(path, name) : xstrdup(name);
+		struct stat st;
+		bool descend;
+
+		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = strata_fail(err, errno, "stat '%s'", child);
+			break;
+		}
+		if (emit(p, fd, name, child, &st, &descend, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (descend) {
+			int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub < 0) {
+				ret = strata_fail(err, errno, "open '%s'", child);
+				break;
+			}
+			ret = walk(p, sub, child, err);
+			close(sub);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (names[i].key != names[i].name)
+			free(names[i].key);
+		free(names[i].name);
+	}
+	free(names);
+	return ret;
+}
+
+static int start_blob(struct packer *p, struct store *s, const struct layers_pack_opts *o,
+		      struct strata_error **err)
+{
+	p->outfd = -1;
+	p->timestamp = o->timestamp;
+	if (layers_blob_writer_new(s, o->compression, o->level, &p->w, err) < 0)
+		return -1;
+	return packer_open(p, err);
+}
+
+static int finish_blob(struct packer *p, int r, struct layers_blob *out, struct strata_error **err)
+{
+	if (r == 0)
+		r = packer_close(p, err);
+	if (r == 0) {
+		r = layers_blob_writer_commit(p->w, out, err);
+		p->w = NULL;
+	}
+	layers_blob_writer_abort(p->w);
+	p->w = NULL;
+	packer_free(p);
+	return r;
+}
+
+int layers_pack_dir(struct store *s, int dirfd, enum layers_whiteout wh,
+		    const struct layers_pack_opts *o, struct layers_blob *out,
+		    struct strata_error **err)
+{
+	struct packer p = { .wh = wh };
+	int r;
+
+	r = start_blob(&p, s, o, err);
+	if (r == 0)
+		r = walk(&p, dirfd, "", err);
+	return finish_blob(&p, r, out, err);
+}
+
+int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_error **err)
+{
+	struct packer p = { .wh = LAYERS_WHITEOUT_VFS, .outfd = outfd, .timestamp = timestamp };
+	int r = packer_open(&p, err);
+
+	if (r == 0)
+		r = walk(&p, dirfd, "", err);
+	if (r == 0)
+		r = packer_close(&p, err);
+	packer_free(&p);
+	return r;
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	return strcmp(((const struct layers_change *)a)->path,
+		      ((const struct layers_change *)b)->path);
+}
+
+/* Emits @path of the tree @rootfd (and, for a new directory, everything below it). */
+static int emit_path(struct packer *p, int rootfd, const char *path, bool subtree,
+		     bool missing_ok, struct strata_error **err)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int pfd = -1;
+	struct stat st;
+	bool descend;
+
+	if (pathset_has(&p->emitted, path))
+		return 0;
+	pfd = path_open_parent_in(rootfd, path, false, &owner, &base, missing_ok ? NULL : err);
+	if (pfd < 0)
+		return missing_ok ? 0 : -1;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (missing_ok && errno == ENOENT)
+			return 0;
+		return strata_fail(err, errno, "stat '%s'", path);
+	}
+	pathset_add(&p->emitted, path);
+	if (emit(p, pfd, base, path, &st, &descend, err) < 0)
+		return -1;
+	if (descend && subtree) {
+		cleanup_close int sub =
+			openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (sub < 0)
+			return strata_fail(err, errno, "open '%s'", path);
+		return walk(p, sub, path, err);
+	}
+	return 0;
+}
+
+int layers_pack_changes(struct store *s, int rootfd, const struct layers_change *c, size_t n,
+			const struct layers_pack_opts *o, struct layers_blob *out,
+			struct strata_error **err)
+{
+	struct packer p = { .wh = LAYERS_WHITEOUT_VFS };
+	struct layers_change *v = xmalloc((n ? n : 1) * sizeof(*v));
+	int r;
+
+	memcpy(v, c, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_change);
+	r = start_blob(&p, s, o, err);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		cleanup_free char *path = path_clean(v[i].path);
+		char *slash;
+
+		if (!*path)
+			continue;
+		/* Parent directories first, so that their modes and owners travel with the layer. */
+		for (slash = strchr(path, '/'); slash && r == 0; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			r = emit_path(&p, rootfd, path, false, true, err);
+			*slash = '/';
+		}
+		if (r < 0)
+			break;
+		if (v[i].kind == LAYERS_CHANGE_DELETE) {
+			const char *base = strrchr(path, '/');
+			cleanup_free char *wh =
+				base ? xasprintf("%.*s/.wh.%s", (int)(base - path), path, base + 1)
+				     : xasprintf(".wh.%s", path);
+
+			r = emit_marker(&p, wh, NULL, err);
+		} else {
+			r = emit_path(&p, rootfd, path, v[i].kind == LAYERS_CHANGE_ADD, false, err);
+		}
+	}
+	free(v);
+	return finish_blob(&p, r, out, err);
+}

@@ -1,0 +1,667 @@
+/*
+ * layers: unpack (types, metadata, whiteouts, path safety, limits), pack
+ * (round trip, determinism, whiteout conversion), apply, layer dirs.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layers/layers.h"
+#include "tests/unit/unit.h"
+
+static char *scratch;
+static struct store *st;
+
+static void setup(void)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *root = NULL;
+
+	scratch = unit_scratch();
+	root = xasprintf("%s/root", scratch);
+	ck_assert_ok(store_open(root, &st, &err), err);
+}
+
+static void teardown(void)
+{
+	store_free(st);
+	st = NULL;
+	unit_scratch_cleanup(scratch);
+	scratch = NULL;
+}
+
+/* ---- making tars ---- */
+
+struct tentry {
+	const char *name;
+	mode_t type; /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR; 0 with link: hardlink */
+	const char *data_or_target;
+	const char *hardlink;
+};
+
+/* Writes a tar (gzip when @gz) of @n entries to scratch/@file; returns its path. */
+static char *make_tar(const char *file, const struct tentry *t, size_t n, bool gz)
+{
+	char *path = xasprintf("%s/%s", scratch, file);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+
+	archive_write_set_format_pax(a);
+	if (gz)
+		archive_write_add_filter_gzip(a);
+	ck_assert_int_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, t[i].name);
+		archive_entry_set_mtime(e, 1000, 0);
+		if (t[i].hardlink) {
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_perm(e, 0644);
+			archive_entry_set_hardlink(e, t[i].hardlink);
+			archive_entry_set_size(e, 0);
+			ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+			continue;
+		}
+		archive_entry_set_filetype(e, t[i].type);
+		archive_entry_set_perm(e, t[i].type == AE_IFDIR ? 0755 : 0644);
+		if (t[i].type == AE_IFLNK)
+			archive_entry_set_symlink(e, t[i].data_or_target);
+		if (t[i].type == AE_IFREG)
+			archive_entry_set_size(e, t[i].data_or_target ? strlen(t[i].data_or_target) : 0);
+		ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+		if (t[i].type == AE_IFREG && t[i].data_or_target)
+			archive_write_data(a, t[i].data_or_target, strlen(t[i].data_or_target));
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	archive_entry_free(e);
+	return path;
+}
+
+static int open_dir(const char *rel)
+{
+	cleanup_free char *p = xasprintf("%s/%s", scratch, rel);
+	int fd;
+
+	mkdir(p, 0755);
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static int unpack_file(const char *tar, int dfd, enum layers_whiteout wh, uint64_t max,
+		       struct strata_error **err)
+{
+	struct layers_unpack_opts o = { max };
+	struct layers_unpack_stats s;
+	int fd = open(tar, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	ck_assert_int_ge(fd, 0);
+	r = layers_unpack(fd, dfd, wh, &o, &s, err);
+	close(fd);
+	return r;
+}
+
+static bool exists_at(int dfd, const char *p)
+{
+	struct stat sb;
+
+	return fstatat(dfd, p, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static char *read_at(int dfd, const char *p)
+{
+	char *buf = NULL;
+	size_t len;
+	struct strata_error *err = NULL;
+
+	if (file_read_at(dfd, p, 1 << 20, &buf, &len, &err) < 0) {
+		strata_error_free(err);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- unpack ---- */
+
+START_TEST(test_unpack_basic_and_diff_id)
+{
+	const struct tentry t[] = {
+		{ "./", AE_IFDIR, NULL, NULL },
+		{ "etc/", AE_IFDIR, NULL, NULL },
+		{ "etc/hosts", AE_IFREG, "127.0.0.1 localhost\n", NULL },
+		{ "etc/link", AE_IFLNK, "/etc/hosts", NULL },
+		{ "etc/hard", 0, NULL, "etc/hosts" },
+		{ "deep/a/b/c", AE_IFREG, "x", NULL }, /* parents missing from the tar */
+	};
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_tar("a.tar.gz", t, ARRAY_SIZE(t), true);
+	cleanup_free char *plain = make_tar("a.tar", t, ARRAY_SIZE(t), false);
+	cleanup_free char *hosts = NULL;
+	cleanup_close int d = open_dir("d");
+	struct layers_unpack_stats s;
+	char want[DIGEST_STR_LEN];
+	struct stat a, b;
+	uint64_t size;
+	int fd;
+
+	fd = open(tar, O_RDONLY);
+	ck_assert_ok(layers_unpack(fd, d, LAYERS_WHITEOUT_VFS, NULL, &s, &err), err);
+	close(fd);
+	/* The diffID is the digest of the uncompressed tar. */
+	fd = open(plain, O_RDONLY);
+	ck_assert_ok(digest_fd(fd, want, &size, &err), err);
+	close(fd);
+	ck_assert_str_eq(s.diff_id, want);
+	ck_assert_int_eq(s.bytes, size);
+	ck_assert_int_eq(s.entries, ARRAY_SIZE(t));
+	hosts = read_at(d, "etc/hosts");
+	ck_assert_str_eq(hosts, "127.0.0.1 localhost\n");
+	ck_assert_int_eq(fstatat(d, "etc/hosts", &a, 0), 0);
+	ck_assert_int_eq(fstatat(d, "etc/hard", &b, 0), 0);
+	ck_assert_int_eq(a.st_ino, b.st_ino);
+	ck_assert_int_eq(a.st_mtim.tv_sec, 1000);
+	ck_assert(exists_at(d, "deep/a/b/c"));
+	ck_assert_int_eq(fstatat(d, "etc", &a, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(a.st_mtim.tv_sec, 1000); /* set after its children */
+	ck_assert_int_eq(a.st_mode & 07777, 0755);
+}
+END_TEST
+
+START_TEST(test_unpack_stays_inside)
+{
+	/* Each of these would write outside the root if followed naively. */
+	const struct tentry t[] = {
+		{ "/abs", AE_IFREG, "abs", NULL },		 /* absolute: lands inside */
+		{ "esc", AE_IFLNK, "/", NULL },			 /* symlink to / ... */
+		{ "esc/through", AE_IFREG, "via link", NULL },	 /* ... then a file through it */
+		{ "up", AE_IFLNK, "../../../../..", NULL },	 /* symlink to .. */
+		{ "up/upfile", AE_IFREG, "via up", NULL },
+		{ "inside/", AE_IFDIR, NULL, NULL },
+		{ "chain1", AE_IFLNK, "chain2", NULL },		 /* symlinked directory chain */
+		{ "chain2", AE_IFLNK, "../../inside", NULL },
+		{ "chain1/x", AE_IFREG, "chain", NULL },
+		{ "lnk2out", AE_IFLNK, "../sentinel", NULL },
+		{ "lnk2out", AE_IFREG, "replaced, not followed", NULL },
+	};
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_tar("s.tar", t, ARRAY_SIZE(t), false);
+	cleanup_free char *sentinel = xasprintf("%s/sentinel", scratch);
+	cleanup_free char *content = NULL;
+	cleanup_close int d = open_dir("d");
+	cleanup_close int top = open(scratch, O_RDONLY | O_DIRECTORY);
+
+	unit_write_file(sentinel, "keep", 0644);
+	ck_assert_ok(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+	content = read_at(top, "sentinel");
+	ck_assert_str_eq(content, "keep");
+	ck_assert(!exists_at(top, "abs") && !exists_at(top, "through") &&
+		  !exists_at(top, "upfile") && !exists_at(top, "x"));
+	ck_assert(exists_at(d, "abs"));
+	ck_assert(exists_at(d, "through")); /* "/" resolved to the layer root */
+	ck_assert(exists_at(d, "upfile"));
+	ck_assert(exists_at(d, "inside/x"));
+	free(content);
+	content = read_at(d, "lnk2out");
+	ck_assert_str_eq(content, "replaced, not followed");
+}
+END_TEST
+
+START_TEST(test_unpack_refuses_escapes)
+{
+	static const struct {
+		struct tentry e;
+		const char *msg;
+	} bad[] = {
+		{ { "../x", AE_IFREG, "x", NULL }, "leaves the layer root" },
+		{ { "a/../../x", AE_IFREG, "x", NULL }, "leaves the layer root" },
+		{ { "h", 0, NULL, "../../etc/passwd" }, "leaves the layer root" },
+		{ { "d/.wh..", AE_IFREG, NULL, NULL }, "names no file" },
+		{ { "h", 0, NULL, "missing" }, "hardlink" },
+	};
+	cleanup_close int top = open(scratch, O_RDONLY | O_DIRECTORY);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		cleanup_free char *name = xasprintf("bad%zu.tar", i);
+		cleanup_free char *dname = xasprintf("bad%zu", i);
+		cleanup_free char *tar = make_tar(name, &bad[i].e, 1, false);
+		cleanup_close int d = open_dir(dname);
+
+		ck_assert_int_eq(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), -1);
+		ck_assert_msg(strstr(strata_error_msg(err), bad[i].msg), "%zu: %s", i,
+			      strata_error_msg(err));
+		ck_assert(!strchr(strata_error_msg(err), '\n'));
+	}
+	ck_assert(!exists_at(top, "x"));
+}
+END_TEST
+
+START_TEST(test_unpack_size_limit)
+{
+	/* 8 MiB of zeros in a tiny gzip: a bomb in miniature against a 1 MiB limit. */
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *path = xasprintf("%s/bomb.tar.gz", scratch);
+	cleanup_close int d = open_dir("d");
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	static char zeros[1 << 16];
+	struct stat sb;
+
+	archive_write_set_format_pax(a);
+	archive_write_add_filter_gzip(a);
+	ck_assert_int_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+	archive_entry_set_pathname(e, "zeros");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 8 << 20);
+	archive_write_header(a, e);
+	for (int i = 0; i < 128; i++)
+		archive_write_data(a, zeros, sizeof(zeros));
+	archive_write_close(a);
+	archive_write_free(a);
+	archive_entry_free(e);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_lt(sb.st_size, 64 << 10);
+
+	ck_assert_int_eq(unpack_file(path, d, LAYERS_WHITEOUT_VFS, 1 << 20, &err), -1);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "limit"));
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(unpack_file(path, d, LAYERS_WHITEOUT_VFS, 16 << 20, &err), err);
+}
+END_TEST
+
+START_TEST(test_unpack_truncated_and_garbage)
+{
+	const struct tentry t[] = { { "f", AE_IFREG, "0123456789abcdef", NULL } };
+	cleanup_free char *tar = make_tar("t.tar", t, 1, false);
+	cleanup_free char *junk = xasprintf("%s/junk", scratch);
+	cleanup_close int d = open_dir("d");
+	struct strata_error *err = NULL;
+
+	ck_assert_int_eq(truncate(tar, 700), 0);
+	ck_assert_int_eq(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), -1);
+	strata_error_free(err);
+	err = NULL;
+	unit_write_file(junk, "this is not a tar archive at all, not even close......", 0644);
+	ck_assert_int_eq(unpack_file(junk, d, LAYERS_WHITEOUT_VFS, 0, &err), -1);
+	ck_assert(!strchr(strata_error_msg(err), '\n'));
+	strata_error_free(err);
+}
+END_TEST
+
+START_TEST(test_file_replaces_dir_and_reverse)
+{
+	const struct tentry t[] = {
+		{ "a/", AE_IFDIR, NULL, NULL },	   { "a/inner", AE_IFREG, "in", NULL },
+		{ "a", AE_IFREG, "now a file", NULL }, { "b", AE_IFREG, "file", NULL },
+		{ "b/", AE_IFDIR, NULL, NULL },	   { "b/c", AE_IFREG, "c", NULL },
+		{ "dup", AE_IFREG, "first", NULL },	   { "dup", AE_IFREG, "second", NULL },
+	};
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_tar("r.tar", t, ARRAY_SIZE(t), false);
+	cleanup_free char *a = NULL, *dup = NULL;
+	cleanup_close int d = open_dir("d");
+
+	ck_assert_ok(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+	a = read_at(d, "a");
+	ck_assert_str_eq(a, "now a file");
+	ck_assert(exists_at(d, "b/c"));
+	dup = read_at(d, "dup");
+	ck_assert_str_eq(dup, "second");
+}
+END_TEST
+
+/* ---- whiteouts ---- */
+
+static const struct tentry lower[] = {
+	{ "keep", AE_IFREG, "k", NULL },     { "gone", AE_IFREG, "g", NULL },
+	{ "dir/", AE_IFDIR, NULL, NULL },    { "dir/old", AE_IFREG, "o", NULL },
+	{ "dir/sub/", AE_IFDIR, NULL, NULL }, { "dir/sub/old2", AE_IFREG, "o", NULL },
+};
+static const struct tentry upper[] = {
+	{ ".wh.gone", AE_IFREG, NULL, NULL },
+	{ "dir/", AE_IFDIR, NULL, NULL },
+	{ "dir/new", AE_IFREG, "n", NULL }, /* before the marker: must survive it */
+	{ "dir/.wh..wh..opq", AE_IFREG, NULL, NULL },
+	{ "dir/sub/", AE_IFDIR, NULL, NULL },
+	{ ".wh..wh.plnk", AE_IFREG, NULL, NULL }, /* aufs internals: never unpacked */
+};
+
+START_TEST(test_whiteouts_vfs_apply)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *l = make_tar("l.tar", lower, ARRAY_SIZE(lower), false);
+	cleanup_free char *u = make_tar("u.tar", upper, ARRAY_SIZE(upper), false);
+	cleanup_close int d = open_dir("d");
+
+	ck_assert_ok(unpack_file(l, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+	ck_assert_ok(unpack_file(u, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+	ck_assert(exists_at(d, "keep"));
+	ck_assert(!exists_at(d, "gone") && !exists_at(d, ".wh.gone"));
+	ck_assert(exists_at(d, "dir/new"));
+	ck_assert(!exists_at(d, "dir/old"));
+	ck_assert(exists_at(d, "dir/sub"));
+	ck_assert(!exists_at(d, "dir/sub/old2")); /* lower content under a kept dir goes too */
+	ck_assert(!exists_at(d, "dir/.wh..wh..opq") && !exists_at(d, ".wh..wh.plnk"));
+}
+END_TEST
+
+START_TEST(test_whiteouts_overlay_and_aufs_round_trip)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *u = make_tar("u.tar", upper, ARRAY_SIZE(upper), false);
+	cleanup_close int o = open_dir("o");
+	cleanup_close int a = open_dir("a");
+	cleanup_close int dir = -1;
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, 0 };
+	struct layers_blob b1, b2;
+	struct stat sb;
+	char v[4];
+
+	ck_assert_ok(unpack_file(u, o, LAYERS_WHITEOUT_OVERLAY, 0, &err), err);
+	ck_assert_int_eq(fstatat(o, "gone", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(0, 0));
+	dir = openat(o, "dir", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(fgetxattr(dir, "trusted.overlay.opaque", v, sizeof(v)), 1);
+	ck_assert(!exists_at(o, ".wh..wh.plnk") && !exists_at(o, "dir/.wh..wh..opq"));
+
+	ck_assert_ok(unpack_file(u, a, LAYERS_WHITEOUT_AUFS, 0, &err), err);
+	ck_assert(exists_at(a, ".wh.gone") && exists_at(a, "dir/.wh..wh..opq"));
+	ck_assert(!exists_at(a, ".wh..wh.plnk"));
+
+	/* Both formats pack back to the same OCI layer. */
+	ck_assert_ok(layers_pack_dir(st, o, LAYERS_WHITEOUT_OVERLAY, &po, &b1, &err), err);
+	ck_assert_ok(layers_pack_dir(st, a, LAYERS_WHITEOUT_AUFS, &po, &b2, &err), err);
+	ck_assert_str_eq(b1.diff_id, b2.diff_id);
+	{
+		cleanup_close int v2 = open_dir("v");
+		cleanup_close int fd = store_blob_open(st, b1.digest, &err);
+		struct layers_unpack_stats s;
+		cleanup_close int l = open_dir("v");
+
+		ck_assert_int_ge(fd, 0);
+		(void)v2;
+		ck_assert_ok(layers_unpack(fd, l, LAYERS_WHITEOUT_AUFS, NULL, &s, &err), err);
+		ck_assert(exists_at(l, ".wh.gone") && exists_at(l, "dir/.wh..wh..opq"));
+		ck_assert(exists_at(l, "dir/new"));
+	}
+}
+END_TEST
+
+/* ---- pack ---- */
+
+/* Makes a tree with every kind of entry and metadata a layer can carry. */
+static void make_rich_tree(int d)
+{
+	char longname[300];
+	struct timespec ts[2] = { { 5, 123456789 }, { 7, 987654321 } };
+	int fd;
+
+	ck_assert_int_eq(mkdirat(d, "empty", 0700), 0);
+	ck_assert_int_eq(mkdirat(d, "sub", 0755), 0);
+	fd = openat(d, "sub/file", O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(write(fd, "hello", 5), 5);
+	ck_assert_int_eq(fsetxattr(fd, "user.color", "blue", 4, 0), 0);
+	ck_assert_int_eq(fsetxattr(fd, "trusted.note", "t", 1, 0), 0);
+	ck_assert_int_eq(fchown(fd, 1234, 5678), 0);
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	close(fd);
+	ck_assert_int_eq(linkat(d, "sub/file", d, "sub/hard", 0), 0);
+	fd = openat(d, "suid", O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(fchmod(fd, 04755), 0);
+	close(fd);
+	ck_assert_int_eq(fchmodat(d, "empty", 03777, 0), 0);
+	fd = openat(d, "sparse", O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_eq(pwrite(fd, "end", 3, 1 << 20), 3);
+	close(fd);
+	ck_assert_int_eq(symlinkat("sub/file", d, "link"), 0);
+	ck_assert_int_eq(mkfifoat(d, "fifo", 0600), 0);
+	ck_assert_int_eq(mknodat(d, "null", S_IFCHR | 0666, makedev(1, 3)), 0);
+	memset(longname, 'n', sizeof(longname));
+	longname[200] = '\0';
+	fd = openat(d, longname, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	ck_assert_int_eq(symlinkat(longname, d, "longlink"), 0);
+}
+
+static void same_entry(int a, int b, const char *p)
+{
+	struct stat x, y;
+
+	ck_assert_msg(fstatat(a, p, &x, AT_SYMLINK_NOFOLLOW) == 0, "%s missing in a", p);
+	ck_assert_msg(fstatat(b, p, &y, AT_SYMLINK_NOFOLLOW) == 0, "%s missing in b", p);
+	ck_assert_msg(x.st_mode == y.st_mode, "%s mode %o vs %o", p, x.st_mode, y.st_mode);
+	ck_assert_int_eq(x.st_uid, y.st_uid);
+	ck_assert_int_eq(x.st_gid, y.st_gid);
+	ck_assert_int_eq(x.st_size, y.st_size);
+	ck_assert_int_eq(x.st_rdev, y.st_rdev);
+	if (!S_ISLNK(x.st_mode)) {
+		ck_assert_int_eq(x.st_mtim.tv_sec, y.st_mtim.tv_sec);
+		ck_assert_int_eq(x.st_mtim.tv_nsec, y.st_mtim.tv_nsec);
+	}
+}
+
+START_TEST(test_pack_round_trip)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_close int a = open_dir("a");
+	cleanup_close int b = open_dir("b");
+	cleanup_close int fd = -1;
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_ZSTD, 0, -1 };
+	struct layers_unpack_stats s;
+	struct layers_blob blob;
+	const char *paths[] = { "empty", "sub", "sub/file", "sub/hard", "suid", "sparse",
+				"link", "fifo", "null", "longlink" };
+	cleanup_free char *sparse = NULL;
+	char v[8];
+	struct stat x, y;
+	char longname[201];
+
+	make_rich_tree(a);
+	ck_assert_ok(layers_pack_dir(st, a, LAYERS_WHITEOUT_VFS, &po, &blob, &err), err);
+	ck_assert_str_eq(blob.media_type, "application/vnd.oci.image.layer.v1.tar+zstd");
+	fd = store_blob_open(st, blob.digest, &err);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ok(layers_unpack(fd, b, LAYERS_WHITEOUT_VFS, NULL, &s, &err), err);
+	ck_assert_str_eq(s.diff_id, blob.diff_id);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		same_entry(a, b, paths[i]);
+	memset(longname, 'n', 200);
+	longname[200] = '\0';
+	same_entry(a, b, longname);
+	/* hardlinks stay links */
+	ck_assert_int_eq(fstatat(b, "sub/file", &x, 0), 0);
+	ck_assert_int_eq(fstatat(b, "sub/hard", &y, 0), 0);
+	ck_assert_int_eq(x.st_ino, y.st_ino);
+	/* xattrs */
+	{
+		cleanup_close int f = openat(b, "sub/file", O_RDONLY);
+
+		ck_assert_int_eq(fgetxattr(f, "user.color", v, sizeof(v)), 4);
+		ck_assert_int_eq(memcmp(v, "blue", 4), 0);
+		ck_assert_int_eq(fgetxattr(f, "trusted.note", v, sizeof(v)), 1);
+	}
+	/* sparse content */
+	{
+		cleanup_close int f = openat(b, "sparse", O_RDONLY);
+		char tail[4] = { 0 };
+
+		ck_assert_int_eq(pread(f, tail, 3, 1 << 20), 3);
+		ck_assert_str_eq(tail, "end");
+		ck_assert_int_eq(pread(f, tail, 1, 4096), 1);
+		ck_assert_int_eq(tail[0], 0);
+	}
+	(void)sparse;
+}
+END_TEST
+
+START_TEST(test_pack_is_deterministic)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_close int a = open_dir("a");
+	cleanup_close int c = open_dir("c");
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_GZIP, 0, 1700000000 };
+	struct layers_blob b1, b2, b3;
+
+	make_rich_tree(a);
+	make_rich_tree(c); /* the same tree made again: other inodes, other ctimes */
+	ck_assert_ok(layers_pack_dir(st, a, LAYERS_WHITEOUT_VFS, &po, &b1, &err), err);
+	ck_assert_ok(layers_pack_dir(st, a, LAYERS_WHITEOUT_VFS, &po, &b2, &err), err);
+	ck_assert_str_eq(b1.diff_id, b2.diff_id);
+	ck_assert_str_eq(b1.digest, b2.digest);
+	ck_assert_ok(layers_pack_dir(st, c, LAYERS_WHITEOUT_VFS, &po, &b3, &err), err);
+	ck_assert_str_eq(b1.digest, b3.digest); /* the same tree made again */
+	sleep(1);
+	ck_assert_int_eq(utimensat(c, "suid", NULL, 0), 0);
+	/* mtimes after the timestamp are clamped to it: same digest */
+	ck_assert_str_eq(b1.digest, b3.digest);
+	po.timestamp = -1;
+	ck_assert_ok(layers_pack_dir(st, c, LAYERS_WHITEOUT_VFS, &po, &b3, &err), err);
+	ck_assert_str_ne(b1.digest, b3.digest);
+}
+END_TEST
+
+START_TEST(test_pack_changes)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_close int a = open_dir("a");
+	cleanup_close int b = open_dir("b");
+	cleanup_close int fd = -1;
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, -1 };
+	struct layers_change ch[] = {
+		{ (char *)"sub/file", LAYERS_CHANGE_MODIFY },
+		{ (char *)"empty", LAYERS_CHANGE_ADD },
+		{ (char *)"was/here", LAYERS_CHANGE_DELETE },
+	};
+	struct layers_unpack_stats s;
+	struct layers_blob blob;
+
+	make_rich_tree(a);
+	ck_assert_ok(layers_pack_changes(st, a, ch, ARRAY_SIZE(ch), &po, &blob, &err), err);
+	fd = store_blob_open(st, blob.digest, &err);
+	ck_assert_ok(layers_unpack(fd, b, LAYERS_WHITEOUT_AUFS, NULL, &s, &err), err);
+	ck_assert(exists_at(b, "sub/file") && exists_at(b, "empty"));
+	ck_assert(exists_at(b, "was/.wh.here"));
+	ck_assert(!exists_at(b, "sub/hard") && !exists_at(b, "suid"));
+	same_entry(a, b, "sub"); /* the parent travels with its mode and owner */
+}
+END_TEST
+
+/* ---- layer dirs ---- */
+
+static void write_image(const char *ref, struct store_image **out)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *config = store_config_new(0);
+	cleanup_free char *l = make_tar("l.tar", lower, ARRAY_SIZE(lower), false);
+	cleanup_free char *u = make_tar("u.tar", upper, ARRAY_SIZE(upper), false);
+	const char *tars[] = { l, u };
+	struct store_desc d[2] = { { 0 } };
+	struct layers_blob b[2];
+
+	for (int i = 0; i < 2; i++) {
+		cleanup_close int fd = open(tars[i], O_RDONLY);
+
+		ck_assert_ok(layers_import_tar(st, fd, LAYERS_COMPRESSION_GZIP, 0, &b[i], &err),
+			     err);
+		store_config_add_diff_id(config, b[i].diff_id);
+		d[i].media_type = (char *)b[i].media_type;
+		memcpy(d[i].digest, b[i].digest, DIGEST_STR_LEN);
+		d[i].size = (int64_t)b[i].size;
+	}
+	ck_assert_ok(store_image_write(st, config, d, 2, ref, NULL, NULL, &err), err);
+	ck_assert_ok(store_image_load(st, ref, out, &err), err);
+}
+
+START_TEST(test_layer_dirs)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	cleanup_strv char **chains = NULL;
+	const char *backends[] = { "vfs", "overlay", "aufs" };
+
+	write_image("two:layers", &img);
+	chains = store_image_chain_ids(img);
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
+		cleanup_free char *top = NULL;
+		cleanup_close int d = -1;
+		cleanup_json json_t *rec = NULL;
+
+		ck_assert_ok(layers_dir_ensure(st, backends[i], img, 2, &err), err);
+		ck_assert_ok(layers_dir_ensure(st, backends[i], img, 2, &err), err); /* idempotent */
+		top = layers_dir_path(st, backends[i], chains[1]);
+		d = open(top, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(d, 0);
+		rec = store_layer_record(st, backends[i], chains[1], &err);
+		ck_assert_ptr_nonnull(rec);
+		ck_assert_str_eq(jv_str(rec, "ChainID"), chains[1]);
+		ck_assert_str_eq(jv_str(rec, "Parent"), chains[0]);
+		ck_assert_str_eq(jv_str(rec, "DiffID"), img->diff_ids[1]);
+		if (i == 0) { /* vfs: a full snapshot with whiteouts applied */
+			ck_assert(exists_at(d, "keep") && !exists_at(d, "gone"));
+			ck_assert(exists_at(d, "dir/new") && !exists_at(d, "dir/old"));
+		} else {
+			ck_assert(!exists_at(d, "keep"));
+			ck_assert(exists_at(d, i == 1 ? "gone" : ".wh.gone"));
+		}
+	}
+	{
+		/* a diffID the layer does not have is refused, and nothing is left */
+		struct store_desc *l = &img->manifest->layers[0];
+		char bad[DIGEST_STR_LEN];
+
+		memcpy(bad, img->diff_ids[1], DIGEST_STR_LEN);
+		ck_assert_int_eq(layers_dir_unpack(st, "overlay", img->diff_ids[1], NULL, bad, l,
+						   &err),
+				 -1);
+		ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "diffID"));
+		ck_assert(!store_layer_exists(st, "overlay", img->diff_ids[1]));
+	}
+	{
+		/* apply: the flattened rootfs */
+		cleanup_close int d = open_dir("flat");
+
+		ck_assert_ok(layers_apply_image(st, img, d, &err), err);
+		ck_assert(exists_at(d, "keep") && !exists_at(d, "gone") && exists_at(d, "dir/new"));
+	}
+	store_image_free(img);
+}
+END_TEST
+
+Suite *unit_suite(void)
+{
+	Suite *s = suite_create("layers");
+	TCase *tc;
+
+	tc = tcase_create("unpack");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_unpack_basic_and_diff_id);
+	tcase_add_test(tc, test_unpack_stays_inside);
+	tcase_add_test(tc, test_unpack_refuses_escapes);
+	tcase_add_test(tc, test_unpack_size_limit);
+	tcase_add_test(tc, test_unpack_truncated_and_garbage);
+	tcase_add_test(tc, test_file_replaces_dir_and_reverse);
+	tcase_add_test(tc, test_whiteouts_vfs_apply);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("root");
+	unit_need_root(s, tc, "overlay whiteouts, owners, devices and trusted xattrs need root");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_whiteouts_overlay_and_aufs_round_trip);
+	tcase_add_test(tc, test_pack_round_trip);
+	tcase_add_test(tc, test_pack_is_deterministic);
+	tcase_add_test(tc, test_pack_changes);
+	tcase_add_test(tc, test_layer_dirs);
+	suite_add_tcase(s, tc);
+	return s;
+}
