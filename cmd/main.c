@@ -36,6 +36,30 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* True when @word starts two-word commands ("layer" of "layer unpack"). */
+static bool is_command_group(const char *word)
+{
+	size_t n = strlen(word);
+
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+		for (const struct command *c = groups[g].table; c->name; c++)
+			if (!strncmp(c->name, word, n) && c->name[n] == ' ')
+				return true;
+	return false;
+}
+
+static void print_group_help(const char *word)
+{
+	size_t n = strlen(word);
+
+	printf("Usage: strata %s COMMAND [options] [args]\n\nCommands:\n", word);
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++)
+		for (const struct command *c = groups[g].table; c->name; c++)
+			if (!strncmp(c->name, word, n) && c->name[n] == ' ')
+				printf("  %-12s %s\n", c->name + n + 1, c->summary);
+	printf("\nRun 'strata %s COMMAND --help' for a command's options.\n", word);
+}
+
 static void print_main_help(void)
 {
 	printf("Usage: strata [global options] COMMAND [options] [args]\n\n"
@@ -159,6 +183,15 @@ int main(int argc, char **argv)
 	}
 	if (!cmd)
 		cmd = find_command(argv[i]);
+	if (!cmd && is_command_group(argv[i])) {
+		if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
+			print_group_help(argv[i]);
+			return 0;
+		}
+		if (i + 1 >= argc)
+			return global_error("'%s' needs a subcommand", argv[i]);
+		return global_error("unknown command '%s %s'", argv[i], argv[i + 1]);
+	}
 	if (!cmd)
 		return global_error("unknown command '%s'", argv[i]);
 
