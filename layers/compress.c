@@ -5,12 +5,11 @@
  *
  * zstd runs libzstd's worker threads; its output does not depend on how
  * many workers there are once there is at least one, so digests are the
- * same on every machine. gzip is zlib's deflate with a fixed header (no
- * name, mtime 0), so it too is deterministic.
+ * same on every machine. gzip is parallel too (pgzip.c): fixed blocks and a
+ * fixed header (no name, mtime 0), so it too is deterministic.
  */
 #include <errno.h>
 #include <string.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "layers/layers-int.h"
@@ -23,8 +22,7 @@ struct layers_blob_writer {
 	struct digester *diff;
 	uint64_t tar_size;
 	unsigned char *out;
-	z_stream z;
-	bool z_ready;
+	struct pgzip *gz;
 	ZSTD_CCtx *zc;
 };
 
@@ -67,6 +65,13 @@ const char *layers_compression_name(enum layers_compression c)
 	return "none";
 }
 
+static int gzip_sink(void *arg, const void *buf, size_t n, struct strata_error **err)
+{
+	struct layers_blob_writer *w = arg;
+
+	return store_blob_writer_write(w->blob, buf, n, err);
+}
+
 int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
 			   struct layers_blob_writer **out, struct strata_error **err)
 {
@@ -81,13 +86,7 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 	w->out = xmalloc(OUT_CHUNK);
 	switch (c) {
 	case LAYERS_COMPRESSION_GZIP:
-		/* windowBits 15 + 16: a gzip wrapper with an empty header. */
-		if (deflateInit2(&w->z, level > 0 ? level : 6, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK) {
-			layers_blob_writer_abort(w);
-			return strata_fail_msg(err, ENOMEM, "gzip: cannot initialise deflate");
-		}
-		w->z_ready = true;
+		w->gz = pgzip_new(level, gzip_sink, w);
 		break;
 	case LAYERS_COMPRESSION_ZSTD:
 		w->zc = ZSTD_createCCtx();
@@ -110,29 +109,6 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 		break;
 	}
 	*out = w;
-	return 0;
-}
-
-static int gzip_feed(struct layers_blob_writer *w, const void *buf, size_t n, int flush,
-		     struct strata_error **err)
-{
-	w->z.next_in = (Bytef *)buf;
-	w->z.avail_in = (uInt)n;
-	do {
-		int r;
-		size_t have;
-
-		w->z.next_out = w->out;
-		w->z.avail_out = OUT_CHUNK;
-		r = deflate(&w->z, flush);
-		if (r == Z_STREAM_ERROR)
-			return strata_fail_msg(err, EIO, "gzip: deflate failed");
-		have = OUT_CHUNK - w->z.avail_out;
-		if (have && store_blob_writer_write(w->blob, w->out, have, err) < 0)
-			return -1;
-		if (flush == Z_FINISH && r == Z_STREAM_END)
-			break;
-	} while (w->z.avail_out == 0 || (flush == Z_FINISH));
 	return 0;
 }
 
@@ -161,7 +137,7 @@ int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size
 	w->tar_size += n;
 	switch (w->c) {
 	case LAYERS_COMPRESSION_GZIP:
-		return gzip_feed(w, buf, n, Z_NO_FLUSH, err);
+		return pgzip_write(w->gz, buf, n, err);
 	case LAYERS_COMPRESSION_ZSTD:
 		return zstd_feed(w, buf, n, false, err);
 	case LAYERS_COMPRESSION_NONE:
@@ -172,8 +148,7 @@ int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size
 
 static void writer_free(struct layers_blob_writer *w)
 {
-	if (w->z_ready)
-		deflateEnd(&w->z);
+	pgzip_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
 	digester_free(w->diff);
 	free(w->out);
@@ -194,7 +169,7 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	int r = 0;
 
 	if (w->c == LAYERS_COMPRESSION_GZIP)
-		r = gzip_feed(w, NULL, 0, Z_FINISH, err);
+		r = pgzip_finish(w->gz, err);
 	else if (w->c == LAYERS_COMPRESSION_ZSTD)
 		r = zstd_feed(w, NULL, 0, true, err);
 	if (r < 0) {

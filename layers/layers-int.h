@@ -9,6 +9,25 @@
 
 #include "layers/layers.h"
 
+/* ---- pgzip.c: parallel gzip ---- */
+
+/* Receives compressed bytes in order. */
+typedef int (*pgzip_sink)(void *arg, const void *buf, size_t n, struct strata_error **err);
+
+struct pgzip;
+
+/* A gzip compressor at @level (0: 6) using every CPU (up to 8), writing to @sink. */
+struct pgzip *pgzip_new(int level, pgzip_sink sink, void *arg);
+
+/* Compresses @n more bytes. */
+int pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err);
+
+/* Compresses what is left and writes the gzip trailer. */
+int pgzip_finish(struct pgzip *g, struct strata_error **err);
+
+/* Frees @g (waiting for its threads); NULL is fine. */
+void pgzip_free(struct pgzip *g);
+
 /* ---- pathset.c: a set of relative paths ---- */
 
 struct pathset {

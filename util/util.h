@@ -314,7 +314,7 @@ ssize_t sys_lgetxattr(const char *path, const char *name, void *value, size_t si
 /* llistxattr(2). */
 ssize_t sys_llistxattr(const char *path, char *list, size_t size);
 
-/* Number of online CPUs (at least 1). */
+/* CPUs this process may run on (its affinity mask), at least 1. */
 int sys_ncpus(void);
 /* True when process @pid exists. */
 bool sys_pid_alive(pid_t pid);

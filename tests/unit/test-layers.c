@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -638,6 +639,83 @@ START_TEST(test_layer_dirs)
 }
 END_TEST
 
+/* ---- compression ---- */
+
+/* Stores @n bytes of @buf as a gzip blob; returns the digest and checks the round trip. */
+static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR_LEN])
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct layers_blob_writer *w;
+	struct layers_source *src;
+	struct layers_blob b;
+	unsigned char *back = xmalloc(n + 1);
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	ck_assert_ok(layers_blob_writer_new(st, LAYERS_COMPRESSION_GZIP, 0, &w, &err), err);
+	/* uneven writes across block boundaries */
+	for (size_t off = 0; off < n;) {
+		size_t k = n - off < 70001 ? n - off : 70001;
+
+		ck_assert_ok(layers_blob_writer_write(w, buf + off, k, &err), err);
+		off += k;
+	}
+	ck_assert_ok(layers_blob_writer_commit(w, &b, &err), err);
+	ck_assert_int_eq(b.tar_size, n);
+	if (n == 0) { /* libarchive reads no stream from an empty member: ask gzip */
+		cleanup_free char *path = store_blob_path(st, b.digest);
+
+		ck_assert_int_eq(unit_sh("gzip -t < %s && test -z \"$(gzip -dc < %s)\"", path, path), 0);
+		free(back);
+		memcpy(digest, b.digest, DIGEST_STR_LEN);
+		return;
+	}
+	fd = store_blob_open(st, b.digest, &err);
+	ck_assert_ok(layers_source_open(fd, &src, &err), err);
+	ck_assert_str_eq(layers_source_compression(src), "gzip");
+	while ((r = layers_source_read(src, back + got, n + 1 - got, &err)) > 0)
+		got += (size_t)r;
+	ck_assert_ok(r < 0 ? -1 : 0, err);
+	ck_assert_int_eq(got, n);
+	ck_assert(n == 0 || memcmp(buf, back, n) == 0);
+	layers_source_free(src);
+	close(fd);
+	free(back);
+	memcpy(digest, b.digest, DIGEST_STR_LEN);
+}
+
+START_TEST(test_parallel_gzip)
+{
+	/* sizes around the 512 KiB blocks and the batches of blocks */
+	const size_t sizes[] = { 0, 1, 524288, 524289, 1048576, 3 * 524288 + 17, 9 << 20 };
+	unsigned char *buf = xmalloc(9 << 20);
+	cpu_set_t all, one;
+
+	/* compressible but not trivial: text-like with some noise */
+	for (size_t i = 0; i < (9u << 20); i++)
+		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		char d_all[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
+
+		gzip_blob(buf, sizes[i], d_all);
+		/* one worker: the same bytes, whatever the CPU count */
+		ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+		gzip_blob(buf, sizes[i], d_one);
+		ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+		ck_assert_str_eq(d_all, d_one);
+	}
+	free(buf);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("layers");
@@ -652,6 +730,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_unpack_truncated_and_garbage);
 	tcase_add_test(tc, test_file_replaces_dir_and_reverse);
 	tcase_add_test(tc, test_whiteouts_vfs_apply);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compression");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_parallel_gzip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("root");
