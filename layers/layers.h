@@ -93,4 +93,14 @@ void layers_blob_writer_abort(struct layers_blob_writer *w);
 int layers_import_tar(struct store *s, int fd, enum layers_compression c, int level,
 		      struct layers_blob *out, struct strata_error **err);
 
+/* ---- (contract, CONTRACTS.md) ---- */
+
+enum layers_whiteout { LAYERS_WHITEOUT_OVERLAY, LAYERS_WHITEOUT_AUFS, LAYERS_WHITEOUT_VFS };
+
+enum layers_change_kind { LAYERS_CHANGE_ADD, LAYERS_CHANGE_MODIFY, LAYERS_CHANGE_DELETE };
+struct layers_change {
+	char *path;
+	enum layers_change_kind kind;
+};
+
 #endif
