@@ -103,4 +103,33 @@ struct layers_change {
 	enum layers_change_kind kind;
 };
 
+struct layers_unpack_opts {
+	uint64_t max_bytes; /* 0: default limit */
+};
+struct layers_unpack_stats {
+	char diff_id[DIGEST_STR_LEN];
+	uint64_t entries;
+	uint64_t bytes;
+};
+int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layers_unpack_opts *opts,
+		  struct layers_unpack_stats *st, struct strata_error **err);
+
+struct layers_pack_opts {
+	enum layers_compression compression;
+	int level;
+	int64_t timestamp; /* -1: keep mtimes */
+};
+int layers_pack_dir(struct store *s, int dirfd, enum layers_whiteout wh,
+		    const struct layers_pack_opts *o, struct layers_blob *out,
+		    struct strata_error **err);
+int layers_pack_changes(struct store *s, int rootfd, const struct layers_change *c, size_t n,
+			const struct layers_pack_opts *o, struct layers_blob *out,
+			struct strata_error **err);
+int layers_dir_ensure(struct store *s, const char *backend, const struct store_image *img, size_t n,
+		      struct strata_error **err);
+int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id,
+		      const char *parent_chain_id, const char *diff_id, const struct store_desc *blob,
+		      struct strata_error **err);
+char *layers_dir_path(struct store *s, const char *backend, const char *chain_id);
+
 #endif

@@ -373,9 +373,13 @@ static bool entry_changed(int nfd, int ofd, const char *name, const struct stat 
 	    a->st_rdev != b->st_rdev)
 		return true;
 	/* A directory's size and mtime say nothing useful (moby #9874). */
+	/*
+	 * A new hardlink to an old file changes only the old file's link
+	 * count; listing it keeps the link a link in the committed layer.
+	 */
 	if (!S_ISDIR(a->st_mode) &&
 	    (a->st_size != b->st_size || a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-	     a->st_mtim.tv_nsec != b->st_mtim.tv_nsec))
+	     a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_nlink != b->st_nlink))
 		return true;
 	if (S_ISLNK(a->st_mode)) {
 		char ta[4096], tb[4096];

@@ -130,7 +130,38 @@ int stack_write_layer_record(int dirfd, const char *chain_id, const char *diff_i
 			     const char *parent, const char *blob, uint64_t size,
 			     struct strata_error **err);
 
+/*
+ * Moves the staged layer dir @name (in ROOT/tmp) to ROOT/layers/<backend>/<chain-hex>.
+ * Losing a race to another maker is fine: theirs is the same, ours goes.
+ */
+int stack_publish_layer(struct store *s, const char *backend, const char *name,
+			const char *chain_id, struct strata_error **err);
+
 /* ---- container.c ---- */
+
+/* A container opened for a change: its record, loaded under its own lock. */
+struct ctr {
+	struct store *s;
+	char id[STORE_ID_LEN + 1];
+	int dirfd;  /* ROOT/containers/<id>, flock()ed exclusively */
+	json_t *rec;
+	const struct backend_ops *b;
+};
+
+/* Opens and locks container @id (a full ID) and loads its record. */
+int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err);
+
+/* Unlocks and frees what ctr_open took. */
+void ctr_close(struct ctr *c);
+
+/* ROOT/containers/<id>/<name>. Caller frees. */
+char *ctr_path(const struct ctr *c, const char *name);
+
+/* The image of the container (NULL in *img for an empty rootfs). */
+int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err);
+
+/* EBUSY when the record says running and its process is alive. */
+int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);
 
 /* The current boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. Static buffer. */
 const char *boot_id(void);
