@@ -536,6 +536,164 @@ START_TEST(test_mount_deep_fallback)
 }
 END_TEST
 
+/* ---- container lifecycle on a real store ---- */
+
+/* Imports the tar of directory @dir (relative to scratch) as one layer blob. */
+static int import_dir(struct store *s, const char *dir, struct store_desc *d, char *diff_id,
+		      struct strata_error **err)
+{
+	cleanup_free char *tar = xasprintf("%s/%s.tar", scratch, dir);
+	cleanup_close int fd = -1;
+	struct layers_blob b;
+
+	if (unit_sh("tar --numeric-owner -C '%s/%s' -cf '%s' .", scratch, dir, tar) != 0)
+		return strata_fail_msg(err, EIO, "tar '%s'", dir);
+	fd = open(tar, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || layers_import_tar(s, fd, LAYERS_COMPRESSION_GZIP, 0, &b, err) < 0)
+		return -1;
+	memset(d, 0, sizeof(*d));
+	d->media_type = xstrdup(b.media_type);
+	memcpy(d->digest, b.digest, DIGEST_STR_LEN);
+	d->size = (int64_t)b.size;
+	memcpy(diff_id, b.diff_id, DIGEST_STR_LEN);
+	return 0;
+}
+
+/*
+ * t:1, two layers: etc/passwd, data/a, data/d/x below; data/b and a
+ * whiteout of data/a above.
+ */
+static int make_image(struct store *s, struct strata_error **err)
+{
+	struct store_desc d[2];
+	char diff[2][DIGEST_STR_LEN];
+	cleanup_json json_t *config = store_config_new(0);
+	int r;
+
+	if (unit_sh("cd '%s' && mkdir -p l1/etc l1/data/d l2/data && echo root > l1/etc/passwd && "
+		    "echo a > l1/data/a && echo x > l1/data/d/x && echo b > l2/data/b && "
+		    "touch l2/data/.wh.a", scratch) != 0)
+		return strata_fail_msg(err, EIO, "make layer dirs");
+	if (import_dir(s, "l1", &d[0], diff[0], err) < 0 ||
+	    import_dir(s, "l2", &d[1], diff[1], err) < 0)
+		return -1;
+	store_config_add_diff_id(config, diff[0]);
+	store_config_add_diff_id(config, diff[1]);
+	r = store_image_write(s, config, d, 2, "t:1", NULL, NULL, err);
+	free(d[0].media_type);
+	free(d[1].media_type);
+	return r;
+}
+
+static const char *lifecycle_backend;
+
+static int scenario_lifecycle(void)
+{
+	struct strata_error *err = NULL;
+	cleanup_free char *root = sp("root");
+	cleanup_free char *cdir = NULL;
+	cleanup_free char *m1 = NULL;
+	cleanup_free char *m1b = NULL;
+	cleanup_free char *m2 = NULL;
+	cleanup_strv char **left = NULL;
+	cleanup_json json_t *rec = NULL;
+	struct layers_change *ch = NULL;
+	struct store_image *img = NULL;
+	struct store_image *img2 = NULL;
+	struct overlay_commit_opts co = { .compression = LAYERS_COMPRESSION_ZSTD, .timestamp = -1,
+					  .tag = "t:2", .message = "unit" };
+	char id1[STORE_ID_LEN + 1], id2[STORE_ID_LEN + 1];
+	char image_id[DIGEST_STR_LEN];
+	const char *be = lifecycle_backend;
+	bool mounts = strcmp(be, "vfs") != 0;
+	struct store *s = NULL;
+	size_t n = 0;
+
+	T_OK(store_open(root, &s, &err), err);
+	T_OK(make_image(s, &err), err);
+	T_OK(store_image_load(s, "t:1", &img, &err), err);
+	T_OK(overlay_container_create(s, be, img, "u1", NULL, id1, &err), err);
+	T_CHECK(strlen(id1) == STORE_ID_LEN, "id '%s'", id1);
+	rec = store_container_load(s, id1, &err);
+	T_CHECK(rec && strcmp(jv_str(rec, "Backend"), be) == 0 &&
+			strcmp(jv_str(rec, "ImageDigest"), img->manifest_digest) == 0 &&
+			strcmp(jv_str(rec, "Name"), "u1") == 0,
+		"record");
+
+	/* Two users, one mount. */
+	T_OK(overlay_container_mount(s, id1, &m1, &err), err);
+	T_OK(overlay_container_mount(s, id1, &m1b, &err), err);
+	T_CHECK(strcmp(m1, m1b) == 0, "paths differ");
+	T_CHECK(overlay_is_mounted(m1) == mounts, "mounted: %d", overlay_is_mounted(m1));
+	T_CHECK(unit_sh("test -f '%s/data/b' && test ! -e '%s/data/a' && test -f '%s/data/d/x'", m1,
+			m1, m1) == 0,
+		"the layers are not stacked with their whiteouts");
+	T_CHECK(unit_sh("echo new > '%s/new' && rm '%s/etc/passwd' && rm -rf '%s/data/d' && "
+			"mkdir '%s/data/d' && touch '%s/data/d/y'",
+			m1, m1, m1, m1, m1) == 0,
+		"changes");
+	T_OK(overlay_container_diff(s, id1, &ch, &n, &err), err);
+	{
+		cleanup_free char *got = changes_str(ch, n);
+
+		T_CHECK(strcmp(got, "C data\nC data/d\nD data/d/x\nA data/d/y\nC etc\nD etc/passwd\n"
+				    "A new\n") == 0,
+			"diff:\n%s", got);
+	}
+	overlay_changes_free(ch, n);
+	T_OK(overlay_container_umount(s, id1, false, &err), err);
+	T_CHECK(overlay_is_mounted(m1) == mounts, "unmounted with a user left");
+	T_OK(overlay_container_umount(s, id1, false, &err), err);
+	T_CHECK(!overlay_is_mounted(m1), "mounted after the last umount");
+
+	/* Commit, and a container of the new image sees the change. */
+	T_OK(overlay_container_commit(s, id1, &co, image_id, &err), err);
+	T_OK(store_image_load(s, "t:2", &img2, &err), err);
+	T_CHECK(strcmp(img2->id, image_id) == 0 && img2->n_layers == 3, "committed image");
+	T_OK(overlay_container_create(s, be, img2, NULL, NULL, id2, &err), err);
+	T_OK(overlay_container_mount(s, id2, &m2, &err), err);
+	T_CHECK(unit_sh("test \"$(cat '%s/new')\" = new && test ! -e '%s/etc/passwd' && "
+			"test \"$(ls '%s/data/d')\" = y && test -f '%s/data/b'",
+			m2, m2, m2, m2) == 0,
+		"committed change not seen");
+	T_OK(overlay_container_diff(s, id2, &ch, &n, &err), err);
+	T_CHECK(n == 0, "a fresh container has %zu changes", n);
+	overlay_changes_free(ch, n);
+
+	/* rm (one of them still mounted): nothing left mounted or on disk. */
+	T_OK(overlay_container_remove(s, id1, false, &err), err);
+	T_OK(overlay_container_remove(s, id2, false, &err), err);
+	cdir = xasprintf("%s/containers", s->root);
+	T_OK(overlay_mounts_under(cdir, &left, &err), err);
+	T_CHECK(left[0] == NULL, "left mounted: %s", left[0]);
+	T_CHECK(unit_sh("test -z \"$(ls -A '%s')\"", cdir) == 0, "container dirs left");
+	store_image_free(img);
+	store_image_free(img2);
+	store_free(s);
+	return 0;
+}
+
+START_TEST(test_lifecycle_overlay)
+{
+	lifecycle_backend = "overlay";
+	run_scenario(scenario_lifecycle, false);
+}
+END_TEST
+
+START_TEST(test_lifecycle_overlay_fallback)
+{
+	lifecycle_backend = "overlay";
+	run_scenario(scenario_lifecycle, true);
+}
+END_TEST
+
+START_TEST(test_lifecycle_vfs)
+{
+	lifecycle_backend = "vfs";
+	run_scenario(scenario_lifecycle, false);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("overlay");
@@ -574,5 +732,13 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_mount_fallback);
 	tcase_add_test(tc, test_mount_deep_fallback);
 	unit_need_root(s, tc, "mounts overlayfs with mount(2) under a seccomp filter");
+
+	tc = tcase_create("containers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_lifecycle_overlay);
+	tcase_add_test(tc, test_lifecycle_overlay_fallback);
+	tcase_add_test(tc, test_lifecycle_vfs);
+	unit_need_root(s, tc, "mounts container filesystems");
 	return s;
 }
