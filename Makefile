@@ -41,6 +41,8 @@ LIB := $(BUILD)/libstrata.a
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER := $(BUILD)/tests/unit/unit.o
+# Programs the tests run: no-fsopen makes fsopen(2) fail so mount(2) fallbacks run.
+TEST_HELPERS := $(BUILD)/tests/no-fsopen
 
 ifdef SANITIZE
 BIN := $(BUILD)/strata
@@ -84,6 +86,11 @@ $(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HELPER) $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(UNIT_HELPER) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
 
+$(BUILD)/tests/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(PKG_LIBS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 deps:
@@ -96,13 +103,14 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 
-units: $(UNIT_BINS)
+units: $(UNIT_BINS) $(TEST_HELPERS)
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
-integration: $(BIN)
-	@STRATA_BIN=$(abspath $(BIN)) tests/run-integration.sh
+integration: $(BIN) $(TEST_HELPERS)
+	@STRATA_BIN=$(abspath $(BIN)) STRATA_TEST_HELPERS=$(abspath $(BUILD)/tests) \
+		tests/run-integration.sh
 
 asan:
 	$(MAKE) SANITIZE=address,undefined check

@@ -1,8 +1,525 @@
 /*
- * container commands (none yet).
+ * Container commands: create, mount, umount, diff, rm, ps, commit.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cmd/cmd.h"
+#include "layers/layers.h"
+#include "overlay/overlay.h"
+
+/* The backend for new containers and image mounts: --backend, $STRATA_BACKEND, or the default. */
+static const char *backend_of(const struct cmd_ctx *ctx)
+{
+	return ctx->backend ? ctx->backend : overlay_backend_default();
+}
+
+/* Finds a container by ID, ID prefix or name; 1 found, 0 none, -1 error (reported). */
+static int find_container(struct store *s, const char *spec, char id[STORE_ID_LEN + 1],
+			  struct strata_error **err)
+{
+	if (store_container_find(s, spec, id, err) == 0)
+		return 1;
+	if (strata_error_code(*err) == ENOENT) {
+		strata_error_free(*err);
+		*err = NULL;
+		return 0;
+	}
+	return -1;
+}
+
+/* Reports a failed image lookup after a failed container lookup. */
+static int fail_not_found(struct cmd_ctx *ctx, const char *spec, struct strata_error *err)
+{
+	if (strata_error_code(err) == ENOENT) {
+		strata_error_free(err);
+		return cmd_failf(ctx, "no such container or image '%s'", spec);
+	}
+	return cmd_fail(ctx, err);
+}
+
+/* ---- create ---- */
+
+static int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "name", required_argument, NULL, 'n' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	const char *name = NULL;
+	char id[STORE_ID_LEN + 1];
+	struct store *s;
+	int c, r;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "+", opts)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_load(s, argv[optind], &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	r = overlay_container_create(s, ctx->backend, img, name,
+				     optind + 1 < argc ? argv + optind + 1 : NULL, id, &err);
+	store_image_free(img);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	printf("%s\n", id);
+	return 0;
+}
+
+/* ---- mount, umount ---- */
+
+static int cmd_mount(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	struct store *s;
+	int c, ret = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
+		return cmd_getopt_status(c);
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER or IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	for (int i = optind; i < argc; i++) {
+		struct strata_error *err = NULL;
+		struct store_image *img = NULL;
+		cleanup_free char *merged = NULL;
+		char id[STORE_ID_LEN + 1];
+		int f = find_container(s, argv[i], id, &err);
+		int r;
+
+		if (f < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		if (f) {
+			r = overlay_container_mount(s, id, &merged, &err);
+		} else {
+			if (store_image_load(s, argv[i], &img, &err) < 0) {
+				ret = fail_not_found(ctx, argv[i], err);
+				continue;
+			}
+			r = overlay_image_mount(s, backend_of(ctx), img, &merged, &err);
+			store_image_free(img);
+		}
+		if (r < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		printf("%s\n", merged);
+	}
+	return ret;
+}
+
+static int cmd_umount(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
+					      CMD_OPT_END };
+	bool force = false;
+	struct store *s;
+	int c, ret = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
+		if (c == 'f')
+			force = true;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER or IMAGE")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	for (int i = optind; i < argc; i++) {
+		struct strata_error *err = NULL;
+		struct store_image *img = NULL;
+		char id[STORE_ID_LEN + 1];
+		int f = find_container(s, argv[i], id, &err);
+		int r;
+
+		if (f < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		if (f) {
+			r = overlay_container_umount(s, id, force, &err);
+		} else {
+			if (store_image_load(s, argv[i], &img, &err) < 0) {
+				ret = fail_not_found(ctx, argv[i], err);
+				continue;
+			}
+			r = overlay_image_umount(s, ctx->backend, img->id, force, &err);
+			store_image_free(img);
+		}
+		if (r < 0)
+			ret = cmd_fail(ctx, err);
+	}
+	return ret;
+}
+
+/* ---- diff ---- */
+
+static int cmd_diff(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "format", required_argument, NULL, 'F' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct layers_change *ch = NULL;
+	char id[STORE_ID_LEN + 1];
+	bool json = false;
+	struct store *s;
+	size_t n = 0;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1) {
+		if (c == 'F') {
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+		} else {
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "CONTAINER")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_container_find(s, argv[optind], id, &err) < 0 ||
+	    overlay_container_diff(s, id, &ch, &n, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (json) {
+		cleanup_json json_t *arr = json_array();
+
+		/* Kind as Docker's API numbers it: 0 modified, 1 added, 2 deleted. */
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *p = xasprintf("/%s", ch[i].path);
+			int kind = ch[i].kind == LAYERS_CHANGE_MODIFY ? 0
+				   : ch[i].kind == LAYERS_CHANGE_ADD  ? 1
+								      : 2;
+
+			json_array_append_new(arr, json_pack("{s:s, s:i}", "Path", p, "Kind", kind));
+		}
+		cmd_print_json(arr);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			printf("%s /%s\n", overlay_change_letter(ch[i].kind), ch[i].path);
+	}
+	overlay_changes_free(ch, n);
+	return 0;
+}
+
+/* ---- rm ---- */
+
+static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
+					      CMD_OPT_END };
+	bool force = false;
+	struct store *s;
+	int c, ret = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
+		if (c == 'f')
+			force = true;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	for (int i = optind; i < argc; i++) {
+		struct strata_error *err = NULL;
+		char id[STORE_ID_LEN + 1];
+
+		if (store_container_find(s, argv[i], id, &err) < 0 ||
+		    overlay_container_remove(s, id, force, &err) < 0) {
+			ret = cmd_fail(ctx, err);
+			continue;
+		}
+		printf("%s\n", argv[i]);
+	}
+	return ret;
+}
+
+/* ---- ps ---- */
+
+/* The command a container runs: its own, else the image's entrypoint and cmd. Caller frees. */
+static char *command_of(const json_t *rec)
+{
+	json_t *cmd = json_object_get(rec, "Command");
+	json_t *cc = json_object_get(rec, "Config");
+	struct sbuf b = SBUF_INIT;
+	json_t *parts[2] = { NULL, NULL };
+	json_t *v;
+	size_t i;
+
+	if (json_array_size(cmd) > 0) {
+		parts[0] = json_object_get(cc, "Entrypoint");
+		parts[1] = cmd;
+	} else {
+		parts[0] = json_object_get(cc, "Entrypoint");
+		parts[1] = json_object_get(cc, "Cmd");
+	}
+	for (int k = 0; k < 2; k++) {
+		json_array_foreach(parts[k], i, v)
+		{
+			if (!json_is_string(v))
+				continue;
+			sbuf_addf(&b, "%s%s", b.len ? " " : "", json_string_value(v));
+		}
+	}
+	return sbuf_detach(&b, NULL);
+}
+
+static const char *state_status(const json_t *rec)
+{
+	const char *st = jv_str(json_object_get(rec, "State"), "Status");
+
+	return st ? st : "created";
+}
+
+/* "Created", "Up 3 minutes", "Exited (1) 2 hours ago", as docker prints. Caller frees. */
+static char *status_text(const json_t *rec)
+{
+	json_t *state = json_object_get(rec, "State");
+	const char *st = state_status(rec);
+	int64_t sec = 0;
+
+	if (strcmp(st, "running") == 0) {
+		const char *at = jv_str(state, "StartedAt");
+		cleanup_free char *ago = NULL;
+
+		if (at && time_parse_rfc3339(at, &sec, NULL) == 0) {
+			ago = time_ago(sec);
+			/* time_ago says "N units ago"; docker says "Up N units". */
+			if (str_has_suffix(ago, " ago"))
+				ago[strlen(ago) - 4] = '\0';
+			return xasprintf("Up %s", ago);
+		}
+		return xstrdup("Up");
+	}
+	if (strcmp(st, "exited") == 0) {
+		const char *at = jv_str(state, "FinishedAt");
+		cleanup_free char *ago = NULL;
+
+		if (at && time_parse_rfc3339(at, &sec, NULL) == 0)
+			ago = time_ago(sec);
+		return xasprintf("Exited (%lld)%s%s", (long long)jv_int(state, "ExitCode", 0),
+				 ago ? " " : "", ago ? ago : "");
+	}
+	if (strcmp(st, "created") == 0)
+		return xstrdup("Created");
+	return xstrdup(st);
+}
+
+static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      { "no-trunc", no_argument, NULL, 'n' },
+					      { "format", required_argument, NULL, 'F' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	static const char *const hdr[] = { "CONTAINER ID", "IMAGE",  "COMMAND", "CREATED",
+					   "STATUS",	   "NAMES", NULL };
+	struct strata_error *err = NULL;
+	cleanup_json json_t *recs = NULL;
+	cleanup_json json_t *out = json_array();
+	bool all = false, quiet = false, no_trunc = false, json = false;
+	struct cmd_table *t = NULL;
+	struct store *s;
+	json_t *rec;
+	size_t i;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "aqn", opts)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'n':
+			no_trunc = true;
+			break;
+		case 'F':
+			if (cmd_parse_format(ctx, optarg, &json))
+				return EXIT_STRATA;
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
+		return c;
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (overlay_container_list(s, &recs, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (!json && !quiet)
+		t = cmd_table_new(hdr);
+	json_array_foreach(recs, i, rec)
+	{
+		const char *id = jv_str(rec, "Id");
+		const char *created = jv_str(rec, "Created");
+		cleanup_free char *cmd = command_of(rec);
+		cleanup_free char *status = status_text(rec);
+		cleanup_free char *shown = NULL;
+		cleanup_free char *ago = NULL;
+		cleanup_free char *sid = NULL;
+		int64_t sec = 0;
+
+		if (!id)
+			continue;
+		if (!all && strcmp(state_status(rec), "running") != 0)
+			continue;
+		if (created)
+			time_parse_rfc3339(created, &sec, NULL);
+		if (json) {
+			json_t *o = json_object();
+			const char *name = jv_str(rec, "Name");
+
+			jv_set_str(o, "Id", id);
+			json_object_set_new(o, "Names", json_pack("[s]", name ? name : ""));
+			jv_set_str(o, "Image", jv_str(rec, "ImageName"));
+			jv_set_str(o, "ImageID", jv_str(rec, "Image"));
+			jv_set_str(o, "Command", cmd);
+			json_object_set_new(o, "Created", json_integer(sec));
+			jv_set_str(o, "CreatedAt", created);
+			jv_set_str(o, "State", state_status(rec));
+			jv_set_str(o, "Status", status);
+			json_object_set(o, "Mounted", json_object_get(rec, "Mounted"));
+			jv_set_str(o, "Backend", jv_str(rec, "Backend"));
+			json_array_append_new(out, o);
+			continue;
+		}
+		sid = no_trunc ? xstrdup(id) : xstrndup(id, 12);
+		if (quiet) {
+			printf("%s\n", sid);
+			continue;
+		}
+		ago = time_ago(sec);
+		/* docker quotes the command and cuts it at 20 characters. */
+		if (!no_trunc && strlen(cmd) > 20)
+			shown = xasprintf("\"%.19s…\"", cmd);
+		else
+			shown = xasprintf("\"%s\"", cmd);
+		cmd_table_add(t, (const char *const[]){ sid, jv_str(rec, "ImageName"), shown, ago,
+							status, jv_str(rec, "Name") });
+	}
+	if (json)
+		cmd_print_json(out);
+	if (t)
+		cmd_table_print(t, false);
+	return 0;
+}
+
+/* ---- commit ---- */
+
+static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "message", required_argument, NULL, 'm' },
+					      { "author", required_argument, NULL, 'A' },
+					      { "change", required_argument, NULL, 'c' },
+					      { "compression", required_argument, NULL, 'C' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	struct overlay_commit_opts o = { .compression = LAYERS_COMPRESSION_GZIP, .timestamp = -1 };
+	struct strata_error *err = NULL;
+	cleanup_strv char **changes = NULL;
+	cleanup_json json_t *probe = NULL;
+	char id[STORE_ID_LEN + 1];
+	char image_id[DIGEST_STR_LEN];
+	struct store_ref ref;
+	struct store *s;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "m:a:c:q", opts)) != -1) {
+		switch (c) {
+		case 'm':
+			o.message = optarg;
+			break;
+		case 'a':
+		case 'A':
+			o.author = optarg;
+			break;
+		case 'c':
+			strv_append(&changes, optarg);
+			break;
+		case 'C':
+			if (layers_compression_parse(optarg, &o.compression) < 0 ||
+			    o.compression == LAYERS_COMPRESSION_NONE)
+				return cmd_usage_error(ctx, "unknown compression '%s' (want gzip or zstd)",
+						       optarg);
+			break;
+		case 'q':
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 2, 2, "CONTAINER and NAME[:TAG]")))
+		return c;
+	/* Cheap checks first: the name, and every change on a scratch config. */
+	if (store_ref_parse(argv[optind + 1], &ref, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (ref.digest) {
+		store_ref_release(&ref);
+		return cmd_failf(ctx, "cannot name an image with a digest reference '%s'",
+				 argv[optind + 1]);
+	}
+	store_ref_release(&ref);
+	probe = store_config_new(0);
+	for (size_t i = 0; changes && changes[i]; i++)
+		if (store_config_apply_change(probe, changes[i], &err) < 0)
+			return cmd_fail(ctx, err);
+	o.changes = changes;
+	o.tag = argv[optind + 1];
+	o.timestamp = time_source_date_epoch();
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_container_find(s, argv[optind], id, &err) < 0 ||
+	    overlay_container_commit(s, id, &o, image_id, &err) < 0)
+		return cmd_fail(ctx, err);
+	printf("%s\n", digest_hex(image_id));
+	return 0;
+}
 
 const struct command cmd_container_commands[] = {
+	{ "create", "[options] IMAGE [COMMAND [ARG...]]", "create a container (prints its ID)",
+	  "      --name NAME            name the container (default: a generated one)\n",
+	  cmd_create },
+	{ "mount", "CONTAINER|IMAGE [...]",
+	  "mount a container's rootfs, or an image read-only; prints the path",
+	  "", cmd_mount },
+	{ "umount", "[options] CONTAINER|IMAGE [...]", "unmount (when the last user is done)",
+	  "  -f, --force                unmount now whatever the count, lazily if busy\n",
+	  cmd_umount },
+	{ "diff", "[options] CONTAINER", "list changed files: A added, C changed, D deleted",
+	  "      --format FORMAT        lines (default) or json\n", cmd_diff },
+	{ "rm", "[options] CONTAINER [...]", "remove containers and their filesystems",
+	  "  -f, --force                remove even when running or busy\n", cmd_rm },
+	{ "ps", "[options]", "list containers",
+	  "  -a, --all                  all containers (default: running ones)\n"
+	  "  -q, --quiet                only IDs\n"
+	  "      --no-trunc             full IDs and commands\n"
+	  "      --format FORMAT        table (default) or json\n",
+	  cmd_ps },
+	{ "commit", "[options] CONTAINER NAME[:TAG]",
+	  "make an image from a container's changes (prints the image ID)",
+	  "  -m, --message TEXT         history comment\n"
+	  "  -a, --author NAME          the image's author\n"
+	  "  -c, --change INSTR         apply a Dockerfile instruction (CMD, ENV, ...)\n"
+	  "      --compression ALGO     gzip (default) or zstd\n"
+	  "  -q, --quiet                (accepted; only the ID is printed anyway)\n",
+	  cmd_commit },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "cmd/cmd.h"
+#include "overlay/overlay.h"
 
 /* Counts the chain-ID dirs under ROOT/layers/<backend>/ for every backend. */
 static uint64_t count_layer_dirs(struct store *s)
@@ -49,6 +50,30 @@ static uint64_t count_layer_dirs(struct store *s)
 				n++;
 	}
 	return n;
+}
+
+/* Which union backends work here, and which one is used. */
+static json_t *backends_info(const struct cmd_ctx *ctx)
+{
+	static const char *const names[] = { "overlay", "aufs", "vfs" };
+	json_t *o = json_object();
+	json_t *avail = json_object();
+
+	jv_set_str(o, "default", overlay_backend_default());
+	jv_set_str(o, "selected", ctx->backend ? ctx->backend : overlay_backend_default());
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct strata_error *err = NULL;
+
+		if (overlay_backend_check(names[i], &err) == 0) {
+			jv_set_str(avail, names[i], "ok");
+		} else {
+			jv_set_str(avail, names[i], strata_error_msg(err));
+			strata_error_free(err);
+		}
+	}
+	json_object_set_new(o, "available", avail);
+	jv_set_str(o, "overlayMountAPI", overlay_mount_api());
+	return o;
 }
 
 static json_t *library_versions(void)
@@ -128,6 +153,8 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	json_object_set_new(host, "cpus", json_integer(sys_ncpus()));
 	json_object_set_new(info, "host", host);
 
+	json_object_set_new(info, "backends", backends_info(ctx));
+
 	libs = library_versions();
 	json_object_set_new(info, "libraries", libs);
 	jv_set_str(info, "version", STRATA_VERSION);
@@ -146,6 +173,15 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		       s->root, n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
 		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n", u.release, store_arch(),
 		       sys_ncpus());
+		{
+			json_t *bk = json_object_get(info, "backends");
+
+			printf("backends:\n  default: %s\n  selected: %s\n  overlay mounts with: %s\n",
+			       jv_str(bk, "default"), jv_str(bk, "selected"),
+			       jv_str(bk, "overlayMountAPI"));
+			json_object_foreach(json_object_get(bk, "available"), k, v)
+				printf("  %s: %s\n", k, json_string_value(v));
+		}
 		printf("libraries:\n");
 		json_object_foreach(libs, k, v)
 			printf("  %s: %s\n", k, json_string_value(v));

@@ -1,0 +1,192 @@
+/*
+ * Commit of a stopped container: its change becomes one new layer on top
+ * of its image's layers.
+ *
+ * With an upper dir (overlay, aufs) the change is the upper dir as it is,
+ * packed by layers/ with whiteouts converted to the tar format; on vfs it
+ * is the list of paths that differ from the image's top snapshot. Either
+ * way nothing of the image below is read, so the cost follows the size of
+ * the change. The new layer's dir is then made by copying the upper dir
+ * (without overlayfs' private xattrs), which is what unpacking the new
+ * blob would give, at the price of the change only: mounting the new
+ * image then unpacks nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "overlay/overlay-int.h"
+
+/* Packs the container's change into a layer blob. */
+static int pack_change(struct ctr *c, const struct store_image *img,
+		       const struct layers_pack_opts *po, struct layers_blob *blob,
+		       struct strata_error **err)
+{
+	cleanup_close int fd = -1;
+
+	if (c->b->has_upper) {
+		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return strata_fail(err, errno, "open the upper dir");
+		return layers_pack_dir(c->s, fd, c->b->whiteout, po, blob, err);
+	} else {
+		cleanup_free char *top = stack_vfs_top(c->s, img, err);
+		struct layers_change *ch = NULL;
+		cleanup_close int ofd = -1;
+		size_t n = 0;
+		int r;
+
+		if (!top)
+			return -1;
+		fd = openat(c->dirfd, "merged", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ofd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || ofd < 0)
+			return strata_fail(err, errno, "open the rootfs");
+		if (overlay_diff_trees(fd, ofd, &ch, &n, err) < 0)
+			return -1;
+		r = layers_pack_changes(c->s, fd, ch, n, po, blob, err);
+		overlay_changes_free(ch, n);
+		return r;
+	}
+}
+
+/* A new config: the image's (or an empty one), with the layer, history and changes. */
+static json_t *new_config(const struct ctr *c, const struct store_image *img,
+			  const struct overlay_commit_opts *o, const struct layers_blob *blob,
+			  int64_t created, struct strata_error **err)
+{
+	json_t *config = img ? json_deep_copy(img->config) : store_config_new(created);
+	json_t *cmd = json_object_get(c->rec, "Command");
+	cleanup_free char *ts = time_rfc3339(created, 0);
+	json_t *cc;
+
+	jv_set_str(config, "created", ts);
+	if (o->author)
+		jv_set_str(config, "author", o->author);
+	cc = json_object_get(config, "config");
+	if (!json_is_object(cc)) {
+		cc = json_object();
+		json_object_set_new(config, "config", cc);
+	}
+	/* As docker commit: the command the container was created with becomes the image's. */
+	if (json_array_size(cmd) > 0)
+		json_object_set(cc, "Cmd", cmd);
+	store_config_add_diff_id(config, blob->diff_id);
+	store_config_add_history(config, created, o->created_by ? o->created_by : "strata commit",
+				 o->message, o->author, false);
+	for (size_t i = 0; o->changes && o->changes[i]; i++) {
+		if (store_config_apply_change(config, o->changes[i], err) < 0) {
+			json_decref(config);
+			return NULL;
+		}
+	}
+	return config;
+}
+
+/* Makes the new chain's layer dir from the upper dir (overlay, aufs). */
+static int layer_dir_from_upper(struct ctr *c, const struct store_image *img,
+				const struct layers_blob *blob, struct strata_error **err)
+{
+	size_t n = img ? img->n_layers : 0;
+	char **diffs = xcalloc(n + 2, sizeof(char *));
+	cleanup_strv char **chains = NULL;
+	cleanup_free char *name = store_tmp_name(".commit");
+	cleanup_close int src = -1;
+	cleanup_close int dfd = -1;
+	cleanup_close int diff = -1;
+	const char *chain, *parent;
+	int ret = -1;
+
+	for (size_t i = 0; i < n; i++)
+		diffs[i] = img->diff_ids[i];
+	diffs[n] = (char *)blob->diff_id;
+	chains = store_chain_ids(diffs, n + 1);
+	free(diffs);
+	chain = chains[n];
+	parent = n ? chains[n - 1] : NULL;
+	if (store_layer_exists(c->s, c->b->name, chain))
+		return 0;
+	src = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (src < 0)
+		return strata_fail(err, errno, "open the upper dir");
+	if (mkdirat(c->s->tmp_fd, name, 0700) < 0)
+		return strata_fail(err, errno, "stage the new layer dir");
+	dfd = openat(c->s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || mkdirat(dfd, "diff", 0755) < 0 ||
+	    (diff = openat(dfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		strata_fail(err, errno, "stage the new layer dir");
+		goto out;
+	}
+	if (copy_tree(src, diff, c->b->whiteout == LAYERS_WHITEOUT_AUFS ? COPY_SKIP_AUFS_META
+									 : COPY_STRIP_OVERLAY,
+		      err) < 0)
+		goto out;
+	if (stack_write_layer_record(dfd, chain, blob->diff_id, parent, blob->digest,
+				     blob->tar_size, err) < 0)
+		goto out;
+	return stack_publish_layer(c->s, c->b->name, name, chain, err);
+out:
+	path_rm_rf_at(c->s->tmp_fd, name, NULL);
+	return ret;
+}
+
+int overlay_container_commit(struct store *s, const char *id, const struct overlay_commit_opts *o,
+			     char image_id[DIGEST_STR_LEN], struct strata_error **err)
+{
+	struct layers_pack_opts po = { o->compression, 0, o->timestamp };
+	struct store_image *img = NULL;
+	struct store_desc *descs = NULL;
+	cleanup_json json_t *config = NULL;
+	struct layers_blob blob;
+	int64_t created = o->timestamp >= 0 ? o->timestamp : time_now_ns() / 1000000000LL;
+	size_t n;
+	struct ctr c;
+	int ret = -1;
+
+	if (ctr_open(s, id, &c, err) < 0)
+		return -1;
+	if (ctr_check_not_running(&c, "stop it before committing", err) < 0)
+		goto out_close;
+	if (ctr_image(&c, &img, err) < 0)
+		goto out_close;
+	/* From here until the tag (or the caller's record) reaches them, gc must keep our blobs. */
+	if (store_pin(s, err) < 0)
+		goto out_img;
+	if (pack_change(&c, img, &po, &blob, err) < 0) {
+		strata_wrap(err, "pack the change");
+		goto out;
+	}
+	config = new_config(&c, img, o, &blob, created, err);
+	if (!config)
+		goto out;
+	n = img ? img->manifest->n_layers : 0;
+	descs = xcalloc(n + 1, sizeof(*descs));
+	for (size_t i = 0; i < n; i++)
+		descs[i] = img->manifest->layers[i];
+	descs[n].media_type = (char *)blob.media_type;
+	memcpy(descs[n].digest, blob.digest, DIGEST_STR_LEN);
+	descs[n].size = (int64_t)blob.size;
+	if (store_image_write(s, config, descs, n + 1, o->tag, image_id, NULL, err) < 0)
+		goto out;
+	/* The image is whole now; a layer dir not made here is made on the next mount. */
+	if (c.b->has_upper) {
+		cleanup_error struct strata_error *lerr = NULL;
+
+		if (layer_dir_from_upper(&c, img, &blob, &lerr) < 0)
+			log_warn("commit: the new layer dir will be unpacked when needed: %s",
+				 strata_error_msg(lerr));
+	}
+	ret = 0;
+out:
+	free(descs);
+	store_unpin(s);
+out_img:
+	store_image_free(img);
+out_close:
+	ctr_close(&c);
+	if (ret < 0)
+		strata_wrap(err, "commit container '%.12s'", id);
+	return ret;
+}

@@ -1,0 +1,169 @@
+/*
+ * Internals of the overlay module, in sections per .c file (as the
+ * kernel's fs/overlayfs/overlayfs.h).
+ */
+#ifndef STRATA_OVERLAY_OVERLAY_INT_H
+#define STRATA_OVERLAY_OVERLAY_INT_H
+
+#include <sys/stat.h>
+
+#include "overlay/overlay.h"
+
+/* ---- backend.c ---- */
+
+/* One union backend: what its layer dirs look like and how it stacks them. */
+struct backend_ops {
+	const char *name;		/* "overlay", "aufs", "vfs" */
+	enum layers_whiteout whiteout;	/* format of its layer dirs and of an upper dir */
+	bool has_upper;			/* false: a container's rootfs is a full copy (vfs) */
+	int (*probe)(struct strata_error **err);
+	int (*mount)(const struct overlay_stack *st, const char *target, struct strata_error **err);
+	size_t (*max_lowers)(const struct overlay_stack *st);
+};
+
+/* The ops of backend @name, or NULL when unknown. */
+const struct backend_ops *backend_get(const char *name);
+
+/* True when /proc/filesystems lists @fstype. */
+bool backend_kernel_has(const char *fstype);
+
+/* ---- mount.c: overlayfs ---- */
+
+extern const struct backend_ops backend_overlay;
+
+/*
+ * Read-only bind mount of @src at @target through libmount (a read-only
+ * stack of one lower).
+ */
+int mount_bind_ro(const char *src, const char *target, struct strata_error **err);
+
+/* Mounts @fstype at @target with the option string @opts through libmount (mount(2)). */
+int mount_legacy(const char *fstype, const char *target, unsigned long flags, const char *opts,
+		 struct strata_error **err);
+
+/* ---- aufs.c ---- */
+
+extern const struct backend_ops backend_aufs;
+
+/* ---- vfs.c ---- */
+
+extern const struct backend_ops backend_vfs;
+
+/* ---- mountinfo.c ---- */
+
+struct libmnt_table;
+
+/* Parses /proc/self/mountinfo; NULL with an error when it cannot. */
+struct libmnt_table *mountinfo_load(struct strata_error **err);
+
+/* Frees a table from mountinfo_load; NULL is fine. */
+void mountinfo_free(struct libmnt_table *tb);
+
+/* True when @tb has a mount at exactly @path. */
+bool mountinfo_has(struct libmnt_table *tb, const char *path);
+
+/* ---- copy.c: copying trees with everything a layer holds ---- */
+
+enum copy_flags {
+	COPY_STRIP_OVERLAY = 1 << 0, /* drop overlayfs-private xattrs but the opaque marker */
+	COPY_SKIP_AUFS_META = 1 << 1, /* drop aufs internals (.wh..wh.plnk, .wh..wh.aufs, ...) */
+};
+
+/*
+ * Copies the contents of directory @srcfd into the existing directory
+ * @dstfd: regular files (copy_file_range), directories, symlinks, devices,
+ * fifos and sockets, with owners, modes (setuid and setgid after chown),
+ * xattrs, times, and hardlinks kept as hardlinks; then the metadata of
+ * @srcfd itself onto @dstfd.
+ */
+int copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
+
+/* Copies owner, mode, xattrs and times of @src_path onto @dst_path (lchown/lutimes style). */
+int copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
+		   struct strata_error **err);
+
+/* True for an xattr that @flags says to drop. */
+bool copy_xattr_skipped(const char *name, unsigned flags);
+
+/* ---- whiteout.c: the whiteout formats of layer and upper dirs ---- */
+
+/* If @name (with stat @st) in @dirfd is a whiteout in format @wh, returns the deleted name (borrowed or static), else NULL. */
+const char *whiteout_target(int dirfd, const char *name, const struct stat *st,
+			    enum layers_whiteout wh);
+
+/* True when the directory @name in @dirfd is opaque in format @wh. */
+bool whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh);
+
+/* "/proc/self/fd/<dirfd>/<name>": a path to @name that l*xattr() calls take. Caller frees. */
+char *fd_path(int dirfd, const char *name);
+
+/* True when @name in format @wh is private to the backend and never a change (aufs .wh..wh.*). */
+bool whiteout_is_meta(const char *name, enum layers_whiteout wh);
+
+/* ---- stack.c: the lowers of an image ---- */
+
+/* Layers of one flattened snapshot are rounded up to this many, so that images that grow share it. */
+#define FLATTEN_STEP 64
+
+/*
+ * The lower dirs of @img for @backend, top first, at most @max of them:
+ * makes missing layer dirs, and when the image has more layers than @max,
+ * flattens the lowest into one cached vfs snapshot named by its chain ID
+ * (ROOT/layers/vfs/<chain-hex>). No layers gives one empty dir. Caller
+ * holds store_pin; frees *out with strv_free.
+ */
+int stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
+		 char ***out, struct strata_error **err);
+
+/* Every layer dir of @img for @backend, top first, made when missing (no flattening). */
+int stack_all_layers(struct store *s, const char *backend, const struct store_image *img,
+		     char ***out, struct strata_error **err);
+
+/* The path of ROOT/layers/<backend>/empty, made when missing. Caller frees. */
+char *stack_empty_dir(struct store *s, const char *backend, struct strata_error **err);
+
+/* The top snapshot of @img on vfs (made when missing), or the empty dir. Caller frees. */
+char *stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err);
+
+/* Writes ROOT/layers/... layer.json into the staging dir @dirfd for the given chain. */
+int stack_write_layer_record(int dirfd, const char *chain_id, const char *diff_id,
+			     const char *parent, const char *blob, uint64_t size,
+			     struct strata_error **err);
+
+/*
+ * Moves the staged layer dir @name (in ROOT/tmp) to ROOT/layers/<backend>/<chain-hex>.
+ * Losing a race to another maker is fine: theirs is the same, ours goes.
+ */
+int stack_publish_layer(struct store *s, const char *backend, const char *name,
+			const char *chain_id, struct strata_error **err);
+
+/* ---- container.c ---- */
+
+/* A container opened for a change: its record, loaded under its own lock. */
+struct ctr {
+	struct store *s;
+	char id[STORE_ID_LEN + 1];
+	int dirfd;  /* ROOT/containers/<id>, flock()ed exclusively */
+	json_t *rec;
+	const struct backend_ops *b;
+};
+
+/* Opens and locks container @id (a full ID) and loads its record. */
+int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err);
+
+/* Unlocks and frees what ctr_open took. */
+void ctr_close(struct ctr *c);
+
+/* ROOT/containers/<id>/<name>. Caller frees. */
+char *ctr_path(const struct ctr *c, const char *name);
+
+/* The image of the container (NULL in *img for an empty rootfs). */
+int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err);
+
+/* EBUSY when the record says running and its process is alive. */
+int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);
+
+/* The current boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. Static buffer. */
+const char *boot_id(void);
+
+#endif
