@@ -536,7 +536,8 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 		recs[n++] = rec;
 	}
 	mountinfo_free(tb);
-	qsort(recs, n, sizeof(json_t *), cmp_created);
+	if (recs)
+		qsort(recs, n, sizeof(json_t *), cmp_created);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, recs[i]);

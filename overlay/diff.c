@@ -99,7 +99,8 @@ static int read_names(int fd, char ***out, struct strata_error **err)
 		strv_free(v);
 		return strata_fail(err, e, "read directory");
 	}
-	qsort(v, n, sizeof(char *), cmp_str);
+	if (v)
+		qsort(v, n, sizeof(char *), cmp_str);
 	*out = v;
 	return 0;
 }
@@ -226,7 +227,8 @@ static int lower_list(const struct lowers *lw, const char *path, char ***out,
 		if (whiteout_dir_is_opaque(lw->fds[i], path, lw->wh))
 			break;
 	}
-	qsort(present, strv_len(present), sizeof(char *), cmp_str);
+	if (present)
+		qsort(present, strv_len(present), sizeof(char *), cmp_str);
 	*out = present;
 	return 0;
 }
@@ -316,7 +318,8 @@ int overlay_diff_upper(int upperfd, enum layers_whiteout wh, char *const *lowers
 	}
 	if (walk_upper(&w, upperfd, "", true, err) < 0)
 		goto out;
-	qsort(w.c.v, w.c.len, sizeof(*w.c.v), cmp_change);
+	if (w.c.v)
+		qsort(w.c.v, w.c.len, sizeof(*w.c.v), cmp_change);
 	*out = steal_ptr(&w.c.v);
 	*n = w.c.len;
 	ret = 0;
@@ -502,7 +505,8 @@ int overlay_diff_trees(int newfd, int oldfd, struct layers_change **out, size_t 
 		overlay_changes_free(c.v, c.len);
 		return -1;
 	}
-	qsort(c.v, c.len, sizeof(*c.v), cmp_change);
+	if (c.v)
+		qsort(c.v, c.len, sizeof(*c.v), cmp_change);
 	*out = c.v;
 	*n = c.len;
 	return 0;

@@ -102,7 +102,8 @@ int overlay_mounts_under(const char *prefix, char ***out, struct strata_error **
 	}
 	mnt_free_iter(it);
 	mountinfo_free(tb);
-	qsort(v, strv_len(v), sizeof(char *), cmp_depth_desc);
+	if (v)
+		qsort(v, strv_len(v), sizeof(char *), cmp_depth_desc);
 	*out = v;
 	return 0;
 }

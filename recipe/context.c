@@ -124,7 +124,8 @@ static int list_dir(int dirfd, const char *path, char ***names, struct strata_er
 			continue;
 		strv_append(&v, de->d_name);
 	}
-	qsort(v, strv_len(v), sizeof(char *), cmp_names);
+	if (v)
+		qsort(v, strv_len(v), sizeof(char *), cmp_names);
 	*names = v;
 	return 0;
 }
@@ -347,7 +348,8 @@ int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *cons
 			}
 		}
 	}
-	qsort(out->entries, out->n_entries, sizeof(*out->entries), cmp_entries);
+	if (out->entries)
+		qsort(out->entries, out->n_entries, sizeof(*out->entries), cmp_entries);
 	return 0;
 }
 
