@@ -31,6 +31,9 @@ struct command {
 	int (*run)(struct cmd_ctx *ctx, int argc, char **argv);
 };
 
+/* `create` with the run options (cmd/run.c): prints the new container's ID. */
+int cmd_create_container(struct cmd_ctx *ctx, int argc, char **argv);
+
 /* Command tables, each ended by an entry with a NULL name. */
 extern const struct command cmd_info_commands[];
 extern const struct command cmd_image_commands[];

@@ -2,10 +2,12 @@
  * Container commands: create, mount, umount, diff, rm, ps, commit.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "launch/launch.h"
 #include "layers/layers.h"
 #include "overlay/overlay.h"
 
@@ -40,38 +42,6 @@ static int fail_not_found(struct cmd_ctx *ctx, const char *spec, struct strata_e
 }
 
 /* ---- create ---- */
-
-static int cmd_create(struct cmd_ctx *ctx, int argc, char **argv)
-{
-	static const struct option opts[] = { { "name", required_argument, NULL, 'n' },
-					      CMD_OPT_HELP, CMD_OPT_END };
-	struct strata_error *err = NULL;
-	struct store_image *img = NULL;
-	const char *name = NULL;
-	char id[STORE_ID_LEN + 1];
-	struct store *s;
-	int c, r;
-
-	while ((c = cmd_getopt(ctx, argc, argv, "+", opts)) != -1) {
-		if (c == 'n')
-			name = optarg;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	if (store_image_load(s, argv[optind], &img, &err) < 0)
-		return cmd_fail(ctx, err);
-	r = overlay_container_create(s, ctx->backend, img, name,
-				     optind + 1 < argc ? argv + optind + 1 : NULL, id, &err);
-	store_image_free(img);
-	if (r < 0)
-		return cmd_fail(ctx, err);
-	printf("%s\n", id);
-	return 0;
-}
 
 /* ---- mount, umount ---- */
 
@@ -215,6 +185,34 @@ static int cmd_diff(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* ---- rm ---- */
 
+/*
+ * Before removing: a running container is refused, or killed with -f; a
+ * cgroup left by a container whose monitor died is removed.
+ */
+static int release_container(struct store *s, const char *id, bool force,
+			     struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, NULL);
+	struct launch_cgroup *cg;
+	int code;
+
+	if (!rec)
+		return 0; /* overlay removes what does not parse */
+	if (launch_container_running(rec)) {
+		if (!force)
+			return strata_fail_msg(err, EBUSY,
+					       "container '%.12s' is running; stop it first or use -f",
+					       id);
+		if (launch_container_kill(s, id, SIGKILL, err) < 0 ||
+		    launch_container_wait(s, id, &code, err) < 0)
+			return -1;
+		return 0;
+	}
+	cg = launch_cgroup_from_json(json_object_get(json_object_get(rec, "State"), "Cgroup"));
+	launch_cgroup_destroy(cg);
+	return 0;
+}
+
 static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
@@ -238,6 +236,7 @@ static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
 		char id[STORE_ID_LEN + 1];
 
 		if (store_container_find(s, argv[i], id, &err) < 0 ||
+		    release_container(s, id, force, &err) < 0 ||
 		    overlay_container_remove(s, id, force, &err) < 0) {
 			ret = cmd_fail(ctx, err);
 			continue;
@@ -430,9 +429,13 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 					      { "change", required_argument, NULL, 'c' },
 					      { "compression", required_argument, NULL, 'C' },
 					      { "quiet", no_argument, NULL, 'q' },
+					      { "pause", required_argument, NULL, 'p' },
 					      CMD_OPT_HELP,
 					      CMD_OPT_END };
 	struct overlay_commit_opts o = { .compression = LAYERS_COMPRESSION_GZIP, .timestamp = -1 };
+	bool pause = true, frozen = false;
+	cleanup_json json_t *rec = NULL;
+	int r;
 	struct strata_error *err = NULL;
 	cleanup_strv char **changes = NULL;
 	cleanup_json json_t *probe = NULL;
@@ -462,6 +465,14 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 			break;
 		case 'q':
 			break;
+		case 'p':
+			if (!strcmp(optarg, "true"))
+				pause = true;
+			else if (!strcmp(optarg, "false"))
+				pause = false;
+			else
+				return cmd_usage_error(ctx, "--pause takes true or false, not '%s'", optarg);
+			break;
 		default:
 			return cmd_getopt_status(c);
 		}
@@ -486,8 +497,31 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 	o.timestamp = time_source_date_epoch();
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if (store_container_find(s, argv[optind], id, &err) < 0 ||
-	    overlay_container_commit(s, id, &o, image_id, &err) < 0)
+	if (store_container_find(s, argv[optind], id, &err) < 0)
+		return cmd_fail(ctx, err);
+	rec = store_container_load(s, id, &err);
+	if (!rec)
+		return cmd_fail(ctx, err);
+	if (launch_container_running(rec)) {
+		/* Commit while running: frozen (unless --pause=false) while the change is read. */
+		o.running_ok = true;
+		if (pause) {
+			if (launch_container_freeze(s, id, &err) < 0)
+				return cmd_fail(ctx, err);
+			frozen = true;
+		}
+	}
+	r = overlay_container_commit(s, id, &o, image_id, &err);
+	if (frozen) {
+		struct strata_error *e2 = NULL;
+
+		if (launch_container_thaw(s, id, &e2) < 0) {
+			if (r == 0)
+				return cmd_fail(ctx, e2);
+			strata_error_free(e2);
+		}
+	}
+	if (r < 0)
 		return cmd_fail(ctx, err);
 	printf("%s\n", digest_hex(image_id));
 	return 0;
@@ -495,8 +529,9 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct command cmd_container_commands[] = {
 	{ "create", "[options] IMAGE [COMMAND [ARG...]]", "create a container (prints its ID)",
-	  "      --name NAME            name the container (default: a generated one)\n",
-	  cmd_create },
+	  "      --name NAME            name the container (default: a generated one)\n"
+	  "      (and every option of run but --rm, -d)\n",
+	  cmd_create_container },
 	{ "mount", "CONTAINER|IMAGE [...]",
 	  "mount a container's rootfs, or an image read-only; prints the path",
 	  "", cmd_mount },

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "cmd/cmd.h"
+#include "launch/launch.h"
 #include "overlay/overlay.h"
 
 /* Counts the chain-ID dirs under ROOT/layers/<backend>/ for every backend. */
@@ -151,6 +152,7 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	jv_set_str(host, "kernel", u.release);
 	jv_set_str(host, "arch", store_arch());
 	json_object_set_new(host, "cpus", json_integer(sys_ncpus()));
+	jv_set_str(host, "cgroups", launch_cgroup_mode());
 	json_object_set_new(info, "host", host);
 
 	json_object_set_new(info, "backends", backends_info(ctx));
@@ -171,8 +173,8 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("version: %s\n", STRATA_VERSION);
 		printf("store:\n  root: %s\n  images: %zu (%s)\n  layer dirs: %llu\n  containers: %zu\n",
 		       s->root, n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
-		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n", u.release, store_arch(),
-		       sys_ncpus());
+		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n  cgroups: %s\n", u.release,
+		       store_arch(), sys_ncpus(), launch_cgroup_mode());
 		{
 			json_t *bk = json_object_get(info, "backends");
 

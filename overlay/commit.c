@@ -147,7 +147,7 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 
 	if (ctr_open(s, id, &c, err) < 0)
 		return -1;
-	if (ctr_check_not_running(&c, "stop it before committing", err) < 0)
+	if (!o->running_ok && ctr_check_not_running(&c, "stop it before committing", err) < 0)
 		goto out_close;
 	if (ctr_image(&c, &img, err) < 0)
 		goto out_close;

@@ -200,10 +200,12 @@ struct overlay_commit_opts {
 	int64_t timestamp;	    /* created time and layer mtimes; -1: now and real mtimes */
 	const char *tag;	    /* NAME[:TAG] to tag the image with, or NULL */
 	const char *created_by;	    /* history created_by; NULL: "strata commit" */
+	bool running_ok;	    /* the caller has frozen the running container (or accepts a live read) */
 };
 
 /*
- * Makes a new image from container @id, which must not be running: packs
+ * Makes a new image from container @id, which must not be running unless
+ * opts->running_ok (the caller froze it): packs
  * only its change (the upper dir; on vfs the diff against the image's top
  * snapshot) into one layer, writes a config with the new diffID, a history
  * entry and the changes, and a manifest; tags it when opts->tag is set.

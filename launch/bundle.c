@@ -1,0 +1,153 @@
+/*
+ * OCI runtime bundles: config.json of the runtime spec for a container
+ * spec, next to a rootfs/ the caller has made. The same settings strata's
+ * own launcher applies: namespaces, mounts, masked and read-only paths,
+ * capabilities, no_new_privs, the seccomp denials, cgroup resources.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launch/launch-int.h"
+
+static json_t *mount_obj(const char *dst, const char *type, const char *src, const char *opts)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "destination", dst, "type", type, "source", src);
+	json_t *a = json_array();
+	cleanup_free char *copy = xstrdup(opts);
+	char *save = NULL;
+
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(t));
+	json_object_set_new(o, "options", a);
+	return o;
+}
+
+static json_t *strings(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+int launch_bundle_write(const char *dir, const struct launch_spec *spec,
+			const struct launch_limits *l, struct strata_error **err)
+{
+	static const char *const masked[] = { "/proc/acpi",	    "/proc/kcore",
+					      "/proc/keys",	    "/proc/latency_stats",
+					      "/proc/timer_list",   "/proc/timer_stats",
+					      "/proc/sched_debug",  "/proc/scsi",
+					      "/sys/firmware",	    NULL };
+	static const char *const ro[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+					  "/proc/sysrq-trigger", NULL };
+	cleanup_json json_t *cfg = NULL;
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int rootfd = -1;
+	cleanup_free gid_t *groups = NULL;
+	cleanup_free char *home = NULL;
+	json_t *caps = json_array(), *mounts, *ns, *res, *sc, *gids;
+	uint64_t mask;
+	uid_t uid;
+	gid_t gid;
+	size_t ng;
+	char **env = strv_dup(spec->env);
+
+	if (dfd < 0)
+		return strata_fail(err, errno, "open bundle '%s'", dir);
+	rootfd = openat(dfd, "rootfs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		strv_free(env);
+		json_decref(caps);
+		return strata_fail(err, errno, "open '%s/rootfs'", dir);
+	}
+	if (caps_mask(spec->cap_add, spec->cap_drop, &mask, err) < 0 ||
+	    user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, err) < 0) {
+		strv_free(env);
+		json_decref(caps);
+		return -1;
+	}
+	for (int c = 0; c < 64; c++)
+		if ((mask & (1ULL << c)) && caps_name(c))
+			json_array_append_new(caps, json_string(caps_name(c)));
+	{
+		bool has_path = false;
+
+		for (size_t i = 0; env && env[i]; i++)
+			has_path |= !strncmp(env[i], "PATH=", 5);
+		if (!has_path)
+			strv_append(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	}
+	gids = json_array();
+	for (size_t i = 0; i < ng; i++)
+		json_array_append_new(gids, json_integer(groups[i]));
+	mounts = json_array();
+	json_array_append_new(mounts, mount_obj("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_obj("/dev", "tmpfs", "tmpfs",
+						"nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(mounts, mount_obj("/dev/pts", "devpts", "devpts",
+						"nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+	json_array_append_new(mounts, mount_obj("/dev/shm", "tmpfs", "shm",
+						"nosuid,noexec,nodev,mode=1777,size=65536k"));
+	json_array_append_new(mounts, mount_obj("/dev/mqueue", "mqueue", "mqueue",
+						"nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_obj("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct launch_mount *m = &spec->mounts[i];
+
+		json_array_append_new(mounts,
+				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs",
+							   m->readonly ? "nosuid,nodev,ro" : "nosuid,nodev")
+					       : mount_obj(m->destination, "bind", m->source,
+							   m->readonly ? "rbind,ro" : "rbind"));
+	}
+	ns = json_pack("[{s:s},{s:s},{s:s},{s:s},{s:s}]", "type", "pid", "type", "ipc", "type",
+		       "uts", "type", "mount", "type", "cgroup");
+	if (!spec->host_network)
+		json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+	res = json_object();
+	if (l->memory > 0)
+		json_object_set_new(res, "memory",
+				    json_pack("{s:I}", "limit", (json_int_t)l->memory));
+	if (l->cpu_quota > 0 || l->cpu_shares > 0 || (l->cpuset && *l->cpuset)) {
+		json_t *cpu = json_object();
+
+		if (l->cpu_quota > 0) {
+			json_object_set_new(cpu, "quota", json_integer(l->cpu_quota));
+			json_object_set_new(cpu, "period",
+					    json_integer(l->cpu_period > 0 ? l->cpu_period : 100000));
+		}
+		if (l->cpu_shares > 0)
+			json_object_set_new(cpu, "shares", json_integer(l->cpu_shares));
+		if (l->cpuset && *l->cpuset)
+			json_object_set_new(cpu, "cpus", json_string(l->cpuset));
+		json_object_set_new(res, "cpu", cpu);
+	}
+	if (l->pids > 0)
+		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
+	sc = json_pack("{s:s, s:[s,s,s], s:[{s:o, s:s, s:i}]}", "defaultAction", "SCMP_ACT_ALLOW",
+		       "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+		       "syscalls", "names", strings(seccomp_denied), "action", "SCMP_ACT_ERRNO",
+		       "errnoRet", EPERM);
+	cfg = json_pack(
+		"{s:s, s:{s:b, s:{s:i, s:i, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:O}, s:b},"
+		" s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}",
+		"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", (int)uid, "gid",
+		(int)gid, "additionalGids", gids, "args", jv_strv(spec->argv), "env", jv_strv(env),
+		"cwd", spec->cwd && *spec->cwd ? spec->cwd : "/", "capabilities", "bounding", caps,
+		"effective", caps, "permitted", caps, "noNewPrivileges", spec->no_new_privs, "root",
+		"path", "rootfs", "readonly", spec->readonly_rootfs, "hostname",
+		spec->hostname ? spec->hostname : "strata", "mounts", mounts, "linux", "namespaces",
+		ns, "resources", res, "maskedPaths", strings(masked), "readonlyPaths", strings(ro));
+	json_decref(caps);
+	strv_free(env);
+	if (!cfg)
+		return strata_fail_msg(err, EINVAL, "bundle: cannot build config.json");
+	if (!spec->no_seccomp)
+		json_object_set_new(json_object_get(cfg, "linux"), "seccomp", sc);
+	else
+		json_decref(sc);
+	return jv_write_at(dfd, "config.json", cfg, err);
+}

@@ -1,0 +1,562 @@
+/*
+ * Container lifecycle. A container's record (container.json, made by
+ * overlay) holds the image config ("Config"), the command given at create
+ * ("Command") and the run options ("RunConfig", written by the run and
+ * create commands); launch adds "State": Status created|running|exited,
+ * Pid (PID 1 of the container as seen from the host), ExitCode, StartedAt,
+ * FinishedAt, and Cgroup (its directories).
+ *
+ * Attached, this process mounts the rootfs, starts PID 1, waits and tears
+ * down. Detached, a monitor process (its own session, output to the
+ * container's log) does the same and tells the caller once PID 1 has
+ * exec'd or failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "launch/launch-int.h"
+#include "overlay/overlay.h"
+
+#define CG_MNT "/sys/fs/cgroup"
+
+static json_t *run_config(const json_t *rec)
+{
+	return json_object_get(rec, "RunConfig");
+}
+
+bool launch_container_running(const json_t *rec)
+{
+	json_t *st = json_object_get(rec, "State");
+	const char *status = jv_str(st, "Status");
+	json_int_t pid = jv_int(st, "Pid", 0);
+
+	return status && !strcmp(status, "running") && pid > 0 && sys_pid_alive((pid_t)pid);
+}
+
+char *launch_container_log_path(struct store *s, const char *id)
+{
+	cleanup_free char *dir = store_container_path(s, id);
+
+	return path_join(dir, "ctr.log");
+}
+
+/* Sets KEY=VALUE in @env, replacing an entry with the same key. */
+static void env_set(char ***env, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	size_t n = eq ? (size_t)(eq - kv) : strlen(kv);
+
+	for (size_t i = 0; *env && (*env)[i]; i++)
+		if (!strncmp((*env)[i], kv, n) && (*env)[i][n] == '=') {
+			free((*env)[i]);
+			(*env)[i] = xstrdup(kv);
+			return;
+		}
+	strv_append(env, kv);
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+	return (int64_t)jv_int(o, k, 0);
+}
+
+int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,
+			    struct launch_limits *limits, struct strata_error **err)
+{
+	json_t *cfg = json_object_get(rec, "Config");
+	json_t *rc = run_config(rec);
+	json_t *ep = json_object_get(rc, "Entrypoint");
+	json_t *cmd = json_object_get(rec, "Command");
+	json_t *mounts = json_object_get(rc, "Mounts");
+	cleanup_strv char **entry = NULL;
+	cleanup_strv char **args = NULL;
+	char **ienv;
+	const char *s;
+
+	memset(spec, 0, sizeof(*spec));
+	memset(limits, 0, sizeof(*limits));
+	spec->stdin_fd = -1;
+	spec->stdout_fd = 1;
+	spec->stderr_fd = 2;
+	/* Entrypoint + Cmd: --entrypoint replaces the image's and drops its Cmd. */
+	entry = jv_to_strv(json_is_array(ep) ? ep : json_object_get(cfg, "Entrypoint"));
+	if (json_is_array(cmd) && json_array_size(cmd))
+		args = jv_to_strv(cmd);
+	else if (!json_is_array(ep))
+		args = jv_to_strv(json_object_get(cfg, "Cmd"));
+	spec->argv = strv_dup(entry);
+	for (size_t i = 0; args && args[i]; i++)
+		strv_append(&spec->argv, args[i]);
+	if (!spec->argv || !spec->argv[0]) {
+		launch_spec_free(spec);
+		return strata_fail_msg(err, EINVAL,
+				       "no command: the image has no Entrypoint or Cmd, give one");
+	}
+	ienv = jv_to_strv(json_object_get(cfg, "Env"));
+	spec->env = ienv;
+	{
+		cleanup_strv char **extra = jv_to_strv(json_object_get(rc, "Env"));
+
+		for (size_t i = 0; extra && extra[i]; i++)
+			env_set(&spec->env, extra[i]);
+	}
+	s = jv_str(rc, "WorkingDir");
+	spec->cwd = xstrdup(s && *s ? s : (jv_str(cfg, "WorkingDir") ? jv_str(cfg, "WorkingDir") : "/"));
+	if (!*spec->cwd) {
+		free((char *)spec->cwd);
+		spec->cwd = xstrdup("/");
+	}
+	s = jv_str(rc, "User");
+	if (!s || !*s)
+		s = jv_str(cfg, "User");
+	spec->user = s && *s ? xstrdup(s) : NULL;
+	s = jv_str(rc, "Hostname");
+	if (s && *s) {
+		spec->hostname = xstrdup(s);
+	} else {
+		const char *id = jv_str(rec, "Id");
+
+		spec->hostname = id ? xstrndup(id, 12) : xstrdup("strata");
+	}
+	s = jv_str(rc, "Network");
+	spec->host_network = s && !strcmp(s, "host");
+	spec->readonly_rootfs = json_is_true(json_object_get(rc, "ReadOnly"));
+	spec->no_seccomp = json_is_false(json_object_get(rc, "Seccomp"));
+	spec->no_new_privs = json_is_true(json_object_get(rc, "NoNewPrivileges"));
+	spec->init = json_is_true(json_object_get(rc, "Init"));
+	spec->cap_add = jv_to_strv(json_object_get(rc, "CapAdd"));
+	spec->cap_drop = jv_to_strv(json_object_get(rc, "CapDrop"));
+	if (json_is_array(mounts)) {
+		size_t i;
+		json_t *m;
+
+		spec->mounts = xcalloc(json_array_size(mounts) + 1, sizeof(*spec->mounts));
+		json_array_foreach(mounts, i, m) {
+			struct launch_mount *lm = &spec->mounts[spec->n_mounts++];
+			const char *type = jv_str(m, "Type");
+
+			lm->tmpfs = type && !strcmp(type, "tmpfs");
+			lm->source = jv_str(m, "Source") ? xstrdup(jv_str(m, "Source")) : NULL;
+			lm->destination = xstrdup(jv_str(m, "Destination") ? jv_str(m, "Destination")
+									  : "/");
+			lm->readonly = json_is_true(json_object_get(m, "ReadOnly"));
+		}
+	}
+	limits->memory = jint(rc, "Memory");
+	limits->memory_swap = jint(rc, "MemorySwap");
+	limits->cpu_quota = jint(rc, "CpuQuota");
+	limits->cpu_period = jint(rc, "CpuPeriod");
+	limits->cpu_shares = jint(rc, "CpuShares");
+	limits->pids = jint(rc, "PidsLimit");
+	limits->cpuset = jv_str(rc, "CpusetCpus");
+	return 0;
+}
+
+void launch_spec_free(struct launch_spec *spec)
+{
+	strv_free(spec->argv);
+	strv_free(spec->env);
+	free((char *)spec->cwd);
+	free((char *)spec->user);
+	free((char *)spec->hostname);
+	strv_free(spec->cap_add);
+	strv_free(spec->cap_drop);
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		free(spec->mounts[i].source);
+		free(spec->mounts[i].destination);
+	}
+	free(spec->mounts);
+	memset(spec, 0, sizeof(*spec));
+}
+
+/* hostname, hosts and resolv.conf of the container, in its directory. */
+static int write_etc(struct store *s, const char *id, struct launch_spec *spec,
+		     char **paths, struct strata_error **err)
+{
+	cleanup_close int dfd = store_container_dirfd(s, id, err);
+	cleanup_free char *dir = store_container_path(s, id);
+	cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+					     "ip6-loopback\n127.0.1.1\t%s\n",
+					     spec->hostname);
+	cleanup_free char *hn = xasprintf("%s\n", spec->hostname);
+	cleanup_free char *resolv = NULL;
+	size_t rlen = 0;
+
+	if (dfd < 0)
+		return -1;
+	if (file_read_at(AT_FDCWD, "/etc/resolv.conf", 1 << 16, &resolv, &rlen, NULL) < 0) {
+		resolv = xstrdup("");
+		rlen = 0;
+	}
+	if (file_write_atomic_at(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0 ||
+	    file_write_atomic_at(dfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
+	    file_write_atomic_at(dfd, "resolv.conf", resolv, rlen, 0644, err) < 0)
+		return -1;
+	paths[0] = path_join(dir, "hosts");
+	paths[1] = path_join(dir, "hostname");
+	paths[2] = path_join(dir, "resolv.conf");
+	spec->hosts_file = paths[0];
+	spec->hostname_file = paths[1];
+	spec->resolv_file = paths[2];
+	return 0;
+}
+
+static int save_state(struct store *s, const char *id, json_t *state, struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, err);
+
+	if (!rec)
+		return -1;
+	json_object_set(rec, "State", state);
+	return store_container_save(s, id, rec, err);
+}
+
+static char *now_rfc3339(void)
+{
+	int64_t ns = time_now_ns();
+
+	return time_rfc3339(ns / 1000000000LL, (long)(ns % 1000000000LL));
+}
+
+/* The whole life of a started container, in this process: returns its exit status. */
+static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, int err_fd,
+		    int in_fd, int notify_fd, int *status, struct strata_error **err)
+{
+	struct launch_spec spec;
+	struct launch_limits limits;
+	struct launch_cgroup *cg = NULL;
+	char *etc[3] = { NULL, NULL, NULL };
+	cleanup_free char *merged = NULL;
+	cleanup_json json_t *state = NULL;
+	cleanup_free char *started = NULL;
+	cleanup_free char *finished = NULL;
+	bool auto_remove = json_is_true(json_object_get(run_config(rec), "AutoRemove"));
+	pid_t pid;
+	int ret = -1;
+
+	if (launch_spec_from_record(rec, &spec, &limits, err) < 0)
+		return -1;
+	spec.stdin_fd = in_fd;
+	spec.stdout_fd = out_fd;
+	spec.stderr_fd = err_fd;
+	spec.forward_signals = true;
+	if (write_etc(s, id, &spec, etc, err) < 0)
+		goto out_spec;
+	if (overlay_container_mount(s, id, &merged, err) < 0)
+		goto out_spec;
+	if (launch_cgroup_create(CG_MNT, 0, "/proc/self/cgroup", id, &limits, &cg, err) < 0)
+		goto out_umount;
+	spec.cgroup = cg;
+	if (launch_spawn(merged, &spec, &pid, err) < 0)
+		goto out_cgroup;
+	started = now_rfc3339();
+	state = json_pack("{s:s, s:i, s:s, s:o}", "Status", "running", "Pid", (json_int_t)pid,
+			  "StartedAt", started, "Cgroup", launch_cgroup_to_json(cg));
+	if (save_state(s, id, state, err) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out_cgroup;
+	}
+	if (notify_fd >= 0) {
+		if (write(notify_fd, "", 1) < 0)
+			log_debug("monitor: caller gone");
+		close(notify_fd);
+	}
+	*status = launch_wait(pid, true);
+	finished = now_rfc3339();
+	json_decref(state);
+	state = json_pack("{s:s, s:i, s:i, s:s, s:s}", "Status", "exited", "Pid", 0, "ExitCode",
+			  (json_int_t)*status, "StartedAt", started, "FinishedAt", finished);
+	ret = 0;
+	if (save_state(s, id, state, err) < 0)
+		ret = -1;
+out_cgroup:
+	launch_cgroup_destroy(cg);
+out_umount:
+	overlay_container_umount(s, id, true, NULL);
+	if (auto_remove && ret == 0) {
+		struct strata_error *e2 = NULL;
+
+		if (overlay_container_remove(s, id, true, &e2) < 0) {
+			log_warn("--rm: %s", strata_error_msg(e2));
+			strata_error_free(e2);
+		}
+	}
+out_spec:
+	for (int i = 0; i < 3; i++)
+		free(etc[i]);
+	launch_spec_free(&spec);
+	return ret;
+}
+
+int launch_container_start(struct store *s, const char *id, bool attach, int *status,
+			   struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, err);
+	cleanup_free char *log = NULL;
+	int notify[2];
+	pid_t mon;
+	char buf[2048];
+	ssize_t n, got = 0;
+
+	if (!rec)
+		return -1;
+	if (launch_container_running(rec))
+		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
+	*status = 0;
+	if (attach) {
+		bool interactive = json_is_true(json_object_get(run_config(rec), "Interactive"));
+
+		return run_here(s, id, rec, 1, 2, interactive ? 0 : -1, -1, status, err);
+	}
+	log = launch_container_log_path(s, id);
+	if (pipe2(notify, O_CLOEXEC) < 0)
+		return strata_fail(err, errno, "pipe");
+	fflush(NULL);
+	mon = fork();
+	if (mon < 0)
+		return strata_fail(err, errno, "fork the monitor");
+	if (mon == 0) {
+		struct strata_error *e = NULL;
+		int lfd, st = 0;
+
+		close(notify[0]);
+		setsid();
+		signal(SIGHUP, SIG_IGN);
+		lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (lfd < 0) {
+			strata_fail(&e, errno, "open the log %s", log);
+		} else {
+			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			if (run_here(s, id, rec, lfd, lfd, -1, notify[1], &st, &e) == 0)
+				_exit(0);
+		}
+		{
+			const char *m = strata_error_msg(e);
+
+			if (write(notify[1], m, strlen(m)) < 0)
+				_exit(1);
+		}
+		_exit(1);
+	}
+	close(notify[1]);
+	while ((n = read(notify[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			got += n;
+	close(notify[0]);
+	/* One NUL byte: started. Text: the monitor's error. Nothing: it died. */
+	if (got == 1 && buf[0] == '\0')
+		return 0;
+	if (got > 0) {
+		buf[got] = '\0';
+		waitpid(mon, NULL, 0);
+		return strata_fail_msg(err, EIO, "%s", buf[0] ? buf : buf + 1);
+	}
+	waitpid(mon, NULL, 0);
+	return strata_fail_msg(err, EIO, "the container's monitor ended before it started");
+}
+
+static pid_t running_pid(struct store *s, const char *id, json_t **rec_out,
+			 struct strata_error **err)
+{
+	json_t *rec = store_container_load(s, id, err);
+
+	if (!rec)
+		return -1;
+	if (!launch_container_running(rec)) {
+		json_decref(rec);
+		return strata_fail_msg(err, EINVAL, "container '%.12s' is not running", id);
+	}
+	if (rec_out)
+		*rec_out = rec;
+	else
+		json_decref(rec);
+	return 0;
+}
+
+static pid_t state_pid(const json_t *rec)
+{
+	return (pid_t)jv_int(json_object_get(rec, "State"), "Pid", 0);
+}
+
+int launch_container_kill(struct store *s, const char *id, int sig, struct strata_error **err)
+{
+	cleanup_json json_t *rec = NULL;
+
+	if (running_pid(s, id, &rec, err) < 0)
+		return -1;
+	if (kill(state_pid(rec), sig) < 0)
+		return strata_fail(err, errno, "signal container '%.12s'", id);
+	return 0;
+}
+
+/* Waits until the record says exited (the monitor or the attached process writes it). */
+static int wait_exited(struct store *s, const char *id, int64_t timeout_ms, int *code,
+		       struct strata_error **err)
+{
+	for (int64_t waited = 0;; waited += 20) {
+		cleanup_json json_t *rec = store_container_load(s, id, NULL);
+		json_t *st = rec ? json_object_get(rec, "State") : NULL;
+		const char *status = jv_str(st, "Status");
+
+		if (!rec) {
+			/* removed (--rm): it has exited */
+			if (code)
+				*code = 0;
+			return 1;
+		}
+		if (!status || strcmp(status, "running")) {
+			if (code)
+				*code = (int)jv_int(st, "ExitCode", 0);
+			return 0;
+		}
+		if (!sys_pid_alive(state_pid(rec)) && waited > 2000) {
+			if (code)
+				*code = 137;
+			return 0; /* its monitor died too */
+		}
+		if (timeout_ms >= 0 && waited >= timeout_ms)
+			return strata_fail_msg(err, ETIMEDOUT, "container '%.12s' is still running",
+					       id);
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	}
+}
+
+int launch_signal_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} sigs[] = { { "HUP", SIGHUP },	  { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+		     { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "STOP", SIGSTOP },
+		     { "CONT", SIGCONT }, { "ALRM", SIGALRM }, { "PIPE", SIGPIPE }, { "WINCH", SIGWINCH } };
+	char *end;
+	long n;
+
+	if (!s || !*s)
+		return -1;
+	n = strtol(s, &end, 10);
+	if (!*end)
+		return n > 0 && n < 65 ? (int)n : -1;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (!strcasecmp(s, sigs[i].name))
+			return sigs[i].sig;
+	return -1;
+}
+
+int launch_container_stop(struct store *s, const char *id, int timeout, struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, err);
+	const char *ss;
+	int sig = SIGTERM;
+	pid_t pid;
+
+	if (!rec)
+		return -1;
+	if (!launch_container_running(rec))
+		return 0; /* docker: stopping a stopped container is fine */
+	ss = jv_str(run_config(rec), "StopSignal");
+	if (!ss)
+		ss = jv_str(json_object_get(rec, "Config"), "StopSignal");
+	if (ss && launch_signal_parse(ss) > 0)
+		sig = launch_signal_parse(ss);
+	pid = state_pid(rec);
+	kill(pid, sig);
+	for (int i = 0; i < timeout * 50 && sys_pid_alive(pid); i++)
+		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+	if (sys_pid_alive(pid))
+		kill(pid, SIGKILL);
+	return wait_exited(s, id, 10000, NULL, err) < 0 ? -1 : 0;
+}
+
+int launch_container_wait(struct store *s, const char *id, int *code, struct strata_error **err)
+{
+	return wait_exited(s, id, -1, code, err) < 0 ? -1 : 0;
+}
+
+static struct launch_cgroup *state_cgroup(const json_t *rec, struct strata_error **err)
+{
+	struct launch_cgroup *cg =
+		launch_cgroup_from_json(json_object_get(json_object_get(rec, "State"), "Cgroup"));
+
+	if (!cg)
+		strata_fail_msg(err, ENODEV, "the running container has no cgroup to %s",
+				"freeze or read (commit with --pause=false)");
+	return cg;
+}
+
+static int freeze(struct store *s, const char *id, bool frozen, struct strata_error **err)
+{
+	cleanup_json json_t *rec = NULL;
+	struct launch_cgroup *cg;
+	int r;
+
+	if (running_pid(s, id, &rec, err) < 0)
+		return -1;
+	cg = state_cgroup(rec, err);
+	if (!cg)
+		return -1;
+	r = launch_cgroup_freeze(cg, frozen, err);
+	launch_cgroup_free(cg);
+	return r;
+}
+
+int launch_container_freeze(struct store *s, const char *id, struct strata_error **err)
+{
+	return freeze(s, id, true, err);
+}
+
+int launch_container_thaw(struct store *s, const char *id, struct strata_error **err)
+{
+	return freeze(s, id, false, err);
+}
+
+int launch_container_stats(struct store *s, const char *id, struct launch_stats *st,
+			   struct strata_error **err)
+{
+	cleanup_json json_t *rec = NULL;
+	struct launch_cgroup *cg;
+	int r;
+
+	if (running_pid(s, id, &rec, err) < 0)
+		return -1;
+	cg = state_cgroup(rec, err);
+	if (!cg)
+		return -1;
+	r = launch_cgroup_stats(cg, st, err);
+	launch_cgroup_free(cg);
+	return r;
+}
+
+int launch_container_exec(struct store *s, const char *id, const struct launch_spec *spec,
+			  int *status, struct strata_error **err)
+{
+	cleanup_json json_t *rec = NULL;
+	struct launch_cgroup *cg;
+	int r;
+
+	if (running_pid(s, id, &rec, err) < 0)
+		return -1;
+	cg = launch_cgroup_from_json(json_object_get(json_object_get(rec, "State"), "Cgroup"));
+	r = launch_exec(state_pid(rec), cg, spec, status, err);
+	launch_cgroup_free(cg);
+	return r;
+}

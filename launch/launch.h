@@ -1,0 +1,206 @@
+/*
+ * launch: running processes in containers. A process gets new mount, PID,
+ * UTS, IPC, cgroup (and, unless the host network is asked for, network)
+ * namespaces, the merged rootfs with /proc, /sys, a tmpfs /dev and the
+ * OCI runtime's masked and read-only paths, pivot_root, reduced
+ * capabilities, a seccomp filter, and a cgroup (v1 or v2) with its limits.
+ * Container lifecycle (run, start, stop, kill, exec, wait, logs, stats,
+ * freeze for commit) and OCI runtime bundles build on it.
+ */
+#ifndef STRATA_LAUNCH_LAUNCH_H
+#define STRATA_LAUNCH_LAUNCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/util.h"
+#include "store/store.h"
+
+/* ---- cgroup.c ---- */
+
+/* Resource limits; 0 (or NULL) means none. */
+struct launch_limits {
+	int64_t memory;	     /* bytes */
+	int64_t memory_swap; /* memory + swap bytes; -1: unlimited swap */
+	int64_t cpu_quota;   /* microseconds per period (--cpus 0.5 -> 50000) */
+	int64_t cpu_period;  /* microseconds; 0: 100000 */
+	int64_t cpu_shares;  /* v1 shares (2..262144); v2 weight derived */
+	int64_t pids;	     /* maximum number of tasks */
+	const char *cpuset;  /* "0-1" */
+};
+
+/* A container's cgroup: one directory per v1 controller, or one v2 directory. */
+struct launch_cgroup;
+
+/* How the cgroup tree at @mnt is organised: 2 (unified), 1 (legacy or hybrid), 0 (none). */
+int launch_cgroup_version(const char *mnt);
+
+/* "v2", "v1" or "v1 (hybrid)" for /sys/fs/cgroup; "none" when there is none. */
+const char *launch_cgroup_mode(void);
+
+/*
+ * Makes the cgroup @name under the cgroup this process is in (read from
+ * @self_file, normally /proc/self/cgroup) in the tree at @mnt (normally
+ * /sys/fs/cgroup), of @version (0: detect), and writes @limits.
+ */
+int launch_cgroup_create(const char *mnt, int version, const char *self_file, const char *name,
+			 const struct launch_limits *limits, struct launch_cgroup **out,
+			 struct strata_error **err);
+
+/* The cgroup's directories as JSON ({"unified": path} or {"memory": path, ...}). */
+json_t *launch_cgroup_to_json(const struct launch_cgroup *cg);
+
+/* Rebuilds a cgroup handle from launch_cgroup_to_json's output. */
+struct launch_cgroup *launch_cgroup_from_json(const json_t *j);
+
+/* Moves process @pid into the cgroup. */
+int launch_cgroup_add(struct launch_cgroup *cg, pid_t pid, struct strata_error **err);
+
+/* Freezes (@frozen) or thaws every process of the cgroup, waiting until it is done. */
+int launch_cgroup_freeze(struct launch_cgroup *cg, bool frozen, struct strata_error **err);
+
+struct launch_stats {
+	uint64_t memory;    /* bytes in use */
+	uint64_t memory_max; /* 0: none */
+	uint64_t cpu_usec;  /* CPU time used */
+	uint64_t pids;	    /* tasks */
+};
+
+/* Reads the cgroup's usage. */
+int launch_cgroup_stats(struct launch_cgroup *cg, struct launch_stats *st,
+			struct strata_error **err);
+
+/* Kills what is left in the cgroup and removes its directories; frees @cg. NULL is fine. */
+void launch_cgroup_destroy(struct launch_cgroup *cg);
+
+/* Frees @cg without touching the directories. NULL is fine. */
+void launch_cgroup_free(struct launch_cgroup *cg);
+
+/* ---- spawn.c: one process in a container ---- */
+
+struct launch_mount {
+	char *source;	   /* host path (bind) or NULL (tmpfs) */
+	char *destination; /* path inside the container */
+	bool readonly;
+	bool tmpfs;
+};
+
+struct launch_spec {
+	char **argv;	     /* the process (argv[0] looked up in the container's PATH) */
+	char **env;	     /* KEY=VALUE */
+	const char *cwd;     /* inside the container; made when missing; NULL: "/" */
+	const char *user;    /* "uid[:gid]" or "name[:group]" (from the rootfs's files); NULL: root */
+	const char *hostname;
+	bool host_network;   /* false: a new network namespace with lo up */
+	bool readonly_rootfs;
+	struct launch_mount *mounts;
+	size_t n_mounts;
+	const char *hosts_file;	 /* host files bound onto /etc/hosts, ... (may be NULL) */
+	const char *resolv_file;
+	const char *hostname_file;
+	char **cap_add, **cap_drop; /* "NET_ADMIN" or "CAP_NET_ADMIN"; "ALL" */
+	bool no_seccomp;
+	bool no_new_privs;
+	bool init;	       /* a reaper as PID 1 */
+	int stdin_fd;	       /* -1: /dev/null */
+	int stdout_fd, stderr_fd;
+	struct launch_cgroup *cgroup; /* joined before exec, or NULL */
+	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
+};
+
+/* The capabilities a container gets by default (Docker's set), as names. */
+extern const char *const launch_default_caps[];
+
+/*
+ * Starts @spec in @rootfs (a directory, typically a merged mount). Sets
+ * *pid to the container's PID 1 (as seen from here) once it has exec'd.
+ * Errors in the container before exec come back as the error here.
+ */
+int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
+		 struct strata_error **err);
+
+/*
+ * Waits for @pid (from launch_spawn), forwarding signals when asked, and
+ * returns its exit status: the code, or 128+N for signal N.
+ */
+int launch_wait(pid_t pid, bool forward_signals);
+
+/* launch_spawn + launch_wait: runs @spec to the end; the status in *status. */
+int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
+	       struct strata_error **err);
+
+/*
+ * Runs @argv in the namespaces of the running container process @pid (and
+ * its cgroup @cg when not NULL), with @spec's env, cwd and user; returns the
+ * exit status as launch_run.
+ */
+int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
+		struct strata_error **err);
+
+/* ---- container.c: container lifecycle on top of overlay ---- */
+
+/*
+ * Starts container @id (created by overlay_container_create, with its run
+ * options in the record's "RunConfig"). @attach: runs in the foreground
+ * with this process's stdio and returns the exit status in *status;
+ * otherwise a monitor process keeps it running with its output in the
+ * container's log and *status is 0.
+ */
+int launch_container_start(struct store *s, const char *id, bool attach, int *status,
+			   struct strata_error **err);
+
+/* Sends @sig to the container's PID 1. */
+int launch_container_kill(struct store *s, const char *id, int sig, struct strata_error **err);
+
+/* The stop signal, then SIGKILL after @timeout seconds; waits until it has exited. */
+int launch_container_stop(struct store *s, const char *id, int timeout, struct strata_error **err);
+
+/* Waits until the container has exited; its exit code in *code. */
+int launch_container_wait(struct store *s, const char *id, int *code, struct strata_error **err);
+
+/* Freezes a running container's processes (for commit). */
+int launch_container_freeze(struct store *s, const char *id, struct strata_error **err);
+
+/* Thaws what launch_container_freeze froze. */
+int launch_container_thaw(struct store *s, const char *id, struct strata_error **err);
+
+/* True when the container's record says running and its PID 1 is alive. */
+bool launch_container_running(const json_t *rec);
+
+/* Reads a running container's cgroup usage. */
+int launch_container_stats(struct store *s, const char *id, struct launch_stats *st,
+			   struct strata_error **err);
+
+/* Runs @spec's argv in running container @id; exit status in *status. */
+int launch_container_exec(struct store *s, const char *id, const struct launch_spec *spec,
+			  int *status, struct strata_error **err);
+
+/* The path of the container's log file (stdout and stderr of a detached container). */
+char *launch_container_log_path(struct store *s, const char *id);
+
+/*
+ * Builds the spec of container record @rec: the image config's Entrypoint,
+ * Cmd, Env, WorkingDir, User with the record's "RunConfig" overrides.
+ * Free with launch_spec_free.
+ */
+int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,
+			    struct launch_limits *limits, struct strata_error **err);
+
+/* Frees what launch_spec_from_record allocated. */
+void launch_spec_free(struct launch_spec *spec);
+
+/* Parses "TERM", "SIGTERM" or "15"; -1 when unknown. */
+int launch_signal_parse(const char *s);
+
+/* ---- bundle.c ---- */
+
+/*
+ * Writes config.json of an OCI runtime bundle for @spec and @limits into
+ * @dir, whose rootfs/ the caller has made (users are resolved in it), so
+ * that `crun run` and `runc run` start what strata would.
+ */
+int launch_bundle_write(const char *dir, const struct launch_spec *spec,
+			const struct launch_limits *limits, struct strata_error **err);
+
+#endif

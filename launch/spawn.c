@@ -1,0 +1,705 @@
+/*
+ * One process in a container. The parent clones a child into new mount,
+ * PID, UTS, IPC (and network) namespaces, puts it in its cgroup, then lets
+ * it go. The child, PID 1 of its namespace, joins a new cgroup namespace,
+ * makes every mount private, mounts /proc, /sys, /dev and the binds on
+ * targets opened inside the rootfs (openat2 RESOLVE_IN_ROOT, mounted
+ * through /proc/self/fd, so a symlink swapped into the rootfs cannot point
+ * a mount at the host), masks the OCI runtime's paths, pivots into the
+ * rootfs and detaches the old root, drops capabilities, loads the seccomp
+ * filter, takes its user and execs. Before exec every error is sent back
+ * on a close-on-exec pipe, so the parent reports it as its own; EOF on the
+ * pipe means the exec happened.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch/launch-int.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+static const char *const masked_paths[] = {
+	"proc/acpi",	     "proc/kcore",	  "proc/keys",	    "proc/latency_stats",
+	"proc/timer_list",   "proc/timer_stats", "proc/sched_debug", "proc/scsi",
+	"sys/firmware",	     NULL,
+};
+static const char *const readonly_paths[] = {
+	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
+};
+
+/* Sends the error to the parent and ends the child. */
+static _Noreturn void child_die(int errfd, struct strata_error *err)
+{
+	char buf[2048];
+	int n = snprintf(buf, sizeof(buf), "%d %s", strata_error_code(err), strata_error_msg(err));
+
+	if (n > 0 && write(errfd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1) < 0)
+		_exit(125);
+	_exit(127);
+}
+
+/* Opens (making it first when missing: a directory, or an empty file when @file) @path in @rootfd. */
+static int open_target(int rootfd, const char *path, bool file, struct strata_error **err)
+{
+	int fd = path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, NULL);
+
+	if (fd >= 0)
+		return fd;
+	if (!file) {
+		int d = path_mkdirs_in(rootfd, path, 0755, err);
+
+		return d;
+	}
+	{
+		cleanup_free char *owner = NULL;
+		const char *base;
+		cleanup_close int pfd = path_open_parent_in(rootfd, path, true, &owner, &base, err);
+		int f;
+
+		if (pfd < 0)
+			return -1;
+		f = openat(pfd, base, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (f < 0 && errno != EEXIST)
+			return strata_fail(err, errno, "create mount point '/%s'", path);
+		if (f >= 0)
+			close(f);
+	}
+	return path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, err);
+}
+
+static int mount_fd(const char *src, int target_fd, const char *fstype, unsigned long flags,
+		    const char *data, const char *what, struct strata_error **err)
+{
+	char t[64];
+
+	snprintf(t, sizeof(t), "/proc/self/fd/%d", target_fd);
+	if (mount(src, t, fstype, flags, data) < 0)
+		return strata_fail(err, errno, "mount %s", what);
+	return 0;
+}
+
+/* Mounts a filesystem on @path inside the rootfs. */
+static int mount_in(int rootfd, const char *path, const char *fstype, const char *src,
+		    unsigned long flags, const char *data, struct strata_error **err)
+{
+	cleanup_close int fd = open_target(rootfd, path, false, err);
+	cleanup_free char *what = xasprintf("%s on /%s", fstype, path);
+
+	if (fd < 0)
+		return -1;
+	return mount_fd(src, fd, fstype, flags, data, what, err);
+}
+
+/* Bind mounts host @src (opened here) onto @path inside the rootfs, read-only when @ro. */
+static int bind_in(int rootfd, const char *src, const char *path, bool ro,
+		   struct strata_error **err)
+{
+	cleanup_close int sfd = open(src, O_PATH | O_CLOEXEC);
+	cleanup_close int tfd = -1;
+	cleanup_free char *what = xasprintf("%s on /%s", src, path);
+	struct stat st;
+	char s[64];
+
+	if (sfd < 0 || fstat(sfd, &st) < 0)
+		return strata_fail(err, errno, "bind source '%s'", src);
+	tfd = open_target(rootfd, path, !S_ISDIR(st.st_mode), err);
+	if (tfd < 0)
+		return -1;
+	snprintf(s, sizeof(s), "/proc/self/fd/%d", sfd);
+	if (mount_fd(s, tfd, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
+		return -1;
+	if (ro) {
+		/* A new fd: the old one names the covered inode. */
+		cleanup_close int nfd = path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, err);
+
+		if (nfd < 0 || mount_fd(NULL, nfd, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC,
+					NULL, what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int setup_dev(int rootfd, struct strata_error **err)
+{
+	static const struct {
+		const char *name;
+		unsigned maj, min;
+	} nodes[] = { { "null", 1, 3 },	  { "zero", 1, 5 }, { "full", 1, 7 },
+		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
+	cleanup_close int dfd = -1;
+
+	if (mount_in(rootfd, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+		     "mode=755,size=65536k", err) < 0)
+		return -1;
+	dfd = path_open_in(rootfd, "dev", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, err);
+	if (dfd < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+		if (mknodat(dfd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) <
+		    0) {
+			/* No CAP_MKNOD: bind the host's node instead. */
+			cleanup_free char *src = xasprintf("/dev/%s", nodes[i].name);
+			cleanup_free char *dst = xasprintf("dev/%s", nodes[i].name);
+
+			if (bind_in(rootfd, src, dst, false, err) < 0)
+				return -1;
+		} else if (fchmodat(dfd, nodes[i].name, 0666, 0) < 0) {
+			return strata_fail(err, errno, "chmod /dev/%s", nodes[i].name);
+		}
+	}
+	if (mkdirat(dfd, "pts", 0755) < 0 || mkdirat(dfd, "shm", 01777) < 0 ||
+	    mkdirat(dfd, "mqueue", 0755) < 0)
+		return strata_fail(err, errno, "make /dev directories");
+	if (mount_in(rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0)
+		return -1;
+	if (mount_in(rootfd, "dev/shm", "tmpfs", "shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "mode=1777,size=65536k", err) < 0)
+		return -1;
+	if (mount_in(rootfd, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL, err) < 0)
+		return -1;
+	if (symlinkat("pts/ptmx", dfd, "ptmx") < 0 || symlinkat("/proc/self/fd", dfd, "fd") < 0 ||
+	    symlinkat("/proc/self/fd/0", dfd, "stdin") < 0 ||
+	    symlinkat("/proc/self/fd/1", dfd, "stdout") < 0 ||
+	    symlinkat("/proc/self/fd/2", dfd, "stderr") < 0)
+		return strata_fail(err, errno, "make /dev links");
+	return 0;
+}
+
+static int mask_paths(int rootfd, struct strata_error **err)
+{
+	for (size_t i = 0; masked_paths[i]; i++) {
+		cleanup_close int fd = path_open_in(rootfd, masked_paths[i], O_PATH | O_NOFOLLOW, 0,
+						    NULL);
+		cleanup_free char *what = xasprintf("mask on /%s", masked_paths[i]);
+		struct stat st;
+
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue; /* not there: nothing to hide */
+		if (S_ISDIR(st.st_mode)) {
+			if (mount_fd("tmpfs", fd, "tmpfs", MS_RDONLY, "size=0", what, err) < 0)
+				return -1;
+		} else if (mount_fd("/dev/null", fd, NULL, MS_BIND, NULL, what, err) < 0) {
+			return -1;
+		}
+	}
+	for (size_t i = 0; readonly_paths[i]; i++) {
+		cleanup_close int fd = path_open_in(rootfd, readonly_paths[i], O_PATH | O_NOFOLLOW, 0,
+						    NULL);
+		cleanup_close int nfd = -1;
+		cleanup_free char *what = xasprintf("read-only /%s", readonly_paths[i]);
+		char p[64];
+
+		if (fd < 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if (mount_fd(p, fd, NULL, MS_BIND | MS_REC, NULL, what, err) < 0)
+			return -1;
+		nfd = path_open_in(rootfd, readonly_paths[i], O_PATH | O_NOFOLLOW, 0, err);
+		if (nfd < 0 || mount_fd(NULL, nfd, NULL,
+					MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV |
+						MS_NOEXEC,
+					NULL, what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void loopback_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+}
+
+static bool env_has(char **env, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (!strncmp(env[i], key, n) && env[i][n] == '=')
+			return true;
+	return false;
+}
+
+/* --init: PID 1 forwards signals to its one child and reaps every orphan. */
+static _Noreturn void run_init(char **argv, int err_fd)
+{
+	sigset_t set, old;
+	pid_t child;
+	int status = 0;
+
+	sigfillset(&set);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	child = fork();
+	if (child < 0)
+		_exit(127);
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		setpgid(0, 0);
+		execvp(argv[0], argv);
+		{
+			struct strata_error *err = NULL;
+
+			strata_fail(&err, errno, "exec '%s'", argv[0]);
+			child_die(err_fd, err);
+		}
+	}
+	/*
+	 * PID 1 does not exec, so close-on-exec does not apply to it: close
+	 * every inherited fd, or the parent's wait for the error pipe (and a
+	 * monitor's caller) would last as long as the container.
+	 */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	for (;;) {
+		int sig;
+		pid_t p;
+
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+			if (p == child)
+				_exit(WIFEXITED(status) ? WEXITSTATUS(status)
+							: 128 + WTERMSIG(status));
+		if (sigwait(&set, &sig) == 0 && sig != SIGCHLD)
+			kill(child, sig);
+	}
+}
+
+struct child_args {
+	const char *rootfs;
+	const struct launch_spec *spec;
+	uint64_t caps;
+	int sync_fd, err_fd;
+};
+
+static _Noreturn void child_main(struct child_args *a)
+{
+	const struct launch_spec *spec = a->spec;
+	struct strata_error *err = NULL;
+	cleanup_close int rootfd = -1;
+	uid_t uid = 0;
+	gid_t gid = 0, *groups = NULL;
+	size_t n_groups = 0;
+	char *home = NULL;
+	char **env = NULL;
+	char go;
+
+	/* Wait until the parent has put us in our cgroup. */
+	if (read(a->sync_fd, &go, 1) != 1)
+		_exit(125);
+	close(a->sync_fd);
+	if (spec->cgroup && unshare(CLONE_NEWCGROUP) < 0)
+		log_debug("launch: no cgroup namespace: %s", strerror(errno));
+	if (setsid() < 0)
+		_exit(125);
+	/* stdio */
+	{
+		int in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY);
+
+		if (in < 0 || dup2(in, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 ||
+		    dup2(spec->stderr_fd, 2) < 0) {
+			strata_fail(&err, errno, "set up stdio");
+			child_die(a->err_fd, err);
+		}
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		strata_fail(&err, errno, "make mounts private");
+		child_die(a->err_fd, err);
+	}
+	if (mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		strata_fail(&err, errno, "bind the rootfs");
+		child_die(a->err_fd, err);
+	}
+	rootfd = open(a->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		strata_fail(&err, errno, "open the rootfs");
+		child_die(a->err_fd, err);
+	}
+	if (mount_in(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, &err) <
+		    0 ||
+	    setup_dev(rootfd, &err) < 0)
+		child_die(a->err_fd, err);
+	if (mount_in(rootfd, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		     NULL, &err) < 0) {
+		/* sysfs of another network namespace can be refused: bind the host's, read-only. */
+		strata_error_free(err);
+		err = NULL;
+		if (bind_in(rootfd, "/sys", "sys", true, &err) < 0)
+			child_die(a->err_fd, err);
+	}
+	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, &err) < 0) ||
+	    (spec->resolv_file &&
+	     bind_in(rootfd, spec->resolv_file, "etc/resolv.conf", false, &err) < 0) ||
+	    (spec->hostname_file &&
+	     bind_in(rootfd, spec->hostname_file, "etc/hostname", false, &err) < 0))
+		child_die(a->err_fd, err);
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct launch_mount *m = &spec->mounts[i];
+		cleanup_free char *dst = path_clean(m->destination);
+
+		if (!*dst) {
+			strata_fail_msg(&err, EINVAL, "cannot mount over '/'");
+			child_die(a->err_fd, err);
+		}
+		if (m->tmpfs ? mount_in(rootfd, dst, "tmpfs", "tmpfs",
+					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
+					"mode=1777", &err) < 0
+			     : bind_in(rootfd, m->source, dst, m->readonly, &err) < 0)
+			child_die(a->err_fd, err);
+	}
+	if (mask_paths(rootfd, &err) < 0)
+		child_die(a->err_fd, err);
+	if (spec->readonly_rootfs &&
+	    mount(NULL, a->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+		strata_fail(&err, errno, "make the rootfs read-only");
+		child_die(a->err_fd, err);
+	}
+	if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+		strata_fail(&err, errno, "set the hostname");
+		child_die(a->err_fd, err);
+	}
+	/* pivot_root into the rootfs and let go of the old root. */
+	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+	    chdir("/") < 0) {
+		strata_fail(&err, errno, "pivot_root into the rootfs");
+		child_die(a->err_fd, err);
+	}
+	close(rootfd);
+	rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!spec->host_network)
+		loopback_up();
+	if (user_resolve(rootfd, spec->user, &uid, &gid, &groups, &n_groups, &home, &err) < 0)
+		child_die(a->err_fd, err);
+	if (spec->cwd && *spec->cwd) {
+		cleanup_free char *cwd = path_clean(spec->cwd);
+		int dfd = *cwd ? path_mkdirs_in(rootfd, cwd, 0755, &err) : 0;
+
+		if (dfd < 0)
+			child_die(a->err_fd, err);
+		if (*cwd)
+			close(dfd);
+		if (chdir(spec->cwd[0] == '/' ? spec->cwd : "/") < 0 ||
+		    (spec->cwd[0] != '/' && chdir(cwd) < 0)) {
+			strata_fail(&err, errno, "working directory '%s'", spec->cwd);
+			child_die(a->err_fd, err);
+		}
+	}
+	/* environment */
+	env = strv_dup(spec->env);
+	if (!env_has(env, "PATH"))
+		strv_append(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	if (!env_has(env, "HOSTNAME") && spec->hostname) {
+		cleanup_free char *h = xasprintf("HOSTNAME=%s", spec->hostname);
+
+		strv_append(&env, h);
+	}
+	if (!env_has(env, "HOME")) {
+		cleanup_free char *h = xasprintf("HOME=%s", home && *home ? home : "/");
+
+		strv_append(&env, h);
+	}
+	/* privileges: bounding set, seccomp (while CAP_SYS_ADMIN is still held), user, caps */
+	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		strata_fail(&err, errno, "no_new_privs");
+		child_die(a->err_fd, err);
+	}
+	if (caps_drop_bounding(a->caps, &err) < 0)
+		child_die(a->err_fd, err);
+	if (!spec->no_seccomp && seccomp_load_default(&err) < 0)
+		child_die(a->err_fd, err);
+	if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		strata_fail(&err, errno, "become user %u:%u", (unsigned)uid, (unsigned)gid);
+		child_die(a->err_fd, err);
+	}
+	if (caps_apply(a->caps, &err) < 0)
+		child_die(a->err_fd, err);
+	/* Nothing of ours may leak into the container. */
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != a->err_fd)
+				close(fd);
+	environ = env;
+	if (spec->init)
+		run_init(spec->argv, a->err_fd);
+	execvp(spec->argv[0], spec->argv);
+	strata_fail(&err, errno, "exec '%s'", spec->argv[0]);
+	child_die(a->err_fd, err);
+}
+
+int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
+		 struct strata_error **err)
+{
+	int sync[2], errp[2];
+	struct child_args a = { rootfs, spec, 0, -1, -1 };
+	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	char buf[2048];
+	ssize_t n, got = 0;
+	pid_t child;
+
+	if (!spec->argv || !spec->argv[0])
+		return strata_fail_msg(err, EINVAL, "no command to run");
+	if (caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0)
+		return -1;
+	if (!spec->host_network)
+		flags |= CLONE_NEWNET;
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		return strata_fail(err, errno, "pipe");
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return strata_fail(err, errno, "pipe");
+	}
+	fflush(NULL);
+	child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (child == 0) {
+		close(sync[1]);
+		close(errp[0]);
+		a.sync_fd = sync[0];
+		a.err_fd = errp[1];
+		child_main(&a);
+	}
+	close(sync[0]);
+	close(errp[1]);
+	if (child < 0) {
+		close(sync[1]);
+		close(errp[0]);
+		return strata_fail(err, errno, "clone the container process");
+	}
+	if (spec->cgroup && launch_cgroup_add(spec->cgroup, child, err) < 0) {
+		close(sync[1]);
+		close(errp[0]);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return -1;
+	}
+	if (write(sync[1], "g", 1) != 1) {
+		close(sync[1]);
+		close(errp[0]);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return strata_fail(err, errno, "start the container process");
+	}
+	close(sync[1]);
+	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += n;
+		if ((size_t)got >= sizeof(buf) - 1)
+			break;
+	}
+	close(errp[0]);
+	if (got > 0) {
+		char *msg;
+		int code = (int)strtol(buf, &msg, 10);
+
+		buf[got] = '\0';
+		waitpid(child, NULL, 0);
+		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+	}
+	*pid = child;
+	return 0;
+}
+
+int launch_wait(pid_t pid, bool forward_signals)
+{
+	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	sigset_t set, old;
+	int sfd, status = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (forward_signals)
+		for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
+			sigaddset(&set, fwd[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	for (;;) {
+		struct signalfd_siginfo si;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid || (r < 0 && errno == ECHILD))
+			break;
+		if (sfd < 0) {
+			if (waitpid(pid, &status, 0) == pid)
+				break;
+			continue;
+		}
+		if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
+			kill(pid, (int)si.ssi_signo);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
+}
+
+int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
+	       struct strata_error **err)
+{
+	pid_t pid;
+
+	if (launch_spawn(rootfs, spec, &pid, err) < 0)
+		return -1;
+	*status = launch_wait(pid, spec->forward_signals);
+	return 0;
+}
+
+/* Joins the namespaces of @pid (mnt last: it changes what /proc means). */
+static int join_namespaces(pid_t pid, struct strata_error **err)
+{
+	static const char *const ns[] = { "cgroup", "ipc", "uts", "net", "pid", "mnt" };
+	int fds[ARRAY_SIZE(ns)];
+	int ret = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		cleanup_free char *p = xasprintf("/proc/%d/ns/%s", (int)pid, ns[i]);
+
+		fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+		if (fds[i] < 0)
+			continue;
+		if (ret == 0 && setns(fds[i], 0) < 0) {
+			struct stat a, b;
+			cleanup_free char *mine = xasprintf("/proc/self/ns/%s", ns[i]);
+
+			/* the same namespace as ours (host network): nothing to join */
+			if (!(fstat(fds[i], &a) == 0 && stat(mine, &b) == 0 && a.st_ino == b.st_ino))
+				ret = strata_fail(err, errno, "join the %s namespace", ns[i]);
+		}
+		close(fds[i]);
+	}
+	return ret;
+}
+
+int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
+		struct strata_error **err)
+{
+	int errp[2];
+	char buf[2048];
+	ssize_t n, got = 0;
+	pid_t child;
+	uint64_t caps;
+
+	if (caps_mask(spec->cap_add, spec->cap_drop, &caps, err) < 0)
+		return -1;
+	if (pipe2(errp, O_CLOEXEC) < 0)
+		return strata_fail(err, errno, "pipe");
+	fflush(NULL);
+	child = fork();
+	if (child < 0)
+		return strata_fail(err, errno, "fork");
+	if (child == 0) {
+		struct strata_error *e = NULL;
+		pid_t inner;
+
+		close(errp[0]);
+		if (cg && launch_cgroup_add(cg, getpid(), &e) < 0)
+			child_die(errp[1], e);
+		if (join_namespaces(pid, &e) < 0)
+			child_die(errp[1], e);
+		/* The PID namespace applies to children: fork once more. */
+		inner = fork();
+		if (inner < 0) {
+			strata_fail(&e, errno, "fork");
+			child_die(errp[1], e);
+		}
+		if (inner > 0) {
+			close(errp[1]);
+			_exit(launch_wait(inner, true));
+		}
+		{
+			cleanup_close int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			uid_t uid = 0;
+			gid_t gid = 0, *groups = NULL;
+			size_t ng = 0;
+			char *home = NULL;
+			char **env = strv_dup(spec->env);
+
+			if (spec->stdin_fd >= 0)
+				dup2(spec->stdin_fd, 0);
+			dup2(spec->stdout_fd, 1);
+			dup2(spec->stderr_fd, 2);
+			if (user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, &e) < 0)
+				child_die(errp[1], e);
+			if (chdir(spec->cwd && *spec->cwd ? spec->cwd : "/") < 0) {
+				strata_fail(&e, errno, "working directory '%s'", spec->cwd);
+				child_die(errp[1], e);
+			}
+			if (!env_has(env, "PATH"))
+				strv_append(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+			if (!env_has(env, "HOME")) {
+				cleanup_free char *h = xasprintf("HOME=%s", home && *home ? home : "/");
+
+				strv_append(&env, h);
+			}
+			if ((spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ||
+			    caps_drop_bounding(caps, &e) < 0 ||
+			    (!spec->no_seccomp && seccomp_load_default(&e) < 0) ||
+			    setgroups(ng, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+			    setresuid(uid, uid, uid) < 0 || caps_apply(caps, &e) < 0) {
+				if (!e)
+					strata_fail(&e, errno, "drop privileges");
+				child_die(errp[1], e);
+			}
+			if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+				log_debug("exec: close_range: %s", strerror(errno));
+			environ = env;
+			execvp(spec->argv[0], spec->argv);
+			strata_fail(&e, errno, "exec '%s'", spec->argv[0]);
+			child_die(errp[1], e);
+		}
+	}
+	close(errp[1]);
+	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			got += n;
+	close(errp[0]);
+	if (got > 0) {
+		char *msg;
+		int code = (int)strtol(buf, &msg, 10);
+
+		buf[got] = '\0';
+		waitpid(child, NULL, 0);
+		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+	}
+	*status = launch_wait(child, spec->forward_signals);
+	return 0;
+}
