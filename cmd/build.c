@@ -164,7 +164,7 @@ const struct command cmd_build_commands[] = {
 	  "      --timestamp N           created times and file mtimes set to N (seconds\n"
 	  "                              since the epoch; default $SOURCE_DATE_EPOCH)\n"
 	  "      --layers=true|false     one cached image per step (default true); false:\n"
-	  "                              one layer per stage, no cache\n"
+	  "                              no build cache\n"
 	  "      --network host|none    network of RUN steps (default host)\n"
 	  "      --compression gzip|zstd layer compression (default gzip)\n"
 	  "      --label KEY=VALUE       set a label on the image (repeatable)\n"

@@ -633,8 +633,9 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 	const char *chown_spec = recipe_instr_flag(x, "chown");
 	const char *chmod_spec = recipe_instr_flag(x, "chmod");
 	const char *cmd = recipe_cmd_name(x->cmd);
+	/* A trailing '\\' (possible only under "# escape=`") marks a directory too, as in buildah. */
 	bool dest_is_dir_syntax = str_has_suffix(job->dest, "/") || strcmp(job->dest, ".") == 0 ||
-				  str_has_suffix(job->dest, "/.");
+				  str_has_suffix(job->dest, "/.") || str_has_suffix(job->dest, "\\");
 	cleanup_free char *abs = job->dest[0] == '/'
 					 ? xstrdup(job->dest)
 					 : path_join(workdir && *workdir ? workdir : "/", job->dest);
