@@ -1,5 +1,6 @@
 /*
- * Image commands: images, tag, rmi, inspect, history, import, gc, fsck.
+ * Image commands: images, tag, rmi, inspect, history, import, export, save,
+ * load, gc, fsck.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -534,6 +535,87 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* ---- export ---- */
+
+static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	cleanup_free char *tmp = NULL;
+	const char *output = NULL;
+	int c, r, dfd = -1, ofd = -1;
+	struct store *s;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "o:", opts)) != -1) {
+		if (c == 'o')
+			output = optarg;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "IMAGE")))
+		return c;
+	if (!output && isatty(1))
+		return cmd_usage_error(ctx, "refusing to write a tar to a terminal: use -o FILE or a pipe");
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_load(s, argv[optind], &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (store_pin(s, &err) < 0) {
+		store_image_free(img);
+		return cmd_fail(ctx, err);
+	}
+	tmp = store_tmp_name("-export");
+	r = -1;
+	if (mkdirat(s->tmp_fd, tmp, 0755) < 0) {
+		strata_fail(&err, errno, "create a staging directory");
+		goto out_pin;
+	}
+	dfd = openat(s->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		strata_fail(&err, errno, "open the staging directory");
+		goto out;
+	}
+	if (layers_apply_image(s, img, dfd, &err) < 0)
+		goto out;
+	ofd = output && strcmp(output, "-") ? open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+					    : dup(1);
+	if (ofd < 0) {
+		strata_fail(&err, errno, "create '%s'", output);
+		goto out;
+	}
+	r = layers_pack_tar_fd(dfd, ofd, -1, &err);
+	if (r == 0 && close(ofd) < 0 && errno != EINTR) {
+		r = strata_fail(&err, errno, "write '%s'", output ? output : "stdout");
+		ofd = -1;
+	} else if (r == 0) {
+		ofd = -1;
+	}
+out:
+	if (ofd >= 0)
+		close(ofd);
+	if (dfd >= 0)
+		close(dfd);
+	{
+		struct strata_error *rm_err = NULL;
+
+		if (path_rm_rf_at(s->tmp_fd, tmp, &rm_err) < 0) {
+			log_warn("remove staging directory: %s", strata_error_msg(rm_err));
+			strata_error_free(rm_err);
+		}
+	}
+	/* A partial output file is not an export. */
+	if (r < 0 && output && strcmp(output, "-"))
+		unlink(output);
+out_pin:
+	store_unpin(s);
+	store_image_free(img);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	return 0;
+}
+
 /* ---- gc ---- */
 
 static void print_line(const char *what, void *arg)
@@ -626,6 +708,8 @@ const struct command cmd_image_commands[] = {
 	  "  -m, --message TEXT         history comment\n"
 	  "      --compression ALGO     gzip (default), zstd or none\n",
 	  cmd_import },
+	{ "export", "[options] IMAGE", "write the image's flattened rootfs as a tar (stdout by default)",
+	  "  -o, --output FILE          write to FILE instead of stdout\n", cmd_export },
 	{ "gc", "", "remove blobs and layers that nothing reaches", "", cmd_gc },
 	{ "fsck", "[--repair]", "verify every blob and record",
 	  "      --repair               move corrupt blobs aside, drop dangling records\n",
