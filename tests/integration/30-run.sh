@@ -147,6 +147,20 @@ assert_eq "$(awk -v p="$ROOT/" 'index($5, p) == 1' /proc/self/mountinfo | wc -l)
 left=$(find /sys/fs/cgroup -maxdepth 6 -type d -path '*strata/*' -name '[0-9a-f]*' 2>/dev/null | wc -l)
 assert_eq "$left" 0 "cgroups left"
 
+# -t: stdin and stdout are a terminal, the exit status still comes back;
+# exec -t too; -d with -t is refused.
+set +e
+out=$(strata run --rm -t busybox sh -c '[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 5')
+rc=$?
+set -e
+assert_eq "$rc" 5 "exit status through a pty"
+assert_contains "$out" "on-a-tty"
+id=$(strata run -d busybox sleep 30)
+assert_contains "$(strata exec -t "$id" sh -c '[ -t 0 ] && echo exec-tty')" "exec-tty"
+strata rm -f "$id" >/dev/null
+expect_fail strata run -d -t busybox true
+assert_one_line_error "$out"
+
 # A command that does not exist: 127 and a one-line error.
 expect_fail run /no/such/command
 assert_eq "$rc" 127 "missing command"

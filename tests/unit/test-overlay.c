@@ -91,7 +91,7 @@ static void run_scenario(int (*fn)(void), bool no_fsopen)
 	if (pid == 0) {
 		int r;
 
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
 			perror("private mount namespace");
 			_exit(2);
 		}
@@ -446,7 +446,9 @@ static int scenario_mount_basic(void)
 
 START_TEST(test_mount_new_api)
 {
-	ck_assert_str_eq(overlay_mount_api(), "fsopen");
+	/* valgrind does not know fsopen: there the probe falls back, as it should */
+	if (!getenv("STRATA_UNDER_VALGRIND"))
+		ck_assert_str_eq(overlay_mount_api(), "fsopen");
 	run_scenario(scenario_mount_basic, false);
 }
 END_TEST
