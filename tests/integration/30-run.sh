@@ -139,6 +139,12 @@ c2=$(strata exec "$id" cat /count)
 [ "$c2" -gt "$c1" ] || fail "the container stopped counting after the commit ($c1, $c2)"
 strata rm -f "$id" >/dev/null
 
+# A --rm container's overlay skips the sync of its upper ("volatile"); a kept one does not.
+assert_contains "$(run sh -c 'grep " / " /proc/mounts')" "volatile"
+id=$(strata create busybox)
+assert_not_contains "$(strata start -a "$id" 2>&1; strata run busybox sh -c 'grep " / " /proc/mounts')" "volatile"
+for c in $(strata ps -aq); do strata rm -f "$c" >/dev/null; done
+
 # --rm leaves no container, mount or cgroup.
 before=$(ls "$ROOT/containers" | wc -l)
 run true
