@@ -376,6 +376,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	if (!rec)
 		return cmd_fail(ctx, err);
 	json_object_set(rec, "RunConfig", o->rc);
+	if (o->rm)
+		json_object_set_new(rec, "Volatile", json_true()); /* overlay: no sync of its upper */
 	if (check_command) {
 		/* Check the command now rather than at start. */
 		struct launch_spec spec;

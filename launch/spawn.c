@@ -316,6 +316,12 @@ static _Noreturn void child_main(struct child_args *a)
 	char **env = NULL;
 	char go;
 
+	/*
+	 * Not dumpable until exec: no process of the container may open our
+	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
+	 * let it write the host binary. An --init PID 1 stays so.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Wait until the parent has put us in our cgroup. */
 	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(125);
@@ -658,6 +664,8 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 		pid_t inner;
 
 		close(errp[0]);
+		/* not dumpable: the container must not reach strata's binary through /proc (see child_main) */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		if (cg && launch_cgroup_add(cg, getpid(), &e) < 0)
 			child_die(errp[1], e);
 		if (join_namespaces(pid, &e) < 0)

@@ -109,6 +109,10 @@ rc=$?
 set -e
 assert_eq "$rc" 3 "SIGTERM forwarded and trapped"
 
+# strata's own binary is out of reach: not through /proc/1/exe of an --init PID 1.
+expect_fail strata run --rm --init busybox sh -c 'cat /proc/1/exe >/dev/null'
+assert_contains "$out" "Permission denied"
+
 # --init: PID 1 forwards TERM to the command, which dies of it: 143.
 id=$(strata run -d --init busybox sleep 30)
 strata stop -t 5 "$id" >/dev/null
@@ -138,6 +142,12 @@ sleep 0.4
 c2=$(strata exec "$id" cat /count)
 [ "$c2" -gt "$c1" ] || fail "the container stopped counting after the commit ($c1, $c2)"
 strata rm -f "$id" >/dev/null
+
+# A --rm container's overlay skips the sync of its upper ("volatile"); a kept one does not.
+assert_contains "$(run sh -c 'grep " / " /proc/mounts')" "volatile"
+id=$(strata create busybox)
+assert_not_contains "$(strata start -a "$id" 2>&1; strata run busybox sh -c 'grep " / " /proc/mounts')" "volatile"
+for c in $(strata ps -aq); do strata rm -f "$c" >/dev/null; done
 
 # --rm leaves no container, mount or cgroup.
 before=$(ls "$ROOT/containers" | wc -l)
