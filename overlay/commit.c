@@ -52,6 +52,30 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 	}
 }
 
+int overlay_container_pack(struct store *s, const char *id, const struct layers_pack_opts *po,
+			   struct layers_blob *blob, size_t *n_changes, struct strata_error **err)
+{
+	struct store_image *img = NULL;
+	struct ctr c;
+	int r = -1;
+
+	if (n_changes) {
+		struct layers_change *ch = NULL;
+
+		*n_changes = 0;
+		if (overlay_container_diff(s, id, &ch, n_changes, err) < 0)
+			return -1;
+		overlay_changes_free(ch, *n_changes);
+	}
+	if (ctr_open(s, id, &c, err) < 0)
+		return -1;
+	if (ctr_image(&c, &img, err) == 0)
+		r = pack_change(&c, img, po, blob, err);
+	store_image_free(img);
+	ctr_close(&c);
+	return r;
+}
+
 /* A new config: the image's (or an empty one), with the layer, history and changes. */
 static json_t *new_config(const struct ctr *c, const struct store_image *img,
 			  const struct overlay_commit_opts *o, const struct layers_blob *blob,

@@ -219,6 +219,14 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 /* ---- image.c: read-only mounts of images ---- */
 
 /*
+ * Packs container @id's change (as commit does) into a layer blob without
+ * writing an image: the builder's step. Sets *n_changes (may be NULL) to
+ * the number of changed paths, so an empty change can be left out.
+ */
+int overlay_container_pack(struct store *s, const char *id, const struct layers_pack_opts *po,
+			   struct layers_blob *blob, size_t *n_changes, struct strata_error **err);
+
+/*
  * Mounts image @img read-only with @backend (NULL: the default) and counts
  * one more user; sets *merged (caller frees). vfs gives a read-only bind
  * mount of the top snapshot.

@@ -25,4 +25,108 @@ const char *const *recipe_cmd_flags(enum recipe_cmd c);
 /* True when flag @name of @c is boolean (--link). */
 bool recipe_flag_is_bool(enum recipe_cmd c, const char *name);
 
+/* ---- build.c ---- */
+
+/* The PATH a stage gets when its base has none (buildkit's DefaultPathEnvUnix). */
+#define RECIPE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* A stage being built. */
+struct stage_state {
+	struct store_image *img; /* the current image; NULL before the first step of scratch */
+	json_t *config;		 /* its config (a copy the next step changes) */
+	char key[DIGEST_STR_LEN]; /* cache key of the current state */
+	struct recipe_vars vars;
+	bool cmd_set; /* CMD was set in this stage */
+};
+
+struct builder {
+	struct store *s;
+	const struct recipe_build_opts *o;
+	struct recipe_file *file;
+	struct recipe_plan *plan;
+	int ctxfd;
+	struct recipe_ignore *ig;
+	struct stage_state *ss;
+	char **used_args;
+	char settings[128]; /* build settings that change bytes, hashed into every key */
+	char prefix[32];    /* "[i/n] " with several stages */
+	size_t stage_no, n_needed;
+	/* build-fs.c: the working container of a stage without --layers */
+	char *work_id;
+	char *work_merged;
+};
+
+/*
+ * Writes an image of @config with the layers of the stage's current image
+ * plus @layer (may be NULL), and makes it the stage's current image.
+ */
+int recipe_build_write_image(struct builder *b, struct stage_state *ss, json_t *config,
+			     const struct layers_blob *layer, struct strata_error **err);
+
+/* ---- copy.c ---- */
+
+/* The sources of one COPY/ADD, gathered before its cache key. */
+struct copy_job {
+	char **patterns;		    /* local source patterns, expanded */
+	struct recipe_sources local;	    /* collected from the context (or the --from rootfs) */
+	const struct recipe_heredoc **docs; /* heredoc sources, borrowed */
+	size_t n_docs;
+	char **urls;			     /* ADD URL sources */
+	char **url_files;		     /* their downloads (host paths in ROOT/tmp) */
+	char **url_digests;		     /* their SHA-256 */
+	char *dest;			     /* the destination as written (expanded) */
+	long from_stage;		     /* COPY --from a stage, or -1 */
+	struct store_image *from;	     /* COPY --from: the image read */
+	size_t n_items;			     /* sources before globbing, to check "dest must be a dir" */
+	bool is_add;
+	struct store *s;
+};
+
+/* Gathers the sources of COPY/ADD @x (expanded) for stage @stage. */
+int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_instr *x,
+			struct copy_job *job, struct strata_error **err);
+
+/* The digest of everything @job would copy. */
+void recipe_copy_digest(const struct copy_job *job, char out[DIGEST_STR_LEN]);
+
+/* Frees what @job holds and removes its downloads. */
+void recipe_copy_job_release(struct copy_job *job);
+
+/*
+ * Copies what @job holds into the root filesystem @rootfd at its
+ * destination (relative to @workdir); local sources are read from @srcfd
+ * (the context, or the --from image's rootfs). mtimes later than @clamp
+ * become @clamp (-1: kept).
+ */
+int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int rootfd, int srcfd,
+		     const char *workdir, int64_t clamp, struct strata_error **err);
+
+/*
+ * Resolves --chown USER[:GROUP] (names looked up in @rootfd's /etc/passwd
+ * and /etc/group; a user alone gives its UID as GID).
+ */
+int recipe_copy_parse_chown(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
+			    struct strata_error **err);
+
+/* ---- fetch.c ---- */
+
+/*
+ * Downloads @url (http or https, redirects followed) into a new file in
+ * ROOT/tmp; sets *path (caller frees and removes it) and its SHA-256.
+ */
+int recipe_fetch(struct store *s, const char *url, char **path, char digest[DIGEST_STR_LEN],
+		 struct strata_error **err);
+
+/* ---- build-fs.c ---- */
+
+/* Runs RUN, COPY, ADD or WORKDIR @x in stage @stage and makes the resulting image current. */
+int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_instr *x,
+			 struct copy_job *job, struct strata_error **err);
+
+/* Ends stage @stage: without --layers, commits its working container. */
+int recipe_build_stage_done(struct builder *b, size_t stage, struct strata_error **err);
+
+/* Removes what build-fs.c left (the working container). */
+void recipe_build_fs_release(struct builder *b);
+
 #endif

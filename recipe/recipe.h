@@ -10,6 +10,13 @@
  *             the stages a target needs
  * ignore.c    .containerignore/.dockerignore patterns and source globs
  * context.c   COPY/ADD sources in the build context and the cache keys of steps
+ * config.c    what each instruction does to an image config
+ * build.c     the builder: stages, steps, the cache, output
+ * copy.c      COPY and ADD: sources (context, stages, images, heredocs, URLs,
+ *             archives) copied into a root filesystem
+ * fetch.c     ADD's downloads (libcurl)
+ * build-fs.c  steps that change the filesystem: a container per step, RUN
+ *             through the launcher, the upper dir committed as a layer
  *
  * Every error of a file is "FILE:LINE: message". Nothing here crashes or hangs
  * on any input: the parser is fuzzed (tests/fuzz/fuzz-recipe.c).
@@ -23,6 +30,8 @@
 #include <sys/types.h>
 
 #include "util/util.h"
+#include "store/store.h"
+#include "layers/layers.h"
 
 /* Largest recipe file read. */
 #define RECIPE_FILE_MAX (8u << 20)
@@ -358,5 +367,57 @@ void recipe_sources_digest(const struct recipe_sources *s, char out[DIGEST_STR_L
  */
 void recipe_cache_key(const char *parent, const char *instr, const char *extra,
 		      char out[DIGEST_STR_LEN]);
+
+/* ---- the builder (build.c) ---- */
+
+struct recipe_build_opts {
+	const char *context;	  /* the build context directory */
+	const char *file;	  /* the recipe; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile; "-": stdin */
+	char *const *tags;	  /* NAME[:TAG] to tag the result with; NULL-terminated or NULL */
+	char *const *build_args;  /* KEY=VALUE */
+	const char *target;	  /* the stage to build; NULL: the last */
+	bool no_cache;		  /* run every step */
+	bool layers;		  /* one image per step, cached; false: no cache */
+	int64_t timestamp;	  /* created times and layer mtimes; -1: now and real mtimes */
+	const char *network;	  /* RUN's network: "host" or "none" */
+	enum layers_compression compression;
+	char *const *labels;	  /* KEY=VALUE set on the final image */
+	const char *backend;	  /* union backend; NULL: the default */
+	FILE *out;		  /* "STEP i/N: ...", "--> ID" lines; NULL: quiet */
+	int run_stdout, run_stderr; /* where RUN's output goes (-1: discarded) */
+};
+
+/*
+ * Builds the recipe of @o in @s: parses it, plans its stages, runs the steps
+ * of the stages the target needs (from the cache where it can), tags the
+ * result and writes its image ID (config digest) to @id. Recipe errors are
+ * "FILE:LINE: message"; a failing RUN names its exit status.
+ */
+int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
+		 struct strata_error **err);
+
+/* ---- image configs (config.c) ---- */
+
+/* The "Shell" of @config, else ["/bin/sh", "-c"]. Caller frees with strv_free. */
+char **recipe_config_shell(const json_t *config);
+
+/*
+ * Applies the expanded instruction @x to the image config @config as Docker
+ * does: ENV, LABEL, CMD, ENTRYPOINT, WORKDIR (the path only), USER, EXPOSE,
+ * VOLUME, SHELL, STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER; ARG changes
+ * nothing. *cmd_set says whether this stage set CMD (an ENTRYPOINT resets an
+ * inherited one). A bad port or signal is "FILE:LINE: message".
+ */
+int recipe_config_apply(json_t *config, const struct recipe_instr *x, const char *file,
+			bool *cmd_set, struct strata_error **err);
+
+/* True when @c only changes the config (no layer): everything but FROM, RUN, COPY, ADD, WORKDIR. */
+bool recipe_cmd_is_config_only(enum recipe_cmd c);
+
+/*
+ * The history "created_by" of step @x: the shell command line of a RUN,
+ * else "/bin/sh -c #(nop) INSTRUCTION" as buildah writes it. Caller frees.
+ */
+char *recipe_history_created_by(const json_t *config, const struct recipe_instr *x);
 
 #endif

@@ -941,6 +941,137 @@ START_TEST(test_cache_key)
 }
 END_TEST
 
+/* ---- image configs ---- */
+
+/* Applies the instructions of @text (after its FROM) to a fresh config. */
+static json_t *config_after(const char *text, struct strata_error **err, int *ret)
+{
+	struct recipe_file *f = parse_ok(text);
+	json_t *config = store_config_new(0);
+	bool cmd_set = false;
+
+	*ret = 0;
+	json_object_set_new(json_object_get(config, "config"), "Cmd", json_pack("[s]", "base"));
+	for (size_t i = 1; i < f->n_instrs && *ret == 0; i++) {
+		struct recipe_instr *x = NULL;
+
+		*ret = recipe_instr_expand(&f->instrs[i], "F", '\\', NULL, &x, err);
+		if (*ret == 0)
+			*ret = recipe_config_apply(config, x, "F", &cmd_set, err);
+		recipe_instr_free(x);
+	}
+	recipe_file_free(f);
+	return config;
+}
+
+static char *config_get(json_t *config, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(config, "config"), key);
+
+	return v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : xstrdup("null");
+}
+
+#define ck_config(config, key, want)                                                               \
+	do {                                                                                       \
+		char *_v = config_get(config, key);                                                \
+		ck_assert_str_eq(_v, want);                                                        \
+		free(_v);                                                                          \
+	} while (0)
+
+START_TEST(test_config_apply)
+{
+	cleanup_error struct strata_error *err = NULL;
+	int r;
+	json_t *c = config_after("FROM a\n"
+				 "ENV A=1 B=2\n"
+				 "ENV A=3\n"
+				 "LABEL x=y\n"
+				 "EXPOSE 80 53/UDP 7000-7001\n"
+				 "VOLUME /v\n"
+				 "USER app\n"
+				 "WORKDIR /w\n"
+				 "WORKDIR sub/../x\n"
+				 "SHELL [\"/bin/bash\", \"-c\"]\n"
+				 "CMD echo hi\n"
+				 "STOPSIGNAL 9\n"
+				 "HEALTHCHECK --interval=2s --retries=3 CMD curl x\n"
+				 "ONBUILD RUN make\n"
+				 "MAINTAINER me\n",
+				 &err, &r);
+
+	ck_assert_ok(r, err);
+	ck_config(c, "Env", "[\"A=3\",\"B=2\"]");
+	ck_config(c, "Labels", "{\"x\":\"y\"}");
+	ck_config(c, "ExposedPorts", "{\"80/tcp\":{},\"53/udp\":{},\"7000/tcp\":{},\"7001/tcp\":{}}");
+	ck_config(c, "Volumes", "{\"/v\":{}}");
+	ck_config(c, "User", "\"app\"");
+	ck_config(c, "WorkingDir", "\"/w/x\"");
+	ck_config(c, "Cmd", "[\"/bin/bash\",\"-c\",\"echo hi\"]");
+	ck_config(c, "StopSignal", "\"9\"");
+	ck_config(c, "Healthcheck",
+		  "{\"Test\":[\"CMD-SHELL\",\"curl x\"],\"Interval\":2000000000,\"Retries\":3}");
+	ck_config(c, "OnBuild", "[\"RUN make\"]");
+	ck_assert_str_eq(jv_str(c, "author"), "me");
+	json_decref(c);
+
+	/* ENTRYPOINT drops an inherited CMD, but not one this stage set. */
+	c = config_after("FROM a\nENTRYPOINT [\"e\"]\n", &err, &r);
+	ck_assert_ok(r, err);
+	ck_config(c, "Cmd", "null");
+	ck_config(c, "Entrypoint", "[\"e\"]");
+	json_decref(c);
+	c = config_after("FROM a\nCMD [\"c\"]\nENTRYPOINT e\n", &err, &r);
+	ck_assert_ok(r, err);
+	ck_config(c, "Cmd", "[\"c\"]");
+	ck_config(c, "Entrypoint", "[\"/bin/sh\",\"-c\",\"e\"]");
+	json_decref(c);
+	c = config_after("FROM a\nHEALTHCHECK NONE\n", &err, &r);
+	ck_config(c, "Healthcheck", "{\"Test\":[\"NONE\"]}");
+	json_decref(c);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	cleanup_error struct strata_error *err = NULL;
+	int r;
+	json_t *c = config_after("FROM a\nEXPOSE 80/bogus\n", &err, &r);
+
+	ck_assert_int_eq(r, -1);
+	ck_assert_str_eq(strata_error_msg(err), "F:2: invalid proto 'bogus' in EXPOSE");
+	json_decref(c);
+	strata_error_free(err);
+	err = NULL;
+	c = config_after("FROM a\nEXPOSE 70000\n", &err, &r);
+	ck_assert_str_eq(strata_error_msg(err), "F:2: invalid port '70000' in EXPOSE");
+	json_decref(c);
+	strata_error_free(err);
+	err = NULL;
+	c = config_after("FROM a\nSTOPSIGNAL SIGBOGUS\n", &err, &r);
+	ck_assert_str_eq(strata_error_msg(err), "F:2: invalid signal 'SIGBOGUS'");
+	json_decref(c);
+	ck_assert(recipe_cmd_is_config_only(RECIPE_ENV));
+	ck_assert(!recipe_cmd_is_config_only(RECIPE_WORKDIR));
+	ck_assert(!recipe_cmd_is_config_only(RECIPE_RUN));
+}
+END_TEST
+
+START_TEST(test_history_created_by)
+{
+	struct recipe_file *f = parse_ok("FROM a\nRUN make all\nRUN [\"a\", \"b\"]\nENV A=1\n");
+	json_t *c = store_config_new(0);
+	const char *want[] = { "/bin/sh -c make all", "a b", "/bin/sh -c #(nop) ENV A=1" };
+
+	for (size_t i = 1; i < f->n_instrs; i++) {
+		cleanup_free char *by = recipe_history_created_by(c, &f->instrs[i]);
+
+		ck_assert_str_eq(by, want[i - 1]);
+	}
+	json_decref(c);
+	recipe_file_free(f);
+}
+END_TEST
+
 /* ---- the fuzz corpus ---- */
 
 START_TEST(test_fuzz_corpus)
@@ -1021,6 +1152,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_sources_errors);
 	tcase_add_test(tc, test_sources_digest);
 	tcase_add_test(tc, test_cache_key);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("config");
+	tcase_add_test(tc, test_config_apply);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_history_created_by);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fuzz-corpus");

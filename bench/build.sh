@@ -1,0 +1,64 @@
+#!/bin/sh
+# strata build against buildah bud on the same 10-step recipe FROM the same
+# busybox base: a cold build (base present, nothing cached) and a fully
+# cached rebuild. buildah uses its overlay driver and runc, --layers.
+. "$(dirname "$0")/lib.sh"
+command -v buildah >/dev/null || { echo "bench: buildah missing (make deps)" >&2; exit 1; }
+
+ctx=$BENCH_TMP/ctx
+mkdir -p "$ctx/src"
+for i in 1 2 3 4 5 6 7 8; do head -c 20000 /dev/urandom | base64 >"$ctx/src/file$i.txt"; done
+echo "config" >"$ctx/app.conf"
+cat >"$ctx/Containerfile" <<'X'
+FROM busybox
+ENV APP=/app LANG=C.UTF-8
+WORKDIR /app
+COPY src/ ./src/
+RUN cat src/*.txt | wc -c >size.txt
+RUN mkdir -p /var/lib/app && echo ready >/var/lib/app/state
+COPY app.conf /etc/app.conf
+LABEL org.example.bench=build
+RUN ls -la /app >/app/listing.txt
+EXPOSE 8080
+CMD ["sh", "-c", "cat /app/size.txt"]
+X
+
+sroot=$BENCH_TMP/strata
+broot=$BENCH_TMP/buildah
+s() { "$STRATA_BIN" --root "$sroot" "$@"; }
+b() { buildah --root "$broot/root" --runroot "$broot/run" --storage-driver overlay "$@"; }
+bench_on_cleanup "buildah --root '$broot/root' --runroot '$broot/run' --storage-driver overlay rm -a >/dev/null 2>&1; buildah --root '$broot/root' --runroot '$broot/run' --storage-driver overlay rmi -a -f >/dev/null 2>&1"
+
+tar=$BENCH_TMP/busybox.tar
+"$BENCH_TOP/fixtures/busybox/make-rootfs.sh" "$tar" >/dev/null
+s import --change 'CMD ["sh"]' "$tar" busybox >/dev/null
+umoci init --layout "$BENCH_TMP/layout" >/dev/null
+umoci new --image "$BENCH_TMP/layout:busybox" >/dev/null
+umoci raw add-layer --image "$BENCH_TMP/layout:busybox" "$tar" >/dev/null
+skopeo copy -q "oci:$BENCH_TMP/layout:busybox" \
+	"containers-storage:[overlay@$broot/root+$broot/run]localhost/busybox:latest"
+
+bud="bud --runtime runc --layers -q"
+cold_s=$(bench_time -- "$STRATA_BIN" --root "$sroot" build -q --no-cache "$ctx")
+# shellcheck disable=SC2086
+cold_b=$(bench_time -- buildah --root "$broot/root" --runroot "$broot/run" --storage-driver overlay \
+	$bud --no-cache "$ctx")
+s build -q "$ctx" >/dev/null
+# shellcheck disable=SC2086
+b $bud "$ctx" >/dev/null
+warm_s=$(bench_time -- "$STRATA_BIN" --root "$sroot" build -q "$ctx")
+# shellcheck disable=SC2086
+warm_b=$(bench_time -- buildah --root "$broot/root" --runroot "$broot/run" --storage-driver overlay \
+	$bud "$ctx")
+rss_s=$(bench_rss "$STRATA_BIN" --root "$sroot" build -q --no-cache "$ctx")
+
+bench_header "build of a 10-step recipe FROM busybox" "strata (s)" "buildah (s)" "strata/buildah"
+bench_row "cold (base present, no cache)" "$cold_s" "$cold_b" "$(bench_ratio "$cold_s" "$cold_b")"
+bench_row "fully cached rebuild" "$warm_s" "$warm_b" "$(bench_ratio "$warm_s" "$warm_b")"
+bench_row "peak RSS of a cold build (MB)" "$rss_s" "" ""
+
+ok=0
+awk -v a="$cold_s" -v b="$cold_b" 'BEGIN { exit !(a <= b) }' || { echo "bench: cold build slower than buildah" >&2; ok=1; }
+awk -v a="$warm_s" 'BEGIN { exit !(a <= 0.2) }' || { echo "bench: cached rebuild over 0.2 s" >&2; ok=1; }
+awk -v a="$warm_s" -v b="$warm_b" 'BEGIN { exit !(a * 10 <= b) }' || { echo "bench: cached rebuild over a tenth of buildah's" >&2; ok=1; }
+exit $ok

@@ -1,0 +1,355 @@
+/*
+ * The steps that change the filesystem: RUN, COPY, ADD, WORKDIR. Each runs
+ * in a working container of the stage's current image (overlay's create
+ * and mount), then the container's change is packed into one layer
+ * (overlay_container_pack) and a new image is written with it; the
+ * container goes. RUN is launch_run in the merged rootfs with the image's
+ * Env (plus the ARGs in scope), User, WorkingDir and Shell, the build's
+ * network, and no capabilities beyond Docker's default set. A WORKDIR that
+ * changes nothing (the directory exists) gets no layer, only history.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "launch/launch.h"
+#include "overlay/overlay.h"
+#include "recipe/recipe-int.h"
+
+static void set_created(const struct builder *b, json_t *config)
+{
+	cleanup_free char *ts = NULL;
+
+	if (b->o->timestamp >= 0) {
+		ts = time_rfc3339(b->o->timestamp, 0);
+	} else {
+		int64_t now = time_now_ns();
+
+		ts = time_rfc3339(now / 1000000000LL, (long)(now % 1000000000LL));
+	}
+	jv_set_str(config, "created", ts);
+}
+
+/* RUN's environment: the config's Env, then the ARGs in scope that Env does not set. */
+static char **run_env(const struct stage_state *ss, const json_t *cc)
+{
+	char **env = jv_to_strv(json_object_get(cc, "Env"));
+
+	for (size_t i = 0; ss->vars.args && ss->vars.args[i]; i++) {
+		const char *eq = strchr(ss->vars.args[i], '=');
+		bool set = false;
+
+		if (!eq)
+			continue;
+		for (size_t k = 0; env && env[k]; k++)
+			if (!strncmp(env[k], ss->vars.args[i], (size_t)(eq - ss->vars.args[i]) + 1))
+				set = true;
+		if (!set)
+			strv_append(&env, ss->vars.args[i]);
+	}
+	return env;
+}
+
+/* True when @cmd is only a heredoc operator ("<<EOF", "<<-'EOT'"). */
+static bool heredoc_only(const char *cmd)
+{
+	while (*cmd == ' ' || *cmd == '\t')
+		cmd++;
+	if (strncmp(cmd, "<<", 2))
+		return false;
+	cmd += 2;
+	if (*cmd == '-')
+		cmd++;
+	cmd += strspn(cmd, "'\"");
+	cmd += strspn(cmd, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+	cmd += strspn(cmd, "'\"");
+	while (*cmd == ' ' || *cmd == '\t')
+		cmd++;
+	return *cmd == '\0';
+}
+
+static int do_run(struct builder *b, struct stage_state *ss, const struct recipe_instr *x,
+		  const char *merged, struct strata_error **err)
+{
+	json_t *cc = json_object_get(ss->config, "config");
+	const char *net = recipe_instr_flag(x, "network");
+	struct launch_spec spec = { 0 };
+	int status = 0, r;
+	int devnull = -1;
+
+	if (x->is_json) {
+		spec.argv = strv_dup(x->args);
+	} else {
+		struct sbuf script = SBUF_INIT;
+
+		spec.argv = recipe_config_shell(ss->config);
+		for (size_t i = 0; x->args && x->args[i]; i++)
+			sbuf_addf(&script, "%s%s", i ? " " : "", x->args[i]);
+		if (x->n_heredocs == 1 && heredoc_only(script.buf ? script.buf : "")) {
+			/* RUN <<EOF alone: the heredoc is the script */
+			sbuf_release(&script);
+			sbuf_addstr(&script, x->heredocs[0].content);
+		} else {
+			/* the command line, then each heredoc's body and delimiter, as a shell reads them */
+			for (size_t i = 0; i < x->n_heredocs; i++)
+				sbuf_addf(&script, "\n%s%s", x->heredocs[i].content, x->heredocs[i].name);
+		}
+		{
+			char *text = sbuf_detach(&script, NULL);
+
+			strv_append(&spec.argv, text ? text : "");
+			free(text);
+		}
+	}
+	if (!spec.argv || !spec.argv[0]) {
+		strv_free(spec.argv);
+		return strata_fail_msg(err, EINVAL, "RUN has no command");
+	}
+	spec.env = run_env(ss, cc);
+	spec.cwd = jv_str(cc, "WorkingDir");
+	spec.user = jv_str(cc, "User");
+	if (spec.user && !*spec.user)
+		spec.user = NULL;
+	spec.hostname = "strata-build";
+	spec.host_network = !strcmp(net && strcmp(net, "default") ? net : b->o->network, "host");
+	if (spec.host_network) {
+		spec.resolv_file = access("/etc/resolv.conf", R_OK) == 0 ? "/etc/resolv.conf" : NULL;
+		spec.hosts_file = access("/etc/hosts", R_OK) == 0 ? "/etc/hosts" : NULL;
+	}
+	if (b->o->run_stdout < 0 || b->o->run_stderr < 0)
+		devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	spec.stdin_fd = -1;
+	spec.stdout_fd = b->o->run_stdout >= 0 ? b->o->run_stdout : devnull;
+	spec.stderr_fd = b->o->run_stderr >= 0 ? b->o->run_stderr : devnull;
+	spec.forward_signals = true;
+	r = launch_run(merged, &spec, &status, err);
+	if (devnull >= 0)
+		close(devnull);
+	if (r == 0 && status != 0) {
+		struct sbuf cmd = SBUF_INIT;
+
+		for (size_t i = 0; spec.argv[i]; i++)
+			sbuf_addf(&cmd, "%s%s", i ? " " : "", spec.argv[i]);
+		strata_fail_msg(err, EIO, "RUN: command '%s' returned a non-zero code: %d", cmd.buf,
+				status);
+		sbuf_release(&cmd);
+		r = -1;
+	} else if (r < 0) {
+		strata_wrap(err, "RUN");
+	}
+	strv_free(spec.argv);
+	strv_free(spec.env);
+	return r;
+}
+
+/* The rootfs COPY --from reads: an earlier stage's image or a named one, mounted read-only. */
+static int open_from(struct builder *b, const struct copy_job *job, char **mounted_id,
+		     struct strata_error **err)
+{
+	const struct store_image *img =
+		job->from_stage >= 0 ? b->ss[job->from_stage].img : job->from;
+	cleanup_free char *merged = NULL;
+	int fd;
+
+	*mounted_id = NULL;
+	if (!img) {
+		/* a scratch stage with no step: an empty rootfs */
+		return strata_fail_msg(err, ENOENT, "COPY --from: the stage has no filesystem");
+	}
+	if (overlay_image_mount(b->s, b->o->backend, img, &merged, err) < 0)
+		return -1;
+	*mounted_id = xstrdup(img->id);
+	fd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		strata_fail(err, errno, "open '%s'", merged);
+		overlay_image_umount(b->s, b->o->backend, img->id, false, NULL);
+		free(*mounted_id);
+		*mounted_id = NULL;
+	}
+	return fd;
+}
+
+static int do_copy(struct builder *b, struct stage_state *ss, const struct recipe_instr *x,
+		   struct copy_job *job, int rootfd, struct strata_error **err)
+{
+	json_t *cc = json_object_get(ss->config, "config");
+	const char *wd = jv_str(cc, "WorkingDir");
+	cleanup_free char *from_id = NULL;
+	int srcfd = b->ctxfd;
+	int r;
+
+	if (job->from_stage >= 0 || job->from) {
+		srcfd = open_from(b, job, &from_id, err);
+		if (srcfd < 0)
+			return -1;
+		/* --from sources are found in that rootfs, now that it is mounted */
+		if (job->patterns[0] && !job->local.n_matched) {
+			if (recipe_sources_collect(srcfd, NULL, job->patterns, &job->local, err) < 0) {
+				close(srcfd);
+				overlay_image_umount(b->s, b->o->backend, from_id, false, NULL);
+				return strata_wrap(err, "%s --from", recipe_cmd_name(x->cmd));
+			}
+			job->n_items = job->local.n_matched + job->n_docs + strv_len(job->urls);
+		}
+	}
+	r = recipe_copy_into(job, x, rootfd, srcfd, wd && *wd ? wd : "/", b->o->timestamp, err);
+	if (from_id) {
+		close(srcfd);
+		overlay_image_umount(b->s, b->o->backend, from_id, false, NULL);
+	}
+	return r;
+}
+
+static int do_workdir(json_t *config, const struct recipe_instr *x, const char *file, int rootfd,
+		      struct strata_error **err)
+{
+	bool cmd_set = false, existed;
+	const char *wd, *user;
+	int fd;
+
+	if (recipe_config_apply(config, x, file, &cmd_set, err) < 0)
+		return -1;
+	wd = jv_str(json_object_get(config, "config"), "WorkingDir");
+	if (!wd || !*wd)
+		return 0;
+	existed = (fd = path_open_in(rootfd, wd, O_PATH | O_DIRECTORY, 0, NULL)) >= 0;
+	if (fd >= 0)
+		close(fd);
+	fd = path_mkdirs_in(rootfd, wd, 0755, err);
+	if (fd < 0)
+		return -1;
+	/* A directory WORKDIR makes belongs to the USER in effect, as with docker and buildah. */
+	user = jv_str(json_object_get(config, "config"), "User");
+	if (!existed && user && *user) {
+		uid_t uid;
+		gid_t gid;
+
+		if (recipe_copy_parse_chown(rootfd, user, &uid, &gid, err) < 0 ||
+		    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+			if (!*err)
+				strata_fail(err, errno, "WORKDIR: chown '%s'", wd);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	return 0;
+}
+
+/* Packs the working container's change and writes the stage's next image with it. */
+static int commit_work(struct builder *b, struct stage_state *ss, json_t *config,
+		       const struct recipe_instr *x, bool may_be_empty, const char *created_by,
+		       struct strata_error **err)
+{
+	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp };
+	cleanup_free char *by = NULL;
+	struct layers_blob blob;
+	size_t n_changes = 1;
+	int r;
+
+	if (overlay_container_umount(b->s, b->work_id, false, err) < 0)
+		return -1;
+	/* gc must keep the blob until the image names it */
+	if (store_pin(b->s, err) < 0)
+		return -1;
+	if (overlay_container_pack(b->s, b->work_id, &po, &blob, may_be_empty ? &n_changes : NULL,
+				   err) < 0) {
+		store_unpin(b->s);
+		return -1;
+	}
+	set_created(b, config);
+	if (n_changes)
+		store_config_add_diff_id(config, blob.diff_id);
+	by = created_by ? xstrdup(created_by) : recipe_history_created_by(config, x);
+	store_config_add_history(config, b->o->timestamp, by, NULL, NULL, n_changes == 0);
+	r = recipe_build_write_image(b, ss, config, n_changes ? &blob : NULL, err);
+	store_unpin(b->s);
+	return r;
+}
+
+int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_instr *x,
+			 struct copy_job *job, struct strata_error **err)
+{
+	struct stage_state *ss = &b->ss[stage];
+	cleanup_json json_t *config = json_deep_copy(ss->config);
+	cleanup_close int rootfd = -1;
+	bool squash = !b->o->layers;
+	int r;
+
+	/* With --layers one container per step; without, one per stage, committed at its end. */
+	if (!b->work_id) {
+		char id[STORE_ID_LEN + 1];
+
+		if (overlay_container_create(b->s, b->o->backend, ss->img, NULL, NULL, id, err) < 0)
+			return -1;
+		b->work_id = xstrdup(id);
+		if (overlay_container_mount(b->s, id, &b->work_merged, err) < 0)
+			goto fail;
+	}
+	rootfd = open(b->work_merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		strata_fail(err, errno, "open '%s'", b->work_merged);
+		goto fail;
+	}
+	if (x->cmd == RECIPE_RUN)
+		r = do_run(b, ss, x, b->work_merged, err);
+	else if (x->cmd == RECIPE_COPY || x->cmd == RECIPE_ADD)
+		r = do_copy(b, ss, x, job, rootfd, err);
+	else if (x->cmd == RECIPE_WORKDIR)
+		r = do_workdir(config, x, b->file->name, rootfd, err);
+	else
+		r = strata_fail_msg(err, EINVAL, "%s changes no filesystem", recipe_cmd_name(x->cmd));
+	close(rootfd);
+	rootfd = -1;
+	if (r < 0)
+		goto fail;
+	if (squash) {
+		/* the change waits in the working container; the history says where it went */
+		cleanup_free char *by = recipe_history_created_by(config, x);
+
+		set_created(b, config);
+		store_config_add_history(config, b->o->timestamp, by, "squashed into the stage's layer",
+					 NULL, true);
+		return recipe_build_write_image(b, ss, config, NULL, err);
+	}
+	r = commit_work(b, ss, config, x, x->cmd == RECIPE_WORKDIR, NULL, err);
+	recipe_build_fs_release(b);
+	return r;
+fail:
+	recipe_build_fs_release(b);
+	return -1;
+}
+
+int recipe_build_stage_done(struct builder *b, size_t stage, struct strata_error **err)
+{
+	struct stage_state *ss = &b->ss[stage];
+	cleanup_json json_t *config = NULL;
+	int r;
+
+	if (!b->work_id)
+		return 0;
+	config = json_deep_copy(ss->config);
+	r = commit_work(b, ss, config, NULL, false,
+			"/bin/sh -c #(nop) the stage's changes in one layer (--layers=false)", err);
+	recipe_build_fs_release(b);
+	return r;
+}
+
+void recipe_build_fs_release(struct builder *b)
+{
+	if (b->work_id) {
+		struct strata_error *e = NULL;
+
+		if (overlay_container_remove(b->s, b->work_id, true, &e) < 0) {
+			log_warn("build: cannot remove the working container %.12s: %s", b->work_id,
+				 strata_error_msg(e));
+			strata_error_free(e);
+		}
+	}
+	free(b->work_id);
+	free(b->work_merged);
+	b->work_id = NULL;
+	b->work_merged = NULL;
+}

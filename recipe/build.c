@@ -1,0 +1,496 @@
+/*
+ * The builder: runs the stages a target needs, one step per instruction.
+ *
+ * Each step has a cache key: the key of the state before it (the base
+ * image's manifest digest for the first), the instruction with its
+ * variables resolved, and what else decides its result: the ARG values a
+ * RUN sees, the digest of COPY/ADD sources after ignore rules, the image a
+ * COPY --from reads, the build settings that change bytes (compression,
+ * timestamp). A hit reuses the image the step made last time and runs
+ * nothing. Every step makes an image (a config naming the layers so far,
+ * and a manifest); its cache entry names the manifest in "Blobs", so gc
+ * keeps the image while the entry exists.
+ *
+ * Steps that change only the config write a new config with an
+ * "empty_layer" history entry. RUN, COPY, ADD and WORKDIR change the
+ * filesystem: they work in a container of the current image and commit its
+ * upper dir as one layer (build-fs.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recipe/recipe-int.h"
+
+static void say(struct builder *b, const char *fmt, ...) FMT(2, 3);
+
+static void say(struct builder *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!b->o->out)
+		return;
+	va_start(ap, fmt);
+	vfprintf(b->o->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', b->o->out);
+	fflush(b->o->out);
+}
+
+static char *short_id(const char *id)
+{
+	return xstrndup(digest_hex(id), 12);
+}
+
+/* The config "created" of a new image: --timestamp, else now. */
+static void set_created(struct builder *b, json_t *config)
+{
+	cleanup_free char *ts = NULL;
+
+	if (b->o->timestamp >= 0) {
+		ts = time_rfc3339(b->o->timestamp, 0);
+	} else {
+		int64_t now = time_now_ns();
+
+		ts = time_rfc3339(now / 1000000000LL, (long)(now % 1000000000LL));
+	}
+	jv_set_str(config, "created", ts);
+}
+
+/* Makes the env of @ss->vars the Env of its config: ENV and the base's Env beat ARGs. */
+static void sync_env(struct stage_state *ss)
+{
+	json_t *env = json_object_get(json_object_get(ss->config, "config"), "Env");
+
+	strv_free(ss->vars.env);
+	ss->vars.env = json_is_array(env) ? jv_to_strv(env) : xcalloc(1, sizeof(char *));
+}
+
+/* Takes @img (owned) as the current state of @ss. */
+static void set_image(struct stage_state *ss, struct store_image *img)
+{
+	store_image_free(ss->img);
+	ss->img = img;
+	json_decref(ss->config);
+	ss->config = json_deep_copy(img->config);
+	sync_env(ss);
+}
+
+int recipe_build_write_image(struct builder *b, struct stage_state *ss, json_t *config,
+			     const struct layers_blob *layer, struct strata_error **err)
+{
+	size_t n = ss->img ? ss->img->manifest->n_layers : 0;
+	struct store_desc *layers = xcalloc(n + 1, sizeof(*layers));
+	char manifest[DIGEST_STR_LEN];
+	struct store_image *img = NULL;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		layers[i] = ss->img->manifest->layers[i];
+	if (layer) {
+		layers[n].media_type = (char *)layer->media_type;
+		memcpy(layers[n].digest, layer->digest, DIGEST_STR_LEN);
+		layers[n].size = (int64_t)layer->size;
+		n++;
+	}
+	r = store_image_write(b->s, config, layers, n, NULL, NULL, manifest, err);
+	free(layers);
+	if (r < 0)
+		return -1;
+	if (store_image_load_manifest(b->s, manifest, &img, err) < 0)
+		return -1;
+	set_image(ss, img);
+	return 0;
+}
+
+/* A cached step: the image its entry names, when all of it is still here. */
+static int cache_lookup(struct builder *b, const char *key, struct store_image **out)
+{
+	cleanup_json json_t *entry = NULL;
+	struct store_image *img = NULL;
+	const char *manifest;
+
+	if (b->o->no_cache || !b->o->layers)
+		return 0;
+	entry = store_cache_get(b->s, key, NULL);
+	manifest = entry ? jv_str(entry, "Image") : NULL;
+	if (!manifest || !digest_is_valid(manifest) || !store_blob_exists(b->s, manifest))
+		return 0;
+	if (store_image_load_manifest(b->s, manifest, &img, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < img->manifest->n_layers; i++) {
+		if (!store_blob_exists(b->s, img->manifest->layers[i].digest)) {
+			store_image_free(img);
+			return 0;
+		}
+	}
+	*out = img;
+	return 1;
+}
+
+static int cache_store(struct builder *b, const char *key, const struct store_image *img,
+		       struct strata_error **err)
+{
+	cleanup_json json_t *entry = NULL;
+
+	if (!b->o->layers)
+		return 0;
+	entry = json_pack("{s:s, s:s, s:[s]}", "Image", img->manifest_digest, "Id", img->id,
+			  "Blobs", img->manifest_digest);
+	return store_cache_put(b->s, key, entry, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The ARG values a RUN sees, sorted: a changed value re-runs it, as in Docker. */
+static char *run_args_extra(const struct stage_state *ss)
+{
+	cleanup_strv char **set = xcalloc(1, sizeof(char *));
+	struct sbuf sb = SBUF_INIT;
+
+	for (size_t i = 0; ss->vars.args && ss->vars.args[i]; i++)
+		if (strchr(ss->vars.args[i], '='))
+			strv_append(&set, ss->vars.args[i]);
+	qsort(set, strv_len(set), sizeof(char *), cmp_str);
+	for (size_t i = 0; set[i]; i++) {
+		sbuf_add(&sb, set[i], strlen(set[i]) + 1);
+	}
+	return sbuf_detach(&sb, NULL);
+}
+
+/*
+ * What a step's cache key hashes besides the parent and the instruction.
+ * COPY/ADD sources are gathered here into @job, so that what is hashed is
+ * what is copied.
+ */
+static int step_extra(struct builder *b, size_t stage, struct stage_state *ss,
+		      const struct recipe_instr *x, struct copy_job *job, char **out,
+		      struct strata_error **err)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addstr(&sb, b->settings);
+	if (x->cmd == RECIPE_RUN) {
+		cleanup_free char *args = run_args_extra(ss);
+		const char *net = recipe_instr_flag(x, "network");
+
+		sbuf_addf(&sb, "\nnetwork=%s\nargs=", net && strcmp(net, "default") != 0
+								? net
+								: b->o->network);
+		sbuf_addstr(&sb, args);
+	} else if (x->cmd == RECIPE_ARG) {
+		sbuf_addstr(&sb, "\nargs=");
+		for (size_t i = 0; i < x->n_kvs; i++) {
+			bool is_set = false;
+			const char *v = recipe_vars_get(&ss->vars, x->kvs[i].key, &is_set);
+
+			sbuf_addf(&sb, "%s%c%s", x->kvs[i].key, is_set ? '=' : '-', v);
+			sbuf_add(&sb, "", 1);
+		}
+	} else if (x->cmd == RECIPE_COPY || x->cmd == RECIPE_ADD) {
+		char d[DIGEST_STR_LEN];
+
+		if (recipe_copy_prepare(b, stage, x, job, err) < 0) {
+			sbuf_release(&sb);
+			return -1;
+		}
+		recipe_copy_digest(job, d);
+		sbuf_addf(&sb, "\ncopy=%s", d);
+	}
+	*out = sbuf_detach(&sb, NULL);
+	return 0;
+}
+
+/* One step: expand, look up the cache, else execute; prints "--> ID". */
+static int do_step(struct builder *b, size_t stage, const struct recipe_instr *in,
+		   struct strata_error **err)
+{
+	struct stage_state *ss = &b->ss[stage];
+	struct recipe_instr *x = NULL;
+	struct copy_job job;
+	cleanup_free char *text = NULL;
+	cleanup_free char *extra = NULL;
+	struct store_image *hit = NULL;
+	char key[DIGEST_STR_LEN];
+	int ret = -1;
+
+	memset(&job, 0, sizeof(job));
+	if (recipe_instr_expand(in, b->file->name, b->file->escape, &ss->vars, &x, err) < 0)
+		return -1;
+	if (x->cmd == RECIPE_ARG)
+		recipe_plan_apply_arg(b->plan, x, &ss->vars, &b->used_args);
+	if (step_extra(b, stage, ss, x, &job, &extra, err) < 0) {
+		strata_wrap(err, "%s:%u", b->file->name, in->line);
+		goto out;
+	}
+	text = recipe_instr_string(x);
+	recipe_cache_key(ss->key, text, extra, key);
+
+	if (cache_lookup(b, key, &hit) > 0) {
+		say(b, "--> Using cache %s", digest_hex(hit->id));
+		set_image(ss, hit);
+	} else if (recipe_cmd_is_config_only(x->cmd)) {
+		cleanup_json json_t *config = json_deep_copy(ss->config);
+		cleanup_free char *by = NULL;
+		bool cmd_set = ss->cmd_set;
+
+		if (recipe_config_apply(config, x, b->file->name, &cmd_set, err) < 0)
+			goto out;
+		set_created(b, config);
+		by = recipe_history_created_by(config, x);
+		store_config_add_history(config, b->o->timestamp, by, NULL, NULL, true);
+		if (recipe_build_write_image(b, ss, config, NULL, err) < 0 ||
+		    cache_store(b, key, ss->img, err) < 0)
+			goto out;
+	} else {
+		if (recipe_build_fs_step(b, stage, x, &job, err) < 0) {
+			strata_wrap(err, "%s:%u", b->file->name, in->line);
+			goto out;
+		}
+		if (cache_store(b, key, ss->img, err) < 0)
+			goto out;
+	}
+	if (x->cmd == RECIPE_CMD)
+		ss->cmd_set = true;
+	memcpy(ss->key, key, DIGEST_STR_LEN);
+	{
+		cleanup_free char *sid = short_id(ss->img->id);
+
+		say(b, "--> %s", sid);
+	}
+	ret = 0;
+out:
+	recipe_copy_job_release(&job);
+	recipe_instr_free(x);
+	return ret;
+}
+
+/* The image FROM names: an earlier stage's result, an image in the store, or none (scratch). */
+static int load_base(struct builder *b, const struct recipe_stage *st, struct store_image **out,
+		     struct strata_error **err)
+{
+	if (st->base_stage >= 0) {
+		const struct stage_state *bs = &b->ss[st->base_stage];
+
+		if (!bs->img)
+			return strata_fail_msg(err, EINVAL, "%s:%u: stage '%s' made no image",
+					       b->file->name, st->from->line, st->base);
+		return store_image_load_manifest(b->s, bs->img->manifest_digest, out, err);
+	}
+	if (strcasecmp(st->base, "scratch") == 0) {
+		*out = NULL;
+		return 0;
+	}
+	if (store_image_load(b->s, st->base, out, err) < 0)
+		return strata_wrap(err, "%s:%u: base image", b->file->name, st->from->line);
+	return 0;
+}
+
+static int build_stage(struct builder *b, size_t i, struct strata_error **err)
+{
+	const struct recipe_stage *st = &b->plan->stages[i];
+	struct stage_state *ss = &b->ss[i];
+	struct store_image *base = NULL;
+	cleanup_strv char **triggers = NULL;
+	size_t total = st->n_instrs + 1;
+	json_t *cc;
+
+	b->stage_no++;
+	if (b->n_needed > 1)
+		snprintf(b->prefix, sizeof(b->prefix), "[%zu/%zu] ", b->stage_no, b->n_needed);
+	say(b, "%sSTEP 1/%zu: %s", b->prefix, total, st->from->original);
+	if (load_base(b, st, &base, err) < 0)
+		return -1;
+	recipe_plan_stage_vars(b->plan, &ss->vars);
+	if (base) {
+		recipe_cache_key(base->manifest_digest, "FROM", b->settings, ss->key);
+		set_image(ss, base);
+	} else {
+		recipe_cache_key("scratch", "FROM", b->settings, ss->key);
+		ss->config = store_config_new(b->o->timestamp);
+		sync_env(ss);
+	}
+	/* As buildkit and buildah, a stage always has a PATH. */
+	cc = json_object_get(ss->config, "config");
+	if (!json_is_object(cc)) {
+		cc = json_object();
+		json_object_set_new(ss->config, "config", cc);
+	}
+	{
+		bool has_path = false;
+
+		for (size_t k = 0; ss->vars.env[k]; k++)
+			has_path |= str_has_prefix(ss->vars.env[k], "PATH=");
+		if (!has_path) {
+			store_config_set_env(cc, "PATH", RECIPE_DEFAULT_PATH);
+			sync_env(ss);
+		}
+	}
+	/* ONBUILD triggers of the base run first, and are not inherited. */
+	triggers = jv_to_strv(json_object_get(cc, "OnBuild"));
+	if (json_is_object(cc))
+		json_object_del(cc, "OnBuild");
+	for (size_t t = 0; triggers && triggers[t]; t++) {
+		struct recipe_instr *in = NULL;
+		cleanup_free char *what = xasprintf("%s:%u: ONBUILD trigger %zu of '%s'",
+						    b->file->name, st->from->line, t + 1, st->base);
+
+		say(b, "--> Running ONBUILD trigger: %s", triggers[t]);
+		if (recipe_parse_trigger(triggers[t], what, &in, err) < 0)
+			return -1;
+		in->line = st->from->line;
+		if (do_step(b, i, in, err) < 0) {
+			recipe_instr_free(in);
+			return -1;
+		}
+		recipe_instr_free(in);
+	}
+	for (size_t k = 0; k < st->n_instrs; k++) {
+		say(b, "%sSTEP %zu/%zu: %s", b->prefix, k + 2, total, st->instrs[k]->original);
+		if (do_step(b, i, st->instrs[k], err) < 0)
+			return -1;
+	}
+	if (recipe_build_stage_done(b, i, err) < 0)
+		return -1;
+	/* FROM scratch alone: an empty image. */
+	if (!ss->img) {
+		cleanup_json json_t *config = json_deep_copy(ss->config);
+
+		set_created(b, config);
+		if (recipe_build_write_image(b, ss, config, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --label values and the tags, on the final image. */
+static int finish(struct builder *b, struct stage_state *ss, struct strata_error **err)
+{
+	if (b->o->labels && b->o->labels[0]) {
+		cleanup_json json_t *config = json_deep_copy(ss->config);
+		json_t *cc = json_object_get(config, "config");
+		json_t *labels;
+
+		if (!json_is_object(cc)) {
+			cc = json_object();
+			json_object_set_new(config, "config", cc);
+		}
+		labels = json_object_get(cc, "Labels");
+		if (!json_is_object(labels)) {
+			labels = json_object();
+			json_object_set_new(cc, "Labels", labels);
+		}
+		for (size_t i = 0; b->o->labels[i]; i++) {
+			const char *eq = strchr(b->o->labels[i], '=');
+			cleanup_free char *k = xstrndup(b->o->labels[i],
+							eq ? (size_t)(eq - b->o->labels[i])
+							   : strlen(b->o->labels[i]));
+
+			json_object_set_new(labels, k, jv_string(eq ? eq + 1 : ""));
+		}
+		if (recipe_build_write_image(b, ss, config, NULL, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
+		if (store_tag_set(b->s, b->o->tags[i], ss->img->manifest_digest,
+				  ss->img->manifest->media_type, ss->img->manifest_size, err) < 0)
+			return -1;
+	}
+	if (b->o->tags && b->o->tags[0]) {
+		say(b, "COMMIT %s", b->o->tags[0]);
+		for (size_t i = 0; b->o->tags[i]; i++)
+			say(b, "Successfully tagged %s", b->o->tags[i]);
+	}
+	return 0;
+}
+
+/* The recipe file: -f as given, else CONTEXT/Containerfile, else CONTEXT/Dockerfile. */
+static char *find_file(const struct recipe_build_opts *o, struct strata_error **err)
+{
+	static const char *const names[] = { "Containerfile", "Dockerfile" };
+
+	if (o->file)
+		return xstrdup(o->file);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		char *p = path_join(o->context, names[i]);
+
+		if (access(p, F_OK) == 0)
+			return p;
+		free(p);
+	}
+	strata_fail_msg(err, ENOENT, "no Containerfile or Dockerfile in '%s'", o->context);
+	return NULL;
+}
+
+static void builder_release(struct builder *b)
+{
+	for (size_t i = 0; b->plan && i < b->plan->n_stages; i++) {
+		store_image_free(b->ss[i].img);
+		json_decref(b->ss[i].config);
+		recipe_vars_release(&b->ss[i].vars);
+	}
+	free(b->ss);
+	strv_free(b->used_args);
+	recipe_plan_free(b->plan);
+	recipe_file_free(b->file);
+	recipe_ignore_free(b->ig);
+	recipe_build_fs_release(b);
+	if (b->ctxfd >= 0)
+		close(b->ctxfd);
+}
+
+int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
+		 struct strata_error **err)
+{
+	struct builder b = { .s = s, .o = o, .ctxfd = -1 };
+	cleanup_free char *path = NULL;
+	cleanup_strv char **unused = NULL;
+	int ret = -1;
+
+	b.ctxfd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b.ctxfd < 0)
+		return strata_fail(err, errno, "build context '%s'", o->context);
+	if (!(path = find_file(o, err)) || recipe_parse_path(path, &b.file, err) < 0 ||
+	    recipe_plan_new(b.file, o->build_args, o->target, &b.plan, err) < 0 ||
+	    recipe_ignore_load(b.ctxfd, &b.ig, err) < 0)
+		goto out;
+	snprintf(b.settings, sizeof(b.settings), "compression=%s timestamp=%lld",
+		 layers_compression_name(o->compression), (long long)o->timestamp);
+	b.ss = xcalloc(b.plan->n_stages, sizeof(*b.ss));
+	b.used_args = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < b.plan->n_stages; i++)
+		b.n_needed += b.plan->stages[i].is_needed;
+	if (store_pin(s, err) < 0)
+		goto out;
+	for (size_t i = 0; i <= b.plan->target; i++) {
+		if (!b.plan->stages[i].is_needed)
+			continue;
+		if (build_stage(&b, i, err) < 0)
+			goto unpin;
+	}
+	b.prefix[0] = '\0';
+	if (finish(&b, &b.ss[b.plan->target], err) < 0)
+		goto unpin;
+	unused = recipe_plan_unused_args(b.plan, b.used_args);
+	for (size_t i = 0; unused[i]; i++)
+		log_warn("build arg '%s' was not consumed by any ARG", unused[i]);
+	memcpy(id, b.ss[b.plan->target].img->id, DIGEST_STR_LEN);
+	{
+		cleanup_free char *sid = short_id(id);
+
+		say(&b, "--> %s", sid);
+	}
+	ret = 0;
+unpin:
+	store_unpin(s);
+out:
+	builder_release(&b);
+	return ret;
+}

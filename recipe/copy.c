@@ -1,0 +1,727 @@
+/*
+ * COPY and ADD (Dockerfile reference):
+ *  - several sources need a destination ending in '/'; a directory source
+ *    copies its contents; a file lands at DEST, or DEST/NAME when DEST ends
+ *    in '/' or is a directory already; a relative DEST is under WORKDIR;
+ *  - new files and directories belong to 0:0 unless --chown (names looked
+ *    up in the image's /etc/passwd and /etc/group; a user alone gives its
+ *    UID as GID too); --chmod sets the permission bits; mtimes are kept;
+ *  - heredoc sources are files named by their delimiter, mode 0644;
+ *  - ADD extracts a local tar archive (any compression libarchive reads) into
+ *    DEST, keeping owners unless --chown; a URL is downloaded (mode 0600) and
+ *    checked against --checksum; git sources are refused.
+ * Everything is written inside the root filesystem through util/path, so a
+ * symlink in the image (or in an archive) never leads out of it.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "recipe/recipe-int.h"
+
+struct copy_ctx {
+	int rootfd;	     /* where to write */
+	int srcfd;	     /* where local sources are read (context or --from rootfs) */
+	bool has_owner;	     /* --chown */
+	uid_t uid;
+	gid_t gid;
+	bool has_mode; /* --chmod */
+	mode_t mode;
+	int64_t clamp; /* --timestamp: mtimes later than it become it; -1: kept */
+	struct strata_error **err;
+};
+
+/* ---- sources ---- */
+
+static bool is_url(const char *s)
+{
+	return str_has_prefix(s, "http://") || str_has_prefix(s, "https://");
+}
+
+static bool is_git(const char *s)
+{
+	const char *q = s + strcspn(s, "?#");
+	cleanup_free char *base = xstrndup(s, (size_t)(q - s));
+
+	return str_has_prefix(s, "git@") || str_has_prefix(s, "git://") ||
+	       (is_url(s) && str_has_suffix(base, ".git"));
+}
+
+/* The heredoc a "<<NAME" source names, or NULL. */
+static const struct recipe_heredoc *heredoc_of(const struct recipe_instr *x, const char *arg)
+{
+	const char *p = arg;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (!str_has_prefix(p, "<<"))
+		return NULL;
+	p += 2;
+	if (*p == '-')
+		p++;
+	for (size_t i = 0; i < x->n_heredocs; i++) {
+		cleanup_free char *name = recipe_expand_word(p, '\\', NULL, NULL);
+
+		if (name && strcmp(name, x->heredocs[i].name) == 0)
+			return &x->heredocs[i];
+		if (strcmp(p, x->heredocs[i].name) == 0)
+			return &x->heredocs[i];
+	}
+	return NULL;
+}
+
+int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_instr *x,
+			struct copy_job *job, struct strata_error **err)
+{
+	const char *cmd = recipe_cmd_name(x->cmd);
+	const char *from = recipe_instr_flag(x, "from");
+	const char *checksum = recipe_instr_flag(x, "checksum");
+
+	job->s = b->s;
+	job->is_add = x->cmd == RECIPE_ADD;
+	job->from_stage = -1;
+	job->patterns = xcalloc(1, sizeof(char *));
+	job->urls = xcalloc(1, sizeof(char *));
+	job->url_files = xcalloc(1, sizeof(char *));
+	job->url_digests = xcalloc(1, sizeof(char *));
+	job->local.matched = xcalloc(1, sizeof(char *));
+	job->dest = xstrdup(x->args[x->n_args - 1]);
+	job->docs = xcalloc(x->n_args, sizeof(*job->docs));
+	for (size_t i = 0; i + 1 < x->n_args; i++) {
+		const char *a = x->args[i];
+		const struct recipe_heredoc *h = heredoc_of(x, a);
+
+		if (h) {
+			job->docs[job->n_docs++] = h;
+		} else if (is_git(a)) {
+			return strata_fail_msg(err, ENOTSUP,
+					       "%s: git source '%s' is not supported: clone it into the build context",
+					       cmd, a);
+		} else if (is_url(a)) {
+			if (!job->is_add)
+				return strata_fail_msg(err, EINVAL,
+						       "COPY: source can't be a URL ('%s'): use ADD", a);
+			if (from)
+				return strata_fail_msg(err, EINVAL, "ADD: a URL source cannot use --from");
+			strv_append(&job->urls, a);
+		} else {
+			strv_append(&job->patterns, a);
+		}
+	}
+	if (checksum && (!job->urls[0] || job->urls[1] || job->patterns[0]))
+		return strata_fail_msg(err, EINVAL, "ADD --checksum needs exactly one URL source");
+	if (checksum && (!str_has_prefix(checksum, "sha256:") || !digest_is_valid(checksum)))
+		return strata_fail_msg(err, EINVAL, "ADD --checksum '%s' is not sha256:<64 hex digits>",
+				       checksum);
+	if (from && *from) {
+		long dep = recipe_plan_find_stage(b->plan, from, stage);
+
+		if (dep >= 0) {
+			if (!b->ss[dep].img)
+				return strata_fail_msg(err, EINVAL, "COPY --from stage '%s' was not built",
+						       from);
+			job->from_stage = dep;
+			if (store_image_load_manifest(b->s, b->ss[dep].img->manifest_digest,
+						      &job->from, err) < 0)
+				return -1;
+		} else if (store_image_load(b->s, from, &job->from, err) < 0) {
+			return strata_wrap(err, "COPY --from");
+		}
+	} else if (job->patterns[0]) {
+		if (recipe_sources_collect(b->ctxfd, b->ig, job->patterns, &job->local, err) < 0) {
+			job->local.matched = xcalloc(1, sizeof(char *));
+			return strata_wrap(err, "%s", cmd);
+		}
+	}
+	for (size_t i = 0; job->urls[i]; i++) {
+		char *file = NULL;
+		char d[DIGEST_STR_LEN];
+
+		if (recipe_fetch(b->s, job->urls[i], &file, d, err) < 0)
+			return strata_wrap(err, "ADD");
+		strv_append(&job->url_files, file);
+		free(file);
+		strv_append(&job->url_digests, d);
+		if (checksum && strcmp(checksum, d) != 0)
+			return strata_fail_msg(err, EINVAL,
+					       "ADD: checksum mismatch for '%s': expected %s, got %s",
+					       job->urls[i], checksum, d);
+	}
+	job->n_items = job->local.n_matched + job->n_docs + strv_len(job->urls);
+	return 0;
+}
+
+void recipe_copy_digest(const struct copy_job *job, char out[DIGEST_STR_LEN])
+{
+	struct sbuf b = SBUF_INIT;
+	char d[DIGEST_STR_LEN];
+
+	recipe_sources_digest(&job->local, d);
+	sbuf_addf(&b, "local %s", d);
+	sbuf_add(&b, "", 1);
+	for (size_t i = 0; i < job->n_docs; i++) {
+		sbuf_add(&b, job->docs[i]->name, strlen(job->docs[i]->name) + 1);
+		sbuf_add(&b, job->docs[i]->content, strlen(job->docs[i]->content) + 1);
+	}
+	for (size_t i = 0; job->urls[i]; i++) {
+		sbuf_add(&b, job->urls[i], strlen(job->urls[i]) + 1);
+		sbuf_add(&b, job->url_digests[i], strlen(job->url_digests[i]) + 1);
+	}
+	if (job->from)
+		sbuf_addf(&b, "from %s", job->from->id);
+	sbuf_add(&b, "", 1);
+	digest_buf(b.buf, b.len, out);
+	sbuf_release(&b);
+}
+
+void recipe_copy_job_release(struct copy_job *job)
+{
+	for (size_t i = 0; job->url_files && job->url_files[i]; i++)
+		unlink(job->url_files[i]);
+	strv_free(job->patterns);
+	recipe_sources_release(&job->local);
+	free(job->docs);
+	strv_free(job->urls);
+	strv_free(job->url_files);
+	strv_free(job->url_digests);
+	free(job->dest);
+	store_image_free(job->from);
+	memset(job, 0, sizeof(*job));
+}
+
+/* ---- --chown and --chmod ---- */
+
+/* Looks @name up in the colon-separated database @file (passwd, group) of @rootfd. */
+static int lookup_db(int rootfd, const char *file, const char *name, long *id, long *gid)
+{
+	cleanup_close int fd = path_open_in(rootfd, file, O_RDONLY, 0, NULL);
+	cleanup_free char *buf = NULL;
+	char *line, *save = NULL;
+
+	if (fd < 0 || file_read_fd(fd, 4 << 20, &buf, NULL, NULL) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4] = { NULL };
+		char *p = line;
+
+		for (int i = 0; i < 4 && p; i++) {
+			f[i] = p;
+			p = strchr(p, ':');
+			if (p)
+				*p++ = '\0';
+		}
+		if (!f[0] || !f[2] || strcmp(f[0], name) != 0)
+			continue;
+		*id = strtol(f[2], NULL, 10);
+		if (gid)
+			*gid = f[3] ? strtol(f[3], NULL, 10) : *id;
+		return 0;
+	}
+	return -1;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int recipe_copy_parse_chown(int rootfd, const char *spec, uid_t *uid, gid_t *gid,
+			    struct strata_error **err)
+{
+	const char *colon = strchr(spec, ':');
+	cleanup_free char *user = xstrndup(spec, colon ? (size_t)(colon - spec) : strlen(spec));
+	const char *group = colon ? colon + 1 : NULL;
+	long u, g = -1;
+
+	if (all_digits(user)) {
+		u = strtol(user, NULL, 10);
+	} else if (lookup_db(rootfd, "etc/passwd", user, &u, &g) < 0) {
+		return strata_fail_msg(err, ENOENT,
+				       "unable to find user %s: no matching entries in passwd file",
+				       user);
+	}
+	/* A user alone: its numeric UID is the GID as well (Dockerfile reference). */
+	g = u;
+	if (group && *group) {
+		if (all_digits(group))
+			g = strtol(group, NULL, 10);
+		else if (lookup_db(rootfd, "etc/group", group, &g, NULL) < 0)
+			return strata_fail_msg(err, ENOENT,
+					       "unable to find group %s: no matching entries in group file",
+					       group);
+	}
+	if (u < 0 || g < 0 || u > 0x7fffffff || g > 0x7fffffff)
+		return strata_fail_msg(err, EINVAL, "invalid --chown '%s'", spec);
+	*uid = (uid_t)u;
+	*gid = (gid_t)g;
+	return 0;
+}
+
+static int parse_chmod(const char *spec, mode_t *mode, struct strata_error **err)
+{
+	char *end = NULL;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(spec, &end, 8);
+	if (!*spec || *end || errno || m > 07777)
+		return strata_fail_msg(err, EINVAL, "invalid --chmod '%s': an octal mode is expected",
+				       spec);
+	*mode = (mode_t)m;
+	return 0;
+}
+
+/* ---- writing into the root filesystem ---- */
+
+static int64_t clamp_time(const struct copy_ctx *c, int64_t t)
+{
+	return c->clamp >= 0 && t > c->clamp ? c->clamp : t;
+}
+
+static int set_meta(struct copy_ctx *c, int dirfd, const char *name, const char *path,
+		    mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime, bool is_link)
+{
+	struct timespec ts[2];
+
+	if (c->has_owner) {
+		uid = c->uid;
+		gid = c->gid;
+	}
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return strata_fail(c->err, errno, "chown '%s'", path);
+	if (!is_link) {
+		mode_t perm = c->has_mode ? c->mode : (mode & 07777);
+
+		if (fchmodat(dirfd, name, perm, 0) < 0)
+			return strata_fail(c->err, errno, "chmod '%s'", path);
+	}
+	if (mtime) {
+		ts[0] = *mtime;
+		ts[1] = *mtime;
+		ts[0].tv_sec = ts[1].tv_sec = clamp_time(c, mtime->tv_sec);
+		if (c->clamp >= 0 && mtime->tv_sec >= c->clamp)
+			ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return strata_fail(c->err, errno, "set times of '%s'", path);
+	}
+	return 0;
+}
+
+/* Opens the parent of @path (a clean path inside the root), creating it. */
+static int open_parent(struct copy_ctx *c, const char *path, char **owner, const char **base)
+{
+	int fd = path_open_parent_in(c->rootfd, path, true, owner, base, c->err);
+
+	if (fd < 0)
+		return strata_wrap(c->err, "create parent of '/%s'", path);
+	return fd;
+}
+
+/* Removes what is at @base unless it is a directory and @keep_dir. Returns 1 when a dir was kept. */
+static int clear_target(struct copy_ctx *c, int dirfd, const char *base, const char *path,
+			bool keep_dir)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : strata_fail(c->err, errno, "stat '/%s'", path);
+	if (S_ISDIR(st.st_mode)) {
+		if (keep_dir)
+			return 1;
+		return strata_fail_msg(c->err, EISDIR, "cannot overwrite directory '/%s' with a file",
+				       path);
+	}
+	if (unlinkat(dirfd, base, 0) < 0)
+		return strata_fail(c->err, errno, "remove '/%s'", path);
+	return 0;
+}
+
+static int make_dir(struct copy_ctx *c, const char *path, mode_t mode, uid_t uid, gid_t gid,
+		    const struct timespec *mtime)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+	int r;
+
+	if (!*path) /* the root itself: keep it as it is */
+		return 0;
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	r = clear_target(c, dirfd, base, path, true);
+	if (r < 0)
+		return -1;
+	if (r == 0 && mkdirat(dirfd, base, 0755) < 0)
+		return strata_fail(c->err, errno, "create directory '/%s'", path);
+	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+}
+
+static int write_file_fd(struct copy_ctx *c, const char *path, int src, mode_t mode, uid_t uid,
+			 gid_t gid, const struct timespec *mtime)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+	cleanup_close int out = -1;
+
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	if (clear_target(c, dirfd, base, path, false) < 0)
+		return -1;
+	out = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return strata_fail(c->err, errno, "create '/%s'", path);
+	if (src >= 0 && file_copy_fd(src, out, c->err) < 0)
+		return strata_wrap(c->err, "write '/%s'", path);
+	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+}
+
+static int write_file_buf(struct copy_ctx *c, const char *path, const char *buf, size_t len,
+			  mode_t mode)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+	cleanup_close int out = -1;
+
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	if (clear_target(c, dirfd, base, path, false) < 0)
+		return -1;
+	out = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0)
+		return strata_fail(c->err, errno, "create '/%s'", path);
+	if (file_write_all(out, buf, len, c->err) < 0)
+		return strata_wrap(c->err, "write '/%s'", path);
+	return set_meta(c, dirfd, base, path, mode, 0, 0, NULL, false);
+}
+
+static int make_symlink(struct copy_ctx *c, const char *path, const char *target, uid_t uid,
+			gid_t gid, const struct timespec *mtime)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	if (clear_target(c, dirfd, base, path, false) < 0)
+		return -1;
+	if (symlinkat(target, dirfd, base) < 0)
+		return strata_fail(c->err, errno, "create symlink '/%s'", path);
+	return set_meta(c, dirfd, base, path, 0777, uid, gid, mtime, true);
+}
+
+static int make_node(struct copy_ctx *c, const char *path, mode_t mode, dev_t dev, uid_t uid,
+		     gid_t gid, const struct timespec *mtime)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	if (clear_target(c, dirfd, base, path, false) < 0)
+		return -1;
+	if (mknodat(dirfd, base, mode, dev) < 0)
+		return strata_fail(c->err, errno, "create node '/%s'", path);
+	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+}
+
+/* Joins the destination directory and a relative name, cleaned. */
+static char *dest_join(const char *dir, const char *rel)
+{
+	cleanup_free char *j = path_join(dir, rel);
+
+	return path_clean(j);
+}
+
+/* True when @path is a directory in the root (following links inside it). */
+static bool is_dir_in(int rootfd, const char *path)
+{
+	cleanup_close int fd = path_open_in(rootfd, *path ? path : ".", O_PATH | O_DIRECTORY, 0,
+					    NULL);
+
+	return fd >= 0;
+}
+
+static int copy_entry(struct copy_ctx *c, const struct recipe_entry *e, const char *target)
+{
+	struct timespec mt = { 0, 0 };
+	struct stat st;
+	cleanup_close int fd = -1;
+
+	/* The source itself is followed (inside its root); entries below it never are. */
+	fd = path_open_in(c->srcfd, e->path,
+			  (S_ISREG(e->mode) ? O_RDONLY : O_PATH) | (*e->rel ? O_NOFOLLOW : 0), 0,
+			  c->err);
+	if (fd < 0 && S_ISLNK(e->mode) && *e->rel) {
+		/* O_PATH|O_NOFOLLOW opens the link itself on Linux; report others. */
+		return -1;
+	}
+	if (fd < 0)
+		return strata_wrap(c->err, "read '%s'", e->path);
+	if (fstat(fd, &st) < 0)
+		return strata_fail(c->err, errno, "stat '%s'", e->path);
+	mt = st.st_mtim;
+	if (S_ISDIR(e->mode))
+		return make_dir(c, target, e->mode, 0, 0, &mt);
+	if (S_ISREG(e->mode))
+		return write_file_fd(c, target, fd, e->mode, 0, 0, &mt);
+	if (S_ISLNK(e->mode))
+		return make_symlink(c, target, e->link, 0, 0, &mt);
+	if (S_ISFIFO(e->mode) || S_ISCHR(e->mode) || S_ISBLK(e->mode))
+		return make_node(c, target, e->mode, st.st_rdev, 0, 0, &mt);
+	return 0; /* sockets are not copied */
+}
+
+/* ---- ADD: archives ---- */
+
+static int read_archive(struct copy_ctx *c, struct archive *a, const char *dest)
+{
+	struct archive_entry *ae;
+	int r;
+
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		cleanup_free char *name = path_clean(archive_entry_pathname(ae)
+							     ? archive_entry_pathname(ae)
+							     : "");
+		cleanup_free char *target = dest_join(dest, name);
+		mode_t type = archive_entry_filetype(ae);
+		mode_t mode = archive_entry_perm(ae);
+		uid_t uid = (uid_t)archive_entry_uid(ae);
+		gid_t gid = (gid_t)archive_entry_gid(ae);
+		struct timespec mt = { archive_entry_mtime(ae), archive_entry_mtime_nsec(ae) };
+		const char *hard = archive_entry_hardlink(ae);
+
+		if (!*name)
+			continue;
+		if (hard) {
+			cleanup_free char *hclean = path_clean(hard);
+			cleanup_free char *src = dest_join(dest, hclean);
+			cleanup_free char *o1 = NULL;
+			cleanup_free char *o2 = NULL;
+			const char *b1, *b2;
+			cleanup_close int d1 = open_parent(c, src, &o1, &b1);
+			cleanup_close int d2 = d1 >= 0 ? open_parent(c, target, &o2, &b2) : -1;
+
+			if (d1 < 0 || d2 < 0)
+				return -1;
+			if (clear_target(c, d2, b2, target, false) < 0)
+				return -1;
+			if (linkat(d1, b1, d2, b2, 0) < 0)
+				return strata_fail(c->err, errno, "hard link '/%s'", target);
+			continue;
+		}
+		if (type == AE_IFDIR) {
+			if (make_dir(c, target, mode, uid, gid, &mt) < 0)
+				return -1;
+		} else if (type == AE_IFREG) {
+			cleanup_free char *owner = NULL;
+			const char *base;
+			cleanup_close int dirfd = open_parent(c, target, &owner, &base);
+			cleanup_close int out = -1;
+			const void *buf;
+			size_t len;
+			la_int64_t off;
+
+			if (dirfd < 0 || clear_target(c, dirfd, base, target, false) < 0)
+				return -1;
+			out = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				     0600);
+			if (out < 0)
+				return strata_fail(c->err, errno, "create '/%s'", target);
+			while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+				if (pwrite(out, buf, len, off) != (ssize_t)len)
+					return strata_fail(c->err, errno, "write '/%s'", target);
+			}
+			if (r != ARCHIVE_EOF)
+				return strata_fail_msg(c->err, EIO, "read archive: %s",
+						       archive_error_string(a));
+			if (ftruncate(out, archive_entry_size(ae)) < 0)
+				return strata_fail(c->err, errno, "write '/%s'", target);
+			if (set_meta(c, dirfd, base, target, mode, uid, gid, &mt, false) < 0)
+				return -1;
+		} else if (type == AE_IFLNK) {
+			if (make_symlink(c, target, archive_entry_symlink(ae), uid, gid, &mt) < 0)
+				return -1;
+		} else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO) {
+			dev_t dev = makedev(archive_entry_rdevmajor(ae), archive_entry_rdevminor(ae));
+
+			if (make_node(c, target, type | mode, dev, uid, gid, &mt) < 0)
+				return -1;
+		}
+	}
+	if (r != ARCHIVE_EOF)
+		return strata_fail_msg(c->err, EIO, "read archive: %s", archive_error_string(a));
+	return 0;
+}
+
+/*
+ * Extracts the local file @fd into @dest when it is a tar archive (plain or
+ * compressed). Returns 1 when it was one, 0 when it is to be copied as a file.
+ */
+static int try_extract(struct copy_ctx *c, int fd, const char *dest)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	int r;
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &ae) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return 0;
+	}
+	archive_read_free(a);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return strata_fail(c->err, errno, "rewind archive");
+	a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+		strata_fail_msg(c->err, EIO, "read archive: %s", archive_error_string(a));
+		archive_read_free(a);
+		return -1;
+	}
+	if (make_dir(c, dest, 0755, 0, 0, NULL) < 0 && !is_dir_in(c->rootfd, dest)) {
+		archive_read_free(a);
+		return -1;
+	}
+	r = read_archive(c, a, dest);
+	archive_read_free(a);
+	return r < 0 ? -1 : 1;
+}
+
+/* ---- the copy ---- */
+
+static char *url_name(const char *url)
+{
+	const char *p = url + strcspn(url, "?#");
+	const char *start;
+	cleanup_free char *path = NULL;
+
+	path = xstrndup(url, (size_t)(p - url));
+	start = strstr(path, "://");
+	start = start ? strchr(start + 3, '/') : NULL;
+	if (!start)
+		return NULL;
+	p = strrchr(start, '/');
+	if (!p || !p[1])
+		return NULL;
+	return xstrdup(p + 1);
+}
+
+int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int rootfd, int srcfd,
+		     const char *workdir, int64_t clamp, struct strata_error **err)
+{
+	struct copy_ctx c = { .rootfd = rootfd, .srcfd = srcfd, .clamp = clamp, .err = err };
+	const char *chown_spec = recipe_instr_flag(x, "chown");
+	const char *chmod_spec = recipe_instr_flag(x, "chmod");
+	const char *cmd = recipe_cmd_name(x->cmd);
+	/* A trailing '\\' (possible only under "# escape=`") marks a directory too, as in buildah. */
+	bool dest_is_dir_syntax = str_has_suffix(job->dest, "/") || strcmp(job->dest, ".") == 0 ||
+				  str_has_suffix(job->dest, "/.") || str_has_suffix(job->dest, "\\");
+	cleanup_free char *abs = job->dest[0] == '/'
+					 ? xstrdup(job->dest)
+					 : path_join(workdir && *workdir ? workdir : "/", job->dest);
+	cleanup_free char *dest = path_clean(abs);
+	bool dest_is_dir;
+
+	if (chown_spec && *chown_spec) {
+		if (recipe_copy_parse_chown(rootfd, chown_spec, &c.uid, &c.gid, err) < 0)
+			return strata_wrap(err, "%s --chown", cmd);
+		c.has_owner = true;
+	}
+	if (chmod_spec && *chmod_spec) {
+		if (parse_chmod(chmod_spec, &c.mode, err) < 0)
+			return strata_wrap(err, "%s", cmd);
+		c.has_mode = true;
+	}
+	if (job->n_items > 1 && !dest_is_dir_syntax)
+		return strata_fail_msg(err, EINVAL,
+				       "when using %s with more than one source file, the destination "
+				       "must be a directory and end with a /",
+				       cmd);
+	dest_is_dir = dest_is_dir_syntax || !*dest || is_dir_in(rootfd, dest);
+
+	for (size_t m = 0; m < job->local.n_matched; m++) {
+		const char *src = job->local.matched[m];
+
+		if (job->local.is_dir[m]) {
+			for (size_t i = 0; i < job->local.n_entries; i++) {
+				const struct recipe_entry *e = &job->local.entries[i];
+				cleanup_free char *target = NULL;
+
+				if (e->source != m)
+					continue;
+				target = dest_join(dest, e->rel);
+				if (copy_entry(&c, e, target) < 0)
+					return -1;
+			}
+			continue;
+		}
+		for (size_t i = 0; i < job->local.n_entries; i++) {
+			const struct recipe_entry *e = &job->local.entries[i];
+			const char *slash = strrchr(src, '/');
+			cleanup_free char *target = NULL;
+
+			if (e->source != m)
+				continue;
+			target = dest_is_dir ? dest_join(dest, slash ? slash + 1 : src)
+					     : xstrdup(dest);
+			if (job->is_add && S_ISREG(e->mode)) {
+				cleanup_close int fd = path_open_in(srcfd, e->path, O_RDONLY, 0, err);
+				int r;
+
+				if (fd < 0)
+					return strata_wrap(err, "read '%s'", e->path);
+				r = try_extract(&c, fd, dest);
+				if (r < 0)
+					return -1;
+				if (r > 0)
+					continue;
+			}
+			if (copy_entry(&c, e, target) < 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < job->n_docs; i++) {
+		const struct recipe_heredoc *h = job->docs[i];
+		cleanup_free char *target = dest_is_dir ? dest_join(dest, h->name) : xstrdup(dest);
+
+		if (write_file_buf(&c, target, h->content, strlen(h->content), 0644) < 0)
+			return -1;
+	}
+	for (size_t i = 0; job->urls[i]; i++) {
+		cleanup_free char *name = url_name(job->urls[i]);
+		cleanup_free char *target = NULL;
+		cleanup_close int fd = -1;
+		struct timespec now = { time_now_ns() / 1000000000LL, 0 };
+
+		if (dest_is_dir && !name)
+			return strata_fail_msg(err, EINVAL, "ADD: cannot determine a file name from '%s'",
+					       job->urls[i]);
+		target = dest_is_dir ? dest_join(dest, name) : xstrdup(dest);
+		fd = open(job->url_files[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return strata_fail(err, errno, "open download of '%s'", job->urls[i]);
+		if (write_file_fd(&c, target, fd, 0600, 0, 0, &now) < 0)
+			return -1;
+	}
+	return 0;
+}
