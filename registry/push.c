@@ -41,12 +41,19 @@ static char *upload_url(struct reg_client *c, const char *location, const char *
 	return url;
 }
 
-static int push_blob(struct reg_client *c, struct store *s, const char *repo,
+/*
+ * Uploads blob @d unless the registry has it; with @from (another repository
+ * of the same registry that holds the image), asks for a cross-repository
+ * mount first, and uploads only when the registry declines.
+ */
+static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
 		     const struct store_desc *d, const struct registry_opts *o,
 		     struct strata_error **err)
 {
 	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
-	cleanup_free char *post_url = xasprintf("/v2/%s/blobs/uploads/", repo);
+	cleanup_free char *post_url = from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
+						       d->digest, from)
+					   : xasprintf("/v2/%s/blobs/uploads/", repo);
 	cleanup_free char *put_url = NULL, *what = xasprintf("blob %s", d->digest);
 	struct reg_req head = { .method = "HEAD", .url = head_url, .body_fd = -1 };
 	struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
@@ -76,6 +83,11 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo,
 	}
 	if (reg_do(c, &post, &resp, err) < 0)
 		goto wrap;
+	if (from && resp.status == 201) {
+		progress(o, "Blob", d->digest, "mounted from another repository");
+		ret = 0;
+		goto out;
+	}
 	if (resp.status != 202) {
 		reg_status_fail(&resp, what, err);
 		goto out;
@@ -106,6 +118,29 @@ out:
 	return ret;
 }
 
+/* A repository of @domain other than @repo that has the image (from its tags), or NULL. Caller frees. */
+static char *mount_source(const struct store_image *img, const char *domain, const char *repo)
+{
+	for (size_t i = 0; img->tags && img->tags[i]; i++) {
+		struct store_ref r;
+		char *other = NULL;
+
+		if (store_ref_parse(img->tags[i], &r, NULL) < 0)
+			continue;
+		if (r.domain && domain && strcmp(r.domain, domain) == 0) {
+			other = reg_repo_of(r.domain, r.path);
+			if (strcmp(other, repo) == 0) {
+				free(other);
+				other = NULL;
+			}
+		}
+		store_ref_release(&r);
+		if (other)
+			return other;
+	}
+	return NULL;
+}
+
 int registry_push(struct store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],
 		  struct strata_error **err)
@@ -114,7 +149,7 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	struct store_ref ref = { 0 };
 	struct reg_client *c = NULL;
 	struct reg_resp resp = { 0 };
-	cleanup_free char *repo = NULL, *url = NULL, *buf = NULL;
+	cleanup_free char *repo = NULL, *url = NULL, *buf = NULL, *from = NULL;
 	const char *mt;
 	size_t len;
 	int ret = -1;
@@ -134,10 +169,11 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	repo = reg_repo_of(ref.domain, ref.path);
 	if (reg_client_new(ref.domain, repo, "pull,push", NULL, NULL, o, &c, err) < 0)
 		goto out;
-	if (push_blob(c, s, repo, &img->manifest->config, o, err) < 0)
+	from = mount_source(img, ref.domain, repo);
+	if (push_blob(c, s, repo, from, &img->manifest->config, o, err) < 0)
 		goto out;
 	for (size_t i = 0; i < img->manifest->n_layers; i++)
-		if (push_blob(c, s, repo, &img->manifest->layers[i], o, err) < 0)
+		if (push_blob(c, s, repo, from, &img->manifest->layers[i], o, err) < 0)
 			goto out;
 
 	mt = img->manifest->media_type && *img->manifest->media_type ? img->manifest->media_type
