@@ -29,7 +29,7 @@ OPT := -O2 -D_FORTIFY_SOURCE=2
 endif
 
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
-LDFLAGS_ALL = $(OPT) -pthread $(LDFLAGS)
+LDFLAGS_ALL = $(OPT) -pthread -Wl,--as-needed -Wl,-O1 $(LDFLAGS)
 
 MODULES := util store layers overlay launch registry recipe
 LIB_SRCS := $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))

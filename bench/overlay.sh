@@ -29,8 +29,8 @@ done
 # One container per base with the change in place, re-made before each run
 # so that every commit does all of its work (no layer dir left from the last).
 prep_one() { # BASE NAME
-	s rm -f "$2" >/dev/null 2>&1
-	s rmi "$2-img:1" >/dev/null 2>&1
+	s rm -f "$2" >/dev/null 2>&1 || true
+	s rmi "$2-img:1" >/dev/null 2>&1 || true
 	s gc >/dev/null
 	s create --name "$2" "$1" >/dev/null
 	m=$(s mount "$2")
@@ -38,8 +38,8 @@ prep_one() { # BASE NAME
 	s umount "$2"
 }
 prep_big() { # BASE NAME
-	s rm -f "$2" >/dev/null 2>&1
-	s rmi "$2-img:1" >/dev/null 2>&1
+	s rm -f "$2" >/dev/null 2>&1 || true
+	s rmi "$2-img:1" >/dev/null 2>&1 || true
 	s gc >/dev/null
 	s create --name "$2" "$1" >/dev/null
 	m=$(s mount "$2")
@@ -56,8 +56,8 @@ t_deb=$(bench_time --setup "prep_one debian c-deb" -- s commit c-deb c-deb-img:1
 # buildah: the same one-file change on the same Debian base, imported from our store.
 skopeo copy -q "oci:$ROOT:debian:latest" "containers-storage:[overlay@$BENCH_TMP/buildah+$BENCH_TMP/buildah-run]localhost/debian:latest" >/dev/null
 bprep_one() {
-	$B rm bc >/dev/null 2>&1
-	$B rmi -f bc-img >/dev/null 2>&1
+	$B rm bc >/dev/null 2>&1 || true
+	$B rmi -f bc-img >/dev/null 2>&1 || true
 	$B from --name bc localhost/debian >/dev/null
 	bm=$($B mount bc)
 	echo "one line" >"$bm/etc/one-file"
@@ -70,8 +70,8 @@ bench_row "commit, one-file change, Debian minbase base" "${t_deb}s" "buildah ${
 t_zst=$(bench_time --setup "prep_big debian c-big" -- s commit --compression zstd c-big c-big-img:1)
 t_gz=$(bench_time --setup "prep_big debian c-big" -- s commit --compression gzip c-big c-big-img:1)
 bprep_big() {
-	$B rm bc >/dev/null 2>&1
-	$B rmi -f bc-img >/dev/null 2>&1
+	$B rm bc >/dev/null 2>&1 || true
+	$B rmi -f bc-img >/dev/null 2>&1 || true
 	$B from --name bc localhost/debian >/dev/null
 	bm=$($B mount bc)
 	cp -r "$BENCH_TMP/payload" "$bm/payload"
@@ -90,8 +90,23 @@ t_m=$(bench_time --setup "s umount c-deep" -- s mount c-deep)
 s umount c-deep
 skopeo copy -q "oci:$ROOT:deep100:latest" "containers-storage:[overlay@$BENCH_TMP/buildah+$BENCH_TMP/buildah-run]localhost/deep100:latest" >/dev/null
 $B from --name bdeep localhost/deep100 >/dev/null
-t_bm=$(bench_time --setup "$B umount bdeep" -- $B mount bdeep)
-$B umount bdeep >/dev/null
+# buildah 1.28's overlay driver cannot mount 100 lowers here (mount data too long).
+# (timed by hand: bench_time would end the whole run on the failure)
+bm_times=""
+for _ in 1 2 3 4 5; do
+	$B umount bdeep >/dev/null 2>&1 || true
+	st=$(date +%s.%N)
+	$B mount bdeep >/dev/null 2>&1 || { bm_times=""; break; }
+	bm_times="$bm_times $(echo "$(date +%s.%N) - $st" | bc -l)"
+done
+$B umount bdeep >/dev/null 2>&1 || true
+if [ -n "$bm_times" ]; then
+	t_bm=$(printf '%s\n' $bm_times | sort -n | sed -n 3p | awk '{printf "%.3f\n", $1}')
+	bm="buildah ${t_bm}s"
+else
+	t_bm=""
+	bm="buildah: fails here"
+fi
 # Short names, as the page of mount(2) options needs; the time is the kernel's.
 mkdir -p "$BENCH_TMP/k/u" "$BENCH_TMP/k/w" "$BENCH_TMP/k/m" "$BENCH_TMP/k/l"
 n=0
@@ -101,8 +116,8 @@ for d in $(ls -d "$ROOT"/layers/overlay/*/diff | head -n 100); do
 done
 lowers=$(seq -s: 0 99)
 cd "$BENCH_TMP/k/l"
-t_k=$(bench_time --setup "umount $BENCH_TMP/k/m" -- mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$BENCH_TMP/k/u,workdir=$BENCH_TMP/k/w" "$BENCH_TMP/k/m")
+t_k=$(bench_time --setup "umount $BENCH_TMP/k/m 2>/dev/null || true" -- mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$BENCH_TMP/k/u,workdir=$BENCH_TMP/k/w" "$BENCH_TMP/k/m")
 umount "$BENCH_TMP/k/m"
 cd /
-bench_row "mount, 100-layer image" "${t_m}s" "buildah ${t_bm}s" "$(bench_ratio "$t_m" "$t_bm")"
+bench_row "mount, 100-layer image" "${t_m}s" "$bm" "$([ -n "$t_bm" ] && bench_ratio "$t_m" "$t_bm" || echo n/a)"
 bench_row "(bare kernel mount of the same 100 lowers)" "" "mount(8) ${t_k}s" "$(bench_ratio "$t_m" "$t_k")"

@@ -99,7 +99,7 @@ static const struct option run_opts[] = {
 struct run_opts {
 	json_t *rc; /* RunConfig */
 	const char *name;
-	bool detach, rm, interactive;
+	bool detach, rm, interactive, tty;
 };
 
 static void rc_append(json_t *rc, const char *key, json_t *v)
@@ -235,7 +235,9 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 			json_object_set_new(o->rc, "Interactive", json_true());
 			break;
 		case 't':
-			return cmd_failf(ctx, "-t: terminals (ptys) are not supported yet; run without -t");
+			o->tty = true;
+			json_object_set_new(o->rc, "Tty", json_true());
+			break;
 		case OPT_NAME:
 			o->name = optarg;
 			break;
@@ -339,6 +341,9 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 		if (r)
 			return r;
 	}
+	if (o->detach && o->tty)
+		return cmd_usage_error(ctx, "-t with -d: a detached container writes to its log, "
+					    "not to a terminal; drop -t");
 	if (o->detach && o->rm)
 		log_debug("run: -d with --rm: the monitor removes the container when it ends");
 	return 0;
@@ -371,6 +376,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	if (!rec)
 		return cmd_fail(ctx, err);
 	json_object_set(rec, "RunConfig", o->rc);
+	if (o->rm)
+		json_object_set_new(rec, "Volatile", json_true()); /* overlay: no sync of its upper */
 	if (check_command) {
 		/* Check the command now rather than at start. */
 		struct launch_spec spec;
@@ -633,7 +640,7 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	struct launch_limits lim;
 	char id[STORE_ID_LEN + 1];
 	const char *cwd = NULL, *user = NULL;
-	bool interactive = false;
+	bool interactive = false, tty = false;
 	int c, status = 0, r;
 
 	while ((c = cmd_getopt(ctx, argc, argv, "+ite:w:u:", opts)) != -1) {
@@ -642,7 +649,8 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			interactive = true;
 			break;
 		case 't':
-			return cmd_failf(ctx, "-t: terminals (ptys) are not supported yet; run without -t");
+			tty = true;
+			break;
 		case 'e':
 			if (add_env(ctx, extra, optarg))
 				return EXIT_STRATA;
@@ -692,6 +700,7 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	spec.stdin_fd = interactive ? 0 : -1;
 	spec.forward_signals = true;
+	spec.tty = tty;
 	r = launch_container_exec(ctx->store, id, &spec, &status, &err);
 	launch_spec_free(&spec);
 	if (r < 0) {
@@ -826,7 +835,8 @@ const struct command cmd_run_commands[] = {
 	{ "run", "[options] IMAGE [COMMAND [ARG...]]", "run a command in a new container",
 	  "      --rm                   remove the container when it ends\n"
 	  "  -d, --detach               run in the background; print the ID\n"
-	  "  -i, --interactive          keep stdin open\n" RUN_OPTS_HELP,
+	  "  -i, --interactive          keep stdin open\n"
+	  "  -t, --tty                  a pseudo-terminal (attached runs)\n" RUN_OPTS_HELP,
 	  cmd_run },
 	{ "start", "[-a] CONTAINER", "start a created or exited container",
 	  "  -a, --attach               stay attached; exit with its status\n", cmd_start },
@@ -840,6 +850,7 @@ const struct command cmd_run_commands[] = {
 	  "  -f, --follow               keep printing while it runs\n", cmd_logs },
 	{ "exec", "[options] CONTAINER COMMAND [ARG...]", "run a command in a running container",
 	  "  -i, --interactive          keep stdin open\n"
+	  "  -t, --tty                  a pseudo-terminal\n"
 	  "  -e, --env KEY=VALUE        set an environment variable\n"
 	  "  -w, --workdir DIR          working directory\n"
 	  "  -u, --user USER[:GROUP]    user\n",

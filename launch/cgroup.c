@@ -307,6 +307,9 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 
 			if (access(cdir, F_OK) < 0)
 				continue;
+			/* joining a v1 hierarchy costs a few ms: cpuset only when it is asked for */
+			if (!strcmp(v1_controllers[i], "cpuset") && !(limits->cpuset && *limits->cpuset))
+				continue;
 			self = self_path(self_file, v1_controllers[i]);
 			base = path_join(cdir, self);
 			if (make_dir(base, name, &cg->v1[i], err) < 0)

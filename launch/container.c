@@ -240,6 +240,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	cleanup_free char *started = NULL;
 	cleanup_free char *finished = NULL;
 	bool auto_remove = json_is_true(json_object_get(run_config(rec), "AutoRemove"));
+	int master = -1, slave = -1;
 	pid_t pid;
 	int ret = -1;
 
@@ -249,6 +250,11 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	spec.stdout_fd = out_fd;
 	spec.stderr_fd = err_fd;
 	spec.forward_signals = true;
+	spec.tty = notify_fd < 0 && json_is_true(json_object_get(run_config(rec), "Tty"));
+	if (spec.tty && tty_open(&master, &slave, err) < 0)
+		goto out_spec;
+	if (spec.tty)
+		spec.stdin_fd = spec.stdout_fd = spec.stderr_fd = slave;
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
 	if (overlay_container_mount(s, id, &merged, err) < 0)
@@ -258,6 +264,10 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	spec.cgroup = cg;
 	if (launch_spawn(merged, &spec, &pid, err) < 0)
 		goto out_cgroup;
+	if (slave >= 0) {
+		close(slave);
+		slave = -1;
+	}
 	started = now_rfc3339();
 	state = json_pack("{s:s, s:i, s:s, s:o}", "Status", "running", "Pid", (json_int_t)pid,
 			  "StartedAt", started, "Cgroup", launch_cgroup_to_json(cg));
@@ -271,7 +281,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 			log_debug("monitor: caller gone");
 		close(notify_fd);
 	}
-	*status = launch_wait(pid, true);
+	*status = master >= 0 ? tty_relay_wait(pid, master, true) : launch_wait(pid, true);
 	finished = now_rfc3339();
 	json_decref(state);
 	state = json_pack("{s:s, s:i, s:i, s:s, s:s}", "Status", "exited", "Pid", 0, "ExitCode",
@@ -292,6 +302,10 @@ out_umount:
 		}
 	}
 out_spec:
+	if (master >= 0)
+		close(master);
+	if (slave >= 0)
+		close(slave);
 	for (int i = 0; i < 3; i++)
 		free(etc[i]);
 	launch_spec_free(&spec);

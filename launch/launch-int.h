@@ -35,4 +35,15 @@ extern const char *const seccomp_denied[];
 int user_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid, gid_t **groups,
 		 size_t *n_groups, char **home, struct strata_error **err);
 
+/* ---- tty.c ---- */
+
+/* Opens a pseudo-terminal pair (close-on-exec), sized like this process's terminal. */
+int tty_open(int *master, int *slave, struct strata_error **err);
+
+/* In the child: a new session with @slave as controlling terminal and stdio. -1 on failure. */
+int tty_attach(int slave);
+
+/* Copies stdio to and from @master until @pid has ended; returns its exit status. */
+int tty_relay_wait(pid_t pid, int master, bool forward_signals);
+
 #endif

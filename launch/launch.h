@@ -107,6 +107,7 @@ struct launch_spec {
 	int stdout_fd, stderr_fd;
 	struct launch_cgroup *cgroup; /* joined before exec, or NULL */
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
+	bool tty;		      /* a pseudo-terminal as stdio (launch_run, launch_exec) */
 };
 
 /* The capabilities a container gets by default (Docker's set), as names. */
@@ -126,7 +127,11 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
  */
 int launch_wait(pid_t pid, bool forward_signals);
 
-/* launch_spawn + launch_wait: runs @spec to the end; the status in *status. */
+/*
+ * launch_spawn + launch_wait: runs @spec to the end; the status in *status.
+ * With spec->tty the process gets a pseudo-terminal whose other end is
+ * relayed to this process's stdin and stdout (raw mode, window size kept).
+ */
 int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 	       struct strata_error **err);
 

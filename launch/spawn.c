@@ -316,6 +316,12 @@ static _Noreturn void child_main(struct child_args *a)
 	char **env = NULL;
 	char go;
 
+	/*
+	 * Not dumpable until exec: no process of the container may open our
+	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
+	 * let it write the host binary. An --init PID 1 stays so.
+	 */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Wait until the parent has put us in our cgroup. */
 	if (read(a->sync_fd, &go, 1) != 1)
 		_exit(125);
@@ -331,6 +337,11 @@ static _Noreturn void child_main(struct child_args *a)
 		if (in < 0 || dup2(in, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 ||
 		    dup2(spec->stderr_fd, 2) < 0) {
 			strata_fail(&err, errno, "set up stdio");
+			child_die(a->err_fd, err);
+		}
+		/* -t: stdio is the terminal side of a pty; make it the controlling terminal */
+		if (spec->tty && ioctl(0, TIOCSCTTY, 0) < 0) {
+			strata_fail(&err, errno, "take the terminal");
 			child_die(a->err_fd, err);
 		}
 	}
@@ -572,12 +583,27 @@ int launch_wait(pid_t pid, bool forward_signals)
 int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 	       struct strata_error **err)
 {
+	struct launch_spec with_tty;
+	int master = -1, slave = -1;
 	pid_t pid;
+	int r;
 
-	if (launch_spawn(rootfs, spec, &pid, err) < 0)
+	if (!spec->tty) {
+		if (launch_spawn(rootfs, spec, &pid, err) < 0)
+			return -1;
+		*status = launch_wait(pid, spec->forward_signals);
+		return 0;
+	}
+	if (tty_open(&master, &slave, err) < 0)
 		return -1;
-	*status = launch_wait(pid, spec->forward_signals);
-	return 0;
+	with_tty = *spec;
+	with_tty.stdin_fd = with_tty.stdout_fd = with_tty.stderr_fd = slave;
+	r = launch_spawn(rootfs, &with_tty, &pid, err);
+	close(slave);
+	if (r == 0)
+		*status = tty_relay_wait(pid, master, spec->forward_signals);
+	close(master);
+	return r;
 }
 
 /* Joins the namespaces of @pid (mnt last: it changes what /proc means). */
@@ -616,11 +642,19 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 	ssize_t n, got = 0;
 	pid_t child;
 	uint64_t caps;
+	int master = -1, slave = -1;
 
 	if (caps_mask(spec->cap_add, spec->cap_drop, &caps, err) < 0)
 		return -1;
-	if (pipe2(errp, O_CLOEXEC) < 0)
+	if (spec->tty && tty_open(&master, &slave, err) < 0)
+		return -1;
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		if (master >= 0) {
+			close(master);
+			close(slave);
+		}
 		return strata_fail(err, errno, "pipe");
+	}
 	fflush(NULL);
 	child = fork();
 	if (child < 0)
@@ -630,6 +664,8 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 		pid_t inner;
 
 		close(errp[0]);
+		/* not dumpable: the container must not reach strata's binary through /proc (see child_main) */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 		if (cg && launch_cgroup_add(cg, getpid(), &e) < 0)
 			child_die(errp[1], e);
 		if (join_namespaces(pid, &e) < 0)
@@ -652,10 +688,17 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 			char *home = NULL;
 			char **env = strv_dup(spec->env);
 
-			if (spec->stdin_fd >= 0)
-				dup2(spec->stdin_fd, 0);
-			dup2(spec->stdout_fd, 1);
-			dup2(spec->stderr_fd, 2);
+			if (slave >= 0) {
+				if (tty_attach(slave) < 0) {
+					strata_fail(&e, errno, "take the terminal");
+					child_die(errp[1], e);
+				}
+			} else {
+				if (spec->stdin_fd >= 0)
+					dup2(spec->stdin_fd, 0);
+				dup2(spec->stdout_fd, 1);
+				dup2(spec->stderr_fd, 2);
+			}
 			if (user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, &e) < 0)
 				child_die(errp[1], e);
 			if (chdir(spec->cwd && *spec->cwd ? spec->cwd : "/") < 0) {
@@ -687,6 +730,8 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 		}
 	}
 	close(errp[1]);
+	if (slave >= 0)
+		close(slave);
 	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 ||
 	       (n < 0 && errno == EINTR))
 		if (n > 0)
@@ -698,8 +743,15 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 
 		buf[got] = '\0';
 		waitpid(child, NULL, 0);
+		if (master >= 0)
+			close(master);
 		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
 	}
-	*status = launch_wait(child, spec->forward_signals);
+	if (master >= 0) {
+		*status = tty_relay_wait(child, master, spec->forward_signals);
+		close(master);
+	} else {
+		*status = launch_wait(child, spec->forward_signals);
+	}
 	return 0;
 }

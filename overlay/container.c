@@ -293,7 +293,7 @@ static int mount_stack(struct ctr *c, const char *merged, struct strata_error **
 	cleanup_free char *top = NULL;
 	struct store_image *img = NULL;
 	cleanup_strv char **lowers = NULL;
-	struct overlay_stack st = { NULL, 0, upper, work, links };
+	struct overlay_stack st = { NULL, 0, upper, work, links, false };
 	int ret = -1;
 
 	if (ctr_image(c, &img, err) < 0)
@@ -307,6 +307,18 @@ static int mount_stack(struct ctr *c, const char *merged, struct strata_error **
 		goto out;
 	st.lowers = lowers;
 	st.n_lowers = strv_len(lowers);
+	/*
+	 * A container that is thrown away afterwards (run --rm) skips the sync
+	 * of its upper dir. After a crash overlayfs refuses such a work dir
+	 * until its incompat/volatile marker goes; the container goes anyway.
+	 */
+	st.volatile_upper = json_is_true(json_object_get(c->rec, "Volatile"));
+	{
+		cleanup_close int wfd = openat(c->dirfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (wfd >= 0)
+			path_rm_rf_at(wfd, "incompat", NULL);
+	}
 	ret = overlay_mount(backend, &st, merged, err);
 out:
 	store_unpin(c->s);

@@ -48,7 +48,7 @@ static int mount_image_stack(struct store *s, const struct backend_ops *b,
 	cleanup_free char *links = xasprintf("%s/layers/%s/l", s->root, b->name);
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *top = NULL;
-	struct overlay_stack st = { NULL, 0, NULL, NULL, links };
+	struct overlay_stack st = { NULL, 0, NULL, NULL, links, false };
 	int ret = -1;
 
 	if (store_pin(s, err) < 0)

@@ -135,6 +135,9 @@ static int mount_new_api(const struct overlay_stack *st, const char *target,
 	for (size_t i = 0; i < ARRAY_SIZE(fixed_opts); i++)
 		if (sys_fsconfig(fd, FSCONFIG_SET_STRING, fixed_opts[i][0], fixed_opts[i][1], 0) < 0)
 			return fs_fail(err, fd, errno, "overlay option");
+	if (st->upper && st->volatile_upper &&
+	    sys_fsconfig(fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
+		return fs_fail(err, fd, errno, "overlay option volatile");
 	if (sys_fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return fs_fail(err, fd, errno, "create overlay");
 	mfd = sys_fsmount(fd, FSMOUNT_CLOEXEC, st->upper ? 0 : MOUNT_ATTR_RDONLY);
@@ -174,6 +177,8 @@ static char *legacy_options(const struct overlay_stack *st, char *const *names)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(fixed_opts); i++)
 		sbuf_addf(&b, ",%s=%s", fixed_opts[i][0], fixed_opts[i][1]);
+	if (st->upper && st->volatile_upper)
+		sbuf_addstr(&b, ",volatile");
 	return sbuf_detach(&b, NULL);
 }
 

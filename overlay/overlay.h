@@ -67,6 +67,7 @@ struct overlay_stack {
 	const char *upper;    /* the writable dir; NULL for a read-only mount */
 	const char *work;     /* overlayfs' work dir (same filesystem as upper); NULL with no upper */
 	const char *link_dir; /* where mount(2) may make short links to lowers; NULL: never */
+	bool volatile_upper;  /* overlayfs "volatile": no sync of the upper (a --rm container) */
 };
 
 /*

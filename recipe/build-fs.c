@@ -186,6 +186,8 @@ static int do_copy(struct builder *b, struct stage_state *ss, const struct recip
 			return -1;
 		/* --from sources are found in that rootfs, now that it is mounted */
 		if (job->patterns[0] && !job->local.n_matched) {
+			free(job->local.matched); /* the collect below fills it */
+			job->local.matched = NULL;
 			if (recipe_sources_collect(srcfd, NULL, job->patterns, &job->local, err) < 0) {
 				close(srcfd);
 				overlay_image_umount(b->s, b->o->backend, from_id, false, NULL);

@@ -134,10 +134,10 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 			return strata_wrap(err, "COPY --from");
 		}
 	} else if (job->patterns[0]) {
-		if (recipe_sources_collect(b->ctxfd, b->ig, job->patterns, &job->local, err) < 0) {
-			job->local.matched = xcalloc(1, sizeof(char *));
+		free(job->local.matched); /* the collect below fills it */
+		job->local.matched = NULL;
+		if (recipe_sources_collect(b->ctxfd, b->ig, job->patterns, &job->local, err) < 0)
 			return strata_wrap(err, "%s", cmd);
-		}
 	}
 	for (size_t i = 0; job->urls[i]; i++) {
 		char *file = NULL;

@@ -109,6 +109,10 @@ rc=$?
 set -e
 assert_eq "$rc" 3 "SIGTERM forwarded and trapped"
 
+# strata's own binary is out of reach: not through /proc/1/exe of an --init PID 1.
+expect_fail strata run --rm --init busybox sh -c 'cat /proc/1/exe >/dev/null'
+assert_contains "$out" "Permission denied"
+
 # --init: PID 1 forwards TERM to the command, which dies of it: 143.
 id=$(strata run -d --init busybox sleep 30)
 strata stop -t 5 "$id" >/dev/null
@@ -139,6 +143,12 @@ c2=$(strata exec "$id" cat /count)
 [ "$c2" -gt "$c1" ] || fail "the container stopped counting after the commit ($c1, $c2)"
 strata rm -f "$id" >/dev/null
 
+# A --rm container's overlay skips the sync of its upper ("volatile"); a kept one does not.
+assert_contains "$(run sh -c 'grep " / " /proc/mounts')" "volatile"
+id=$(strata create busybox)
+assert_not_contains "$(strata start -a "$id" 2>&1; strata run busybox sh -c 'grep " / " /proc/mounts')" "volatile"
+for c in $(strata ps -aq); do strata rm -f "$c" >/dev/null; done
+
 # --rm leaves no container, mount or cgroup.
 before=$(ls "$ROOT/containers" | wc -l)
 run true
@@ -146,6 +156,20 @@ assert_eq "$(ls "$ROOT/containers" | wc -l)" "$before" "--rm left a container"
 assert_eq "$(awk -v p="$ROOT/" 'index($5, p) == 1' /proc/self/mountinfo | wc -l)" 0 "mounts left"
 left=$(find /sys/fs/cgroup -maxdepth 6 -type d -path '*strata/*' -name '[0-9a-f]*' 2>/dev/null | wc -l)
 assert_eq "$left" 0 "cgroups left"
+
+# -t: stdin and stdout are a terminal, the exit status still comes back;
+# exec -t too; -d with -t is refused.
+set +e
+out=$(strata run --rm -t busybox sh -c '[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 5')
+rc=$?
+set -e
+assert_eq "$rc" 5 "exit status through a pty"
+assert_contains "$out" "on-a-tty"
+id=$(strata run -d busybox sleep 30)
+assert_contains "$(strata exec -t "$id" sh -c '[ -t 0 ] && echo exec-tty')" "exec-tty"
+strata rm -f "$id" >/dev/null
+expect_fail strata run -d -t busybox true
+assert_one_line_error "$out"
 
 # A command that does not exist: 127 and a one-line error.
 expect_fail run /no/such/command

@@ -91,7 +91,7 @@ static void run_scenario(int (*fn)(void), bool no_fsopen)
 	if (pid == 0) {
 		int r;
 
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
 			perror("private mount namespace");
 			_exit(2);
 		}
@@ -357,7 +357,7 @@ static int scenario_mount_basic(void)
 			mkdir(merged, 0755) == 0 && mkdir(ro, 0755) == 0,
 		"mkdir");
 	T_CHECK(make_lowers(3, base, &lowers) == 0, "lowers");
-	st = (struct overlay_stack){ lowers, 3, upper, work, links };
+	st = (struct overlay_stack){ lowers, 3, upper, work, links, false };
 	T_OK(overlay_mount("overlay", &st, merged, &err), err);
 	T_CHECK(overlay_is_mounted(merged), "not in mountinfo");
 	top = xasprintf("%s/top", merged);
@@ -415,7 +415,7 @@ static int scenario_mount_basic(void)
 	T_CHECK(strv_len(under) == 1 && strcmp(under[0], merged) == 0, "mounts under");
 
 	/* Read-only: no upper; and a single lower is a read-only bind mount. */
-	st = (struct overlay_stack){ lowers, 3, NULL, NULL, links };
+	st = (struct overlay_stack){ lowers, 3, NULL, NULL, links, false };
 	T_OK(overlay_mount("overlay", &st, ro, &err), err);
 	T_CHECK(unit_sh("touch '%s/x' 2>/dev/null", ro) != 0, "read-only mount is writable");
 	T_OK(overlay_umount(ro, false, &err), err);
@@ -446,7 +446,9 @@ static int scenario_mount_basic(void)
 
 START_TEST(test_mount_new_api)
 {
-	ck_assert_str_eq(overlay_mount_api(), "fsopen");
+	/* valgrind does not know fsopen: there the probe falls back, as it should */
+	if (!getenv("STRATA_UNDER_VALGRIND"))
+		ck_assert_str_eq(overlay_mount_api(), "fsopen");
 	run_scenario(scenario_mount_basic, false);
 }
 END_TEST
@@ -486,7 +488,7 @@ static int scenario_deep(void)
 			mkdir(merged, 0755) == 0,
 		"mkdir");
 	T_CHECK(make_lowers(OVERLAY_MAX_LOWERS, base, &lowers) == 0, "lowers");
-	st = (struct overlay_stack){ lowers, OVERLAY_MAX_LOWERS, upper, work, links };
+	st = (struct overlay_stack){ lowers, OVERLAY_MAX_LOWERS, upper, work, links, false };
 	max = overlay_max_lowers("overlay", &st);
 	if (!legacy) {
 		T_CHECK(max == OVERLAY_MAX_LOWERS, "max %zu", max);
@@ -513,7 +515,7 @@ static int scenario_deep(void)
 		for (size_t i = 0; i < OVERLAY_MAX_LOWERS; i++)
 			more[i] = lowers[i];
 		more[OVERLAY_MAX_LOWERS] = lowers[0];
-		st = (struct overlay_stack){ more, OVERLAY_MAX_LOWERS + 1, upper, work, links };
+		st = (struct overlay_stack){ more, OVERLAY_MAX_LOWERS + 1, upper, work, links, false };
 		T_CHECK(overlay_mount("overlay", &st, merged, &err) == -1, "501 lowers mounted");
 		T_CHECK(strstr(strata_error_msg(err), "too many lower"), "message: %s",
 			strata_error_msg(err));
