@@ -1,5 +1,6 @@
 /*
- * Image commands: images, tag, rmi, inspect, history, import, gc, fsck.
+ * Image commands: images, tag, rmi, inspect, history, import, export, save,
+ * load, gc, fsck.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -534,6 +535,201 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* ---- export ---- */
+
+static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	cleanup_free char *tmp = NULL;
+	const char *output = NULL;
+	int c, r, dfd = -1, ofd = -1;
+	struct store *s;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "o:", opts)) != -1) {
+		if (c == 'o')
+			output = optarg;
+		else
+			return cmd_getopt_status(c);
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "IMAGE")))
+		return c;
+	if (!output && isatty(1))
+		return cmd_usage_error(ctx, "refusing to write a tar to a terminal: use -o FILE or a pipe");
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (store_image_load(s, argv[optind], &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (store_pin(s, &err) < 0) {
+		store_image_free(img);
+		return cmd_fail(ctx, err);
+	}
+	tmp = store_tmp_name("-export");
+	r = -1;
+	if (mkdirat(s->tmp_fd, tmp, 0755) < 0) {
+		strata_fail(&err, errno, "create a staging directory");
+		goto out_pin;
+	}
+	dfd = openat(s->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		strata_fail(&err, errno, "open the staging directory");
+		goto out;
+	}
+	if (layers_apply_image(s, img, dfd, &err) < 0)
+		goto out;
+	ofd = output && strcmp(output, "-") ? open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+					    : dup(1);
+	if (ofd < 0) {
+		strata_fail(&err, errno, "create '%s'", output);
+		goto out;
+	}
+	r = layers_pack_tar_fd(dfd, ofd, -1, &err);
+	if (r == 0 && close(ofd) < 0 && errno != EINTR) {
+		r = strata_fail(&err, errno, "write '%s'", output ? output : "stdout");
+		ofd = -1;
+	} else if (r == 0) {
+		ofd = -1;
+	}
+out:
+	if (ofd >= 0)
+		close(ofd);
+	if (dfd >= 0)
+		close(dfd);
+	{
+		struct strata_error *rm_err = NULL;
+
+		if (path_rm_rf_at(s->tmp_fd, tmp, &rm_err) < 0) {
+			log_warn("remove staging directory: %s", strata_error_msg(rm_err));
+			strata_error_free(rm_err);
+		}
+	}
+	/* A partial output file is not an export. */
+	if (r < 0 && output && strcmp(output, "-"))
+		unlink(output);
+out_pin:
+	store_unpin(s);
+	store_image_free(img);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	return 0;
+}
+
+/* ---- save, load ---- */
+
+static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
+					      { "format", required_argument, NULL, 'f' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	enum layers_archive_format f = LAYERS_ARCHIVE_DOCKER_ARCHIVE;
+	struct strata_error *err = NULL;
+	struct layers_save_item *items = NULL;
+	const char *output = NULL;
+	size_t n = 0;
+	struct store *s;
+	int c, r = 0;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "o:f:", opts)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'f':
+			if (layers_archive_format_parse(optarg, &f) < 0)
+				return cmd_usage_error(ctx,
+						       "unknown format '%s' (want oci-dir, oci-archive or docker-archive)",
+						       optarg);
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
+		return c;
+	if (!output)
+		return cmd_usage_error(ctx, "missing -o PATH");
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	items = xcalloc((size_t)(argc - optind), sizeof(*items));
+	for (int i = optind; i < argc && r == 0; i++) {
+		struct store_image *img = NULL;
+		struct store_ref ref;
+
+		if (store_image_load(s, argv[i], &img, &err) < 0) {
+			r = -1;
+			break;
+		}
+		items[n].img = img;
+		items[n].refs = xcalloc(1, sizeof(char *));
+		/* A name saves that name; an ID saves every name of the image. */
+		if (store_ref_parse(argv[i], &ref, NULL) == 0) {
+			cleanup_free char *norm = store_ref_string(&ref);
+
+			if (strv_contains(img->tags, norm))
+				strv_append(&items[n].refs, norm);
+			store_ref_release(&ref);
+		}
+		if (!items[n].refs[0]) {
+			strv_free(items[n].refs);
+			items[n].refs = strv_dup(img->tags);
+		}
+		n++;
+	}
+	if (r == 0)
+		r = layers_save(s, items, n, f, output, &err);
+	for (size_t i = 0; i < n; i++) {
+		store_image_free((struct store_image *)items[i].img);
+		strv_free(items[i].refs);
+	}
+	free(items);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	return 0;
+}
+
+static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "input", required_argument, NULL, 'i' },
+					      { "quiet", no_argument, NULL, 'q' },
+					      CMD_OPT_HELP,
+					      CMD_OPT_END };
+	struct strata_error *err = NULL;
+	cleanup_strv char **loaded = NULL;
+	const char *input = NULL;
+	bool quiet = false;
+	struct store *s;
+	int c, r;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "i:q", opts)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return cmd_getopt_status(c);
+		}
+	}
+	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
+		return c;
+	if (!input)
+		return cmd_usage_error(ctx, "missing -i PATH");
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	r = layers_load(s, input, &loaded, &err);
+	for (size_t i = 0; !quiet && loaded && loaded[i]; i++)
+		printf("Loaded image%s: %s\n", str_has_prefix(loaded[i], "sha256:") ? " ID" : "",
+		       loaded[i]);
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	return 0;
+}
+
 /* ---- gc ---- */
 
 static void print_line(const char *what, void *arg)
@@ -626,6 +822,17 @@ const struct command cmd_image_commands[] = {
 	  "  -m, --message TEXT         history comment\n"
 	  "      --compression ALGO     gzip (default), zstd or none\n",
 	  cmd_import },
+	{ "export", "[options] IMAGE", "write the image's flattened rootfs as a tar (stdout by default)",
+	  "  -o, --output FILE          write to FILE instead of stdout\n", cmd_export },
+	{ "save", "-o PATH [options] IMAGE [IMAGE...]",
+	  "write images to an OCI layout, an OCI archive or a docker archive",
+	  "  -o, --output PATH          the directory or tar file to write\n"
+	  "  -f, --format FORMAT        docker-archive (default), oci-archive or oci-dir\n",
+	  cmd_save },
+	{ "load", "-i PATH", "load images from an OCI layout, an OCI archive or a docker archive",
+	  "  -i, --input PATH           the directory or tar file to read\n"
+	  "  -q, --quiet                print nothing on success\n",
+	  cmd_load },
 	{ "gc", "", "remove blobs and layers that nothing reaches", "", cmd_gc },
 	{ "fsck", "[--repair]", "verify every blob and record",
 	  "      --repair               move corrupt blobs aside, drop dangling records\n",

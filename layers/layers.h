@@ -177,6 +177,38 @@ int layers_pack_changes(struct store *s, int rootfd, const struct layers_change 
  */
 int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_error **err);
 
+/* ---- archive.c: save and load image archives ---- */
+
+enum layers_archive_format {
+	LAYERS_ARCHIVE_OCI_DIR,	       /* an OCI image layout directory */
+	LAYERS_ARCHIVE_OCI_ARCHIVE,    /* the same layout in a tar */
+	LAYERS_ARCHIVE_DOCKER_ARCHIVE, /* `docker save`: manifest.json, repositories, layer tars */
+};
+
+/* Parses "oci-dir", "oci-archive" or "docker-archive"; -1 on anything else. */
+int layers_archive_format_parse(const char *s, enum layers_archive_format *out);
+
+/* One image to save and the names ("name:tag") it is saved under (NULL-terminated, may be empty). */
+struct layers_save_item {
+	const struct store_image *img;
+	char **refs;
+};
+
+/*
+ * Writes the @n images to @path in format @f. An oci-dir @path must be
+ * missing or hold no layout yet. On failure nothing made by it is left.
+ */
+int layers_save(struct store *s, const struct layers_save_item *items, size_t n,
+		enum layers_archive_format f, const char *path, struct strata_error **err);
+
+/*
+ * Loads the archive at @path (an OCI layout directory, an OCI archive tar or
+ * a docker-archive tar, detected), verifying every digest, and tags its
+ * images once all are complete. *loaded gets the names tagged (image IDs for
+ * unnamed images); caller frees with strv_free, even on failure.
+ */
+int layers_load(struct store *s, const char *path, char ***loaded, struct strata_error **err);
+
 /* ---- dir.c: layer dirs ROOT/layers/<backend>/<chain-hex>/{layer.json,diff/} ---- */
 
 /* The whiteout format a backend's layer dirs use ("overlay", "aufs", "vfs"); -1 if unknown. */
