@@ -1,0 +1,667 @@
+/*
+ * The HTTP side: one libcurl easy handle per registry connection (so
+ * connections are reused), the /v2/ ping, the WWW-Authenticate challenge
+ * (Bearer tokens from the realm, Basic), streaming bodies into sinks, and
+ * one-line errors from the registry's {"errors": [...]} bodies.
+ * Credentials and tokens never appear in errors or logs.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "registry/registry-int.h"
+
+#define CERTS_D "/etc/containers/certs.d"
+#define ERROR_BODY_MAX (64u << 10)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+char *reg_host_of(const char *domain)
+{
+	if (!domain || strcmp(domain, "docker.io") == 0 || strcmp(domain, "index.docker.io") == 0)
+		return xstrdup("registry-1.docker.io");
+	return xstrdup(domain);
+}
+
+char *reg_repo_of(const char *domain, const char *path)
+{
+	bool hub = !domain || strcmp(domain, "docker.io") == 0 ||
+		   strcmp(domain, "index.docker.io") == 0;
+
+	if (hub && !strchr(path, '/'))
+		return xasprintf("library/%s", path);
+	return xstrdup(path);
+}
+
+char *reg_base64(const void *buf, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)n);
+	return out;
+}
+
+char *reg_unbase64(const char *s)
+{
+	size_t len = strlen(s), pad = 0;
+	unsigned char *out;
+	int n;
+
+	if (len % 4 != 0)
+		return NULL;
+	out = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+	if (n < 0) {
+		free(out);
+		return NULL;
+	}
+	if (len >= 1 && s[len - 1] == '=')
+		pad++;
+	if (len >= 2 && s[len - 2] == '=')
+		pad++;
+	n -= (int)pad;
+	out[n] = '\0';
+	if (memchr(out, '\0', (size_t)n)) {
+		free(out);
+		return NULL;
+	}
+	return (char *)out;
+}
+
+void reg_resp_release(struct reg_resp *r)
+{
+	free(r->content_type);
+	free(r->location);
+	free(r->docker_digest);
+	free(r->www_auth);
+	sbuf_release(&r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static void resp_reset_headers(struct reg_resp *r)
+{
+	free(r->content_type);
+	free(r->location);
+	free(r->docker_digest);
+	free(r->www_auth);
+	r->content_type = r->location = r->docker_digest = r->www_auth = NULL;
+}
+
+/* ---- one transfer ---- */
+
+struct xfer {
+	CURL *curl;
+	const struct reg_req *rq;
+	struct reg_resp *resp;
+	struct strata_error *sink_err;
+	bool too_big;
+	uint64_t sent;
+};
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nitems, klen;
+	const char *colon, *v, *end = buf + n;
+	char **slot = NULL;
+
+	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		resp_reset_headers(x->resp);
+		return n;
+	}
+	colon = memchr(buf, ':', n);
+	if (!colon)
+		return n;
+	klen = (size_t)(colon - buf);
+	if (klen == 12 && strncasecmp(buf, "Content-Type", 12) == 0)
+		slot = &x->resp->content_type;
+	else if (klen == 8 && strncasecmp(buf, "Location", 8) == 0)
+		slot = &x->resp->location;
+	else if (klen == 21 && strncasecmp(buf, "Docker-Content-Digest", 21) == 0)
+		slot = &x->resp->docker_digest;
+	else if (klen == 16 && strncasecmp(buf, "WWW-Authenticate", 16) == 0)
+		slot = &x->resp->www_auth;
+	if (!slot)
+		return n;
+	v = colon + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	if (slot == &x->resp->content_type) {
+		const char *semi = memchr(v, ';', (size_t)(end - v));
+
+		if (semi)
+			end = semi;
+		while (end > v && end[-1] == ' ')
+			end--;
+	}
+	free(*slot);
+	*slot = xstrndup(v, (size_t)(end - v));
+	return n;
+}
+
+static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	size_t max = x->rq->max_body ? x->rq->max_body : STORE_JSON_MAX;
+	long status = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300) {
+		if (x->rq->sink) {
+			if (x->rq->sink(buf, n, x->rq->sink_arg, &x->sink_err) < 0)
+				return 0;
+			return n;
+		}
+		if (x->resp->body.len + n > max) {
+			x->too_big = true;
+			return 0;
+		}
+	} else if (x->resp->body.len + n > ERROR_BODY_MAX) {
+		return n; /* keep only the start of an error body */
+	}
+	sbuf_add(&x->resp->body, buf, n);
+	return n;
+}
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct xfer *x = arg;
+	size_t want = size * nitems;
+	uint64_t total = x->rq->body_fd >= 0 ? x->rq->body_size : x->rq->body_len;
+	ssize_t r;
+
+	if (x->sent >= total)
+		return 0;
+	if (want > total - x->sent)
+		want = (size_t)(total - x->sent);
+	if (x->rq->body_fd < 0) {
+		memcpy(buf, (const char *)x->rq->body + x->sent, want);
+		r = (ssize_t)want;
+	} else {
+		do
+			r = pread(x->rq->body_fd, buf, want, (off_t)x->sent);
+		while (r < 0 && errno == EINTR);
+		if (r <= 0)
+			return CURL_READFUNC_ABORT;
+	}
+	x->sent += (uint64_t)r;
+	return (size_t)r;
+}
+
+/* The URL without its query, for messages (upload URLs carry long state). */
+static char *url_for_msg(const char *url)
+{
+	const char *q = strchr(url, '?');
+
+	return q ? xstrndup(url, (size_t)(q - url)) : xstrdup(url);
+}
+
+static void set_tls(struct reg_client *c)
+{
+	CURL *h = c->curl;
+
+	if (c->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (c->certs_dir) {
+		cleanup_free char *ca = path_join(c->certs_dir, "ca.crt");
+		cleanup_free char *cert = path_join(c->certs_dir, "client.cert");
+		cleanup_free char *key = path_join(c->certs_dir, "client.key");
+
+		if (access(ca, R_OK) == 0)
+			curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+		if (access(cert, R_OK) == 0 && access(key, R_OK) == 0) {
+			curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
+			curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+		}
+	}
+}
+
+/*
+ * One HTTP exchange. @auth: 0 none, 1 the client's (token or Basic),
+ * 2 Basic with the client's credentials (for the token realm).
+ */
+static int perform(struct reg_client *c, const struct reg_req *rq, int auth, struct reg_resp *resp,
+		   struct strata_error **err)
+{
+	struct xfer x = { .curl = c->curl, .rq = rq, .resp = resp };
+	struct curl_slist *hdrs = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	cleanup_free char *url = NULL;
+	cleanup_free char *h_accept = NULL, *h_ct = NULL, *h_auth = NULL;
+	CURL *h = c->curl;
+	CURLcode rc;
+
+	url = rq->url[0] == '/' ? xasprintf("%s%s", c->base, rq->url) : xstrdup(rq->url);
+	reg_resp_release(resp);
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "strata/" STRATA_VERSION);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	set_tls(c);
+
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (rq->accept) {
+		h_accept = xasprintf("Accept: %s", rq->accept);
+		hdrs = curl_slist_append(hdrs, h_accept);
+	}
+	if (rq->content_type) {
+		h_ct = xasprintf("Content-Type: %s", rq->content_type);
+		hdrs = curl_slist_append(hdrs, h_ct);
+	}
+	if (auth == 1 && c->token) {
+		h_auth = xasprintf("Authorization: Bearer %s", c->token);
+		hdrs = curl_slist_append(hdrs, h_auth);
+	} else if ((auth == 1 && c->basic && c->user) || (auth == 2 && c->user)) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, c->pass ? c->pass : "");
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	if (strcmp(rq->method, "HEAD") == 0) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(rq->method, "PUT") == 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(h, CURLOPT_READDATA, &x);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)(rq->body_fd >= 0 ? rq->body_size : rq->body_len));
+	} else if (strcmp(rq->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+	} else if (strcmp(rq->method, "GET") != 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+	}
+
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(hdrs);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (x.sink_err) {
+		if (err && !*err)
+			*err = x.sink_err;
+		else
+			strata_error_free(x.sink_err);
+		return -1;
+	}
+	if (x.too_big) {
+		cleanup_free char *u = url_for_msg(url);
+
+		return strata_fail_msg(err, EFBIG, "%s %s: response larger than %zu bytes",
+				       rq->method, u, rq->max_body ? rq->max_body : STORE_JSON_MAX);
+	}
+	if (rc != CURLE_OK) {
+		cleanup_free char *u = url_for_msg(url);
+
+		return strata_fail_msg(err, EIO, "%s %s: %s", rq->method, u,
+				       errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	return 0;
+}
+
+/* ---- errors ---- */
+
+static void add_clean(struct sbuf *b, const char *s, size_t max)
+{
+	for (size_t i = 0; s[i] && i < max; i++)
+		sbuf_add(b, isprint((unsigned char)s[i]) ? &s[i] : " ", 1);
+}
+
+int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_error **err)
+{
+	struct sbuf b = SBUF_INIT;
+	cleanup_free char *msg = NULL;
+	json_t *doc = NULL, *errors;
+	int code = r->status == 401 || r->status == 403 ? EACCES
+		   : r->status == 404			 ? ENOENT
+							 : EIO;
+
+	sbuf_addf(&b, "%s: HTTP %ld", what, r->status);
+	if (r->body.len)
+		doc = json_loadb(r->body.buf, r->body.len, 0, NULL);
+	errors = doc ? json_object_get(doc, "errors") : NULL;
+	if (json_is_array(errors) && json_array_size(errors) > 0) {
+		json_t *e = json_array_get(errors, 0);
+		const char *m = jv_str(e, "message"), *c = jv_str(e, "code");
+
+		sbuf_addstr(&b, ": ");
+		add_clean(&b, m ? m : c ? c : "error", 300);
+		if (m && c) {
+			sbuf_addstr(&b, " (");
+			add_clean(&b, c, 64);
+			sbuf_addstr(&b, ")");
+		}
+	} else if (r->body.len && !doc) {
+		const char *s = r->body.buf;
+		size_t n = strcspn(s, "\r\n");
+
+		while (n && isspace((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		if (n && n < 300) {
+			cleanup_free char *line = xstrndup(s, n);
+
+			sbuf_addstr(&b, ": ");
+			add_clean(&b, line, 300);
+		}
+	}
+	if (r->status == 401)
+		sbuf_addstr(&b, " (wrong or missing credentials?)");
+	if (doc)
+		json_decref(doc);
+	msg = sbuf_detach(&b, NULL);
+	return strata_fail_msg(err, code, "%s", msg);
+}
+
+/* ---- the challenge ---- */
+
+/* Parses `Scheme k="v", k2=v2`; fills the Bearer parameters of @c. Returns the scheme (caller frees). */
+static char *parse_challenge(const char *h, char **realm, char **service, char **scope)
+{
+	const char *p = h;
+	char *scheme;
+	size_t n;
+
+	*realm = *service = *scope = NULL;
+	while (*p == ' ')
+		p++;
+	n = strcspn(p, " ");
+	scheme = xstrndup(p, n);
+	p += n;
+	while (*p) {
+		const char *k;
+		size_t klen;
+		struct sbuf v = SBUF_INIT;
+		char **slot = NULL;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		k = p;
+		while (*p && *p != '=' && *p != ',')
+			p++;
+		klen = (size_t)(p - k);
+		if (*p != '=')
+			continue;
+		p++;
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				sbuf_add(&v, p, 1);
+				p++;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			n = strcspn(p, ", ");
+			sbuf_add(&v, p, n);
+			p += n;
+		}
+		if (klen == 5 && strncasecmp(k, "realm", 5) == 0)
+			slot = realm;
+		else if (klen == 7 && strncasecmp(k, "service", 7) == 0)
+			slot = service;
+		else if (klen == 5 && strncasecmp(k, "scope", 5) == 0)
+			slot = scope;
+		if (slot) {
+			free(*slot);
+			*slot = sbuf_detach(&v, NULL);
+		} else {
+			sbuf_release(&v);
+		}
+	}
+	return scheme;
+}
+
+static int fetch_token(struct reg_client *c, const char *scope, struct strata_error **err)
+{
+	struct reg_resp resp = { 0 };
+	struct sbuf url = SBUF_INIT;
+	struct reg_req rq = { .method = "GET", .body_fd = -1, .max_body = 1u << 20 };
+	cleanup_free char *u = NULL;
+	json_t *doc;
+	const char *tok;
+	char sep = strchr(c->realm, '?') ? '&' : '?';
+	int ret = -1;
+
+	if (!str_has_prefix(c->realm, "https://") && !str_has_prefix(c->realm, "http://"))
+		return strata_fail_msg(err, EPROTO, "registry %s: token realm '%s' is not an http(s) URL",
+				       c->host, c->realm);
+	sbuf_addstr(&url, c->realm);
+	if (c->service) {
+		char *e = curl_easy_escape(c->curl, c->service, 0);
+
+		sbuf_addf(&url, "%cservice=%s", sep, e);
+		curl_free(e);
+		sep = '&';
+	}
+	if (scope) {
+		char *e = curl_easy_escape(c->curl, scope, 0);
+
+		sbuf_addf(&url, "%cscope=%s", sep, e);
+		curl_free(e);
+	}
+	u = sbuf_detach(&url, NULL);
+	rq.url = u;
+	if (perform(c, &rq, 2, &resp, err) < 0)
+		return strata_wrap(err, "registry %s: token", c->host);
+	if (resp.status != 200) {
+		cleanup_free char *what = xasprintf("registry %s: token from %s", c->host, c->realm);
+
+		reg_status_fail(&resp, what, err);
+		reg_resp_release(&resp);
+		return -1;
+	}
+	doc = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+	tok = doc ? jv_str(doc, "token") : NULL;
+	if (!tok || !*tok)
+		tok = doc ? jv_str(doc, "access_token") : NULL;
+	if (!tok || !*tok) {
+		strata_fail_msg(err, EPROTO, "registry %s: the token server %s gave no token", c->host,
+				c->realm);
+	} else {
+		free(c->token);
+		c->token = xstrdup(tok);
+		ret = 0;
+	}
+	if (doc)
+		json_decref(doc);
+	reg_resp_release(&resp);
+	return ret;
+}
+
+/* Takes the challenge of a 401 response: 1 when a retry may succeed, 0 when not, -1 on error. */
+static int answer_challenge(struct reg_client *c, const struct reg_resp *resp,
+			    struct strata_error **err)
+{
+	cleanup_free char *scheme = NULL, *scope = NULL;
+	char *realm, *service;
+	int ret = 0;
+
+	if (!resp->www_auth)
+		return 0;
+	scheme = parse_challenge(resp->www_auth, &realm, &service, &scope);
+	if (strcasecmp(scheme, "Bearer") == 0 && realm) {
+		free(c->realm);
+		free(c->service);
+		c->realm = realm;
+		c->service = service;
+		realm = service = NULL;
+		if (fetch_token(c, scope ? scope : c->scope, err) < 0)
+			ret = -1;
+		else
+			ret = 1;
+	} else if (strcasecmp(scheme, "Basic") == 0) {
+		ret = c->user && !c->basic ? 1 : 0;
+		c->basic = true;
+	}
+	free(realm);
+	free(service);
+	return ret;
+}
+
+int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
+	   struct strata_error **err)
+{
+	int r;
+
+	if (perform(c, rq, 1, resp, err) < 0)
+		return -1;
+	if (resp->status != 401)
+		return 0;
+	r = answer_challenge(c, resp, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	return perform(c, rq, 1, resp, err);
+}
+
+/* ---- connecting ---- */
+
+static int split_creds(const char *creds, char **user, char **pass, struct strata_error **err)
+{
+	const char *colon = strchr(creds, ':');
+
+	if (!colon || colon == creds)
+		return strata_fail_msg(err, EINVAL, "--creds: want USER:PASSWORD");
+	*user = xstrndup(creds, (size_t)(colon - creds));
+	*pass = xstrdup(colon + 1);
+	return 0;
+}
+
+int reg_client_new(const char *host, const char *repo, const char *actions, const char *user,
+		   const char *pass, const struct registry_opts *o, struct reg_client **out,
+		   struct strata_error **err)
+{
+	struct reg_client *c = xcalloc(1, sizeof(*c));
+	struct reg_req rq = { .method = "GET", .url = "/v2/", .body_fd = -1, .max_body = 1u << 20 };
+	struct reg_resp resp = { 0 };
+	cleanup_free char *certs = NULL;
+	const char *auth_key = host ? host : "docker.io";
+	struct stat st;
+	int r;
+
+	pthread_once(&curl_once, curl_init_once);
+	c->host = reg_host_of(host);
+	c->insecure = o && o->insecure;
+	if (repo)
+		c->scope = xasprintf("repository:%s:%s", repo, actions);
+	certs = path_join(CERTS_D, c->host);
+	if (stat(certs, &st) == 0 && S_ISDIR(st.st_mode))
+		c->certs_dir = steal_ptr(&certs);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		reg_client_free(c);
+		return strata_fail_msg(err, ENOMEM, "curl_easy_init failed");
+	}
+	if (user) {
+		c->user = xstrdup(user);
+		c->pass = xstrdup(pass ? pass : "");
+	} else if (o && o->creds) {
+		if (split_creds(o->creds, &c->user, &c->pass, err) < 0)
+			goto fail;
+	} else if (registry_auth_lookup(auth_key, o ? o->authfile : NULL, &c->user, &c->pass, err) <
+		   0) {
+		goto fail;
+	}
+
+	c->base = xasprintf("https://%s", c->host);
+	r = perform(c, &rq, 0, &resp, err);
+	if (r < 0 && c->insecure) {
+		strata_error_free(*err);
+		*err = NULL;
+		free(c->base);
+		c->base = xasprintf("http://%s", c->host);
+		r = perform(c, &rq, 0, &resp, err);
+	}
+	if (r < 0) {
+		strata_wrap(err, "registry %s", c->host);
+		if (!c->insecure && err && *err && strstr(strata_error_msg(*err), "SSL")) {
+			cleanup_free char *m = xstrdup(strata_error_msg(*err));
+			int code = strata_error_code(*err);
+
+			strata_error_free(*err);
+			*err = NULL;
+			strata_fail_msg(err, code, "%s (plain http? --tls-verify=false allows it)", m);
+		}
+		goto fail;
+	}
+	if (resp.status == 401) {
+		r = answer_challenge(c, &resp, err);
+		if (r < 0)
+			goto fail;
+		if (c->basic && c->user) {
+			/* Check the credentials now: a clear error before any transfer. */
+			if (perform(c, &rq, 1, &resp, err) < 0)
+				goto fail;
+			if (resp.status != 200) {
+				cleanup_free char *what = xasprintf("registry %s", c->host);
+
+				reg_status_fail(&resp, what, err);
+				goto fail;
+			}
+		}
+	} else if (resp.status != 200) {
+		cleanup_free char *what = xasprintf("registry %s: GET /v2/ (not a registry?)", c->host);
+
+		reg_status_fail(&resp, what, err);
+		goto fail;
+	}
+	reg_resp_release(&resp);
+	*out = c;
+	return 0;
+fail:
+	reg_resp_release(&resp);
+	reg_client_free(c);
+	return -1;
+}
+
+void reg_client_free(struct reg_client *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->host);
+	free(c->base);
+	free(c->scope);
+	if (c->pass)
+		explicit_bzero(c->pass, strlen(c->pass));
+	free(c->user);
+	free(c->pass);
+	free(c->token);
+	free(c->realm);
+	free(c->service);
+	free(c->certs_dir);
+	free(c);
+}

@@ -1,0 +1,325 @@
+/*
+ * Pull: manifest (resolving an index to one platform), then config and
+ * layer blobs streamed into the store and verified against their digests,
+ * then the manifest blob and the tag. The tag is the last step: until it is
+ * written nothing refers to the new blobs, and a failure leaves only
+ * unreferenced blobs that gc removes (the store stays consistent).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "registry/registry-int.h"
+
+/* ---- blobs ---- */
+
+struct blob_sink {
+	struct store_blob_writer *w;
+	const struct store_desc *d;
+};
+
+static int blob_sink_write(const void *buf, size_t n, void *arg, struct strata_error **err)
+{
+	struct blob_sink *b = arg;
+
+	if (store_blob_writer_size(b->w) + n > (uint64_t)b->d->size)
+		return strata_fail_msg(err, EBADMSG,
+				       "blob %s: the registry sent more than the %" PRId64
+				       " bytes its descriptor gives",
+				       b->d->digest, b->d->size);
+	return store_blob_writer_write(b->w, buf, n, err);
+}
+
+static void progress(const struct registry_opts *o, const char *fmt, ...) FMT(2, 3);
+
+static void progress(const struct registry_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o && o->quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Fetches one blob into the store, unless it is there already. */
+static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
+		      const struct store_desc *d, const struct registry_opts *o,
+		      struct strata_error **err)
+{
+	struct blob_sink sink = { .d = d };
+	cleanup_free char *url = NULL, *human = NULL;
+	struct reg_resp resp = { 0 };
+	struct reg_req rq = { .method = "GET", .body_fd = -1, .sink = blob_sink_write };
+	char got[DIGEST_STR_LEN];
+	uint64_t size;
+
+	if (store_blob_exists(s, d->digest)) {
+		progress(o, "Blob %.19s: already present", d->digest);
+		return 0;
+	}
+	if (store_blob_writer_new(s, &sink.w, err) < 0)
+		return -1;
+	url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
+	rq.url = url;
+	rq.sink_arg = &sink;
+	if (reg_do(c, &rq, &resp, err) < 0) {
+		store_blob_writer_abort(sink.w);
+		reg_resp_release(&resp);
+		if (err && *err && strata_error_code(*err) == EBADMSG)
+			return -1;
+		return strata_wrap(err, "blob %s", d->digest);
+	}
+	if (resp.status != 200) {
+		cleanup_free char *what = xasprintf("blob %s", d->digest);
+
+		store_blob_writer_abort(sink.w);
+		reg_status_fail(&resp, what, err);
+		reg_resp_release(&resp);
+		return -1;
+	}
+	reg_resp_release(&resp);
+	size = store_blob_writer_size(sink.w);
+	if (size != (uint64_t)d->size) {
+		store_blob_writer_abort(sink.w);
+		return strata_fail_msg(err, EBADMSG,
+				       "blob %s: the registry sent %" PRIu64 " bytes, want %" PRId64
+				       " (truncated?)",
+				       d->digest, size, d->size);
+	}
+	if (store_blob_writer_commit(sink.w, d->digest, got, NULL, err) < 0)
+		return strata_wrap(err, "blob %s", d->digest);
+	human = size_human(size);
+	progress(o, "Blob %.19s: %s", d->digest, human);
+	return 0;
+}
+
+/* ---- manifests ---- */
+
+/* GETs a manifest by tag or digest into @resp; checks its digest; fills @digest. */
+static int fetch_manifest(struct reg_client *c, const char *repo, const char *reference,
+			  const char *want_digest, struct reg_resp *resp, char digest[DIGEST_STR_LEN],
+			  struct strata_error **err)
+{
+	cleanup_free char *url = xasprintf("/v2/%s/manifests/%s", repo, reference);
+	struct reg_req rq = { .method = "GET", .url = url, .accept = REG_ACCEPT_MANIFESTS,
+			      .body_fd = -1 };
+
+	if (reg_do(c, &rq, resp, err) < 0)
+		return strata_wrap(err, "manifest %s:%s", repo, reference);
+	if (resp->status != 200) {
+		cleanup_free char *what = xasprintf("manifest %s:%s", repo, reference);
+
+		return reg_status_fail(resp, what, err);
+	}
+	digest_buf(resp->body.buf, resp->body.len, digest);
+	if (want_digest && strcmp(want_digest, digest) != 0)
+		return strata_fail_msg(err, EBADMSG, "manifest %s@%s: digest mismatch: got '%s'", repo,
+				       want_digest, digest);
+	if (!want_digest && resp->docker_digest && digest_is_valid(resp->docker_digest) &&
+	    strcmp(resp->docker_digest, digest) != 0)
+		return strata_fail_msg(err, EBADMSG,
+				       "manifest %s:%s: digest mismatch: the registry says '%s', the body is '%s'",
+				       repo, reference, resp->docker_digest, digest);
+	return 0;
+}
+
+/* The media type of a fetched manifest: the header when it names one, else the body's. */
+static const char *manifest_type(const struct reg_resp *resp, struct strata_error **err)
+{
+	cleanup_json json_t *doc = NULL;
+	const char *ct = resp->content_type;
+
+	if (ct && (store_media_is_index(ct) || store_media_is_manifest(ct)))
+		return store_media_is_index(ct) ? MEDIA_OCI_INDEX : MEDIA_OCI_MANIFEST;
+	doc = jv_loadb(resp->body.buf, resp->body.len, "manifest", err);
+	if (!doc)
+		return NULL;
+	ct = store_manifest_sniff(doc);
+	if (ct && store_media_is_index(ct))
+		return MEDIA_OCI_INDEX;
+	if (ct && store_media_is_manifest(ct))
+		return MEDIA_OCI_MANIFEST;
+	strata_fail_msg(err, EPROTO, "manifest: unsupported media type '%s'", ct ? ct : "(none)");
+	return NULL;
+}
+
+struct platform {
+	char *os, *arch, *variant;
+};
+
+static int platform_parse(const char *s, struct platform *p, struct strata_error **err)
+{
+	cleanup_free char *copy = NULL;
+	char *a, *v;
+
+	memset(p, 0, sizeof(*p));
+	if (!s) {
+		p->os = xstrdup("linux");
+		p->arch = xstrdup(store_arch());
+		return 0;
+	}
+	copy = xstrdup(s);
+	a = strchr(copy, '/');
+	if (!a || a == copy || !a[1])
+		return strata_fail_msg(err, EINVAL, "platform '%s': want OS/ARCH[/VARIANT]", s);
+	*a++ = '\0';
+	v = strchr(a, '/');
+	if (v)
+		*v++ = '\0';
+	if (v && !*v)
+		return strata_fail_msg(err, EINVAL, "platform '%s': want OS/ARCH[/VARIANT]", s);
+	p->os = xstrdup(copy);
+	p->arch = xstrdup(a);
+	p->variant = v ? xstrdup(v) : NULL;
+	return 0;
+}
+
+static void platform_release(struct platform *p)
+{
+	free(p->os);
+	free(p->arch);
+	free(p->variant);
+}
+
+/* Picks the entry of @idx for @p; NULL when none. */
+static const struct store_desc *pick_platform(const struct store_index *idx,
+					      const struct platform *p)
+{
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const struct store_desc *d = &idx->manifests[i];
+
+		if (!d->os || !d->arch || strcmp(d->os, p->os) != 0 || strcmp(d->arch, p->arch) != 0)
+			continue;
+		if (p->variant && (!d->variant || strcmp(d->variant, p->variant) != 0))
+			continue;
+		if (!store_media_is_manifest(d->media_type) && d->media_type[0])
+			continue;
+		return d;
+	}
+	return NULL;
+}
+
+/* Checks that the config is JSON with one diffID per layer. */
+static int check_config(struct store *s, const struct store_manifest *m, struct strata_error **err)
+{
+	cleanup_free char *buf = NULL;
+	cleanup_json json_t *cfg = NULL;
+	size_t len;
+	json_t *ids;
+
+	if (store_blob_read(s, m->config.digest, STORE_JSON_MAX, &buf, &len, err) < 0)
+		return strata_wrap(err, "config %s", m->config.digest);
+	cfg = jv_loadb(buf, len, "config", err);
+	if (!cfg)
+		return strata_wrap(err, "config %s", m->config.digest);
+	ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+	if (!json_is_array(ids) || json_array_size(ids) != m->n_layers)
+		return strata_fail_msg(err, EBADMSG,
+				       "config %s: rootfs.diff_ids does not list the %zu layers of the manifest",
+				       m->config.digest, m->n_layers);
+	return 0;
+}
+
+int registry_pull(struct store *s, const char *refstr, const struct registry_opts *o,
+		  char id[DIGEST_STR_LEN], struct strata_error **err)
+{
+	struct store_ref ref = { 0 };
+	struct platform plat = { 0 };
+	struct reg_client *c = NULL;
+	struct reg_resp resp = { 0 };
+	struct store_manifest *m = NULL;
+	cleanup_free char *repo = NULL, *tag = NULL, *plat_s = NULL;
+	char digest[DIGEST_STR_LEN], stored[DIGEST_STR_LEN];
+	const char *mt;
+	bool pinned = false;
+	int ret = -1;
+
+	if (str_has_prefix(refstr, "docker://"))
+		refstr += strlen("docker://");
+	if (store_ref_parse(refstr, &ref, err) < 0)
+		return -1;
+	if (platform_parse(o ? o->platform : NULL, &plat, err) < 0)
+		goto out;
+	repo = reg_repo_of(ref.domain, ref.path);
+	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, o, &c, err) < 0)
+		goto out;
+	if (fetch_manifest(c, repo, ref.digest ? ref.digest : ref.tag, ref.digest, &resp, digest,
+			   err) < 0)
+		goto out;
+	if (!(mt = manifest_type(&resp, err)))
+		goto out;
+	if (store_media_is_index(mt)) {
+		struct store_index *idx = NULL;
+		const struct store_desc *d;
+		char want[DIGEST_STR_LEN];
+
+		if (store_index_parse(resp.body.buf, resp.body.len, &idx, err) < 0) {
+			strata_wrap(err, "index %s", digest);
+			goto out;
+		}
+		d = pick_platform(idx, &plat);
+		if (!d) {
+			plat_s = xasprintf("%s/%s%s%s", plat.os, plat.arch, plat.variant ? "/" : "",
+					   plat.variant ? plat.variant : "");
+			strata_fail_msg(err, ENOENT, "%s: no image for platform %s in the index",
+					refstr, plat_s);
+			store_index_free(idx);
+			goto out;
+		}
+		memcpy(want, d->digest, DIGEST_STR_LEN);
+		store_index_free(idx);
+		if (fetch_manifest(c, repo, want, want, &resp, digest, err) < 0)
+			goto out;
+		if (!(mt = manifest_type(&resp, err)))
+			goto out;
+		if (!store_media_is_manifest(mt)) {
+			strata_fail_msg(err, EPROTO, "manifest %s: an index inside an index", want);
+			goto out;
+		}
+	}
+	if (store_manifest_parse(resp.body.buf, resp.body.len, &m, err) < 0) {
+		strata_wrap(err, "manifest %s", digest);
+		goto out;
+	}
+
+	if (store_pin(s, err) < 0)
+		goto out;
+	pinned = true;
+	if (fetch_blob(c, s, repo, &m->config, o, err) < 0)
+		goto out;
+	if (check_config(s, m, err) < 0)
+		goto out;
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (fetch_blob(c, s, repo, &m->layers[i], o, err) < 0)
+			goto out;
+	if (store_blob_put_buf(s, resp.body.buf, resp.body.len, digest, stored, err) < 0) {
+		strata_wrap(err, "manifest %s", digest);
+		goto out;
+	}
+	{
+		cleanup_free char *name = ref.domain ? xasprintf("%s/%s", ref.domain, ref.path)
+						     : xasprintf("docker.io/%s", repo);
+
+		tag = ref.tag ? xasprintf("%s:%s", name, ref.tag) : xasprintf("%s@%s", name, digest);
+	}
+	if (store_tag_set(s, tag, digest, m->media_type && *m->media_type ? m->media_type
+									   : MEDIA_OCI_MANIFEST,
+			  (int64_t)resp.body.len, err) < 0)
+		goto out;
+	progress(o, "Tagged %s (%s)", tag, digest);
+	memcpy(id, m->config.digest, DIGEST_STR_LEN);
+	ret = 0;
+out:
+	if (pinned)
+		store_unpin(s);
+	store_manifest_free(m);
+	reg_resp_release(&resp);
+	reg_client_free(c);
+	platform_release(&plat);
+	store_ref_release(&ref);
+	return ret;
+}

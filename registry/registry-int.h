@@ -1,0 +1,98 @@
+/*
+ * Internals of the registry module, shared between its .c files only.
+ */
+#ifndef STRATA_REGISTRY_REGISTRY_INT_H
+#define STRATA_REGISTRY_REGISTRY_INT_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+
+#include "registry/registry.h"
+
+/* The distribution spec's Accept list for manifests. */
+#define REG_ACCEPT_MANIFESTS                                                                        \
+	MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST
+
+/* A connection to one registry, for one repository. */
+struct reg_client {
+	char *host;	   /* host[:port] to connect to */
+	char *base;	   /* "https://host" or "http://host" */
+	char *scope;	   /* "repository:NAME:pull[,push]", or NULL */
+	bool insecure;
+	char *user, *pass; /* NULL when anonymous */
+	char *token;	   /* Bearer token, once obtained */
+	bool basic;	   /* the registry asked for Basic auth */
+	char *realm, *service; /* the last Bearer challenge */
+	char *certs_dir;   /* /etc/containers/certs.d/HOST when it exists */
+	CURL *curl;
+};
+
+/* Receives a 2xx body as it streams; returns -1 with *err set to stop. */
+typedef int (*reg_sink)(const void *buf, size_t n, void *arg, struct strata_error **err);
+
+/* One request. Unused fields zero; body_fd -1 when there is no file body. */
+struct reg_req {
+	const char *method;	  /* "GET", "HEAD", "PUT", "POST" */
+	const char *url;	  /* absolute, or a path that starts with '/' */
+	const char *accept;
+	const char *content_type;
+	const void *body;	  /* in-memory body for PUT or POST */
+	size_t body_len;
+	int body_fd;		  /* file body for PUT, read from offset 0 */
+	uint64_t body_size;
+	reg_sink sink;		  /* NULL: a 2xx body is kept in resp->body */
+	void *sink_arg;
+	size_t max_body;	  /* limit for a kept body (0: STORE_JSON_MAX) */
+};
+
+/* What came back. */
+struct reg_resp {
+	long status;
+	char *content_type; /* without parameters */
+	char *location;
+	char *docker_digest;
+	char *www_auth;
+	struct sbuf body;
+};
+
+/*
+ * Connects to @host (the registry part of a reference, "docker.io" for
+ * Docker Hub) for repository @repo with @actions ("pull" or "pull,push"):
+ * credentials from @user/@pass, else o->creds, else the auth files; checks
+ * /v2/ (https, or http when o->insecure and https fails) and answers its
+ * challenge.
+ */
+int reg_client_new(const char *host, const char *repo, const char *actions, const char *user,
+		   const char *pass, const struct registry_opts *o, struct reg_client **out,
+		   struct strata_error **err);
+
+/* Frees @c; NULL is fine. */
+void reg_client_free(struct reg_client *c);
+
+/*
+ * Runs @rq, answering one 401 challenge (Bearer token or Basic) and
+ * retrying. Any HTTP status is returned in @resp; -1 only for transport
+ * errors and sink errors.
+ */
+int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
+	   struct strata_error **err);
+
+/* Frees the strings and body of @r and zeroes it. */
+void reg_resp_release(struct reg_resp *r);
+
+/* Fails with "WHAT: HTTP STATUS: the registry's error message" (one line). */
+int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_error **err);
+
+/* The registry host for a reference's domain (NULL: Docker Hub). Caller frees. */
+char *reg_host_of(const char *domain);
+
+/* The repository path for a reference: "library/" added for one-component Docker Hub names. Caller frees. */
+char *reg_repo_of(const char *domain, const char *path);
+
+/* Base64 of @n bytes. Caller frees. */
+char *reg_base64(const void *buf, size_t n);
+
+/* Decodes base64 @s into a NUL-terminated string; NULL when malformed. Caller frees. */
+char *reg_unbase64(const char *s);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * registry: pull and push images from and to registries that speak the OCI
+ * distribution spec (and Docker's flavour of it), over libcurl; the
+ * WWW-Authenticate challenge (Bearer tokens and Basic); credentials in
+ * containers-auth.json files (login, logout).
+ */
+#ifndef STRATA_REGISTRY_REGISTRY_H
+#define STRATA_REGISTRY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+#include "store/store.h"
+
+/* How to reach a registry; every field may be left zero. */
+struct registry_opts {
+	bool insecure;	      /* --tls-verify=false: plain http allowed, certificates not checked */
+	const char *creds;    /* "USER[:PASS]" given on the command line, or NULL */
+	const char *authfile; /* --authfile, or NULL for the default search */
+	const char *platform; /* "OS/ARCH[/VARIANT]" to pick from an index; NULL: this machine */
+	bool quiet;	      /* no progress lines on stderr */
+};
+
+/*
+ * Pulls @ref ("[REGISTRY[:PORT]/]REPO[:TAG|@DIGEST]") into @s: manifest,
+ * config and layers, every blob checked against its digest while it streams,
+ * then tags it with the full reference. Writes the image ID (config digest)
+ * to @id. On failure no tag changes and the store stays consistent.
+ */
+int registry_pull(struct store *s, const char *ref, const struct registry_opts *o,
+		  char id[DIGEST_STR_LEN], struct strata_error **err);
+
+/*
+ * Pushes the image @image of @s to @dest (a reference, optionally with a
+ * "docker://" prefix; NULL: @image itself): blobs the registry lacks, then
+ * the manifest. Writes the manifest digest to @digest.
+ */
+int registry_push(struct store *s, const char *image, const char *dest,
+		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],
+		  struct strata_error **err);
+
+/* Checks @user / @pass against @registry, then stores them in the auth file. */
+int registry_login(const char *registry, const char *user, const char *pass,
+		   const struct registry_opts *o, struct strata_error **err);
+
+/* Removes the credentials of @registry (every registry when @all) from the auth file. */
+int registry_logout(const char *registry, bool all, const char *authfile,
+		    struct strata_error **err);
+
+/* The auth file login writes: @authfile, $REGISTRY_AUTH_FILE, or ${XDG_RUNTIME_DIR:-/run/user/UID}/containers/auth.json. Caller frees. */
+char *registry_authfile_path(const char *authfile);
+
+/*
+ * Finds stored credentials for @registry: in @authfile when given, else
+ * $REGISTRY_AUTH_FILE, the XDG auth.json, ~/.docker/config.json. Sets *user
+ * and *pass (caller frees) or leaves them NULL when none are stored.
+ */
+int registry_auth_lookup(const char *registry, const char *authfile, char **user, char **pass,
+			 struct strata_error **err);
+
+#endif
