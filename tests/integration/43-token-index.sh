@@ -11,26 +11,40 @@ import base64, gzip, hashlib, http.server, io, json, sys, tarfile
 port = int(sys.argv[1])
 def dg(b): return "sha256:" + hashlib.sha256(b).hexdigest()
 blobs, manifests, entries = {}, {}, []
-for arch in ("amd64", "arm64"):
-    data = ("built for %s\n" % arch).encode()
+def layer_of(name, data):
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
-        ti = tarfile.TarInfo("hello"); ti.size = len(data); ti.mtime = 0
+        ti = tarfile.TarInfo(name); ti.size = len(data); ti.mtime = 0
         t.addfile(ti, io.BytesIO(data))
     tar = raw.getvalue()
-    layer = gzip.compress(tar, mtime=0)
+    return tar, gzip.compress(tar, mtime=0)
+amd64_layers = []
+for arch in ("amd64", "arm64"):
+    files = [("hello", ("built for %s\n" % arch).encode())]
+    if arch == "amd64":  # several layers, fetched in parallel
+        files += [("f%d" % i, (("layer %d " % i) * 20000).encode()) for i in range(1, 6)]
+    tars, layers = [], []
+    for name, data in files:
+        tar, layer = layer_of(name, data)
+        tars.append(tar); layers.append(layer); blobs[dg(layer)] = layer
+    if arch == "amd64": amd64_layers = [dg(l) for l in layers]
     cfg = json.dumps({"architecture": arch, "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": [dg(tar)]}}).encode()
-    blobs[dg(layer)] = layer; blobs[dg(cfg)] = cfg
+                      "rootfs": {"type": "layers", "diff_ids": [dg(t) for t in tars]}}).encode()
+    blobs[dg(cfg)] = cfg
     m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": dg(cfg), "size": len(cfg)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": dg(layer), "size": len(layer)}]}).encode()
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": dg(l), "size": len(l)}
+                   for l in layers]}).encode()
+    if arch == "amd64": amd64_manifest = m
     manifests[dg(m)] = (m, "application/vnd.oci.image.manifest.v1+json")
     entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": dg(m), "size": len(m),
                     "platform": {"architecture": arch, "os": "linux"}})
 idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
                   "manifests": entries}).encode()
 manifests[dg(idx)] = manifests["latest"] = (idx, "application/vnd.oci.image.index.v1+json")
+# "bad": the amd64 manifest, whose fourth layer comes back corrupted.
+bad_layer = amd64_layers[3]
+open(sys.argv[2], "w").write(bad_layer)
 GOOD = "Basic " + base64.b64encode(b"alice:t0ken-pw").decode()
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -52,7 +66,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if p.startswith("/token"):
             if self.headers.get("Authorization") != GOOD:
                 return self.send(401, b'{"details":"bad credentials"}')
-            ok = "scope=repository%3Amulti%3Apull" in p
+            ok = "scope=repository%3Amulti%3Apull" in p or "scope=repository%3Abad%3Apull" in p
             return self.send(200, json.dumps({"access_token": "good" if ok else "noscope"}).encode())
         parts = p.split("/")
         tok = self.headers.get("Authorization")
@@ -60,6 +74,12 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.send(200, b"{}") if tok in ("Bearer good", "Bearer noscope") else self.deny(None)
         if tok != "Bearer good":
             return self.deny("repository:multi:pull")
+        if parts[2] == "bad" and parts[3] == "manifests":
+            return self.send(200, amd64_manifest, "application/vnd.oci.image.manifest.v1+json")
+        if parts[2] == "bad" and parts[3] == "blobs" and parts[4] == bad_layer:
+            return self.send(200, b"x" * len(blobs[bad_layer]), "application/octet-stream")
+        if parts[2] == "bad" and parts[3] == "blobs" and parts[4] in blobs:
+            return self.send(200, blobs[parts[4]], "application/octet-stream")
         if parts[2] == "multi" and parts[3] == "manifests" and parts[4] in manifests:
             body, mt = manifests[parts[4]]
             return self.send(200, body, mt, [("Docker-Content-Digest", dg(body))])
@@ -69,7 +89,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
 PORT=$(free_port)
-python3 "$TEST_TMP/tokenreg.py" "$PORT" &
+python3 "$TEST_TMP/tokenreg.py" "$PORT" "$TEST_TMP/bad-layer" &
 track_pid $!
 i=0
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/"; do
@@ -97,6 +117,20 @@ arch=$(strata inspect "$R/multi" | python3 -c 'import json,sys; print(json.load(
 want=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
 assert_eq "$arch" "$want" "platform picked from the index"
 assert_eq "$(strata export "$R/multi" | tar -xOf - hello)" "built for $want" "content of the picked image"
+if [ "$want" = amd64 ]; then
+	strata export -o "$TEST_TMP/multi.tar" "$R/multi"
+	assert_eq "$(tar -tf "$TEST_TMP/multi.tar" | grep -c '^f[1-5]$')" 5 "the layers fetched in parallel"
+	assert_eq "$(tar -xOf "$TEST_TMP/multi.tar" f4 | cut -c1-8)" "layer 4 " "content of a parallel layer"
+	# One corrupted layer among several fetched at once: named, nothing tagged, nothing staged.
+	BAD=$TEST_TMP/bad
+	expect_fail "$STRATA_BIN" --root "$BAD" pull -q --tls-verify=false --creds alice:t0ken-pw "$R/bad:latest"
+	assert_one_line_error "$out"
+	assert_contains "$out" "$(cat "$TEST_TMP/bad-layer")"
+	assert_contains "$out" "digest mismatch"
+	assert_eq "$("$STRATA_BIN" --root "$BAD" images -q)" "" "nothing tagged after a bad layer"
+	assert_eq "$(ls "$BAD/tmp")" "" "staging left behind"
+	ROOT=$BAD assert_fsck_clean
+fi
 
 # --platform picks the other one; a platform the index lacks is an error.
 OTHER=$TEST_TMP/other
