@@ -463,6 +463,7 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_close int fd = -1;
 	struct store_ref ref;
 	int64_t created;
+	bool is_dir = false;
 	struct stat st;
 	struct store *s;
 	int c, r;
@@ -508,7 +509,7 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 	} else {
 		fd = open(source, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-			return cmd_failf(ctx, "'%s' is a directory: give a tar file or '-'", source);
+			is_dir = true;
 	}
 	if (fd < 0)
 		return cmd_failf(ctx, "open '%s': %s", source, strerror(errno));
@@ -516,7 +517,14 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 		return EXIT_STRATA;
 	if (store_pin(s, &err) < 0)
 		return cmd_fail(ctx, err);
-	r = layers_import_tar(s, fd, comp, 0, &blob, &err);
+	if (is_dir) {
+		/* A directory is a whole tree: packed as it is, mtimes clamped to SOURCE_DATE_EPOCH. */
+		struct layers_pack_opts po = { comp, 0, time_source_date_epoch() };
+
+		r = layers_pack_dir(s, fd, LAYERS_WHITEOUT_VFS, &po, &blob, &err);
+	} else {
+		r = layers_import_tar(s, fd, comp, 0, &blob, &err);
+	}
 	if (r < 0) {
 		store_unpin(s);
 		return cmd_fail(ctx, err);
@@ -817,7 +825,7 @@ const struct command cmd_image_commands[] = {
 	  "  -f, --format FORMAT        table (default) or json\n",
 	  cmd_history },
 	{ "import", "[options] SOURCE NAME[:TAG]",
-	  "make a one-layer image from a tar file (plain, gzip or zstd) or '-' for stdin",
+	  "make a one-layer image from a tar file (plain, gzip or zstd), a directory, or '-' for stdin",
 	  "  -c, --change INSTR         apply a Dockerfile instruction (CMD, ENV, ...)\n"
 	  "  -m, --message TEXT         history comment\n"
 	  "      --compression ALGO     gzip (default), zstd or none\n",

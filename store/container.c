@@ -226,7 +226,15 @@ int store_container_save(struct store *s, const char *id, const json_t *record,
 		store_unlock(s);
 		return strata_fail(err, errno, "container '%.12s'", id);
 	}
-	ret = jv_write_at(s->containers_fd, rel, record, err);
+	if (json_is_true(json_object_get(record, "Volatile"))) {
+		/* a container removed when it ends (run --rm): its record is not fsynced */
+		size_t len;
+		cleanup_free char *buf = jv_dump(record, &len);
+
+		ret = file_write_replace_at(s->containers_fd, rel, buf, len, 0644, err);
+	} else {
+		ret = jv_write_at(s->containers_fd, rel, record, err);
+	}
 	store_unlock(s);
 	return ret;
 }

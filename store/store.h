@@ -361,7 +361,10 @@ int store_container_find(struct store *s, const char *spec, char id[STORE_ID_LEN
 /* Reads container.json of @id. */
 json_t *store_container_load(struct store *s, const char *id, struct strata_error **err);
 
-/* Rewrites container.json of @id atomically (takes the exclusive lock). */
+/*
+ * Rewrites container.json of @id atomically (takes the exclusive lock);
+ * durably, unless the record says "Volatile": true (a run --rm container).
+ */
 int store_container_save(struct store *s, const char *id, const json_t *record,
 			 struct strata_error **err);
 

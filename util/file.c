@@ -59,8 +59,8 @@ int file_fsync_dir(int dirfd, struct strata_error **err)
 	return 0;
 }
 
-int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
-			 struct strata_error **err)
+static int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			bool durable, struct strata_error **err)
 {
 	char tmp[64];
 	cleanup_close int fd = -1;
@@ -78,7 +78,8 @@ int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 	fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return strata_fail(err, errno, "create '%s'", name);
-	if (fchmod(fd, mode) < 0 || file_write_all(fd, buf, len, NULL) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || file_write_all(fd, buf, len, NULL) < 0 ||
+	    (durable && fsync(fd) < 0)) {
 		int e = errno ? errno : EIO;
 
 		unlinkat(dirfd, tmpname, 0);
@@ -90,6 +91,8 @@ int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 		unlinkat(dirfd, tmpname, 0);
 		return strata_fail(err, e, "rename into '%s'", name);
 	}
+	if (!durable)
+		return 0;
 	if (slash) {
 		cleanup_free char *dir = xstrndup(name, (size_t)(slash - name));
 		cleanup_close int dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -99,6 +102,18 @@ int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 		return 0;
 	}
 	return file_fsync_dir(dirfd, err);
+}
+
+int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			 struct strata_error **err)
+{
+	return write_atomic(dirfd, name, buf, len, mode, true, err);
+}
+
+int file_write_replace_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			  struct strata_error **err)
+{
+	return write_atomic(dirfd, name, buf, len, mode, false, err);
 }
 
 int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err)

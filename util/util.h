@@ -169,6 +169,13 @@ int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 			 struct strata_error **err);
 
 /*
+ * As file_write_atomic_at (readers see the old or the new content), without
+ * the fsyncs: for files whose loss in a crash is acceptable.
+ */
+int file_write_replace_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+			  struct strata_error **err);
+
+/*
  * Reads the whole file @name in @dirfd (at most @max bytes, else EFBIG) into a
  * new NUL-terminated buffer *out of *len bytes (len may be NULL).
  */

@@ -1,0 +1,65 @@
+#!/bin/sh
+# Layers on the Debian minbase rootfs (one ~120 MB layer):
+#   strata layer unpack  vs  tar -xf of the same file (gzip and zstd)
+#   strata layer unpack  vs  umoci unpack of the same image (umoci's gzip layer)
+#   strata layer pack --compression zstd|gzip  vs  tar -c | zstd -T0 -3, tar -c | gzip -6
+# and strata's peak RSS for each.
+. "$(dirname "$0")/lib.sh"
+
+tar=$(bench_debian_tar)
+layout=$(bench_debian_layout)
+rootfs=$(bench_debian_rootfs)
+gz=$BENCH_CACHE/debian.tar.gz
+zst=$BENCH_CACHE/debian.tar.zst
+[ -f "$gz" ] || { gzip -6 -c "$tar" >"$gz.tmp" && mv "$gz.tmp" "$gz"; }
+[ -f "$zst" ] || { zstd -3 -q -c "$tar" >"$zst.tmp" && mv "$zst.tmp" "$zst"; }
+# The blob of umoci's layer, to unpack the very same bytes umoci does.
+umoci_layer=$(python3 - "$layout" <<'PY'
+import json, os, sys
+l = sys.argv[1]
+idx = json.load(open(os.path.join(l, "index.json")))
+m = idx["manifests"][0]["digest"].split(":")[1]
+man = json.load(open(os.path.join(l, "blobs", "sha256", m)))
+print(os.path.join(l, "blobs", "sha256", man["layers"][0]["digest"].split(":")[1]))
+PY
+)
+out=$BENCH_TMP/out
+root=$BENCH_TMP/root
+"$STRATA_BIN" --root "$root" images >/dev/null
+fresh="rm -rf '$out' && mkdir '$out'"
+
+echo "input: $tar ($(du -m "$tar" | cut -f1) MB uncompressed), median of $BENCH_RUNS runs"
+bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak RSS (MB)"
+
+for c in gzip zstd; do
+	f=$gz
+	[ $c = zstd ] && f=$zst
+	peer=$(bench_time --setup "$fresh" -- tar -xf "$f" -C "$out")
+	ours=$(bench_time --setup "$fresh" -- "$STRATA_BIN" layer unpack "$f" "$out")
+	eval "$fresh"
+	rss=$(bench_rss "$STRATA_BIN" layer unpack "$f" "$out")
+	bench_row "layer unpack ($c) vs tar -xf" "$ours" "$peer" "$(bench_ratio "$ours" "$peer")" \
+		"<= 1.2" "$rss"
+done
+
+peer=$(bench_time --setup "rm -rf '$BENCH_TMP/bundle'" -- umoci unpack --image "$layout:debian" "$BENCH_TMP/bundle")
+ours=$(bench_time --setup "$fresh" -- "$STRATA_BIN" layer unpack "$umoci_layer" "$out")
+eval "$fresh"
+rss=$(bench_rss "$STRATA_BIN" layer unpack "$umoci_layer" "$out")
+bench_row "layer unpack vs umoci unpack (same gzip layer)" "$ours" "$peer" \
+	"$(bench_ratio "$ours" "$peer")" "<= 0.5" "$rss"
+rm -rf "$BENCH_TMP/bundle" "$out"
+
+peer=$(bench_time -- sh -c "tar -cf - -C '$rootfs' . | zstd -T0 -3 -q -c >'$BENCH_TMP/p.zst'")
+ours=$(bench_time --setup "rm -rf '$root/blobs/sha256/'*" -- "$STRATA_BIN" --root "$root" layer pack --compression zstd "$rootfs")
+rm -rf "$root/blobs/sha256/"*
+rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression zstd "$rootfs")
+bench_row "layer pack --compression zstd vs tar -c \| zstd -T0 -3" "$ours" "$peer" \
+	"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
+
+peer=$(bench_time -- sh -c "tar -cf - -C '$rootfs' . | gzip -6 -c >'$BENCH_TMP/p.gz'")
+ours=$(bench_time --setup "rm -rf '$root/blobs/sha256/'*" -- "$STRATA_BIN" --root "$root" layer pack --compression gzip "$rootfs")
+rm -rf "$root/blobs/sha256/"*
+rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression gzip "$rootfs")
+bench_row "layer pack --compression gzip vs tar -c \| gzip -6" "$ours" "$peer" \
+	"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
