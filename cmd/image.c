@@ -289,7 +289,7 @@ static json_t *image_inspect_json(const struct store_image *img)
 	{
 		json_t *h = json_object_get(img->config, "history");
 
-		json_object_set(o, "History", json_is_array(h) ? h : json_array());
+		json_object_set_new(o, "History", json_is_array(h) ? json_incref(h) : json_array());
 	}
 	json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(img)));
 	jv_set_str(o, "ManifestType", img->manifest->media_type);

@@ -106,6 +106,10 @@ struct xfer {
 	struct strata_error *sink_err;
 	bool too_big;
 	uint64_t sent;
+	char *url;
+	struct curl_slist *hdrs;
+	char *h_accept, *h_ct, *h_auth;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
@@ -209,10 +213,8 @@ static char *url_for_msg(const char *url)
 	return q ? xstrndup(url, (size_t)(q - url)) : xstrdup(url);
 }
 
-static void set_tls(struct reg_client *c)
+static void set_tls(struct reg_client *c, CURL *h)
 {
-	CURL *h = c->curl;
-
 	if (c->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -232,25 +234,20 @@ static void set_tls(struct reg_client *c)
 }
 
 /*
- * One HTTP exchange. @auth: 0 none, 1 the client's (token or Basic),
- * 2 Basic with the client's credentials (for the token realm).
+ * Sets up the easy handle @h for @rq into @x (zeroed by the caller). @auth:
+ * 0 none, 1 the client's (token or Basic), 2 Basic with the client's
+ * credentials (for the token realm).
  */
-static int perform(struct reg_client *c, const struct reg_req *rq, int auth, struct reg_resp *resp,
-		   struct strata_error **err)
+static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const struct reg_req *rq,
+		       int auth, struct reg_resp *resp)
 {
-	struct xfer x = { .curl = c->curl, .rq = rq, .resp = resp };
-	struct curl_slist *hdrs = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	cleanup_free char *url = NULL;
-	cleanup_free char *h_accept = NULL, *h_ct = NULL, *h_auth = NULL;
-	CURL *h = c->curl;
-	CURLcode rc;
-
-	url = rq->url[0] == '/' ? xasprintf("%s%s", c->base, rq->url) : xstrdup(rq->url);
+	x->curl = h;
+	x->rq = rq;
+	x->resp = resp;
+	x->url = rq->url[0] == '/' ? xasprintf("%s%s", c->base, rq->url) : xstrdup(rq->url);
 	reg_resp_release(resp);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_URL, x->url);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "strata/" STRATA_VERSION);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -261,36 +258,36 @@ static int perform(struct reg_client *c, const struct reg_req *rq, int auth, str
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-	set_tls(c);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	set_tls(c, h);
 
-	hdrs = curl_slist_append(hdrs, "Expect:");
+	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	if (rq->accept) {
-		h_accept = xasprintf("Accept: %s", rq->accept);
-		hdrs = curl_slist_append(hdrs, h_accept);
+		x->h_accept = xasprintf("Accept: %s", rq->accept);
+		x->hdrs = curl_slist_append(x->hdrs, x->h_accept);
 	}
 	if (rq->content_type) {
-		h_ct = xasprintf("Content-Type: %s", rq->content_type);
-		hdrs = curl_slist_append(hdrs, h_ct);
+		x->h_ct = xasprintf("Content-Type: %s", rq->content_type);
+		x->hdrs = curl_slist_append(x->hdrs, x->h_ct);
 	}
 	if (auth == 1 && c->token) {
-		h_auth = xasprintf("Authorization: Bearer %s", c->token);
-		hdrs = curl_slist_append(hdrs, h_auth);
+		x->h_auth = xasprintf("Authorization: Bearer %s", c->token);
+		x->hdrs = curl_slist_append(x->hdrs, x->h_auth);
 	} else if ((auth == 1 && c->basic && c->user) || (auth == 2 && c->user)) {
 		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(h, CURLOPT_USERNAME, c->user);
 		curl_easy_setopt(h, CURLOPT_PASSWORD, c->pass ? c->pass : "");
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
 
 	if (strcmp(rq->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(rq->method, "PUT") == 0) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(h, CURLOPT_READDATA, &x);
+		curl_easy_setopt(h, CURLOPT_READDATA, x);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)(rq->body_fd >= 0 ? rq->body_size : rq->body_len));
 	} else if (strcmp(rq->method, "POST") == 0) {
@@ -300,30 +297,149 @@ static int perform(struct reg_client *c, const struct reg_req *rq, int auth, str
 	} else if (strcmp(rq->method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	}
+}
 
-	rc = curl_easy_perform(h);
-	curl_slist_free_all(hdrs);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (x.sink_err) {
+/* Ends a transfer that finished with @rc: the status into the response, errors into @err; frees what setup made. */
+static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
+{
+	const struct reg_req *rq = x->rq;
+	int ret = 0;
+
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->resp->status);
+	if (x->sink_err) {
 		if (err && !*err)
-			*err = x.sink_err;
+			*err = x->sink_err;
 		else
-			strata_error_free(x.sink_err);
-		return -1;
-	}
-	if (x.too_big) {
-		cleanup_free char *u = url_for_msg(url);
+			strata_error_free(x->sink_err);
+		x->sink_err = NULL;
+		ret = -1;
+	} else if (x->too_big) {
+		cleanup_free char *u = url_for_msg(x->url);
 
-		return strata_fail_msg(err, EFBIG, "%s %s: response larger than %zu bytes",
-				       rq->method, u, rq->max_body ? rq->max_body : STORE_JSON_MAX);
-	}
-	if (rc != CURLE_OK) {
-		cleanup_free char *u = url_for_msg(url);
+		ret = strata_fail_msg(err, EFBIG, "%s %s: response larger than %zu bytes", rq->method,
+				      u, rq->max_body ? rq->max_body : STORE_JSON_MAX);
+	} else if (rc != CURLE_OK) {
+		cleanup_free char *u = url_for_msg(x->url);
 
-		return strata_fail_msg(err, EIO, "%s %s: %s", rq->method, u,
-				       errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		ret = strata_fail_msg(err, EIO, "%s %s: %s", rq->method, u,
+				      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
 	}
-	return 0;
+	curl_slist_free_all(x->hdrs);
+	free(x->url);
+	free(x->h_accept);
+	free(x->h_ct);
+	free(x->h_auth);
+	x->hdrs = NULL;
+	x->url = x->h_accept = x->h_ct = x->h_auth = NULL;
+	return ret;
+}
+
+/* One HTTP exchange on the client's own handle (so its connection is reused). */
+static int perform(struct reg_client *c, const struct reg_req *rq, int auth, struct reg_resp *resp,
+		   struct strata_error **err)
+{
+	struct xfer *x = xcalloc(1, sizeof(*x));
+	CURLcode rc;
+	int ret;
+
+	curl_easy_reset(c->curl);
+	xfer_setup(c, c->curl, x, rq, auth, resp);
+	rc = curl_easy_perform(c->curl);
+	ret = xfer_finish(x, rc, err);
+	free(x);
+	return ret;
+}
+
+int reg_do_parallel(struct reg_client *c, size_t n, int parallel, reg_begin_fn begin,
+		    reg_end_fn end, void *arg, struct strata_error **err)
+{
+	struct reg_req *rqs = xcalloc(n ? n : 1, sizeof(*rqs));
+	struct reg_resp *resps = xcalloc(n ? n : 1, sizeof(*resps));
+	struct xfer **xs = xcalloc(n ? n : 1, sizeof(*xs));
+	CURLM *m = curl_multi_init();
+	size_t next = 0, active = 0;
+	int ret = 0;
+
+	if (!m) {
+		free(rqs);
+		free(resps);
+		free(xs);
+		return strata_fail_msg(err, ENOMEM, "curl_multi_init failed");
+	}
+	if (parallel < 1)
+		parallel = 1;
+	while (ret == 0 && (next < n || active)) {
+		CURLMsg *msg;
+		int running, left;
+
+		while (active < (size_t)parallel && next < n) {
+			size_t i = next++;
+			CURL *h;
+
+			rqs[i].body_fd = -1;
+			if (begin(i, &rqs[i], arg, err) < 0) {
+				ret = -1;
+				break;
+			}
+			if (!rqs[i].url)
+				continue; /* nothing to fetch */
+			h = curl_easy_init();
+			if (!h) {
+				end(i, NULL, NULL, arg, NULL);
+				ret = strata_fail_msg(err, ENOMEM, "curl_easy_init failed");
+				break;
+			}
+			xs[i] = xcalloc(1, sizeof(*xs[i]));
+			xfer_setup(c, h, xs[i], &rqs[i], 1, &resps[i]);
+			curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)xs[i]);
+			curl_multi_add_handle(m, h);
+			active++;
+		}
+		if (ret < 0 || !active)
+			continue;
+		curl_multi_perform(m, &running);
+		while (ret == 0 && (msg = curl_multi_info_read(m, &left))) {
+			struct strata_error *xerr = NULL;
+			size_t i;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (i = 0; i < next && (!xs[i] || xs[i]->curl != msg->easy_handle); i++)
+				;
+			if (i == next)
+				continue;
+			curl_multi_remove_handle(m, xs[i]->curl);
+			xfer_finish(xs[i], msg->data.result, &xerr);
+			curl_easy_cleanup(xs[i]->curl);
+			free(xs[i]);
+			xs[i] = NULL;
+			active--;
+			if (end(i, &resps[i], xerr, arg, err) < 0)
+				ret = -1;
+			reg_resp_release(&resps[i]);
+		}
+		if (ret == 0 && active)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+	/* After a failure: cancel what still runs. */
+	for (size_t i = 0; i < next; i++) {
+		struct strata_error *ignored = NULL;
+
+		if (!xs[i])
+			continue;
+		curl_multi_remove_handle(m, xs[i]->curl);
+		xfer_finish(xs[i], CURLE_ABORTED_BY_CALLBACK, &ignored);
+		strata_error_free(ignored);
+		curl_easy_cleanup(xs[i]->curl);
+		free(xs[i]);
+		end(i, NULL, NULL, arg, NULL);
+		reg_resp_release(&resps[i]);
+	}
+	curl_multi_cleanup(m);
+	free(rqs);
+	free(resps);
+	free(xs);
+	return ret;
 }
 
 /* ---- errors ---- */

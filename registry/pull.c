@@ -45,17 +45,39 @@ static void progress(const struct registry_opts *o, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Checks the size and commits a fetched blob (always consumes the writer). */
+static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
+		       struct strata_error **err)
+{
+	const struct store_desc *d = sink->d;
+	struct store_blob_writer *w = steal_ptr(&sink->w);
+	uint64_t size = store_blob_writer_size(w);
+	cleanup_free char *human = NULL;
+	char got[DIGEST_STR_LEN];
+
+	if (size != (uint64_t)d->size) {
+		store_blob_writer_abort(w);
+		return strata_fail_msg(err, EBADMSG,
+				       "blob %s: the registry sent %" PRIu64 " bytes, want %" PRId64
+				       " (truncated?)",
+				       d->digest, size, d->size);
+	}
+	if (store_blob_writer_commit(w, d->digest, got, NULL, err) < 0)
+		return strata_wrap(err, "blob %s", d->digest);
+	human = size_human(size);
+	progress(o, "Blob %.19s: %s", d->digest, human);
+	return 0;
+}
+
 /* Fetches one blob into the store, unless it is there already. */
 static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
 		      const struct store_desc *d, const struct registry_opts *o,
 		      struct strata_error **err)
 {
 	struct blob_sink sink = { .d = d };
-	cleanup_free char *url = NULL, *human = NULL;
+	cleanup_free char *url = NULL;
 	struct reg_resp resp = { 0 };
 	struct reg_req rq = { .method = "GET", .body_fd = -1, .sink = blob_sink_write };
-	char got[DIGEST_STR_LEN];
-	uint64_t size;
 
 	if (store_blob_exists(s, d->digest)) {
 		progress(o, "Blob %.19s: already present", d->digest);
@@ -82,19 +104,93 @@ static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
 		return -1;
 	}
 	reg_resp_release(&resp);
-	size = store_blob_writer_size(sink.w);
-	if (size != (uint64_t)d->size) {
-		store_blob_writer_abort(sink.w);
-		return strata_fail_msg(err, EBADMSG,
-				       "blob %s: the registry sent %" PRIu64 " bytes, want %" PRId64
-				       " (truncated?)",
-				       d->digest, size, d->size);
+	return blob_finish(&sink, o, err);
+}
+
+/* Layers fetched at once. */
+#define PULL_PARALLEL 3
+
+struct layer_fetch {
+	struct reg_client *c;
+	struct store *s;
+	const char *repo;
+	const struct store_manifest *m;
+	const struct registry_opts *o;
+	struct blob_sink *sinks;
+	char **urls;
+};
+
+static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_error **err)
+{
+	struct layer_fetch *lf = arg;
+	const struct store_desc *d = &lf->m->layers[i];
+
+	if (store_blob_exists(lf->s, d->digest)) {
+		progress(lf->o, "Blob %.19s: already present", d->digest);
+		return 0;
 	}
-	if (store_blob_writer_commit(sink.w, d->digest, got, NULL, err) < 0)
-		return strata_wrap(err, "blob %s", d->digest);
-	human = size_human(size);
-	progress(o, "Blob %.19s: %s", d->digest, human);
+	lf->sinks[i].d = d;
+	if (store_blob_writer_new(lf->s, &lf->sinks[i].w, err) < 0)
+		return -1;
+	lf->urls[i] = xasprintf("/v2/%s/blobs/%s", lf->repo, d->digest);
+	rq->method = "GET";
+	rq->url = lf->urls[i];
+	rq->sink = blob_sink_write;
+	rq->sink_arg = &lf->sinks[i];
 	return 0;
+}
+
+static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr, void *arg,
+		     struct strata_error **err)
+{
+	struct layer_fetch *lf = arg;
+	struct blob_sink *sink = &lf->sinks[i];
+	const struct store_desc *d = &lf->m->layers[i];
+
+	if (!resp || xerr) {
+		store_blob_writer_abort(steal_ptr(&sink->w));
+		if (!xerr)
+			return 0;
+		if (strata_error_code(xerr) != EBADMSG)
+			strata_wrap(&xerr, "blob %s", d->digest);
+		if (err && !*err)
+			*err = xerr;
+		else
+			strata_error_free(xerr);
+		return -1;
+	}
+	if (resp->status == 401) {
+		/* The token ran out or never covered this: answer the challenge, one at a time. */
+		store_blob_writer_abort(steal_ptr(&sink->w));
+		return fetch_blob(lf->c, lf->s, lf->repo, d, lf->o, err);
+	}
+	if (resp->status != 200) {
+		cleanup_free char *what = xasprintf("blob %s", d->digest);
+
+		store_blob_writer_abort(steal_ptr(&sink->w));
+		return reg_status_fail(resp, what, err);
+	}
+	return blob_finish(sink, lf->o, err);
+}
+
+/* Fetches the layers of @m that the store lacks, PULL_PARALLEL at a time. */
+static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
+			const struct store_manifest *m, const struct registry_opts *o,
+			struct strata_error **err)
+{
+	struct layer_fetch lf = { .c = c, .s = s, .repo = repo, .m = m, .o = o };
+	int ret;
+
+	lf.sinks = xcalloc(m->n_layers + 1, sizeof(*lf.sinks));
+	lf.urls = xcalloc(m->n_layers + 1, sizeof(*lf.urls));
+	ret = reg_do_parallel(c, m->n_layers, PULL_PARALLEL, layer_begin, layer_end, &lf, err);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		store_blob_writer_abort(lf.sinks[i].w);
+		free(lf.urls[i]);
+	}
+	free(lf.sinks);
+	free(lf.urls);
+	return ret;
 }
 
 /* ---- manifests ---- */
@@ -293,9 +389,8 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 		goto out;
 	if (check_config(s, m, err) < 0)
 		goto out;
-	for (size_t i = 0; i < m->n_layers; i++)
-		if (fetch_blob(c, s, repo, &m->layers[i], o, err) < 0)
-			goto out;
+	if (fetch_layers(c, s, repo, m, o, err) < 0)
+		goto out;
 	if (store_blob_put_buf(s, resp.body.buf, resp.body.len, digest, stored, err) < 0) {
 		strata_wrap(err, "manifest %s", digest);
 		goto out;

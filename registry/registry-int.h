@@ -77,6 +77,24 @@ void reg_client_free(struct reg_client *c);
 int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
 	   struct strata_error **err);
 
+/* Fills @rq (zeroed, body_fd -1) for transfer @i; leaving rq->url NULL skips it. */
+typedef int (*reg_begin_fn)(size_t i, struct reg_req *rq, void *arg, struct strata_error **err);
+
+/*
+ * Ends transfer @i: @resp is what came back and @xerr (owned) a transport
+ * or sink error; a NULL @resp means it was cancelled after another failed.
+ */
+typedef int (*reg_end_fn)(size_t i, struct reg_resp *resp, struct strata_error *xerr, void *arg,
+			  struct strata_error **err);
+
+/*
+ * Runs @n requests, at most @parallel at a time (libcurl multi), with the
+ * client's credentials as they stand (no challenge is answered: @end sees a
+ * 401 and may retry with reg_do). Stops at the first failure of @begin or @end.
+ */
+int reg_do_parallel(struct reg_client *c, size_t n, int parallel, reg_begin_fn begin,
+		    reg_end_fn end, void *arg, struct strata_error **err);
+
 /* Frees the strings and body of @r and zeroes it. */
 void reg_resp_release(struct reg_resp *r);
 
