@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every benchmark (or those whose name contains $B).
+# Runs every benchmark (import, layers, overlay, run, build; or those whose
+# name contains $B).
 set -u
 cd "$(dirname "$0")"
 status=0
