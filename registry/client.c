@@ -105,10 +105,11 @@ struct xfer {
 	struct reg_resp *resp;
 	struct strata_error *sink_err;
 	bool too_big;
+	bool range_ignored;
 	uint64_t sent;
 	char *url;
 	struct curl_slist *hdrs;
-	char *h_accept, *h_ct, *h_auth;
+	char *h_accept, *h_ct, *h_auth, *h_range;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -164,6 +165,10 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *arg)
 
 	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
+		if (x->rq->range_from && status != 206) {
+			x->range_ignored = true;
+			return 0;
+		}
 		if (x->rq->sink) {
 			if (x->rq->sink(buf, n, x->rq->sink_arg, &x->sink_err) < 0)
 				return 0;
@@ -272,6 +277,10 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 		x->h_ct = xasprintf("Content-Type: %s", rq->content_type);
 		x->hdrs = curl_slist_append(x->hdrs, x->h_ct);
 	}
+	if (rq->range_from) {
+		x->h_range = xasprintf("Range: bytes=%llu-", (unsigned long long)rq->range_from);
+		x->hdrs = curl_slist_append(x->hdrs, x->h_range);
+	}
 	if (auth == 1 && c->token) {
 		x->h_auth = xasprintf("Authorization: Bearer %s", c->token);
 		x->hdrs = curl_slist_append(x->hdrs, x->h_auth);
@@ -313,6 +322,11 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 			strata_error_free(x->sink_err);
 		x->sink_err = NULL;
 		ret = -1;
+	} else if (x->range_ignored) {
+		cleanup_free char *u = url_for_msg(x->url);
+
+		ret = strata_fail_msg(err, ERANGE, "%s %s: the server ignored the Range request",
+				      rq->method, u);
 	} else if (x->too_big) {
 		cleanup_free char *u = url_for_msg(x->url);
 
@@ -321,7 +335,7 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 	} else if (rc != CURLE_OK) {
 		cleanup_free char *u = url_for_msg(x->url);
 
-		ret = strata_fail_msg(err, EIO, "%s %s: %s", rq->method, u,
+		ret = strata_fail_msg(err, ECONNABORTED, "%s %s: %s", rq->method, u,
 				      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
 	}
 	curl_slist_free_all(x->hdrs);
@@ -329,8 +343,9 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 	free(x->h_accept);
 	free(x->h_ct);
 	free(x->h_auth);
+	free(x->h_range);
 	x->hdrs = NULL;
-	x->url = x->h_accept = x->h_ct = x->h_auth = NULL;
+	x->url = x->h_accept = x->h_ct = x->h_auth = x->h_range = NULL;
 	return ret;
 }
 

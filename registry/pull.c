@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "registry/registry-int.h"
 
@@ -69,33 +70,64 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 	return 0;
 }
 
-/* Fetches one blob into the store, unless it is there already. */
-static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
-		      const struct store_desc *d, const struct registry_opts *o,
-		      struct strata_error **err)
-{
-	struct blob_sink sink = { .d = d };
-	cleanup_free char *url = NULL;
-	struct reg_resp resp = { 0 };
-	struct reg_req rq = { .method = "GET", .body_fd = -1, .sink = blob_sink_write };
+/* Attempts after a dropped connection, waiting 250 ms, 500 ms, 1 s, 2 s. */
+#define PULL_RETRIES 4
 
-	if (store_blob_exists(s, d->digest)) {
+/*
+ * Fetches one blob into the store, unless it is there already. @w, when
+ * not NULL, holds the bytes a dropped transfer already wrote: the fetch
+ * resumes after them with a Range request (and starts over when the
+ * registry ignores it). A dropped connection is retried with backoff.
+ */
+static int fetch_blob_from(struct reg_client *c, struct store *s, const char *repo,
+			   const struct store_desc *d, const struct registry_opts *o,
+			   struct store_blob_writer *w, struct strata_error **err)
+{
+	struct blob_sink sink = { .d = d, .w = w };
+	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
+	struct reg_resp resp = { 0 };
+	int retries = 0, restarts = 0;
+
+	if (!sink.w && store_blob_exists(s, d->digest)) {
 		progress(o, "Blob %.19s: already present", d->digest);
 		return 0;
 	}
-	if (store_blob_writer_new(s, &sink.w, err) < 0)
-		return -1;
-	url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
-	rq.url = url;
-	rq.sink_arg = &sink;
-	if (reg_do(c, &rq, &resp, err) < 0) {
+	for (;;) {
+		struct reg_req rq = { .method = "GET", .url = url, .body_fd = -1,
+				      .sink = blob_sink_write, .sink_arg = &sink };
+		struct strata_error *e = NULL;
+		int code;
+
+		if (!sink.w && store_blob_writer_new(s, &sink.w, err) < 0)
+			return -1;
+		rq.range_from = store_blob_writer_size(sink.w);
+		if (reg_do(c, &rq, &resp, &e) == 0)
+			break;
+		code = strata_error_code(e);
+		if (code == ERANGE && restarts++ < PULL_RETRIES) {
+			store_blob_writer_abort(steal_ptr(&sink.w));
+			strata_error_free(e);
+			continue;
+		}
+		if (code == ECONNABORTED && retries < PULL_RETRIES) {
+			progress(o, "Blob %.19s: connection lost after %" PRIu64 " bytes, retrying",
+				 d->digest, store_blob_writer_size(sink.w));
+			strata_error_free(e);
+			usleep(250000u << retries);
+			retries++;
+			continue;
+		}
 		store_blob_writer_abort(sink.w);
 		reg_resp_release(&resp);
-		if (err && *err && strata_error_code(*err) == EBADMSG)
+		if (err && !*err)
+			*err = e;
+		else
+			strata_error_free(e);
+		if (code == EBADMSG)
 			return -1;
 		return strata_wrap(err, "blob %s", d->digest);
 	}
-	if (resp.status != 200) {
+	if (resp.status != 200 && resp.status != 206) {
 		cleanup_free char *what = xasprintf("blob %s", d->digest);
 
 		store_blob_writer_abort(sink.w);
@@ -105,6 +137,14 @@ static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
 	}
 	reg_resp_release(&resp);
 	return blob_finish(&sink, o, err);
+}
+
+/* Fetches one blob into the store, unless it is there already. */
+static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
+		      const struct store_desc *d, const struct registry_opts *o,
+		      struct strata_error **err)
+{
+	return fetch_blob_from(c, s, repo, d, o, NULL, err);
 }
 
 /* Layers fetched at once. */
@@ -147,6 +187,20 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 	struct blob_sink *sink = &lf->sinks[i];
 	const struct store_desc *d = &lf->m->layers[i];
 
+	if (xerr && (strata_error_code(xerr) == ECONNABORTED || strata_error_code(xerr) == ERANGE)) {
+		/* A dropped connection: resume it on its own, with retries. */
+		struct store_blob_writer *w = steal_ptr(&sink->w);
+
+		if (strata_error_code(xerr) == ERANGE) {
+			store_blob_writer_abort(w);
+			w = NULL;
+		} else {
+			progress(lf->o, "Blob %.19s: connection lost after %" PRIu64 " bytes, resuming",
+				 d->digest, store_blob_writer_size(w));
+		}
+		strata_error_free(xerr);
+		return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, w, err);
+	}
 	if (!resp || xerr) {
 		store_blob_writer_abort(steal_ptr(&sink->w));
 		if (!xerr)

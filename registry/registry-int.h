@@ -43,6 +43,7 @@ struct reg_req {
 	reg_sink sink;		  /* NULL: a 2xx body is kept in resp->body */
 	void *sink_arg;
 	size_t max_body;	  /* limit for a kept body (0: STORE_JSON_MAX) */
+	uint64_t range_from;	  /* > 0: ask for the bytes from here on; an answer other than 206 fails with ERANGE */
 };
 
 /* What came back. */
@@ -72,7 +73,7 @@ void reg_client_free(struct reg_client *c);
 /*
  * Runs @rq, answering one 401 challenge (Bearer token or Basic) and
  * retrying. Any HTTP status is returned in @resp; -1 only for transport
- * errors and sink errors.
+ * errors (code ECONNABORTED), an ignored Range (ERANGE) and sink errors.
  */
 int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
 	   struct strata_error **err);

@@ -1,4 +1,5 @@
-# The Bearer token flow and platform indexes, against a small python3
+# The Bearer token flow, platform indexes, parallel layer fetches and resumed
+# transfers, against a small python3
 # registry that needs a token from its realm (Basic credentials there,
 # the token in the access_token field) and serves an OCI index with a
 # linux/amd64 and a linux/arm64 image: pull picks this machine's platform
@@ -45,6 +46,7 @@ manifests[dg(idx)] = manifests["latest"] = (idx, "application/vnd.oci.image.inde
 # "bad": the amd64 manifest, whose fourth layer comes back corrupted.
 bad_layer = amd64_layers[3]
 open(sys.argv[2], "w").write(bad_layer)
+dropped = set()
 GOOD = "Basic " + base64.b64encode(b"alice:t0ken-pw").decode()
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -66,7 +68,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if p.startswith("/token"):
             if self.headers.get("Authorization") != GOOD:
                 return self.send(401, b'{"details":"bad credentials"}')
-            ok = "scope=repository%3Amulti%3Apull" in p or "scope=repository%3Abad%3Apull" in p
+            ok = any("scope=repository%%3A%s%%3Apull" % r in p for r in ("multi", "bad", "flaky", "norange"))
             return self.send(200, json.dumps({"access_token": "good" if ok else "noscope"}).encode())
         parts = p.split("/")
         tok = self.headers.get("Authorization")
@@ -74,6 +76,28 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.send(200, b"{}") if tok in ("Bearer good", "Bearer noscope") else self.deny(None)
         if tok != "Bearer good":
             return self.deny("repository:multi:pull")
+        if parts[2] in ("flaky", "norange") and parts[3] == "manifests":
+            return self.send(200, amd64_manifest, "application/vnd.oci.image.manifest.v1+json")
+        if parts[2] in ("flaky", "norange") and parts[3] == "blobs" and parts[4] in blobs:
+            body = blobs[parts[4]]
+            if parts[4] == amd64_layers[4] and (parts[2], parts[4]) not in dropped:
+                # The connection drops halfway through the first time.
+                dropped.add((parts[2], parts[4]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            rng = self.headers.get("Range")
+            if rng and parts[2] == "flaky":
+                start = int(rng.split("=")[1].rstrip("-"))
+                open(sys.argv[2] + ".ranges", "a").write("%s %d\n" % (parts[4], start))
+                return self.send(206, body[start:], "application/octet-stream",
+                                 [("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))])
+            return self.send(200, body, "application/octet-stream")
         if parts[2] == "bad" and parts[3] == "manifests":
             return self.send(200, amd64_manifest, "application/vnd.oci.image.manifest.v1+json")
         if parts[2] == "bad" and parts[3] == "blobs" and parts[4] == bad_layer:
@@ -130,6 +154,20 @@ if [ "$want" = amd64 ]; then
 	assert_eq "$("$STRATA_BIN" --root "$BAD" images -q)" "" "nothing tagged after a bad layer"
 	assert_eq "$(ls "$BAD/tmp")" "" "staging left behind"
 	ROOT=$BAD assert_fsck_clean
+
+	# A connection dropped halfway through a layer: resumed with a Range request.
+	FLAKY=$TEST_TMP/flaky
+	err=$("$STRATA_BIN" --root "$FLAKY" pull --tls-verify=false --creds alice:t0ken-pw "$R/flaky:latest" 2>&1 >/dev/null) ||
+		fail "pull through a dropped connection: $err"
+	assert_contains "$err" "connection lost"
+	assert_exists "$TEST_TMP/bad-layer.ranges"
+	[ "$(cut -d' ' -f2 "$TEST_TMP/bad-layer.ranges")" -gt 0 ] || fail "resumed from byte 0"
+	assert_eq "$("$STRATA_BIN" --root "$FLAKY" export "$R/flaky" | tar -xOf - f5 | cut -c1-8)" "layer 5 "
+	ROOT=$FLAKY assert_fsck_clean
+	# A server that ignores Range: the blob starts over, and still checks out.
+	"$STRATA_BIN" --root "$TEST_TMP/norange" pull -q --tls-verify=false --creds alice:t0ken-pw "$R/norange:latest" >/dev/null ||
+		fail "pull when Range is ignored"
+	ROOT=$TEST_TMP/norange assert_fsck_clean
 fi
 
 # --platform picks the other one; a platform the index lacks is an error.
