@@ -716,6 +716,65 @@ START_TEST(test_parallel_gzip)
 }
 END_TEST
 
+/* The read-ahead thread: small odd reads across its chunks, an early free, a truncated stream. */
+START_TEST(test_source_read_ahead)
+{
+	cleanup_error struct strata_error *err = NULL;
+	char *dir = unit_scratch();
+	cleanup_free char *plain = path_join(dir, "data");
+	cleanup_free char *zst = path_join(dir, "data.zst");
+	cleanup_free char *cut = path_join(dir, "cut.zst");
+	size_t n = (5u << 20) + 12345, got = 0;
+	unsigned char *buf = xmalloc(n), *back = xmalloc(n + 1000);
+	struct layers_source *src;
+	ssize_t r;
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)((i * 2654435761u) >> 13);
+	fd = open(plain, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ok(file_write_all(fd, buf, n, &err), err);
+	close(fd);
+	ck_assert_int_eq(unit_sh("zstd -q -c %s > %s && head -c 100000 %s > %s", plain, zst, zst,
+				 cut), 0);
+
+	fd = open(zst, O_RDONLY | O_CLOEXEC);
+	ck_assert_ok(layers_source_open(fd, &src, &err), err);
+	ck_assert_str_eq(layers_source_compression(src), "zstd");
+	while ((r = layers_source_read(src, back + got, got + 777 <= n + 1000 ? 777 : 1, &err)) > 0)
+		got += (size_t)r;
+	ck_assert_ok(r < 0 ? -1 : 0, err);
+	ck_assert_int_eq(got, n);
+	ck_assert(memcmp(buf, back, n) == 0);
+	ck_assert_int_eq(layers_source_bytes(src), n);
+	ck_assert_int_gt(layers_source_raw_bytes(src), 0);
+	ck_assert_int_eq(layers_source_read(src, back, 10, &err), 0);
+	layers_source_free(src);
+	close(fd);
+
+	/* Freed after one read, with chunks still queued and the thread busy. */
+	fd = open(zst, O_RDONLY | O_CLOEXEC);
+	ck_assert_ok(layers_source_open(fd, &src, &err), err);
+	ck_assert_int_gt(layers_source_read(src, back, 10, &err), 0);
+	layers_source_free(src);
+	close(fd);
+
+	/* A truncated stream is an error at its end, not a short success. */
+	fd = open(cut, O_RDONLY | O_CLOEXEC);
+	ck_assert_ok(layers_source_open(fd, &src, &err), err);
+	while ((r = layers_source_read(src, back, n, &err)) > 0)
+		;
+	ck_assert_int_lt(r, 0);
+	ck_assert_ptr_nonnull(err);
+	layers_source_free(src);
+	close(fd);
+	unit_scratch_cleanup(dir);
+	free(buf);
+	free(back);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("layers");
@@ -736,6 +795,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parallel_gzip);
+	tcase_add_test(tc, test_source_read_ahead);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("root");
