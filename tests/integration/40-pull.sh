@@ -49,7 +49,7 @@ layer=$(skopeo inspect --tls-verify=false "docker://$REG/busybox:latest" | pytho
 blob=$(registry_blob_path "$layer")
 assert_exists "$blob"
 cp "$blob" "$TEST_TMP/blob.orig"
-printf 'XXXX' | dd of="$blob" bs=1 seek=1000 conv=notrunc 2>/dev/null
+printf 'ZZZZ' | dd of="$blob" bs=1 seek=1000 conv=notrunc 2>/dev/null
 FRESH=$TEST_TMP/fresh
 expect_fail "$STRATA_BIN" --root "$FRESH" pull -q --tls-verify=false "$REG/busybox:latest"
 assert_one_line_error "$out"
