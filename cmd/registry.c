@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "layers/layers.h"
+#include "overlay/overlay.h"
 #include "registry/registry.h"
 
 #define OPT_TLS 0x2001
@@ -99,6 +101,18 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 	wipe_free(creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
+	/* Ready to mount: the layer dirs of the selected backend are made now, not at first use. */
+	{
+		struct store_image *img = NULL;
+		const char *backend = ctx->backend ? ctx->backend : overlay_backend_default();
+
+		if (store_image_load(s, id, &img, &err) < 0 ||
+		    layers_dir_ensure(s, backend, img, img->manifest->n_layers, &err) < 0) {
+			store_image_free(img);
+			return cmd_fail(ctx, err);
+		}
+		store_image_free(img);
+	}
 	printf("%s\n", digest_hex(id));
 	return 0;
 }

@@ -3,9 +3,11 @@
  * layer stack, shared by every image with that chain. overlay and aufs dirs
  * hold one layer's changes in their whiteout format; a vfs dir is a full
  * snapshot (the parent's layers replayed, then this one applied). Each is
- * made under ROOT/tmp, synced, and renamed into place while the store is
- * pinned, so a crash leaves only staging that gc removes, and two makers of
- * the same dir race harmlessly: the loser drops its copy.
+ * made under ROOT/tmp and renamed into place while the store is pinned, so
+ * a crash leaves only staging that gc removes, and two makers of the same
+ * dir race harmlessly: the loser drops its copy. The content is not synced
+ * (it is a cache of a blob that is): layer.json names the boot it was made
+ * in, and a dir from an earlier boot is made again before use.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,56 @@ char *layers_dir_path(struct store *s, const char *backend, const char *chain_id
 	cleanup_free char *dir = store_layer_path(s, backend, chain_id);
 
 	return path_join(dir, "diff");
+}
+
+/* This boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. */
+static const char *boot_id(void)
+{
+	static char id[64];
+	static bool read_once;
+
+	if (!read_once) {
+		cleanup_free char *buf = NULL;
+		size_t len = 0;
+
+		read_once = true;
+		if (file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", sizeof(id) - 1, &buf,
+				 &len, NULL) == 0) {
+			while (len && buf[len - 1] == '\n')
+				len--;
+			memcpy(id, buf, len);
+			id[len] = '\0';
+		}
+	}
+	return id;
+}
+
+/*
+ * True when the layer dir exists and can be trusted: its content is not
+ * synced when it is made (a cache of a blob that is), so a dir made during
+ * an earlier boot, which a crash may have cut short, is made again.
+ */
+static bool layer_dir_valid(struct store *s, const char *backend, const char *chain_id)
+{
+	cleanup_json json_t *rec = NULL;
+	const char *made;
+
+	if (!store_layer_exists(s, backend, chain_id))
+		return false;
+	rec = store_layer_record(s, backend, chain_id, NULL);
+	made = rec ? jv_str(rec, "Boot") : NULL;
+	if (!made || !*boot_id() || !strcmp(made, boot_id()))
+		return true;
+	log_info("layer %.19s was unpacked before a reboot: unpacking it again", chain_id);
+	{
+		cleanup_free char *rel = xasprintf("%s/%s", backend, digest_hex(chain_id));
+		cleanup_free char *tmp = store_tmp_name("-stale");
+
+		/* out of the way first (atomically), then removed */
+		if (renameat(s->layers_fd, rel, s->tmp_fd, tmp) == 0)
+			path_rm_rf_at(s->tmp_fd, tmp, NULL);
+	}
+	return store_layer_exists(s, backend, chain_id);
 }
 
 /* Unpacks blob @digest into @dfd, checking its diffID when @diff_id is given. */
@@ -95,7 +147,7 @@ int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id
 
 	if (layers_backend_whiteout(backend, &wh) < 0)
 		return strata_fail_msg(err, EINVAL, "unknown storage backend '%s'", backend);
-	if (store_layer_exists(s, backend, chain_id))
+	if (layer_dir_valid(s, backend, chain_id))
 		return 0;
 	if (wh == LAYERS_WHITEOUT_VFS && parent_chain_id &&
 	    !store_layer_exists(s, backend, parent_chain_id))
@@ -122,14 +174,10 @@ int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id
 		goto out;
 	if (unpack_blob(s, blob->digest, diff_id, dfd, wh, &bytes, err) < 0)
 		goto out;
-	if (syncfs(dfd) < 0) {
-		strata_fail(err, errno, "sync layer %.19s", blob->digest);
-		goto out;
-	}
 	created = time_rfc3339(time_now_ns() / 1000000000, 0);
-	rec = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s}", "ChainID", chain_id, "DiffID",
+	rec = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s, s:s}", "ChainID", chain_id, "DiffID",
 			diff_id ? diff_id : "", "Parent", parent_chain_id, "Blob", blob->digest,
-			"Size", (json_int_t)bytes, "Created", created);
+			"Size", (json_int_t)bytes, "Created", created, "Boot", boot_id());
 	if (jv_write_at(tfd, "layer.json", rec, err) < 0)
 		goto out;
 	final = xasprintf("%s/%s", backend, digest_hex(chain_id));

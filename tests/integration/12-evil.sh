@@ -129,4 +129,9 @@ for bomb in "gzip-bomb.tar.gz --max-size 1G" "gzip-bomb-many.tar.gz --max-size 3
 done
 # The default limit is the one named when no --max-size is given.
 assert_contains "$(cat "$S/err")" "$((64 * 1024 * 1024 * 1024))"
+# With the default limits the 10 GB bomb is stopped too: past 1 GiB, a layer
+# expanding more than 200 times its compressed size is refused.
+check gzip-bomb.tar.gz "$STRATA_BIN" layer unpack "$TARS/gzip-bomb.tar.gz" "$T"
+[ $rc -ne 0 ] || fail "the 10 GB bomb was unpacked with the default limits"
+assert_contains "$(cat "$S/err")" "decompression bomb"
 rm -rf "$W" "$TARS"

@@ -629,6 +629,25 @@ START_TEST(test_layer_dirs)
 		ck_assert(!store_layer_exists(st, "overlay", img->diff_ids[1]));
 	}
 	{
+		/* a dir made during another boot (a crash may have cut it) is made again */
+		cleanup_json json_t *rec = store_layer_record(st, "overlay", chains[0], &err);
+		cleanup_free char *rel = xasprintf("overlay/%s/layer.json", digest_hex(chains[0]));
+		cleanup_free char *marker = NULL;
+		cleanup_json json_t *again = NULL;
+
+		ck_assert_ptr_nonnull(rec);
+		ck_assert_ptr_nonnull(jv_str(rec, "Boot"));
+		jv_set_str(rec, "Boot", "an-earlier-boot");
+		ck_assert_ok(jv_write_at(st->layers_fd, rel, rec, &err), err);
+		marker = xasprintf("%s/layers/overlay/%s/diff/stale-marker", st->root,
+				   digest_hex(chains[0]));
+		unit_write_file(marker, "", 0644);
+		ck_assert_ok(layers_dir_ensure(st, "overlay", img, 2, &err), err);
+		again = store_layer_record(st, "overlay", chains[0], &err);
+		ck_assert_str_ne(jv_str(again, "Boot"), "an-earlier-boot");
+		ck_assert_int_eq(access(marker, F_OK), -1);
+	}
+	{
 		/* apply: the flattened rootfs */
 		cleanup_close int d = open_dir("flat");
 
