@@ -36,4 +36,30 @@ assert_exists "$ROOT/layers/overlay/$chain/diff/one"
 assert_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ChainID"])' \
 	"$ROOT/layers/overlay/$chain/layer.json")" "sha256:$chain" "layer record"
 strata rm "$id" >/dev/null
+
+# Commit with --compression zstd and every kind of -c change.
+id=$(strata create base)
+m=$(strata mount "$id")
+echo z >"$m/zfile"
+strata umount "$id"
+strata commit --compression zstd -a "a tester" \
+	-c 'ENTRYPOINT ["/bin/sh", "-c"]' -c 'WORKDIR /srv' -c 'USER 1000:1000' \
+	-c 'LABEL k=v' -c 'EXPOSE 8080/tcp' -c 'VOLUME /data' -c 'ENV Z=1' -c 'CMD ["echo hi"]' \
+	"$id" changed:1 >/dev/null
+strata inspect changed:1 | python3 -c '
+import json, sys
+i = json.load(sys.stdin)[0]
+c = i["Config"]
+assert c["Entrypoint"] == ["/bin/sh", "-c"], c
+assert c["WorkingDir"] == "/srv" and c["User"] == "1000:1000", c
+assert c["Labels"] == {"k": "v"} and "8080/tcp" in c["ExposedPorts"] and "/data" in c["Volumes"], c
+assert "Z=1" in c["Env"] and c["Cmd"] == ["echo hi"], c' || fail "commit -c changes"
+digest=$(strata inspect changed:1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Digest"])')
+python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["layers"][-1]["mediaType"].endswith("+zstd"), m["layers"][-1]' \
+	"$ROOT/blobs/sha256/${digest#sha256:}" || fail "commit --compression zstd"
+assert_contains "$(strata run --rm --entrypoint cat changed:1 /zfile)" "z"
+strata rm "$id" >/dev/null
 assert_fsck_clean
