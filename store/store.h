@@ -110,6 +110,9 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);
 
+/* Opens the blob being written for reading, as it grows (a new fd; the caller closes it). */
+int store_blob_writer_open_read(const struct store_blob_writer *w, struct strata_error **err);
+
 /*
  * Finishes the blob: fsync, compare with @expected (when not NULL), rename
  * into blobs/. Writes the digest to @out and the size to *size (may be NULL).
