@@ -351,8 +351,9 @@ const char *store_arch(void);
 
 /*
  * Creates ROOT/containers/<id>/ and its container.json from @record (which
- * gains "Id", "Name" and "Created"). @name may be NULL for a generated one;
- * a name in use is EEXIST. Writes the 64-hex ID to @id.
+ * gains "Id", "Name" and "Created"), durably unless it says "Volatile". @name
+ * may be NULL for a generated one; a name in use is EEXIST. Writes the
+ * 64-hex ID to @id.
  */
 int store_container_create(struct store *s, const char *name, json_t *record,
 			   char id[STORE_ID_LEN + 1], struct strata_error **err);
