@@ -48,6 +48,10 @@ struct unpacker {
 	bool warned_dev, warned_owner, warned_xattr;
 	char *parent_path; /* cached parent directory (relative) and its O_PATH fd */
 	int parent_fd;
+	gid_t parent_new_gid; /* the group a new entry in that parent gets */
+	uid_t euid;
+	gid_t egid;
+	mode_t umask; /* the process's, read once: a file made with its final mode needs no chmod */
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
 	struct pathset seen; /* vfs: paths this layer wrote */
@@ -197,7 +201,34 @@ static int parent_fd(struct unpacker *u, const char *dir, struct strata_error **
 		return *dir ? -1 : strata_fail(err, errno, "dup root fd");
 	u->parent_fd = fd;
 	u->parent_path = xstrdup(dir);
+	/* New entries get the parent's group when it is setgid, ours otherwise. */
+	{
+		struct stat st;
+
+		u->parent_new_gid = fstat(fd, &st) == 0 && (st.st_mode & S_ISGID) ? st.st_gid
+										  : u->egid;
+	}
 	return fd;
+}
+
+/* True when an entry made just now in the cached parent already has the entry's owner. */
+static bool owner_is_ours(const struct unpacker *u, struct archive_entry *e)
+{
+	return (uid_t)archive_entry_uid(e) == u->euid &&
+	       (gid_t)archive_entry_gid(e) == u->parent_new_gid;
+}
+
+/* The umask, from /proc/self/status (umask(2) cannot read it without changing it). */
+static mode_t read_umask(void)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	const char *p;
+
+	if (file_read_at(AT_FDCWD, "/proc/self/status", 1 << 16, &buf, &len, NULL) < 0 ||
+	    !(p = strstr(buf, "\nUmask:")))
+		return 0777; /* unknown: every file is made 0 and then chmod'ed */
+	return (mode_t)strtoul(p + strlen("\nUmask:"), NULL, 8) & 0777;
 }
 
 /* Splits @path into its directory (written into @dir) and its last component. */
@@ -525,14 +556,19 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	pfd = parent_fd(u, dir, err);
 	if (pfd < 0)
 		return strata_wrap(err, "entry '%s'", shown(path, b));
-	if (clear_slot(u, pfd, base, type == AE_IFDIR && !hard, &is_dir, err) < 0)
-		return strata_wrap(err, "entry '%s'", shown(path, b));
+	/*
+	 * Each entry is made with O_EXCL semantics (never through what is
+	 * there); only when something is in the way (EEXIST: a duplicate, or
+	 * a lower layer's file under vfs) is the slot cleared and the entry
+	 * made again. A fresh layer dir thus costs no stat per entry.
+	 */
+	is_dir = false;
 
 	if (hard) {
 		cleanup_free char *target = clean_name(hard, "hardlink target", err);
 		cleanup_free char *owner = NULL;
 		const char *tb;
-		int tfd;
+		int tfd, r;
 
 		if (!target)
 			return strata_wrap(err, "entry '%s'", shown(path, b));
@@ -541,7 +577,15 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 		tfd = path_open_parent_in(u->rootfd, target, false, &owner, &tb, err);
 		if (tfd < 0)
 			return strata_wrap(err, "hardlink '%s' to '%s'", shown(path, b), target);
-		if (linkat(tfd, tb, pfd, base, 0) < 0) {
+		r = linkat(tfd, tb, pfd, base, 0);
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0) {
+				close(tfd);
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			}
+			r = linkat(tfd, tb, pfd, base, 0);
+		}
+		if (r < 0) {
 			int e2 = errno;
 
 			close(tfd);
@@ -552,29 +596,53 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	}
 
 	switch (type) {
-	case AE_IFDIR:
-		if (!is_dir && mkdirat(pfd, base, 0700) < 0)
+	case AE_IFDIR: {
+		bool made = mkdirat(pfd, base, 0700) == 0;
+
+		if (!made && errno != EEXIST)
 			return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
+		if (!made) {
+			if (clear_slot(u, pfd, base, true, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			if (!is_dir && mkdirat(pfd, base, 0700) < 0)
+				return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
+			made = !is_dir;
+		}
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open '%s'", shown(path, b));
-		set_owner(u, fd, NULL, e, path);
+		if (!made || !owner_is_ours(u, e))
+			set_owner(u, fd, NULL, e, path);
 		apply_xattrs(u, fd, e, path);
 		close(fd);
 		remember_dir(u, path, e);
 		break;
+	}
 	case AE_IFREG: {
 		struct timespec ts[2];
+		const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 
-		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/*
+		 * Made with its final permission bits when the umask leaves them
+		 * (most files): then neither chmod nor, for files of our own
+		 * owner, chown is needed. Special bits are set by the chmod after
+		 * the chown, which would clear them.
+		 */
+		fd = openat(pfd, base, flags, mode & 0777);
+		if (fd < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			fd = openat(pfd, base, flags, mode & 0777);
+		}
 		if (fd < 0)
 			return strata_fail(err, errno, "create '%s'", shown(path, b));
 		if (write_data(a, fd, e, path, err) < 0) {
 			close(fd);
 			return -1;
 		}
-		set_owner(u, fd, NULL, e, path);
-		if (fchmod(fd, mode) < 0) {
+		if (!owner_is_ours(u, e))
+			set_owner(u, fd, NULL, e, path);
+		if (mode != (mode & 0777 & ~u->umask) && fchmod(fd, mode) < 0) {
 			close(fd);
 			return strata_fail(err, errno, "chmod '%s'", shown(path, b));
 		}
@@ -587,6 +655,7 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	case AE_IFLNK: {
 		const char *target = archive_entry_symlink(e);
 		struct timespec ts[2];
+		int r;
 
 		if (!target)
 			return strata_fail_msg(err, EINVAL, "symlink '%s' has no target",
@@ -595,9 +664,16 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 			return strata_fail_msg(err, ENAMETOOLONG,
 					       "symlink '%s' has a target longer than %d bytes",
 					       shown(path, b), PATH_MAX - 1);
-		if (symlinkat(target, pfd, base) < 0)
+		r = symlinkat(target, pfd, base);
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			r = symlinkat(target, pfd, base);
+		}
+		if (r < 0)
 			return strata_fail(err, errno, "symlink '%s'", shown(path, b));
-		set_owner(u, pfd, base, e, path);
+		if (!owner_is_ours(u, e))
+			set_owner(u, pfd, base, e, path);
 		entry_times(e, ts);
 		utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
 		break;
@@ -607,8 +683,14 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	case AE_IFIFO: {
 		struct timespec ts[2];
 		dev_t rdev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
+		int r = mknodat(pfd, base, type | mode, rdev);
 
-		if (mknodat(pfd, base, type | mode, rdev) < 0) {
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			r = mknodat(pfd, base, type | mode, rdev);
+		}
+		if (r < 0) {
 			if (errno == EPERM && type != AE_IFIFO) {
 				if (!u->warned_dev) {
 					u->warned_dev = true;
@@ -651,6 +733,9 @@ int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layer
 	memset(st, 0, sizeof(*st));
 	u.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYERS_UNPACK_DEFAULT_MAX;
 	u.privileged = geteuid() == 0;
+	u.euid = geteuid();
+	u.egid = getegid();
+	u.umask = read_umask();
 	if (layers_source_open_follow(fd, opts ? opts->follow : NULL, &u.src, err) < 0)
 		return -1;
 	u.dg = digester_new();
