@@ -297,8 +297,23 @@ int mount_legacy(const char *fstype, const char *target, unsigned long flags, co
 			       fstype, target, rc);
 }
 
+/*
+ * Without root, overlayfs (and a bind) is mounted in a user namespace, so
+ * the mount exists only there: in the container's (run, start) or in a
+ * session of 'strata unshare', as with 'podman unshare'.
+ */
+static int check_may_mount(struct strata_error **err)
+{
+	if (geteuid() != 0)
+		return strata_fail_msg(err, EPERM,
+				       "without root a rootfs is mounted only inside a user namespace: run this in 'strata unshare'");
+	return 0;
+}
+
 int mount_bind_ro(const char *src, const char *target, struct strata_error **err)
 {
+	if (check_may_mount(err) < 0)
+		return -1;
 	return mount_legacy("none", target, MS_BIND | MS_RDONLY, src, err);
 }
 
@@ -357,14 +372,8 @@ static int mount_overlay(const struct overlay_stack *st, const char *target,
 		return strata_fail_msg(err, EINVAL, "overlay needs at least one lower dir");
 	if (st->upper && !st->work)
 		return strata_fail_msg(err, EINVAL, "overlay needs a work dir beside the upper dir");
-	/*
-	 * Without root, overlayfs is mounted in a user namespace, so the mount
-	 * exists only there: in the container's (run, start) or in a session
-	 * of 'strata unshare', as with 'podman unshare'.
-	 */
-	if (geteuid() != 0)
-		return strata_fail_msg(err, EPERM,
-				       "without root an overlay is mounted only inside a user namespace: run this in 'strata unshare'");
+	if (check_may_mount(err) < 0)
+		return -1;
 	/* overlayfs refuses one lower without an upper: a read-only bind is the same tree. */
 	if (!st->upper && st->n_lowers == 1)
 		return mount_bind_ro(st->lowers[0], target, err);
