@@ -163,9 +163,9 @@ static int bind_in(int rootfd, const char *src, const char *path, bool ro,
 		/* A new fd: the old one names the covered inode. */
 		cleanup_close int nfd = path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, err);
 
-		if (nfd < 0 || mount_fd(NULL, nfd, NULL,
-					MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | kept_flags(nfd), NULL,
-					what, err) < 0)
+		unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC;
+
+		if (nfd < 0 || mount_fd(NULL, nfd, NULL, fl | kept_flags(nfd), NULL, what, err) < 0)
 			return -1;
 	}
 	return 0;

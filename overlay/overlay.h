@@ -191,7 +191,7 @@ int overlay_container_mount(struct store *s, const char *id, char **merged,
  */
 struct overlay_rootfs {
 	char *merged;		    /* the rootfs path */
-	bool counted;		    /* mounted (or counted) here: undo with overlay_container_umount */
+	bool counted;		    /* mounted (or counted) here: overlay_container_umount undoes it */
 	char *backend;		    /* NULL, or the backend to mount @stack with in the container */
 	struct overlay_stack stack; /* with @backend: what to mount at @merged */
 	char **lowers;		    /* storage of @stack */

@@ -323,7 +323,7 @@ ssize_t sys_llistxattr(const char *path, char *list, size_t size);
 
 /* CPUs this process may run on (its affinity mask), at least 1. */
 int sys_ncpus(void);
-/* True when this process is in the initial user namespace (its uid_map maps every uid to itself). */
+/* True in the initial user namespace (its uid_map maps every uid to itself). */
 bool sys_userns_is_initial(void);
 /*
  * True for uid 0 of the initial user namespace: real root, which may mknod,
