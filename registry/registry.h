@@ -13,6 +13,13 @@
 #include "util/util.h"
 #include "store/store.h"
 
+/*
+ * Loads libcurl, once (curl-load.c: strata is not linked with it, so that
+ * commands without HTTP do not pay for mapping it). Fails with the dynamic
+ * loader's reason when it cannot be loaded; every HTTP user calls it first.
+ */
+int registry_http_load(struct strata_error **err);
+
 /* How to reach a registry; every field may be left zero. */
 struct registry_opts {
 	bool insecure;	      /* --tls-verify=false: plain http allowed, certificates not checked */
