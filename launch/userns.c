@@ -33,8 +33,8 @@ bool launch_userns_refused(int e)
 
 static int write_proc(pid_t pid, const char *file, const char *text, struct strata_error **err)
 {
-	cleanup_free char *path = pid ? xasprintf("/proc/%d/%s", (int)pid, file)
-				      : xasprintf("/proc/self/%s", file);
+	cleanup_free char *path =
+	    pid ? xasprintf("/proc/%d/%s", (int)pid, file) : xasprintf("/proc/self/%s", file);
 	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -51,8 +51,8 @@ int launch_userns_map(pid_t pid, uid_t uid, gid_t gid, struct strata_error **err
 	cleanup_free char *um = launch_idmap_line(0, (unsigned)uid, 1);
 	cleanup_free char *gm = launch_idmap_line(0, (unsigned)gid, 1);
 
-	if (write_proc(pid, "setgroups", "deny", err) < 0 || write_proc(pid, "uid_map", um, err) < 0 ||
-	    write_proc(pid, "gid_map", gm, err) < 0)
+	if (write_proc(pid, "setgroups", "deny", err) < 0 ||
+	    write_proc(pid, "uid_map", um, err) < 0 || write_proc(pid, "gid_map", gm, err) < 0)
 		return strata_wrap(err, "map uid %u and gid %u to root in the user namespace",
 				   (unsigned)uid, (unsigned)gid);
 	return 0;
@@ -65,8 +65,9 @@ int launch_userns_enter(struct strata_error **err)
 
 	if (sys_unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 		if (launch_userns_refused(errno))
-			return strata_fail_msg(err, errno,
-					       "new user namespace: user namespaces are not available to this user");
+			return strata_fail_msg(
+			    err, errno,
+			    "new user namespace: user namespaces are not available to this user");
 		return strata_fail(err, errno, "new user namespace");
 	}
 	if (launch_userns_map(0, uid, gid, err) < 0)

@@ -33,6 +33,10 @@ as_user() {
 rs() { as_user "$STRATA_BIN" "$@"; }
 
 as_user test -x "$STRATA_BIN" || fail "the user $RUID cannot run '$STRATA_BIN'"
+# Processes of the user's (as root: nobody's) that are there before we start.
+# (Exited ones, zombies until PID 1 of the machine reaps them, do not count.)
+live_pids() { ps -u "$RUID" -o pid=,stat= | awk '$2 !~ /^Z/ {print $1}' | sort; }
+[ -z "$wrap" ] || live_pids >"$RL/pids.before"
 # Containers go whatever happens (rm -f kills and waits).
 on_cleanup 'for c in $(rs ps -aq 2>/dev/null); do rs rm -f "$c" >/dev/null 2>&1; done'
 
@@ -149,6 +153,12 @@ assert_eq "$(rs --backend vfs run --rm busybox id -u)" 0 "vfs"
 # Nothing is left: no container, no mount, no process, no staging.
 assert_eq "$(rs ps -aq | wc -l)" 0 "containers left"
 assert_not_contains "$(cat /proc/self/mountinfo)" "$RL" "a mount left on the host"
-left=$(ps -eo args | grep -F "$RL" | grep -v grep || true)
-[ -z "$left" ] || fail "processes left: $left"
-assert_eq "$(ls -A "$STORE/tmp" | wc -l)" 0 "staging left in tmp/"
+# No strata process (monitor, supervisor) of ours: they all have our HOME.
+left=$(grep -lsaF "HOME=$RL/home" /proc/[0-9]*/environ || true)
+[ -z "$left" ] || fail "strata processes left: $left"
+# As root, no new process of nobody's either (a container's PID 1 or its children).
+if [ -n "$wrap" ]; then
+	live_pids >"$RL/pids.after"
+	left=$(comm -13 "$RL/pids.before" "$RL/pids.after" | tr '\n' ' ')
+	[ -z "$left" ] || fail "processes of uid $RUID left: $left"
+fi
