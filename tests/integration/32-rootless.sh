@@ -43,7 +43,10 @@ on_cleanup 'for c in $(rs ps -aq 2>/dev/null); do rs rm -f "$c" >/dev/null 2>&1;
 rs import "$RL/busybox.tar" busybox >/dev/null || fail "import as the user"
 assert_exists "$STORE/index.json"
 assert_eq "$(stat -c %u "$STORE/index.json")" "$RUID" "the store is the user's"
-assert_contains "$(rs info)" "default: overlay" "overlayfs is the default without root here"
+info=$(rs info)
+assert_contains "$info" "default: overlay" "overlayfs is the default without root here"
+assert_contains "$info" "rootless: yes" "info says rootless"
+[ -z "$wrap" ] || assert_contains "$(strata info)" "rootless: no" "info as root"
 
 run() { rs run --rm busybox "$@"; }
 
