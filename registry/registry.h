@@ -27,6 +27,8 @@ struct registry_opts {
 	const char *authfile; /* --authfile, or NULL for the default search */
 	const char *platform; /* "OS/ARCH[/VARIANT]" to pick from an index; NULL: this machine */
 	bool quiet;	      /* no progress lines on stderr */
+	/* pull: make the layer dirs of this backend as the layers arrive; NULL: do not */
+	const char *unpack_backend;
 };
 
 /*
