@@ -273,7 +273,8 @@ static int clear_slot(struct unpacker *u, int pfd, const char *base, bool keep_d
 
 static bool xattr_allowed(const char *name)
 {
-	if (str_has_prefix(name, "trusted.overlay."))
+	/* overlayfs' own (user.overlay.* with userxattr): a layer must not steer the mount */
+	if (str_has_prefix(name, "trusted.overlay.") || str_has_prefix(name, "user.overlay."))
 		return false;
 	return str_has_prefix(name, "user.") || str_has_prefix(name, "trusted.") ||
 	       !strcmp(name, "security.capability");
@@ -305,8 +306,16 @@ static void set_owner(struct unpacker *u, int fd, const char *base, struct archi
 {
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
-	int r = base ? fchownat(fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(fd, uid, gid);
+	int r;
 
+	/*
+	 * Without root (also as root of a user namespace that maps one uid)
+	 * every file is the caller's, which a rootless container sees as
+	 * root: the owners of the tar cannot be kept, and that is expected.
+	 */
+	if (!u->privileged)
+		return;
+	r = base ? fchownat(fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(fd, uid, gid);
 	if (r < 0 && !u->warned_owner) {
 		u->warned_owner = true;
 		log_warn("unpack: cannot set owner %u:%u of '%s': %s (further failures not shown)",
@@ -451,7 +460,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base, co
 			close(dfd);
 			if (rfd < 0)
 				return strata_fail(err, errno, "open '%s'", dir);
-			r = fsetxattr(rfd, "trusted.overlay.opaque", "y", 1, 0);
+			r = fsetxattr(rfd, layers_opaque_xattr(), "y", 1, 0);
 			close(rfd);
 			if (r < 0)
 				return strata_fail(err, errno, "mark '%s' opaque", dir);
@@ -722,6 +731,12 @@ done:
 	return 0;
 }
 
+const char *layers_opaque_xattr(void)
+{
+	/* trusted.* needs CAP_SYS_ADMIN in the initial namespace; a rootless mount uses userxattr */
+	return sys_is_host_root() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+}
+
 int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layers_unpack_opts *opts,
 		  struct layers_unpack_stats *st, struct strata_error **err)
 {
@@ -732,7 +747,7 @@ int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layer
 
 	memset(st, 0, sizeof(*st));
 	u.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYERS_UNPACK_DEFAULT_MAX;
-	u.privileged = geteuid() == 0;
+	u.privileged = sys_is_host_root();
 	u.euid = geteuid();
 	u.egid = getegid();
 	u.umask = read_umask();
