@@ -373,21 +373,18 @@ static _Noreturn void child_main(struct child_args *a)
 	char go;
 
 	/*
-	 * Wait until the parent has put us in our cgroup (and, rootless,
-	 * written our uid and gid maps: for that we stay dumpable until then,
-	 * or our /proc/PID files would be root's).
+	 * Rootless, wait until the parent has written our uid and gid maps
+	 * (for that we stay dumpable until then, or our /proc/PID files would
+	 * be root's). As root the parent says so at once.
 	 */
-	if (read(a->sync_fd, &go, 1) != 1)
+	if (read(a->sync_fd, &go, 1) != 1 || go != 'm')
 		_exit(125);
-	close(a->sync_fd);
 	/*
 	 * Not dumpable until exec: no process of the container may open our
 	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
 	 * let it write the host binary. An --init PID 1 stays so.
 	 */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (spec->cgroup && sys_unshare(CLONE_NEWCGROUP) < 0)
-		log_debug("launch: no cgroup namespace: %s", strerror(errno));
 	if (setsid() < 0)
 		_exit(125);
 	/* stdio */
@@ -506,6 +503,18 @@ static _Noreturn void child_main(struct child_args *a)
 
 		strv_append(&env, h);
 	}
+	/*
+	 * The filesystem is ready while the parent puts us in our cgroup: a
+	 * first write to cgroup.procs waits out an RCU grace period (the
+	 * kernel's cgroup_threadgroup_rwsem), ~10 ms here, which our mounts
+	 * above overlapped. Nothing of the container's runs before we are in
+	 * it; the cgroup namespace is rooted there.
+	 */
+	if (read(a->sync_fd, &go, 1) != 1 || go != 'g')
+		_exit(125);
+	close(a->sync_fd);
+	if (spec->cgroup && sys_unshare(CLONE_NEWCGROUP) < 0)
+		log_debug("launch: no cgroup namespace: %s", strerror(errno));
 	/* privileges: bounding set, seccomp (while CAP_SYS_ADMIN is still held), user, caps */
 	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		strata_fail(&err, errno, "no_new_privs");
@@ -532,6 +541,17 @@ static _Noreturn void child_main(struct child_args *a)
 	child_die(a->err_fd, err);
 }
 
+/* The error a child sent up its pipe ("ERRNO message") before it died. */
+static int child_error(char *buf, size_t len, struct strata_error **err)
+{
+	char *msg;
+	int code;
+
+	buf[len] = '\0';
+	code = (int)strtol(buf, &msg, 10);
+	return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+}
+
 int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
@@ -553,8 +573,9 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	/* The user namespace is made first and owns the others (clone(2)). */
 	if (rootless)
 		flags |= CLONE_NEWUSER;
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return strata_fail(err, errno, "pipe");
+	/* A socket, not a pipe: a send to a child that died is EPIPE, not SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+		return strata_fail(err, errno, "socketpair");
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		close(sync[0]);
 		close(sync[1]);
@@ -581,22 +602,42 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 					       "clone the container process: user namespaces are not available to this user");
 		return strata_fail(err, e, "clone the container process");
 	}
-	if ((rootless && launch_userns_map(child, geteuid(), getegid(), err) < 0) ||
-	    (spec->cgroup && launch_cgroup_add(spec->cgroup, child, err) < 0)) {
+	/*
+	 * Two steps: "m" once the uid/gid maps are written (rootless), and the
+	 * child makes its mounts; "g" once it is in its cgroup, and it execs.
+	 * When a step fails, the child's own error (it may have died in its
+	 * setup meanwhile) is the one reported.
+	 */
+	{
+		struct strata_error *e = NULL;
+		int r = 0;
+
+		if (rootless)
+			r = launch_userns_map(child, geteuid(), getegid(), &e);
+		if (r == 0 && send(sync[1], "m", 1, MSG_NOSIGNAL) != 1)
+			r = strata_fail(&e, errno, "start the container process");
+		if (r == 0 && spec->cgroup)
+			r = launch_cgroup_add(spec->cgroup, child, &e);
+		if (r == 0 && send(sync[1], "g", 1, MSG_NOSIGNAL) != 1)
+			r = strata_fail(&e, errno, "start the container process");
 		close(sync[1]);
-		close(errp[0]);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		return -1;
+		if (r < 0) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			/* the child's error, if it sent one before it died */
+			n = read(errp[0], buf, sizeof(buf) - 1);
+			close(errp[0]);
+			if (n > 0) {
+				strata_error_free(e);
+				return child_error(buf, (size_t)n, err);
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			return -1;
+		}
 	}
-	if (write(sync[1], "g", 1) != 1) {
-		close(sync[1]);
-		close(errp[0]);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		return strata_fail(err, errno, "start the container process");
-	}
-	close(sync[1]);
 	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -608,12 +649,8 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	}
 	close(errp[0]);
 	if (got > 0) {
-		char *msg;
-		int code = (int)strtol(buf, &msg, 10);
-
-		buf[got] = '\0';
 		waitpid(child, NULL, 0);
-		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+		return child_error(buf, (size_t)got, err);
 	}
 	*pid = child;
 	return 0;
