@@ -414,6 +414,21 @@ int launch_cgroup_add(struct launch_cgroup *cg, pid_t pid, struct strata_error *
 	return 0;
 }
 
+int launch_cgroup_v2_fd(const struct launch_cgroup *cg)
+{
+	struct statfs sf;
+	int fd;
+
+	if (!cg || !cg->unified)
+		return -1;
+	fd = open(cg->unified, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int launch_cgroup_freeze(struct launch_cgroup *cg, bool frozen, struct strata_error **err)
 {
 	const char *dir = cg->unified ? cg->unified : cg->v1[4];

@@ -58,6 +58,13 @@ struct launch_cgroup *launch_cgroup_from_json(const json_t *j);
 /* Moves process @pid into the cgroup. */
 int launch_cgroup_add(struct launch_cgroup *cg, pid_t pid, struct strata_error **err);
 
+/*
+ * An fd (O_CLOEXEC) on the cgroup v2 directory of @cg, to start a process in
+ * it with clone3's CLONE_INTO_CGROUP; -1 when @cg has none (v1, hybrid) or
+ * it is not on a cgroup2 filesystem (a test's fake tree). Caller closes it.
+ */
+int launch_cgroup_v2_fd(const struct launch_cgroup *cg);
+
 /* Freezes (@frozen) or thaws every process of the cgroup, waiting until it is done. */
 int launch_cgroup_freeze(struct launch_cgroup *cg, bool frozen, struct strata_error **err);
 

@@ -557,12 +557,14 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 {
 	int sync[2], errp[2];
 	struct child_args a = { rootfs, spec, 0, -1, -1 };
-	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
 	char buf[2048];
 	ssize_t n, got = 0;
 	pid_t child;
+	int cg_fd;
+	bool placed;
 
 	if (!spec->argv || !spec->argv[0])
 		return strata_fail_msg(err, EINVAL, "no command to run");
@@ -582,7 +584,15 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		return strata_fail(err, errno, "pipe");
 	}
 	fflush(NULL);
-	child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	/*
+	 * On cgroup v2 the child starts in its cgroup (clone3 CLONE_INTO_CGROUP):
+	 * no cgroup.procs write, which waits out an RCU grace period.
+	 */
+	cg_fd = launch_cgroup_v2_fd(spec->cgroup);
+	child = cg_fd >= 0 ? sys_clone(flags, cg_fd) : -1;
+	placed = child >= 0;
+	if (child < 0)
+		child = sys_clone(flags, -1); /* v1, or a kernel before 5.7 */
 	if (child == 0) {
 		close(sync[1]);
 		close(errp[0]);
@@ -592,6 +602,8 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	}
 	close(sync[0]);
 	close(errp[1]);
+	if (cg_fd >= 0)
+		close(cg_fd);
 	if (child < 0) {
 		int e = errno;
 
@@ -616,7 +628,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 			r = launch_userns_map(child, geteuid(), getegid(), &e);
 		if (r == 0 && send(sync[1], "m", 1, MSG_NOSIGNAL) != 1)
 			r = strata_fail(&e, errno, "start the container process");
-		if (r == 0 && spec->cgroup)
+		if (r == 0 && spec->cgroup && !placed)
 			r = launch_cgroup_add(spec->cgroup, child, &e);
 		if (r == 0 && send(sync[1], "g", 1, MSG_NOSIGNAL) != 1)
 			r = strata_fail(&e, errno, "start the container process");

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
@@ -105,6 +106,32 @@ int sys_pivot_root(const char *new_root, const char *put_old)
 int sys_unshare(int flags)
 {
 	return logged(unshare(flags), "unshare(0x%x)", flags);
+}
+
+pid_t sys_clone(unsigned long flags, int cgroup_fd)
+{
+	if (cgroup_fd >= 0) {
+		/* CLONE_INTO_CGROUP and struct clone_args as in linux/sched.h (5.7) */
+		struct {
+			uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+				tls, set_tid, set_tid_size, cgroup;
+		} args = { .flags = (flags & ~(unsigned long)CSIGNAL) | 0x200000000ULL,
+			   .exit_signal = SIGCHLD,
+			   .cgroup = (uint64_t)cgroup_fd };
+		long r = syscall(SYS_clone3, &args, sizeof(args));
+
+		if (r == 0)
+			return 0; /* the child: nothing may be logged yet */
+		return (pid_t)logged((int)r, "clone3(0x%lx, into cgroup fd %d)", flags, cgroup_fd);
+	}
+	{
+		long r = syscall(SYS_clone, (flags & ~(unsigned long)CSIGNAL) | SIGCHLD, NULL, NULL,
+				 NULL, NULL);
+
+		if (r == 0)
+			return 0;
+		return (pid_t)logged((int)r, "clone(0x%lx)", flags);
+	}
 }
 
 int sys_setns(int fd, int nstype)

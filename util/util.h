@@ -310,6 +310,13 @@ int sys_open_tree(int dfd, const char *path, unsigned int flags);
 int sys_pivot_root(const char *new_root, const char *put_old);
 /* unshare(2). */
 int sys_unshare(int flags);
+/*
+ * clone(2) as fork with the namespace @flags (SIGCHLD implied). With
+ * @cgroup_fd >= 0, clone3(2) with CLONE_INTO_CGROUP starts the child in
+ * that cgroup v2 directory (Linux 5.7; fails with ENOSYS, E2BIG or EINVAL
+ * where the kernel lacks it). Returns the child's pid, 0 in the child.
+ */
+pid_t sys_clone(unsigned long flags, int cgroup_fd);
 /* setns(2). */
 int sys_setns(int fd, int nstype);
 /* fsetxattr(2). */
