@@ -120,12 +120,20 @@ _bench_median() {
 # Times strata and its peer side by side: $BENCH_RUNS runs each, taken in
 # turns (strata first in one round, the peer first in the next), with the
 # setup and a sync before every run, untimed, so that both meet the same
-# page cache and writeback state. Prints "STRATA_MEDIAN PEER_MEDIAN".
-#   bench_pair [--setup 'cmd'] 'strata cmd' 'peer cmd'
+# page cache and writeback state. With --settle S, each run waits S seconds
+# after its sync, so that it starts from an idle system, as a single command
+# does (without it each run follows the other side's closely).
+# Prints "STRATA_MEDIAN PEER_MEDIAN".
+#   bench_pair [--setup 'cmd'] [--settle S] 'strata cmd' 'peer cmd'
 bench_pair() {
 	setup=:
+	settle=0
 	if [ "$1" = --setup ]; then
 		setup=$2
+		shift 2
+	fi
+	if [ "$1" = --settle ]; then
+		settle=$2
 		shift 2
 	fi
 	: >"$BENCH_TMP/t.ours"
@@ -136,6 +144,7 @@ bench_pair() {
 			[ $((i % 2)) = 1 ] && side=$([ $side = ours ] && echo peer || echo ours)
 			eval "$setup" >/dev/null 2>&1
 			sync
+			[ "$settle" = 0 ] || sleep "$settle"
 			if [ $side = ours ]; then
 				_bench_once "$1" >>"$BENCH_TMP/t.ours"
 			else
