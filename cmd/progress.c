@@ -16,7 +16,7 @@
 #include "registry/registry.h"
 
 #define REDRAW_NS 100000000LL
-#define BAR_WIDTH 20
+#define BAR_WIDTH 12
 
 struct pline {
 	char digest[DIGEST_STR_LEN];

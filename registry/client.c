@@ -239,6 +239,13 @@ static void set_rate_limit(CURL *h)
 		return;
 	curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)bps);
 	curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)bps);
+	/*
+	 * libcurl checks the speed between reads of up to 100 buffers: from a
+	 * fast local server a whole blob fits in one such burst unless the
+	 * buffers are small.
+	 */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
 static void set_tls(struct reg_client *c, CURL *h)
