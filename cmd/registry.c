@@ -175,7 +175,8 @@ static int cmd_push(struct cmd_ctx *ctx, int argc, char **argv)
 			if (layers_compression_parse(optarg, &o.compression) < 0 ||
 			    o.compression == LAYERS_COMPRESSION_NONE) {
 				wipe_free(creds);
-				return cmd_usage_error(ctx, "--compression wants gzip or zstd, not '%s'",
+				return cmd_usage_error(ctx,
+						       "--compression wants gzip or zstd, not '%s'",
 						       optarg);
 			}
 			o.recompress = true;
@@ -341,7 +342,7 @@ const struct command cmd_registry_commands[] = {
 	  "      --creds USER:PASS      credentials (else the auth file's)\n"
 	  "      --authfile FILE        read credentials from FILE\n"
 	  "      --digestfile FILE      write the manifest digest to FILE\n"
-	  "      --compression gzip|zstd recompress the layers (a new manifest; the local image stays)\n"
+	  "      --compression C        recompress the layers to gzip or zstd (the local image stays)\n"
 	  "  -q, --quiet                no progress lines\n",
 	  cmd_push },
 	{ "login", "[options] REGISTRY", "check and store credentials for a registry",

@@ -91,7 +91,8 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 	uint64_t had = w ? store_blob_writer_size(w) : 0;
 
 	if (!sink.w && store_blob_exists(s, d->digest)) {
-		reg_event(o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size, "already present");
+		reg_event(o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
+			  "already present");
 		return 0;
 	}
 	for (;;) {
@@ -207,7 +208,8 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 			store_blob_writer_abort(w);
 			w = NULL;
 		} else {
-			reg_notef(lf->o, d->digest, "connection lost after %" PRIu64 " bytes, resuming",
+			reg_notef(lf->o, d->digest,
+				  "connection lost after %" PRIu64 " bytes, resuming",
 				  store_blob_writer_size(w));
 		}
 		strata_error_free(xerr);

@@ -41,7 +41,8 @@ static void chunking(uint64_t *threshold, uint64_t *chunk)
 static char *upload_location(struct reg_client *c, const char *location, struct strata_error **err)
 {
 	if (!location || !*location) {
-		strata_fail_msg(err, EPROTO, "registry %s: upload answered without a Location", c->host);
+		strata_fail_msg(err, EPROTO, "registry %s: upload answered without a Location",
+				c->host);
 		return NULL;
 	}
 	if (location[0] != '/' && !str_has_prefix(location, "http://") &&
@@ -145,14 +146,15 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 		next = range_end(resp.range, off + n);
 		if (next < 0 || (uint64_t)next > off + n) {
 			strata_fail_msg(err, EPROTO,
-					"registry %s: upload answered with a bad Range '%s' after bytes %s",
+					"registry %s: upload answered with a bad Range '%s' after %s",
 					c->host, resp.range, crange);
 			goto out;
 		}
 		/* The registry may keep less than a chunk: send the rest again, a few times. */
 		if ((uint64_t)next <= off && ++stalls > 3) {
-			strata_fail_msg(err, EPROTO, "registry %s: upload stalled at %" PRIu64 " bytes",
-					c->host, off);
+			strata_fail_msg(err, EPROTO,
+					"registry %s: upload stalled at %" PRIu64 " bytes", c->host,
+					off);
 			goto out;
 		}
 		if ((uint64_t)next > off)
@@ -188,9 +190,9 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 		     struct strata_error **err)
 {
 	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, digest);
-	cleanup_free char *post_url = from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
-						       digest, from)
-					   : xasprintf("/v2/%s/blobs/uploads/", repo);
+	cleanup_free char *post_url =
+		from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from)
+		     : xasprintf("/v2/%s/blobs/uploads/", repo);
 	cleanup_free char *loc = NULL, *put_url = NULL, *what = xasprintf("blob %s", digest);
 	struct reg_req head = { .method = "HEAD", .url = head_url, .body_fd = -1 };
 	struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
@@ -240,7 +242,8 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 	reg_event(o, REGISTRY_EVENT_START, digest, 0, prog.total, NULL);
 	chunking(&threshold, &chunk);
 	if ((uint64_t)st.st_size > threshold) {
-		if (upload_chunked(c, loc, fd, (uint64_t)st.st_size, chunk, digest, what, o, err) < 0)
+		if (upload_chunked(c, loc, fd, (uint64_t)st.st_size, chunk, digest, what, o,
+				   err) < 0)
 			goto wrap;
 	} else {
 		struct reg_req put = { .method = "PUT", .content_type = "application/octet-stream",
@@ -267,7 +270,7 @@ out:
 	return ret;
 }
 
-/* A repository of @domain other than @repo that has the image (from its tags), or NULL. Caller frees. */
+/* A repository of @domain other than @repo that has the image (its tags), or NULL. Caller frees. */
 static char *mount_source(const struct store_image *img, const char *domain, const char *repo)
 {
 	for (size_t i = 0; img->tags && img->tags[i]; i++) {
@@ -295,7 +298,8 @@ static char *mount_source(const struct store_image *img, const char *domain, con
 /* True for layers that are not ours to recompress (foreign, nondistributable). */
 static bool is_foreign(const char *media_type)
 {
-	return media_type && (strstr(media_type, "foreign") || strstr(media_type, "nondistributable"));
+	return media_type &&
+	       (strstr(media_type, "foreign") || strstr(media_type, "nondistributable"));
 }
 
 /* The compression a layer's media type names. */
@@ -356,8 +360,8 @@ static int recompress_layer(struct store *s, const struct store_image *img, size
 				       "layer %s: its tar is %s, the config's diffID is '%s'",
 				       d->digest, out->diff_id,
 				       i < img->n_layers ? img->diff_ids[i] : "(none)");
-	reg_notef(o, d->digest, "recompressed to %s as %.19s", layers_compression_name(o->compression),
-		  out->digest);
+	reg_notef(o, d->digest, "recompressed to %s as %.19s",
+		  layers_compression_name(o->compression), out->digest);
 	*out_fd = steal_fd(&tmp);
 	return 0;
 }
@@ -427,8 +431,8 @@ int registry_push(struct store *s, const char *image, const char *dest,
 			continue;
 		}
 		if (!jl) {
-			strata_fail_msg(err, EBADMSG, "manifest %s: no layer %zu", img->manifest_digest,
-					i);
+			strata_fail_msg(err, EBADMSG, "manifest %s: no layer %zu",
+					img->manifest_digest, i);
 			goto out;
 		}
 		if (recompress_layer(s, img, i, o, &fd, &nb, err) < 0)
@@ -454,7 +458,8 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	}
 	digest_buf(buf, len, pushed);
 	if (ref.digest && strcmp(ref.digest, pushed) != 0) {
-		strata_fail_msg(err, EINVAL, "push to %s: the manifest to push is %s", dest, pushed);
+		strata_fail_msg(err, EINVAL, "push to %s: the manifest to push is %s", dest,
+				pushed);
 		goto out;
 	}
 	url = xasprintf("/v2/%s/manifests/%s", repo,

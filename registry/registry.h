@@ -16,7 +16,7 @@
 
 /* What a pull or push tells its progress callback. */
 enum registry_event_kind {
-	REGISTRY_EVENT_START, /* a blob transfer starts or resumes: @done bytes of @total are there */
+	REGISTRY_EVENT_START, /* a blob transfer (re)starts: @done bytes of @total are there */
 	REGISTRY_EVENT_BYTES, /* @done bytes of @total have passed */
 	REGISTRY_EVENT_DONE,  /* the blob is finished; @msg says how ("2.1MB", "already present") */
 	REGISTRY_EVENT_NOTE,  /* a line to show: a retry (with @digest), the tag, the manifest */
