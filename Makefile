@@ -11,8 +11,11 @@ TEST_PKGS := check
 
 # Library flags come from pkg-config only; a missing package stops the build
 # with pkg-config's own message, which names it.
+# libcurl is compiled against but not linked: registry/curl-load.c loads it
+# on first use, so commands without HTTP do not map it and its libraries.
+LINK_PKGS := $(filter-out libcurl,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS))
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS))
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS))
 

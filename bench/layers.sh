@@ -34,32 +34,37 @@ bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak R
 for c in gzip zstd; do
 	f=$gz
 	[ $c = zstd ] && f=$zst
-	peer=$(bench_time --setup "$fresh" -- tar -xf "$f" -C "$out")
-	ours=$(bench_time --setup "$fresh" -- "$STRATA_BIN" layer unpack "$f" "$out")
+	set -- $(bench_pair --setup "$fresh" "'$STRATA_BIN' layer unpack '$f' '$out'" "tar -xf '$f' -C '$out'")
+	ours=$1 peer=$2
 	eval "$fresh"
 	rss=$(bench_rss "$STRATA_BIN" layer unpack "$f" "$out")
 	bench_row "layer unpack ($c) vs tar -xf" "$ours" "$peer" "$(bench_ratio "$ours" "$peer")" \
 		"<= 1.2" "$rss"
 done
 
-peer=$(bench_time --setup "rm -rf '$BENCH_TMP/bundle'" -- umoci unpack --image "$layout:debian" "$BENCH_TMP/bundle")
-ours=$(bench_time --setup "$fresh" -- "$STRATA_BIN" layer unpack "$umoci_layer" "$out")
+set -- $(bench_pair --setup "$fresh; rm -rf '$BENCH_TMP/bundle'" \
+	"'$STRATA_BIN' layer unpack '$umoci_layer' '$out'" \
+	"umoci unpack --image '$layout:debian' '$BENCH_TMP/bundle'")
+ours=$1 peer=$2
 eval "$fresh"
 rss=$(bench_rss "$STRATA_BIN" layer unpack "$umoci_layer" "$out")
 bench_row "layer unpack vs umoci unpack (same gzip layer)" "$ours" "$peer" \
 	"$(bench_ratio "$ours" "$peer")" "<= 0.5" "$rss"
 rm -rf "$BENCH_TMP/bundle" "$out"
 
-peer=$(bench_time -- sh -c "tar -cf - -C '$rootfs' . | zstd -T0 -3 -q -c >'$BENCH_TMP/p.zst'")
-ours=$(bench_time --setup "rm -rf '$root/blobs/sha256/'*" -- "$STRATA_BIN" --root "$root" layer pack --compression zstd "$rootfs")
-rm -rf "$root/blobs/sha256/"*
-rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression zstd "$rootfs")
-bench_row "layer pack --compression zstd vs tar -c \| zstd -T0 -3" "$ours" "$peer" \
-	"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
-
-peer=$(bench_time -- sh -c "tar -cf - -C '$rootfs' . | gzip -6 -c >'$BENCH_TMP/p.gz'")
-ours=$(bench_time --setup "rm -rf '$root/blobs/sha256/'*" -- "$STRATA_BIN" --root "$root" layer pack --compression gzip "$rootfs")
-rm -rf "$root/blobs/sha256/"*
-rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression gzip "$rootfs")
-bench_row "layer pack --compression gzip vs tar -c \| gzip -6" "$ours" "$peer" \
-	"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
+for c in zstd gzip; do
+	if [ $c = zstd ]; then
+		pipe="tar -cf - -C '$rootfs' . | zstd -T0 -3 -q -c >'$BENCH_TMP/p.out'"
+		label="tar -c \\| zstd -T0 -3"
+	else
+		pipe="tar -cf - -C '$rootfs' . | gzip -6 -c >'$BENCH_TMP/p.out'"
+		label="tar -c \\| gzip -6"
+	fi
+	set -- $(bench_pair --setup "rm -rf '$root/blobs/sha256/'* '$BENCH_TMP/p.out'" \
+		"'$STRATA_BIN' --root '$root' layer pack --compression $c '$rootfs'" "$pipe")
+	ours=$1 peer=$2
+	rm -rf "$root/blobs/sha256/"*
+	rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression $c "$rootfs")
+	bench_row "layer pack --compression $c vs $label" "$ours" "$peer" \
+		"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
+done

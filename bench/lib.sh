@@ -99,6 +99,54 @@ bench_time() {
 	sort -n "$BENCH_TMP/times" | awk '{a[NR]=$1} END {printf "%.3f\n", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
 }
 
+# One timed run of a command string (eval'd here, so shell functions work):
+# prints its wall time in seconds; a failure ends the bench.
+_bench_once() {
+	s=$(date +%s.%N)
+	eval "$1" >/dev/null 2>"$BENCH_TMP/stderr" || {
+		echo "bench: command failed: $1" >&2
+		cat "$BENCH_TMP/stderr" >&2
+		exit 1
+	}
+	e=$(date +%s.%N)
+	echo "$e - $s" | bc -l
+}
+
+# Median of the numbers in a file, three decimals.
+_bench_median() {
+	sort -n "$1" | awk '{a[NR]=$1} END {printf "%.3f\n", (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# Times strata and its peer side by side: $BENCH_RUNS runs each, taken in
+# turns (strata first in one round, the peer first in the next), with the
+# setup and a sync before every run, untimed, so that both meet the same
+# page cache and writeback state. Prints "STRATA_MEDIAN PEER_MEDIAN".
+#   bench_pair [--setup 'cmd'] 'strata cmd' 'peer cmd'
+bench_pair() {
+	setup=:
+	if [ "$1" = --setup ]; then
+		setup=$2
+		shift 2
+	fi
+	: >"$BENCH_TMP/t.ours"
+	: >"$BENCH_TMP/t.peer"
+	i=0
+	while [ $i -lt "$BENCH_RUNS" ]; do
+		for side in ours peer; do
+			[ $((i % 2)) = 1 ] && side=$([ $side = ours ] && echo peer || echo ours)
+			eval "$setup" >/dev/null 2>&1
+			sync
+			if [ $side = ours ]; then
+				_bench_once "$1" >>"$BENCH_TMP/t.ours"
+			else
+				_bench_once "$2" >>"$BENCH_TMP/t.peer"
+			fi
+		done
+		i=$((i + 1))
+	done
+	echo "$(_bench_median "$BENCH_TMP/t.ours") $(_bench_median "$BENCH_TMP/t.peer")"
+}
+
 # Peak RSS in MB of one run of a command.
 bench_rss() {
 	/usr/bin/time -f '%M' -o "$BENCH_TMP/rss" "$@" >/dev/null 2>&1 || {

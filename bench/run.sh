@@ -18,18 +18,21 @@ s run --rm busybox true # warm: layer dirs made
 echo "median of $BENCH_RUNS runs"
 bench_header "operation" "strata (s)" "peer (s)" "ratio" "target"
 
-ours=$(bench_time -- "$STRATA_BIN" --root "$root" run --rm busybox true)
-
 b=$BENCH_TMP/bundle
 s bundle busybox "$b" true >/dev/null
 if [ -d /sys/fs/cgroup/unified ]; then
 	hide="mount --make-rprivate / && umount /sys/fs/cgroup/unified"
-	empty=$(bench_time -- unshare -m sh -c "$hide && true")
-	crun_t=$(bench_time -- sh -c "cd '$b' && unshare -m sh -c '$hide && exec crun run bench-$$'")
+	crun_cmd="cd '$b' && unshare -m sh -c '$hide && exec crun run bench-$$'"
+	empty_cmd="unshare -m sh -c '$hide && true'"
 else
-	empty=0
-	crun_t=$(bench_time -- sh -c "cd '$b' && crun run bench-$$")
+	crun_cmd="cd '$b' && crun run bench-$$"
+	empty_cmd="true"
 fi
+# The wrapper's own cost, timed in turns with strata too, then subtracted.
+set -- $(bench_pair "'$STRATA_BIN' --root '$root' run --rm busybox true" "($crun_cmd)")
+ours=$1 crun_t=$2
+set -- $(bench_pair "true" "$empty_cmd")
+empty=$2
 crun_net=$(echo "$crun_t $empty" | awk '{ d = $1 - $2; printf "%.3f\n", (d > 0 ? d : $1) }')
 bench_row "run --rm busybox true vs crun run (bundle; wrapper ${empty}s subtracted)" "$ours" \
 	"$crun_net" "$(bench_ratio "$ours" "$crun_net")" "<= 1.5"
@@ -43,10 +46,9 @@ if command -v podman >/dev/null 2>&1; then
 		"containers-storage:[vfs@$pr/root+$pr/run]localhost/busybox:latest" >/dev/null 2>&1; then
 		p run --rm --network=none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
 			localhost/busybox true >/dev/null 2>&1
-		pod=$(bench_time -- podman --root "$pr/root" --runroot "$pr/run" --runtime runc \
-			--cgroup-manager=cgroupfs --events-backend=file --storage-driver vfs run --rm \
-			--network=none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-			localhost/busybox true)
+		set -- $(bench_pair "'$STRATA_BIN' --root '$root' run --rm busybox true" \
+			"podman --root '$pr/root' --runroot '$pr/run' --runtime runc --cgroup-manager=cgroupfs --events-backend=file --storage-driver vfs run --rm --network=none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 localhost/busybox true")
+		ours=$1 pod=$2
 		bench_row "run --rm busybox true vs podman run --rm" "$ours" "$pod" \
 			"$(bench_ratio "$ours" "$pod")" "<= 0.25"
 	else

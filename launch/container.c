@@ -197,9 +197,13 @@ static int write_etc(struct store *s, const char *id, struct launch_spec *spec,
 		resolv = xstrdup("");
 		rlen = 0;
 	}
-	if (file_write_atomic_at(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0 ||
-	    file_write_atomic_at(dfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
-	    file_write_atomic_at(dfd, "resolv.conf", resolv, rlen, 0644, err) < 0)
+	/*
+	 * Made again at every start, so not synced: after a crash a torn copy
+	 * is replaced before any container reads it (six fsyncs saved a start).
+	 */
+	if (file_write_replace_at(dfd, "hosts", hosts, strlen(hosts), 0644, err) < 0 ||
+	    file_write_replace_at(dfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
+	    file_write_replace_at(dfd, "resolv.conf", resolv, rlen, 0644, err) < 0)
 		return -1;
 	paths[0] = path_join(dir, "hosts");
 	paths[1] = path_join(dir, "hostname");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "recipe/recipe-int.h"
+#include "registry/registry.h"
 
 struct sink {
 	int fd;
@@ -39,7 +40,8 @@ int recipe_fetch(struct store *s, const char *url, char **path, char digest[DIGE
 	CURL *c;
 	CURLcode rc;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (registry_http_load(err) < 0)
+		return strata_wrap(err, "download '%s'", url);
 	k.fd = openat(s->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (k.fd < 0)
 		return strata_fail(err, errno, "download '%s'", url);

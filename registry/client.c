@@ -20,13 +20,6 @@
 #define CERTS_D "/etc/containers/certs.d"
 #define ERROR_BODY_MAX (64u << 10)
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 char *reg_host_of(const char *domain)
 {
 	if (!domain || strcmp(domain, "docker.io") == 0 || strcmp(domain, "index.docker.io") == 0)
@@ -740,7 +733,10 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	struct stat st;
 	int r;
 
-	pthread_once(&curl_once, curl_init_once);
+	if (registry_http_load(err) < 0) {
+		free(c);
+		return -1;
+	}
 	c->host = reg_host_of(host);
 	c->insecure = o && o->insecure;
 	if (repo)

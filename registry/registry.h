@@ -32,6 +32,13 @@ struct registry_event {
 /* Receives progress events, in order, from the thread that called pull or push. */
 typedef void (*registry_progress_fn)(const struct registry_event *ev, void *arg);
 
+/*
+ * Loads libcurl, once (curl-load.c: strata is not linked with it, so that
+ * commands without HTTP do not pay for mapping it). Fails with the dynamic
+ * loader's reason when it cannot be loaded; every HTTP user calls it first.
+ */
+int registry_http_load(struct strata_error **err);
+
 /* How to reach a registry; every field may be left zero. */
 struct registry_opts {
 	bool insecure;	      /* --tls-verify=false: plain http allowed, certificates not checked */

@@ -7,6 +7,14 @@ assert_contains "$out" "images"
 out=$(strata --version)
 assert_contains "$out" "strata version"
 
+# libcurl is loaded only by the commands that speak HTTP: the binary does
+# not need it to start, and info (which names its version) loads it.
+needed=$(readelf -d "$STRATA_BIN" | awk '/NEEDED/ {print $NF}')
+assert_contains "$needed" "libarchive"
+assert_not_contains "$needed" "libcurl"
+out=$(strata info)
+assert_contains "$out" "libcurl/"
+
 # Every command answers --help with its usage and exits 0.
 for c in $(strata --help | awk '/^  [a-z]/ {print $1}' | sort -u); do
 	out=$(strata "$c" --help) || fail "'$c --help' failed"
