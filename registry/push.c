@@ -2,9 +2,12 @@
  * Push: every blob the registry lacks (HEAD, then an upload streamed from
  * the store: one POST + PUT for small blobs, PATCH chunks for large ones),
  * then the manifest bytes exactly as stored, so that its digest is the
- * same on both sides. With --compression, layers in another compression are
- * recompressed into unlinked temp files, uploaded from there, and a new OCI
- * manifest naming them is pushed; the store is not changed.
+ * same on both sides. A dropped connection is retried with backoff: a
+ * dropped PATCH resumes where the upload's status says it stopped, anything
+ * else starts the blob over. With --compression, layers in another
+ * compression are recompressed into unlinked temp files, uploaded from
+ * there, and a new OCI manifest naming them is pushed; the store is not
+ * changed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,10 +105,70 @@ static int64_t range_end(const char *range, uint64_t fallback)
 }
 
 /*
+ * Attempts after a dropped connection, with the pull's backoff: 250 ms,
+ * 500 ms, 1 s, then 2 s; about 12 s in all, long enough for a registry to
+ * be restarted.
+ */
+#define PUSH_RETRIES 8
+
+static void backoff(int attempt)
+{
+	usleep(attempt < 3 ? 250000u << attempt : 2000000u);
+}
+
+/*
+ * After a dropped PATCH: asks the upload session at *@loc where it stands
+ * (GET, answered 204 with Range and Location). Sets *@off, may replace
+ * *@loc; -1 when the session cannot be resumed, and the upload starts over.
+ */
+static int upload_status(struct reg_client *c, char **loc, uint64_t size, uint64_t *off,
+			 struct strata_error **err)
+{
+	struct reg_req rq = { .method = "GET", .url = *loc, .body_fd = -1 };
+	struct reg_resp resp = { 0 };
+	char *newloc;
+	int64_t end;
+	int ret = -1;
+
+	if (reg_do(c, &rq, &resp, err) < 0)
+		goto out;
+	if (resp.status != 204 || !resp.range) {
+		strata_fail_msg(err, EPROTO, "registry %s: upload status: HTTP %ld", c->host,
+				resp.status);
+		goto out;
+	}
+	/*
+	 * Distribution answers "0-0" for an empty upload as for a one-byte
+	 * one; empty is by far the likelier after a drop (a resent byte would
+	 * be refused with 416, never stored twice).
+	 */
+	end = strcmp(resp.range, "0-0") == 0 ? 0 : range_end(resp.range, 0);
+	if (end < 0 || (uint64_t)end > size) {
+		strata_fail_msg(err, EPROTO, "registry %s: upload status: bad Range '%s'", c->host,
+				resp.range);
+		goto out;
+	}
+	if (resp.location) {
+		newloc = upload_location(c, resp.location, err);
+		if (!newloc)
+			goto out;
+		free(*loc);
+		*loc = newloc;
+	}
+	*off = (uint64_t)end;
+	ret = 0;
+out:
+	reg_resp_release(&resp);
+	return ret;
+}
+
+/*
  * Uploads @size bytes of @fd to the upload session at @location in PATCH
  * chunks (Content-Range START-END), following the Location each answer
  * gives and going on from the end its Range header says the registry has;
- * then the closing PUT ?digest=.
+ * then the closing PUT ?digest=. A dropped PATCH is resumed where the
+ * session's status says it stopped; when that cannot be known the error
+ * (ECONNABORTED) goes up and the caller starts over.
  */
 static int upload_chunked(struct reg_client *c, const char *location, int fd, uint64_t size,
 			  uint64_t chunk, const char *digest, const char *what,
@@ -115,7 +178,7 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 	struct up_progress prog = { .o = o, .digest = digest, .total = size };
 	struct reg_resp resp = { 0 };
 	uint64_t off = 0;
-	int stalls = 0;
+	int stalls = 0, resumes = 0;
 	int ret = -1;
 
 	while (off < size) {
@@ -125,13 +188,33 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 				      .content_type = "application/octet-stream", .body_fd = fd,
 				      .body_offset = off, .body_size = n, .content_range = crange,
 				      .sent = up_sent, .sent_arg = &prog };
+		struct strata_error *e = NULL;
 		int64_t next;
 		char *newloc;
 
 		snprintf(crange, sizeof(crange), "%" PRIu64 "-%" PRIu64, off, off + n - 1);
 		prog.base = off;
-		if (reg_do(c, &rq, &resp, err) < 0)
+		if (reg_do(c, &rq, &resp, &e) < 0) {
+			struct strata_error *se = NULL;
+
+			if (strata_error_code(e) == ECONNABORTED && resumes < PUSH_RETRIES) {
+				backoff(resumes++);
+				if (upload_status(c, &loc, size, &off, &se) == 0) {
+					reg_notef(o, digest,
+						  "connection lost, resuming the upload at %" PRIu64
+						  " bytes",
+						  off);
+					strata_error_free(e);
+					continue;
+				}
+				strata_error_free(se);
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
 			goto out;
+		}
 		if (resp.status != 202) {
 			reg_status_fail(&resp, what, err);
 			goto out;
@@ -180,14 +263,12 @@ out:
 }
 
 /*
- * Uploads the blob @digest of @size bytes unless the registry has it: read
- * from @fd when it is not -1, else from the store. With @from (another
- * repository of the same registry that holds the image), asks for a
- * cross-repository mount first, and uploads only when the registry declines.
+ * One attempt at blob @digest (@size bytes of @fd): HEAD, then POST (with
+ * a mount request when @from is set), then one PUT or PATCH chunks.
  */
-static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
-		     const char *digest, int fd, const struct registry_opts *o,
-		     struct strata_error **err)
+static int upload_blob(struct reg_client *c, const char *repo, const char *from,
+		       const char *digest, int fd, uint64_t size, const struct registry_opts *o,
+		       struct strata_error **err)
 {
 	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, digest);
 	cleanup_free char *post_url =
@@ -197,35 +278,23 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 	struct reg_req head = { .method = "HEAD", .url = head_url, .body_fd = -1 };
 	struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
 	struct reg_resp resp = { 0 };
-	struct up_progress prog = { .o = o, .digest = digest };
-	cleanup_close int own_fd = -1;
+	struct up_progress prog = { .o = o, .digest = digest, .total = size };
 	uint64_t threshold, chunk;
-	struct stat st;
 	int ret = -1;
 
 	if (reg_do(c, &head, &resp, err) < 0)
-		goto wrap;
+		goto out;
 	if (resp.status == 200) {
 		reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, "already in the registry");
-		reg_resp_release(&resp);
-		return 0;
+		ret = 0;
+		goto out;
 	}
 	if (resp.status != 404) {
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	if (fd < 0) {
-		own_fd = store_blob_open(s, digest, err);
-		if (own_fd < 0)
-			goto wrap;
-		fd = own_fd;
-	}
-	if (fstat(fd, &st) < 0) {
-		strata_fail(err, errno, "blob %s: fstat", digest);
-		goto out;
-	}
 	if (reg_do(c, &post, &resp, err) < 0)
-		goto wrap;
+		goto out;
 	if (from && resp.status == 201) {
 		reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, "mounted from another repository");
 		ret = 0;
@@ -237,37 +306,76 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 	}
 	loc = upload_location(c, resp.location, err);
 	if (!loc)
-		goto wrap;
-	prog.total = (uint64_t)st.st_size;
-	reg_event(o, REGISTRY_EVENT_START, digest, 0, prog.total, NULL);
+		goto out;
+	reg_event(o, REGISTRY_EVENT_START, digest, 0, size, NULL);
 	chunking(&threshold, &chunk);
-	if ((uint64_t)st.st_size > threshold) {
-		if (upload_chunked(c, loc, fd, (uint64_t)st.st_size, chunk, digest, what, o,
-				   err) < 0)
-			goto wrap;
+	if (size > threshold) {
+		if (upload_chunked(c, loc, fd, size, chunk, digest, what, o, err) < 0)
+			goto out;
 	} else {
 		struct reg_req put = { .method = "PUT", .content_type = "application/octet-stream",
-				       .body_fd = fd, .body_size = (uint64_t)st.st_size,
-				       .sent = up_sent, .sent_arg = &prog };
+				       .body_fd = fd, .body_size = size, .sent = up_sent,
+				       .sent_arg = &prog };
 
 		put_url = with_digest(c, loc, digest);
 		put.url = put_url;
 		if (reg_do(c, &put, &resp, err) < 0)
-			goto wrap;
+			goto out;
 		if (resp.status != 201 && resp.status != 204 && resp.status != 200) {
 			reg_status_fail(&resp, what, err);
 			goto out;
 		}
 	}
-	reg_done_size(o, digest, (uint64_t)st.st_size);
+	reg_done_size(o, digest, size);
 	ret = 0;
-	goto out;
-wrap:
-	if (err && *err && !strstr(strata_error_msg(*err), digest))
-		strata_wrap(err, "blob %s", digest);
 out:
 	reg_resp_release(&resp);
 	return ret;
+}
+
+/*
+ * Uploads the blob @digest unless the registry has it: read from @fd when
+ * it is not -1, else from the store. With @from (another repository of the
+ * same registry that holds the image), asks for a cross-repository mount
+ * first, and uploads only when the registry declines. A dropped connection
+ * is retried with backoff, from the HEAD on.
+ */
+static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
+		     const char *digest, int fd, const struct registry_opts *o,
+		     struct strata_error **err)
+{
+	cleanup_close int own_fd = -1;
+	struct stat st;
+
+	if (fd < 0) {
+		own_fd = store_blob_open(s, digest, err);
+		if (own_fd < 0)
+			return strata_wrap(err, "blob %s", digest);
+		fd = own_fd;
+	}
+	if (fstat(fd, &st) < 0)
+		return strata_fail(err, errno, "blob %s: fstat", digest);
+	for (int attempt = 0;; attempt++) {
+		struct strata_error *e = NULL;
+		int code;
+
+		if (upload_blob(c, repo, from, digest, fd, (uint64_t)st.st_size, o, &e) == 0)
+			return 0;
+		code = strata_error_code(e);
+		if (code == ECONNABORTED && attempt < PUSH_RETRIES) {
+			reg_notef(o, digest, "connection lost, retrying the upload");
+			strata_error_free(e);
+			backoff(attempt);
+			continue;
+		}
+		if (err && !*err)
+			*err = e;
+		else
+			strata_error_free(e);
+		if (err && *err && !strstr(strata_error_msg(*err), digest))
+			strata_wrap(err, "blob %s", digest);
+		return -1;
+	}
 }
 
 /* A repository of @domain other than @repo that has the image (its tags), or NULL. Caller frees. */

@@ -5,7 +5,9 @@
 # insists on the protocol: each PATCH must carry the Location of the last
 # answer and a Content-Range that starts where the registry's Range said it
 # stopped, and it keeps only part of some chunks, so the client must go on
-# from its Range, not from what it sent.
+# from its Range, not from what it sent; it also drops the connection once
+# halfway through a chunk, and the client must ask where the upload stands
+# (GET, 204 with Range) and resume from there.
 . "${0%/*}/../lib.sh"
 require_cmd skopeo "reads what strata pushed"
 require_cmd docker-registry "is the registry"
@@ -52,6 +54,7 @@ cat >"$TEST_TMP/strict.py" <<'PY'
 import hashlib, http.server, json, os, sys, uuid
 port, store, log = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "a", buffering=1)
 uploads = {}  # id -> [data, state token, patches]
+dropped = []
 def path_of(d): return os.path.join(store, d.split(":")[1])
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
@@ -81,6 +84,11 @@ class H(http.server.BaseHTTPRequestHandler):
                 ("Range", "0-%d" % (len(u[0]) - 1))]
     def do_GET(self):
         if self.path == "/v2/": return self.send(200, b"{}")
+        if "/blobs/uploads/" in self.path:
+            uid, u, _ = self.upload()
+            if not uid: return u or self.err(404, "unknown upload")
+            log.write("STATUS %d\n" % len(u[0]))
+            return self.send(204, extra=self.where(uid, u))
         self.send(404)
     def do_HEAD(self):
         parts = self.path.split("/")
@@ -101,6 +109,13 @@ class H(http.server.BaseHTTPRequestHandler):
         if start != len(u[0]) or end != start + len(data) - 1:
             return self.err(416, "Content-Range %d-%d after %d bytes" % (start, end, len(u[0])))
         u[2] += 1
+        if u[2] == 3 and not dropped:
+            # Half the chunk arrives, then the connection drops: no answer.
+            dropped.append(1)
+            u[0] += data[:len(data) // 2]
+            log.write("DROP after %d\n" % len(u[0]))
+            self.close_connection = True
+            return
         keep = data if u[2] % 2 == 0 or len(data) < 2 else data[:len(data) // 2]
         u[0] += keep
         log.write("PATCH %d-%d kept %d\n" % (start, end, len(keep)))
@@ -131,9 +146,13 @@ until curl -s -o /dev/null "http://127.0.0.1:$SPORT/v2/"; do
 	[ $i -lt 100 ] || fail "strict registry did not start"
 	sleep 0.1
 done
-STRATA_PUSH_CHUNK_SIZE=256k strata push -q --tls-verify=false busybox "127.0.0.1:$SPORT/strict:v1" >/dev/null ||
-	fail "push to the strict registry: $(grep ERROR "$TEST_TMP/strict.log")"
+err=$(STRATA_PUSH_CHUNK_SIZE=256k strata push --tls-verify=false busybox "127.0.0.1:$SPORT/strict:v1" 2>&1 >/dev/null) ||
+	fail "push to the strict registry: $err $(grep ERROR "$TEST_TMP/strict.log")"
 assert_not_contains "$(cat "$TEST_TMP/strict.log")" "ERROR" "protocol errors"
+dropped_at=$(sed -n 's/^DROP after //p' "$TEST_TMP/strict.log")
+[ -n "$dropped_at" ] || fail "the strict registry did not drop a chunk"
+grep -q "^STATUS $dropped_at\$" "$TEST_TMP/strict.log" || fail "no upload status asked after the drop"
+assert_contains "$err" "connection lost, resuming the upload at $dropped_at bytes"
 grep -q "kept $((256 * 1024 / 2))\$" "$TEST_TMP/strict.log" || fail "no chunk was cut short: $(cat "$TEST_TMP/strict.log")"
 for b in "$TEST_TMP"/strict-blobs/*; do
 	cmp -s "$b" "$ROOT/blobs/sha256/${b##*/}" || fail "blob ${b##*/} differs from the store's"
