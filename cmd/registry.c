@@ -105,15 +105,20 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 		o.progress = cmd_progress_event;
 		o.progress_arg = prog;
 	}
+	/*
+	 * Ready to mount: the layer dirs of the backend are made as the layers
+	 * arrive, and whatever could not be (vfs dirs, which replay their
+	 * parents) right after, not at first use.
+	 */
+	o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
 	r = registry_pull(s, argv[optind], &o, id, &err);
 	cmd_progress_free(prog);
 	wipe_free(creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
-	/* Ready to mount: the layer dirs of the selected backend are made now, not at first use. */
 	{
 		struct store_image *img = NULL;
-		const char *backend = ctx->backend ? ctx->backend : overlay_backend_default();
+		const char *backend = o.unpack_backend;
 
 		if (store_image_load(s, id, &img, &err) < 0 ||
 		    layers_dir_ensure(s, backend, img, img->manifest->n_layers, &err) < 0) {

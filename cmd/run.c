@@ -368,7 +368,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	if (store_image_load(s, argv[optind], &img, &err) < 0)
 		return cmd_fail(ctx, err);
 	r = overlay_container_create(s, ctx->backend, img, o->name,
-				     optind + 1 < argc ? argv + optind + 1 : NULL, id, &err);
+				     optind + 1 < argc ? argv + optind + 1 : NULL,
+				     o->rm ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
 	store_image_free(img);
 	if (r < 0)
 		return cmd_fail(ctx, err);
@@ -376,8 +377,6 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	if (!rec)
 		return cmd_fail(ctx, err);
 	json_object_set(rec, "RunConfig", o->rc);
-	if (o->rm)
-		json_object_set_new(rec, "Volatile", json_true()); /* overlay: no sync of its upper */
 	if (check_command) {
 		/* Check the command now rather than at start. */
 		struct launch_spec spec;

@@ -62,6 +62,35 @@ uint64_t layers_source_raw_bytes(const struct layers_source *src);
 /* Frees @src; NULL is fine. */
 void layers_source_free(struct layers_source *src);
 
+/* ---- follow.c: a file read while it is written ---- */
+
+/*
+ * The size of a file that another thread is still writing. A source reading
+ * through it (layers_source_open_follow, layers_unpack_opts.follow) reads
+ * with pread up to the size published, waits there for more, and ends when
+ * the writer does.
+ */
+struct layers_follow;
+
+/* A new follow state: size 0, not ended. */
+struct layers_follow *layers_follow_new(void);
+
+/* Writer: the file now holds @size bytes (never less than before). */
+void layers_follow_grow(struct layers_follow *f, uint64_t size);
+
+/* Writer: no more bytes come; when !@complete, readers fail with ECANCELED instead of ending. */
+void layers_follow_end(struct layers_follow *f, bool complete);
+
+/* Reader: up to @n bytes of @fd at @off, waiting for them; 0 at the end, -1 with errno set. */
+ssize_t layers_follow_pread(struct layers_follow *f, int fd, void *buf, size_t n, uint64_t off);
+
+/* Frees @f once neither side uses it; NULL is fine. */
+void layers_follow_free(struct layers_follow *f);
+
+/* As layers_source_open, reading @fd through @f while it is written (@f may be NULL). */
+int layers_source_open_follow(int fd, struct layers_follow *f, struct layers_source **out,
+			      struct strata_error **err);
+
 /* ---- compress.c: a writer of layer blobs ---- */
 
 struct layers_blob_writer;
@@ -128,6 +157,7 @@ int layers_whiteout_parse(const char *s, enum layers_whiteout *out);
 
 struct layers_unpack_opts {
 	uint64_t max_bytes; /* limit on uncompressed bytes; 0: LAYERS_UNPACK_DEFAULT_MAX */
+	struct layers_follow *follow; /* the input is still being written (NULL: it is whole) */
 };
 
 /* The default limit on a layer's uncompressed size (64 GiB). */
@@ -226,6 +256,8 @@ int layers_load(struct store *s, const char *path, char ***loaded, struct strata
 
 /* ---- dir.c: layer dirs ROOT/layers/<backend>/<chain-hex>/{layer.json,diff/} ---- */
 
+struct layers_dir_stream;
+
 /* The whiteout format a backend's layer dirs use ("overlay", "aufs", "vfs"); -1 if unknown. */
 int layers_backend_whiteout(const char *backend, enum layers_whiteout *out);
 
@@ -244,6 +276,31 @@ int layers_dir_ensure(struct store *s, const char *backend, const struct store_i
 int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id,
 		      const char *parent_chain_id, const char *diff_id, const struct store_desc *blob,
 		      struct strata_error **err);
+
+/*
+ * A layer dir made while its blob is still arriving: a thread unpacks the
+ * blob's staging file @blob_fd (dup'ed; the caller keeps it) as the writer
+ * grows it. *out stays NULL (and 0 is returned) when there is nothing to do
+ * this way: the dir exists, or the backend is vfs (made after its parents).
+ */
+int layers_dir_stream_new(struct store *s, const char *backend, const char *chain_id,
+			  const char *parent_chain_id, const char *diff_id,
+			  const char *blob_digest, int blob_fd, struct layers_dir_stream **out,
+			  struct strata_error **err);
+
+/* The blob's staging file now holds @size bytes. NULL @ds is fine. */
+void layers_dir_stream_grow(struct layers_dir_stream *ds, uint64_t size);
+
+/* The blob is whole: the unpack may read to its end (finish still waits for it). NULL is fine. */
+void layers_dir_stream_end(struct layers_dir_stream *ds);
+
+/*
+ * Ends the stream and frees @ds (NULL is fine). With @complete (the blob
+ * arrived whole and matched its digest) waits for the unpack, checks the
+ * diffID and moves the dir into place; otherwise discards it and returns 0.
+ */
+int layers_dir_stream_finish(struct layers_dir_stream *ds, bool complete,
+			     struct strata_error **err);
 
 /* The absolute path of a layer dir's content (".../diff"). Caller frees. */
 char *layers_dir_path(struct store *s, const char *backend, const char *chain_id);

@@ -31,6 +31,7 @@ struct chunk {
 struct layers_source {
 	struct archive *a;
 	int fd;
+	struct layers_follow *follow;
 	char *buf;
 	uint64_t bytes;
 	uint64_t raw_bytes; /* the decompressing side's count */
@@ -57,9 +58,12 @@ static la_ssize_t source_read_cb(struct archive *a, void *data, const void **buf
 	struct layers_source *src = data;
 	ssize_t n;
 
-	do {
-		n = read(src->fd, src->buf, READ_BLOCK);
-	} while (n < 0 && errno == EINTR);
+	if (src->follow)
+		n = layers_follow_pread(src->follow, src->fd, src->buf, READ_BLOCK, src->raw_bytes);
+	else
+		do {
+			n = read(src->fd, src->buf, READ_BLOCK);
+		} while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		archive_set_error(a, errno, "read: %s", strerror(errno));
 		return -1;
@@ -111,11 +115,18 @@ static void *ahead_main(void *arg)
 
 int layers_source_open(int fd, struct layers_source **out, struct strata_error **err)
 {
+	return layers_source_open_follow(fd, NULL, out, err);
+}
+
+int layers_source_open_follow(int fd, struct layers_follow *f, struct layers_source **out,
+			      struct strata_error **err)
+{
 	struct layers_source *src = xcalloc(1, sizeof(*src));
 	struct archive_entry *entry;
 	int r;
 
 	src->fd = fd;
+	src->follow = f;
 	src->buf = xmalloc(READ_BLOCK);
 	src->a = archive_read_new();
 	if (!src->a)

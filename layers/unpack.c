@@ -651,7 +651,7 @@ int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layer
 	memset(st, 0, sizeof(*st));
 	u.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYERS_UNPACK_DEFAULT_MAX;
 	u.privileged = geteuid() == 0;
-	if (layers_source_open(fd, &u.src, err) < 0)
+	if (layers_source_open_follow(fd, opts ? opts->follow : NULL, &u.src, err) < 0)
 		return -1;
 	u.dg = digester_new();
 	u.buf = xmalloc(CHUNK);

@@ -233,8 +233,8 @@ static json_t *new_record(const char *backend, const struct store_image *img,
 }
 
 int overlay_container_create(struct store *s, const char *backend, const struct store_image *img,
-			     const char *name, char *const *command, char id[STORE_ID_LEN + 1],
-			     struct strata_error **err)
+			     const char *name, char *const *command, unsigned flags,
+			     char id[STORE_ID_LEN + 1], struct strata_error **err)
 {
 	const struct backend_ops *b;
 	cleanup_json json_t *rec = NULL;
@@ -255,6 +255,8 @@ int overlay_container_create(struct store *s, const char *backend, const struct 
 	if (!b->has_upper && stage_vfs_rootfs(s, img, &staged, err) < 0)
 		goto out;
 	rec = new_record(backend, img, command);
+	if (flags & OVERLAY_CREATE_VOLATILE)
+		json_object_set_new(rec, "Volatile", json_true());
 	if (store_container_create(s, name, rec, id, err) < 0)
 		goto out_staged;
 	dirfd = store_container_dirfd(s, id, err);

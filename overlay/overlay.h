@@ -152,8 +152,15 @@ const char *overlay_change_letter(enum layers_change_kind k);
  * the 64-hex ID to @id. On failure nothing is left.
  */
 int overlay_container_create(struct store *s, const char *backend, const struct store_image *img,
-			     const char *name, char *const *command, char id[STORE_ID_LEN + 1],
-			     struct strata_error **err);
+			     const char *name, char *const *command, unsigned flags,
+			     char id[STORE_ID_LEN + 1], struct strata_error **err);
+
+/*
+ * overlay_container_create() flags. VOLATILE: the container is removed when
+ * it ends (run --rm): its record is never fsynced, its overlay is mounted
+ * volatile (no sync of the upper dir at unmount).
+ */
+enum overlay_create_flags { OVERLAY_CREATE_VOLATILE = 1 << 0 };
 
 /*
  * Mounts container @id (full ID) if it is not mounted and counts one more

@@ -284,7 +284,7 @@ int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_in
 	if (!b->work_id) {
 		char id[STORE_ID_LEN + 1];
 
-		if (overlay_container_create(b->s, b->o->backend, ss->img, NULL, NULL, id, err) < 0)
+		if (overlay_container_create(b->s, b->o->backend, ss->img, NULL, NULL, 0, id, err) < 0)
 			return -1;
 		b->work_id = xstrdup(id);
 		if (overlay_container_mount(b->s, id, &b->work_merged, err) < 0)

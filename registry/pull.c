@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layers/layers.h"
 #include "registry/registry-int.h"
 
 /* ---- blobs ---- */
@@ -18,6 +19,7 @@
 struct blob_sink {
 	struct store_blob_writer *w;
 	const struct store_desc *d;
+	struct layers_dir_stream *stream; /* the layer dir unpacked as the blob arrives, or NULL */
 	const struct registry_opts *o;
 };
 
@@ -32,6 +34,7 @@ static int blob_sink_write(const void *buf, size_t n, void *arg, struct strata_e
 				       b->d->digest, b->d->size);
 	if (store_blob_writer_write(b->w, buf, n, err) < 0)
 		return -1;
+	layers_dir_stream_grow(b->stream, store_blob_writer_size(b->w));
 	reg_event(b->o, REGISTRY_EVENT_BYTES, b->d->digest, store_blob_writer_size(b->w),
 		  (uint64_t)b->d->size, NULL);
 	return 0;
@@ -42,6 +45,32 @@ static void blob_start(const struct blob_sink *sink)
 {
 	reg_event(sink->o, REGISTRY_EVENT_START, sink->d->digest,
 		  sink->w ? store_blob_writer_size(sink->w) : 0, (uint64_t)sink->d->size, NULL);
+}
+
+/*
+ * Waits for the layer dir unpacked as the blob arrived, and keeps it when its
+ * diffID is right. When not, it is dropped: the dir is then made (and its
+ * error reported) after the pull, as for a layer that was not streamed.
+ */
+static void sink_install(struct blob_sink *b)
+{
+	struct strata_error *e = NULL;
+
+	if (!b->stream)
+		return;
+	if (layers_dir_stream_finish(steal_ptr(&b->stream), true, &e) < 0) {
+		log_debug("pull: %s", strata_error_msg(e));
+		strata_error_free(e);
+		return;
+	}
+	log_debug("pull: layer %.19s unpacked as it arrived", b->d->digest);
+}
+
+/* Drops what a sink holds: the partial blob and its layer dir stream. */
+static void sink_drop(struct blob_sink *b)
+{
+	store_blob_writer_abort(steal_ptr(&b->w));
+	layers_dir_stream_finish(steal_ptr(&b->stream), false, NULL);
 }
 
 /* Checks the size and commits a fetched blob (always consumes the writer). */
@@ -55,13 +84,18 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 
 	if (size != (uint64_t)d->size) {
 		store_blob_writer_abort(w);
+		layers_dir_stream_finish(steal_ptr(&sink->stream), false, NULL);
 		return strata_fail_msg(err, EBADMSG,
 				       "blob %s: the registry sent %" PRIu64 " bytes, want %" PRId64
 				       " (truncated?)",
 				       d->digest, size, d->size);
 	}
-	if (store_blob_writer_commit(w, d->digest, got, NULL, err) < 0)
+	if (store_blob_writer_commit(w, d->digest, got, NULL, err) < 0) {
+		layers_dir_stream_finish(steal_ptr(&sink->stream), false, NULL);
 		return strata_wrap(err, "blob %s", d->digest);
+	}
+	/* Whole and verified: its unpack may read to the end (sink_install keeps it). */
+	layers_dir_stream_end(sink->stream);
 	reg_done_size(o, d->digest, size);
 	return 0;
 }
@@ -82,14 +116,19 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
  */
 static int fetch_blob_from(struct reg_client *c, struct store *s, const char *repo,
 			   const struct store_desc *d, const struct registry_opts *o,
-			   struct store_blob_writer *w, struct strata_error **err)
+			   struct blob_sink *resume, struct strata_error **err)
 {
-	struct blob_sink sink = { .d = d, .w = w, .o = o };
+	struct blob_sink sink = { .d = d, .o = o };
 	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
 	struct reg_resp resp = { 0 };
 	int retries = 0, restarts = 0;
-	uint64_t had = w ? store_blob_writer_size(w) : 0;
+	uint64_t had;
 
+	if (resume) {
+		sink.w = steal_ptr(&resume->w);
+		sink.stream = steal_ptr(&resume->stream);
+	}
+	had = sink.w ? store_blob_writer_size(sink.w) : 0;
 	if (!sink.w && store_blob_exists(s, d->digest)) {
 		reg_event(o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
 			  "already present");
@@ -109,7 +148,7 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 			break;
 		code = strata_error_code(e);
 		if (code == ERANGE && restarts++ < PULL_RETRIES) {
-			store_blob_writer_abort(steal_ptr(&sink.w));
+			sink_drop(&sink); /* started over: the stream would see the bytes twice */
 			strata_error_free(e);
 			continue;
 		}
@@ -127,7 +166,7 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 			retries++;
 			continue;
 		}
-		store_blob_writer_abort(sink.w);
+		sink_drop(&sink);
 		reg_resp_release(&resp);
 		if (err && !*err)
 			*err = e;
@@ -140,13 +179,19 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 	if (resp.status != 200 && resp.status != 206) {
 		cleanup_free char *what = xasprintf("blob %s", d->digest);
 
-		store_blob_writer_abort(sink.w);
+		sink_drop(&sink);
 		reg_status_fail(&resp, what, err);
 		reg_resp_release(&resp);
 		return -1;
 	}
 	reg_resp_release(&resp);
-	return blob_finish(&sink, o, err);
+	if (blob_finish(&sink, o, err) < 0)
+		return -1;
+	if (resume)
+		resume->stream = steal_ptr(&sink.stream); /* installed with its siblings */
+	else
+		sink_install(&sink);
+	return 0;
 }
 
 /* Fetches one blob into the store, unless it is there already. */
@@ -168,6 +213,7 @@ struct layer_fetch {
 	const struct registry_opts *o;
 	struct blob_sink *sinks;
 	char **urls;
+	char **diff_ids, **chain_ids; /* from the config, one per layer */
 };
 
 static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_error **err)
@@ -184,6 +230,22 @@ static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_er
 	lf->sinks[i].o = lf->o;
 	if (store_blob_writer_new(lf->s, &lf->sinks[i].w, err) < 0)
 		return -1;
+	if (lf->o && lf->o->unpack_backend) {
+		/* Unpacked as it arrives; if that cannot start, it is made after the pull. */
+		struct strata_error *e = NULL;
+		int fd = store_blob_writer_open_read(lf->sinks[i].w, &e);
+
+		if (fd < 0 ||
+		    layers_dir_stream_new(lf->s, lf->o->unpack_backend, lf->chain_ids[i],
+					  i ? lf->chain_ids[i - 1] : NULL, lf->diff_ids[i], d->digest,
+					  fd, &lf->sinks[i].stream, &e) < 0) {
+			log_debug("pull: layer %.19s is unpacked after the download: %s", d->digest,
+				  strata_error_msg(e));
+			strata_error_free(e);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	lf->urls[i] = xasprintf("/v2/%s/blobs/%s", lf->repo, d->digest);
 	rq->method = "GET";
 	rq->url = lf->urls[i];
@@ -202,21 +264,17 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 
 	if (xerr && (strata_error_code(xerr) == ECONNABORTED || strata_error_code(xerr) == ERANGE)) {
 		/* A dropped connection: resume it on its own, with retries. */
-		struct store_blob_writer *w = steal_ptr(&sink->w);
-
-		if (strata_error_code(xerr) == ERANGE) {
-			store_blob_writer_abort(w);
-			w = NULL;
-		} else {
+		if (strata_error_code(xerr) == ERANGE)
+			sink_drop(sink);
+		else
 			reg_notef(lf->o, d->digest,
 				  "connection lost after %" PRIu64 " bytes, resuming",
-				  store_blob_writer_size(w));
-		}
+				  store_blob_writer_size(sink->w));
 		strata_error_free(xerr);
-		return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, w, err);
+		return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, sink, err);
 	}
 	if (!resp || xerr) {
-		store_blob_writer_abort(steal_ptr(&sink->w));
+		sink_drop(sink);
 		if (!xerr)
 			return 0;
 		if (strata_error_code(xerr) != EBADMSG)
@@ -229,13 +287,13 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 	}
 	if (resp->status == 401) {
 		/* The token ran out or never covered this: answer the challenge, one at a time. */
-		store_blob_writer_abort(steal_ptr(&sink->w));
+		sink_drop(sink);
 		return fetch_blob(lf->c, lf->s, lf->repo, d, lf->o, err);
 	}
 	if (resp->status != 200) {
 		cleanup_free char *what = xasprintf("blob %s", d->digest);
 
-		store_blob_writer_abort(steal_ptr(&sink->w));
+		sink_drop(sink);
 		return reg_status_fail(resp, what, err);
 	}
 	return blob_finish(sink, lf->o, err);
@@ -243,19 +301,25 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 
 /* Fetches the layers of @m that the store lacks, PULL_PARALLEL at a time. */
 static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
-			const struct store_manifest *m, const struct registry_opts *o,
-			struct strata_error **err)
+			const struct store_manifest *m, char **diff_ids,
+			const struct registry_opts *o, struct strata_error **err)
 {
-	struct layer_fetch lf = { .c = c, .s = s, .repo = repo, .m = m, .o = o };
+	struct layer_fetch lf = { .c = c, .s = s, .repo = repo, .m = m, .o = o,
+				  .diff_ids = diff_ids };
 	int ret;
 
+	lf.chain_ids = store_chain_ids(diff_ids, m->n_layers);
 	lf.sinks = xcalloc(m->n_layers + 1, sizeof(*lf.sinks));
 	lf.urls = xcalloc(m->n_layers + 1, sizeof(*lf.urls));
 	ret = reg_do_parallel(c, m->n_layers, PULL_PARALLEL, layer_begin, layer_end, &lf, err);
 	for (size_t i = 0; i < m->n_layers; i++) {
-		store_blob_writer_abort(lf.sinks[i].w);
+		/* After the transfers, so that none waited for an unpack to end. */
+		if (ret == 0)
+			sink_install(&lf.sinks[i]);
+		sink_drop(&lf.sinks[i]);
 		free(lf.urls[i]);
 	}
+	strv_free(lf.chain_ids);
 	free(lf.sinks);
 	free(lf.urls);
 	return ret;
@@ -367,8 +431,9 @@ static const struct store_desc *pick_platform(const struct store_index *idx,
 	return NULL;
 }
 
-/* Checks that the config is JSON with one diffID per layer. */
-static int check_config(struct store *s, const struct store_manifest *m, struct strata_error **err)
+/* Checks that the config is JSON with one diffID per layer, and returns them in *diff_ids. */
+static int check_config(struct store *s, const struct store_manifest *m, char ***diff_ids,
+			struct strata_error **err)
 {
 	cleanup_free char *buf = NULL;
 	cleanup_json json_t *cfg = NULL;
@@ -385,6 +450,14 @@ static int check_config(struct store *s, const struct store_manifest *m, struct 
 		return strata_fail_msg(err, EBADMSG,
 				       "config %s: rootfs.diff_ids does not list the %zu layers of the manifest",
 				       m->config.digest, m->n_layers);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		const char *d = json_string_value(json_array_get(ids, i));
+
+		if (!d || !digest_is_valid(d))
+			return strata_fail_msg(err, EBADMSG, "config %s: diff_ids[%zu] is not a digest",
+					       m->config.digest, i);
+		strv_append(diff_ids, d);
+	}
 	return 0;
 }
 
@@ -397,6 +470,7 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 	struct reg_resp resp = { 0 };
 	struct store_manifest *m = NULL;
 	cleanup_free char *repo = NULL, *tag = NULL, *plat_s = NULL;
+	cleanup_strv char **diff_ids = NULL;
 	char digest[DIGEST_STR_LEN], stored[DIGEST_STR_LEN];
 	const char *mt;
 	bool pinned = false;
@@ -455,9 +529,9 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 	pinned = true;
 	if (fetch_blob(c, s, repo, &m->config, o, err) < 0)
 		goto out;
-	if (check_config(s, m, err) < 0)
+	if (check_config(s, m, &diff_ids, err) < 0)
 		goto out;
-	if (fetch_layers(c, s, repo, m, o, err) < 0)
+	if (fetch_layers(c, s, repo, m, diff_ids, o, err) < 0)
 		goto out;
 	if (store_blob_put_buf(s, resp.body.buf, resp.body.len, digest, stored, err) < 0) {
 		strata_wrap(err, "manifest %s", digest);

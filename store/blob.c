@@ -65,6 +65,15 @@ uint64_t store_blob_writer_size(const struct store_blob_writer *w)
 	return w->size;
 }
 
+int store_blob_writer_open_read(const struct store_blob_writer *w, struct strata_error **err)
+{
+	int fd = openat(w->s->tmp_fd, w->tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return strata_fail(err, errno, "open blob '%s' for reading", w->tmpname);
+	return fd;
+}
+
 static void writer_free(struct store_blob_writer *w, bool unlink_tmp)
 {
 	if (w->fd >= 0)

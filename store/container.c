@@ -143,6 +143,24 @@ out:
 	return ret;
 }
 
+/*
+ * Writes a container record whole (temp + rename), durably unless it says
+ * "Volatile": a container removed when it ends (run --rm) is not worth the
+ * fsyncs (a torn record left by a crash is skipped by ps, reported by fsck
+ * and removed by rm).
+ */
+static int write_record(struct store *s, const char *rel, const json_t *record,
+			struct strata_error **err)
+{
+	size_t len;
+	cleanup_free char *buf = NULL;
+
+	if (!json_is_true(json_object_get(record, "Volatile")))
+		return jv_write_at(s->containers_fd, rel, record, err);
+	buf = jv_dump(record, &len);
+	return file_write_replace_at(s->containers_fd, rel, buf, len, 0644, err);
+}
+
 int store_container_create(struct store *s, const char *name, json_t *record,
 			   char id[STORE_ID_LEN + 1], struct strata_error **err)
 {
@@ -201,7 +219,7 @@ int store_container_create(struct store *s, const char *name, json_t *record,
 		goto fail;
 	}
 	rel = xasprintf("%s/" RECORD, id);
-	if (jv_write_at(s->containers_fd, rel, record, err) < 0) {
+	if (write_record(s, rel, record, err) < 0) {
 		path_rm_rf_at(s->containers_fd, id, NULL);
 		goto fail;
 	}
@@ -226,15 +244,7 @@ int store_container_save(struct store *s, const char *id, const json_t *record,
 		store_unlock(s);
 		return strata_fail(err, errno, "container '%.12s'", id);
 	}
-	if (json_is_true(json_object_get(record, "Volatile"))) {
-		/* a container removed when it ends (run --rm): its record is not fsynced */
-		size_t len;
-		cleanup_free char *buf = jv_dump(record, &len);
-
-		ret = file_write_replace_at(s->containers_fd, rel, buf, len, 0644, err);
-	} else {
-		ret = jv_write_at(s->containers_fd, rel, record, err);
-	}
+	ret = write_record(s, rel, record, err);
 	store_unlock(s);
 	return ret;
 }

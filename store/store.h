@@ -110,6 +110,9 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);
 
+/* Opens the blob being written for reading, as it grows (a new fd; the caller closes it). */
+int store_blob_writer_open_read(const struct store_blob_writer *w, struct strata_error **err);
+
 /*
  * Finishes the blob: fsync, compare with @expected (when not NULL), rename
  * into blobs/. Writes the digest to @out and the size to *size (may be NULL).
@@ -348,8 +351,9 @@ const char *store_arch(void);
 
 /*
  * Creates ROOT/containers/<id>/ and its container.json from @record (which
- * gains "Id", "Name" and "Created"). @name may be NULL for a generated one;
- * a name in use is EEXIST. Writes the 64-hex ID to @id.
+ * gains "Id", "Name" and "Created"), durably unless it says "Volatile". @name
+ * may be NULL for a generated one; a name in use is EEXIST. Writes the
+ * 64-hex ID to @id.
  */
 int store_container_create(struct store *s, const char *name, json_t *record,
 			   char id[STORE_ID_LEN + 1], struct strata_error **err);

@@ -171,6 +171,19 @@ strata rm -f "$id" >/dev/null
 expect_fail strata run -d -t busybox true
 assert_one_line_error "$out"
 
+# run --rm syncs nothing: its record, its hosts files and its overlay are
+# gone when it ends, so start-up pays for no fsync (a non-rm run does).
+require_cmd strace "counts the fsyncs of a run"
+syncs() {
+	strace -f -qq -e trace=fsync,fdatasync,syncfs -o "$TEST_TMP/syncs" "$STRATA_BIN" --root "$ROOT" "$@" >/dev/null ||
+		fail "run under strace: $*"
+	grep -c -E '^[0-9]+ +(fsync|fdatasync|syncfs)\(' "$TEST_TMP/syncs" || true
+}
+assert_eq "$(syncs run --rm busybox true)" 0 "fsyncs of run --rm"
+n=$(syncs run --name synced busybox true)
+[ "$n" -gt 0 ] || fail "a kept container's record is not synced ($n fsyncs)"
+strata rm synced >/dev/null
+
 # A command that does not exist: 127 and a one-line error.
 expect_fail run /no/such/command
 assert_eq "$rc" 127 "missing command"

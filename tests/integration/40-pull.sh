@@ -31,6 +31,17 @@ assert_eq "$(so inspect "$REG/busybox" | python3 -c 'import json,sys; print(json
 	"$(strata inspect busybox | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RootFS"]["DiffIDs"][0])')" "diffID"
 assert_fsck_clean
 ROOT=$OTHER assert_fsck_clean
+# Layers are unpacked as they arrive (not after the download), into the
+# layer dirs of the default backend: the image is ready to mount.
+STREAMED=$TEST_TMP/streamed
+dbg=$(STRATA_DEBUG=1 "$STRATA_BIN" --root "$STREAMED" pull -q --tls-verify=false "$REG/busybox:latest" 2>&1 >/dev/null) ||
+	fail "pull with STRATA_DEBUG"
+assert_contains "$dbg" "unpacked as it arrived"
+assert_not_contains "$dbg" "unpacked after the download"
+backend=$(ls "$STREAMED/layers")
+assert_eq "$(ls "$STREAMED/layers/$backend" | wc -l)" 1 "layer dirs after pull"
+ROOT=$STREAMED assert_fsck_clean
+assert_eq "$(ls "$STREAMED/tmp")" "" "staging left behind by a streamed pull"
 # Pulling again finds every blob present; progress goes to stderr.
 err=$(so pull --tls-verify=false "$REG/busybox:latest" 2>&1 >/dev/null)
 assert_contains "$err" "already present"
@@ -58,6 +69,8 @@ assert_contains "$out" "digest mismatch"
 assert_eq "$("$STRATA_BIN" --root "$FRESH" images -q)" "" "nothing tagged after a bad blob"
 ROOT=$FRESH assert_fsck_clean
 assert_eq "$(ls "$FRESH/tmp")" "" "staging left behind"
+# The layer was being unpacked as it arrived: that dir is dropped with the blob.
+assert_eq "$(ls "$FRESH/layers/"* 2>/dev/null)" "" "a layer dir of a corrupt blob"
 # Truncated.
 head -c 1000 "$TEST_TMP/blob.orig" >"$blob"
 expect_fail "$STRATA_BIN" --root "$FRESH" pull -q --tls-verify=false "$REG/busybox:latest"

@@ -4,9 +4,11 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -100,7 +102,7 @@ static int open_dir(const char *rel)
 static int unpack_file(const char *tar, int dfd, enum layers_whiteout wh, uint64_t max,
 		       struct strata_error **err)
 {
-	struct layers_unpack_opts o = { max };
+	struct layers_unpack_opts o = { .max_bytes = max };
 	struct layers_unpack_stats s;
 	int fd = open(tar, O_RDONLY | O_CLOEXEC);
 	int r;
@@ -661,6 +663,142 @@ END_TEST
 /* ---- compression ---- */
 
 /* Stores @n bytes of @buf as a gzip blob; returns the digest and checks the round trip. */
+/* ---- layer dirs made while the blob arrives ---- */
+
+/*
+ * Writes @tar's bytes into a new blob in three pieces, growing @ds after
+ * each as a pull does; returns the writer (still open) for the caller.
+ */
+static struct store_blob_writer *feed_blob(const char *tar, struct layers_dir_stream **ds,
+					   const char *diff_id, size_t stop_after)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *buf = NULL;
+	struct store_blob_writer *w = NULL;
+	size_t len = 0, step;
+	int fd;
+
+	ck_assert_ok(file_read_at(AT_FDCWD, tar, 1 << 20, &buf, &len, &err), err);
+	ck_assert_ok(store_blob_writer_new(st, &w, &err), err);
+	fd = store_blob_writer_open_read(w, &err);
+	ck_assert_ok(fd, err);
+	ck_assert_ok(layers_dir_stream_new(st, "aufs", diff_id, NULL, diff_id,
+					   "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+					   fd, ds, &err),
+		     err);
+	close(fd); /* the stream holds its own */
+	ck_assert_ptr_nonnull(*ds);
+	step = len / 3 + 1;
+	for (size_t off = 0; off < len && off < stop_after; off += step) {
+		size_t n = len - off < step ? len - off : step;
+
+		ck_assert_ok(store_blob_writer_write(w, buf + off, n, &err), err);
+		layers_dir_stream_grow(*ds, store_blob_writer_size(w));
+		usleep(20000); /* the unpack thread waits at the end of what is there */
+	}
+	return w;
+}
+
+/* Names in tmp/ left by a layer dir's staging. */
+static int staging_left(void)
+{
+	cleanup_dir DIR *d = fdopendir(dup(st->tmp_fd));
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, "-layer"))
+			n++;
+	return n;
+}
+
+START_TEST(test_layer_dir_stream)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_tar("s.tar.gz", upper, ARRAY_SIZE(upper), true);
+	struct layers_dir_stream *ds = NULL;
+	struct store_blob_writer *w;
+	struct layers_unpack_stats sts;
+	char diff_id[DIGEST_STR_LEN];
+
+	/* the diffID of the uncompressed tar, from an unpack of the whole file */
+	{
+		cleanup_close int d = open_dir("ref");
+		cleanup_close int fd = open(tar, O_RDONLY | O_CLOEXEC);
+
+		ck_assert_ok(layers_unpack(fd, d, LAYERS_WHITEOUT_AUFS, NULL, &sts, &err), err);
+		memcpy(diff_id, sts.diff_id, DIGEST_STR_LEN);
+	}
+
+	/* arrives whole: the dir is installed with the layer's content and record */
+	w = feed_blob(tar, &ds, diff_id, SIZE_MAX);
+	layers_dir_stream_end(ds);
+	ck_assert_ok(layers_dir_stream_finish(ds, true, &err), err);
+	store_blob_writer_abort(w);
+	ck_assert(store_layer_exists(st, "aufs", diff_id));
+	{
+		cleanup_free char *top = layers_dir_path(st, "aufs", diff_id);
+		cleanup_close int d = open(top, O_RDONLY | O_DIRECTORY);
+		cleanup_json json_t *rec = store_layer_record(st, "aufs", diff_id, &err);
+
+		ck_assert_int_ge(d, 0);
+		ck_assert(exists_at(d, ".wh.gone") && exists_at(d, "dir/new"));
+		ck_assert(!exists_at(d, ".wh..wh.plnk"));
+		ck_assert_ptr_nonnull(rec);
+		ck_assert_str_eq(jv_str(rec, "DiffID"), diff_id);
+	}
+	/* the dir exists now: nothing to stream */
+	{
+		int fd = open(tar, O_RDONLY);
+
+		ck_assert_ok(layers_dir_stream_new(st, "aufs", diff_id, NULL, diff_id,
+						   "sha256:00", fd, &ds, &err),
+			     err);
+		ck_assert_ptr_null(ds);
+		close(fd);
+	}
+	ck_assert_int_eq(staging_left(), 0);
+}
+END_TEST
+
+START_TEST(test_layer_dir_stream_dropped)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_tar("s.tar.gz", upper, ARRAY_SIZE(upper), true);
+	const char *other = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	struct layers_dir_stream *ds = NULL;
+	struct store_blob_writer *w;
+
+	/* cut short (a dropped download): discarded, the unpack thread ends, nothing stays */
+	w = feed_blob(tar, &ds, other, 10);
+	ck_assert_int_eq(layers_dir_stream_finish(ds, false, &err), 0);
+	store_blob_writer_abort(w);
+	ck_assert(!store_layer_exists(st, "aufs", other));
+	ck_assert_int_eq(staging_left(), 0);
+
+	/* whole, but not the diffID the image names: refused, nothing stays */
+	w = feed_blob(tar, &ds, other, SIZE_MAX);
+	layers_dir_stream_end(ds);
+	ck_assert_int_eq(layers_dir_stream_finish(ds, true, &err), -1);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "diffID"));
+	store_blob_writer_abort(w);
+	ck_assert(!store_layer_exists(st, "aufs", other));
+	ck_assert_int_eq(staging_left(), 0);
+
+	/* vfs dirs replay their parents: never streamed */
+	{
+		int fd = open(tar, O_RDONLY);
+
+		ck_assert_ok(layers_dir_stream_new(st, "vfs", other, NULL, other, "sha256:00", fd,
+						   &ds, &err),
+			     err);
+		ck_assert_ptr_null(ds);
+		close(fd);
+	}
+}
+END_TEST
+
 static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR_LEN])
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -889,6 +1027,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_parallel_gzip);
 	tcase_add_test(tc, test_source_read_ahead);
 	tcase_add_test(tc, test_recompress);
+	tcase_add_test(tc, test_layer_dir_stream);
+	tcase_add_test(tc, test_layer_dir_stream_dropped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("root");

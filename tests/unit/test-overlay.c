@@ -614,7 +614,7 @@ static int scenario_lifecycle(void)
 	T_OK(store_open(root, &s, &err), err);
 	T_OK(make_image(s, &err), err);
 	T_OK(store_image_load(s, "t:1", &img, &err), err);
-	T_OK(overlay_container_create(s, be, img, "u1", NULL, id1, &err), err);
+	T_OK(overlay_container_create(s, be, img, "u1", NULL, 0, id1, &err), err);
 	T_CHECK(strlen(id1) == STORE_ID_LEN, "id '%s'", id1);
 	rec = store_container_load(s, id1, &err);
 	T_CHECK(rec && strcmp(jv_str(rec, "Backend"), be) == 0 &&
@@ -652,7 +652,7 @@ static int scenario_lifecycle(void)
 	T_OK(overlay_container_commit(s, id1, &co, image_id, &err), err);
 	T_OK(store_image_load(s, "t:2", &img2, &err), err);
 	T_CHECK(strcmp(img2->id, image_id) == 0 && img2->n_layers == 3, "committed image");
-	T_OK(overlay_container_create(s, be, img2, NULL, NULL, id2, &err), err);
+	T_OK(overlay_container_create(s, be, img2, NULL, NULL, 0, id2, &err), err);
 	T_OK(overlay_container_mount(s, id2, &m2, &err), err);
 	T_CHECK(unit_sh("test \"$(cat '%s/new')\" = new && test ! -e '%s/etc/passwd' && "
 			"test \"$(ls '%s/data/d')\" = y && test -f '%s/data/b'",
