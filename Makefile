@@ -44,8 +44,9 @@ LIB := $(BUILD)/libstrata.a
 UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER := $(BUILD)/tests/unit/unit.o
-# Programs the tests run: no-fsopen makes fsopen(2) fail so mount(2) fallbacks run.
-TEST_HELPERS := $(BUILD)/tests/no-fsopen
+# Programs the tests run: no-fsopen makes fsopen(2) fail so mount(2) fallbacks run;
+# no-userns makes user namespaces fail so the rootless error is seen.
+TEST_HELPERS := $(BUILD)/tests/no-fsopen $(BUILD)/tests/no-userns
 
 ifdef SANITIZE
 BIN := $(BUILD)/strata

@@ -39,17 +39,14 @@ skopeo copy -q "oci:$BENCH_TMP/layout:busybox" \
 	"containers-storage:[overlay@$broot/root+$broot/run]localhost/busybox:latest"
 
 bud="bud --runtime runc --layers -q"
-cold_s=$(bench_time -- "$STRATA_BIN" --root "$sroot" build -q --no-cache "$ctx")
-# shellcheck disable=SC2086
-cold_b=$(bench_time -- buildah --root "$broot/root" --runroot "$broot/run" --storage-driver overlay \
-	$bud --no-cache "$ctx")
+set -- $(bench_pair "'$STRATA_BIN' --root '$sroot' build -q --no-cache '$ctx'" \
+	"b $bud --no-cache '$ctx'")
+cold_s=$1 cold_b=$2
 s build -q "$ctx" >/dev/null
 # shellcheck disable=SC2086
 b $bud "$ctx" >/dev/null
-warm_s=$(bench_time -- "$STRATA_BIN" --root "$sroot" build -q "$ctx")
-# shellcheck disable=SC2086
-warm_b=$(bench_time -- buildah --root "$broot/root" --runroot "$broot/run" --storage-driver overlay \
-	$bud "$ctx")
+set -- $(bench_pair "'$STRATA_BIN' --root '$sroot' build -q '$ctx'" "b $bud '$ctx'")
+warm_s=$1 warm_b=$2
 rss_s=$(bench_rss "$STRATA_BIN" --root "$sroot" build -q --no-cache "$ctx")
 
 bench_header "build of a 10-step recipe FROM busybox" "strata (s)" "buildah (s)" "strata/buildah"

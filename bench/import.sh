@@ -24,14 +24,16 @@ s images >/dev/null
 echo "input: $tar (${size} MB), median of $BENCH_RUNS runs"
 bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak RSS (MB)"
 
-peer_z=$(bench_time -- sh -c "zstd -T0 -3 -q -c < '$tar' | sha256sum")
-ours_z=$(bench_time -- "$STRATA_BIN" --root "$root" import --compression zstd "$tar" bench:zstd)
+set -- $(bench_pair "'$STRATA_BIN' --root '$root' import --compression zstd '$tar' bench:zstd" \
+	"zstd -T0 -3 -q -c < '$tar' | sha256sum")
+ours_z=$1 peer_z=$2
 rss_z=$(bench_rss "$STRATA_BIN" --root "$root" import --compression zstd "$tar" bench:zstd)
 bench_row "import --compression zstd vs zstd -T0 -3 \| sha256sum" "$ours_z" "$peer_z" \
 	"$(bench_ratio "$ours_z" "$peer_z")" "<= 1.3" "$rss_z"
 
-peer_g=$(bench_time -- sh -c "gzip -6 -c < '$tar' | sha256sum")
-ours_g=$(bench_time -- "$STRATA_BIN" --root "$root" import --compression gzip "$tar" bench:gzip)
+set -- $(bench_pair "'$STRATA_BIN' --root '$root' import --compression gzip '$tar' bench:gzip" \
+	"gzip -6 -c < '$tar' | sha256sum")
+ours_g=$1 peer_g=$2
 rss_g=$(bench_rss "$STRATA_BIN" --root "$root" import --compression gzip "$tar" bench:gzip)
 bench_row "import --compression gzip vs gzip -6 \| sha256sum" "$ours_g" "$peer_g" \
 	"$(bench_ratio "$ours_g" "$peer_g")" "<= 1.2" "$rss_g"

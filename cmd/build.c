@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "launch/launch.h"
 #include "recipe/recipe.h"
 
 static int parse_bool(const char *s, bool *out)
@@ -143,6 +144,13 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	o.out = quiet ? NULL : stdout;
 	o.run_stdout = quiet ? -1 : STDOUT_FILENO;
 	o.run_stderr = quiet ? -1 : STDERR_FILENO;
+	/*
+	 * Without root the whole build runs as root of a user namespace (as
+	 * buildah does): the working containers' overlays are mounted there,
+	 * where COPY writes and RUN starts.
+	 */
+	if (geteuid() != 0 && launch_userns_enter(&err) < 0)
+		return cmd_fail(ctx, err);
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
 	if (recipe_build(s, &o, id, &err) < 0) {

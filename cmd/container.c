@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "launch/launch.h"
@@ -43,7 +45,39 @@ static int fail_not_found(struct cmd_ctx *ctx, const char *spec, struct strata_e
 
 /* ---- create ---- */
 
-/* ---- mount, umount ---- */
+/* ---- mount, umount, unshare ---- */
+
+/*
+ * unshare [COMMAND [ARG...]]: as `podman unshare`, runs COMMAND (default
+ * $SHELL, else /bin/sh) as root of a new user namespace, with a mount
+ * namespace of its own, on the same store: a non-root user's overlay
+ * mounts (strata mount) work there and go when COMMAND ends.
+ */
+static int cmd_unshare(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	struct strata_error *err = NULL;
+	const char *shell = getenv("SHELL");
+	char *sh_argv[] = { (char *)(shell && *shell ? shell : "/bin/sh"), NULL };
+	char **args;
+	int c;
+
+	while ((c = cmd_getopt(ctx, argc, argv, "+", opts)) != -1)
+		return cmd_getopt_status(c);
+	if (geteuid() == 0)
+		return cmd_failf(ctx, "already root: mounts need no user namespace, run the command as it is");
+	args = optind < argc ? argv + optind : sh_argv;
+	if (launch_userns_enter(&err) < 0)
+		return cmd_fail(ctx, err);
+	/* Root here would pick /var/lib/strata: keep the caller's store and backend. */
+	setenv("STRATA_ROOT", ctx->root, 1);
+	if (ctx->backend)
+		setenv("STRATA_BACKEND", ctx->backend, 1);
+	execvp(args[0], args);
+	c = errno;
+	cmd_failf(ctx, "exec '%s': %s", args[0], strerror(c));
+	return c == ENOENT ? 127 : 126;
+}
 
 static int cmd_mount(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -538,6 +572,9 @@ const struct command cmd_container_commands[] = {
 	{ "umount", "[options] CONTAINER|IMAGE [...]", "unmount (when the last user is done)",
 	  "  -f, --force                unmount now whatever the count, lazily if busy\n",
 	  cmd_umount },
+	{ "unshare", "[COMMAND [ARG...]]",
+	  "without root: run a command as root of a user namespace, where mount works",
+	  "", cmd_unshare },
 	{ "diff", "[options] CONTAINER", "list changed files: A added, C changed, D deleted",
 	  "      --format FORMAT        lines (default) or json\n", cmd_diff },
 	{ "rm", "[options] CONTAINER [...]", "remove containers and their filesystems",

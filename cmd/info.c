@@ -153,6 +153,8 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	jv_set_str(host, "arch", store_arch());
 	json_object_set_new(host, "cpus", json_integer(sys_ncpus()));
 	jv_set_str(host, "cgroups", launch_cgroup_mode());
+	/* as podman info: containers of a non-root user get a user namespace */
+	json_object_set_new(host, "rootless", json_boolean(!sys_is_host_root()));
 	json_object_set_new(info, "host", host);
 
 	json_object_set_new(info, "backends", backends_info(ctx));
@@ -173,8 +175,9 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("version: %s\n", STRATA_VERSION);
 		printf("store:\n  root: %s\n  images: %zu (%s)\n  layer dirs: %llu\n  containers: %zu\n",
 		       s->root, n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
-		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n  cgroups: %s\n", u.release,
-		       store_arch(), sys_ncpus(), launch_cgroup_mode());
+		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n  cgroups: %s\n  rootless: %s\n",
+		       u.release, store_arch(), sys_ncpus(), launch_cgroup_mode(),
+		       sys_is_host_root() ? "no" : "yes (a user namespace maps this user to root)");
 		{
 			json_t *bk = json_object_get(info, "backends");
 

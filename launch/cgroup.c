@@ -320,10 +320,7 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 		if (v1_limits(cg, limits, err) < 0)
 			goto fail;
 	} else {
-		bool any = limits->memory || limits->cpu_quota || limits->cpu_shares ||
-			   limits->pids || (limits->cpuset && *limits->cpuset);
-
-		if (any) {
+		if (launch_limits_any(limits)) {
 			strata_fail_msg(err, ENODEV, "no cgroup hierarchy at %s for the limits", mnt);
 			goto fail;
 		}
@@ -333,6 +330,41 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 fail:
 	launch_cgroup_destroy(cg);
 	return -1;
+}
+
+bool launch_limits_any(const struct launch_limits *l)
+{
+	return l && (l->memory || l->memory_swap || l->cpu_quota || l->cpu_shares || l->pids ||
+		     (l->cpuset && *l->cpuset));
+}
+
+int launch_cgroup_open(const char *mnt, const char *self_file, const char *name,
+		       const struct launch_limits *limits, bool host_root,
+		       struct launch_cgroup **out, struct strata_error **err)
+{
+	cleanup_free char *self = NULL;
+	cleanup_free char *base = NULL;
+	cleanup_free char *procs = NULL;
+
+	if (host_root)
+		return launch_cgroup_create(mnt, 0, self_file, name, limits, out, err);
+	/*
+	 * Without root the tree is someone else's, except a v2 cgroup given
+	 * to us (systemd's Delegate=): there a child cgroup may be made and
+	 * our own processes moved into it (cgroups(7), "Cgroup delegation").
+	 */
+	*out = NULL;
+	if (launch_cgroup_version(mnt) == 2) {
+		self = self_path(self_file, "");
+		base = path_join(mnt, self);
+		procs = path_join(base, "cgroup.procs");
+		if (access(base, W_OK) == 0 && access(procs, W_OK) == 0)
+			return launch_cgroup_create(mnt, 2, self_file, name, limits, out, err);
+	}
+	if (launch_limits_any(limits))
+		return strata_fail_msg(err, EPERM,
+				       "cgroup limits need root or a delegated cgroup (this user may not write the cgroup it runs in)");
+	return 0;
 }
 
 json_t *launch_cgroup_to_json(const struct launch_cgroup *cg)

@@ -239,7 +239,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	struct launch_limits limits;
 	struct launch_cgroup *cg = NULL;
 	char *etc[3] = { NULL, NULL, NULL };
-	cleanup_free char *merged = NULL;
+	struct overlay_rootfs rootfs = { 0 };
 	cleanup_json json_t *state = NULL;
 	cleanup_free char *started = NULL;
 	cleanup_free char *finished = NULL;
@@ -261,20 +261,25 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 		spec.stdin_fd = spec.stdout_fd = spec.stderr_fd = slave;
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
-	if (overlay_container_mount(s, id, &merged, err) < 0)
+	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
-	if (launch_cgroup_create(CG_MNT, 0, "/proc/self/cgroup", id, &limits, &cg, err) < 0)
+	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,
+			       err) < 0)
 		goto out_umount;
 	spec.cgroup = cg;
-	if (launch_spawn(merged, &spec, &pid, err) < 0)
+	spec.rootfs_backend = rootfs.backend;
+	spec.rootfs_stack = rootfs.backend ? &rootfs.stack : NULL;
+	if (launch_spawn(rootfs.merged, &spec, &pid, err) < 0)
 		goto out_cgroup;
 	if (slave >= 0) {
 		close(slave);
 		slave = -1;
 	}
 	started = now_rfc3339();
-	state = json_pack("{s:s, s:i, s:s, s:o}", "Status", "running", "Pid", (json_int_t)pid,
-			  "StartedAt", started, "Cgroup", launch_cgroup_to_json(cg));
+	state = json_pack("{s:s, s:i, s:s}", "Status", "running", "Pid", (json_int_t)pid,
+			  "StartedAt", started);
+	if (cg)
+		json_object_set_new(state, "Cgroup", launch_cgroup_to_json(cg));
 	if (save_state(s, id, state, err) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -296,7 +301,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 out_cgroup:
 	launch_cgroup_destroy(cg);
 out_umount:
-	overlay_container_umount(s, id, true, NULL);
+	if (rootfs.counted)
+		overlay_container_umount(s, id, true, NULL);
+	overlay_rootfs_release(&rootfs);
 	if (auto_remove && ret == 0) {
 		struct strata_error *e2 = NULL;
 

@@ -16,6 +16,7 @@
 
 #include "util/util.h"
 #include "store/store.h"
+#include "overlay/overlay.h"
 
 /* ---- cgroup.c ---- */
 
@@ -77,6 +78,44 @@ void launch_cgroup_destroy(struct launch_cgroup *cg);
 /* Frees @cg without touching the directories. NULL is fine. */
 void launch_cgroup_free(struct launch_cgroup *cg);
 
+/*
+ * As launch_cgroup_create, for a caller that may not own the cgroup tree:
+ * with @host_root the same; otherwise the cgroup is made only under this
+ * process's own cgroup when that is a v2 cgroup it may write (delegated,
+ * as systemd gives user sessions). Without one *out is NULL, or, when
+ * @limits ask for anything, EPERM saying that limits need root or a
+ * delegated cgroup.
+ */
+int launch_cgroup_open(const char *mnt, const char *self_file, const char *name,
+		       const struct launch_limits *limits, bool host_root,
+		       struct launch_cgroup **out, struct strata_error **err);
+
+/* True when @limits ask for any limit. */
+bool launch_limits_any(const struct launch_limits *limits);
+
+/* ---- userns.c: user namespaces without root ---- */
+
+/* One line of a uid_map or gid_map: @count ids from @inside map onto @outside. Caller frees. */
+char *launch_idmap_line(unsigned inside, unsigned outside, unsigned count);
+
+/* True when errno @e from clone or unshare of a user namespace means this user may not have one. */
+bool launch_userns_refused(int e);
+
+/*
+ * Maps @uid and @gid to root in the new user namespace of process @pid (0:
+ * this process): "deny" to setgroups, then uid_map "0 UID 1" and gid_map
+ * "0 GID 1".
+ */
+int launch_userns_map(pid_t pid, uid_t uid, gid_t gid, struct strata_error **err);
+
+/*
+ * Moves this process into a new user namespace where its uid and gid are
+ * root, and a new mount namespace with every mount private: mounts made
+ * afterwards (a rootless overlay) are seen only here and go with the
+ * process. What `strata unshare` and a rootless build run in.
+ */
+int launch_userns_enter(struct strata_error **err);
+
 /* ---- spawn.c: one process in a container ---- */
 
 struct launch_mount {
@@ -106,6 +145,8 @@ struct launch_spec {
 	int stdin_fd;	       /* -1: /dev/null */
 	int stdout_fd, stderr_fd;
 	struct launch_cgroup *cgroup; /* joined before exec, or NULL */
+	const char *rootfs_backend;   /* with rootfs_stack: mounted by the container process */
+	const struct overlay_stack *rootfs_stack; /* a rootless overlay, mounted in its namespaces */
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
 	bool tty;		      /* a pseudo-terminal as stdio (launch_run, launch_exec) */
 };
@@ -114,7 +155,10 @@ struct launch_spec {
 extern const char *const launch_default_caps[];
 
 /*
- * Starts @spec in @rootfs (a directory, typically a merged mount). Sets
+ * Starts @spec in @rootfs (a directory, typically a merged mount). Without
+ * root the process also gets a user namespace where the caller is root
+ * (uid_map "0 UID 1"); when the kernel refuses one, the error says that
+ * user namespaces are not available to this user. Sets
  * *pid to the container's PID 1 (as seen from here) once it has exec'd.
  * Errors in the container before exec come back as the error here.
  */

@@ -27,6 +27,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -95,7 +96,7 @@ static int mount_fd(const char *src, int target_fd, const char *fstype, unsigned
 	char t[64];
 
 	snprintf(t, sizeof(t), "/proc/self/fd/%d", target_fd);
-	if (mount(src, t, fstype, flags, data) < 0)
+	if (sys_mount(src, t, fstype, flags, data) < 0)
 		return strata_fail(err, errno, "mount %s", what);
 	return 0;
 }
@@ -110,6 +111,34 @@ static int mount_in(int rootfd, const char *path, const char *fstype, const char
 	if (fd < 0)
 		return -1;
 	return mount_fd(src, fd, fstype, flags, data, what, err);
+}
+
+/*
+ * The flags of the mount under @fd that a remount must repeat: in a user
+ * namespace those of a mount from the host are locked (mount_namespaces(7)),
+ * and a remount that leaves out nosuid, nodev, noexec or an atime flag is
+ * EPERM.
+ */
+static unsigned long kept_flags(int fd)
+{
+	struct statvfs sv;
+	unsigned long f = 0;
+
+	if (fstatvfs(fd, &sv) < 0)
+		return 0;
+	if (sv.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (sv.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (sv.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (sv.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (sv.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (sv.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
 }
 
 /* Bind mounts host @src (opened here) onto @path inside the rootfs, read-only when @ro. */
@@ -134,8 +163,9 @@ static int bind_in(int rootfd, const char *src, const char *path, bool ro,
 		/* A new fd: the old one names the covered inode. */
 		cleanup_close int nfd = path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, err);
 
-		if (nfd < 0 || mount_fd(NULL, nfd, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC,
-					NULL, what, err) < 0)
+		unsigned long fl = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC;
+
+		if (nfd < 0 || mount_fd(NULL, nfd, NULL, fl | kept_flags(nfd), NULL, what, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -172,8 +202,11 @@ static int setup_dev(int rootfd, struct strata_error **err)
 	if (mkdirat(dfd, "pts", 0755) < 0 || mkdirat(dfd, "shm", 01777) < 0 ||
 	    mkdirat(dfd, "mqueue", 0755) < 0)
 		return strata_fail(err, errno, "make /dev directories");
+	/* gid 5 (tty) is not mapped in a rootless user namespace: devpts refuses it there. */
 	if (mount_in(rootfd, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-		     "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0)
+		     sys_userns_is_initial() ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+					     : "newinstance,ptmxmode=0666,mode=0620",
+		     err) < 0)
 		return -1;
 	if (mount_in(rootfd, "dev/shm", "tmpfs", "shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		     "mode=1777,size=65536k", err) < 0)
@@ -297,6 +330,29 @@ static _Noreturn void run_init(char **argv, int err_fd)
 	}
 }
 
+/*
+ * setgroups, setresgid, setresuid. In a rootless user namespace setgroups
+ * is denied (the parent wrote "deny" so that it could map the gid) and
+ * only root is mapped: another user is refused with a message that says
+ * why rather than the kernel's EINVAL.
+ */
+static int become_user(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+		       struct strata_error **err)
+{
+	bool userns = !sys_userns_is_initial();
+
+	if (setgroups(n_groups, groups) < 0 && !(userns && errno == EPERM))
+		return strata_fail(err, errno, "become user %u:%u", (unsigned)uid, (unsigned)gid);
+	if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		if (userns && errno == EINVAL)
+			return strata_fail_msg(err, EINVAL,
+					       "become user %u:%u: only root is mapped in this rootless user namespace",
+					       (unsigned)uid, (unsigned)gid);
+		return strata_fail(err, errno, "become user %u:%u", (unsigned)uid, (unsigned)gid);
+	}
+	return 0;
+}
+
 struct child_args {
 	const char *rootfs;
 	const struct launch_spec *spec;
@@ -317,17 +373,18 @@ static _Noreturn void child_main(struct child_args *a)
 	char go;
 
 	/*
+	 * Rootless, wait until the parent has written our uid and gid maps
+	 * (for that we stay dumpable until then, or our /proc/PID files would
+	 * be root's). As root the parent says so at once.
+	 */
+	if (read(a->sync_fd, &go, 1) != 1 || go != 'm')
+		_exit(125);
+	/*
 	 * Not dumpable until exec: no process of the container may open our
 	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
 	 * let it write the host binary. An --init PID 1 stays so.
 	 */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	/* Wait until the parent has put us in our cgroup. */
-	if (read(a->sync_fd, &go, 1) != 1)
-		_exit(125);
-	close(a->sync_fd);
-	if (spec->cgroup && unshare(CLONE_NEWCGROUP) < 0)
-		log_debug("launch: no cgroup namespace: %s", strerror(errno));
 	if (setsid() < 0)
 		_exit(125);
 	/* stdio */
@@ -345,11 +402,15 @@ static _Noreturn void child_main(struct child_args *a)
 			child_die(a->err_fd, err);
 		}
 	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	if (sys_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		strata_fail(&err, errno, "make mounts private");
 		child_die(a->err_fd, err);
 	}
-	if (mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+	/* Rootless: the overlay can only be mounted here, in our user and mount namespaces. */
+	if (spec->rootfs_stack &&
+	    overlay_mount(spec->rootfs_backend, spec->rootfs_stack, a->rootfs, &err) < 0)
+		child_die(a->err_fd, err);
+	if (sys_mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
 		strata_fail(&err, errno, "bind the rootfs");
 		child_die(a->err_fd, err);
 	}
@@ -393,7 +454,8 @@ static _Noreturn void child_main(struct child_args *a)
 	if (mask_paths(rootfd, &err) < 0)
 		child_die(a->err_fd, err);
 	if (spec->readonly_rootfs &&
-	    mount(NULL, a->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+	    sys_mount(NULL, a->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(rootfd),
+		      NULL) < 0) {
 		strata_fail(&err, errno, "make the rootfs read-only");
 		child_die(a->err_fd, err);
 	}
@@ -402,7 +464,7 @@ static _Noreturn void child_main(struct child_args *a)
 		child_die(a->err_fd, err);
 	}
 	/* pivot_root into the rootfs and let go of the old root. */
-	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0 || umount2(".", MNT_DETACH) < 0 ||
+	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0 || sys_umount2(".", MNT_DETACH) < 0 ||
 	    chdir("/") < 0) {
 		strata_fail(&err, errno, "pivot_root into the rootfs");
 		child_die(a->err_fd, err);
@@ -441,6 +503,18 @@ static _Noreturn void child_main(struct child_args *a)
 
 		strv_append(&env, h);
 	}
+	/*
+	 * The filesystem is ready while the parent puts us in our cgroup: a
+	 * first write to cgroup.procs waits out an RCU grace period (the
+	 * kernel's cgroup_threadgroup_rwsem), ~10 ms here, which our mounts
+	 * above overlapped. Nothing of the container's runs before we are in
+	 * it; the cgroup namespace is rooted there.
+	 */
+	if (read(a->sync_fd, &go, 1) != 1 || go != 'g')
+		_exit(125);
+	close(a->sync_fd);
+	if (spec->cgroup && sys_unshare(CLONE_NEWCGROUP) < 0)
+		log_debug("launch: no cgroup namespace: %s", strerror(errno));
 	/* privileges: bounding set, seccomp (while CAP_SYS_ADMIN is still held), user, caps */
 	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		strata_fail(&err, errno, "no_new_privs");
@@ -450,11 +524,8 @@ static _Noreturn void child_main(struct child_args *a)
 		child_die(a->err_fd, err);
 	if (!spec->no_seccomp && seccomp_load_default(&err) < 0)
 		child_die(a->err_fd, err);
-	if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0) {
-		strata_fail(&err, errno, "become user %u:%u", (unsigned)uid, (unsigned)gid);
+	if (become_user(uid, gid, groups, n_groups, &err) < 0)
 		child_die(a->err_fd, err);
-	}
 	if (caps_apply(a->caps, &err) < 0)
 		child_die(a->err_fd, err);
 	/* Nothing of ours may leak into the container. */
@@ -470,12 +541,25 @@ static _Noreturn void child_main(struct child_args *a)
 	child_die(a->err_fd, err);
 }
 
+/* The error a child sent up its pipe ("ERRNO message") before it died. */
+static int child_error(char *buf, size_t len, struct strata_error **err)
+{
+	char *msg;
+	int code;
+
+	buf[len] = '\0';
+	code = (int)strtol(buf, &msg, 10);
+	return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+}
+
 int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
 	struct child_args a = { rootfs, spec, 0, -1, -1 };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+	/* Root of a user namespace (strata unshare) has its namespace already. */
+	bool rootless = geteuid() != 0;
 	char buf[2048];
 	ssize_t n, got = 0;
 	pid_t child;
@@ -486,8 +570,12 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		return -1;
 	if (!spec->host_network)
 		flags |= CLONE_NEWNET;
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return strata_fail(err, errno, "pipe");
+	/* The user namespace is made first and owns the others (clone(2)). */
+	if (rootless)
+		flags |= CLONE_NEWUSER;
+	/* A socket, not a pipe: a send to a child that died is EPIPE, not SIGPIPE. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
+		return strata_fail(err, errno, "socketpair");
 	if (pipe2(errp, O_CLOEXEC) < 0) {
 		close(sync[0]);
 		close(sync[1]);
@@ -505,25 +593,51 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	close(sync[0]);
 	close(errp[1]);
 	if (child < 0) {
+		int e = errno;
+
 		close(sync[1]);
 		close(errp[0]);
-		return strata_fail(err, errno, "clone the container process");
+		if (rootless && launch_userns_refused(e))
+			return strata_fail_msg(err, e,
+					       "clone the container process: user namespaces are not available to this user");
+		return strata_fail(err, e, "clone the container process");
 	}
-	if (spec->cgroup && launch_cgroup_add(spec->cgroup, child, err) < 0) {
+	/*
+	 * Two steps: "m" once the uid/gid maps are written (rootless), and the
+	 * child makes its mounts; "g" once it is in its cgroup, and it execs.
+	 * When a step fails, the child's own error (it may have died in its
+	 * setup meanwhile) is the one reported.
+	 */
+	{
+		struct strata_error *e = NULL;
+		int r = 0;
+
+		if (rootless)
+			r = launch_userns_map(child, geteuid(), getegid(), &e);
+		if (r == 0 && send(sync[1], "m", 1, MSG_NOSIGNAL) != 1)
+			r = strata_fail(&e, errno, "start the container process");
+		if (r == 0 && spec->cgroup)
+			r = launch_cgroup_add(spec->cgroup, child, &e);
+		if (r == 0 && send(sync[1], "g", 1, MSG_NOSIGNAL) != 1)
+			r = strata_fail(&e, errno, "start the container process");
 		close(sync[1]);
-		close(errp[0]);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		return -1;
+		if (r < 0) {
+			kill(child, SIGKILL);
+			waitpid(child, NULL, 0);
+			/* the child's error, if it sent one before it died */
+			n = read(errp[0], buf, sizeof(buf) - 1);
+			close(errp[0]);
+			if (n > 0) {
+				strata_error_free(e);
+				return child_error(buf, (size_t)n, err);
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			return -1;
+		}
 	}
-	if (write(sync[1], "g", 1) != 1) {
-		close(sync[1]);
-		close(errp[0]);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		return strata_fail(err, errno, "start the container process");
-	}
-	close(sync[1]);
 	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -535,12 +649,8 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	}
 	close(errp[0]);
 	if (got > 0) {
-		char *msg;
-		int code = (int)strtol(buf, &msg, 10);
-
-		buf[got] = '\0';
 		waitpid(child, NULL, 0);
-		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+		return child_error(buf, (size_t)got, err);
 	}
 	*pid = child;
 	return 0;
@@ -609,7 +719,8 @@ int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 /* Joins the namespaces of @pid (mnt last: it changes what /proc means). */
 static int join_namespaces(pid_t pid, struct strata_error **err)
 {
-	static const char *const ns[] = { "cgroup", "ipc", "uts", "net", "pid", "mnt" };
+	/* user first: joining it gives the capabilities to join the ones it owns */
+	static const char *const ns[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt" };
 	int fds[ARRAY_SIZE(ns)];
 	int ret = 0;
 
@@ -621,7 +732,7 @@ static int join_namespaces(pid_t pid, struct strata_error **err)
 	for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
 		if (fds[i] < 0)
 			continue;
-		if (ret == 0 && setns(fds[i], 0) < 0) {
+		if (ret == 0 && sys_setns(fds[i], 0) < 0) {
 			struct stat a, b;
 			cleanup_free char *mine = xasprintf("/proc/self/ns/%s", ns[i]);
 
@@ -715,8 +826,7 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 			if ((spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ||
 			    caps_drop_bounding(caps, &e) < 0 ||
 			    (!spec->no_seccomp && seccomp_load_default(&e) < 0) ||
-			    setgroups(ng, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
-			    setresuid(uid, uid, uid) < 0 || caps_apply(caps, &e) < 0) {
+			    become_user(uid, gid, groups, ng, &e) < 0 || caps_apply(caps, &e) < 0) {
 				if (!e)
 					strata_fail(&e, errno, "drop privileges");
 				child_die(errp[1], e);

@@ -144,11 +144,19 @@ int layers_import_tar(struct store *s, int fd, enum layers_compression c, int le
 
 /*
  * How a layer dir records deletions. OVERLAY: a whiteout is a character
- * device 0:0, an opaque directory has trusted.overlay.opaque=y. AUFS: the tar
+ * device 0:0, an opaque directory has trusted.overlay.opaque=y (without root:
+ * user.overlay.opaque=y, see layers_opaque_xattr). AUFS: the tar
  * format kept as files (.wh.NAME, .wh..wh..opq). VFS: applied, so the dir is
  * a full tree: whiteouts delete, opaque markers empty the directory first.
  */
 enum layers_whiteout { LAYERS_WHITEOUT_OVERLAY, LAYERS_WHITEOUT_AUFS, LAYERS_WHITEOUT_VFS };
+
+/*
+ * The xattr that marks an opaque dir in the overlay-format layer dirs this
+ * process makes: trusted.overlay.opaque as root, user.overlay.opaque
+ * without root (a rootless overlayfs is mounted with userxattr). Static.
+ */
+const char *layers_opaque_xattr(void);
 
 /* Parses "overlay", "aufs" or "vfs"; -1 on anything else. */
 int layers_whiteout_parse(const char *s, enum layers_whiteout *out);

@@ -8,8 +8,9 @@
  * blocks.
  *
  * Whiteouts are turned into the OCI tar format: overlay's 0:0 character
- * devices into .wh.NAME, trusted.overlay.opaque=y into .wh..wh..opq right
- * after the directory; aufs's .wh. files are kept, its .wh..wh. internals
+ * devices into .wh.NAME, trusted.overlay.opaque=y (user.overlay.opaque=y
+ * from a rootless, userxattr overlay) into .wh..wh..opq right after the
+ * directory; aufs's .wh. files are kept, its .wh..wh. internals
  * dropped.
  */
 #include <archive.h>
@@ -108,7 +109,7 @@ static int packer_close(struct packer *p, struct strata_error **err)
 
 static bool xattr_packed(const char *name)
 {
-	if (str_has_prefix(name, "trusted.overlay."))
+	if (str_has_prefix(name, "trusted.overlay.") || str_has_prefix(name, "user.overlay."))
 		return false;
 	return str_has_prefix(name, "user.") || str_has_prefix(name, "trusted.") ||
 	       !strcmp(name, "security.capability");
@@ -147,7 +148,21 @@ static bool is_opaque(int fd)
 	char v[4];
 	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
 
+	/* a rootless (userxattr) overlay marks opaque dirs with the user.* name */
+	if (n < 0)
+		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
 	return n == 1 && v[0] == 'y';
+}
+
+/*
+ * Without root, the caller's files are what a rootless container (uid 0
+ * mapped to the caller) sees as root's: they go into a layer as 0, as in
+ * a podman or buildah rootless commit. Root (also in a user namespace)
+ * sees ids as they are.
+ */
+static uint64_t packed_id(unsigned id, unsigned self)
+{
+	return geteuid() != 0 && id == self ? 0 : id;
 }
 
 static void set_mtime(struct packer *p, const struct stat *st)
@@ -254,8 +269,8 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 	archive_entry_clear(p->e);
 	archive_entry_set_pathname(p->e, path);
 	archive_entry_set_mode(p->e, st->st_mode);
-	archive_entry_set_uid(p->e, st->st_uid);
-	archive_entry_set_gid(p->e, st->st_gid);
+	archive_entry_set_uid(p->e, packed_id(st->st_uid, geteuid()));
+	archive_entry_set_gid(p->e, packed_id(st->st_gid, getegid()));
 	set_mtime(p, st);
 
 	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && (first = link_find(p, st))) {

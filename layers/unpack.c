@@ -48,6 +48,10 @@ struct unpacker {
 	bool warned_dev, warned_owner, warned_xattr;
 	char *parent_path; /* cached parent directory (relative) and its O_PATH fd */
 	int parent_fd;
+	gid_t parent_new_gid; /* the group a new entry in that parent gets */
+	uid_t euid;
+	gid_t egid;
+	mode_t umask; /* the process's, read once: a file made with its final mode needs no chmod */
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
 	struct pathset seen; /* vfs: paths this layer wrote */
@@ -197,7 +201,34 @@ static int parent_fd(struct unpacker *u, const char *dir, struct strata_error **
 		return *dir ? -1 : strata_fail(err, errno, "dup root fd");
 	u->parent_fd = fd;
 	u->parent_path = xstrdup(dir);
+	/* New entries get the parent's group when it is setgid, ours otherwise. */
+	{
+		struct stat st;
+
+		u->parent_new_gid = fstat(fd, &st) == 0 && (st.st_mode & S_ISGID) ? st.st_gid
+										  : u->egid;
+	}
 	return fd;
+}
+
+/* True when an entry made just now in the cached parent already has the entry's owner. */
+static bool owner_is_ours(const struct unpacker *u, struct archive_entry *e)
+{
+	return (uid_t)archive_entry_uid(e) == u->euid &&
+	       (gid_t)archive_entry_gid(e) == u->parent_new_gid;
+}
+
+/* The umask, from /proc/self/status (umask(2) cannot read it without changing it). */
+static mode_t read_umask(void)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+	const char *p;
+
+	if (file_read_at(AT_FDCWD, "/proc/self/status", 1 << 16, &buf, &len, NULL) < 0 ||
+	    !(p = strstr(buf, "\nUmask:")))
+		return 0777; /* unknown: every file is made 0 and then chmod'ed */
+	return (mode_t)strtoul(p + strlen("\nUmask:"), NULL, 8) & 0777;
 }
 
 /* Splits @path into its directory (written into @dir) and its last component. */
@@ -242,7 +273,8 @@ static int clear_slot(struct unpacker *u, int pfd, const char *base, bool keep_d
 
 static bool xattr_allowed(const char *name)
 {
-	if (str_has_prefix(name, "trusted.overlay."))
+	/* overlayfs' own (user.overlay.* with userxattr): a layer must not steer the mount */
+	if (str_has_prefix(name, "trusted.overlay.") || str_has_prefix(name, "user.overlay."))
 		return false;
 	return str_has_prefix(name, "user.") || str_has_prefix(name, "trusted.") ||
 	       !strcmp(name, "security.capability");
@@ -274,8 +306,16 @@ static void set_owner(struct unpacker *u, int fd, const char *base, struct archi
 {
 	uid_t uid = (uid_t)archive_entry_uid(e);
 	gid_t gid = (gid_t)archive_entry_gid(e);
-	int r = base ? fchownat(fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(fd, uid, gid);
+	int r;
 
+	/*
+	 * Without root (also as root of a user namespace that maps one uid)
+	 * every file is the caller's, which a rootless container sees as
+	 * root: the owners of the tar cannot be kept, and that is expected.
+	 */
+	if (!u->privileged)
+		return;
+	r = base ? fchownat(fd, base, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(fd, uid, gid);
 	if (r < 0 && !u->warned_owner) {
 		u->warned_owner = true;
 		log_warn("unpack: cannot set owner %u:%u of '%s': %s (further failures not shown)",
@@ -420,7 +460,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base, co
 			close(dfd);
 			if (rfd < 0)
 				return strata_fail(err, errno, "open '%s'", dir);
-			r = fsetxattr(rfd, "trusted.overlay.opaque", "y", 1, 0);
+			r = fsetxattr(rfd, layers_opaque_xattr(), "y", 1, 0);
 			close(rfd);
 			if (r < 0)
 				return strata_fail(err, errno, "mark '%s' opaque", dir);
@@ -525,14 +565,19 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	pfd = parent_fd(u, dir, err);
 	if (pfd < 0)
 		return strata_wrap(err, "entry '%s'", shown(path, b));
-	if (clear_slot(u, pfd, base, type == AE_IFDIR && !hard, &is_dir, err) < 0)
-		return strata_wrap(err, "entry '%s'", shown(path, b));
+	/*
+	 * Each entry is made with O_EXCL semantics (never through what is
+	 * there); only when something is in the way (EEXIST: a duplicate, or
+	 * a lower layer's file under vfs) is the slot cleared and the entry
+	 * made again. A fresh layer dir thus costs no stat per entry.
+	 */
+	is_dir = false;
 
 	if (hard) {
 		cleanup_free char *target = clean_name(hard, "hardlink target", err);
 		cleanup_free char *owner = NULL;
 		const char *tb;
-		int tfd;
+		int tfd, r;
 
 		if (!target)
 			return strata_wrap(err, "entry '%s'", shown(path, b));
@@ -541,7 +586,15 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 		tfd = path_open_parent_in(u->rootfd, target, false, &owner, &tb, err);
 		if (tfd < 0)
 			return strata_wrap(err, "hardlink '%s' to '%s'", shown(path, b), target);
-		if (linkat(tfd, tb, pfd, base, 0) < 0) {
+		r = linkat(tfd, tb, pfd, base, 0);
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0) {
+				close(tfd);
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			}
+			r = linkat(tfd, tb, pfd, base, 0);
+		}
+		if (r < 0) {
 			int e2 = errno;
 
 			close(tfd);
@@ -552,29 +605,53 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	}
 
 	switch (type) {
-	case AE_IFDIR:
-		if (!is_dir && mkdirat(pfd, base, 0700) < 0)
+	case AE_IFDIR: {
+		bool made = mkdirat(pfd, base, 0700) == 0;
+
+		if (!made && errno != EEXIST)
 			return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
+		if (!made) {
+			if (clear_slot(u, pfd, base, true, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			if (!is_dir && mkdirat(pfd, base, 0700) < 0)
+				return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
+			made = !is_dir;
+		}
 		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open '%s'", shown(path, b));
-		set_owner(u, fd, NULL, e, path);
+		if (!made || !owner_is_ours(u, e))
+			set_owner(u, fd, NULL, e, path);
 		apply_xattrs(u, fd, e, path);
 		close(fd);
 		remember_dir(u, path, e);
 		break;
+	}
 	case AE_IFREG: {
 		struct timespec ts[2];
+		const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 
-		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/*
+		 * Made with its final permission bits when the umask leaves them
+		 * (most files): then neither chmod nor, for files of our own
+		 * owner, chown is needed. Special bits are set by the chmod after
+		 * the chown, which would clear them.
+		 */
+		fd = openat(pfd, base, flags, mode & 0777);
+		if (fd < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			fd = openat(pfd, base, flags, mode & 0777);
+		}
 		if (fd < 0)
 			return strata_fail(err, errno, "create '%s'", shown(path, b));
 		if (write_data(a, fd, e, path, err) < 0) {
 			close(fd);
 			return -1;
 		}
-		set_owner(u, fd, NULL, e, path);
-		if (fchmod(fd, mode) < 0) {
+		if (!owner_is_ours(u, e))
+			set_owner(u, fd, NULL, e, path);
+		if (mode != (mode & 0777 & ~u->umask) && fchmod(fd, mode) < 0) {
 			close(fd);
 			return strata_fail(err, errno, "chmod '%s'", shown(path, b));
 		}
@@ -587,6 +664,7 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	case AE_IFLNK: {
 		const char *target = archive_entry_symlink(e);
 		struct timespec ts[2];
+		int r;
 
 		if (!target)
 			return strata_fail_msg(err, EINVAL, "symlink '%s' has no target",
@@ -595,9 +673,16 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 			return strata_fail_msg(err, ENAMETOOLONG,
 					       "symlink '%s' has a target longer than %d bytes",
 					       shown(path, b), PATH_MAX - 1);
-		if (symlinkat(target, pfd, base) < 0)
+		r = symlinkat(target, pfd, base);
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			r = symlinkat(target, pfd, base);
+		}
+		if (r < 0)
 			return strata_fail(err, errno, "symlink '%s'", shown(path, b));
-		set_owner(u, pfd, base, e, path);
+		if (!owner_is_ours(u, e))
+			set_owner(u, pfd, base, e, path);
 		entry_times(e, ts);
 		utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
 		break;
@@ -607,8 +692,14 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	case AE_IFIFO: {
 		struct timespec ts[2];
 		dev_t rdev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
+		int r = mknodat(pfd, base, type | mode, rdev);
 
-		if (mknodat(pfd, base, type | mode, rdev) < 0) {
+		if (r < 0 && errno == EEXIST) {
+			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
+				return strata_wrap(err, "entry '%s'", shown(path, b));
+			r = mknodat(pfd, base, type | mode, rdev);
+		}
+		if (r < 0) {
 			if (errno == EPERM && type != AE_IFIFO) {
 				if (!u->warned_dev) {
 					u->warned_dev = true;
@@ -640,6 +731,12 @@ done:
 	return 0;
 }
 
+const char *layers_opaque_xattr(void)
+{
+	/* trusted.* needs CAP_SYS_ADMIN in the initial namespace; a rootless mount uses userxattr */
+	return sys_is_host_root() ? "trusted.overlay.opaque" : "user.overlay.opaque";
+}
+
 int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layers_unpack_opts *opts,
 		  struct layers_unpack_stats *st, struct strata_error **err)
 {
@@ -650,7 +747,10 @@ int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layer
 
 	memset(st, 0, sizeof(*st));
 	u.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYERS_UNPACK_DEFAULT_MAX;
-	u.privileged = geteuid() == 0;
+	u.privileged = sys_is_host_root();
+	u.euid = geteuid();
+	u.egid = getegid();
+	u.umask = read_umask();
 	if (layers_source_open_follow(fd, opts ? opts->follow : NULL, &u.src, err) < 0)
 		return -1;
 	u.dg = digester_new();

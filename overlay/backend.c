@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "overlay/overlay-int.h"
@@ -63,11 +65,67 @@ bool backend_kernel_has(const char *fstype)
 	return listed(fstype);
 }
 
+bool overlay_kernel_at_least(const char *release, int major, int minor)
+{
+	int ma = 0, mi = 0;
+
+	if (!release || sscanf(release, "%d.%d", &ma, &mi) != 2)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+/* Reads a small integer sysctl; @dflt when the file is missing. */
+static long sysctl_long(const char *path, long dflt)
+{
+	cleanup_free char *buf = NULL;
+
+	if (file_read_at(AT_FDCWD, path, 64, &buf, NULL, NULL) < 0)
+		return dflt;
+	return strtol(buf, NULL, 10);
+}
+
+bool overlay_rootless_possible(const char **why)
+{
+	struct utsname u;
+
+	if (!backend_kernel_has("overlay")) {
+		*why = "the kernel has no overlayfs";
+		return false;
+	}
+	/* Linux 5.11: overlayfs may be mounted in a user namespace (FS_USERNS_MOUNT). */
+	if (uname(&u) < 0 || !overlay_kernel_at_least(u.release, 5, 11)) {
+		*why = "mounting overlayfs in a user namespace needs Linux 5.11";
+		return false;
+	}
+	if (sysctl_long("/proc/sys/user/max_user_namespaces", 1) <= 0 ||
+	    sysctl_long("/proc/sys/kernel/unprivileged_userns_clone", 1) == 0) {
+		*why = "user namespaces are not available to this user";
+		return false;
+	}
+	return true;
+}
+
+const char *overlay_backend_pick(bool host_root, bool has_overlay, bool rootless_ok)
+{
+	if (host_root)
+		return has_overlay ? "overlay" : "vfs";
+	return rootless_ok ? "overlay" : "vfs";
+}
+
 const char *overlay_backend_default(void)
 {
-	if (geteuid() == 0 && backend_kernel_has("overlay"))
-		return "overlay";
-	return "vfs";
+	static bool warned;
+	const char *why = NULL;
+	bool host_root = sys_is_host_root();
+	bool ok = !host_root && overlay_rootless_possible(&why);
+	const char *b = overlay_backend_pick(host_root, host_root && backend_kernel_has("overlay"), ok);
+
+	if (!host_root && !ok && !warned) {
+		warned = true;
+		log_warn("overlayfs cannot be used without root here (%s): using the vfs backend",
+			 why);
+	}
+	return b;
 }
 
 int overlay_backend_check(const char *name, struct strata_error **err)

@@ -285,48 +285,102 @@ out:
 	return ret;
 }
 
-/* Mounts the container's stack at merged/ (overlay, aufs). Caller holds the container lock. */
-static int mount_stack(struct ctr *c, const char *merged, struct strata_error **err)
+/*
+ * The stack of the container (overlay, aufs) in @r: its lowers (made when
+ * missing), upper and work dirs. Caller holds the container lock.
+ */
+static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_error **err)
 {
 	const char *backend = c->b->name;
-	cleanup_free char *upper = ctr_path(c, "upper");
-	cleanup_free char *work = ctr_path(c, "work");
-	cleanup_free char *links = xasprintf("%s/layers/%s/l", c->s->root, backend);
 	cleanup_free char *top = NULL;
 	struct store_image *img = NULL;
-	cleanup_strv char **lowers = NULL;
-	struct overlay_stack st = { NULL, 0, upper, work, links, false };
 	int ret = -1;
 
+	r->upper = ctr_path(c, "upper");
+	r->work = ctr_path(c, "work");
+	r->link_dir = xasprintf("%s/layers/%s/l", c->s->root, backend);
+	r->stack = (struct overlay_stack){ NULL, 0, r->upper, r->work, r->link_dir, false };
 	if (ctr_image(c, &img, err) < 0)
 		return -1;
 	if (store_pin(c->s, err) < 0)
 		goto out_img;
-	if (stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &st), &lowers, err) < 0)
+	if (stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &r->stack), &r->lowers,
+			 err) < 0)
 		goto out;
 	top = top_lower(c->s, backend, img);
 	if (ensure_dirs(c, top, err) < 0)
 		goto out;
-	st.lowers = lowers;
-	st.n_lowers = strv_len(lowers);
+	r->stack.lowers = r->lowers;
+	r->stack.n_lowers = strv_len(r->lowers);
 	/*
 	 * A container that is thrown away afterwards (run --rm) skips the sync
 	 * of its upper dir. After a crash overlayfs refuses such a work dir
 	 * until its incompat/volatile marker goes; the container goes anyway.
 	 */
-	st.volatile_upper = json_is_true(json_object_get(c->rec, "Volatile"));
+	r->stack.volatile_upper = json_is_true(json_object_get(c->rec, "Volatile"));
 	{
 		cleanup_close int wfd = openat(c->dirfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (wfd >= 0)
 			path_rm_rf_at(wfd, "incompat", NULL);
 	}
-	ret = overlay_mount(backend, &st, merged, err);
+	ret = 0;
 out:
 	store_unpin(c->s);
 out_img:
 	store_image_free(img);
 	return ret;
+}
+
+/* Mounts the container's stack at merged/ (overlay, aufs). Caller holds the container lock. */
+static int mount_stack(struct ctr *c, const char *merged, struct strata_error **err)
+{
+	struct overlay_rootfs r = { 0 };
+	int ret = prepare_stack(c, &r, err);
+
+	if (ret == 0)
+		ret = overlay_mount(c->b->name, &r.stack, merged, err);
+	overlay_rootfs_release(&r);
+	return ret;
+}
+
+void overlay_rootfs_release(struct overlay_rootfs *r)
+{
+	free(r->merged);
+	free(r->backend);
+	strv_free(r->lowers);
+	free(r->upper);
+	free(r->work);
+	free(r->link_dir);
+	memset(r, 0, sizeof(*r));
+}
+
+int overlay_container_rootfs(struct store *s, const char *id, struct overlay_rootfs *r,
+			     struct strata_error **err)
+{
+	struct ctr c;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	if (ctr_open(s, id, &c, err) < 0)
+		return -1;
+	if (geteuid() == 0 || !c.b->has_upper) {
+		/* root (also of a user namespace) mounts here; vfs mounts nothing */
+		ctr_close(&c);
+		if (overlay_container_mount(s, id, &r->merged, err) < 0)
+			return -1;
+		r->counted = true;
+		return 0;
+	}
+	r->merged = ctr_path(&c, "merged");
+	r->backend = xstrdup(c.b->name);
+	ret = prepare_stack(&c, r, err);
+	ctr_close(&c);
+	if (ret < 0) {
+		overlay_rootfs_release(r);
+		return strata_wrap(err, "mount container '%.12s'", id);
+	}
+	return 0;
 }
 
 /* The vfs rootfs went missing (a crash inside create): copy it again, nothing is lost. */

@@ -34,6 +34,24 @@ static const char *const fixed_opts[][2] = {
 	{ "metacopy", "off" },
 };
 
+/*
+ * In a user namespace (rootless) overlayfs keeps its own xattrs under
+ * user.overlay.* ("userxattr", since Linux 5.11), and refuses userxattr
+ * with any redirect_dir but "nofollow", which creates no redirect either.
+ */
+static const char *const userns_opts[][2] = {
+	{ "index", "off" },
+	{ "redirect_dir", "nofollow" },
+	{ "metacopy", "off" },
+};
+
+/* The fixed options for a mount made now: the userns set outside the initial namespace. */
+static const char *const (*mount_opts(bool *userxattr))[2]
+{
+	*userxattr = !sys_userns_is_initial();
+	return *userxattr ? userns_opts : fixed_opts;
+}
+
 /* Bytes per lower in a mount(2) option string with short links: name + ':'. */
 #define LINK_NAME_LEN 8
 #define LINK_SLOT (LINK_NAME_LEN + 2)
@@ -53,8 +71,12 @@ static enum api_state probe_api(void)
 		return api_state;
 	api_state = API_LEGACY;
 	fd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
-	if (fd < 0)
-		return api_state;
+	if (fd < 0) {
+		/* Not allowed here (no root): ask again in the user namespace that mounts. */
+		if (errno == EPERM)
+			api_state = API_UNKNOWN;
+		return API_LEGACY;
+	}
 	if (sys_fsconfig(fd, FSCONFIG_SET_STRING, "lowerdir+", "/", 0) == 0)
 		api_state = API_NEW;
 	close(fd);
@@ -71,8 +93,12 @@ static int probe_overlay(struct strata_error **err)
 	if (!backend_kernel_has("overlay"))
 		return strata_fail_msg(err, ENODEV,
 				       "the kernel has no overlayfs (not in /proc/filesystems)");
-	if (geteuid() != 0)
-		return strata_fail_msg(err, EPERM, "mounting overlayfs needs root; use --backend vfs");
+	if (!sys_is_host_root()) {
+		const char *why;
+
+		if (!overlay_rootless_possible(&why))
+			return strata_fail_msg(err, EPERM, "%s; use --backend vfs", why);
+	}
 	return 0;
 }
 
@@ -109,6 +135,8 @@ static int mount_new_api(const struct overlay_stack *st, const char *target,
 {
 	cleanup_close int fd = -1;
 	cleanup_close int mfd = -1;
+	const char *const (*opts)[2];
+	bool userxattr;
 
 	fd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fd < 0) {
@@ -132,9 +160,12 @@ static int mount_new_api(const struct overlay_stack *st, const char *target,
 		if (sys_fsconfig(fd, FSCONFIG_SET_STRING, "workdir", st->work, 0) < 0)
 			return fs_fail(err, fd, errno, "overlay work dir");
 	}
+	opts = mount_opts(&userxattr);
 	for (size_t i = 0; i < ARRAY_SIZE(fixed_opts); i++)
-		if (sys_fsconfig(fd, FSCONFIG_SET_STRING, fixed_opts[i][0], fixed_opts[i][1], 0) < 0)
+		if (sys_fsconfig(fd, FSCONFIG_SET_STRING, opts[i][0], opts[i][1], 0) < 0)
 			return fs_fail(err, fd, errno, "overlay option");
+	if (userxattr && sys_fsconfig(fd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0)
+		return fs_fail(err, fd, errno, "overlay option userxattr");
 	if (st->upper && st->volatile_upper &&
 	    sys_fsconfig(fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0)
 		return fs_fail(err, fd, errno, "overlay option volatile");
@@ -162,6 +193,8 @@ static void add_escaped(struct sbuf *b, const char *p)
 static char *legacy_options(const struct overlay_stack *st, char *const *names)
 {
 	struct sbuf b = SBUF_INIT;
+	const char *const (*opts)[2];
+	bool userxattr;
 
 	sbuf_addstr(&b, "lowerdir=");
 	for (size_t i = 0; i < st->n_lowers; i++) {
@@ -175,8 +208,11 @@ static char *legacy_options(const struct overlay_stack *st, char *const *names)
 		sbuf_addstr(&b, ",workdir=");
 		add_escaped(&b, st->work);
 	}
+	opts = mount_opts(&userxattr);
 	for (size_t i = 0; i < ARRAY_SIZE(fixed_opts); i++)
-		sbuf_addf(&b, ",%s=%s", fixed_opts[i][0], fixed_opts[i][1]);
+		sbuf_addf(&b, ",%s=%s", opts[i][0], opts[i][1]);
+	if (userxattr)
+		sbuf_addstr(&b, ",userxattr");
 	if (st->upper && st->volatile_upper)
 		sbuf_addstr(&b, ",volatile");
 	return sbuf_detach(&b, NULL);
@@ -261,8 +297,23 @@ int mount_legacy(const char *fstype, const char *target, unsigned long flags, co
 			       fstype, target, rc);
 }
 
+/*
+ * Without root, overlayfs (and a bind) is mounted in a user namespace, so
+ * the mount exists only there: in the container's (run, start) or in a
+ * session of 'strata unshare', as with 'podman unshare'.
+ */
+static int check_may_mount(struct strata_error **err)
+{
+	if (geteuid() != 0)
+		return strata_fail_msg(err, EPERM,
+				       "without root a rootfs is mounted only inside a user namespace: run this in 'strata unshare'");
+	return 0;
+}
+
 int mount_bind_ro(const char *src, const char *target, struct strata_error **err)
 {
+	if (check_may_mount(err) < 0)
+		return -1;
 	return mount_legacy("none", target, MS_BIND | MS_RDONLY, src, err);
 }
 
@@ -321,6 +372,8 @@ static int mount_overlay(const struct overlay_stack *st, const char *target,
 		return strata_fail_msg(err, EINVAL, "overlay needs at least one lower dir");
 	if (st->upper && !st->work)
 		return strata_fail_msg(err, EINVAL, "overlay needs a work dir beside the upper dir");
+	if (check_may_mount(err) < 0)
+		return -1;
 	/* overlayfs refuses one lower without an upper: a read-only bind is the same tree. */
 	if (!st->upper && st->n_lowers == 1)
 		return mount_bind_ro(st->lowers[0], target, err);

@@ -40,9 +40,27 @@ bool overlay_backend_is_valid(const char *name);
 
 /*
  * The backend used when none is asked for: "overlay" where the kernel has
- * overlayfs and this process may mount (root), else "vfs". Static string.
+ * overlayfs and this process may mount it (root, or a non-root user where
+ * overlay_rootless_possible), else "vfs", saying why once. Static string.
  */
 const char *overlay_backend_default(void);
+
+/*
+ * The default backend from what the machine allows: @host_root with
+ * @has_overlay, or a non-root user with @rootless_ok, gets "overlay";
+ * the rest "vfs". Static string.
+ */
+const char *overlay_backend_pick(bool host_root, bool has_overlay, bool rootless_ok);
+
+/*
+ * True when a non-root user can mount overlayfs inside a user namespace
+ * here (overlayfs, Linux 5.11 or later, user namespaces allowed); else
+ * false with the reason in *why (static).
+ */
+bool overlay_rootless_possible(const char **why);
+
+/* True when kernel @release ("6.18.4-foo") is @major.@minor or later. */
+bool overlay_kernel_at_least(const char *release, int major, int minor);
 
 /*
  * Checks that backend @name can work on this machine. An unknown name is
@@ -170,6 +188,33 @@ enum overlay_create_flags { OVERLAY_CREATE_VOLATILE = 1 << 0 };
  */
 int overlay_container_mount(struct store *s, const char *id, char **merged,
 			    struct strata_error **err);
+
+/*
+ * A container's rootfs as the launcher needs it. Root mounts it here
+ * (overlay_container_mount, counted). Without root an overlay or aufs
+ * stack cannot be mounted in this namespace: the container's process
+ * mounts @stack at @merged itself, inside its new user and mount
+ * namespaces, and the mount ends with them.
+ */
+struct overlay_rootfs {
+	char *merged;		    /* the rootfs path */
+	bool counted;		    /* mounted (or counted) here: overlay_container_umount undoes it */
+	char *backend;		    /* NULL, or the backend to mount @stack with in the container */
+	struct overlay_stack stack; /* with @backend: what to mount at @merged */
+	char **lowers;		    /* storage of @stack */
+	char *upper, *work, *link_dir;
+};
+
+/*
+ * Fills @r for container @id: mounted and counted as overlay_container_mount
+ * as root or on vfs; otherwise the stack, its layer dirs made, unmounted.
+ * Free with overlay_rootfs_release.
+ */
+int overlay_container_rootfs(struct store *s, const char *id, struct overlay_rootfs *r,
+			     struct strata_error **err);
+
+/* Frees what overlay_container_rootfs filled in (it unmounts nothing). */
+void overlay_rootfs_release(struct overlay_rootfs *r);
 
 /*
  * Counts one user less and unmounts at zero; @force unmounts now whatever

@@ -19,7 +19,8 @@ char *store_default_root(void)
 	const char *xdg;
 	const char *home;
 
-	if (geteuid() == 0)
+	/* Root in a user namespace (strata unshare, a rootless build) keeps the user's store. */
+	if (sys_is_host_root())
 		return xstrdup("/var/lib/strata");
 	xdg = getenv("XDG_DATA_HOME");
 	if (xdg && *xdg)

@@ -382,6 +382,12 @@ int path_rm_rf_at(int dirfd, const char *name, struct strata_error **err)
 	if (errno != EISDIR && errno != EPERM)
 		return strata_fail(err, errno, "remove '%s'", name);
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/*
+	 * A directory of ours that we may not read (overlayfs makes work/work
+	 * mode 0; without root nothing overrides that): open it up first.
+	 */
+	if (fd < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;

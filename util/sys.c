@@ -8,6 +8,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -143,6 +144,31 @@ int sys_ncpus(void)
 		return CPU_COUNT(&set);
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 1;
+}
+
+bool sys_userns_is_initial(void)
+{
+	char buf[128], *nl;
+	unsigned long a, b, c;
+	ssize_t n;
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true; /* no /proc or no user namespaces: nothing but the initial one */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	/* The initial namespace maps every uid onto itself: "0 0 4294967295", one line. */
+	return sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 &&
+	       c == 4294967295UL && (!nl || !nl[1]);
+}
+
+bool sys_is_host_root(void)
+{
+	return geteuid() == 0 && sys_userns_is_initial();
 }
 
 bool sys_pid_alive(pid_t pid)

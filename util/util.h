@@ -323,6 +323,14 @@ ssize_t sys_llistxattr(const char *path, char *list, size_t size);
 
 /* CPUs this process may run on (its affinity mask), at least 1. */
 int sys_ncpus(void);
+/* True in the initial user namespace (its uid_map maps every uid to itself). */
+bool sys_userns_is_initial(void);
+/*
+ * True for uid 0 of the initial user namespace: real root, which may mknod,
+ * chown to any uid, write trusted.* xattrs and the cgroup tree. False for
+ * other users and for root inside a user namespace (rootless).
+ */
+bool sys_is_host_root(void);
 /* True when process @pid exists. */
 bool sys_pid_alive(pid_t pid);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,6 +178,95 @@ START_TEST(test_cgroup_limits_without_a_hierarchy)
 }
 END_TEST
 
+/* Without root: the cgroup it runs in is used only when it may write it (delegated v2). */
+START_TEST(test_cgroup_rootless)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *mnt = xasprintf("%s/cg2", scratch);
+	cleanup_free char *self = xasprintf("%s/self", scratch);
+	cleanup_free char *other = xasprintf("%s/other", scratch);
+	cleanup_free char *base = xasprintf("%s/user.slice/me", mnt);
+	cleanup_free char *procs = xasprintf("%s/cgroup.procs", base);
+	cleanup_free char *ctl = xasprintf("%s/cgroup.controllers", mnt);
+	cleanup_free char *dir = xasprintf("%s/strata/c1", base);
+	struct launch_limits none = { 0 }, mem = { .memory = 32 << 20 };
+	struct launch_cgroup *cg = NULL;
+
+	mkdirs(base);
+	unit_write_file(ctl, "memory pids\n", 0644);
+	unit_write_file(procs, "", 0644);
+	unit_write_file(self, "0::/user.slice/me\n", 0644);
+	unit_write_file(other, "0::/system.slice/gone\n", 0644);
+	ck_assert(launch_limits_any(&mem));
+	ck_assert(!launch_limits_any(&none));
+	/* a cgroup that is not there (or not ours): none, quietly */
+	ck_assert_ok(launch_cgroup_open(mnt, other, "c1", &none, false, &cg, &err), err);
+	ck_assert_ptr_null(cg);
+	/* ... but limits cannot be had without one */
+	ck_assert_int_eq(launch_cgroup_open(mnt, other, "c1", &mem, false, &cg, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EPERM);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "need root or a delegated cgroup"));
+	ck_assert_ptr_null(cg);
+	/* a delegated cgroup: the container's is made under it, with its limits */
+	ck_assert_ok(launch_cgroup_open(mnt, self, "c1", &mem, false, &cg, &err), err);
+	ck_assert_ptr_nonnull(cg);
+	{
+		cleanup_free char *v = slurp(dir, "memory.max");
+
+		ck_assert_str_eq(v, "33554432");
+	}
+	launch_cgroup_destroy(cg);
+	ck_assert_int_eq(access(dir, F_OK), -1);
+	/* v1 is never delegated */
+	{
+		cleanup_free char *v1 = xasprintf("%s/cg1", scratch);
+		cleanup_free char *memdir = xasprintf("%s/cg1/memory", scratch);
+
+		mkdirs(memdir);
+		cg = NULL;
+		ck_assert_ok(launch_cgroup_open(v1, self, "c1", &none, false, &cg, NULL), NULL);
+		ck_assert_ptr_null(cg);
+	}
+}
+END_TEST
+
+START_TEST(test_idmap)
+{
+	cleanup_free char *a = launch_idmap_line(0, 1000, 1);
+	cleanup_free char *b = launch_idmap_line(1, 100000, 65536);
+
+	ck_assert_str_eq(a, "0 1000 1\n");
+	ck_assert_str_eq(b, "1 100000 65536\n");
+	ck_assert(launch_userns_refused(EPERM));
+	ck_assert(launch_userns_refused(EINVAL));
+	ck_assert(launch_userns_refused(ENOSPC));
+	ck_assert(!launch_userns_refused(ENOMEM));
+}
+END_TEST
+
+/* Check forks each test: entering a user namespace here leaves the runner alone. */
+START_TEST(test_userns_enter)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *um = NULL;
+	cleanup_free char *sg = NULL;
+	unsigned self = (unsigned)geteuid(), a, b, c;
+
+	ck_assert(sys_userns_is_initial() || !sys_is_host_root());
+	ck_assert_ok(launch_userns_enter(&err), err);
+	ck_assert_int_eq(geteuid(), 0);
+	ck_assert(!sys_userns_is_initial());
+	ck_assert(!sys_is_host_root());
+	ck_assert_int_eq(file_read_at(AT_FDCWD, "/proc/self/uid_map", 256, &um, NULL, NULL), 0);
+	ck_assert_int_eq(sscanf(um, "%u %u %u", &a, &b, &c), 3);
+	ck_assert_uint_eq(a, 0);
+	ck_assert_uint_eq(b, self);
+	ck_assert_uint_eq(c, 1);
+	ck_assert_int_eq(file_read_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(sg, "deny"));
+}
+END_TEST
+
 START_TEST(test_signal_names)
 {
 	ck_assert_int_eq(launch_signal_parse("TERM"), SIGTERM);
@@ -288,6 +378,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_cgroup_v2_fake_tree);
 	tcase_add_test(tc, test_cgroup_v1_fake_tree);
 	tcase_add_test(tc, test_cgroup_limits_without_a_hierarchy);
+	tcase_add_test(tc, test_cgroup_rootless);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("userns");
+	tcase_add_test(tc, test_idmap);
+	tcase_add_test(tc, test_userns_enter);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("spec");

@@ -324,6 +324,102 @@ START_TEST(test_file_replaces_dir_and_reverse)
 }
 END_TEST
 
+/* ---- modes and owners: made right without a chmod or chown where none is needed ---- */
+
+struct mentry {
+	const char *name;
+	mode_t type, mode;
+	unsigned uid, gid;
+};
+
+static char *make_mode_tar(const char *file, const struct mentry *t, size_t n)
+{
+	char *path = xasprintf("%s/%s", scratch, file);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+
+	archive_write_set_format_pax(a);
+	ck_assert_int_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, t[i].name);
+		archive_entry_set_filetype(e, t[i].type);
+		archive_entry_set_perm(e, t[i].mode);
+		archive_entry_set_uid(e, t[i].uid);
+		archive_entry_set_gid(e, t[i].gid);
+		archive_entry_set_mtime(e, 1000, 0);
+		if (t[i].type == AE_IFLNK)
+			archive_entry_set_symlink(e, "target");
+		archive_entry_set_size(e, t[i].type == AE_IFREG ? 1 : 0);
+		ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+		if (t[i].type == AE_IFREG)
+			archive_write_data(a, "x", 1);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	archive_entry_free(e);
+	return path;
+}
+
+static const struct mentry modes[] = {
+	{ "sg/", AE_IFDIR, 02775, 0, 50 },  { "sg/f", AE_IFREG, 0644, 0, 0 },
+	{ "a", AE_IFREG, 0644, 0, 0 },	    { "b", AE_IFREG, 0755, 0, 0 },
+	{ "c", AE_IFREG, 0600, 0, 0 },	    { "d", AE_IFREG, 0666, 0, 0 },
+	{ "e", AE_IFREG, 04755, 0, 0 },	    { "f", AE_IFREG, 02750, 0, 42 },
+	{ "g", AE_IFREG, 0644, 1000, 1000 }, { "h", AE_IFREG, 0, 0, 0 },
+	{ "l", AE_IFLNK, 0777, 7, 8 },	    { "dir/", AE_IFDIR, 0750, 3, 4 },
+	{ "dir/i", AE_IFREG, 0640, 0, 0 },
+};
+
+/* Checks every entry of modes[] in @d: exact permission bits, owner and group. */
+static void check_modes(int d)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		cleanup_free char *p = xstrdup(modes[i].name);
+		struct stat sb;
+
+		if (p[strlen(p) - 1] == '/')
+			p[strlen(p) - 1] = '\0';
+		ck_assert_int_eq(fstatat(d, p, &sb, AT_SYMLINK_NOFOLLOW), 0);
+		if (modes[i].type != AE_IFLNK)
+			ck_assert_msg((sb.st_mode & 07777) == modes[i].mode, "%s: mode %o, want %o", p,
+				      (unsigned)(sb.st_mode & 07777), (unsigned)modes[i].mode);
+		ck_assert_msg(sb.st_uid == modes[i].uid && sb.st_gid == modes[i].gid,
+			      "%s: owner %u:%u, want %u:%u", p, (unsigned)sb.st_uid,
+			      (unsigned)sb.st_gid, modes[i].uid, modes[i].gid);
+	}
+}
+
+START_TEST(test_unpack_modes_and_owners)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *tar = make_mode_tar("m.tar", modes, ARRAY_SIZE(modes));
+	const mode_t masks[] = { 022, 077, 0 };
+
+	for (size_t m = 0; m < ARRAY_SIZE(masks); m++) {
+		cleanup_free char *rel = xasprintf("m%zu", m);
+		cleanup_close int d = open_dir(rel);
+		mode_t old = umask(masks[m]);
+
+		ck_assert_ok(unpack_file(tar, d, LAYERS_WHITEOUT_OVERLAY, 0, &err), err);
+		umask(old);
+		check_modes(d);
+	}
+	{
+		/*
+		 * Over an existing tree (vfs): a file made in a setgid directory
+		 * would take the directory's group, so its own is set.
+		 */
+		cleanup_close int d = open_dir("over");
+
+		ck_assert_ok(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+		ck_assert_int_eq(unlinkat(d, "sg/f", 0), 0);
+		ck_assert_ok(unpack_file(tar, d, LAYERS_WHITEOUT_VFS, 0, &err), err);
+		check_modes(d);
+	}
+}
+END_TEST
+
 /* ---- whiteouts ---- */
 
 static const struct tentry lower[] = {
@@ -1036,6 +1132,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_whiteouts_overlay_and_aufs_round_trip);
 	tcase_add_test(tc, test_pack_round_trip);
+	tcase_add_test(tc, test_unpack_modes_and_owners);
 	tcase_add_test(tc, test_pack_is_deterministic);
 	tcase_add_test(tc, test_pack_changes);
 	tcase_add_test(tc, test_layer_dirs);

@@ -18,6 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "launch/launch.h"
 #include "overlay/overlay.h"
 #include "tests/unit/unit.h"
 
@@ -121,6 +122,30 @@ START_TEST(test_backend_names)
 	ck_assert_int_eq(overlay_backend_check("btrfs", &err), -1);
 	ck_assert_int_eq(strata_error_code(err), EINVAL);
 	ck_assert_ok(overlay_backend_check("vfs", NULL), NULL);
+}
+END_TEST
+
+START_TEST(test_backend_pick)
+{
+	/* root: overlay where the kernel has it */
+	ck_assert_str_eq(overlay_backend_pick(true, true, false), "overlay");
+	ck_assert_str_eq(overlay_backend_pick(true, false, false), "vfs");
+	/* another user: overlay only where it can be mounted in a user namespace */
+	ck_assert_str_eq(overlay_backend_pick(false, true, true), "overlay");
+	ck_assert_str_eq(overlay_backend_pick(false, true, false), "vfs");
+	ck_assert_str_eq(overlay_backend_pick(false, false, false), "vfs");
+}
+END_TEST
+
+START_TEST(test_kernel_versions)
+{
+	ck_assert(overlay_kernel_at_least("6.18.44-fc-v1045", 5, 11));
+	ck_assert(overlay_kernel_at_least("5.11.0", 5, 11));
+	ck_assert(overlay_kernel_at_least("5.12", 5, 11));
+	ck_assert(!overlay_kernel_at_least("5.10.200-lts", 5, 11));
+	ck_assert(!overlay_kernel_at_least("4.19.0", 5, 11));
+	ck_assert(!overlay_kernel_at_least("garbage", 5, 11));
+	ck_assert(!overlay_kernel_at_least(NULL, 5, 11));
 }
 END_TEST
 
@@ -444,6 +469,65 @@ static int scenario_mount_basic(void)
 	return 0;
 }
 
+/*
+ * Rootless: as root of a user namespace that maps one id, layer dirs mark
+ * opaque dirs with user.overlay.opaque, overlayfs is mounted with
+ * userxattr and honours that marker, and writes its own under user.* too.
+ */
+static int scenario_mount_userns(void)
+{
+	struct strata_error *err = NULL;
+	cleanup_free char *base = sp("u");
+	cleanup_free char *upper = sp("u/upper");
+	cleanup_free char *work = sp("u/work");
+	cleanup_free char *merged = sp("u/merged");
+	cleanup_free char *mi = NULL;
+	cleanup_strv char **lowers = NULL;
+	struct overlay_stack st;
+	char v[2];
+
+	T_CHECK(mkdir(base, 0755) == 0 && mkdir(upper, 0755) == 0 && mkdir(work, 0700) == 0 &&
+			mkdir(merged, 0755) == 0,
+		"mkdir");
+	T_CHECK(make_lowers(2, base, &lowers) == 0, "lowers");
+	T_CHECK(unit_sh("mkdir '%s/l0/od' '%s/l1/od' '%s/l0/keep' && touch '%s/l0/od/hidden' "
+			"'%s/l1/od/shown' '%s/l0/keep/old'",
+			base, base, base, base, base, base) == 0,
+		"dirs");
+	T_OK(launch_userns_enter(&err), err);
+	T_CHECK(!sys_userns_is_initial() && !sys_is_host_root(), "still in the initial namespace");
+	T_CHECK(strcmp(layers_opaque_xattr(), "user.overlay.opaque") == 0, "opaque xattr is %s",
+		layers_opaque_xattr());
+	{
+		cleanup_free char *od = xasprintf("%s/l1/od", base);
+
+		T_CHECK(lsetxattr(od, layers_opaque_xattr(), "y", 1, 0) == 0, "setxattr: %s",
+			strerror(errno));
+	}
+	st = (struct overlay_stack){ lowers, 2, upper, work, NULL, false };
+	T_OK(overlay_mount("overlay", &st, merged, &err), err);
+	T_CHECK(file_read_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 20, &mi, NULL, NULL) == 0 &&
+			strstr(mi, "userxattr"),
+		"not mounted with userxattr");
+	T_CHECK(unit_sh("test -e '%s/od/shown' && ! test -e '%s/od/hidden'", merged, merged) == 0,
+		"the lower's user.overlay.opaque is not honoured");
+	T_CHECK(unit_sh("rm -rf '%s/keep' && mkdir '%s/keep'", merged, merged) == 0, "rm, mkdir");
+	{
+		cleanup_free char *kd = xasprintf("%s/keep", upper);
+
+		T_CHECK(lgetxattr(kd, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y',
+			"the new dir is not opaque (user.overlay.opaque) in upper");
+	}
+	T_OK(overlay_umount(merged, false, &err), err);
+	return 0;
+}
+
+START_TEST(test_mount_userns)
+{
+	run_scenario(scenario_mount_userns, false);
+}
+END_TEST
+
 START_TEST(test_mount_new_api)
 {
 	/* valgrind does not know fsopen: there the probe falls back, as it should */
@@ -703,7 +787,14 @@ Suite *unit_suite(void)
 
 	tc = tcase_create("backends");
 	tcase_add_test(tc, test_backend_names);
+	tcase_add_test(tc, test_backend_pick);
+	tcase_add_test(tc, test_kernel_versions);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mount-userns");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_mount_userns);
+	unit_need_root(s, tc, "a mount namespace first, then the user namespace");
 
 	tc = tcase_create("backend-default");
 	tcase_add_test(tc, test_backend_default_and_aufs);
