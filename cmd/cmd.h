@@ -99,4 +99,21 @@ void cmd_table_add(struct cmd_table *t, const char *const *cells);
 /* Prints (with the header unless @no_header) and frees the table. */
 void cmd_table_print(struct cmd_table *t, bool no_header);
 
+/* ---- progress.c: pull and push progress on stderr ---- */
+
+struct cmd_progress;
+struct registry_event;
+
+/*
+ * A progress display on stderr: on a TTY one line per blob (bytes, rate,
+ * ETA) redrawn in place; otherwise one line per finished blob and per note.
+ */
+struct cmd_progress *cmd_progress_new(void);
+
+/* A registry_progress_fn: @arg is the struct cmd_progress. */
+void cmd_progress_event(const struct registry_event *ev, void *arg);
+
+/* Frees @p (the lines drawn stay on the screen); NULL is fine. */
+void cmd_progress_free(struct cmd_progress *p);
+
 #endif

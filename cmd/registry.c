@@ -18,6 +18,7 @@
 #define OPT_DIGESTFILE 0x2005
 #define OPT_PASSWORD_STDIN 0x2006
 #define OPT_ALL 0x2007
+#define OPT_COMPRESSION 0x2008
 
 static int parse_tls(struct cmd_ctx *ctx, const char *arg, struct registry_opts *o)
 {
@@ -59,6 +60,8 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 					      CMD_OPT_END };
 	struct registry_opts o = { 0 };
 	struct strata_error *err = NULL;
+	struct cmd_progress *prog = NULL;
+	bool quiet = false;
 	char *creds = NULL;
 	char id[DIGEST_STR_LEN];
 	struct store *s;
@@ -81,7 +84,7 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 			o.platform = optarg;
 			break;
 		case 'q':
-			o.quiet = true;
+			quiet = true;
 			break;
 		default:
 			wipe_free(creds);
@@ -97,6 +100,11 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 		wipe_free(creds);
 		return EXIT_STRATA;
 	}
+	if (!quiet) {
+		prog = cmd_progress_new();
+		o.progress = cmd_progress_event;
+		o.progress_arg = prog;
+	}
 	/*
 	 * Ready to mount: the layer dirs of the backend are made as the layers
 	 * arrive, and whatever could not be (vfs dirs, which replay their
@@ -104,6 +112,7 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 	 */
 	o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
 	r = registry_pull(s, argv[optind], &o, id, &err);
+	cmd_progress_free(prog);
 	wipe_free(creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
@@ -137,12 +146,15 @@ static int cmd_push(struct cmd_ctx *ctx, int argc, char **argv)
 					      { "creds", required_argument, NULL, OPT_CREDS },
 					      { "authfile", required_argument, NULL, OPT_AUTHFILE },
 					      { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
+					      { "compression", required_argument, NULL, OPT_COMPRESSION },
 					      { "quiet", no_argument, NULL, 'q' },
 					      CMD_OPT_HELP,
 					      CMD_OPT_END };
 	struct registry_opts o = { 0 };
 	struct strata_error *err = NULL;
+	struct cmd_progress *prog = NULL;
 	const char *digestfile = NULL;
+	bool quiet = false;
 	char *creds = NULL;
 	char digest[DIGEST_STR_LEN];
 	struct store *s;
@@ -164,8 +176,18 @@ static int cmd_push(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_DIGESTFILE:
 			digestfile = optarg;
 			break;
+		case OPT_COMPRESSION:
+			if (layers_compression_parse(optarg, &o.compression) < 0 ||
+			    o.compression == LAYERS_COMPRESSION_NONE) {
+				wipe_free(creds);
+				return cmd_usage_error(ctx,
+						       "--compression wants gzip or zstd, not '%s'",
+						       optarg);
+			}
+			o.recompress = true;
+			break;
 		case 'q':
-			o.quiet = true;
+			quiet = true;
 			break;
 		default:
 			wipe_free(creds);
@@ -181,8 +203,14 @@ static int cmd_push(struct cmd_ctx *ctx, int argc, char **argv)
 		wipe_free(creds);
 		return EXIT_STRATA;
 	}
+	if (!quiet) {
+		prog = cmd_progress_new();
+		o.progress = cmd_progress_event;
+		o.progress_arg = prog;
+	}
 	r = registry_push(s, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &o, digest,
 			  &err);
+	cmd_progress_free(prog);
 	wipe_free(creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
@@ -319,6 +347,7 @@ const struct command cmd_registry_commands[] = {
 	  "      --creds USER:PASS      credentials (else the auth file's)\n"
 	  "      --authfile FILE        read credentials from FILE\n"
 	  "      --digestfile FILE      write the manifest digest to FILE\n"
+	  "      --compression C        recompress the layers to gzip or zstd (the local image stays)\n"
 	  "  -q, --quiet                no progress lines\n",
 	  cmd_push },
 	{ "login", "[options] REGISTRY", "check and store credentials for a registry",

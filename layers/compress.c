@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "layers/layers-int.h"
@@ -18,7 +19,10 @@
 
 struct layers_blob_writer {
 	enum layers_compression c;
-	struct store_blob_writer *blob;
+	struct store_blob_writer *blob; /* into the store, or NULL when writing to out_fd */
+	int out_fd;
+	struct digester *out_digest;	/* of what goes to out_fd */
+	uint64_t out_size;
 	struct digester *diff;
 	uint64_t tar_size;
 	unsigned char *out;
@@ -65,23 +69,31 @@ const char *layers_compression_name(enum layers_compression c)
 	return "none";
 }
 
+/* Compressed bytes out: into the store blob, or hashed onto out_fd. */
+static int out_write(struct layers_blob_writer *w, const void *buf, size_t n,
+		     struct strata_error **err)
+{
+	if (w->blob)
+		return store_blob_writer_write(w->blob, buf, n, err);
+	if (file_write_all(w->out_fd, buf, n, err) < 0)
+		return -1;
+	digester_update(w->out_digest, buf, n);
+	w->out_size += n;
+	return 0;
+}
+
 static int gzip_sink(void *arg, const void *buf, size_t n, struct strata_error **err)
 {
 	struct layers_blob_writer *w = arg;
 
-	return store_blob_writer_write(w->blob, buf, n, err);
+	return out_write(w, buf, n, err);
 }
 
-int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
-			   struct layers_blob_writer **out, struct strata_error **err)
+/* Sets up the compressor of @w (its sink already chosen). */
+static int writer_init(struct layers_blob_writer *w, enum layers_compression c, int level,
+		       struct layers_blob_writer **out, struct strata_error **err)
 {
-	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
-
 	w->c = c;
-	if (store_blob_writer_new(s, &w->blob, err) < 0) {
-		free(w);
-		return -1;
-	}
 	w->diff = digester_new();
 	w->out = xmalloc(OUT_CHUNK);
 	switch (c) {
@@ -112,6 +124,29 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 	return 0;
 }
 
+int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
+			   struct layers_blob_writer **out, struct strata_error **err)
+{
+	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
+
+	w->out_fd = -1;
+	if (store_blob_writer_new(s, &w->blob, err) < 0) {
+		free(w);
+		return -1;
+	}
+	return writer_init(w, c, level, out, err);
+}
+
+int layers_blob_writer_new_fd(int fd, enum layers_compression c, int level,
+			      struct layers_blob_writer **out, struct strata_error **err)
+{
+	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
+
+	w->out_fd = fd;
+	w->out_digest = digester_new();
+	return writer_init(w, c, level, out, err);
+}
+
 static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bool end,
 		     struct strata_error **err)
 {
@@ -123,7 +158,7 @@ static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bo
 
 		if (ZSTD_isError(left))
 			return strata_fail_msg(err, EIO, "zstd: %s", ZSTD_getErrorName(left));
-		if (o.pos && store_blob_writer_write(w->blob, w->out, o.pos, err) < 0)
+		if (o.pos && out_write(w, w->out, o.pos, err) < 0)
 			return -1;
 		if (end ? left == 0 : in.pos == in.size)
 			return 0;
@@ -143,7 +178,7 @@ int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size
 	case LAYERS_COMPRESSION_NONE:
 		break;
 	}
-	return store_blob_writer_write(w->blob, buf, n, err);
+	return out_write(w, buf, n, err);
 }
 
 static void writer_free(struct layers_blob_writer *w)
@@ -151,6 +186,7 @@ static void writer_free(struct layers_blob_writer *w)
 	pgzip_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
 	digester_free(w->diff);
+	digester_free(w->out_digest);
 	free(w->out);
 	free(w);
 }
@@ -179,8 +215,43 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	digester_final(w->diff, out->diff_id);
 	out->tar_size = w->tar_size;
 	out->media_type = layers_compression_media_type(w->c);
-	r = store_blob_writer_commit(w->blob, NULL, out->digest, &out->size, err);
-	w->blob = NULL;
+	if (w->blob) {
+		r = store_blob_writer_commit(w->blob, NULL, out->digest, &out->size, err);
+		w->blob = NULL;
+	} else {
+		digester_final(w->out_digest, out->digest);
+		out->size = w->out_size;
+	}
 	writer_free(w);
 	return r;
+}
+
+#define RECOMPRESS_CHUNK (1u << 20)
+
+int layers_recompress(int fd, enum layers_compression c, int level, int out_fd,
+		      struct layers_blob *out, struct strata_error **err)
+{
+	struct layers_source *src = NULL;
+	struct layers_blob_writer *w = NULL;
+	cleanup_free char *buf = xmalloc(RECOMPRESS_CHUNK);
+
+	if (layers_source_open(fd, &src, err) < 0)
+		return -1;
+	if (layers_blob_writer_new_fd(out_fd, c, level, &w, err) < 0) {
+		layers_source_free(src);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = layers_source_read(src, buf, RECOMPRESS_CHUNK, err);
+
+		if (n == 0)
+			break;
+		if (n < 0 || layers_blob_writer_write(w, buf, (size_t)n, err) < 0) {
+			layers_blob_writer_abort(w);
+			layers_source_free(src);
+			return -1;
+		}
+	}
+	layers_source_free(src);
+	return layers_blob_writer_commit(w, out, err);
 }

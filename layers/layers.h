@@ -103,6 +103,13 @@ struct layers_blob_writer;
 int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
 			   struct layers_blob_writer **out, struct strata_error **err);
 
+/*
+ * The same, but the compressed bytes are written to @fd (owned by the
+ * caller, not closed) instead of the store; commit fills digest and size.
+ */
+int layers_blob_writer_new_fd(int fd, enum layers_compression c, int level,
+			      struct layers_blob_writer **out, struct strata_error **err);
+
 /* Feeds @n uncompressed bytes. */
 int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size_t n,
 			     struct strata_error **err);
@@ -113,6 +120,14 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 
 /* Discards the blob and frees @w; NULL is fine. */
 void layers_blob_writer_abort(struct layers_blob_writer *w);
+
+/*
+ * Decompresses the blob read from @fd (any compression layers_source knows)
+ * and writes it to @out_fd compressed with @c at @level; fills @out (digest
+ * and size of what was written, diffID of the tar). Neither fd is closed.
+ */
+int layers_recompress(int fd, enum layers_compression c, int level, int out_fd,
+		      struct layers_blob *out, struct strata_error **err);
 
 /* ---- import.c ---- */
 

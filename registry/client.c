@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ void reg_resp_release(struct reg_resp *r)
 	free(r->location);
 	free(r->docker_digest);
 	free(r->www_auth);
+	free(r->range);
 	sbuf_release(&r->body);
 	memset(r, 0, sizeof(*r));
 }
@@ -87,7 +89,8 @@ static void resp_reset_headers(struct reg_resp *r)
 	free(r->location);
 	free(r->docker_digest);
 	free(r->www_auth);
-	r->content_type = r->location = r->docker_digest = r->www_auth = NULL;
+	free(r->range);
+	r->content_type = r->location = r->docker_digest = r->www_auth = r->range = NULL;
 }
 
 /* ---- one transfer ---- */
@@ -102,7 +105,7 @@ struct xfer {
 	uint64_t sent;
 	char *url;
 	struct curl_slist *hdrs;
-	char *h_accept, *h_ct, *h_auth, *h_range;
+	char *h_accept, *h_ct, *h_auth, *h_range, *h_crange;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -129,6 +132,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		slot = &x->resp->docker_digest;
 	else if (klen == 16 && strncasecmp(buf, "WWW-Authenticate", 16) == 0)
 		slot = &x->resp->www_auth;
+	else if (klen == 5 && strncasecmp(buf, "Range", 5) == 0)
+		slot = &x->resp->range;
 	if (!slot)
 		return n;
 	v = colon + 1;
@@ -194,12 +199,14 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
 		r = (ssize_t)want;
 	} else {
 		do
-			r = pread(x->rq->body_fd, buf, want, (off_t)x->sent);
+			r = pread(x->rq->body_fd, buf, want, (off_t)(x->rq->body_offset + x->sent));
 		while (r < 0 && errno == EINTR);
 		if (r <= 0)
 			return CURL_READFUNC_ABORT;
 	}
 	x->sent += (uint64_t)r;
+	if (x->rq->sent)
+		x->rq->sent(x->sent, x->rq->sent_arg);
 	return (size_t)r;
 }
 
@@ -209,6 +216,29 @@ static char *url_for_msg(const char *url)
 	const char *q = strchr(url, '?');
 
 	return q ? xstrndup(url, (size_t)(q - url)) : xstrdup(url);
+}
+
+/*
+ * STRATA_RATE_LIMIT=BYTES ("512k", "2m") caps each transfer's speed both
+ * ways: the tests use it to keep a transfer running long enough to watch
+ * its progress or to kill the registry in the middle of it.
+ */
+static void set_rate_limit(CURL *h)
+{
+	const char *v = getenv("STRATA_RATE_LIMIT");
+	uint64_t bps;
+
+	if (!v || !*v || size_parse(v, &bps) < 0 || bps == 0)
+		return;
+	curl_easy_setopt(h, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)bps);
+	curl_easy_setopt(h, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)bps);
+	/*
+	 * libcurl checks the speed between reads of up to 100 buffers: from a
+	 * fast local server a whole blob fits in one such burst unless the
+	 * buffers are small.
+	 */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1024L);
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
 static void set_tls(struct reg_client *c, CURL *h)
@@ -260,6 +290,7 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	set_tls(c, h);
+	set_rate_limit(h);
 
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 	if (rq->accept) {
@@ -269,6 +300,10 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	if (rq->content_type) {
 		x->h_ct = xasprintf("Content-Type: %s", rq->content_type);
 		x->hdrs = curl_slist_append(x->hdrs, x->h_ct);
+	}
+	if (rq->content_range) {
+		x->h_crange = xasprintf("Content-Range: %s", rq->content_range);
+		x->hdrs = curl_slist_append(x->hdrs, x->h_crange);
 	}
 	if (rq->range_from) {
 		x->h_range = xasprintf("Range: bytes=%llu-", (unsigned long long)rq->range_from);
@@ -286,7 +321,9 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 
 	if (strcmp(rq->method, "HEAD") == 0) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(rq->method, "PUT") == 0) {
+	} else if (strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "PATCH") == 0) {
+		if (strcmp(rq->method, "PATCH") == 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
 		curl_easy_setopt(h, CURLOPT_READDATA, x);
@@ -337,8 +374,9 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 	free(x->h_ct);
 	free(x->h_auth);
 	free(x->h_range);
+	free(x->h_crange);
 	x->hdrs = NULL;
-	x->url = x->h_accept = x->h_ct = x->h_auth = x->h_range = NULL;
+	x->url = x->h_accept = x->h_ct = x->h_auth = x->h_range = x->h_crange = NULL;
 	return ret;
 }
 

@@ -20,6 +20,7 @@ struct blob_sink {
 	struct store_blob_writer *w;
 	const struct store_desc *d;
 	struct layers_dir_stream *stream; /* the layer dir unpacked as the blob arrives, or NULL */
+	const struct registry_opts *o;
 };
 
 static int blob_sink_write(const void *buf, size_t n, void *arg, struct strata_error **err)
@@ -34,7 +35,16 @@ static int blob_sink_write(const void *buf, size_t n, void *arg, struct strata_e
 	if (store_blob_writer_write(b->w, buf, n, err) < 0)
 		return -1;
 	layers_dir_stream_grow(b->stream, store_blob_writer_size(b->w));
+	reg_event(b->o, REGISTRY_EVENT_BYTES, b->d->digest, store_blob_writer_size(b->w),
+		  (uint64_t)b->d->size, NULL);
 	return 0;
+}
+
+/* Announces a transfer of @sink's blob that starts (or resumes) now. */
+static void blob_start(const struct blob_sink *sink)
+{
+	reg_event(sink->o, REGISTRY_EVENT_START, sink->d->digest,
+		  sink->w ? store_blob_writer_size(sink->w) : 0, (uint64_t)sink->d->size, NULL);
 }
 
 /*
@@ -63,20 +73,6 @@ static void sink_drop(struct blob_sink *b)
 	layers_dir_stream_finish(steal_ptr(&b->stream), false, NULL);
 }
 
-static void progress(const struct registry_opts *o, const char *fmt, ...) FMT(2, 3);
-
-static void progress(const struct registry_opts *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (o && o->quiet)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* Checks the size and commits a fetched blob (always consumes the writer). */
 static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 		       struct strata_error **err)
@@ -84,7 +80,6 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 	const struct store_desc *d = sink->d;
 	struct store_blob_writer *w = steal_ptr(&sink->w);
 	uint64_t size = store_blob_writer_size(w);
-	cleanup_free char *human = NULL;
 	char got[DIGEST_STR_LEN];
 
 	if (size != (uint64_t)d->size) {
@@ -101,13 +96,17 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 	}
 	/* Whole and verified: its unpack may read to the end (sink_install keeps it). */
 	layers_dir_stream_end(sink->stream);
-	human = size_human(size);
-	progress(o, "Blob %.19s: %s", d->digest, human);
+	reg_done_size(o, d->digest, size);
 	return 0;
 }
 
-/* Attempts after a dropped connection, waiting 250 ms, 500 ms, 1 s, 2 s. */
-#define PULL_RETRIES 4
+/*
+ * Attempts after a dropped connection without a byte of progress, waiting
+ * 250 ms, 500 ms, 1 s, then 2 s each time: about 12 s in all, long enough
+ * for a registry to be restarted. Bytes received start the count again.
+ */
+#define PULL_RETRIES 8
+#define PULL_BACKOFF_MAX_US 2000000u
 
 /*
  * Fetches one blob into the store, unless it is there already. @w, when
@@ -119,17 +118,20 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 			   const struct store_desc *d, const struct registry_opts *o,
 			   struct blob_sink *resume, struct strata_error **err)
 {
-	struct blob_sink sink = { .d = d };
+	struct blob_sink sink = { .d = d, .o = o };
 	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
 	struct reg_resp resp = { 0 };
 	int retries = 0, restarts = 0;
+	uint64_t had;
 
 	if (resume) {
 		sink.w = steal_ptr(&resume->w);
 		sink.stream = steal_ptr(&resume->stream);
 	}
+	had = sink.w ? store_blob_writer_size(sink.w) : 0;
 	if (!sink.w && store_blob_exists(s, d->digest)) {
-		progress(o, "Blob %.19s: already present", d->digest);
+		reg_event(o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
+			  "already present");
 		return 0;
 	}
 	for (;;) {
@@ -141,6 +143,7 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 		if (!sink.w && store_blob_writer_new(s, &sink.w, err) < 0)
 			return -1;
 		rq.range_from = store_blob_writer_size(sink.w);
+		blob_start(&sink);
 		if (reg_do(c, &rq, &resp, &e) == 0)
 			break;
 		code = strata_error_code(e);
@@ -149,11 +152,17 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 			strata_error_free(e);
 			continue;
 		}
+		if (code == ECONNABORTED && store_blob_writer_size(sink.w) > had) {
+			had = store_blob_writer_size(sink.w);
+			retries = 0;
+		}
 		if (code == ECONNABORTED && retries < PULL_RETRIES) {
-			progress(o, "Blob %.19s: connection lost after %" PRIu64 " bytes, retrying",
-				 d->digest, store_blob_writer_size(sink.w));
+			unsigned wait = retries < 3 ? 250000u << retries : PULL_BACKOFF_MAX_US;
+
+			reg_notef(o, d->digest, "connection lost after %" PRIu64 " bytes, retrying",
+				  store_blob_writer_size(sink.w));
 			strata_error_free(e);
-			usleep(250000u << retries);
+			usleep(wait);
 			retries++;
 			continue;
 		}
@@ -213,10 +222,12 @@ static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_er
 	const struct store_desc *d = &lf->m->layers[i];
 
 	if (store_blob_exists(lf->s, d->digest)) {
-		progress(lf->o, "Blob %.19s: already present", d->digest);
+		reg_event(lf->o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
+			  "already present");
 		return 0;
 	}
 	lf->sinks[i].d = d;
+	lf->sinks[i].o = lf->o;
 	if (store_blob_writer_new(lf->s, &lf->sinks[i].w, err) < 0)
 		return -1;
 	if (lf->o && lf->o->unpack_backend) {
@@ -240,6 +251,7 @@ static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_er
 	rq->url = lf->urls[i];
 	rq->sink = blob_sink_write;
 	rq->sink_arg = &lf->sinks[i];
+	blob_start(&lf->sinks[i]);
 	return 0;
 }
 
@@ -255,8 +267,9 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 		if (strata_error_code(xerr) == ERANGE)
 			sink_drop(sink);
 		else
-			progress(lf->o, "Blob %.19s: connection lost after %" PRIu64 " bytes, resuming",
-				 d->digest, store_blob_writer_size(sink->w));
+			reg_notef(lf->o, d->digest,
+				  "connection lost after %" PRIu64 " bytes, resuming",
+				  store_blob_writer_size(sink->w));
 		strata_error_free(xerr);
 		return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, sink, err);
 	}
@@ -534,7 +547,7 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 									   : MEDIA_OCI_MANIFEST,
 			  (int64_t)resp.body.len, err) < 0)
 		goto out;
-	progress(o, "Tagged %s (%s)", tag, digest);
+	reg_notef(o, NULL, "Tagged %s (%s)", tag, digest);
 	memcpy(id, m->config.digest, DIGEST_STR_LEN);
 	ret = 0;
 out:

@@ -1,33 +1,51 @@
 /*
- * Push: every blob the registry lacks (HEAD, then a monolithic POST + PUT
- * upload streamed from the store), then the manifest bytes exactly as
- * stored, so that its digest is the same on both sides.
+ * Push: every blob the registry lacks (HEAD, then an upload streamed from
+ * the store: one POST + PUT for small blobs, PATCH chunks for large ones),
+ * then the manifest bytes exactly as stored, so that its digest is the
+ * same on both sides. A dropped connection is retried with backoff: a
+ * dropped PATCH resumes where the upload's status says it stopped, anything
+ * else starts the blob over. With --compression, layers in another
+ * compression are recompressed into unlinked temp files, uploaded from
+ * there, and a new OCI manifest naming them is pushed; the store is not
+ * changed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "registry/registry-int.h"
 
-static void progress(const struct registry_opts *o, const char *what, const char *digest,
-		     const char *how)
+/*
+ * Blobs larger than PUSH_CHUNK_THRESHOLD go in PUSH_CHUNK_SIZE PATCH
+ * requests, so that no single request carries a whole large layer.
+ * STRATA_PUSH_CHUNK_SIZE=N (bytes, or "64k", "4m") sets both: blobs larger
+ * than N go in N-byte chunks.
+ */
+#define PUSH_CHUNK_THRESHOLD (16ull << 20)
+#define PUSH_CHUNK_SIZE (8ull << 20)
+
+static void chunking(uint64_t *threshold, uint64_t *chunk)
 {
-	if (o && o->quiet)
-		return;
-	fprintf(stderr, "%s %.19s: %s\n", what, digest, how);
+	const char *v = getenv("STRATA_PUSH_CHUNK_SIZE");
+	uint64_t n;
+
+	*threshold = PUSH_CHUNK_THRESHOLD;
+	*chunk = PUSH_CHUNK_SIZE;
+	if (v && *v && size_parse(v, &n) == 0 && n > 0)
+		*threshold = *chunk = n;
 }
 
-/* The upload URL of a Location header plus "digest=": absolute, or a path on the registry. */
-static char *upload_url(struct reg_client *c, const char *location, const char *digest,
-			struct strata_error **err)
+/* Checks an upload Location header: absolute http(s), or a path on the registry. Caller frees. */
+static char *upload_location(struct reg_client *c, const char *location, struct strata_error **err)
 {
-	char *esc;
-	char *url;
-
 	if (!location || !*location) {
-		strata_fail_msg(err, EPROTO, "registry %s: upload started without a Location", c->host);
+		strata_fail_msg(err, EPROTO, "registry %s: upload answered without a Location",
+				c->host);
 		return NULL;
 	}
 	if (location[0] != '/' && !str_has_prefix(location, "http://") &&
@@ -35,56 +53,250 @@ static char *upload_url(struct reg_client *c, const char *location, const char *
 		strata_fail_msg(err, EPROTO, "registry %s: upload Location is not a URL", c->host);
 		return NULL;
 	}
-	esc = curl_easy_escape(c->curl, digest, 0);
-	url = xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', esc);
+	return xstrdup(location);
+}
+
+/* @location plus "digest=DIGEST" in its query. Caller frees. */
+static char *with_digest(struct reg_client *c, const char *location, const char *digest)
+{
+	char *esc = curl_easy_escape(c->curl, digest, 0);
+	char *url = xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', esc);
+
 	curl_free(esc);
 	return url;
 }
 
-/*
- * Uploads blob @d unless the registry has it; with @from (another repository
- * of the same registry that holds the image), asks for a cross-repository
- * mount first, and uploads only when the registry declines.
- */
-static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
-		     const struct store_desc *d, const struct registry_opts *o,
-		     struct strata_error **err)
+/* Progress of one blob's upload: bytes before the current request plus what it sent. */
+struct up_progress {
+	const struct registry_opts *o;
+	const char *digest;
+	uint64_t base, total;
+};
+
+static void up_sent(uint64_t sent, void *arg)
 {
-	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
-	cleanup_free char *post_url = from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo,
-						       d->digest, from)
-					   : xasprintf("/v2/%s/blobs/uploads/", repo);
-	cleanup_free char *put_url = NULL, *what = xasprintf("blob %s", d->digest);
+	struct up_progress *p = arg;
+
+	reg_event(p->o, REGISTRY_EVENT_BYTES, p->digest, p->base + sent, p->total, NULL);
+}
+
+/*
+ * The end offset (exclusive) a Range header "0-N" (or "bytes=0-N") gives:
+ * N + 1; @fallback when there is none. -1 when it is malformed.
+ */
+static int64_t range_end(const char *range, uint64_t fallback)
+{
+	const char *p = range, *dash;
+	char *end = NULL;
+	unsigned long long n;
+
+	if (!p)
+		return (int64_t)fallback;
+	if (str_has_prefix(p, "bytes="))
+		p += strlen("bytes=");
+	dash = strchr(p, '-');
+	if (!dash || strtoull(p, NULL, 10) != 0)
+		return -1;
+	errno = 0;
+	n = strtoull(dash + 1, &end, 10);
+	if (errno || end == dash + 1 || *end || n >= INT64_MAX)
+		return -1;
+	return (int64_t)n + 1;
+}
+
+/*
+ * Attempts after a dropped connection, with the pull's backoff: 250 ms,
+ * 500 ms, 1 s, then 2 s; about 12 s in all, long enough for a registry to
+ * be restarted.
+ */
+#define PUSH_RETRIES 8
+
+static void backoff(int attempt)
+{
+	usleep(attempt < 3 ? 250000u << attempt : 2000000u);
+}
+
+/*
+ * After a dropped PATCH: asks the upload session at *@loc where it stands
+ * (GET, answered 204 with Range and Location). Sets *@off, may replace
+ * *@loc; -1 when the session cannot be resumed, and the upload starts over.
+ */
+static int upload_status(struct reg_client *c, char **loc, uint64_t size, uint64_t *off,
+			 struct strata_error **err)
+{
+	struct reg_req rq = { .method = "GET", .url = *loc, .body_fd = -1 };
+	struct reg_resp resp = { 0 };
+	char *newloc;
+	int64_t end;
+	int ret = -1;
+
+	if (reg_do(c, &rq, &resp, err) < 0)
+		goto out;
+	if (resp.status != 204 || !resp.range) {
+		strata_fail_msg(err, EPROTO, "registry %s: upload status: HTTP %ld", c->host,
+				resp.status);
+		goto out;
+	}
+	/*
+	 * Distribution answers "0-0" for an empty upload as for a one-byte
+	 * one; empty is by far the likelier after a drop (a resent byte would
+	 * be refused with 416, never stored twice).
+	 */
+	end = strcmp(resp.range, "0-0") == 0 ? 0 : range_end(resp.range, 0);
+	if (end < 0 || (uint64_t)end > size) {
+		strata_fail_msg(err, EPROTO, "registry %s: upload status: bad Range '%s'", c->host,
+				resp.range);
+		goto out;
+	}
+	if (resp.location) {
+		newloc = upload_location(c, resp.location, err);
+		if (!newloc)
+			goto out;
+		free(*loc);
+		*loc = newloc;
+	}
+	*off = (uint64_t)end;
+	ret = 0;
+out:
+	reg_resp_release(&resp);
+	return ret;
+}
+
+/*
+ * Uploads @size bytes of @fd to the upload session at @location in PATCH
+ * chunks (Content-Range START-END), following the Location each answer
+ * gives and going on from the end its Range header says the registry has;
+ * then the closing PUT ?digest=. A dropped PATCH is resumed where the
+ * session's status says it stopped; when that cannot be known the error
+ * (ECONNABORTED) goes up and the caller starts over.
+ */
+static int upload_chunked(struct reg_client *c, const char *location, int fd, uint64_t size,
+			  uint64_t chunk, const char *digest, const char *what,
+			  const struct registry_opts *o, struct strata_error **err)
+{
+	cleanup_free char *loc = xstrdup(location), *put_url = NULL;
+	struct up_progress prog = { .o = o, .digest = digest, .total = size };
+	struct reg_resp resp = { 0 };
+	uint64_t off = 0;
+	int stalls = 0, resumes = 0;
+	int ret = -1;
+
+	while (off < size) {
+		uint64_t n = size - off < chunk ? size - off : chunk;
+		char crange[48];
+		struct reg_req rq = { .method = "PATCH", .url = loc,
+				      .content_type = "application/octet-stream", .body_fd = fd,
+				      .body_offset = off, .body_size = n, .content_range = crange,
+				      .sent = up_sent, .sent_arg = &prog };
+		struct strata_error *e = NULL;
+		int64_t next;
+		char *newloc;
+
+		snprintf(crange, sizeof(crange), "%" PRIu64 "-%" PRIu64, off, off + n - 1);
+		prog.base = off;
+		if (reg_do(c, &rq, &resp, &e) < 0) {
+			struct strata_error *se = NULL;
+
+			if (strata_error_code(e) == ECONNABORTED && resumes < PUSH_RETRIES) {
+				backoff(resumes++);
+				if (upload_status(c, &loc, size, &off, &se) == 0) {
+					reg_notef(o, digest,
+						  "connection lost, resuming the upload at %" PRIu64
+						  " bytes",
+						  off);
+					strata_error_free(e);
+					continue;
+				}
+				strata_error_free(se);
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			goto out;
+		}
+		if (resp.status != 202) {
+			reg_status_fail(&resp, what, err);
+			goto out;
+		}
+		if (resp.location) {
+			newloc = upload_location(c, resp.location, err);
+			if (!newloc)
+				goto out;
+			free(loc);
+			loc = newloc;
+		}
+		next = range_end(resp.range, off + n);
+		if (next < 0 || (uint64_t)next > off + n) {
+			strata_fail_msg(err, EPROTO,
+					"registry %s: upload answered with a bad Range '%s' after %s",
+					c->host, resp.range, crange);
+			goto out;
+		}
+		/* The registry may keep less than a chunk: send the rest again, a few times. */
+		if ((uint64_t)next <= off && ++stalls > 3) {
+			strata_fail_msg(err, EPROTO,
+					"registry %s: upload stalled at %" PRIu64 " bytes", c->host,
+					off);
+			goto out;
+		}
+		if ((uint64_t)next > off)
+			stalls = 0;
+		off = (uint64_t)next;
+	}
+	put_url = with_digest(c, loc, digest);
+	{
+		struct reg_req put = { .method = "PUT", .url = put_url,
+				       .content_type = "application/octet-stream", .body_fd = -1 };
+
+		if (reg_do(c, &put, &resp, err) < 0)
+			goto out;
+	}
+	if (resp.status != 201 && resp.status != 204 && resp.status != 200) {
+		reg_status_fail(&resp, what, err);
+		goto out;
+	}
+	ret = 0;
+out:
+	reg_resp_release(&resp);
+	return ret;
+}
+
+/*
+ * One attempt at blob @digest (@size bytes of @fd): HEAD, then POST (with
+ * a mount request when @from is set), then one PUT or PATCH chunks.
+ */
+static int upload_blob(struct reg_client *c, const char *repo, const char *from,
+		       const char *digest, int fd, uint64_t size, const struct registry_opts *o,
+		       struct strata_error **err)
+{
+	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, digest);
+	cleanup_free char *post_url =
+		from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from)
+		     : xasprintf("/v2/%s/blobs/uploads/", repo);
+	cleanup_free char *loc = NULL, *put_url = NULL, *what = xasprintf("blob %s", digest);
 	struct reg_req head = { .method = "HEAD", .url = head_url, .body_fd = -1 };
 	struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
-	struct reg_req put = { .method = "PUT", .content_type = "application/octet-stream" };
 	struct reg_resp resp = { 0 };
-	cleanup_close int fd = -1;
-	struct stat st;
+	struct up_progress prog = { .o = o, .digest = digest, .total = size };
+	uint64_t threshold, chunk;
 	int ret = -1;
 
 	if (reg_do(c, &head, &resp, err) < 0)
-		goto wrap;
+		goto out;
 	if (resp.status == 200) {
-		progress(o, "Blob", d->digest, "already in the registry");
-		reg_resp_release(&resp);
-		return 0;
+		reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, "already in the registry");
+		ret = 0;
+		goto out;
 	}
 	if (resp.status != 404) {
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	fd = store_blob_open(s, d->digest, err);
-	if (fd < 0)
-		goto wrap;
-	if (fstat(fd, &st) < 0) {
-		strata_fail(err, errno, "blob %s: fstat", d->digest);
-		goto out;
-	}
 	if (reg_do(c, &post, &resp, err) < 0)
-		goto wrap;
+		goto out;
 	if (from && resp.status == 201) {
-		progress(o, "Blob", d->digest, "mounted from another repository");
+		reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, "mounted from another repository");
 		ret = 0;
 		goto out;
 	}
@@ -92,33 +304,81 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	put_url = upload_url(c, resp.location, d->digest, err);
-	if (!put_url)
-		goto wrap;
-	put.url = put_url;
-	put.body_fd = fd;
-	put.body_size = (uint64_t)st.st_size;
-	if (reg_do(c, &put, &resp, err) < 0)
-		goto wrap;
-	if (resp.status != 201 && resp.status != 204 && resp.status != 200) {
-		reg_status_fail(&resp, what, err);
+	loc = upload_location(c, resp.location, err);
+	if (!loc)
 		goto out;
-	}
-	{
-		cleanup_free char *human = size_human((uint64_t)st.st_size);
+	reg_event(o, REGISTRY_EVENT_START, digest, 0, size, NULL);
+	chunking(&threshold, &chunk);
+	if (size > threshold) {
+		if (upload_chunked(c, loc, fd, size, chunk, digest, what, o, err) < 0)
+			goto out;
+	} else {
+		struct reg_req put = { .method = "PUT", .content_type = "application/octet-stream",
+				       .body_fd = fd, .body_size = size, .sent = up_sent,
+				       .sent_arg = &prog };
 
-		progress(o, "Blob", d->digest, human);
+		put_url = with_digest(c, loc, digest);
+		put.url = put_url;
+		if (reg_do(c, &put, &resp, err) < 0)
+			goto out;
+		if (resp.status != 201 && resp.status != 204 && resp.status != 200) {
+			reg_status_fail(&resp, what, err);
+			goto out;
+		}
 	}
+	reg_done_size(o, digest, size);
 	ret = 0;
-	goto out;
-wrap:
-	strata_wrap(err, "blob %s", d->digest);
 out:
 	reg_resp_release(&resp);
 	return ret;
 }
 
-/* A repository of @domain other than @repo that has the image (from its tags), or NULL. Caller frees. */
+/*
+ * Uploads the blob @digest unless the registry has it: read from @fd when
+ * it is not -1, else from the store. With @from (another repository of the
+ * same registry that holds the image), asks for a cross-repository mount
+ * first, and uploads only when the registry declines. A dropped connection
+ * is retried with backoff, from the HEAD on.
+ */
+static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
+		     const char *digest, int fd, const struct registry_opts *o,
+		     struct strata_error **err)
+{
+	cleanup_close int own_fd = -1;
+	struct stat st;
+
+	if (fd < 0) {
+		own_fd = store_blob_open(s, digest, err);
+		if (own_fd < 0)
+			return strata_wrap(err, "blob %s", digest);
+		fd = own_fd;
+	}
+	if (fstat(fd, &st) < 0)
+		return strata_fail(err, errno, "blob %s: fstat", digest);
+	for (int attempt = 0;; attempt++) {
+		struct strata_error *e = NULL;
+		int code;
+
+		if (upload_blob(c, repo, from, digest, fd, (uint64_t)st.st_size, o, &e) == 0)
+			return 0;
+		code = strata_error_code(e);
+		if (code == ECONNABORTED && attempt < PUSH_RETRIES) {
+			reg_notef(o, digest, "connection lost, retrying the upload");
+			strata_error_free(e);
+			backoff(attempt);
+			continue;
+		}
+		if (err && !*err)
+			*err = e;
+		else
+			strata_error_free(e);
+		if (err && *err && !strstr(strata_error_msg(*err), digest))
+			strata_wrap(err, "blob %s", digest);
+		return -1;
+	}
+}
+
+/* A repository of @domain other than @repo that has the image (its tags), or NULL. Caller frees. */
 static char *mount_source(const struct store_image *img, const char *domain, const char *repo)
 {
 	for (size_t i = 0; img->tags && img->tags[i]; i++) {
@@ -141,6 +401,91 @@ static char *mount_source(const struct store_image *img, const char *domain, con
 	return NULL;
 }
 
+/* ---- --compression ---- */
+
+/* True for layers that are not ours to recompress (foreign, nondistributable). */
+static bool is_foreign(const char *media_type)
+{
+	return media_type &&
+	       (strstr(media_type, "foreign") || strstr(media_type, "nondistributable"));
+}
+
+/* The compression a layer's media type names. */
+static enum layers_compression layer_compression(const char *media_type)
+{
+	if (!media_type)
+		return LAYERS_COMPRESSION_GZIP;
+	if (strstr(media_type, "zstd"))
+		return LAYERS_COMPRESSION_ZSTD;
+	if (strstr(media_type, "gzip"))
+		return LAYERS_COMPRESSION_GZIP;
+	return LAYERS_COMPRESSION_NONE;
+}
+
+/* An unnamed read-write file in ROOT/tmp: gone once closed, whatever happens. */
+static int tmp_anon_file(struct store *s, struct strata_error **err)
+{
+	cleanup_free char *name = NULL;
+	int fd;
+
+	fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return strata_fail(err, errno, "%s/tmp: temp file", s->root);
+	/* A filesystem without O_TMPFILE: a named file, unlinked at once. */
+	name = store_tmp_name(".push");
+	fd = openat(s->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return strata_fail(err, errno, "%s/tmp/%s", s->root, name);
+	unlinkat(s->tmp_fd, name, 0);
+	return fd;
+}
+
+/*
+ * Recompresses layer @i of @img to o->compression into a temp file, whose
+ * fd goes to *out_fd; checks that the tar inside is the one the config's
+ * diffID names; fills @out.
+ */
+static int recompress_layer(struct store *s, const struct store_image *img, size_t i,
+			    const struct registry_opts *o, int *out_fd, struct layers_blob *out,
+			    struct strata_error **err)
+{
+	const struct store_desc *d = &img->manifest->layers[i];
+	cleanup_close int in = -1, tmp = -1;
+
+	in = store_blob_open(s, d->digest, err);
+	if (in < 0)
+		return strata_wrap(err, "layer %s", d->digest);
+	tmp = tmp_anon_file(s, err);
+	if (tmp < 0)
+		return -1;
+	if (layers_recompress(in, o->compression, 0, tmp, out, err) < 0)
+		return strata_wrap(err, "layer %s: recompress to %s", d->digest,
+				   layers_compression_name(o->compression));
+	if (i >= img->n_layers || strcmp(out->diff_id, img->diff_ids[i]) != 0)
+		return strata_fail_msg(err, EBADMSG,
+				       "layer %s: its tar is %s, the config's diffID is '%s'",
+				       d->digest, out->diff_id,
+				       i < img->n_layers ? img->diff_ids[i] : "(none)");
+	reg_notef(o, d->digest, "recompressed to %s as %.19s",
+		  layers_compression_name(o->compression), out->digest);
+	*out_fd = steal_fd(&tmp);
+	return 0;
+}
+
+/* The OCI media type of a layer descriptor that stays as it is, in an OCI manifest. */
+static const char *oci_layer_type(const char *media_type)
+{
+	if (!media_type || !*media_type || strcmp(media_type, MEDIA_DOCKER_LAYER_GZIP) == 0)
+		return MEDIA_OCI_LAYER_GZIP;
+	if (strcmp(media_type, MEDIA_DOCKER_LAYER_FOREIGN) == 0)
+		return MEDIA_OCI_LAYER_NONDIST_GZIP;
+	return media_type;
+}
+
+/* ---- the image ---- */
+
 int registry_push(struct store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],
 		  struct strata_error **err)
@@ -150,7 +495,10 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	struct reg_client *c = NULL;
 	struct reg_resp resp = { 0 };
 	cleanup_free char *repo = NULL, *url = NULL, *buf = NULL, *from = NULL;
+	cleanup_json json_t *newman = NULL;
+	char pushed[DIGEST_STR_LEN];
 	const char *mt;
+	bool changed = false;
 	size_t len;
 	int ret = -1;
 
@@ -166,43 +514,81 @@ int registry_push(struct store *s, const char *image, const char *dest,
 		strata_wrap(err, "manifest %s", img->manifest_digest);
 		goto out;
 	}
+	mt = img->manifest->media_type && *img->manifest->media_type ? img->manifest->media_type
+								      : MEDIA_OCI_MANIFEST;
 	repo = reg_repo_of(ref.domain, ref.path);
 	if (reg_client_new(ref.domain, repo, "pull,push", NULL, NULL, o, &c, err) < 0)
 		goto out;
 	from = mount_source(img, ref.domain, repo);
-	if (push_blob(c, s, repo, from, &img->manifest->config, o, err) < 0)
+	if (push_blob(c, s, repo, from, img->manifest->config.digest, -1, o, err) < 0)
 		goto out;
-	for (size_t i = 0; i < img->manifest->n_layers; i++)
-		if (push_blob(c, s, repo, from, &img->manifest->layers[i], o, err) < 0)
-			goto out;
+	if (o && o->recompress)
+		newman = json_deep_copy(img->manifest->json);
+	for (size_t i = 0; i < img->manifest->n_layers; i++) {
+		const struct store_desc *d = &img->manifest->layers[i];
+		json_t *jl = newman ? json_array_get(json_object_get(newman, "layers"), i) : NULL;
+		struct layers_blob nb;
+		cleanup_close int fd = -1;
 
-	mt = img->manifest->media_type && *img->manifest->media_type ? img->manifest->media_type
-								      : MEDIA_OCI_MANIFEST;
-	url = xasprintf("/v2/%s/manifests/%s", repo,
-			ref.digest ? ref.digest : ref.tag ? ref.tag : "latest");
-	if (ref.digest && strcmp(ref.digest, img->manifest_digest) != 0) {
-		strata_fail_msg(err, EINVAL, "push to %s: the image's manifest is %s", dest,
-				img->manifest_digest);
+		if (!newman || is_foreign(d->media_type) ||
+		    layer_compression(d->media_type) == o->compression) {
+			if (push_blob(c, s, repo, from, d->digest, -1, o, err) < 0)
+				goto out;
+			if (jl)
+				jv_set_str(jl, "mediaType", oci_layer_type(d->media_type));
+			continue;
+		}
+		if (!jl) {
+			strata_fail_msg(err, EBADMSG, "manifest %s: no layer %zu",
+					img->manifest_digest, i);
+			goto out;
+		}
+		if (recompress_layer(s, img, i, o, &fd, &nb, err) < 0)
+			goto out;
+		if (push_blob(c, s, repo, NULL, nb.digest, fd, o, err) < 0)
+			goto out;
+		jv_set_str(jl, "mediaType", nb.media_type);
+		jv_set_str(jl, "digest", nb.digest);
+		json_object_set_new(jl, "size", json_integer((json_int_t)nb.size));
+		changed = true;
+	}
+	if (changed) {
+		/* Docker's schema2 has no zstd: the new manifest is OCI, its config type too. */
+		json_t *cfg = json_object_get(newman, "config");
+
+		jv_set_str(newman, "mediaType", MEDIA_OCI_MANIFEST);
+		if (cfg && jv_str(cfg, "mediaType") &&
+		    strcmp(jv_str(cfg, "mediaType"), MEDIA_DOCKER_CONFIG) == 0)
+			jv_set_str(cfg, "mediaType", MEDIA_OCI_CONFIG);
+		free(buf);
+		buf = jv_dump(newman, &len);
+		mt = MEDIA_OCI_MANIFEST;
+	}
+	digest_buf(buf, len, pushed);
+	if (ref.digest && strcmp(ref.digest, pushed) != 0) {
+		strata_fail_msg(err, EINVAL, "push to %s: the manifest to push is %s", dest,
+				pushed);
 		goto out;
 	}
+	url = xasprintf("/v2/%s/manifests/%s", repo,
+			ref.digest ? ref.digest : ref.tag ? ref.tag : "latest");
 	{
 		struct reg_req put = { .method = "PUT", .url = url, .content_type = mt, .body = buf,
 				       .body_len = len, .body_fd = -1 };
 
 		if (reg_do(c, &put, &resp, err) < 0) {
-			strata_wrap(err, "manifest %s", img->manifest_digest);
+			strata_wrap(err, "manifest %s", pushed);
 			goto out;
 		}
 	}
 	if (resp.status != 201 && resp.status != 200 && resp.status != 202) {
-		cleanup_free char *what = xasprintf("manifest %s", img->manifest_digest);
+		cleanup_free char *what = xasprintf("manifest %s", pushed);
 
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	if (!(o && o->quiet))
-		fprintf(stderr, "Manifest %.19s: pushed to %s\n", img->manifest_digest, dest);
-	memcpy(digest, img->manifest_digest, DIGEST_STR_LEN);
+	reg_notef(o, NULL, "Manifest %.19s: pushed to %s", pushed, dest);
+	memcpy(digest, pushed, DIGEST_STR_LEN);
 	ret = 0;
 out:
 	reg_resp_release(&resp);

@@ -30,16 +30,23 @@ struct reg_client {
 /* Receives a 2xx body as it streams; returns -1 with *err set to stop. */
 typedef int (*reg_sink)(const void *buf, size_t n, void *arg, struct strata_error **err);
 
+/* Told the bytes of a request body sent so far. */
+typedef void (*reg_sent_fn)(uint64_t sent, void *arg);
+
 /* One request. Unused fields zero; body_fd -1 when there is no file body. */
 struct reg_req {
-	const char *method;	  /* "GET", "HEAD", "PUT", "POST" */
+	const char *method;	  /* "GET", "HEAD", "PUT", "POST", "PATCH" */
 	const char *url;	  /* absolute, or a path that starts with '/' */
 	const char *accept;
 	const char *content_type;
 	const void *body;	  /* in-memory body for PUT or POST */
 	size_t body_len;
-	int body_fd;		  /* file body for PUT, read from offset 0 */
+	int body_fd;		  /* file body for PUT or PATCH, read from body_offset */
+	uint64_t body_offset;
 	uint64_t body_size;
+	const char *content_range; /* "START-END" for a PATCH chunk, or NULL */
+	reg_sent_fn sent;	  /* called as the body goes out, or NULL */
+	void *sent_arg;
 	reg_sink sink;		  /* NULL: a 2xx body is kept in resp->body */
 	void *sink_arg;
 	size_t max_body;	  /* limit for a kept body (0: STORE_JSON_MAX) */
@@ -53,6 +60,7 @@ struct reg_resp {
 	char *location;
 	char *docker_digest;
 	char *www_auth;
+	char *range;	    /* the Range header of an upload's answer ("0-N") */
 	struct sbuf body;
 };
 
@@ -113,5 +121,17 @@ char *reg_base64(const void *buf, size_t n);
 
 /* Decodes base64 @s into a NUL-terminated string; NULL when malformed. Caller frees. */
 char *reg_unbase64(const char *s);
+
+/* ---- event.c ---- */
+
+/* Sends one progress event to o->progress, when there is one. */
+void reg_event(const struct registry_opts *o, enum registry_event_kind kind, const char *digest,
+	       uint64_t done, uint64_t total, const char *msg);
+
+/* Sends a NOTE (about blob @digest, or the image when NULL) formatted from @fmt. */
+void reg_notef(const struct registry_opts *o, const char *digest, const char *fmt, ...) FMT(3, 4);
+
+/* Sends DONE for blob @digest with its size, human-readable, as the message. */
+void reg_done_size(const struct registry_opts *o, const char *digest, uint64_t size);
 
 #endif

@@ -12,6 +12,25 @@
 
 #include "util/util.h"
 #include "store/store.h"
+#include "layers/layers.h"
+
+/* What a pull or push tells its progress callback. */
+enum registry_event_kind {
+	REGISTRY_EVENT_START, /* a blob transfer (re)starts: @done bytes of @total are there */
+	REGISTRY_EVENT_BYTES, /* @done bytes of @total have passed */
+	REGISTRY_EVENT_DONE,  /* the blob is finished; @msg says how ("2.1MB", "already present") */
+	REGISTRY_EVENT_NOTE,  /* a line to show: a retry (with @digest), the tag, the manifest */
+};
+
+struct registry_event {
+	enum registry_event_kind kind;
+	const char *digest; /* the blob; NULL for a NOTE about the whole image */
+	uint64_t done, total;
+	const char *msg;    /* DONE and NOTE only */
+};
+
+/* Receives progress events, in order, from the thread that called pull or push. */
+typedef void (*registry_progress_fn)(const struct registry_event *ev, void *arg);
 
 /*
  * Loads libcurl, once (curl-load.c: strata is not linked with it, so that
@@ -26,7 +45,10 @@ struct registry_opts {
 	const char *creds;    /* "USER[:PASS]" given on the command line, or NULL */
 	const char *authfile; /* --authfile, or NULL for the default search */
 	const char *platform; /* "OS/ARCH[/VARIANT]" to pick from an index; NULL: this machine */
-	bool quiet;	      /* no progress lines on stderr */
+	bool recompress;      /* push: recompress the layers to @compression */
+	enum layers_compression compression;
+	registry_progress_fn progress; /* NULL: nothing is reported */
+	void *progress_arg;
 	/* pull: make the layer dirs of this backend as the layers arrive; NULL: do not */
 	const char *unpack_backend;
 };
@@ -42,8 +64,11 @@ int registry_pull(struct store *s, const char *ref, const struct registry_opts *
 
 /*
  * Pushes the image @image of @s to @dest (a reference, optionally with a
- * "docker://" prefix; NULL: @image itself): blobs the registry lacks, then
- * the manifest. Writes the manifest digest to @digest.
+ * "docker://" prefix; NULL: @image itself): blobs the registry lacks
+ * (chunked PATCH uploads for large ones), then the manifest. With
+ * o->recompress, layers in another compression are recompressed through
+ * unlinked temp files and a new OCI manifest is pushed; the local image does
+ * not change. Writes the pushed manifest digest to @digest.
  */
 int registry_push(struct store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],

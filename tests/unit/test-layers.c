@@ -969,6 +969,79 @@ START_TEST(test_parallel_gzip)
 }
 END_TEST
 
+/*
+ * layers_recompress: a gzip layer in the store to zstd in a plain file and
+ * back to gzip; the tar inside (diffID) stays, digest and size are those
+ * of the bytes written, and gzip comes back byte for byte as the store's.
+ */
+START_TEST(test_recompress)
+{
+	cleanup_error struct strata_error *err = NULL;
+	const struct tentry t[] = {
+		{ "dir", AE_IFDIR, NULL, NULL },
+		{ "dir/file", AE_IFREG, "recompressed content\n", NULL },
+		{ "link", AE_IFLNK, "dir/file", NULL },
+	};
+	cleanup_free char *tar = make_tar("r.tar", t, ARRAY_SIZE(t), false);
+	cleanup_free char *zpath = xasprintf("%s/r.zst", scratch);
+	cleanup_free char *gpath = xasprintf("%s/r.gz", scratch);
+	struct layers_blob stored, z, g;
+	char d[DIGEST_STR_LEN];
+	unsigned char magic[4];
+	int in, zfd, gfd, sfd;
+	struct stat sb;
+	cleanup_free char *gbuf = NULL, *sbuf = NULL;
+	size_t glen, slen;
+
+	in = open(tar, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	ck_assert_ok(layers_import_tar(st, in, LAYERS_COMPRESSION_GZIP, 0, &stored, &err), err);
+	close(in);
+
+	sfd = store_blob_open(st, stored.digest, &err);
+	ck_assert_ok(sfd, err);
+	zfd = open(zpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(zfd, 0);
+	ck_assert_ok(layers_recompress(sfd, LAYERS_COMPRESSION_ZSTD, 0, zfd, &z, &err), err);
+	close(sfd);
+	ck_assert_str_eq(z.diff_id, stored.diff_id);
+	ck_assert_str_eq(z.media_type, MEDIA_OCI_LAYER_ZSTD);
+	ck_assert_int_eq(fstat(zfd, &sb), 0);
+	ck_assert_uint_eq((uint64_t)sb.st_size, z.size);
+	ck_assert_int_eq(pread(zfd, magic, 4, 0), 4);
+	ck_assert(memcmp(magic, "\x28\xb5\x2f\xfd", 4) == 0);
+	ck_assert_int_eq(lseek(zfd, 0, SEEK_SET), 0);
+	ck_assert_ok(digest_fd(zfd, d, NULL, &err), err);
+	ck_assert_str_eq(d, z.digest);
+	ck_assert_str_ne(z.digest, stored.digest);
+
+	ck_assert_int_eq(lseek(zfd, 0, SEEK_SET), 0);
+	gfd = open(gpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_int_ge(gfd, 0);
+	ck_assert_ok(layers_recompress(zfd, LAYERS_COMPRESSION_GZIP, 0, gfd, &g, &err), err);
+	close(zfd);
+	close(gfd);
+	ck_assert_str_eq(g.diff_id, stored.diff_id);
+	ck_assert_str_eq(g.digest, stored.digest);
+	ck_assert_ok(file_read_at(AT_FDCWD, gpath, 1 << 20, &gbuf, &glen, &err), err);
+	ck_assert_ok(store_blob_read(st, stored.digest, 1 << 20, &sbuf, &slen, &err), err);
+	ck_assert_uint_eq(glen, slen);
+	ck_assert(memcmp(gbuf, sbuf, glen) == 0);
+
+	/* Not a compressed tar at all: the source says so, and nothing is claimed. */
+	in = open(zpath, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_eq(write(in, "\x28\xb5\x2f\xfd garbage", 12), 12);
+	close(in);
+	in = open(zpath, O_RDONLY | O_CLOEXEC);
+	gfd = open(gpath, O_RDWR | O_TRUNC | O_CLOEXEC);
+	ck_assert_int_eq(layers_recompress(in, LAYERS_COMPRESSION_GZIP, 0, gfd, &g, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	close(in);
+	close(gfd);
+}
+END_TEST
+
 /* The read-ahead thread: small odd reads across its chunks, an early free, a truncated stream. */
 START_TEST(test_source_read_ahead)
 {
@@ -1049,6 +1122,7 @@ Suite *unit_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parallel_gzip);
 	tcase_add_test(tc, test_source_read_ahead);
+	tcase_add_test(tc, test_recompress);
 	tcase_add_test(tc, test_layer_dir_stream);
 	tcase_add_test(tc, test_layer_dir_stream_dropped);
 	suite_add_tcase(s, tc);
