@@ -80,6 +80,17 @@ static bool layer_dir_valid(struct store *s, const char *backend, const char *ch
 	return store_layer_exists(s, backend, chain_id);
 }
 
+/* Fails unless the unpacked tar's diffID @got is @want (when the image names one). */
+static int check_diff_id(const char *digest, const char *want, const char *got,
+			 struct strata_error **err)
+{
+	if (want && strcmp(want, got))
+		return strata_fail_msg(err, EINVAL,
+				       "layer %.19s: its content has diffID %s, the image says %s",
+				       digest, got, want);
+	return 0;
+}
+
 /* Unpacks blob @digest into @dfd, checking its diffID when @diff_id is given. */
 static int unpack_blob(struct store *s, const char *digest, const char *diff_id, int dfd,
 		       enum layers_whiteout wh, uint64_t *bytes, struct strata_error **err)
@@ -94,10 +105,8 @@ static int unpack_blob(struct store *s, const char *digest, const char *diff_id,
 	close(fd);
 	if (r < 0)
 		return strata_wrap(err, "layer %.19s", digest);
-	if (diff_id && strcmp(diff_id, st.diff_id))
-		return strata_fail_msg(err, EINVAL,
-				       "layer %.19s: its content has diffID %s, the image says %s",
-				       digest, st.diff_id, diff_id);
+	if (check_diff_id(digest, diff_id, st.diff_id, err) < 0)
+		return -1;
 	if (bytes)
 		*bytes = st.bytes;
 	return 0;
@@ -278,6 +287,23 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
+/* Frees @ds once its thread is joined (or was never started): staging removed, store unpinned. */
+static void stream_free(struct layers_dir_stream *ds)
+{
+	if (ds->fd >= 0)
+		close(ds->fd);
+	strata_error_free(ds->err);
+	layers_follow_free(ds->follow);
+	staging_end(ds->s, &ds->st);
+	store_unpin(ds->s);
+	free(ds->backend);
+	free(ds->chain_id);
+	free(ds->parent_chain_id);
+	free(ds->diff_id);
+	free(ds->blob_digest);
+	free(ds);
+}
+
 int layers_dir_stream_new(struct store *s, const char *backend, const char *chain_id,
 			  const char *parent_chain_id, const char *diff_id,
 			  const char *blob_digest, int blob_fd, struct layers_dir_stream **out,
@@ -321,17 +347,7 @@ int layers_dir_stream_new(struct store *s, const char *backend, const char *chai
 	*out = ds;
 	return 0;
 fail:
-	if (ds->fd >= 0)
-		close(ds->fd);
-	layers_follow_free(ds->follow);
-	free(ds->backend);
-	free(ds->chain_id);
-	free(ds->parent_chain_id);
-	free(ds->diff_id);
-	free(ds->blob_digest);
-	staging_end(s, &ds->st);
-	store_unpin(s);
-	free(ds);
+	stream_free(ds);
 	return -1;
 }
 
@@ -361,25 +377,11 @@ int layers_dir_stream_finish(struct layers_dir_stream *ds, bool complete,
 	} else if (ds->ret < 0) {
 		strata_fail_msg(err, strata_error_code(ds->err), "layer %.19s: %s", ds->blob_digest,
 				strata_error_msg(ds->err));
-	} else if (ds->diff_id && strcmp(ds->diff_id, ds->stats.diff_id)) {
-		strata_fail_msg(err, EINVAL,
-				"layer %.19s: its content has diffID %s, the image says %s",
-				ds->blob_digest, ds->stats.diff_id, ds->diff_id);
-	} else {
+	} else if (check_diff_id(ds->blob_digest, ds->diff_id, ds->stats.diff_id, err) == 0) {
 		ret = staging_install(ds->s, ds->backend, &ds->st, ds->chain_id,
 				      ds->parent_chain_id, ds->diff_id, ds->blob_digest,
 				      ds->stats.bytes, err);
 	}
-	close(ds->fd);
-	strata_error_free(ds->err);
-	layers_follow_free(ds->follow);
-	staging_end(ds->s, &ds->st);
-	store_unpin(ds->s);
-	free(ds->backend);
-	free(ds->chain_id);
-	free(ds->parent_chain_id);
-	free(ds->diff_id);
-	free(ds->blob_digest);
-	free(ds);
+	stream_free(ds);
 	return ret;
 }
