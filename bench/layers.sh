@@ -23,10 +23,12 @@ man = json.load(open(os.path.join(l, "blobs", "sha256", m)))
 print(os.path.join(l, "blobs", "sha256", man["layers"][0]["digest"].split(":")[1]))
 PY
 )
-out=$BENCH_TMP/out
+# Unpacks go to a new filesystem each run (bench_fresh_fs says why).
+fs=$BENCH_TMP/fs
+out=$fs/out
 root=$BENCH_TMP/root
 "$STRATA_BIN" --root "$root" images >/dev/null
-fresh="rm -rf '$out' && mkdir '$out'"
+fresh="bench_fresh_fs '$fs' && mkdir '$out'"
 
 echo "input: $tar ($(du -m "$tar" | cut -f1) MB uncompressed), median of $BENCH_RUNS runs"
 bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak RSS (MB)"
@@ -42,15 +44,15 @@ for c in gzip zstd; do
 		"<= 1.2" "$rss"
 done
 
-set -- $(bench_pair --setup "$fresh; rm -rf '$BENCH_TMP/bundle'" \
+set -- $(bench_pair --setup "$fresh" \
 	"'$STRATA_BIN' layer unpack '$umoci_layer' '$out'" \
-	"umoci unpack --image '$layout:debian' '$BENCH_TMP/bundle'")
+	"umoci unpack --image '$layout:debian' '$fs/bundle'")
 ours=$1 peer=$2
 eval "$fresh"
 rss=$(bench_rss "$STRATA_BIN" layer unpack "$umoci_layer" "$out")
 bench_row "layer unpack vs umoci unpack (same gzip layer)" "$ours" "$peer" \
 	"$(bench_ratio "$ours" "$peer")" "<= 0.5" "$rss"
-rm -rf "$BENCH_TMP/bundle" "$out"
+umount "$fs"
 
 for c in zstd gzip; do
 	if [ $c = zstd ]; then

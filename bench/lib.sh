@@ -72,6 +72,24 @@ bench_debian_layout() {
 	echo "$l"
 }
 
+# Mounts a new, empty ext4 filesystem at DIR (a sparse 4 GB image, made
+# again at every call; mkfs initialises its inode tables at once, so no
+# background thread writes them during a run). For the benchmarks that
+# create thousands of files: on a filesystem where such trees are made and
+# deleted run after run, ext4 skips the recently freed inodes one by one
+# (recently_deleted() in its inode allocator), and every run gets slower
+# than the one before, for strata and the peers alike.
+bench_fresh_fs() {
+	_d=$1
+	_img=$BENCH_TMP/fs.img
+	if mountpoint -q "$_d"; then umount "$_d"; fi
+	rm -f "$_img"
+	truncate -s 4G "$_img"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$_img"
+	mkdir -p "$_d"
+	mount -o loop "$_img" "$_d"
+}
+
 # Runs a command $BENCH_RUNS times and prints the median wall time in
 # seconds. A setup command (not timed) runs before each run when given:
 #   bench_time [--setup 'cmd'] -- cmd args...

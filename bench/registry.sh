@@ -53,19 +53,23 @@ start_registry
 skopeo copy -q --dest-tls-verify=false "oci:$layout:debian" "docker://$reg/debian:latest"
 size=$(du -sm "$BENCH_TMP/registry" | cut -f1)
 
-root=$BENCH_TMP/root
-oci=$BENCH_TMP/oci
+# The store and the peer's layout and bundle are on a new filesystem each
+# pull (bench_fresh_fs says why).
+fs=$BENCH_TMP/fs
+root=$fs/root
+oci=$fs/oci
 echo "image: Debian 12 minbase, one gzip layer, ${size} MB in the registry; median of $BENCH_RUNS runs"
 bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak RSS (MB)"
 
 # strata pull leaves the layers unpacked (ready to mount); the peer's
 # equivalent is skopeo copy to an OCI dir, then umoci unpack, as one command.
-set -- $(bench_pair --setup "rm -rf '$root' '$oci' '$BENCH_TMP/bundle'" \
+set -- $(bench_pair --setup "bench_fresh_fs '$fs'" \
 	"'$STRATA_BIN' --root '$root' pull -q --tls-verify=false '$reg/debian:latest'" \
-	"skopeo copy -q --src-tls-verify=false 'docker://$reg/debian:latest' 'oci:$oci:debian' && umoci unpack --image '$oci:debian' '$BENCH_TMP/bundle'")
+	"skopeo copy -q --src-tls-verify=false 'docker://$reg/debian:latest' 'oci:$oci:debian' && umoci unpack --image '$oci:debian' '$fs/bundle'")
 ours=$1 both=$2
-rm -rf "$root" "$BENCH_TMP/bundle"
+bench_fresh_fs "$fs"
 rss=$(bench_rss "$STRATA_BIN" --root "$root" pull -q --tls-verify=false "$reg/debian:latest")
+skopeo copy -q --src-tls-verify=false "docker://$reg/debian:latest" "oci:$oci:debian" # pushed below
 bench_row "pull, ready to mount, vs skopeo copy + umoci unpack" "$ours" "$both" "$(bench_ratio "$ours" "$both")" "<= 0.5" "$rss"
 
 # Push: each run into an empty registry, so every blob is uploaded; skopeo's
