@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,10 +262,20 @@ static void set_tls(struct reg_client *c, CURL *h)
 	}
 }
 
+/* True when the absolute @url is on the registry at @base ("SCHEME://HOST[:PORT]"). */
+static bool url_on_base(const char *url, const char *base)
+{
+	size_t n = strlen(base);
+
+	return strncasecmp(url, base, n) == 0 && (url[n] == '/' || url[n] == '?' || !url[n]);
+}
+
 /*
  * Sets up the easy handle @h for @rq into @x (zeroed by the caller). @auth:
  * 0 none, 1 the client's (token or Basic), 2 Basic with the client's
- * credentials (for the token realm).
+ * credentials (for the token realm). An absolute URL elsewhere than the
+ * registry (an upload Location naming another host) gets no credentials
+ * from the registry's client; curl drops them on redirects to another host.
  */
 static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const struct reg_req *rq,
 		       int auth, struct reg_resp *resp)
@@ -273,6 +284,10 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	x->rq = rq;
 	x->resp = resp;
 	x->url = rq->url[0] == '/' ? xasprintf("%s%s", c->base, rq->url) : xstrdup(rq->url);
+	if (auth == 1 && rq->url[0] != '/' && !url_on_base(rq->url, c->base)) {
+		log_debug("registry: no credentials for '%s', not on %s", rq->url, c->base);
+		auth = 0;
+	}
 	reg_resp_release(resp);
 	curl_easy_setopt(h, CURLOPT_URL, x->url);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);

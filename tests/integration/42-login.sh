@@ -82,3 +82,73 @@ REGISTRY_AUTH_FILE=$TEST_TMP/my.json "$STRATA_BIN" --root "$TEST_TMP/sixth" pull
 so logout --all --authfile "$TEST_TMP/my.json" >/dev/null
 assert_not_contains "$(cat "$TEST_TMP/my.json")" "$REG"
 ROOT=$OTHER assert_fsck_clean
+
+# Credentials stay with the registry: an upload Location on another host
+# (127.0.0.2 here) gets no Authorization header, the registry's own
+# requests do. Two python3 servers: the registry wants Basic auth; the
+# other host takes the uploads and notes the headers it was sent.
+cat >"$TEST_TMP/split.py" <<'PY'
+import base64, hashlib, http.server, json, os, sys, threading, uuid
+rport, uport, store, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], open(sys.argv[4], "a", buffering=1)
+want = "Basic " + base64.b64encode(b"alice:s3cret:x").decode()
+def blob(d): return os.path.join(store, d.split(":")[1])
+class Base(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def send(self, code, extra=(), body=b""):
+        self.send_response(code)
+        for k, v in extra: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def body(self): return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+class Registry(Base):
+    def authed(self):
+        if self.headers.get("Authorization") == want: return True
+        self.body()
+        self.send(401, [("WWW-Authenticate", 'Basic realm="split"')])
+        return False
+    def do_GET(self):
+        if self.authed(): self.send(200, body=b"{}")
+    def do_HEAD(self):
+        if not self.authed(): return
+        d = self.path.rsplit("/", 1)[1]
+        self.send(200 if "/blobs/" in self.path and os.path.exists(blob(d)) else 404)
+    def do_POST(self):
+        if not self.authed(): return
+        self.body()
+        self.send(202, [("Location", "http://127.0.0.2:%d/up/%s" % (uport, uuid.uuid4().hex))])
+    def do_PUT(self):
+        if not self.authed(): return
+        m = self.body()
+        log.write("MANIFEST\n")
+        self.send(201, [("Docker-Content-Digest", "sha256:" + hashlib.sha256(m).hexdigest())])
+class Uploads(Base):
+    def do_PUT(self):
+        log.write("UPLOAD auth=%s\n" % ("yes" if self.headers.get("Authorization") else "no"))
+        data = self.body()
+        d = self.path.split("digest=")[1].replace("%3A", ":")
+        open(blob(d), "wb").write(data)
+        self.send(201)
+u = http.server.ThreadingHTTPServer(("127.0.0.2", uport), Uploads)
+threading.Thread(target=u.serve_forever, daemon=True).start()
+http.server.ThreadingHTTPServer(("127.0.0.1", rport), Registry).serve_forever()
+PY
+RPORT=$(free_port)
+UPORT=$(free_port)
+mkdir -p "$TEST_TMP/split-blobs"
+python3 "$TEST_TMP/split.py" "$RPORT" "$UPORT" "$TEST_TMP/split-blobs" "$TEST_TMP/split.log" &
+track_pid $!
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$RPORT/v2/"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the split registry did not start"
+	sleep 0.1
+done
+strata push -q --tls-verify=false --creds 'alice:s3cret:x' busybox "127.0.0.1:$RPORT/split:v1" >/dev/null ||
+	fail "push through an upload host of its own: $(cat "$TEST_TMP/split.log")"
+assert_eq "$(grep -c '^UPLOAD' "$TEST_TMP/split.log")" 2 "blobs uploaded to the other host"
+assert_not_contains "$(cat "$TEST_TMP/split.log")" "auth=yes" "credentials sent to the upload host"
+assert_contains "$(cat "$TEST_TMP/split.log")" "MANIFEST"
+for b in "$TEST_TMP"/split-blobs/*; do
+	cmp -s "$b" "$ROOT/blobs/sha256/${b##*/}" || fail "blob ${b##*/} differs from the store's"
+done
