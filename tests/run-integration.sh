@@ -17,6 +17,9 @@ unmount_under() {
 	awk -v p="$1" 'index($5, p) == 1 {print $5}' /proc/self/mountinfo | sort -r |
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 }
+# Interrupted or killed, the runner still takes away what it made.
+trap 'unmount_under "$base/"; rm -rf "$base"' EXIT
+trap 'exit 130' INT TERM HUP
 
 for t in tests/integration/*.sh; do
 	name=$(basename "$t" .sh)
