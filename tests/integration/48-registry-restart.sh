@@ -28,18 +28,25 @@ STRATA_RATE_LIMIT=3m "$STRATA_BIN" --root "$P" pull --tls-verify=false "$REG/big
 pull_pid=$!
 track_pid $pull_pid
 
-# Wait for a few MB of the layer in staging, then kill the registry.
-i=0
-while :; do
-	got=$(du -sb "$P/tmp" 2>/dev/null | cut -f1)
-	[ "${got:-0}" -gt $((4 << 20)) ] && break
-	i=$((i + 1))
-	[ $i -lt 300 ] || fail "the pull did not get going: $(cat "$TEST_TMP/pull.err")"
-	kill -0 $pull_pid 2>/dev/null || fail "the pull ended before the registry was killed: $(cat "$TEST_TMP/pull.err")"
-	sleep 0.1
-done
-kill -9 "$REG_PID"
-wait "$REG_PID" 2>/dev/null || true
+# Kills the registry once DIR holds more than 4 MB: the transfer of
+# process PID ("pull" or "push", its stderr in $TEST_TMP/WHAT.err) is then
+# well under way.
+kill_registry_after_4mb() {
+	i=0
+	while :; do
+		got=$(du -sb "$1" 2>/dev/null | cut -f1)
+		[ "${got:-0}" -gt $((4 << 20)) ] && break
+		i=$((i + 1))
+		[ $i -lt 300 ] || fail "the $3 did not get going: $(cat "$TEST_TMP/$3.err")"
+		kill -0 "$2" 2>/dev/null || fail "the $3 ended before the registry was killed: $(cat "$TEST_TMP/$3.err")"
+		sleep 0.1
+	done
+	kill -9 "$REG_PID"
+	wait "$REG_PID" 2>/dev/null || true
+}
+
+# A few MB of the layer in staging, then the registry is killed.
+kill_registry_after_4mb "$P/tmp" $pull_pid pull
 curl -s -o /dev/null "http://$REG/v2/" && fail "the registry still answers"
 sleep 1.5
 kill -0 $pull_pid 2>/dev/null || fail "the pull gave up while the registry was down: $(cat "$TEST_TMP/pull.err")"
@@ -57,23 +64,10 @@ ROOT=$P assert_fsck_clean
 assert_eq "$(ls -A "$P/tmp")" "" "staging left behind"
 
 # The same for a push (chunked: the layer is over 16 MiB).
-kill_when_uploaded() {
-	i=0
-	while :; do
-		got=$(du -sb "$REG_DATA/docker/registry/v2/repositories/big2/_uploads" 2>/dev/null | cut -f1)
-		[ "${got:-0}" -gt $((4 << 20)) ] && break
-		i=$((i + 1))
-		[ $i -lt 300 ] || fail "the push did not get going: $(cat "$TEST_TMP/push.err")"
-		kill -0 $push_pid 2>/dev/null || fail "the push ended before the registry was killed: $(cat "$TEST_TMP/push.err")"
-		sleep 0.1
-	done
-	kill -9 "$REG_PID"
-	wait "$REG_PID" 2>/dev/null || true
-}
 STRATA_RATE_LIMIT=3m strata push --tls-verify=false big "$REG/big2:v1" >"$TEST_TMP/push.out" 2>"$TEST_TMP/push.err" &
 push_pid=$!
 track_pid $push_pid
-kill_when_uploaded
+kill_registry_after_4mb "$REG_DATA/docker/registry/v2/repositories/big2/_uploads" $push_pid push
 sleep 1.5
 kill -0 $push_pid 2>/dev/null || fail "the push gave up while the registry was down: $(cat "$TEST_TMP/push.err")"
 REG_KEEP_PORT=1 start_registry reg

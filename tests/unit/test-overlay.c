@@ -81,9 +81,10 @@ static int deny_fsopen(void)
 
 /*
  * Runs @fn in a forked child in a private mount namespace (so nothing it
- * mounts outlives it, even when it fails), optionally without fsopen.
+ * mounts outlives it, even when it fails), optionally without fsopen;
+ * returns the child's wait status.
  */
-static void run_scenario(int (*fn)(void), bool no_fsopen)
+static int run_scenario(int (*fn)(void), bool no_fsopen)
 {
 	pid_t pid = fork();
 	int st = 0;
@@ -105,8 +106,16 @@ static void run_scenario(int (*fn)(void), bool no_fsopen)
 		_exit(r == 0 ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "scenario failed (status 0x%x)", st);
+	return st;
 }
+
+/* Asserts that scenario @fn passed (exit status 0 in its child). */
+#define ck_assert_scenario(fn, no_fsopen)                                                          \
+	do {                                                                                       \
+		int st_ = run_scenario(fn, no_fsopen);                                             \
+		ck_assert_msg(WIFEXITED(st_) && WEXITSTATUS(st_) == 0,                             \
+			      "scenario failed (status 0x%x)", st_);                               \
+	} while (0)
 
 /* ---- backends ---- */
 
@@ -524,7 +533,7 @@ static int scenario_mount_userns(void)
 
 START_TEST(test_mount_userns)
 {
-	run_scenario(scenario_mount_userns, false);
+	ck_assert_scenario(scenario_mount_userns, false);
 }
 END_TEST
 
@@ -533,7 +542,7 @@ START_TEST(test_mount_new_api)
 	/* valgrind does not know fsopen: there the probe falls back, as it should */
 	if (!getenv("STRATA_UNDER_VALGRIND"))
 		ck_assert_str_eq(overlay_mount_api(), "fsopen");
-	run_scenario(scenario_mount_basic, false);
+	ck_assert_scenario(scenario_mount_basic, false);
 }
 END_TEST
 
@@ -545,7 +554,7 @@ static int check_api_legacy(void)
 
 START_TEST(test_mount_fallback)
 {
-	run_scenario(check_api_legacy, true);
+	ck_assert_scenario(check_api_legacy, true);
 }
 END_TEST
 
@@ -612,13 +621,13 @@ static int scenario_deep(void)
 
 START_TEST(test_mount_deep)
 {
-	run_scenario(scenario_deep, false);
+	ck_assert_scenario(scenario_deep, false);
 }
 END_TEST
 
 START_TEST(test_mount_deep_fallback)
 {
-	run_scenario(scenario_deep, true);
+	ck_assert_scenario(scenario_deep, true);
 }
 END_TEST
 
@@ -762,21 +771,21 @@ static int scenario_lifecycle(void)
 START_TEST(test_lifecycle_overlay)
 {
 	lifecycle_backend = "overlay";
-	run_scenario(scenario_lifecycle, false);
+	ck_assert_scenario(scenario_lifecycle, false);
 }
 END_TEST
 
 START_TEST(test_lifecycle_overlay_fallback)
 {
 	lifecycle_backend = "overlay";
-	run_scenario(scenario_lifecycle, true);
+	ck_assert_scenario(scenario_lifecycle, true);
 }
 END_TEST
 
 START_TEST(test_lifecycle_vfs)
 {
 	lifecycle_backend = "vfs";
-	run_scenario(scenario_lifecycle, false);
+	ck_assert_scenario(scenario_lifecycle, false);
 }
 END_TEST
 
