@@ -3,6 +3,7 @@
 #   strata layer unpack  vs  tar -xf of the same file (gzip and zstd)
 #   strata layer unpack  vs  umoci unpack of the same image (umoci's gzip layer)
 #   strata layer pack --compression zstd|gzip  vs  tar -c | zstd -T0 -3, tar -c | gzip -6
+#   the same zstd pack from a cold cache
 # and strata's peak RSS for each.
 . "$(dirname "$0")/lib.sh"
 
@@ -70,3 +71,27 @@ for c in zstd gzip; do
 	bench_row "layer pack --compression $c vs $label" "$ours" "$peer" \
 		"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
 done
+
+# Pack from a cold cache: the rootfs on an ext4 image of its own, on a loop
+# device with direct I/O (so that the host's page cache does not keep the
+# image either), unmounted and mounted again before every run.
+cold=$BENCH_TMP/cold
+cimg=$BENCH_TMP/cold.img
+truncate -s 1G "$cimg"
+mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$cimg"
+cdev=$(losetup --direct-io=on -f --show "$cimg")
+bench_on_cleanup "mountpoint -q '$cold' && umount '$cold'; losetup -d '$cdev'"
+mkdir -p "$cold"
+mount "$cdev" "$cold"
+cp -a "$rootfs" "$cold/rootfs"
+umount "$cold"
+remount="if mountpoint -q '$cold'; then umount '$cold'; fi; mount '$cdev' '$cold' && rm -rf '$root/blobs/sha256/'* '$BENCH_TMP/p.out'"
+set -- $(bench_pair --setup "$remount" \
+	"'$STRATA_BIN' --root '$root' layer pack --compression zstd '$cold/rootfs'" \
+	"tar -cf - -C '$cold/rootfs' . | zstd -T0 -3 -q -c >'$BENCH_TMP/p.out'")
+ours=$1 peer=$2
+eval "$remount"
+rss=$(bench_rss "$STRATA_BIN" --root "$root" layer pack --compression zstd "$cold/rootfs")
+umount "$cold"
+bench_row "layer pack --compression zstd, cold cache, vs tar -c \\| zstd -T0 -3" "$ours" "$peer" \
+	"$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"

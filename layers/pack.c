@@ -48,6 +48,8 @@ struct packer {
 	size_t n_links, cap_links;
 	struct pathset emitted; /* pack_changes: paths already in the tar */
 	char *buf;
+	uint64_t euid, egid;
+	struct read_ahead *ahead; /* or NULL */
 };
 
 static la_ssize_t pack_write_cb(struct archive *a, void *data, const void *buf, size_t n)
@@ -70,8 +72,10 @@ static int packer_open(struct packer *p, struct strata_error **err)
 	if (!p->a || !p->e)
 		abort();
 	p->buf = xmalloc(CHUNK);
+	p->euid = geteuid();
+	p->egid = getegid();
 	if (archive_write_set_format_pax(p->a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(p->a, BLOCK) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(p->a, p->w ? 0 : BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(p->a, 1) != ARCHIVE_OK ||
 	    archive_write_open(p->a, p, NULL, pack_write_cb, NULL) != ARCHIVE_OK)
 		return strata_fail_msg(err, EIO, "start tar: %s", archive_error_string(p->a));
@@ -160,9 +164,9 @@ static bool is_opaque(int fd)
  * a podman or buildah rootless commit. Root (also in a user namespace)
  * sees ids as they are.
  */
-static uint64_t packed_id(unsigned id, unsigned self)
+static uint64_t packed_id(const struct packer *p, unsigned id, uint64_t self)
 {
-	return geteuid() != 0 && id == self ? 0 : id;
+	return p->euid != 0 && id == self ? 0 : id;
 }
 
 static void set_mtime(struct packer *p, const struct stat *st)
@@ -220,7 +224,7 @@ static int copy_data(struct packer *p, int fd, const char *path, off_t size,
 
 	while (done < size) {
 		size_t want = (size_t)(size - done < CHUNK ? size - done : CHUNK);
-		ssize_t n = read(fd, p->buf, want);
+		ssize_t n = read_ahead_read(p->ahead, fd, p->buf, want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -269,8 +273,8 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 	archive_entry_clear(p->e);
 	archive_entry_set_pathname(p->e, path);
 	archive_entry_set_mode(p->e, st->st_mode);
-	archive_entry_set_uid(p->e, packed_id(st->st_uid, geteuid()));
-	archive_entry_set_gid(p->e, packed_id(st->st_gid, getegid()));
+	archive_entry_set_uid(p->e, packed_id(p, st->st_uid, p->euid));
+	archive_entry_set_gid(p->e, packed_id(p, st->st_gid, p->egid));
 	set_mtime(p, st);
 
 	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && (first = link_find(p, st))) {
@@ -386,6 +390,7 @@ static int walk(struct packer *p, int fd, const char *path, struct strata_error 
 			ret = -1;
 			break;
 		}
+		read_ahead_entry_done(p->ahead);
 		if (descend) {
 			int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
@@ -438,8 +443,11 @@ int layers_pack_dir(struct store *s, int dirfd, enum layers_whiteout wh,
 	int r;
 
 	r = start_blob(&p, s, o, err);
-	if (r == 0)
+	if (r == 0) {
+		p.ahead = read_ahead_start(dirfd);
 		r = walk(&p, dirfd, "", err);
+		read_ahead_stop(p.ahead);
+	}
 	return finish_blob(&p, r, out, err);
 }
 
@@ -448,8 +456,11 @@ int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_er
 	struct packer p = { .wh = LAYERS_WHITEOUT_VFS, .outfd = outfd, .timestamp = timestamp };
 	int r = packer_open(&p, err);
 
-	if (r == 0)
+	if (r == 0) {
+		p.ahead = read_ahead_start(dirfd);
 		r = walk(&p, dirfd, "", err);
+		read_ahead_stop(p.ahead);
+	}
 	if (r == 0)
 		r = packer_close(&p, err);
 	packer_free(&p);

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Runs the Check unit suites given as arguments; with VALGRIND=1 under
 # valgrind's memcheck (leaks are errors). Each suite's scratch files live in
-# a private TMPDIR that is removed afterwards, pass or fail.
+# a private TMPDIR that is removed afterwards, pass or fail: under /var/tmp,
+# which is on disk, so that tests can drop file data from the page cache.
 set -u
 failed=0
 for t in "$@"; do
-	scratch=$(mktemp -d /tmp/strata-unit.XXXXXX)
+	scratch=$(mktemp -d /var/tmp/strata-unit.XXXXXX)
 	if [ "${VALGRIND:-0}" = 1 ]; then
 		# Check forks a child per test; valgrind follows forks and checks
 		# each child for leaks when it exits, failing that test. Its notes

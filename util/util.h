@@ -226,6 +226,25 @@ bool digest_is_hex_prefix(const char *s);
 /* Writes @nhex random lowercase hex digits and a NUL to @out. */
 void random_hex(char *out, size_t nhex);
 
+/* ---- read-ahead of a tree being walked in sorted depth-first order (readahead.c) ---- */
+
+struct read_ahead;
+
+/* Starts a thread reading the tree under @dirfd ahead of the walk; NULL on one CPU or failure. */
+struct read_ahead *read_ahead_start(int dirfd);
+
+/* The walk has done one more entry (NULL @ra is fine). */
+void read_ahead_entry_done(struct read_ahead *ra);
+
+/* read(2) of a file of the walk, telling @ra when its data was not cached (NULL is fine). */
+ssize_t read_ahead_read(struct read_ahead *ra, int fd, void *buf, size_t n);
+
+/* True while @ra reads file data ahead because the walk met uncached data. */
+bool read_ahead_cold(struct read_ahead *ra);
+
+/* Stops the thread, waits for it, and frees @ra (NULL is fine). */
+void read_ahead_stop(struct read_ahead *ra);
+
 /* ---- JSON helpers (json.c); jansson underneath ---- */
 
 /* Parses @len bytes; errors name @what and jansson's line and column. */

@@ -1,11 +1,13 @@
 /*
- * util: errors, path confinement, digests, atomic writes, sizes and times.
+ * util: errors, path confinement, digests, atomic writes, sizes and times,
+ * read-ahead.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
@@ -299,6 +301,88 @@ START_TEST(test_jv_string_non_utf8)
 }
 END_TEST
 
+/* ---- read-ahead ---- */
+
+static int open_scratch_dir(const char *name)
+{
+	cleanup_free char *p = path_join(scratch, name);
+	int fd;
+
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* Reads file @f of directory @d through @ra and checks its bytes. */
+static void read_tree_file(struct read_ahead *ra, int t, int d, int f)
+{
+	cleanup_free char *name = xasprintf("d%02d/f%03d", d, f);
+	cleanup_close int fd = openat(t, name, O_RDONLY | O_CLOEXEC);
+	unsigned char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	while ((n = read_ahead_read(ra, fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	ck_assert_int_eq(got, sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		ck_assert_int_eq(buf[i], unit_file_tree_byte(d, f, i));
+}
+
+/* A cached tree: reads go through, the files are left alone. */
+START_TEST(test_read_ahead_warm)
+{
+	cleanup_close int t = open_scratch_dir("warm");
+	struct read_ahead *ra;
+
+	unit_make_file_tree(t, 3, 5);
+	ra = read_ahead_start(t);
+	if (sys_ncpus() < 2) {
+		ck_assert_ptr_null(ra);
+		return;
+	}
+	ck_assert_ptr_nonnull(ra);
+	for (int f = 0; f < 5; f++) {
+		read_tree_file(ra, t, 0, f);
+		read_ahead_entry_done(ra);
+	}
+	ck_assert(!read_ahead_cold(ra));
+	read_ahead_stop(ra);
+	read_ahead_stop(NULL);
+}
+END_TEST
+
+/* Uncached data: the read says so, and the thread has the files further on read to their ends. */
+START_TEST(test_read_ahead_cold)
+{
+	cleanup_close int t = open_scratch_dir("cold");
+	size_t big = unit_file_tree_size(10, 30, 9, 29);
+	struct read_ahead *ra;
+	int tries;
+
+	unit_make_file_tree(t, 10, 30);
+	unit_evict_file_tree(t, 10, 30);
+	if (!unit_uncached_or_skip(t, "d00/f000", 0, "read-ahead of uncached data") ||
+	    !unit_uncached_or_skip(t, "d09/f029", (off_t)big - 1, "read-ahead of uncached data"))
+		return;
+	ra = read_ahead_start(t);
+	if (sys_ncpus() < 2) {
+		ck_assert_ptr_null(ra);
+		return;
+	}
+	ck_assert_ptr_nonnull(ra);
+	ck_assert(!read_ahead_cold(ra));
+	read_tree_file(ra, t, 0, 0);
+	ck_assert(read_ahead_cold(ra));
+	for (tries = 0; tries < 300 && unit_uncached(t, "d09/f029", (off_t)big - 1); tries++)
+		usleep(10000);
+	ck_assert_msg(tries < 300, "the read-ahead did not read d09/f029 to its end");
+	read_ahead_stop(ra);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -334,6 +418,12 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_time_roundtrip);
 	tcase_add_test(tc, test_size_human);
 	tcase_add_test(tc, test_jv_string_non_utf8);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("read-ahead");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_read_ahead_warm);
+	tcase_add_test(tc, test_read_ahead_cold);
 	suite_add_tcase(s, tc);
 	return s;
 }

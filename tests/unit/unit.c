@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/unit/unit.h"
 
-static bool strict(void)
+bool unit_strict(void)
 {
 	const char *s = getenv("STRATA_TEST_STRICT");
 
@@ -31,7 +33,7 @@ void unit_need_root(Suite *s, TCase *tc, const char *why)
 		return;
 	}
 	printf("SKIP: %s (needs root)\n", why);
-	if (strict()) {
+	if (unit_strict()) {
 		TCase *f = tcase_create("strict-skip");
 
 		tcase_add_test(f, test_strict_skip);
@@ -96,4 +98,81 @@ int main(void)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
+}
+
+unsigned char unit_file_tree_byte(int d, int f, size_t i)
+{
+	return (unsigned char)((i * 2654435761u + (unsigned)(d * 1000 + f)) >> 11);
+}
+
+size_t unit_file_tree_size(int dirs, int files, int d, int f)
+{
+	return d == dirs - 1 && f == files - 1 ? 4u << 20 : 4096;
+}
+
+void unit_make_file_tree(int dfd, int dirs, int files)
+{
+	unsigned char *data = xmalloc(unit_file_tree_size(1, 1, 0, 0));
+
+	for (int d = 0; d < dirs; d++) {
+		cleanup_free char *dir = xasprintf("d%02d", d);
+
+		ck_assert_int_eq(mkdirat(dfd, dir, 0755), 0);
+		for (int f = 0; f < files; f++) {
+			cleanup_free char *name = xasprintf("%s/f%03d", dir, f);
+			size_t n = unit_file_tree_size(dirs, files, d, f);
+			int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+			ck_assert_int_ge(fd, 0);
+			for (size_t i = 0; i < n; i++)
+				data[i] = unit_file_tree_byte(d, f, i);
+			ck_assert_int_eq(write(fd, data, n), (ssize_t)n);
+			close(fd);
+		}
+	}
+	free(data);
+}
+
+void unit_evict_file_tree(int dfd, int dirs, int files)
+{
+	for (int d = 0; d < dirs; d++)
+		for (int f = 0; f < files; f++) {
+			cleanup_free char *name = xasprintf("d%02d/f%03d", d, f);
+			cleanup_close int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(fdatasync(fd), 0);
+			ck_assert_int_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+		}
+}
+
+bool unit_uncached(int dfd, const char *name, off_t off)
+{
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	unsigned char vec;
+	void *m;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert(m != MAP_FAILED);
+	ck_assert_int_eq(mincore((char *)m + off / page * page, 1, &vec), 0);
+	munmap(m, (size_t)sb.st_size);
+	return !(vec & 1);
+}
+
+bool unit_uncached_or_skip(int dfd, const char *name, off_t off, const char *what)
+{
+	if (unit_uncached(dfd, name, off))
+		return true;
+	/*
+	 * tmpfs and the like keep their data, nothing is ever uncached there;
+	 * valgrind's mincore says every mapped page is in memory.
+	 */
+	ck_assert_msg(!unit_strict() || getenv("STRATA_UNDER_VALGRIND"),
+		      "%s: cannot drop file data from the cache under $TMPDIR", what);
+	printf("SKIP: %s (file data stays cached here)\n", what);
+	return false;
 }

@@ -23,6 +23,9 @@ Suite *unit_suite(void);
  */
 void unit_need_root(Suite *s, TCase *tc, const char *why);
 
+/* True under STRATA_TEST_STRICT=1, where a test that cannot run here must fail. */
+bool unit_strict(void);
+
 /* A fresh scratch directory under $TMPDIR (removed by unit_scratch_cleanup). */
 char *unit_scratch(void);
 
@@ -31,6 +34,31 @@ void unit_scratch_cleanup(char *dir);
 
 /* Writes @content to @path (host path), creating it with @mode. */
 void unit_write_file(const char *path, const char *content, mode_t mode);
+
+/*
+ * Makes @dirs directories d00.. of @files files f000.. each under @dfd: 4
+ * KiB files, the very last one 4 MiB, byte i of d/f being
+ * unit_file_tree_byte(d, f, i).
+ */
+void unit_make_file_tree(int dfd, int dirs, int files);
+
+/* Byte @i of file @f of directory @d of unit_make_file_tree. */
+unsigned char unit_file_tree_byte(int d, int f, size_t i);
+
+/* Size of file @f of directory @d of a unit_make_file_tree(@dirs, @files). */
+size_t unit_file_tree_size(int dirs, int files, int d, int f);
+
+/* Drops the cached data of every file of unit_make_file_tree (DONTNEED after fdatasync). */
+void unit_evict_file_tree(int dfd, int dirs, int files);
+
+/* True when the page of @name in @dfd at @off is not cached (asks mincore: reads nothing). */
+bool unit_uncached(int dfd, const char *name, off_t off);
+
+/*
+ * unit_uncached, or else prints "SKIP: @what" and returns false (failing
+ * under STRATA_TEST_STRICT=1 unless under valgrind, which cannot tell).
+ */
+bool unit_uncached_or_skip(int dfd, const char *name, off_t off, const char *what);
 
 /* Runs a shell command; returns its exit status. */
 int unit_sh(const char *fmt, ...) FMT(1, 2);
