@@ -75,13 +75,13 @@ static bool wait_turn(struct read_ahead *ra)
 {
 	for (;;) {
 		unsigned long long done = atomic_load_explicit(&ra->entries, memory_order_relaxed);
-		unsigned long long read = atomic_load_explicit(&ra->bytes, memory_order_relaxed);
+		unsigned long long got = atomic_load_explicit(&ra->bytes, memory_order_relaxed);
 		bool c = cold(ra);
 
 		if (stopped(ra))
 			return false;
 		if (ra->seen <= done + (c ? FILE_AHEAD : DIR_AHEAD) &&
-		    (!c || ra->asked <= read + DATA_AHEAD))
+		    (!c || ra->asked <= got + DATA_AHEAD))
 			return true;
 		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
 	}
@@ -152,11 +152,10 @@ static void ahead_dir(struct read_ahead *ra, int fd)
 		int sub;
 
 		ra->seen++;
-		if (!wait_turn(ra)) {
-		} else if (t == DT_REG) {
+		if (wait_turn(ra) && t == DT_REG) {
 			if (cold(ra))
 				ahead_file(ra, fd, names[i].name);
-		} else if ((t == DT_DIR || t == DT_UNKNOWN) &&
+		} else if (!stopped(ra) && (t == DT_DIR || t == DT_UNKNOWN) &&
 			   (sub = openat(fd, names[i].name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
 			ahead_dir(ra, sub);
