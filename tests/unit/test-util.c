@@ -331,7 +331,7 @@ static void read_tree_file(struct read_ahead *ra, int t, int d, int f)
 		ck_assert_int_eq(buf[i], unit_file_tree_byte(d, f, i));
 }
 
-/* A cached tree: reads go through, the files are left alone. */
+/* A cached tree: reads go through, the files are left alone; so do reads that cannot say. */
 START_TEST(test_read_ahead_warm)
 {
 	cleanup_close int t = open_scratch_dir("warm");
@@ -347,6 +347,16 @@ START_TEST(test_read_ahead_warm)
 	for (int f = 0; f < 5; f++) {
 		read_tree_file(ra, t, 0, f);
 		read_ahead_entry_done(ra);
+	}
+	ck_assert(!read_ahead_cold(ra));
+	/* procfs (like overlayfs) refuses RWF_NOWAIT: a plain read then, not "uncached" */
+	{
+		cleanup_close int proc = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+		char buf[64];
+
+		ck_assert_int_ge(proc, 0);
+		ck_assert_int_gt(read_ahead_read(ra, proc, buf, sizeof(buf)), 0);
+		ck_assert_int_gt(read_ahead_read(ra, proc, buf, sizeof(buf)), 0);
 	}
 	ck_assert(!read_ahead_cold(ra));
 	read_ahead_stop(ra);
