@@ -6,11 +6,15 @@
  * valid deflate stream; the last block finishes it. The CRC-32s are combined.
  * Block boundaries do not depend on the thread count, so the output is the
  * same on every machine. While one batch of blocks compresses, the caller
- * fills the next.
+ * fills the next. A block of data where string matching finds nothing
+ * (already compressed files, random bytes) is stored, or coded with
+ * run-lengths and Huffman codes only (Z_RLE): about as small, many times
+ * faster (block_mode).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdint.h>
 #include <zlib.h>
 
 #include "layers/layers-int.h"
@@ -74,14 +78,76 @@ struct pgzip *pgzip_new(int level, pgzip_sink sink, void *arg)
 	return g;
 }
 
+/* Size of @n (at most 32 KiB) bytes at @in deflated at level 1, or SIZE_MAX. */
+static size_t probe_size(const unsigned char *in, size_t n)
+{
+	unsigned char out[(32u << 10) + 256];
+	z_stream z = { 0 };
+	size_t size = SIZE_MAX;
+
+	if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return size;
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = sizeof(out);
+	if (deflate(&z, Z_FINISH) == Z_STREAM_END)
+		size = z.total_out;
+	deflateEnd(&z);
+	return size;
+}
+
+/*
+ * How block @k is best deflated. When string matching finds nothing in it
+ * (compressed formats, random bytes), it is stored (level 0) if it has no
+ * more zeros than random bytes have, else run-length coded (Z_RLE), which
+ * still shrinks the runs of zeros a tar pads files with: as small as
+ * deflate's output, and many times faster. That is so when its bytes other
+ * than zeros spread nearly evenly (the sum of c(c-1) over their counts
+ * within 5% of a uniform spread's) and matching at level 1 saves less
+ * than 6% on a 32 KiB sample from its middle, zeros aside. Otherwise it is
+ * deflated as asked. Decided by the block's bytes alone (every fourth one
+ * for the counts), so that the output is the same everywhere.
+ */
+static void block_mode(const struct pgz_block *k, int *level, int *strategy)
+{
+	enum { SAMPLE = 32u << 10 };
+	uint64_t count[256] = { 0 }, sum = 0, n = 0, zeros = 0;
+	const unsigned char *mid = k->in + k->in_len / 2 - SAMPLE / 2;
+	size_t lz;
+
+	*level = k->level;
+	*strategy = Z_DEFAULT_STRATEGY;
+	if (k->in_len < 4 * SAMPLE)
+		return;
+	for (size_t i = 0; i < k->in_len; i += 4)
+		count[k->in[i]]++, n++;
+	n -= count[0];
+	for (int c = 1; c < 256; c++)
+		sum += count[c] * (count[c] ? count[c] - 1 : 0);
+	if (n < SAMPLE / 2 || 255 * 100 * sum > 105 * n * (n - 1))
+		return;
+	for (size_t i = 0; i < SAMPLE; i++)
+		zeros += !mid[i];
+	lz = probe_size(mid, SAMPLE);
+	if (lz == SIZE_MAX || lz * 100 < (SAMPLE - zeros) * 94)
+		return;
+	if (count[0] * 256 * 100 <= (n + count[0]) * 120)
+		*level = 0;
+	else
+		*strategy = Z_RLE;
+}
+
 static void *compress_block(void *data)
 {
 	struct pgz_block *k = data;
 	z_stream z = { 0 };
+	int level, strategy;
 
 	k->failed = true;
 	k->crc = crc32(crc32(0L, Z_NULL, 0), k->in, (uInt)k->in_len);
-	if (deflateInit2(&z, k->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	block_mode(k, &level, &strategy);
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, strategy) != Z_OK)
 		return NULL;
 	if (k->dict_len && deflateSetDictionary(&z, k->dict, (uInt)k->dict_len) != Z_OK)
 		goto out;
