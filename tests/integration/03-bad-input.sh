@@ -88,6 +88,19 @@ if [ "$(id -u)" = 0 ]; then
 	[ -z "$(ls -A "$small/root/tmp")" ] || fail "full disk: staging left in tmp/"
 	[ -z "$(ls -A "$small/root/blobs/sha256")" ] || fail "full disk: a blob was stored"
 	"$STRATA_BIN" --root "$small/root" fsck >/dev/null || fail "fsck after full disk"
+	# and while packing a directory (its read-ahead thread running): the same
+	big=$TEST_TMP/big
+	mkdir -p "$big/d1" "$big/d2"
+	for i in 1 2 3 4 5 6; do
+		head -c 200000 /dev/urandom >"$big/d1/f$i"
+		head -c 200000 /dev/urandom >"$big/d2/f$i"
+	done
+	expect_fail "$STRATA_BIN" --root "$small/root" layer pack --compression none "$big"
+	assert_one_line_error "$out"
+	assert_contains "$out" "No space left"
+	[ -z "$(ls -A "$small/root/tmp")" ] || fail "full disk: staging left in tmp/ by pack"
+	[ -z "$(ls -A "$small/root/blobs/sha256")" ] || fail "full disk: pack stored a blob"
+	"$STRATA_BIN" --root "$small/root" fsck >/dev/null || fail "fsck after a full disk in pack"
 else
 	echo "note: full-disk case needs root to mount a small tmpfs"
 	require_root "fills a small tmpfs"
