@@ -965,6 +965,18 @@ static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR
 		*size = b.size;
 }
 
+/* The CPUs this process may use, and the first of them alone. */
+static void cpu_sets(cpu_set_t *all, cpu_set_t *one)
+{
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(*all), all), 0);
+	CPU_ZERO(one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, all)) {
+			CPU_SET(c, one);
+			break;
+		}
+}
+
 static double cpu_seconds(void)
 {
 	struct timespec t;
@@ -983,8 +995,9 @@ START_TEST(test_gzip_incompressible)
 	size_t n = 8u << 20;
 	unsigned char *buf = xmalloc(n), *out = xmalloc(compressBound(n));
 	uLongf out_len = compressBound(n);
-	char d[DIGEST_STR_LEN];
+	char d[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
 	uint64_t x = 88172645463325252ull, size;
+	cpu_set_t all, one;
 	double t, ref;
 
 	for (size_t i = 0; i < n; i++) {
@@ -1009,6 +1022,12 @@ START_TEST(test_gzip_incompressible)
 		memset(buf + i + 99500, 0, 500);
 	gzip_blob(buf, n, d, &size);
 	ck_assert_uint_lt(size, n - n / 100000 * 400);
+	/* and the same bytes come out on one CPU */
+	cpu_sets(&all, &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	gzip_blob(buf, n, d_one, NULL);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	ck_assert_str_eq(d, d_one);
 
 	/*
 	 * random-looking bytes that repeat every 24 KiB, within deflate's
@@ -1033,13 +1052,7 @@ START_TEST(test_parallel_gzip)
 	/* compressible but not trivial: text-like with some noise */
 	for (size_t i = 0; i < (9u << 20); i++)
 		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
-	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-	CPU_ZERO(&one);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &all)) {
-			CPU_SET(c, &one);
-			break;
-		}
+	cpu_sets(&all, &one);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		char d_all[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
 
