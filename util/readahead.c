@@ -39,7 +39,7 @@
 
 struct read_ahead {
 	pthread_t thread;
-	int fd;
+	int dirfd; /* the walker's, open until read_ahead_stop */
 	atomic_bool stop;
 	atomic_bool cold;	 /* the walker met data that was not cached */
 	atomic_bool nowait;	 /* preadv2(RWF_NOWAIT) works here */
@@ -170,7 +170,7 @@ static void *ahead_main(void *arg)
 {
 	struct read_ahead *ra = arg;
 
-	ahead_dir(ra, ra->fd);
+	ahead_dir(ra, ra->dirfd);
 	return NULL;
 }
 
@@ -186,10 +186,8 @@ struct read_ahead *read_ahead_start(int dirfd)
 	atomic_init(&ra->nowait, true);
 	atomic_init(&ra->entries, 0);
 	atomic_init(&ra->bytes, 0);
-	ra->fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ra->fd < 0 || pthread_create(&ra->thread, NULL, ahead_main, ra) != 0) {
-		if (ra->fd >= 0)
-			close(ra->fd);
+	ra->dirfd = dirfd;
+	if (pthread_create(&ra->thread, NULL, ahead_main, ra) != 0) {
 		free(ra);
 		return NULL;
 	}
@@ -202,6 +200,14 @@ void read_ahead_entry_done(struct read_ahead *ra)
 		atomic_fetch_add_explicit(&ra->entries, 1, memory_order_relaxed);
 }
 
+/* @r, after counting the bytes it read. */
+static ssize_t counted(struct read_ahead *ra, ssize_t r)
+{
+	if (r > 0)
+		atomic_fetch_add_explicit(&ra->bytes, (unsigned long long)r, memory_order_relaxed);
+	return r;
+}
+
 ssize_t read_ahead_read(struct read_ahead *ra, int fd, void *buf, size_t n)
 {
 	ssize_t r;
@@ -210,21 +216,14 @@ ssize_t read_ahead_read(struct read_ahead *ra, int fd, void *buf, size_t n)
 		return read(fd, buf, n);
 	if (!cold(ra) && atomic_load_explicit(&ra->nowait, memory_order_relaxed)) {
 		r = preadv2(fd, &(struct iovec){ buf, n }, 1, -1, RWF_NOWAIT);
-		if (r >= 0 || errno == EINTR) {
-			if (r > 0)
-				atomic_fetch_add_explicit(&ra->bytes, (unsigned long long)r,
-							  memory_order_relaxed);
-			return r;
-		}
+		if (r >= 0 || errno == EINTR)
+			return counted(ra, r);
 		if (errno == EAGAIN)
 			atomic_store(&ra->cold, true);
 		else
 			atomic_store(&ra->nowait, false); /* EOPNOTSUPP and the like */
 	}
-	r = read(fd, buf, n);
-	if (r > 0)
-		atomic_fetch_add_explicit(&ra->bytes, (unsigned long long)r, memory_order_relaxed);
-	return r;
+	return counted(ra, read(fd, buf, n));
 }
 
 bool read_ahead_cold(struct read_ahead *ra)
@@ -241,6 +240,5 @@ void read_ahead_stop(struct read_ahead *ra)
 	if (ra->asked)
 		log_debug("read-ahead: file data was not cached: asked the kernel for %llu MB ahead",
 			  ra->asked >> 20);
-	close(ra->fd);
 	free(ra);
 }

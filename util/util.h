@@ -230,7 +230,10 @@ void random_hex(char *out, size_t nhex);
 
 struct read_ahead;
 
-/* Starts a thread reading the tree under @dirfd ahead of the walk; NULL on one CPU or failure. */
+/*
+ * Starts a thread reading the tree under @dirfd ahead of the walk; NULL on
+ * one CPU or failure. @dirfd must stay open until read_ahead_stop.
+ */
 struct read_ahead *read_ahead_start(int dirfd);
 
 /* The walk has done one more entry (NULL @ra is fine). */

@@ -112,7 +112,8 @@ size_t unit_file_tree_size(int dirs, int files, int d, int f)
 
 void unit_make_file_tree(int dfd, int dirs, int files)
 {
-	unsigned char *data = xmalloc(unit_file_tree_size(1, 1, 0, 0));
+	/* the last file is the largest */
+	unsigned char *data = xmalloc(unit_file_tree_size(dirs, files, dirs - 1, files - 1));
 
 	for (int d = 0; d < dirs; d++) {
 		cleanup_free char *dir = xasprintf("d%02d", d);
