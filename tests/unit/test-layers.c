@@ -916,9 +916,12 @@ START_TEST(test_layer_dir_stream_dropped)
 }
 END_TEST
 
-/* gzips @n bytes into a blob, checks they come back, and gives its digest (and size when @size). */
-static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR_LEN],
-		      uint64_t *size)
+/*
+ * Compresses @n bytes with @c into a blob, checks they come back, and gives
+ * its digest (and size when @size).
+ */
+static void compressed_blob(enum layers_compression c, const unsigned char *buf, size_t n,
+			    char digest[DIGEST_STR_LEN], uint64_t *size)
 {
 	cleanup_error struct strata_error *err = NULL;
 	struct layers_blob_writer *w;
@@ -929,17 +932,23 @@ static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR
 	ssize_t r;
 	int fd;
 
-	ck_assert_ok(layers_blob_writer_new(st, LAYERS_COMPRESSION_GZIP, 0, &w, &err), err);
-	/* uneven writes across block boundaries */
-	for (size_t off = 0; off < n;) {
-		size_t k = n - off < 70001 ? n - off : 70001;
+	ck_assert_ok(layers_blob_writer_new(st, c, 0, &w, &err), err);
+	/*
+	 * uneven writes across block boundaries, small ones (gathered before
+	 * they are compressed) among them
+	 */
+	for (size_t off = 0, i = 0; off < n; i++) {
+		static const size_t steps[] = { 70001, 1, 511, 16383, 16384, 130000, 512 };
+		size_t step = steps[i % ARRAY_SIZE(steps)];
+		size_t k = n - off < step ? n - off : step;
 
 		ck_assert_ok(layers_blob_writer_write(w, buf + off, k, &err), err);
 		off += k;
 	}
 	ck_assert_ok(layers_blob_writer_commit(w, &b, &err), err);
 	ck_assert_int_eq(b.tar_size, n);
-	if (n == 0) { /* libarchive reads no stream from an empty member: ask gzip */
+	if (n == 0 && c == LAYERS_COMPRESSION_GZIP) {
+		/* libarchive reads no stream from an empty member: ask gzip */
 		cleanup_free char *path = store_blob_path(st, b.digest);
 
 		ck_assert_int_eq(unit_sh("gzip -t < %s && test -z \"$(gzip -dc < %s)\"", path, path), 0);
@@ -951,7 +960,7 @@ static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR
 	}
 	fd = store_blob_open(st, b.digest, &err);
 	ck_assert_ok(layers_source_open(fd, &src, &err), err);
-	ck_assert_str_eq(layers_source_compression(src), "gzip");
+	ck_assert_str_eq(layers_source_compression(src), layers_compression_name(c));
 	while ((r = layers_source_read(src, back + got, n + 1 - got, &err)) > 0)
 		got += (size_t)r;
 	ck_assert_ok(r < 0 ? -1 : 0, err);
@@ -963,6 +972,12 @@ static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR
 	memcpy(digest, b.digest, DIGEST_STR_LEN);
 	if (size)
 		*size = b.size;
+}
+
+static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR_LEN],
+		      uint64_t *size)
+{
+	compressed_blob(LAYERS_COMPRESSION_GZIP, buf, n, digest, size);
 }
 
 /* The CPUs this process may use, and the first of them alone. */
@@ -1060,6 +1075,36 @@ START_TEST(test_parallel_gzip)
 		/* one worker: the same bytes, whatever the CPU count */
 		ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
 		gzip_blob(buf, sizes[i], d_one, NULL);
+		ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+		ck_assert_str_eq(d_all, d_one);
+	}
+	free(buf);
+}
+END_TEST
+
+/*
+ * zstd runs one worker per CPU on fixed 6 MiB jobs: the same blob comes out
+ * on one CPU as on all, for sizes around and across the jobs.
+ */
+START_TEST(test_parallel_zstd)
+{
+	const size_t job = 6u << 20;
+	const size_t sizes[] = { 1, job - 1, job + 1, 3 * job + 12345 };
+	size_t most = sizes[ARRAY_SIZE(sizes) - 1];
+	unsigned char *buf = xmalloc(most);
+	cpu_set_t all, one;
+	uint64_t size;
+
+	for (size_t i = 0; i < most; i++)
+		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
+	cpu_sets(&all, &one);
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		char d_all[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
+
+		compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_all, &size);
+		ck_assert_uint_lt(size, sizes[i] / 2 + 64);
+		ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+		compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_one, NULL);
 		ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
 		ck_assert_str_eq(d_all, d_one);
 	}
@@ -1220,6 +1265,7 @@ Suite *unit_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parallel_gzip);
 	tcase_add_test(tc, test_gzip_incompressible);
+	tcase_add_test(tc, test_parallel_zstd);
 	tcase_add_test(tc, test_source_read_ahead);
 	tcase_add_test(tc, test_recompress);
 	tcase_add_test(tc, test_layer_dir_stream);
