@@ -169,17 +169,26 @@ int layers_blob_writer_new_fd(int fd, enum layers_compression c, int level,
 static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bool end,
 		     struct strata_error **err)
 {
-	ZSTD_inBuffer in = { buf, n, 0 };
+	ZSTD_inBuffer in = { buf, n, 0 }, none = { NULL, 0, 0 };
+	bool full = false;
 
 	for (;;) {
 		ZSTD_outBuffer o = { w->out, OUT_CHUNK, 0 };
-		size_t left = ZSTD_compressStream2(w->zc, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+		/*
+		 * Output that is waiting is taken before more input. Otherwise
+		 * libzstd goes on starting jobs while finished ones wait to be
+		 * flushed, and on data that does not compress each of them holds
+		 * a job-sized buffer: 8 of them, 50 MB, with two workers.
+		 */
+		size_t left = ZSTD_compressStream2(w->zc, &o, full ? &none : &in,
+						   end ? ZSTD_e_end : ZSTD_e_continue);
 
 		if (ZSTD_isError(left))
 			return strata_fail_msg(err, EIO, "zstd: %s", ZSTD_getErrorName(left));
 		if (o.pos && out_write(w, w->out, o.pos, err) < 0)
 			return -1;
-		if (end ? left == 0 : in.pos == in.size)
+		full = o.pos == o.size;
+		if (!full && (end ? left == 0 : in.pos == in.size))
 			return 0;
 	}
 }

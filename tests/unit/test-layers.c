@@ -7,10 +7,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -1082,6 +1084,60 @@ START_TEST(test_parallel_gzip)
 }
 END_TEST
 
+/* Peak RSS of this process so far, in bytes. */
+static uint64_t peak_rss(void)
+{
+	struct rusage ru;
+
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return (uint64_t)ru.ru_maxrss << 10;
+}
+
+/*
+ * zstd on data that does not compress: every job's output is as large as
+ * its input, and libzstd would go on starting jobs while finished ones wait
+ * to be flushed (81 MB for two workers). The writer takes the output
+ * first, so memory stays at libzstd's input buffers, (workers + 3) jobs,
+ * a few jobs' output, and the libraries' pages (47 MiB in all for two
+ * workers on the development machine).
+ */
+START_TEST(test_zstd_memory_bounded)
+{
+	cleanup_error struct strata_error *err = NULL;
+	const size_t chunk = 1u << 20, job = 6u << 20;
+	size_t workers = sys_ncpus() < 4 ? (size_t)sys_ncpus() : 4;
+	unsigned char *buf = xmalloc(chunk);
+	struct layers_blob_writer *w;
+	struct layers_blob b;
+	uint64_t x = 88172645463325252ull, before, grown;
+	bool measured;
+
+	memset(buf, 1, chunk);
+	before = peak_rss();
+	ck_assert_ok(layers_blob_writer_new(st, LAYERS_COMPRESSION_ZSTD, 0, &w, &err), err);
+	for (int m = 0; m < 96; m++) {
+		for (size_t i = 0; i < chunk; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = (unsigned char)(x >> 32);
+		}
+		ck_assert_ok(layers_blob_writer_write(w, buf, chunk, &err), err);
+	}
+	ck_assert_ok(layers_blob_writer_commit(w, &b, &err), err);
+	grown = peak_rss() - before;
+	ck_assert_uint_ge(b.size, 96 * chunk);
+	/* sanitizers and valgrind keep memory of their own */
+	measured = !getenv("STRATA_UNDER_VALGRIND");
+#ifdef __SANITIZE_ADDRESS__
+	measured = false;
+#endif
+	if (measured)
+		ck_assert_msg(grown < (workers + 6) * job + (16u << 20),
+			      "96 MiB of random bytes took %" PRIu64 " MiB to zstd with %zu workers",
+			      grown >> 20, workers);
+	free(buf);
+}
+END_TEST
+
 /*
  * zstd runs one worker per CPU on fixed 6 MiB jobs: the same blob comes out
  * on one CPU as on all, for sizes around and across the jobs.
@@ -1266,6 +1322,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_parallel_gzip);
 	tcase_add_test(tc, test_gzip_incompressible);
 	tcase_add_test(tc, test_parallel_zstd);
+	tcase_add_test(tc, test_zstd_memory_bounded);
 	tcase_add_test(tc, test_source_read_ahead);
 	tcase_add_test(tc, test_recompress);
 	tcase_add_test(tc, test_layer_dir_stream);
