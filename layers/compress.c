@@ -256,13 +256,9 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 {
 	int r = flush_stage(w, err);
 
-	if (r < 0) {
-		layers_blob_writer_abort(w);
-		return -1;
-	}
-	if (w->c == LAYERS_COMPRESSION_GZIP)
+	if (r == 0 && w->c == LAYERS_COMPRESSION_GZIP)
 		r = pgzip_finish(w->gz, err);
-	else if (w->c == LAYERS_COMPRESSION_ZSTD)
+	else if (r == 0 && w->c == LAYERS_COMPRESSION_ZSTD)
 		r = zstd_feed(w, NULL, 0, true, err);
 	if (r < 0) {
 		layers_blob_writer_abort(w);

@@ -982,16 +982,34 @@ static void gzip_blob(const unsigned char *buf, size_t n, char digest[DIGEST_STR
 	compressed_blob(LAYERS_COMPRESSION_GZIP, buf, n, digest, size);
 }
 
-/* The CPUs this process may use, and the first of them alone. */
-static void cpu_sets(cpu_set_t *all, cpu_set_t *one)
+/*
+ * Compresses @n bytes with @c again on the first of this process's CPUs
+ * alone (one worker) and checks the blob is @digest, made on all of them.
+ */
+static void same_blob_on_one_cpu(enum layers_compression c, const unsigned char *buf, size_t n,
+				 const char digest[DIGEST_STR_LEN])
 {
-	ck_assert_int_eq(sched_getaffinity(0, sizeof(*all), all), 0);
-	CPU_ZERO(one);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, all)) {
-			CPU_SET(c, one);
+	char d_one[DIGEST_STR_LEN];
+	cpu_set_t all, one;
+
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &all)) {
+			CPU_SET(cpu, &one);
 			break;
 		}
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	compressed_blob(c, buf, n, d_one, NULL);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	ck_assert_str_eq(digest, d_one);
+}
+
+/* Compressible but not trivial: text-like bytes with some noise. */
+static void fill_text_like(unsigned char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
 }
 
 static double cpu_seconds(void)
@@ -1012,9 +1030,8 @@ START_TEST(test_gzip_incompressible)
 	size_t n = 8u << 20;
 	unsigned char *buf = xmalloc(n), *out = xmalloc(compressBound(n));
 	uLongf out_len = compressBound(n);
-	char d[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
+	char d[DIGEST_STR_LEN];
 	uint64_t x = 88172645463325252ull, size;
-	cpu_set_t all, one;
 	double t, ref;
 
 	for (size_t i = 0; i < n; i++) {
@@ -1040,11 +1057,7 @@ START_TEST(test_gzip_incompressible)
 	gzip_blob(buf, n, d, &size);
 	ck_assert_uint_lt(size, n - n / 100000 * 400);
 	/* and the same bytes come out on one CPU */
-	cpu_sets(&all, &one);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
-	gzip_blob(buf, n, d_one, NULL);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
-	ck_assert_str_eq(d, d_one);
+	same_blob_on_one_cpu(LAYERS_COMPRESSION_GZIP, buf, n, d);
 
 	/*
 	 * random-looking bytes that repeat every 24 KiB, within deflate's
@@ -1064,21 +1077,14 @@ START_TEST(test_parallel_gzip)
 	/* sizes around the 512 KiB blocks and the batches of blocks */
 	const size_t sizes[] = { 0, 1, 524288, 524289, 1048576, 3 * 524288 + 17, 9 << 20 };
 	unsigned char *buf = xmalloc(9 << 20);
-	cpu_set_t all, one;
 
-	/* compressible but not trivial: text-like with some noise */
-	for (size_t i = 0; i < (9u << 20); i++)
-		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
-	cpu_sets(&all, &one);
+	fill_text_like(buf, 9u << 20);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
-		char d_all[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
+		char d_all[DIGEST_STR_LEN];
 
 		gzip_blob(buf, sizes[i], d_all, NULL);
 		/* one worker: the same bytes, whatever the CPU count */
-		ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
-		gzip_blob(buf, sizes[i], d_one, NULL);
-		ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
-		ck_assert_str_eq(d_all, d_one);
+		same_blob_on_one_cpu(LAYERS_COMPRESSION_GZIP, buf, sizes[i], d_all);
 	}
 	free(buf);
 }
@@ -1148,21 +1154,15 @@ START_TEST(test_parallel_zstd)
 	const size_t sizes[] = { 1, job - 1, job + 1, 3 * job + 12345 };
 	size_t most = sizes[ARRAY_SIZE(sizes) - 1];
 	unsigned char *buf = xmalloc(most);
-	cpu_set_t all, one;
 	uint64_t size;
 
-	for (size_t i = 0; i < most; i++)
-		buf[i] = (unsigned char)("strata layers "[i % 14] ^ ((i * 2654435761u) >> 29));
-	cpu_sets(&all, &one);
+	fill_text_like(buf, most);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
-		char d_all[DIGEST_STR_LEN], d_one[DIGEST_STR_LEN];
+		char d_all[DIGEST_STR_LEN];
 
 		compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_all, &size);
 		ck_assert_uint_lt(size, sizes[i] / 2 + 64);
-		ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
-		compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_one, NULL);
-		ck_assert_int_eq(sched_setaffinity(0, sizeof(all), &all), 0);
-		ck_assert_str_eq(d_all, d_one);
+		same_blob_on_one_cpu(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_all);
 	}
 	free(buf);
 }
