@@ -193,11 +193,16 @@ static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bo
 	}
 }
 
-/* Tar bytes in: hashed for the diffID, then compressed. */
+/*
+ * Tar bytes in: hashed for the diffID, then compressed. Uncompressed, the
+ * blob is the tar: the digest of what goes out is the diffID too, so the
+ * bytes are hashed once.
+ */
 static int feed(struct layers_blob_writer *w, const void *buf, size_t n,
 		struct strata_error **err)
 {
-	digester_update(w->diff, buf, n);
+	if (w->c != LAYERS_COMPRESSION_NONE)
+		digester_update(w->diff, buf, n);
 	w->tar_size += n;
 	switch (w->c) {
 	case LAYERS_COMPRESSION_GZIP:
@@ -264,7 +269,6 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 		layers_blob_writer_abort(w);
 		return -1;
 	}
-	digester_final(w->diff, out->diff_id);
 	out->tar_size = w->tar_size;
 	out->media_type = layers_compression_media_type(w->c);
 	if (w->blob) {
@@ -274,6 +278,10 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 		digester_final(w->out_digest, out->digest);
 		out->size = w->out_size;
 	}
+	if (w->c != LAYERS_COMPRESSION_NONE)
+		digester_final(w->diff, out->diff_id);
+	else if (r == 0)
+		memcpy(out->diff_id, out->digest, DIGEST_STR_LEN);
 	writer_free(w);
 	return r;
 }

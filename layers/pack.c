@@ -244,16 +244,17 @@ static int copy_data(struct packer *p, int fd, const char *path, off_t size,
 }
 
 /*
- * Packs the entry @name of directory @dfd as @path (its stat in @st).
- * Sets *descend when it is a directory whose children should follow.
+ * Packs the entry @name of directory @dfd as @path (its stat in @st). For a
+ * directory whose children should follow, *sub is set to it, open (the
+ * caller closes it); -1 otherwise.
  */
 static int emit(struct packer *p, int dfd, const char *name, const char *path,
-		const struct stat *st, bool *descend, struct strata_error **err)
+		const struct stat *st, int *sub, struct strata_error **err)
 {
 	cleanup_close int fd = -1;
 	const char *first;
 
-	*descend = false;
+	*sub = -1;
 	if (p->wh == LAYERS_WHITEOUT_AUFS && str_has_prefix(name, ".wh..wh.") &&
 	    strcmp(name, ".wh..wh..opq"))
 		return 0; /* aufs internals */
@@ -322,7 +323,8 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 		if (emit_marker(p, opq, st, err) < 0)
 			return -1;
 	}
-	*descend = true;
+	*sub = fd;
+	fd = -1;
 	return 0;
 }
 
@@ -336,21 +338,23 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(((const struct name *)a)->key, ((const struct name *)b)->key);
 }
 
-/* Packs the children of directory @fd (named @path, "" at the top), sorted, recursively. */
+/*
+ * Packs the children of directory @fd (named @path, "" at the top), sorted,
+ * recursively. Takes @fd (-1: the open that made it failed, errno says why).
+ */
 static int walk(struct packer *p, int fd, const char *path, struct strata_error **err)
 {
-	/* A new open file description: a dup would share (and move) @fd's offset. */
-	int dup = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 	struct name *names = NULL;
 	size_t n = 0, cap = 0;
 	int ret = 0;
 
-	if (dup < 0 || !(d = fdopendir(dup))) {
-		if (dup >= 0)
-			close(dup);
-		return strata_fail(err, errno, "open directory '%s'", *path ? path : ".");
+	if (!d) {
+		ret = strata_fail(err, errno, "open directory '%s'", *path ? path : ".");
+		if (fd >= 0)
+			close(fd);
+		return ret;
 	}
 	while ((errno = 0, de = readdir(d))) {
 		struct name *nm;
@@ -373,35 +377,27 @@ static int walk(struct packer *p, int fd, const char *path, struct strata_error 
 	}
 	if (errno)
 		ret = strata_fail(err, errno, "read directory '%s'", *path ? path : ".");
-	closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		const char *name = names[i].name;
 		cleanup_free char *child = *path ? path_join(path, name) : xstrdup(name);
 		struct stat st;
-		bool descend;
+		int sub;
 
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = strata_fail(err, errno, "stat '%s'", child);
 			break;
 		}
-		if (emit(p, fd, name, child, &st, &descend, err) < 0) {
+		if (emit(p, fd, name, child, &st, &sub, err) < 0) {
 			ret = -1;
 			break;
 		}
 		read_ahead_entry_done(p->ahead);
-		if (descend) {
-			int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub < 0) {
-				ret = strata_fail(err, errno, "open '%s'", child);
-				break;
-			}
+		if (sub >= 0)
 			ret = walk(p, sub, child, err);
-			close(sub);
-		}
 	}
+	closedir(d);
 	for (size_t i = 0; i < n; i++) {
 		if (names[i].key != names[i].name)
 			free(names[i].key);
@@ -409,6 +405,13 @@ static int walk(struct packer *p, int fd, const char *path, struct strata_error 
 	}
 	free(names);
 	return ret;
+}
+
+/* walk of @dirfd, which stays the caller's. */
+static int walk_top(struct packer *p, int dirfd, struct strata_error **err)
+{
+	/* A new open file description: a dup would share (and move) @dirfd's offset. */
+	return walk(p, openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "", err);
 }
 
 static int start_blob(struct packer *p, struct store *s, const struct layers_pack_opts *o,
@@ -445,7 +448,7 @@ int layers_pack_dir(struct store *s, int dirfd, enum layers_whiteout wh,
 	r = start_blob(&p, s, o, err);
 	if (r == 0) {
 		p.ahead = read_ahead_start(dirfd);
-		r = walk(&p, dirfd, "", err);
+		r = walk_top(&p, dirfd, err);
 		read_ahead_stop(p.ahead);
 	}
 	return finish_blob(&p, r, out, err);
@@ -458,7 +461,7 @@ int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_er
 
 	if (r == 0) {
 		p.ahead = read_ahead_start(dirfd);
-		r = walk(&p, dirfd, "", err);
+		r = walk_top(&p, dirfd, err);
 		read_ahead_stop(p.ahead);
 	}
 	if (r == 0)
@@ -481,7 +484,7 @@ static int emit_path(struct packer *p, int rootfd, const char *path, bool subtre
 	const char *base;
 	cleanup_close int pfd = -1;
 	struct stat st;
-	bool descend;
+	int sub;
 
 	if (pathset_has(&p->emitted, path))
 		return 0;
@@ -494,16 +497,12 @@ static int emit_path(struct packer *p, int rootfd, const char *path, bool subtre
 		return strata_fail(err, errno, "stat '%s'", path);
 	}
 	pathset_add(&p->emitted, path);
-	if (emit(p, pfd, base, path, &st, &descend, err) < 0)
+	if (emit(p, pfd, base, path, &st, &sub, err) < 0)
 		return -1;
-	if (descend && subtree) {
-		cleanup_close int sub =
-			openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-		if (sub < 0)
-			return strata_fail(err, errno, "open '%s'", path);
+	if (sub >= 0 && subtree)
 		return walk(p, sub, path, err);
-	}
+	if (sub >= 0)
+		close(sub);
 	return 0;
 }
 

@@ -231,13 +231,17 @@ void random_hex(char *out, size_t nhex);
 struct read_ahead;
 
 /*
- * Starts a thread reading the tree under @dirfd ahead of the walk; NULL on
- * one CPU or failure. @dirfd must stay open until read_ahead_stop.
+ * Read-ahead of the tree under @dirfd for a walk: a thread, started once the
+ * walk meets the disk; NULL on one CPU. @dirfd must stay open until
+ * read_ahead_stop. Call the functions below from the walking thread.
  */
 struct read_ahead *read_ahead_start(int dirfd);
 
-/* The walk has done one more entry (NULL @ra is fine). */
+/* The walk has done one more entry (NULL @ra is fine); may start the thread. */
 void read_ahead_entry_done(struct read_ahead *ra);
+
+/* True once the thread has been started. */
+bool read_ahead_running(const struct read_ahead *ra);
 
 /* read(2) of a file of the walk, telling @ra when its data was not cached (NULL is fine). */
 ssize_t read_ahead_read(struct read_ahead *ra, int fd, void *buf, size_t n);

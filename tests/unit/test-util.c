@@ -331,7 +331,10 @@ static void read_tree_file(struct read_ahead *ra, int t, int d, int f)
 		ck_assert_int_eq(buf[i], unit_file_tree_byte(d, f, i));
 }
 
-/* A cached tree: reads go through, the files are left alone; so do reads that cannot say. */
+/*
+ * A cached tree: reads go through, the files are left alone, no thread is
+ * started; so do reads that cannot say.
+ */
 START_TEST(test_read_ahead_warm)
 {
 	cleanup_close int t = open_scratch_dir("warm");
@@ -344,11 +347,13 @@ START_TEST(test_read_ahead_warm)
 		return;
 	}
 	ck_assert_ptr_nonnull(ra);
-	for (int f = 0; f < 5; f++) {
-		read_tree_file(ra, t, 0, f);
-		read_ahead_entry_done(ra);
-	}
+	for (int d = 0; d < 3; d++)
+		for (int f = 0; f < 5; f++) {
+			read_tree_file(ra, t, d, f);
+			read_ahead_entry_done(ra);
+		}
 	ck_assert(!read_ahead_cold(ra));
+	ck_assert(!read_ahead_running(ra));
 	/* procfs (like overlayfs) refuses RWF_NOWAIT: a plain read then, not "uncached" */
 	{
 		cleanup_close int proc = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
@@ -384,11 +389,51 @@ START_TEST(test_read_ahead_cold)
 	}
 	ck_assert_ptr_nonnull(ra);
 	ck_assert(!read_ahead_cold(ra));
+	ck_assert(!read_ahead_running(ra));
 	read_tree_file(ra, t, 0, 0);
 	ck_assert(read_ahead_cold(ra));
+	ck_assert(read_ahead_running(ra));
 	for (tries = 0; tries < 300 && unit_uncached(t, "d09/f029", (off_t)big - 1); tries++)
 		usleep(10000);
 	ck_assert_msg(tries < 300, "the read-ahead did not read d09/f029 to its end");
+	read_ahead_stop(ra);
+}
+END_TEST
+
+/*
+ * The walk made the disk read for it without a read of file data through
+ * the read-ahead (a directory, an inode: here a file read with read(2)):
+ * the thread starts within 16 entries, reading directories only.
+ */
+START_TEST(test_read_ahead_starts_on_disk_reads)
+{
+	cleanup_close int t = open_scratch_dir("meta");
+	struct read_ahead *ra;
+	char buf[4096];
+	int e;
+
+	unit_make_file_tree(t, 2, 4);
+	unit_evict_file_tree(t, 2, 4);
+	if (!unit_uncached_or_skip(t, "d01/f003", 0, "read-ahead started by disk reads"))
+		return;
+	ra = read_ahead_start(t);
+	if (sys_ncpus() < 2) {
+		ck_assert_ptr_null(ra);
+		return;
+	}
+	for (e = 0; e < 15; e++)
+		read_ahead_entry_done(ra);
+	ck_assert(!read_ahead_running(ra));
+	{
+		cleanup_close int fd = openat(t, "d01/f003", O_RDONLY | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_gt(read(fd, buf, sizeof(buf)), 0);
+	}
+	for (e = 0; e < 16 && !read_ahead_running(ra); e++)
+		read_ahead_entry_done(ra);
+	ck_assert_msg(read_ahead_running(ra), "no thread after a read from the disk");
+	ck_assert(!read_ahead_cold(ra));
 	read_ahead_stop(ra);
 }
 END_TEST
@@ -434,6 +479,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_read_ahead_warm);
 	tcase_add_test(tc, test_read_ahead_cold);
+	tcase_add_test(tc, test_read_ahead_starts_on_disk_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }
