@@ -269,6 +269,13 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 		layers_blob_writer_abort(w);
 		return -1;
 	}
+	/* The compressor's teardown (its threads, its buffers) overlaps the writeback. */
+	if (w->blob)
+		store_blob_writer_start_writeback(w->blob);
+	ZSTD_freeCCtx(w->zc);
+	w->zc = NULL;
+	pgzip_free(w->gz);
+	w->gz = NULL;
 	out->tar_size = w->tar_size;
 	out->media_type = layers_compression_media_type(w->c);
 	if (w->blob) {

@@ -55,12 +55,18 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
 		return strata_wrap(err, "blob");
 	digester_update(w->dg, buf, n);
 	w->size += n;
-	if (w->size - w->synced >= WRITEBACK_STEP) {
-		sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(w->size - w->synced),
-				SYNC_FILE_RANGE_WRITE);
-		w->synced = w->size;
-	}
+	if (w->size - w->synced >= WRITEBACK_STEP)
+		store_blob_writer_start_writeback(w);
 	return 0;
+}
+
+void store_blob_writer_start_writeback(struct store_blob_writer *w)
+{
+	if (w->size == w->synced)
+		return;
+	sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(w->size - w->synced),
+			SYNC_FILE_RANGE_WRITE);
+	w->synced = w->size;
 }
 
 uint64_t store_blob_writer_size(const struct store_blob_writer *w)

@@ -110,6 +110,12 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);
 
+/*
+ * Starts the writeback of what is not on its way to the disk yet, so that
+ * work done before the commit overlaps the commit's fsync.
+ */
+void store_blob_writer_start_writeback(struct store_blob_writer *w);
+
 /* Opens the blob being written for reading, as it grows (a new fd; the caller closes it). */
 int store_blob_writer_open_read(const struct store_blob_writer *w, struct strata_error **err);
 
