@@ -104,7 +104,8 @@ static int writer_init(struct layers_blob_writer *w, enum layers_compression c, 
 		       struct layers_blob_writer **out, struct strata_error **err)
 {
 	w->c = c;
-	w->diff = digester_new();
+	/* Uncompressed, the blob is the tar: its digest is the diffID. */
+	w->diff = c != LAYERS_COMPRESSION_NONE ? digester_new() : NULL;
 	w->out = xmalloc(OUT_CHUNK);
 	w->stage = xmalloc(STAGE);
 	switch (c) {
@@ -194,14 +195,13 @@ static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bo
 }
 
 /*
- * Tar bytes in: hashed for the diffID, then compressed. Uncompressed, the
- * blob is the tar: the digest of what goes out is the diffID too, so the
- * bytes are hashed once.
+ * Tar bytes in: hashed for the diffID (uncompressed, the digest of what goes
+ * out is the diffID, so the bytes are hashed once), then compressed.
  */
 static int feed(struct layers_blob_writer *w, const void *buf, size_t n,
 		struct strata_error **err)
 {
-	if (w->c != LAYERS_COMPRESSION_NONE)
+	if (w->diff)
 		digester_update(w->diff, buf, n);
 	w->tar_size += n;
 	switch (w->c) {
@@ -285,7 +285,7 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 		digester_final(w->out_digest, out->digest);
 		out->size = w->out_size;
 	}
-	if (w->c != LAYERS_COMPRESSION_NONE)
+	if (w->diff)
 		digester_final(w->diff, out->diff_id);
 	else if (r == 0)
 		memcpy(out->diff_id, out->digest, DIGEST_STR_LEN);

@@ -48,7 +48,6 @@
 struct read_ahead {
 	pthread_t thread;
 	bool running;		 /* the thread was started */
-	bool no_thread;		 /* starting it failed: the walk goes on without */
 	long inblock;		 /* the walker's blocks read at the start (-1: unknown) */
 	int dirfd; /* the walker's, open until read_ahead_stop */
 	atomic_bool stop;
@@ -215,13 +214,18 @@ struct read_ahead *read_ahead_start(int dirfd)
 	return ra;
 }
 
-/* Starts the thread, once (the walker's thread only). */
+/*
+ * Starts the thread, once (the walker's thread only). When it cannot be
+ * started, the walk goes on without: blocks read no longer count, and the
+ * walk stays cold, so that uncached data does not ask again.
+ */
 static void run(struct read_ahead *ra)
 {
-	if (ra->running || ra->no_thread)
+	if (ra->running)
 		return;
 	ra->running = pthread_create(&ra->thread, NULL, ahead_main, ra) == 0;
-	ra->no_thread = !ra->running;
+	if (!ra->running)
+		ra->inblock = -1;
 }
 
 void read_ahead_entry_done(struct read_ahead *ra)
