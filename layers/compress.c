@@ -3,19 +3,17 @@
  * compressed, and the compressed bytes streamed into a store blob writer,
  * which hashes them for the digest: one pass over the data, two digests.
  *
- * zstd runs libzstd's worker threads; its output does not depend on how
- * many workers there are once there is at least one, so digests are the
- * same on every machine. gzip is parallel too (pgzip.c): fixed blocks and a
- * fixed header (no name, mtime 0), so it too is deterministic.
+ * Both compressors run on every CPU and cut the input where its bytes
+ * alone decide, so digests are the same on every machine: zstd in chunks
+ * that are frames of their own (pzstd.c), gzip in fixed blocks of one
+ * deflate stream with a fixed header (no name, mtime 0; pgzip.c).
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "layers/layers-int.h"
 
-#define OUT_CHUNK (256u * 1024)
 /*
  * Writes under SMALL bytes (a tar's headers and padding, small files) are
  * gathered into STAGE bytes before they are hashed and compressed: a tenth
@@ -33,9 +31,8 @@ struct layers_blob_writer {
 	uint64_t out_size;
 	struct digester *diff;
 	uint64_t tar_size;
-	unsigned char *out;
 	struct pgzip *gz;
-	ZSTD_CCtx *zc;
+	struct pzstd *pz;
 	unsigned char *stage; /* STAGE bytes, of which staged are waiting */
 	size_t staged;
 };
@@ -92,7 +89,7 @@ static int out_write(struct layers_blob_writer *w, const void *buf, size_t n,
 	return 0;
 }
 
-static int gzip_sink(void *arg, const void *buf, size_t n, struct strata_error **err)
+static int compressed_sink(void *arg, const void *buf, size_t n, struct strata_error **err)
 {
 	struct layers_blob_writer *w = arg;
 
@@ -100,48 +97,22 @@ static int gzip_sink(void *arg, const void *buf, size_t n, struct strata_error *
 }
 
 /* Sets up the compressor of @w (its sink already chosen). */
-static int writer_init(struct layers_blob_writer *w, enum layers_compression c, int level,
-		       struct layers_blob_writer **out, struct strata_error **err)
+static void writer_init(struct layers_blob_writer *w, enum layers_compression c, int level)
 {
 	w->c = c;
 	/* Uncompressed, the blob is the tar: its digest is the diffID. */
 	w->diff = c != LAYERS_COMPRESSION_NONE ? digester_new() : NULL;
-	w->out = xmalloc(OUT_CHUNK);
 	w->stage = xmalloc(STAGE);
 	switch (c) {
 	case LAYERS_COMPRESSION_GZIP:
-		w->gz = pgzip_new(level, gzip_sink, w);
+		w->gz = pgzip_new(level, compressed_sink, w);
 		break;
 	case LAYERS_COMPRESSION_ZSTD:
-		w->zc = ZSTD_createCCtx();
-		if (!w->zc ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel,
-							level > 0 ? level : 3))) {
-			layers_blob_writer_abort(w);
-			return strata_fail_msg(err, ENOMEM, "zstd: cannot initialise the compressor");
-		}
-		/*
-		 * Workers >= 1 always, so the output is the same whatever the CPU
-		 * count: one per CPU, at most four (more gain nothing: this thread,
-		 * which makes the tar and hashes it twice, is then the bottleneck).
-		 * On 2 CPUs a third worker was even in time and cost 10 MB more.
-		 */
-		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_nbWorkers,
-				       sys_ncpus() < 4 ? sys_ncpus() : 4);
-		/*
-		 * 6 MiB jobs instead of the default 4x window (8 MiB): libzstd keeps
-		 * a round buffer of (workers + 3) jobs, so two workers peak near
-		 * 56 MB; 4 MiB jobs were 2.5% slower (each job first reloads a
-		 * 256 KiB overlap). Fixed, so the output does not depend on the
-		 * machine.
-		 */
-		ZSTD_CCtx_setParameter(w->zc, ZSTD_c_jobSize, 6 << 20);
+		w->pz = pzstd_new(level, compressed_sink, w);
 		break;
 	case LAYERS_COMPRESSION_NONE:
 		break;
 	}
-	*out = w;
-	return 0;
 }
 
 int layers_blob_writer_new(struct store *s, enum layers_compression c, int level,
@@ -154,7 +125,9 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 		free(w);
 		return -1;
 	}
-	return writer_init(w, c, level, out, err);
+	writer_init(w, c, level);
+	*out = w;
+	return 0;
 }
 
 int layers_blob_writer_new_fd(int fd, enum layers_compression c, int level,
@@ -162,36 +135,12 @@ int layers_blob_writer_new_fd(int fd, enum layers_compression c, int level,
 {
 	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
 
+	(void)err; /* nothing here can fail: errors come with the writes */
 	w->out_fd = fd;
 	w->out_digest = digester_new();
-	return writer_init(w, c, level, out, err);
-}
-
-static int zstd_feed(struct layers_blob_writer *w, const void *buf, size_t n, bool end,
-		     struct strata_error **err)
-{
-	ZSTD_inBuffer in = { buf, n, 0 }, none = { NULL, 0, 0 };
-	bool full = false;
-
-	for (;;) {
-		ZSTD_outBuffer o = { w->out, OUT_CHUNK, 0 };
-		/*
-		 * Output that is waiting is taken before more input. Otherwise
-		 * libzstd goes on starting jobs while finished ones wait to be
-		 * flushed, and on data that does not compress each of them holds
-		 * a job-sized buffer: 8 of them, 50 MB, with two workers.
-		 */
-		size_t left = ZSTD_compressStream2(w->zc, &o, full ? &none : &in,
-						   end ? ZSTD_e_end : ZSTD_e_continue);
-
-		if (ZSTD_isError(left))
-			return strata_fail_msg(err, EIO, "zstd: %s", ZSTD_getErrorName(left));
-		if (o.pos && out_write(w, w->out, o.pos, err) < 0)
-			return -1;
-		full = o.pos == o.size;
-		if (!full && (end ? left == 0 : in.pos == in.size))
-			return 0;
-	}
+	writer_init(w, c, level);
+	*out = w;
+	return 0;
 }
 
 /*
@@ -208,7 +157,7 @@ static int feed(struct layers_blob_writer *w, const void *buf, size_t n,
 	case LAYERS_COMPRESSION_GZIP:
 		return pgzip_write(w->gz, buf, n, err);
 	case LAYERS_COMPRESSION_ZSTD:
-		return zstd_feed(w, buf, n, false, err);
+		return pzstd_write(w->pz, buf, n, err);
 	case LAYERS_COMPRESSION_NONE:
 		break;
 	}
@@ -241,10 +190,9 @@ static void writer_free(struct layers_blob_writer *w)
 {
 	free(w->stage);
 	pgzip_free(w->gz);
-	ZSTD_freeCCtx(w->zc);
+	pzstd_free(w->pz);
 	digester_free(w->diff);
 	digester_free(w->out_digest);
-	free(w->out);
 	free(w);
 }
 
@@ -264,7 +212,7 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	if (r == 0 && w->c == LAYERS_COMPRESSION_GZIP)
 		r = pgzip_finish(w->gz, err);
 	else if (r == 0 && w->c == LAYERS_COMPRESSION_ZSTD)
-		r = zstd_feed(w, NULL, 0, true, err);
+		r = pzstd_finish(w->pz, err);
 	if (r < 0) {
 		layers_blob_writer_abort(w);
 		return -1;
@@ -272,8 +220,8 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	/* The compressor's teardown (its threads, its buffers) overlaps the writeback. */
 	if (w->blob)
 		store_blob_writer_start_writeback(w->blob);
-	ZSTD_freeCCtx(w->zc);
-	w->zc = NULL;
+	pzstd_free(w->pz);
+	w->pz = NULL;
 	pgzip_free(w->gz);
 	w->gz = NULL;
 	out->tar_size = w->tar_size;

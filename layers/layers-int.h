@@ -28,6 +28,22 @@ int pgzip_finish(struct pgzip *g, struct strata_error **err);
 /* Frees @g (waiting for its threads); NULL is fine. */
 void pgzip_free(struct pgzip *g);
 
+/* ---- pzstd.c: parallel zstd ---- */
+
+struct pzstd;
+
+/* A zstd compressor at @level (0: 3) using every CPU (up to 8), writing frames to @sink. */
+struct pzstd *pzstd_new(int level, pgzip_sink sink, void *arg);
+
+/* Compresses @n more bytes. */
+int pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err);
+
+/* Compresses what is left; every frame has reached the sink when it returns 0. */
+int pzstd_finish(struct pzstd *z, struct strata_error **err);
+
+/* Frees @z (waiting for its threads); NULL is fine. */
+void pzstd_free(struct pzstd *z);
+
 /* ---- pathset.c: a set of relative paths ---- */
 
 struct pathset {

@@ -95,12 +95,15 @@ if [ "$(id -u)" = 0 ]; then
 		head -c 200000 /dev/urandom >"$big/d1/f$i"
 		head -c 200000 /dev/urandom >"$big/d2/f$i"
 	done
-	expect_fail "$STRATA_BIN" --root "$small/root" layer pack --compression none "$big"
-	assert_one_line_error "$out"
-	assert_contains "$out" "No space left"
-	[ -z "$(ls -A "$small/root/tmp")" ] || fail "full disk: staging left in tmp/ by pack"
-	[ -z "$(ls -A "$small/root/blobs/sha256")" ] || fail "full disk: pack stored a blob"
-	"$STRATA_BIN" --root "$small/root" fsck >/dev/null || fail "fsck after a full disk in pack"
+	# (and the compressors' threads stopped with the error)
+	for c in none zstd gzip; do
+		expect_fail "$STRATA_BIN" --root "$small/root" layer pack --compression $c "$big"
+		assert_one_line_error "$out"
+		assert_contains "$out" "No space left"
+		[ -z "$(ls -A "$small/root/tmp")" ] || fail "full disk: staging left in tmp/ by pack ($c)"
+		[ -z "$(ls -A "$small/root/blobs/sha256")" ] || fail "full disk: pack ($c) stored a blob"
+		"$STRATA_BIN" --root "$small/root" fsck >/dev/null || fail "fsck after a full disk in pack ($c)"
+	done
 else
 	echo "note: full-disk case needs root to mount a small tmpfs"
 	require_root "fills a small tmpfs"

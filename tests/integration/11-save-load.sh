@@ -65,6 +65,41 @@ skopeo inspect "oci-archive:$TEST_TMP/oci.tar:busybox:latest" >/dev/null || fail
 other load -i "$TEST_TMP/oci.tar" >/dev/null
 same_as_source busybox "oci-archive round trip"
 
+# A zstd layer is a zstd frame per chunk (layers/pzstd.c): the decoder of
+# Go's image tools (skopeo's, which containerd's is too) reads it whole.
+# skopeo recompresses it to gzip, the tar inside is the layer's diffID,
+# and that copy loads back with the same rootfs.
+mkdir -p "$TEST_TMP/ztree/etc"
+seq 1 600000 >"$TEST_TMP/ztree/numbers"
+cp "$TEST_TMP/src.tar" "$TEST_TMP/ztree/busybox.tar"
+echo zstd >"$TEST_TMP/ztree/etc/name"
+strata import --compression zstd "$TEST_TMP/ztree" zs:v1 >/dev/null
+strata save --format oci-dir -o "$TEST_TMP/zl" zs:v1
+strata export zs:v1 -o "$TEST_TMP/zsrc.tar"
+python3 - "$TEST_TMP/zl" <<'PY' || fail "the saved zstd layer"
+import json, sys
+d = sys.argv[1] + "/blobs/sha256/"
+m = json.load(open(d + json.load(open(sys.argv[1] + "/index.json"))["manifests"][0]["digest"][7:]))
+layer = open(d + m["layers"][0]["digest"][7:], "rb").read()
+assert m["layers"][0]["mediaType"].endswith("+zstd"), m
+assert layer.count(bytes.fromhex("28b52ffd")) >= 3, "expected several zstd frames"
+PY
+skopeo copy -q --dest-compress --dest-compress-format gzip "oci:$TEST_TMP/zl:zs:v1" \
+	"oci:$TEST_TMP/zg:zs:v1" || fail "skopeo recompresses the zstd layer"
+python3 - "$TEST_TMP/zg" <<'PY' || fail "skopeo's gzip copy of the zstd layer"
+import gzip, hashlib, json, sys
+d = sys.argv[1] + "/blobs/sha256/"
+m = json.load(open(d + json.load(open(sys.argv[1] + "/index.json"))["manifests"][0]["digest"][7:]))
+c = json.load(open(d + m["config"]["digest"][7:]))
+assert m["layers"][0]["mediaType"].endswith("+gzip"), m
+tar = gzip.open(d + m["layers"][0]["digest"][7:]).read()
+assert "sha256:" + hashlib.sha256(tar).hexdigest() == c["rootfs"]["diff_ids"][0], "diffID"
+PY
+other load -i "$TEST_TMP/zg" >/dev/null
+other export zs:v1 -o "$TEST_TMP/zgot.tar"
+cmp "$TEST_TMP/zgot.tar" "$TEST_TMP/zsrc.tar" || fail "skopeo's gzip copy exports differently"
+rm -rf "$OTHER"
+
 # Bad archives are refused in one line and leave the store consistent.
 before=$(other images -q)
 head -c 600000 "$TEST_TMP/oci.tar" >"$TEST_TMP/trunc.tar"

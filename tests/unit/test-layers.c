@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "layers/layers.h"
 #include "tests/unit/unit.h"
@@ -1112,18 +1113,16 @@ static uint64_t peak_rss(void)
 }
 
 /*
- * zstd on data that does not compress: every job's output is as large as
- * its input, and libzstd would go on starting jobs while finished ones wait
- * to be flushed (81 MB for two workers). The writer takes the output
- * first, so memory stays at libzstd's input buffers, (workers + 3) jobs,
- * a few jobs' output, and the libraries' pages (47 MiB in all for two
- * workers on the development machine).
+ * zstd on data that does not compress: every frame is as large as its
+ * chunk. Memory stays at the buffers, at most 2 * threads + 3 of a chunk
+ * (6 MiB) each, a compressor's tables per thread and the libraries' pages,
+ * however long the input.
  */
 START_TEST(test_zstd_memory_bounded)
 {
 	cleanup_error struct strata_error *err = NULL;
 	const size_t chunk = 1u << 20, job = 6u << 20;
-	size_t workers = sys_ncpus() < 4 ? (size_t)sys_ncpus() : 4;
+	size_t threads = sys_ncpus() < 4 ? (size_t)sys_ncpus() : 4;
 	unsigned char *buf = xmalloc(chunk);
 	struct layers_blob_writer *w;
 	struct layers_blob b;
@@ -1149,21 +1148,23 @@ START_TEST(test_zstd_memory_bounded)
 	measured = false;
 #endif
 	if (measured)
-		ck_assert_msg(grown < (workers + 6) * job + (16u << 20),
-			      "96 MiB of random bytes took %" PRIu64 " MiB to zstd with %zu workers",
-			      grown >> 20, workers);
+		ck_assert_msg(grown < (2 * threads + 3) * job + (16u << 20),
+			      "96 MiB of random bytes took %" PRIu64 " MiB to zstd with %zu threads",
+			      grown >> 20, threads);
 	free(buf);
 }
 END_TEST
 
 /*
- * zstd runs one worker per CPU on fixed 6 MiB jobs: the same blob comes out
- * on one CPU as on all, for sizes around and across the jobs.
+ * zstd compresses chunks of 1, 2, 4, then 6 MiB on every CPU, each a frame
+ * of its own, and the last chunk in frames of 1 MiB: the same blob comes
+ * out on one CPU as on all, for sizes around and across the chunks, and
+ * with more pieces at the end than there are slots.
  */
 START_TEST(test_parallel_zstd)
 {
-	const size_t job = 6u << 20;
-	const size_t sizes[] = { 1, job - 1, job + 1, 3 * job + 12345 };
+	const size_t mib = 1u << 20;
+	const size_t sizes[] = { 1, mib - 1, mib + 1, 7 * mib, 7 * mib + 1, 18 * mib + 12345 };
 	size_t most = sizes[ARRAY_SIZE(sizes) - 1];
 	unsigned char *buf = xmalloc(most);
 	uint64_t size;
@@ -1175,6 +1176,63 @@ START_TEST(test_parallel_zstd)
 		compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_all, &size);
 		ck_assert_uint_lt(size, sizes[i] / 2 + 64);
 		same_blob_on_one_cpu(LAYERS_COMPRESSION_ZSTD, buf, sizes[i], d_all);
+	}
+	free(buf);
+}
+END_TEST
+
+/* The content sizes of the zstd frames of the blob @digest, in order, into @sizes. */
+static size_t zstd_frames(const char *digest, uint64_t *sizes, size_t max)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *data = NULL;
+	size_t len = 0, n = 0;
+	int fd = store_blob_open(st, digest, &err);
+
+	ck_assert_ok(fd < 0 ? -1 : file_read_fd(fd, 64u << 20, &data, &len, &err), err);
+	close(fd);
+	for (size_t off = 0; off < len; n++) {
+		size_t f = ZSTD_findFrameCompressedSize(data + off, len - off);
+
+		ck_assert_msg(!ZSTD_isError(f), "frame %zu at %zu: %s", n, off, ZSTD_getErrorName(f));
+		ck_assert_uint_lt(n, max);
+		sizes[n] = ZSTD_getFrameContentSize(data + off, len - off);
+		off += f;
+	}
+	return n;
+}
+
+/*
+ * The frames are what the format promises, whatever the CPU count: chunks
+ * of 1, 2, 4 and 6 MiB, the last one in 1 MiB pieces; no input, one empty
+ * frame.
+ */
+START_TEST(test_zstd_frames)
+{
+	const size_t mib = 1u << 20;
+	const uint64_t want[] = { mib, 2 * mib, 4 * mib, 6 * mib, 6 * mib,
+				  mib, mib, mib, mib, 12345 };
+	size_t n = 23 * mib + 12345;
+	unsigned char *buf = xmalloc(n);
+	char d[DIGEST_STR_LEN];
+	uint64_t got[16];
+	size_t frames;
+
+	fill_text_like(buf, n);
+	compressed_blob(LAYERS_COMPRESSION_ZSTD, buf, n, d, NULL);
+	frames = zstd_frames(d, got, ARRAY_SIZE(got));
+	ck_assert_uint_eq(frames, ARRAY_SIZE(want));
+	for (size_t i = 0; i < frames; i++)
+		ck_assert_uint_eq(got[i], want[i]);
+	{
+		cleanup_error struct strata_error *err = NULL;
+		struct layers_blob_writer *w;
+		struct layers_blob b;
+
+		ck_assert_ok(layers_blob_writer_new(st, LAYERS_COMPRESSION_ZSTD, 0, &w, &err), err);
+		ck_assert_ok(layers_blob_writer_commit(w, &b, &err), err);
+		ck_assert_uint_eq(zstd_frames(b.digest, got, ARRAY_SIZE(got)), 1);
+		ck_assert_uint_eq(got[0], 0);
 	}
 	free(buf);
 }
@@ -1355,6 +1413,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_parallel_gzip);
 	tcase_add_test(tc, test_gzip_incompressible);
 	tcase_add_test(tc, test_parallel_zstd);
+	tcase_add_test(tc, test_zstd_frames);
 	tcase_add_test(tc, test_zstd_memory_bounded);
 	tcase_add_test(tc, test_source_read_ahead);
 	tcase_add_test(tc, test_uncompressed_blob);
