@@ -9,15 +9,15 @@
 
 #include "layers/layers.h"
 
-/* ---- pgzip.c: parallel gzip ---- */
+/* Receives the compressed bytes of pgzip and pzstd, in order. */
+typedef int (*compressed_sink_fn)(void *arg, const void *buf, size_t n, struct strata_error **err);
 
-/* Receives compressed bytes in order. */
-typedef int (*pgzip_sink)(void *arg, const void *buf, size_t n, struct strata_error **err);
+/* ---- pgzip.c: parallel gzip ---- */
 
 struct pgzip;
 
 /* A gzip compressor at @level (0: 6) using every CPU (up to 8), writing to @sink. */
-struct pgzip *pgzip_new(int level, pgzip_sink sink, void *arg);
+struct pgzip *pgzip_new(int level, compressed_sink_fn sink, void *arg);
 
 /* Compresses @n more bytes. */
 int pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err);
@@ -33,7 +33,7 @@ void pgzip_free(struct pgzip *g);
 struct pzstd;
 
 /* A zstd compressor at @level (0: 3) using every CPU (up to 8), writing frames to @sink. */
-struct pzstd *pzstd_new(int level, pgzip_sink sink, void *arg);
+struct pzstd *pzstd_new(int level, compressed_sink_fn sink, void *arg);
 
 /* Compresses @n more bytes. */
 int pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err);

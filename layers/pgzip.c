@@ -49,14 +49,14 @@ struct pgzip {
 	size_t nblocks; /* blocks per batch: the worker count */
 	struct pgz_batch batch[2];
 	int fill; /* the batch being filled; the other may be running */
-	pgzip_sink sink;
+	compressed_sink_fn sink;
 	void *arg;
 	bool header_done;
 	unsigned long crc;
 	uint64_t isize;
 };
 
-struct pgzip *pgzip_new(int level, pgzip_sink sink, void *arg)
+struct pgzip *pgzip_new(int level, compressed_sink_fn sink, void *arg)
 {
 	struct pgzip *g = xcalloc(1, sizeof(*g));
 	int n = sys_ncpus();

@@ -53,7 +53,7 @@ struct pz_slot {
 
 struct pzstd {
 	int level;
-	pgzip_sink sink;
+	compressed_sink_fn sink;
 	void *arg;
 	size_t buf_cap;	      /* of every buffer: a chunk, or its compressed bound */
 	unsigned char **pool; /* free buffers */
@@ -177,7 +177,7 @@ static void open_fill(struct pzstd *z)
 	k->state = SLOT_FILL;
 }
 
-struct pzstd *pzstd_new(int level, pgzip_sink sink, void *arg)
+struct pzstd *pzstd_new(int level, compressed_sink_fn sink, void *arg)
 {
 	struct pzstd *z = xcalloc(1, sizeof(*z));
 	int n = sys_ncpus();
