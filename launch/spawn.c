@@ -360,17 +360,24 @@ struct child_args {
 	int sync_fd, err_fd;
 };
 
-static _Noreturn void child_main(struct child_args *a)
+/* Who the process becomes, read from the container's /etc/passwd and /etc/group. */
+struct child_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+	char *home;
+};
+
+/*
+ * First stage: waits for the parent's go, leaves strata's session and
+ * takes the container's stdio.
+ */
+static int child_start(struct child_args *a, struct strata_error **err)
 {
 	const struct launch_spec *spec = a->spec;
-	struct strata_error *err = NULL;
-	cleanup_close int rootfd = -1;
-	uid_t uid = 0;
-	gid_t gid = 0, *groups = NULL;
-	size_t n_groups = 0;
-	char *home = NULL;
-	char **env = NULL;
 	char go;
+	int in;
 
 	/*
 	 * Rootless, wait until the parent has written our uid and gid maps
@@ -382,115 +389,136 @@ static _Noreturn void child_main(struct child_args *a)
 	/*
 	 * Not dumpable until exec: no process of the container may open our
 	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
-	 * let it write the host binary. An --init PID 1 stays so.
+	 * let it write the host binary.
 	 */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (setsid() < 0)
-		_exit(125);
-	/* stdio */
-	{
-		int in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY);
+		return strata_fail(err, errno, "new session");
+	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY);
+	if (in < 0 || dup2(in, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 ||
+	    dup2(spec->stderr_fd, 2) < 0)
+		return strata_fail(err, errno, "set up stdio");
+	/* -t: stdio is the terminal side of a pty; make it the controlling terminal */
+	if (spec->tty && ioctl(0, TIOCSCTTY, 0) < 0)
+		return strata_fail(err, errno, "take the terminal");
+	return 0;
+}
 
-		if (in < 0 || dup2(in, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 ||
-		    dup2(spec->stderr_fd, 2) < 0) {
-			strata_fail(&err, errno, "set up stdio");
-			child_die(a->err_fd, err);
-		}
-		/* -t: stdio is the terminal side of a pty; make it the controlling terminal */
-		if (spec->tty && ioctl(0, TIOCSCTTY, 0) < 0) {
-			strata_fail(&err, errno, "take the terminal");
-			child_die(a->err_fd, err);
-		}
-	}
-	if (sys_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		strata_fail(&err, errno, "make mounts private");
-		child_die(a->err_fd, err);
-	}
+/*
+ * Second stage: the rootfs (mounted here when rootless) bound onto itself,
+ * with /proc, /dev and /sys; returns an fd on it.
+ */
+static int child_mount_rootfs(const struct child_args *a, struct strata_error **err)
+{
+	const struct launch_spec *spec = a->spec;
+	cleanup_close int rootfd = -1;
+
+	if (sys_mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return strata_fail(err, errno, "make mounts private");
 	/* Rootless: the overlay can only be mounted here, in our user and mount namespaces. */
 	if (spec->rootfs_stack &&
-	    overlay_mount(spec->rootfs_backend, spec->rootfs_stack, a->rootfs, &err) < 0)
-		child_die(a->err_fd, err);
-	if (sys_mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		strata_fail(&err, errno, "bind the rootfs");
-		child_die(a->err_fd, err);
-	}
+	    overlay_mount(spec->rootfs_backend, spec->rootfs_stack, a->rootfs, err) < 0)
+		return -1;
+	if (sys_mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return strata_fail(err, errno, "bind the rootfs");
 	rootfd = open(a->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		strata_fail(&err, errno, "open the rootfs");
-		child_die(a->err_fd, err);
-	}
-	if (mount_in(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, &err) <
+	if (rootfd < 0)
+		return strata_fail(err, errno, "open the rootfs");
+	if (mount_in(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) <
 		    0 ||
-	    setup_dev(rootfd, &err) < 0)
-		child_die(a->err_fd, err);
+	    setup_dev(rootfd, err) < 0)
+		return -1;
 	if (mount_in(rootfd, "sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
-		     NULL, &err) < 0) {
+		     NULL, err) < 0) {
 		/* sysfs of another network namespace can be refused: bind the host's, read-only. */
-		strata_error_free(err);
-		err = NULL;
-		if (bind_in(rootfd, "/sys", "sys", true, &err) < 0)
-			child_die(a->err_fd, err);
+		strata_error_free(*err);
+		*err = NULL;
+		if (bind_in(rootfd, "/sys", "sys", true, err) < 0)
+			return -1;
 	}
-	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, &err) < 0) ||
+	return steal_fd(&rootfd);
+}
+
+/*
+ * Third stage: /etc/hosts, resolv.conf and hostname, the volumes and
+ * tmpfs mounts, the masked paths, then the rootfs read-only when asked.
+ */
+static int child_mount_binds(const struct child_args *a, int rootfd, struct strata_error **err)
+{
+	const struct launch_spec *spec = a->spec;
+
+	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, err) < 0) ||
 	    (spec->resolv_file &&
-	     bind_in(rootfd, spec->resolv_file, "etc/resolv.conf", false, &err) < 0) ||
+	     bind_in(rootfd, spec->resolv_file, "etc/resolv.conf", false, err) < 0) ||
 	    (spec->hostname_file &&
-	     bind_in(rootfd, spec->hostname_file, "etc/hostname", false, &err) < 0))
-		child_die(a->err_fd, err);
+	     bind_in(rootfd, spec->hostname_file, "etc/hostname", false, err) < 0))
+		return -1;
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct launch_mount *m = &spec->mounts[i];
 		cleanup_free char *dst = path_clean(m->destination);
 
-		if (!*dst) {
-			strata_fail_msg(&err, EINVAL, "cannot mount over '/'");
-			child_die(a->err_fd, err);
-		}
+		if (!*dst)
+			return strata_fail_msg(err, EINVAL, "cannot mount over '/'");
 		if (m->tmpfs ? mount_in(rootfd, dst, "tmpfs", "tmpfs",
 					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
-					"mode=1777", &err) < 0
-			     : bind_in(rootfd, m->source, dst, m->readonly, &err) < 0)
-			child_die(a->err_fd, err);
+					"mode=1777", err) < 0
+			     : bind_in(rootfd, m->source, dst, m->readonly, err) < 0)
+			return -1;
 	}
-	if (mask_paths(rootfd, &err) < 0)
-		child_die(a->err_fd, err);
+	if (mask_paths(rootfd, err) < 0)
+		return -1;
 	if (spec->readonly_rootfs &&
 	    sys_mount(NULL, a->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(rootfd),
-		      NULL) < 0) {
-		strata_fail(&err, errno, "make the rootfs read-only");
-		child_die(a->err_fd, err);
-	}
-	if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
-		strata_fail(&err, errno, "set the hostname");
-		child_die(a->err_fd, err);
-	}
-	/* pivot_root into the rootfs and let go of the old root. */
+		      NULL) < 0)
+		return strata_fail(err, errno, "make the rootfs read-only");
+	return 0;
+}
+
+/*
+ * Fourth stage: the hostname, pivot_root into the rootfs (letting go of
+ * the old root), lo up; returns an fd on the new "/".
+ */
+static int child_pivot(const struct launch_spec *spec, int rootfd, struct strata_error **err)
+{
+	int fd;
+
+	if (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) < 0)
+		return strata_fail(err, errno, "set the hostname");
 	if (fchdir(rootfd) < 0 || sys_pivot_root(".", ".") < 0 || sys_umount2(".", MNT_DETACH) < 0 ||
-	    chdir("/") < 0) {
-		strata_fail(&err, errno, "pivot_root into the rootfs");
-		child_die(a->err_fd, err);
-	}
-	close(rootfd);
-	rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    chdir("/") < 0)
+		return strata_fail(err, errno, "pivot_root into the rootfs");
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return strata_fail(err, errno, "open the new root");
 	if (!spec->host_network)
 		loopback_up();
-	if (user_resolve(rootfd, spec->user, &uid, &gid, &groups, &n_groups, &home, &err) < 0)
-		child_die(a->err_fd, err);
-	if (spec->cwd && *spec->cwd) {
-		cleanup_free char *cwd = path_clean(spec->cwd);
-		int dfd = *cwd ? path_mkdirs_in(rootfd, cwd, 0755, &err) : 0;
+	return fd;
+}
 
-		if (dfd < 0)
-			child_die(a->err_fd, err);
-		if (*cwd)
-			close(dfd);
-		if (chdir(spec->cwd[0] == '/' ? spec->cwd : "/") < 0 ||
-		    (spec->cwd[0] != '/' && chdir(cwd) < 0)) {
-			strata_fail(&err, errno, "working directory '%s'", spec->cwd);
-			child_die(a->err_fd, err);
-		}
-	}
-	/* environment */
-	env = strv_dup(spec->env);
+/* The working directory, made when missing; relative to "/" when not absolute. */
+static int child_chdir(int rootfd, const char *dir, struct strata_error **err)
+{
+	cleanup_free char *cwd = NULL;
+	int dfd;
+
+	if (!dir || !*dir)
+		return 0;
+	cwd = path_clean(dir);
+	dfd = *cwd ? path_mkdirs_in(rootfd, cwd, 0755, err) : 0;
+	if (dfd < 0)
+		return -1;
+	if (*cwd)
+		close(dfd);
+	if (chdir(dir[0] == '/' ? dir : "/") < 0 || (dir[0] != '/' && chdir(cwd) < 0))
+		return strata_fail(err, errno, "working directory '%s'", dir);
+	return 0;
+}
+
+/* The process's environment: @spec's, with PATH, HOSTNAME and HOME when not set. */
+static char **child_env(const struct launch_spec *spec, const char *home)
+{
+	char **env = strv_dup(spec->env);
+
 	if (!env_has(env, "PATH"))
 		strv_append(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	if (!env_has(env, "HOSTNAME") && spec->hostname) {
@@ -503,36 +531,75 @@ static _Noreturn void child_main(struct child_args *a)
 
 		strv_append(&env, h);
 	}
+	return env;
+}
+
+/*
+ * Last stage, once the parent has put us in our cgroup: the cgroup
+ * namespace, no_new_privs, the bounding set, seccomp (while CAP_SYS_ADMIN
+ * is still held), the user, the capabilities; every fd of ours is
+ * close-on-exec.
+ */
+static int child_drop_privileges(struct child_args *a, const struct child_user *u,
+				 struct strata_error **err)
+{
+	const struct launch_spec *spec = a->spec;
+	char go;
+
 	/*
 	 * The filesystem is ready while the parent puts us in our cgroup: a
 	 * first write to cgroup.procs waits out an RCU grace period (the
 	 * kernel's cgroup_threadgroup_rwsem), ~10 ms here, which our mounts
-	 * above overlapped. Nothing of the container's runs before we are in
-	 * it; the cgroup namespace is rooted there.
+	 * overlapped. Nothing of the container's runs before we are in it;
+	 * the cgroup namespace is rooted there.
 	 */
 	if (read(a->sync_fd, &go, 1) != 1 || go != 'g')
 		_exit(125);
 	close(a->sync_fd);
 	if (spec->cgroup && sys_unshare(CLONE_NEWCGROUP) < 0)
 		log_debug("launch: no cgroup namespace: %s", strerror(errno));
-	/* privileges: bounding set, seccomp (while CAP_SYS_ADMIN is still held), user, caps */
-	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		strata_fail(&err, errno, "no_new_privs");
-		child_die(a->err_fd, err);
-	}
-	if (caps_drop_bounding(a->caps, &err) < 0)
-		child_die(a->err_fd, err);
-	if (!spec->no_seccomp && seccomp_load_default(&err) < 0)
-		child_die(a->err_fd, err);
-	if (become_user(uid, gid, groups, n_groups, &err) < 0)
-		child_die(a->err_fd, err);
-	if (caps_apply(a->caps, &err) < 0)
-		child_die(a->err_fd, err);
+	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return strata_fail(err, errno, "no_new_privs");
+	if (caps_drop_bounding(a->caps, err) < 0 ||
+	    (!spec->no_seccomp && seccomp_load_default(err) < 0) ||
+	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
+	    caps_apply(a->caps, err) < 0)
+		return -1;
 	/* Nothing of ours may leak into the container. */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != a->err_fd)
 				close(fd);
+	return 0;
+}
+
+/* The container's PID 1 from clone to exec; each stage's error goes up the pipe. */
+static _Noreturn void child_main(struct child_args *a)
+{
+	const struct launch_spec *spec = a->spec;
+	struct strata_error *err = NULL;
+	struct child_user u = { 0 };
+	cleanup_close int rootfd = -1;
+	char **env;
+	int fd;
+
+	if (child_start(a, &err) < 0)
+		child_die(a->err_fd, err);
+	rootfd = child_mount_rootfs(a, &err);
+	if (rootfd < 0 || child_mount_binds(a, rootfd, &err) < 0)
+		child_die(a->err_fd, err);
+	fd = child_pivot(spec, rootfd, &err);
+	if (fd < 0)
+		child_die(a->err_fd, err);
+	close(rootfd);
+	rootfd = fd;
+	if (user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
+			 &err) < 0 ||
+	    child_chdir(rootfd, spec->cwd, &err) < 0)
+		child_die(a->err_fd, err);
+	env = child_env(spec, u.home);
+	if (child_drop_privileges(a, &u, &err) < 0)
+		child_die(a->err_fd, err);
 	environ = env;
 	if (spec->init)
 		run_init(spec->argv, a->err_fd);
