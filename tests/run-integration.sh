@@ -6,6 +6,11 @@
 # dir of the test is left.
 set -u
 cd "$(dirname "$0")/.."
+# The tests use the system's own tools (Debian's packages): a PATH that puts
+# version-manager shims first (pyenv's python3 is a chain of shell scripts)
+# would cost seconds per call on a loaded machine.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export PATH
 base=$(mktemp -d /tmp/strata-run.XXXXXX)
 export STRATA_TEST_BASE=$base
 export STRATA_TEST_CACHE=$base/cache
