@@ -97,39 +97,30 @@ static const struct option run_opts[] = {
 	"      --stop-signal SIG      signal for stop (default: the image's, or TERM)\n"
 
 struct run_opts {
-	json_t *rc; /* RunConfig */
+	struct launch_run_config rc;
 	const char *name;
-	bool detach, rm, interactive, tty;
+	bool detach;
 };
 
-static void rc_append(json_t *rc, const char *key, json_t *v)
-{
-	json_t *a = json_object_get(rc, key);
-
-	if (!a) {
-		a = json_array();
-		json_object_set_new(rc, key, a);
-	}
-	json_array_append_new(a, v);
-}
-
-static int add_env(struct cmd_ctx *ctx, json_t *rc, const char *kv)
+static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
 {
 	if (!*kv || *kv == '=')
 		return cmd_usage_error(ctx, "invalid environment variable '%s'", kv);
 	if (!strchr(kv, '=')) {
 		const char *v = getenv(kv);
+		cleanup_free char *full = NULL;
 
 		if (!v)
 			return 0; /* docker: an unset variable is left out */
-		rc_append(rc, "Env", json_sprintf("%s=%s", kv, v));
+		full = xasprintf("%s=%s", kv, v);
+		strv_append(env, full);
 		return 0;
 	}
-	rc_append(rc, "Env", json_string(kv));
+	strv_append(env, kv);
 	return 0;
 }
 
-static int read_env_file(struct cmd_ctx *ctx, json_t *rc, const char *file)
+static int read_env_file(struct cmd_ctx *ctx, char ***env, const char *file)
 {
 	cleanup_free char *buf = NULL;
 	size_t len;
@@ -143,13 +134,13 @@ static int read_env_file(struct cmd_ctx *ctx, json_t *rc, const char *file)
 			l++;
 		if (!*l || *l == '#')
 			continue;
-		if (add_env(ctx, rc, l))
+		if (add_env(ctx, env, l))
 			return EXIT_STRATA;
 	}
 	return 0;
 }
 
-static int add_volume(struct cmd_ctx *ctx, json_t *rc, const char *spec)
+static int add_volume(struct cmd_ctx *ctx, struct launch_run_config *rc, const char *spec)
 {
 	cleanup_free char *copy = xstrdup(spec);
 	char *dst = strchr(copy, ':');
@@ -175,55 +166,57 @@ static int add_volume(struct cmd_ctx *ctx, json_t *rc, const char *spec)
 	src = realpath(copy, NULL);
 	if (!src)
 		return cmd_failf(ctx, "volume source '%s': %s", copy, strerror(errno));
-	rc_append(rc, "Mounts",
-		  json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source", src, "Destination",
-			    dst, "ReadOnly", ro));
+	launch_run_config_add_mount(rc, src, dst, ro);
 	return 0;
 }
 
-static int parse_size(struct cmd_ctx *ctx, json_t *rc, const char *key, const char *arg,
+static int parse_size(struct cmd_ctx *ctx, int64_t *out, const char *opt, const char *arg,
 		      bool allow_minus_one)
 {
 	uint64_t v;
 
 	if (allow_minus_one && !strcmp(arg, "-1")) {
-		json_object_set_new(rc, key, json_integer(-1));
+		*out = -1;
 		return 0;
 	}
 	if (size_parse(arg, &v) < 0 || v == 0 || v > INT64_MAX)
-		return cmd_usage_error(ctx, "invalid size '%s' for --%s", arg, key);
-	if (!strcmp(key, "Memory") && v < (6 << 20))
-		return cmd_usage_error(ctx, "--memory %s is below the 6 MiB minimum", arg);
-	json_object_set_new(rc, key, json_integer((json_int_t)v));
+		return cmd_usage_error(ctx, "invalid size '%s' for %s", arg, opt);
+	*out = (int64_t)v;
 	return 0;
 }
 
-static int parse_int(struct cmd_ctx *ctx, json_t *rc, const char *key, const char *arg,
-		     const char *opt)
+static int parse_int(struct cmd_ctx *ctx, int64_t *out, const char *arg, const char *opt)
 {
 	char *end;
 	long long v = strtoll(arg, &end, 10);
 
 	if (*end || end == arg || v <= 0)
 		return cmd_usage_error(ctx, "invalid value '%s' for %s", arg, opt);
-	json_object_set_new(rc, key, json_integer(v));
+	*out = v;
 	return 0;
 }
 
-/* Parses run/create options; stops at the image (the first operand). */
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+/* Parses run/create options into o->rc; stops at the image (the first operand). */
 static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run_opts *o,
 			  bool run)
 {
+	struct launch_run_config *rc = &o->rc;
+	struct launch_limits *l = &rc->limits;
+	struct strata_error *err = NULL;
 	int c;
 
-	o->rc = json_object();
 	while ((c = cmd_getopt(ctx, argc, argv, "+dite:w:u:v:", run_opts)) != -1) {
 		int r = 0;
 
 		switch (c) {
 		case OPT_RM:
-			o->rm = true;
-			json_object_set_new(o->rc, "AutoRemove", json_true());
+			rc->auto_remove = true;
 			break;
 		case 'd':
 			if (!run)
@@ -231,56 +224,52 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 			o->detach = true;
 			break;
 		case 'i':
-			o->interactive = true;
-			json_object_set_new(o->rc, "Interactive", json_true());
+			rc->interactive = true;
 			break;
 		case 't':
-			o->tty = true;
-			json_object_set_new(o->rc, "Tty", json_true());
+			rc->tty = true;
 			break;
 		case OPT_NAME:
 			o->name = optarg;
 			break;
 		case 'e':
-			r = add_env(ctx, o->rc, optarg);
+			r = add_env(ctx, &rc->env, optarg);
 			break;
 		case OPT_ENV_FILE:
-			r = read_env_file(ctx, o->rc, optarg);
+			r = read_env_file(ctx, &rc->env, optarg);
 			break;
 		case 'w':
-			json_object_set_new(o->rc, "WorkingDir", json_string(optarg));
+			set_str(&rc->workdir, optarg);
 			break;
 		case 'u':
-			json_object_set_new(o->rc, "User", json_string(optarg));
+			set_str(&rc->user, optarg);
 			break;
 		case OPT_HOSTNAME:
-			json_object_set_new(o->rc, "Hostname", json_string(optarg));
+			set_str(&rc->hostname, optarg);
 			break;
-		case OPT_ENTRYPOINT: {
-			json_t *ep = json_array();
-
+		case OPT_ENTRYPOINT:
+			strv_free(rc->entrypoint);
+			rc->entrypoint = NULL;
+			rc->has_entrypoint = true;
 			if (*optarg)
-				json_array_append_new(ep, json_string(optarg));
-			json_object_set_new(o->rc, "Entrypoint", ep);
+				strv_append(&rc->entrypoint, optarg);
 			break;
-		}
 		case 'v':
-			r = add_volume(ctx, o->rc, optarg);
+			r = add_volume(ctx, rc, optarg);
 			break;
 		case OPT_TMPFS:
 			if (optarg[0] != '/')
 				return cmd_usage_error(ctx, "--tmpfs '%s' is not absolute", optarg);
-			rc_append(o->rc, "Mounts",
-				  json_pack("{s:s, s:s}", "Type", "tmpfs", "Destination", optarg));
+			launch_run_config_add_mount(rc, NULL, optarg, false);
 			break;
 		case OPT_READ_ONLY:
-			json_object_set_new(o->rc, "ReadOnly", json_true());
+			rc->readonly_rootfs = true;
 			break;
 		case OPT_MEMORY:
-			r = parse_size(ctx, o->rc, "Memory", optarg, false);
+			r = parse_size(ctx, &l->memory, "--memory", optarg, false);
 			break;
 		case OPT_MEMORY_SWAP:
-			r = parse_size(ctx, o->rc, "MemorySwap", optarg, true);
+			r = parse_size(ctx, &l->memory_swap, "--memory-swap", optarg, true);
 			break;
 		case OPT_CPUS: {
 			char *end;
@@ -288,38 +277,39 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 
 			if (*end || end == optarg || !(v > 0) || v > 1024)
 				return cmd_usage_error(ctx, "invalid value '%s' for --cpus", optarg);
-			json_object_set_new(o->rc, "CpuQuota", json_integer((json_int_t)(v * 100000)));
-			json_object_set_new(o->rc, "CpuPeriod", json_integer(100000));
+			l->cpu_quota = (int64_t)(v * 100000);
+			l->cpu_period = 100000;
 			break;
 		}
 		case OPT_CPU_SHARES:
-			r = parse_int(ctx, o->rc, "CpuShares", optarg, "--cpu-shares");
+			r = parse_int(ctx, &l->cpu_shares, optarg, "--cpu-shares");
 			break;
 		case OPT_CPUSET:
-			if (!*optarg || strspn(optarg, "0123456789,-") != strlen(optarg))
-				return cmd_usage_error(ctx, "invalid CPU list '%s'", optarg);
-			json_object_set_new(o->rc, "CpusetCpus", json_string(optarg));
+			free((char *)l->cpuset);
+			l->cpuset = xstrdup(optarg);
 			break;
 		case OPT_PIDS:
-			r = parse_int(ctx, o->rc, "PidsLimit", optarg, "--pids-limit");
+			r = parse_int(ctx, &l->pids, optarg, "--pids-limit");
 			break;
 		case OPT_NET:
 			if (strcmp(optarg, "none") && strcmp(optarg, "host"))
 				return cmd_usage_error(ctx, "unknown network '%s' (want none or host)",
 						       optarg);
-			json_object_set_new(o->rc, "Network", json_string(optarg));
+			rc->host_network = !strcmp(optarg, "host");
 			break;
 		case OPT_CAP_ADD:
+			strv_append(&rc->cap_add, optarg);
+			break;
 		case OPT_CAP_DROP:
-			rc_append(o->rc, c == OPT_CAP_ADD ? "CapAdd" : "CapDrop", json_string(optarg));
+			strv_append(&rc->cap_drop, optarg);
 			break;
 		case OPT_SECURITY:
 			if (!strcmp(optarg, "seccomp=unconfined") || !strcmp(optarg, "seccomp:unconfined"))
-				json_object_set_new(o->rc, "Seccomp", json_false());
+				rc->no_seccomp = true;
 			else if (!strcmp(optarg, "no-new-privileges") ||
 				 !strcmp(optarg, "no-new-privileges=true") ||
 				 !strcmp(optarg, "no-new-privileges:true"))
-				json_object_set_new(o->rc, "NoNewPrivileges", json_true());
+				rc->no_new_privs = true;
 			else
 				return cmd_usage_error(
 					ctx, "unknown security option '%s' (want seccomp=unconfined or "
@@ -327,12 +317,10 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 					optarg);
 			break;
 		case OPT_INIT:
-			json_object_set_new(o->rc, "Init", json_true());
+			rc->init = true;
 			break;
 		case OPT_STOP_SIGNAL:
-			if (launch_signal_parse(optarg) < 0)
-				return cmd_usage_error(ctx, "unknown signal '%s'", optarg);
-			json_object_set_new(o->rc, "StopSignal", json_string(optarg));
+			set_str(&rc->stop_signal, optarg);
 			break;
 		default:
 			/* -1: --help was printed, the caller exits 0 */
@@ -341,10 +329,15 @@ static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run
 		if (r)
 			return r;
 	}
-	if (o->detach && o->tty)
+	if (launch_run_config_check(rc, &err) < 0) {
+		c = cmd_usage_error(ctx, "%s", strata_error_msg(err));
+		strata_error_free(err);
+		return c;
+	}
+	if (o->detach && rc->tty)
 		return cmd_usage_error(ctx, "-t with -d: a detached container writes to its log, "
 					    "not to a terminal; drop -t");
-	if (o->detach && o->rm)
+	if (o->detach && rc->auto_remove)
 		log_debug("run: -d with --rm: the monitor removes the container when it ends");
 	return 0;
 }
@@ -357,10 +350,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	struct store_image *img = NULL;
 	cleanup_json json_t *rec = NULL;
 	struct store *s;
-	uint64_t mask = 0;
 	int c, r;
 
-	(void)mask;
 	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
 		return c;
 	if (!(s = cmd_store(ctx)))
@@ -369,14 +360,17 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		return cmd_fail(ctx, err);
 	r = overlay_container_create(s, ctx->backend, img, o->name,
 				     optind + 1 < argc ? argv + optind + 1 : NULL,
-				     o->rm ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
+				     o->rc.auto_remove ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
 	store_image_free(img);
 	if (r < 0)
 		return cmd_fail(ctx, err);
 	rec = store_container_load(s, id, &err);
 	if (!rec)
 		return cmd_fail(ctx, err);
-	json_object_set(rec, "RunConfig", o->rc);
+	if (launch_run_config_put(rec, &o->rc, &err) < 0) {
+		overlay_container_remove(s, id, true, NULL);
+		return cmd_fail(ctx, err);
+	}
 	if (check_command) {
 		/* Check the command now rather than at start. */
 		struct launch_spec spec;
@@ -404,7 +398,7 @@ int cmd_create_container(struct cmd_ctx *ctx, int argc, char **argv)
 	/* A container without a command is fine for mount and commit (buildah-style). */
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, false, id);
-	json_decref(o.rc);
+	launch_run_config_release(&o.rc);
 	if (r)
 		return r < 0 ? 0 : r;
 	printf("%s\n", id);
@@ -418,16 +412,17 @@ static int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 	char id[STORE_ID_LEN + 1];
 	int status = 0;
 	int r = parse_run_opts(ctx, argc, argv, &o, true);
+	bool rm = o.rc.auto_remove;
 
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, true, id);
-	json_decref(o.rc);
+	launch_run_config_release(&o.rc);
 	if (r)
 		return r < 0 ? 0 : r;
 	if (launch_container_start(ctx->store, id, !o.detach, &status, &err) < 0) {
 		int code = strata_error_code(err);
 
-		if (o.rm)
+		if (rm)
 			overlay_container_remove(ctx->store, id, true, NULL);
 		cmd_fail(ctx, err);
 		/* docker: 127 when the command is not found, 126 when it cannot run */
@@ -634,7 +629,7 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	cleanup_json json_t *rec = NULL;
-	cleanup_json json_t *extra = json_object();
+	cleanup_strv char **extra = NULL;
 	struct launch_spec spec;
 	struct launch_limits lim;
 	char id[STORE_ID_LEN + 1];
@@ -651,7 +646,7 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			tty = true;
 			break;
 		case 'e':
-			if (add_env(ctx, extra, optarg))
+			if (add_env(ctx, &extra, optarg))
 				return EXIT_STRATA;
 			break;
 		case 'w':
@@ -683,12 +678,8 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	strv_free(spec.argv);
 	spec.argv = strv_dup(argv + optind + 1);
-	{
-		cleanup_strv char **ev = jv_to_strv(json_object_get(extra, "Env"));
-
-		for (size_t i = 0; ev && ev[i]; i++)
-			strv_append(&spec.env, ev[i]);
-	}
+	for (size_t i = 0; extra && extra[i]; i++)
+		strv_append(&spec.env, extra[i]);
 	if (cwd) {
 		free((char *)spec.cwd);
 		spec.cwd = xstrdup(cwd);
@@ -782,28 +773,30 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 	int r = parse_run_opts(ctx, argc, argv, &o, false);
 
 	if (r) {
-		json_decref(o.rc);
+		launch_run_config_release(&o.rc);
 		return r < 0 ? 0 : r;
 	}
 	if ((r = cmd_check_operands(ctx, argc, argv, 2, -1, "IMAGE and DIR"))) {
-		json_decref(o.rc);
+		launch_run_config_release(&o.rc);
 		return r;
 	}
 	dir = argv[optind + 1];
 	if (!cmd_store(ctx) || store_image_load(ctx->store, argv[optind], &img, &err) < 0) {
-		json_decref(o.rc);
+		launch_run_config_release(&o.rc);
 		return err ? cmd_fail(ctx, err) : EXIT_STRATA;
 	}
 	{
 		json_t *cfg = json_object_get(img->config, "config");
 
-		rec = json_pack("{s:s, s:O, s:o, s:o}", "Id", img->id + 7, "Config",
+		rec = json_pack("{s:s, s:O, s:o}", "Id", img->id + 7, "Config",
 				cfg ? cfg : json_object(), "Command",
-				jv_strv(optind + 2 < argc ? argv + optind + 2 : NULL), "RunConfig", o.rc);
+				jv_strv(optind + 2 < argc ? argv + optind + 2 : NULL));
 		if (!cfg)
 			json_decref(json_object_get(rec, "Config")); /* O took a reference too */
 	}
-	if (launch_spec_from_record(rec, &spec, &lim, &err) < 0) {
+	r = launch_run_config_put(rec, &o.rc, &err);
+	launch_run_config_release(&o.rc);
+	if (r < 0 || launch_spec_from_record(rec, &spec, &lim, &err) < 0) {
 		store_image_free(img);
 		return cmd_fail(ctx, err);
 	}

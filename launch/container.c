@@ -28,9 +28,11 @@
 
 #define CG_MNT "/sys/fs/cgroup"
 
-static json_t *run_config(const json_t *rec)
+static char *get_str_or_null(const json_t *o, const char *key)
 {
-	return json_object_get(rec, "RunConfig");
+	const char *s = jv_str(o, key);
+
+	return s && *s ? xstrdup(s) : NULL;
 }
 
 bool launch_container_running(const json_t *rec)
@@ -64,100 +66,61 @@ static void env_set(char ***env, const char *kv)
 	strv_append(env, kv);
 }
 
-static int64_t jint(const json_t *o, const char *k)
-{
-	return (int64_t)jv_int(o, k, 0);
-}
-
 int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,
 			    struct launch_limits *limits, struct strata_error **err)
 {
 	json_t *cfg = json_object_get(rec, "Config");
-	json_t *rc = run_config(rec);
-	json_t *ep = json_object_get(rc, "Entrypoint");
 	json_t *cmd = json_object_get(rec, "Command");
-	json_t *mounts = json_object_get(rc, "Mounts");
-	cleanup_strv char **entry = NULL;
+	struct launch_run_config rc;
 	cleanup_strv char **args = NULL;
-	char **ienv;
-	const char *s;
+	const char *wd = jv_str(cfg, "WorkingDir");
 
+	launch_run_config_get(rec, &rc);
 	memset(spec, 0, sizeof(*spec));
-	memset(limits, 0, sizeof(*limits));
 	spec->stdin_fd = -1;
 	spec->stdout_fd = 1;
 	spec->stderr_fd = 2;
 	/* Entrypoint + Cmd: --entrypoint replaces the image's and drops its Cmd. */
-	entry = jv_to_strv(json_is_array(ep) ? ep : json_object_get(cfg, "Entrypoint"));
+	spec->argv = rc.has_entrypoint ? steal_ptr(&rc.entrypoint)
+				       : jv_to_strv(json_object_get(cfg, "Entrypoint"));
 	if (json_is_array(cmd) && json_array_size(cmd))
 		args = jv_to_strv(cmd);
-	else if (!json_is_array(ep))
+	else if (!rc.has_entrypoint)
 		args = jv_to_strv(json_object_get(cfg, "Cmd"));
-	spec->argv = strv_dup(entry);
 	for (size_t i = 0; args && args[i]; i++)
 		strv_append(&spec->argv, args[i]);
 	if (!spec->argv || !spec->argv[0]) {
+		launch_run_config_release(&rc);
 		launch_spec_free(spec);
 		return strata_fail_msg(err, EINVAL,
 				       "no command: the image has no Entrypoint or Cmd, give one");
 	}
-	ienv = jv_to_strv(json_object_get(cfg, "Env"));
-	spec->env = ienv;
-	{
-		cleanup_strv char **extra = jv_to_strv(json_object_get(rc, "Env"));
-
-		for (size_t i = 0; extra && extra[i]; i++)
-			env_set(&spec->env, extra[i]);
-	}
-	s = jv_str(rc, "WorkingDir");
-	spec->cwd = xstrdup(s && *s ? s : (jv_str(cfg, "WorkingDir") ? jv_str(cfg, "WorkingDir") : "/"));
-	if (!*spec->cwd) {
-		free((char *)spec->cwd);
-		spec->cwd = xstrdup("/");
-	}
-	s = jv_str(rc, "User");
-	if (!s || !*s)
-		s = jv_str(cfg, "User");
-	spec->user = s && *s ? xstrdup(s) : NULL;
-	s = jv_str(rc, "Hostname");
-	if (s && *s) {
-		spec->hostname = xstrdup(s);
+	spec->env = jv_to_strv(json_object_get(cfg, "Env"));
+	for (size_t i = 0; rc.env && rc.env[i]; i++)
+		env_set(&spec->env, rc.env[i]);
+	spec->cwd = rc.workdir ? steal_ptr(&rc.workdir) : xstrdup(wd && *wd ? wd : "/");
+	spec->user = rc.user ? steal_ptr(&rc.user) : get_str_or_null(cfg, "User");
+	if (rc.hostname) {
+		spec->hostname = steal_ptr(&rc.hostname);
 	} else {
 		const char *id = jv_str(rec, "Id");
 
 		spec->hostname = id ? xstrndup(id, 12) : xstrdup("strata");
 	}
-	s = jv_str(rc, "Network");
-	spec->host_network = s && !strcmp(s, "host");
-	spec->readonly_rootfs = json_is_true(json_object_get(rc, "ReadOnly"));
-	spec->no_seccomp = json_is_false(json_object_get(rc, "Seccomp"));
-	spec->no_new_privs = json_is_true(json_object_get(rc, "NoNewPrivileges"));
-	spec->init = json_is_true(json_object_get(rc, "Init"));
-	spec->cap_add = jv_to_strv(json_object_get(rc, "CapAdd"));
-	spec->cap_drop = jv_to_strv(json_object_get(rc, "CapDrop"));
-	if (json_is_array(mounts)) {
-		size_t i;
-		json_t *m;
-
-		spec->mounts = xcalloc(json_array_size(mounts) + 1, sizeof(*spec->mounts));
-		json_array_foreach(mounts, i, m) {
-			struct launch_mount *lm = &spec->mounts[spec->n_mounts++];
-			const char *type = jv_str(m, "Type");
-
-			lm->tmpfs = type && !strcmp(type, "tmpfs");
-			lm->source = jv_str(m, "Source") ? xstrdup(jv_str(m, "Source")) : NULL;
-			lm->destination = xstrdup(jv_str(m, "Destination") ? jv_str(m, "Destination")
-									  : "/");
-			lm->readonly = json_is_true(json_object_get(m, "ReadOnly"));
-		}
-	}
-	limits->memory = jint(rc, "Memory");
-	limits->memory_swap = jint(rc, "MemorySwap");
-	limits->cpu_quota = jint(rc, "CpuQuota");
-	limits->cpu_period = jint(rc, "CpuPeriod");
-	limits->cpu_shares = jint(rc, "CpuShares");
-	limits->pids = jint(rc, "PidsLimit");
-	limits->cpuset = jv_str(rc, "CpusetCpus");
+	spec->host_network = rc.host_network;
+	spec->readonly_rootfs = rc.readonly_rootfs;
+	spec->no_seccomp = rc.no_seccomp;
+	spec->no_new_privs = rc.no_new_privs;
+	spec->init = rc.init;
+	spec->cap_add = steal_ptr(&rc.cap_add);
+	spec->cap_drop = steal_ptr(&rc.cap_drop);
+	spec->mounts = steal_ptr(&rc.mounts);
+	spec->n_mounts = rc.n_mounts;
+	rc.n_mounts = 0;
+	/* The cpuset string stays the record's, as before: borrowed from @rec. */
+	*limits = rc.limits;
+	limits->cpuset = jv_str(json_object_get(rec, "RunConfig"), "CpusetCpus");
+	launch_run_config_release(&rc);
 	return 0;
 }
 
@@ -243,18 +206,23 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	cleanup_json json_t *state = NULL;
 	cleanup_free char *started = NULL;
 	cleanup_free char *finished = NULL;
-	bool auto_remove = json_is_true(json_object_get(run_config(rec), "AutoRemove"));
+	struct launch_run_config rc;
+	bool auto_remove, tty;
 	int master = -1, slave = -1;
 	pid_t pid;
 	int ret = -1;
 
+	launch_run_config_get(rec, &rc);
+	auto_remove = rc.auto_remove;
+	tty = notify_fd < 0 && rc.tty;
+	launch_run_config_release(&rc);
 	if (launch_spec_from_record(rec, &spec, &limits, err) < 0)
 		return -1;
 	spec.stdin_fd = in_fd;
 	spec.stdout_fd = out_fd;
 	spec.stderr_fd = err_fd;
 	spec.forward_signals = true;
-	spec.tty = notify_fd < 0 && json_is_true(json_object_get(run_config(rec), "Tty"));
+	spec.tty = tty;
 	if (spec.tty && tty_open(&master, &slave, err) < 0)
 		goto out_spec;
 	if (spec.tty)
@@ -339,8 +307,12 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
 	*status = 0;
 	if (attach) {
-		bool interactive = json_is_true(json_object_get(run_config(rec), "Interactive"));
+		struct launch_run_config rc;
+		bool interactive;
 
+		launch_run_config_get(rec, &rc);
+		interactive = rc.interactive;
+		launch_run_config_release(&rc);
 		return run_here(s, id, rec, 1, 2, interactive ? 0 : -1, -1, status, err);
 	}
 	log = launch_container_log_path(s, id);
@@ -490,6 +462,7 @@ int launch_signal_parse(const char *s)
 int launch_container_stop(struct store *s, const char *id, int timeout, struct strata_error **err)
 {
 	cleanup_json json_t *rec = store_container_load(s, id, err);
+	struct launch_run_config rc;
 	const char *ss;
 	int sig = SIGTERM;
 	pid_t pid;
@@ -498,11 +471,11 @@ int launch_container_stop(struct store *s, const char *id, int timeout, struct s
 		return -1;
 	if (!launch_container_running(rec))
 		return 0; /* docker: stopping a stopped container is fine */
-	ss = jv_str(run_config(rec), "StopSignal");
-	if (!ss)
-		ss = jv_str(json_object_get(rec, "Config"), "StopSignal");
+	launch_run_config_get(rec, &rc);
+	ss = rc.stop_signal ? rc.stop_signal : jv_str(json_object_get(rec, "Config"), "StopSignal");
 	if (ss && launch_signal_parse(ss) > 0)
 		sig = launch_signal_parse(ss);
+	launch_run_config_release(&rc);
 	pid = state_pid(rec);
 	kill(pid, sig);
 	for (int i = 0; i < timeout * 50 && sys_pid_alive(pid); i++)

@@ -194,11 +194,49 @@ int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
 		struct strata_error **err);
 
+/* ---- config.c: a container's run options ---- */
+
+/*
+ * What run, create and bundle were asked for beyond the image's config,
+ * kept in the container's record. Every pointer is owned (setters copy);
+ * zero means unset. launch_run_config_release frees it.
+ */
+struct launch_run_config {
+	char **entrypoint;    /* with has_entrypoint: replaces the image's (and its Cmd) */
+	bool has_entrypoint;
+	char **env;	      /* KEY=VALUE over the image's Env */
+	char *workdir, *user, *hostname;
+	char *stop_signal;    /* a name or number launch_signal_parse takes */
+	bool host_network, readonly_rootfs, no_seccomp, no_new_privs, init;
+	bool auto_remove, interactive, tty;
+	char **cap_add, **cap_drop;
+	struct launch_mount *mounts;
+	size_t n_mounts;
+	struct launch_limits limits; /* limits.cpuset owned */
+};
+
+/* Adds a bind of host @source (absolute), or a tmpfs when @source is NULL, at @destination. */
+void launch_run_config_add_mount(struct launch_run_config *rc, const char *source,
+				 const char *destination, bool readonly);
+
+/* EINVAL (with what is wrong) unless @rc can be run: limits, mounts, signal, capabilities. */
+int launch_run_config_check(const struct launch_run_config *rc, struct strata_error **err);
+
+/* Checks @rc and stores it in container record @rec (its "RunConfig"). */
+int launch_run_config_put(json_t *rec, const struct launch_run_config *rc,
+			  struct strata_error **err);
+
+/* Fills @rc from container record @rec (unset when it has none); release it after. */
+void launch_run_config_get(const json_t *rec, struct launch_run_config *rc);
+
+/* Frees what @rc holds and zeroes it. */
+void launch_run_config_release(struct launch_run_config *rc);
+
 /* ---- container.c: container lifecycle on top of overlay ---- */
 
 /*
  * Starts container @id (created by overlay_container_create, with its run
- * options in the record's "RunConfig"). @attach: runs in the foreground
+ * options put by launch_run_config_put). @attach: runs in the foreground
  * with this process's stdio and returns the exit status in *status;
  * otherwise a monitor process keeps it running with its output in the
  * container's log and *status is 0.
@@ -237,7 +275,7 @@ char *launch_container_log_path(struct store *s, const char *id);
 
 /*
  * Builds the spec of container record @rec: the image config's Entrypoint,
- * Cmd, Env, WorkingDir, User with the record's "RunConfig" overrides.
+ * Cmd, Env, WorkingDir, User with the record's run options over them.
  * Free with launch_spec_free.
  */
 int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,

@@ -4,6 +4,7 @@
  * container spec.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -364,6 +365,119 @@ START_TEST(test_spec_rules)
 }
 END_TEST
 
+/* Every option survives its trip through the record; records of before load unchanged. */
+START_TEST(test_run_config_round_trip)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *rec = json_object();
+	cleanup_json json_t *old = record("{}", "[]",
+					  "{\"Entrypoint\":[],\"Env\":[\"A=1\"],\"Tty\":true,"
+					  "\"Seccomp\":false,\"CpusetCpus\":\"0\",\"MemorySwap\":-1,"
+					  "\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/srv\","
+					  "\"Destination\":\"/s\",\"ReadOnly\":true}]}");
+	struct launch_run_config rc = { 0 }, back;
+
+	rc.has_entrypoint = true;
+	strv_append(&rc.entrypoint, "/ep");
+	strv_append(&rc.env, "K=V");
+	rc.workdir = xstrdup("/w");
+	rc.user = xstrdup("1:2");
+	rc.hostname = xstrdup("h");
+	rc.stop_signal = xstrdup("USR1");
+	rc.host_network = rc.readonly_rootfs = rc.no_seccomp = rc.no_new_privs = true;
+	rc.init = rc.auto_remove = rc.interactive = rc.tty = true;
+	strv_append(&rc.cap_add, "SYS_ADMIN");
+	strv_append(&rc.cap_drop, "NET_RAW");
+	launch_run_config_add_mount(&rc, "/srv", "/s", true);
+	launch_run_config_add_mount(&rc, NULL, "/t", false);
+	rc.limits = (struct launch_limits){ .memory = 64 << 20, .memory_swap = -1, .cpu_quota = 5,
+					    .cpu_period = 10, .cpu_shares = 7, .pids = 9,
+					    .cpuset = xstrdup("0-1") };
+	ck_assert_ok(launch_run_config_put(rec, &rc, &err), err);
+	launch_run_config_get(rec, &back);
+	ck_assert(back.has_entrypoint);
+	ck_assert_str_eq(back.entrypoint[0], "/ep");
+	ck_assert_str_eq(back.env[0], "K=V");
+	ck_assert_str_eq(back.workdir, "/w");
+	ck_assert_str_eq(back.user, "1:2");
+	ck_assert_str_eq(back.hostname, "h");
+	ck_assert_str_eq(back.stop_signal, "USR1");
+	ck_assert(back.host_network && back.readonly_rootfs && back.no_seccomp &&
+		  back.no_new_privs && back.init && back.auto_remove && back.interactive && back.tty);
+	ck_assert_str_eq(back.cap_add[0], "SYS_ADMIN");
+	ck_assert_str_eq(back.cap_drop[0], "NET_RAW");
+	ck_assert_int_eq(back.n_mounts, 2);
+	ck_assert_str_eq(back.mounts[0].source, "/srv");
+	ck_assert(back.mounts[0].readonly && !back.mounts[0].tmpfs);
+	ck_assert(back.mounts[1].tmpfs && !back.mounts[1].source);
+	ck_assert_str_eq(back.mounts[1].destination, "/t");
+	ck_assert(!memcmp(&back.limits, &rc.limits, offsetof(struct launch_limits, cpuset)));
+	ck_assert_str_eq(back.limits.cpuset, "0-1");
+	launch_run_config_release(&back);
+	launch_run_config_release(&rc);
+
+	/* a record written before the typed config */
+	launch_run_config_get(old, &back);
+	ck_assert(back.has_entrypoint && !back.entrypoint[0]);
+	ck_assert(back.tty && back.no_seccomp && !back.init);
+	ck_assert_int_eq(back.limits.memory_swap, -1);
+	ck_assert_str_eq(back.limits.cpuset, "0");
+	ck_assert_int_eq(back.n_mounts, 1);
+	ck_assert(back.mounts[0].readonly);
+	launch_run_config_release(&back);
+	/* no RunConfig at all: everything unset */
+	json_object_del(old, "RunConfig");
+	launch_run_config_get(old, &back);
+	ck_assert(!back.has_entrypoint && !back.env && !back.tty && !back.limits.memory);
+	launch_run_config_release(&back);
+}
+END_TEST
+
+START_TEST(test_run_config_check)
+{
+	static const struct {
+		struct launch_limits limits;
+		const char *cap, *signal, *mount, *want;
+	} cases[] = {
+		{ { .memory = 5 << 20 }, NULL, NULL, NULL, "below the 6 MiB minimum" },
+		{ { .memory = 6 << 20 }, NULL, NULL, NULL, NULL },
+		{ { .pids = -3 }, NULL, NULL, NULL, "negative" },
+		{ { .cpuset = "0-1;x" }, NULL, NULL, NULL, "invalid CPU list" },
+		{ { 0 }, "NOPE", NULL, NULL, "unknown capability 'NOPE'" },
+		{ { 0 }, "sys_admin", "TERM", "/x", NULL },
+		{ { 0 }, NULL, "NOSIG", NULL, "unknown signal" },
+		{ { 0 }, NULL, NULL, "rel", "not absolute" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		cleanup_json json_t *rec = json_object();
+		struct launch_run_config rc = { 0 };
+		int r;
+
+		rc.limits = cases[i].limits;
+		rc.limits.cpuset = cases[i].limits.cpuset ? xstrdup(cases[i].limits.cpuset) : NULL;
+		if (cases[i].cap)
+			strv_append(&rc.cap_add, cases[i].cap);
+		if (cases[i].signal)
+			rc.stop_signal = xstrdup(cases[i].signal);
+		if (cases[i].mount)
+			launch_run_config_add_mount(&rc, NULL, cases[i].mount, false);
+		r = launch_run_config_put(rec, &rc, &err);
+		launch_run_config_release(&rc);
+		if (!cases[i].want) {
+			ck_assert_ok(r, err);
+			continue;
+		}
+		ck_assert_int_eq(r, -1);
+		ck_assert_int_eq(strata_error_code(err), EINVAL);
+		ck_assert_msg(strstr(strata_error_msg(err), cases[i].want), "case %zu: %s", i,
+			      strata_error_msg(err));
+		ck_assert_ptr_null(json_object_get(rec, "RunConfig"));
+	}
+}
+END_TEST
+
 START_TEST(test_default_caps)
 {
 	size_t n = 0;
@@ -477,6 +591,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_signal_names);
 	tcase_add_test(tc, test_spec_rules);
 	tcase_add_test(tc, test_default_caps);
+	tcase_add_test(tc, test_run_config_round_trip);
+	tcase_add_test(tc, test_run_config_check);
 	suite_add_tcase(s, tc);
 	return s;
 }
