@@ -7,11 +7,11 @@
 #ifndef STRATA_CMD_CMD_H
 #define STRATA_CMD_CMD_H
 
-#include <getopt.h>
 #include <stdbool.h>
 
 #include "util/util.h"
 #include "store/store.h"
+#include "cmd/options.h"
 
 /* Exit status for strata's own failures (docker and podman use 125 too). */
 #define EXIT_STRATA 125
@@ -21,13 +21,13 @@ struct cmd_ctx {
 	char *root;	      /* --root, $STRATA_ROOT, or the default */
 	char *backend;	      /* --backend or $STRATA_BACKEND; NULL picks the default */
 	struct store *store;  /* opened on first use by cmd_store() */
+	int status;	      /* exit status when cmd_parse_options() says to stop */
 };
 
 struct command {
 	const char *name;
 	const char *synopsis; /* "[options] IMAGE [IMAGE...]" */
 	const char *summary;  /* one line for `strata --help` */
-	const char *help;     /* the options, one per line, for `strata CMD --help` */
 	int (*run)(struct cmd_ctx *ctx, int argc, char **argv);
 };
 
@@ -43,28 +43,8 @@ extern const struct command cmd_run_commands[];
 extern const struct command cmd_build_commands[];
 extern const struct command cmd_registry_commands[];
 
-/* getopt_long value of --help; every command's option table has CMD_OPT_HELP. */
-#define CMD_HELP 0x1000
-#define CMD_OPT_HELP { "help", no_argument, NULL, CMD_HELP }
-#define CMD_OPT_END { NULL, 0, NULL, 0 }
-
-/* Returned by cmd_getopt after --help was printed, or after a usage error was reported. */
-#define CMD_GETOPT_HELP (-100)
-#define CMD_GETOPT_ERROR (-101)
-
-/*
- * getopt_long for a command: returns the next option, -1 at the end, or one
- * of CMD_GETOPT_HELP / CMD_GETOPT_ERROR once it has printed the help or the
- * one-line error. Start @shortopts with '+' to stop at the first operand.
- */
-int cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts);
-
-/* Maps CMD_GETOPT_HELP to 0 and anything else to EXIT_STRATA (for the default: case). */
-int cmd_getopt_status(int c);
-
-/* Prints the help of the current command to stdout. */
-void cmd_print_help(struct cmd_ctx *ctx);
+/* Prints "Usage: strata CMD SYNOPSIS" and the summary of the current command. */
+void cmd_print_usage(struct cmd_ctx *ctx);
 
 /* Reports "strata: CMD: message (see 'strata CMD --help')" and returns EXIT_STRATA. */
 int cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...) FMT(2, 3);
@@ -75,15 +55,19 @@ int cmd_fail(struct cmd_ctx *ctx, struct strata_error *err);
 /* Reports "strata: CMD: message" and returns EXIT_STRATA. */
 int cmd_failf(struct cmd_ctx *ctx, const char *fmt, ...) FMT(2, 3);
 
-/* Checks that there are between @min and @max operands (max < 0: no limit) left after options. */
-int cmd_check_operands(struct cmd_ctx *ctx, int argc, char **argv, int min, int max,
-		       const char *what);
-
 /* Opens the store on first use; on failure reports and returns NULL. */
 struct store *cmd_store(struct cmd_ctx *ctx);
 
-/* Parses --format: "table" (the default) or "json"; sets *json. Reports errors. */
-int cmd_parse_format(struct cmd_ctx *ctx, const char *arg, bool *json);
+/* What cmd_for_each_container does to one: @id the full ID, @name as given; -1 sets *err. */
+typedef int cmd_container_fn(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+			     struct strata_error **err);
+
+/*
+ * Runs @fn on each container the operands name (at least one): a failure
+ * is reported and the others still go. Returns 0, or EXIT_STRATA when any failed.
+ */
+int cmd_for_each_container(struct cmd_ctx *ctx, int argc, char **argv, cmd_container_fn *fn,
+			   void *arg);
 
 /* Prints @j indented, then a newline. */
 void cmd_print_json(const json_t *j);

@@ -43,7 +43,31 @@ static int fail_not_found(struct cmd_ctx *ctx, const char *spec, struct strata_e
 	return cmd_fail(ctx, err);
 }
 
-/* ---- create ---- */
+/* What an operand of mount or umount names. */
+enum target { TARGET_NONE, TARGET_CONTAINER, TARGET_IMAGE };
+
+/*
+ * Finds the container (its ID into @id), else the image (into *@img) that
+ * @spec names; reports a failure and returns TARGET_NONE.
+ */
+static enum target find_target(struct cmd_ctx *ctx, struct store *s, const char *spec,
+			       char id[STORE_ID_LEN + 1], struct store_image **img)
+{
+	struct strata_error *err = NULL;
+	int f = find_container(s, spec, id, &err);
+
+	if (f < 0) {
+		cmd_fail(ctx, err);
+		return TARGET_NONE;
+	}
+	if (f)
+		return TARGET_CONTAINER;
+	if (store_image_load(s, spec, img, &err) < 0) {
+		fail_not_found(ctx, spec, err);
+		return TARGET_NONE;
+	}
+	return TARGET_IMAGE;
+}
 
 /* ---- mount, umount, unshare ---- */
 
@@ -55,18 +79,18 @@ static int fail_not_found(struct cmd_ctx *ctx, const char *spec, struct strata_e
  */
 static int cmd_unshare(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	static const struct cmd_option opts[] = { OPT_END() };
 	struct strata_error *err = NULL;
 	const char *shell = getenv("SHELL");
 	char *sh_argv[] = { (char *)(shell && *shell ? shell : "/bin/sh"), NULL };
 	char **args;
 	int c;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "+", opts)) != -1)
-		return cmd_getopt_status(c);
+	if (cmd_parse_options(ctx, &argc, &argv, opts, CMD_PARSE_STOP_AT_OPERAND) < 0)
+		return ctx->status;
 	if (geteuid() == 0)
 		return cmd_failf(ctx, "already root: mounts need no user namespace, run the command as it is");
-	args = optind < argc ? argv + optind : sh_argv;
+	args = argc > 0 ? argv : sh_argv;
 	if (launch_userns_enter(&err) < 0)
 		return cmd_fail(ctx, err);
 	/* Root here would pick /var/lib/strata: keep the caller's store and backend. */
@@ -79,121 +103,79 @@ static int cmd_unshare(struct cmd_ctx *ctx, int argc, char **argv)
 	return c == ENOENT ? 127 : 126;
 }
 
-static int cmd_mount(struct cmd_ctx *ctx, int argc, char **argv)
+/* Mounts (printing the path) or unmounts each container or image the operands name. */
+static int mount_each(struct cmd_ctx *ctx, struct store *s, int argc, char **argv, bool umount,
+		      bool force)
 {
-	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
-	struct store *s;
-	int c, ret = 0;
+	int ret = 0;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
-		return cmd_getopt_status(c);
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER or IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	for (int i = optind; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		struct strata_error *err = NULL;
 		struct store_image *img = NULL;
 		cleanup_free char *merged = NULL;
 		char id[STORE_ID_LEN + 1];
-		int f = find_container(s, argv[i], id, &err);
-		int r;
+		int r = 0;
 
-		if (f < 0) {
-			ret = cmd_fail(ctx, err);
+		switch (find_target(ctx, s, argv[i], id, &img)) {
+		case TARGET_NONE:
+			ret = EXIT_STRATA;
 			continue;
-		}
-		if (f) {
-			r = overlay_container_mount(s, id, &merged, &err);
-		} else {
-			if (store_image_load(s, argv[i], &img, &err) < 0) {
-				ret = fail_not_found(ctx, argv[i], err);
-				continue;
-			}
-			r = overlay_image_mount(s, backend_of(ctx), img, &merged, &err);
+		case TARGET_CONTAINER:
+			r = umount ? overlay_container_umount(s, id, force, &err)
+				   : overlay_container_mount(s, id, &merged, &err);
+			break;
+		case TARGET_IMAGE:
+			r = umount ? overlay_image_umount(s, ctx->backend, img->id, force, &err)
+				   : overlay_image_mount(s, backend_of(ctx), img, &merged, &err);
 			store_image_free(img);
+			break;
 		}
-		if (r < 0) {
+		if (r < 0)
 			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		printf("%s\n", merged);
+		else if (merged)
+			printf("%s\n", merged);
 	}
 	return ret;
 }
 
+static int cmd_mount(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct cmd_option opts[] = { OPT_END() };
+	struct store *s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "CONTAINER or IMAGE");
+
+	return s ? mount_each(ctx, s, argc, argv, false, false) : ctx->status;
+}
+
 static int cmd_umount(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	bool force = false;
-	struct store *s;
-	int c, ret = 0;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('f', "force", &force, "unmount now whatever the count, lazily if busy"),
+		OPT_END(),
+	};
+	struct store *s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "CONTAINER or IMAGE");
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
-		if (c == 'f')
-			force = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER or IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	for (int i = optind; i < argc; i++) {
-		struct strata_error *err = NULL;
-		struct store_image *img = NULL;
-		char id[STORE_ID_LEN + 1];
-		int f = find_container(s, argv[i], id, &err);
-		int r;
-
-		if (f < 0) {
-			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		if (f) {
-			r = overlay_container_umount(s, id, force, &err);
-		} else {
-			if (store_image_load(s, argv[i], &img, &err) < 0) {
-				ret = fail_not_found(ctx, argv[i], err);
-				continue;
-			}
-			r = overlay_image_umount(s, ctx->backend, img->id, force, &err);
-			store_image_free(img);
-		}
-		if (r < 0)
-			ret = cmd_fail(ctx, err);
-	}
-	return ret;
+	return s ? mount_each(ctx, s, argc, argv, true, force) : ctx->status;
 }
 
 /* ---- diff ---- */
 
 static int cmd_diff(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'F' },
-					      CMD_OPT_HELP, CMD_OPT_END };
 	struct strata_error *err = NULL;
 	struct layers_change *ch = NULL;
 	char id[STORE_ID_LEN + 1];
 	bool json = false;
 	struct store *s;
 	size_t n = 0;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_FORMAT(0, &json, "lines (default) or json"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1) {
-		if (c == 'F') {
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-		} else {
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "CONTAINER")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	if (store_container_find(s, argv[optind], id, &err) < 0 ||
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, 1, "CONTAINER")))
+		return ctx->status;
+	if (store_container_find(s, argv[0], id, &err) < 0 ||
 	    overlay_container_diff(s, id, &ch, &n, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (json) {
@@ -247,37 +229,29 @@ static int release_container(struct store *s, const char *id, bool force,
 	return 0;
 }
 
+static int rm_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+		  struct strata_error **err)
+{
+	bool force = *(bool *)arg;
+
+	if (release_container(ctx->store, id, force, err) < 0 ||
+	    overlay_container_remove(ctx->store, id, force, err) < 0)
+		return -1;
+	printf("%s\n", name);
+	return 0;
+}
+
 static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	bool force = false;
-	struct store *s;
-	int c, ret = 0;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('f', "force", &force, "remove even when running or busy"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
-		if (c == 'f')
-			force = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	for (int i = optind; i < argc; i++) {
-		struct strata_error *err = NULL;
-		char id[STORE_ID_LEN + 1];
-
-		if (store_container_find(s, argv[i], id, &err) < 0 ||
-		    release_container(s, id, force, &err) < 0 ||
-		    overlay_container_remove(s, id, force, &err) < 0) {
-			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		printf("%s\n", argv[i]);
-	}
-	return ret;
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
+		return ctx->status;
+	return cmd_for_each_container(ctx, argc, argv, rm_one, &force);
 }
 
 /* ---- ps ---- */
@@ -353,12 +327,6 @@ static char *status_text(const json_t *rec)
 
 static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-					      { "quiet", no_argument, NULL, 'q' },
-					      { "no-trunc", no_argument, NULL, 'n' },
-					      { "format", required_argument, NULL, 'F' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	static const char *const hdr[] = { "CONTAINER ID", "IMAGE",  "COMMAND", "CREATED",
 					   "STATUS",	   "NAMES", NULL };
 	struct strata_error *err = NULL;
@@ -369,31 +337,18 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 	struct store *s;
 	json_t *rec;
 	size_t i;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "all", &all, "all containers (default: running ones)"),
+		OPT_BOOL('q', "quiet", &quiet, "only IDs"),
+		/* -n: accepted for --no-trunc as it always was, unlisted (podman's -n is --last) */
+		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs and commands"),
+		{ CMD_OPTION_BOOL, 'n', NULL, &no_trunc, NULL, NULL, CMD_OPTION_HIDDEN, NULL, 0, 0 },
+		OPT_FORMAT(0, &json, "table (default) or json"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "aqn", opts)) != -1) {
-		switch (c) {
-		case 'a':
-			all = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'n':
-			no_trunc = true;
-			break;
-		case 'F':
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+		return ctx->status;
 	if (overlay_container_list(s, &recs, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (!json && !quiet)
@@ -458,14 +413,6 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "message", required_argument, NULL, 'm' },
-					      { "author", required_argument, NULL, 'A' },
-					      { "change", required_argument, NULL, 'c' },
-					      { "compression", required_argument, NULL, 'C' },
-					      { "quiet", no_argument, NULL, 'q' },
-					      { "pause", required_argument, NULL, 'p' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct overlay_commit_opts o = { .compression = LAYERS_COMPRESSION_GZIP, .timestamp = -1 };
 	bool pause = true, frozen = false;
 	cleanup_json json_t *rec = NULL;
@@ -476,50 +423,30 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 	char id[STORE_ID_LEN + 1];
 	char image_id[DIGEST_STR_LEN];
 	struct store_ref ref;
+	bool quiet = false;
 	struct store *s;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_STRING('m', "message", &o.message, "TEXT", "history comment"),
+		OPT_STRING('a', "author", &o.author, "NAME", "the image's author"),
+		OPT_LIST('c', "change", &changes, "INSTR",
+			 "apply a Dockerfile instruction (CMD, ENV, ...)"),
+		OPT_CALLBACK(0, "compression", &o.compression, "ALGO", "gzip (default) or zstd",
+			     cmd_option_compressed),
+		OPT_CALLBACK(0, "pause", &pause, "true|false",
+			     "freeze a running container while its change is read (default true)",
+			     cmd_option_bool_arg),
+		OPT_BOOL('q', "quiet", &quiet, "(accepted; only the ID is printed anyway)"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "m:a:c:q", opts)) != -1) {
-		switch (c) {
-		case 'm':
-			o.message = optarg;
-			break;
-		case 'a':
-		case 'A':
-			o.author = optarg;
-			break;
-		case 'c':
-			strv_append(&changes, optarg);
-			break;
-		case 'C':
-			if (layers_compression_parse(optarg, &o.compression) < 0 ||
-			    o.compression == LAYERS_COMPRESSION_NONE)
-				return cmd_usage_error(ctx, "unknown compression '%s' (want gzip or zstd)",
-						       optarg);
-			break;
-		case 'q':
-			break;
-		case 'p':
-			if (!strcmp(optarg, "true"))
-				pause = true;
-			else if (!strcmp(optarg, "false"))
-				pause = false;
-			else
-				return cmd_usage_error(ctx, "--pause takes true or false, not '%s'", optarg);
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 2, 2, "CONTAINER and NAME[:TAG]")))
-		return c;
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 2, 2, "CONTAINER and NAME[:TAG]") < 0)
+		return ctx->status;
 	/* Cheap checks first: the name, and every change on a scratch config. */
-	if (store_ref_parse(argv[optind + 1], &ref, &err) < 0)
+	if (store_ref_parse(argv[1], &ref, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (ref.digest) {
 		store_ref_release(&ref);
-		return cmd_failf(ctx, "cannot name an image with a digest reference '%s'",
-				 argv[optind + 1]);
+		return cmd_failf(ctx, "cannot name an image with a digest reference '%s'", argv[1]);
 	}
 	store_ref_release(&ref);
 	probe = store_config_new(0);
@@ -527,11 +454,11 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 		if (store_config_apply_change(probe, changes[i], &err) < 0)
 			return cmd_fail(ctx, err);
 	o.changes = changes;
-	o.tag = argv[optind + 1];
+	o.tag = argv[1];
 	o.timestamp = time_source_date_epoch();
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if (store_container_find(s, argv[optind], id, &err) < 0)
+	if (store_container_find(s, argv[0], id, &err) < 0)
 		return cmd_fail(ctx, err);
 	rec = store_container_load(s, id, &err);
 	if (!rec)
@@ -563,35 +490,19 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct command cmd_container_commands[] = {
 	{ "create", "[options] IMAGE [COMMAND [ARG...]]", "create a container (prints its ID)",
-	  "      --name NAME            name the container (default: a generated one)\n"
-	  "      (and every option of run but --rm, -d)\n",
 	  cmd_create_container },
 	{ "mount", "CONTAINER|IMAGE [...]",
-	  "mount a container's rootfs, or an image read-only; prints the path",
-	  "", cmd_mount },
+	  "mount a container's rootfs, or an image read-only; prints the path", cmd_mount },
 	{ "umount", "[options] CONTAINER|IMAGE [...]", "unmount (when the last user is done)",
-	  "  -f, --force                unmount now whatever the count, lazily if busy\n",
 	  cmd_umount },
 	{ "unshare", "[COMMAND [ARG...]]",
 	  "without root: run a command as root of a user namespace, where mount works",
-	  "", cmd_unshare },
+	  cmd_unshare },
 	{ "diff", "[options] CONTAINER", "list changed files: A added, C changed, D deleted",
-	  "      --format FORMAT        lines (default) or json\n", cmd_diff },
-	{ "rm", "[options] CONTAINER [...]", "remove containers and their filesystems",
-	  "  -f, --force                remove even when running or busy\n", cmd_rm },
-	{ "ps", "[options]", "list containers",
-	  "  -a, --all                  all containers (default: running ones)\n"
-	  "  -q, --quiet                only IDs\n"
-	  "      --no-trunc             full IDs and commands\n"
-	  "      --format FORMAT        table (default) or json\n",
-	  cmd_ps },
+	  cmd_diff },
+	{ "rm", "[options] CONTAINER [...]", "remove containers and their filesystems", cmd_rm },
+	{ "ps", "[options]", "list containers", cmd_ps },
 	{ "commit", "[options] CONTAINER NAME[:TAG]",
-	  "make an image from a container's changes (prints the image ID)",
-	  "  -m, --message TEXT         history comment\n"
-	  "  -a, --author NAME          the image's author\n"
-	  "  -c, --change INSTR         apply a Dockerfile instruction (CMD, ENV, ...)\n"
-	  "      --compression ALGO     gzip (default) or zstd\n"
-	  "  -q, --quiet                (accepted; only the ID is printed anyway)\n",
-	  cmd_commit },
-	{ NULL, NULL, NULL, NULL, NULL },
+	  "make an image from a container's changes (prints the image ID)", cmd_commit },
+	{ NULL, NULL, NULL, NULL },
 };

@@ -46,38 +46,20 @@ static int64_t image_created(const struct store_image *img)
 
 static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "quiet", no_argument, NULL, 'q' },
-					      { "format", required_argument, NULL, 'f' },
-					      { "no-trunc", no_argument, NULL, 'n' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	struct store_image **imgs = NULL;
 	bool quiet = false, json = false, no_trunc = false;
 	size_t n = 0;
 	struct store *s;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('q', "quiet", &quiet, "only image IDs"),
+		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs"),
+		OPT_FORMAT('f', &json, "table (default) or json"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "qf:", opts)) != -1) {
-		switch (c) {
-		case 'q':
-			quiet = true;
-			break;
-		case 'f':
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-			break;
-		case 'n':
-			no_trunc = true;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 1, "")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 1, "")))
+		return ctx->status;
 	if (store_image_list(s, &imgs, &n, &err) < 0)
 		return cmd_fail(ctx, err);
 
@@ -136,22 +118,17 @@ static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_tag(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	static const struct cmd_option opts[] = { OPT_END() };
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
 	struct store_ref r;
 	struct store *s;
-	int c;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
-		return cmd_getopt_status(c);
-	if ((c = cmd_check_operands(ctx, argc, argv, 2, -1, "SOURCE and TARGET")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	if (store_image_load(s, argv[optind], &img, &err) < 0)
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 2, -1, "SOURCE and TARGET")))
+		return ctx->status;
+	if (store_image_load(s, argv[0], &img, &err) < 0)
 		return cmd_fail(ctx, err);
-	for (int i = optind + 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		if (store_ref_parse(argv[i], &r, &err) < 0) {
 			store_image_free(img);
 			return cmd_fail(ctx, err);
@@ -197,23 +174,17 @@ static char **containers_using(struct store *s, const char *id)
 
 static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	bool force = false;
 	struct store *s;
-	int c, ret = 0;
+	int ret = 0;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('f', "force", &force, "untag even when a container uses the image"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
-		if (c == 'f')
-			force = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	for (int i = optind; i < argc; i++) {
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE")))
+		return ctx->status;
+	for (int i = 0; i < argc; i++) {
 		struct strata_error *err = NULL;
 		struct store_image *img = NULL;
 		cleanup_strv char **users = NULL;
@@ -298,27 +269,18 @@ static json_t *image_inspect_json(const struct store_image *img)
 
 static int cmd_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      CMD_OPT_HELP, CMD_OPT_END };
 	cleanup_json json_t *arr = json_array();
 	bool json = true;
 	struct store *s;
-	int c, ret = 0;
+	int ret = 0;
+	const struct cmd_option opts[] = {
+		OPT_FORMAT('f', &json, "json (the default; table is taken as json too)"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f:", opts)) != -1) {
-		if (c == 'f') {
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-			json = true;
-		} else {
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	for (int i = optind; i < argc; i++) {
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE")))
+		return ctx->status;
+	for (int i = 0; i < argc; i++) {
 		struct strata_error *err = NULL;
 		struct store_image *img = NULL;
 
@@ -337,40 +299,22 @@ static int cmd_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      { "no-trunc", no_argument, NULL, 'n' },
-					      { "quiet", no_argument, NULL, 'q' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
 	bool json = false, no_trunc = false, quiet = false;
 	json_t *hist, *h;
 	size_t layer, i, n;
 	struct store *s;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('q', "quiet", &quiet, "only IDs"),
+		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs and commands"),
+		OPT_FORMAT('f', &json, "table (default) or json"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f:q", opts)) != -1) {
-		switch (c) {
-		case 'f':
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-			break;
-		case 'n':
-			no_trunc = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "IMAGE")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
-	if (store_image_load(s, argv[optind], &img, &err) < 0)
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, 1, "IMAGE")))
+		return ctx->status;
+	if (store_image_load(s, argv[0], &img, &err) < 0)
 		return cmd_fail(ctx, err);
 	hist = json_object_get(img->config, "history");
 	n = json_array_size(hist);
@@ -445,12 +389,6 @@ static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "change", required_argument, NULL, 'c' },
-					      { "message", required_argument, NULL, 'm' },
-					      { "compression", required_argument, NULL, 'C' },
-					      { "quiet", no_argument, NULL, 'q' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	enum layers_compression comp = LAYERS_COMPRESSION_GZIP;
 	cleanup_strv char **changes = NULL;
 	cleanup_json json_t *config = NULL;
@@ -465,32 +403,23 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 	int64_t created;
 	bool is_dir = false;
 	struct stat st;
+	bool quiet = false;
 	struct store *s;
-	int c, r;
+	int r;
+	const struct cmd_option opts[] = {
+		OPT_LIST('c', "change", &changes, "INSTR",
+			 "apply a Dockerfile instruction (CMD, ENV, ...)"),
+		OPT_STRING('m', "message", &message, "TEXT", "history comment"),
+		OPT_CALLBACK(0, "compression", &comp, "ALGO", "gzip (default), zstd or none",
+			     cmd_option_compression),
+		OPT_BOOL('q', "quiet", &quiet, "(accepted; only the ID is printed anyway)"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "c:m:q", opts)) != -1) {
-		switch (c) {
-		case 'c':
-			strv_append(&changes, optarg);
-			break;
-		case 'm':
-			message = optarg;
-			break;
-		case 'C':
-			if (layers_compression_parse(optarg, &comp) < 0)
-				return cmd_usage_error(ctx, "unknown compression '%s' (want gzip, zstd or none)",
-						       optarg);
-			break;
-		case 'q':
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 2, 2, "SOURCE and NAME[:TAG]")))
-		return c;
-	source = argv[optind];
-	name = argv[optind + 1];
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 2, 2, "SOURCE and NAME[:TAG]") < 0)
+		return ctx->status;
+	source = argv[0];
+	name = argv[1];
 	/* Check everything cheap before reading a possibly large input. */
 	if (store_ref_parse(name, &ref, &err) < 0)
 		return cmd_fail(ctx, err);
@@ -547,28 +476,24 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
-					      CMD_OPT_HELP, CMD_OPT_END };
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
 	cleanup_free char *tmp = NULL;
 	const char *output = NULL;
-	int c, r, dfd = -1, ofd = -1;
+	int r, dfd = -1, ofd = -1;
 	struct store *s;
+	const struct cmd_option opts[] = {
+		OPT_STRING('o', "output", &output, "FILE", "write to FILE instead of stdout"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "o:", opts)) != -1) {
-		if (c == 'o')
-			output = optarg;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "IMAGE")))
-		return c;
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, 1, "IMAGE") < 0)
+		return ctx->status;
 	if (!output && isatty(1))
 		return cmd_usage_error(ctx, "refusing to write a tar to a terminal: use -o FILE or a pipe");
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if (store_image_load(s, argv[optind], &img, &err) < 0)
+	if (store_image_load(s, argv[0], &img, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (store_pin(s, &err) < 0) {
 		store_image_free(img);
@@ -626,43 +551,39 @@ out_pin:
 
 /* ---- save, load ---- */
 
+static int archive_format(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	if (layers_archive_format_parse(arg, opt->value) < 0)
+		return cmd_usage_error(ctx,
+				       "unknown format '%s' (want oci-dir, oci-archive or docker-archive)",
+				       arg);
+	return 0;
+}
+
 static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "output", required_argument, NULL, 'o' },
-					      { "format", required_argument, NULL, 'f' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	enum layers_archive_format f = LAYERS_ARCHIVE_DOCKER_ARCHIVE;
 	struct strata_error *err = NULL;
 	struct layers_save_item *items = NULL;
 	const char *output = NULL;
 	size_t n = 0;
 	struct store *s;
-	int c, r = 0;
+	int r = 0;
+	const struct cmd_option opts[] = {
+		OPT_STRING('o', "output", &output, "PATH", "the directory or tar file to write"),
+		OPT_CALLBACK('f', "format", &f, "FORMAT",
+			     "docker-archive (default), oci-archive or oci-dir", archive_format),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "o:f:", opts)) != -1) {
-		switch (c) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'f':
-			if (layers_archive_format_parse(optarg, &f) < 0)
-				return cmd_usage_error(ctx,
-						       "unknown format '%s' (want oci-dir, oci-archive or docker-archive)",
-						       optarg);
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
-		return c;
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, -1, "IMAGE") < 0)
+		return ctx->status;
 	if (!output)
 		return cmd_usage_error(ctx, "missing -o PATH");
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	items = xcalloc((size_t)(argc - optind), sizeof(*items));
-	for (int i = optind; i < argc && r == 0; i++) {
+	items = xcalloc((size_t)argc, sizeof(*items));
+	for (int i = 0; i < argc && r == 0; i++) {
 		struct store_image *img = NULL;
 		struct store_ref ref;
 
@@ -700,31 +621,20 @@ static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "input", required_argument, NULL, 'i' },
-					      { "quiet", no_argument, NULL, 'q' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	cleanup_strv char **loaded = NULL;
 	const char *input = NULL;
 	bool quiet = false;
 	struct store *s;
-	int c, r;
+	int r;
+	const struct cmd_option opts[] = {
+		OPT_STRING('i', "input", &input, "PATH", "the directory or tar file to read"),
+		OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "i:q", opts)) != -1) {
-		switch (c) {
-		case 'i':
-			input = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
-		return c;
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 0, "") < 0)
+		return ctx->status;
 	if (!input)
 		return cmd_usage_error(ctx, "missing -i PATH");
 	if (!(s = cmd_store(ctx)))
@@ -748,19 +658,14 @@ static void print_line(const char *what, void *arg)
 
 static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
+	static const struct cmd_option opts[] = { OPT_END() };
 	struct strata_error *err = NULL;
 	struct store_gc_stats st;
 	cleanup_free char *bytes = NULL;
 	struct store *s;
-	int c;
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
-		return cmd_getopt_status(c);
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+		return ctx->status;
 	if (store_gc(s, print_line, NULL, &st, &err) < 0)
 		return cmd_fail(ctx, err);
 	bytes = size_human(st.blob_bytes);
@@ -780,24 +685,17 @@ static void print_problem(const char *what, void *arg)
 
 static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "repair", no_argument, NULL, 'r' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	unsigned problems = 0, repaired = 0;
 	bool repair = false;
 	struct store *s;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL(0, "repair", &repair, "move corrupt blobs aside, drop dangling records"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1) {
-		if (c == 'r')
-			repair = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+		return ctx->status;
 	if (store_fsck(s, repair, print_problem, NULL, &problems, &repaired, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (problems == 0) {
@@ -809,41 +707,21 @@ static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
 }
 
 const struct command cmd_image_commands[] = {
-	{ "images", "[options]", "list images",
-	  "  -q, --quiet                only image IDs\n"
-	  "      --no-trunc             full IDs\n"
-	  "  -f, --format FORMAT        table (default) or json\n",
-	  cmd_images },
-	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", "", cmd_tag },
-	{ "rmi", "[options] IMAGE [IMAGE...]", "remove image names (the data goes at gc)",
-	  "  -f, --force                untag even when a container uses the image\n", cmd_rmi },
-	{ "inspect", "[options] IMAGE [IMAGE...]", "show an image's details as JSON",
-	  "  -f, --format json          JSON (the default)\n", cmd_inspect },
-	{ "history", "[options] IMAGE", "show how an image was made",
-	  "  -q, --quiet                only IDs\n"
-	  "      --no-trunc             full IDs and commands\n"
-	  "  -f, --format FORMAT        table (default) or json\n",
-	  cmd_history },
+	{ "images", "[options]", "list images", cmd_images },
+	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", cmd_tag },
+	{ "rmi", "[options] IMAGE [IMAGE...]", "remove image names (the data goes at gc)", cmd_rmi },
+	{ "inspect", "[options] IMAGE [IMAGE...]", "show an image's details as JSON", cmd_inspect },
+	{ "history", "[options] IMAGE", "show how an image was made", cmd_history },
 	{ "import", "[options] SOURCE NAME[:TAG]",
 	  "make a one-layer image from a tar file (plain, gzip or zstd), a directory, or '-' for stdin",
-	  "  -c, --change INSTR         apply a Dockerfile instruction (CMD, ENV, ...)\n"
-	  "  -m, --message TEXT         history comment\n"
-	  "      --compression ALGO     gzip (default), zstd or none\n",
 	  cmd_import },
 	{ "export", "[options] IMAGE", "write the image's flattened rootfs as a tar (stdout by default)",
-	  "  -o, --output FILE          write to FILE instead of stdout\n", cmd_export },
+	  cmd_export },
 	{ "save", "-o PATH [options] IMAGE [IMAGE...]",
-	  "write images to an OCI layout, an OCI archive or a docker archive",
-	  "  -o, --output PATH          the directory or tar file to write\n"
-	  "  -f, --format FORMAT        docker-archive (default), oci-archive or oci-dir\n",
-	  cmd_save },
+	  "write images to an OCI layout, an OCI archive or a docker archive", cmd_save },
 	{ "load", "-i PATH", "load images from an OCI layout, an OCI archive or a docker archive",
-	  "  -i, --input PATH           the directory or tar file to read\n"
-	  "  -q, --quiet                print nothing on success\n",
 	  cmd_load },
-	{ "gc", "", "remove blobs and layers that nothing reaches", "", cmd_gc },
-	{ "fsck", "[--repair]", "verify every blob and record",
-	  "      --repair               move corrupt blobs aside, drop dangling records\n",
-	  cmd_fsck },
-	{ NULL, NULL, NULL, NULL, NULL },
+	{ "gc", "", "remove blobs and layers that nothing reaches", cmd_gc },
+	{ "fsck", "[--repair]", "verify every blob and record", cmd_fsck },
+	{ NULL, NULL, NULL, NULL },
 };

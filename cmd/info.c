@@ -56,19 +56,19 @@ static uint64_t count_layer_dirs(struct store *s)
 /* Which union backends work here, and which one is used. */
 static json_t *backends_info(const struct cmd_ctx *ctx)
 {
-	static const char *const names[] = { "overlay", "aufs", "vfs" };
 	json_t *o = json_object();
+	const char *name;
 	json_t *avail = json_object();
 
 	jv_set_str(o, "default", overlay_backend_default());
 	jv_set_str(o, "selected", ctx->backend ? ctx->backend : overlay_backend_default());
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+	for (size_t i = 0; (name = overlay_backend_name(i)); i++) {
 		struct strata_error *err = NULL;
 
-		if (overlay_backend_check(names[i], &err) == 0) {
-			jv_set_str(avail, names[i], "ok");
+		if (overlay_backend_check(name, &err) == 0) {
+			jv_set_str(avail, name, "ok");
 		} else {
-			jv_set_str(avail, names[i], strata_error_msg(err));
+			jv_set_str(avail, name, strata_error_msg(err));
 			strata_error_free(err);
 		}
 	}
@@ -105,8 +105,6 @@ static json_t *library_versions(void)
 
 static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      CMD_OPT_HELP, CMD_OPT_END };
 	struct strata_error *err = NULL;
 	struct store_image **imgs = NULL;
 	cleanup_strv char **cids = NULL;
@@ -117,20 +115,13 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	bool json = false;
 	struct store *s;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_FORMAT('f', &json, "text (default) or json"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f:", opts)) != -1) {
-		if (c == 'f') {
-			if (cmd_parse_format(ctx, optarg, &json))
-				return EXIT_STRATA;
-		} else {
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 0, 0, "")))
-		return c;
-	if (!(s = cmd_store(ctx)))
-		return EXIT_STRATA;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+		return ctx->status;
 	if (store_image_list(s, &imgs, &n, &err) < 0)
 		return cmd_fail(ctx, err);
 	for (size_t i = 0; i < n; i++)
@@ -196,6 +187,6 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 
 const struct command cmd_info_commands[] = {
 	{ "info", "[--format json]", "show the store, host and library versions",
-	  "  -f, --format FORMAT        text (default) or json\n", cmd_info },
-	{ NULL, NULL, NULL, NULL, NULL },
+	  cmd_info },
+	{ NULL, NULL, NULL, NULL },
 };

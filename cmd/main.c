@@ -11,8 +11,11 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "overlay/overlay.h"
 
 void cmd_set_current(const struct command *c);
+
+static const struct command other_commands[];
 
 static const struct {
 	const char *title;
@@ -25,6 +28,7 @@ static const struct {
 	{ "Running", cmd_run_commands },
 	{ "Building", cmd_build_commands },
 	{ "Registries", cmd_registry_commands },
+	{ "Other commands", other_commands },
 };
 
 static const struct command *find_command(const char *name)
@@ -60,27 +64,6 @@ static void print_group_help(const char *word)
 	printf("\nRun 'strata %s COMMAND --help' for a command's options.\n", word);
 }
 
-static void print_main_help(void)
-{
-	printf("Usage: strata [global options] COMMAND [options] [args]\n\n"
-	       "Layered image builder and union-filesystem manager.\n\n"
-	       "Global options:\n"
-	       "      --root DIR             store root (default /var/lib/strata as root,\n"
-	       "                             $XDG_DATA_HOME/strata otherwise; or $STRATA_ROOT)\n"
-	       "      --backend NAME         union backend: overlay, aufs or vfs ($STRATA_BACKEND)\n"
-	       "      --log-level LEVEL      error, warn, info or debug (default warn)\n"
-	       "      --help                 show this help\n"
-	       "      --version              show the version\n");
-	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
-		if (!groups[g].table->name)
-			continue;
-		printf("\n%s:\n", groups[g].title);
-		for (const struct command *c = groups[g].table; c->name; c++)
-			printf("  %-12s %s\n", c->name, c->summary);
-	}
-	printf("\nRun 'strata COMMAND --help' for the options of a command.\n");
-}
-
 static int global_error(const char *fmt, ...) FMT(1, 2);
 
 static int global_error(const char *fmt, ...)
@@ -95,6 +78,37 @@ static int global_error(const char *fmt, ...)
 	fprintf(stderr, "strata: %s (see 'strata --help')\n", msg);
 	free(msg);
 	return EXIT_STRATA;
+}
+
+static void print_main_help(void)
+{
+	cleanup_free char *backends = overlay_backend_names_text();
+
+	printf("Usage: strata [global options] COMMAND [options] [args]\n\n"
+	       "Layered image builder and union-filesystem manager.\n\n"
+	       "Global options:\n"
+	       "      --root DIR             store root (default /var/lib/strata as root,\n"
+	       "                             $XDG_DATA_HOME/strata otherwise; or $STRATA_ROOT)\n"
+	       "      --backend NAME         union backend: %s ($STRATA_BACKEND)\n"
+	       "      --log-level LEVEL      error, warn, info or debug (default warn)\n"
+	       "  -h, --help                 show this help\n"
+	       "  -v, --version              show the version\n",
+	       backends);
+	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
+		if (!groups[g].table->name)
+			continue;
+		printf("\n%s:\n", groups[g].title);
+		for (const struct command *c = groups[g].table; c->name; c++)
+			printf("  %-12s %s\n", c->name, c->summary);
+	}
+	printf("\nRun 'strata COMMAND --help' for the options of a command.\n");
+}
+
+static int unknown_backend(const char *name, const char *where)
+{
+	cleanup_free char *want = overlay_backend_names_text();
+
+	return global_error("unknown backend '%s'%s (want %s)", name, where, want);
 }
 
 /* Takes "--opt VALUE" or "--opt=VALUE" at argv[*i]; returns the value or NULL when absent. */
@@ -118,10 +132,79 @@ static const char *take_value(int argc, char **argv, int *i, const char *opt, bo
 	return argv[*i];
 }
 
+/* Runs the command named by argv[0] (and argv[1] for two words) with the rest. */
+static int dispatch(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	int i = 0;
+
+	/* Two-word commands ("layer unpack") first, then one word. */
+	if (argc > 1) {
+		cleanup_free char *two = xasprintf("%s %s", argv[0], argv[1]);
+
+		cmd = find_command(two);
+		if (cmd)
+			i++;
+	}
+	if (!cmd)
+		cmd = find_command(argv[0]);
+	if (!cmd && is_command_group(argv[0])) {
+		if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			print_group_help(argv[0]);
+			return 0;
+		}
+		if (argc < 2)
+			return global_error("'%s' needs a subcommand", argv[0]);
+		return global_error("unknown command '%s %s'", argv[0], argv[1]);
+	}
+	if (!cmd)
+		return global_error("unknown command '%s'", argv[0]);
+
+	ctx->name = cmd->name;
+	cmd_set_current(cmd);
+	return cmd->run(ctx, argc - i, argv + i);
+}
+
+/* help [COMMAND]: the command's own --help, as podman's. */
+static int cmd_help(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct cmd_option opts[] = { OPT_END() };
+	char *av[4] = { NULL };
+	int n = 0;
+
+	if (cmd_parse_options(ctx, &argc, &argv, opts, CMD_PARSE_STOP_AT_OPERAND) < 0)
+		return ctx->status;
+	if (cmd_check_operands(ctx, argc, argv, 0, 2, ""))
+		return EXIT_STRATA;
+	if (argc == 0) {
+		print_main_help();
+		return 0;
+	}
+	while (n < argc)
+		av[n] = argv[n], n++;
+	av[n++] = (char *)"--help";
+	return dispatch(ctx, n, av);
+}
+
+static int cmd_version(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct cmd_option opts[] = { OPT_END() };
+
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 0, "") < 0)
+		return ctx->status;
+	printf("strata version %s\n", STRATA_VERSION);
+	return 0;
+}
+
+static const struct command other_commands[] = {
+	{ "help", "[COMMAND]", "show this help, or a command's", cmd_help },
+	{ "version", "", "show the version", cmd_version },
+	{ NULL, NULL, NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
 	struct cmd_ctx ctx = { 0 };
-	const struct command *cmd = NULL;
 	const char *root = NULL, *backend = NULL;
 	int i, ret;
 
@@ -151,8 +234,8 @@ int main(int argc, char **argv)
 		if ((v = take_value(argc, argv, &i, "--backend", &m)) || m) {
 			if (!v || !*v)
 				return global_error("option '%s' needs an argument", "--backend");
-			if (strcmp(v, "overlay") != 0 && strcmp(v, "aufs") != 0 && strcmp(v, "vfs") != 0)
-				return global_error("unknown backend '%s' (want overlay, aufs or vfs)", v);
+			if (!overlay_backend_is_valid(v))
+				return unknown_backend(v, "");
 			backend = v;
 			continue;
 		}
@@ -173,43 +256,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "strata: missing command (see 'strata --help')\n");
 		return EXIT_STRATA;
 	}
-	/* Two-word commands ("layer unpack") first, then one word. */
-	if (i + 1 < argc) {
-		cleanup_free char *two = xasprintf("%s %s", argv[i], argv[i + 1]);
-
-		cmd = find_command(two);
-		if (cmd)
-			i++;
-	}
-	if (!cmd)
-		cmd = find_command(argv[i]);
-	if (!cmd && is_command_group(argv[i])) {
-		if (i + 1 < argc && (!strcmp(argv[i + 1], "--help") || !strcmp(argv[i + 1], "-h"))) {
-			print_group_help(argv[i]);
-			return 0;
-		}
-		if (i + 1 >= argc)
-			return global_error("'%s' needs a subcommand", argv[i]);
-		return global_error("unknown command '%s %s'", argv[i], argv[i + 1]);
-	}
-	if (!cmd)
-		return global_error("unknown command '%s'", argv[i]);
-
 	if (!root)
 		root = getenv("STRATA_ROOT");
 	ctx.root = (root && *root) ? xstrdup(root) : store_default_root();
 	if (!backend) {
 		backend = getenv("STRATA_BACKEND");
-		if (backend && *backend && strcmp(backend, "overlay") != 0 &&
-		    strcmp(backend, "aufs") != 0 && strcmp(backend, "vfs") != 0)
-			return global_error("unknown backend '%s' in STRATA_BACKEND", backend);
+		if (backend && *backend && !overlay_backend_is_valid(backend))
+			return unknown_backend(backend, " in STRATA_BACKEND");
 	}
 	ctx.backend = (backend && *backend) ? xstrdup(backend) : NULL;
-	ctx.name = cmd->name;
-	cmd_set_current(cmd);
-
-	optind = 0;
-	ret = cmd->run(&ctx, argc - i, argv + i);
+	ret = dispatch(&ctx, argc - i, argv + i);
 
 	if (fflush(stdout) != 0 && ret == 0)
 		ret = cmd_failf(&ctx, "write output: %s", strerror(errno));

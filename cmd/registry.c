@@ -11,17 +11,20 @@
 #include "overlay/overlay.h"
 #include "registry/registry.h"
 
-#define OPT_TLS 0x2001
-#define OPT_CREDS 0x2002
-#define OPT_AUTHFILE 0x2003
-#define OPT_PLATFORM 0x2004
-#define OPT_DIGESTFILE 0x2005
-#define OPT_PASSWORD_STDIN 0x2006
-#define OPT_ALL 0x2007
-#define OPT_COMPRESSION 0x2008
+/*
+ * The options pull and push share: what they set, and the secret to wipe
+ * whatever happens.
+ */
+struct transfer_opts {
+	struct registry_opts o;
+	char *creds; /* a copy; the argument is blanked in argv */
+	bool quiet;
+};
 
-static int parse_tls(struct cmd_ctx *ctx, const char *arg, struct registry_opts *o)
+static int opt_tls(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
+	struct registry_opts *o = opt->value;
+
 	if (!arg || strcmp(arg, "true") == 0)
 		o->insecure = false;
 	else if (strcmp(arg, "false") == 0)
@@ -29,16 +32,6 @@ static int parse_tls(struct cmd_ctx *ctx, const char *arg, struct registry_opts 
 	else
 		return cmd_usage_error(ctx, "--tls-verify wants true or false, not '%s'", arg);
 	return 0;
-}
-
-/* Copies a secret argument and blanks it in argv, so it is not left in the process title. */
-static char *take_secret(char *arg)
-{
-	char *copy = xstrdup(arg);
-	char *colon = strchr(arg, ':');
-
-	memset(colon ? colon + 1 : arg, 'x', strlen(colon ? colon + 1 : arg));
-	return copy;
 }
 
 static void wipe_free(char *s)
@@ -49,76 +42,119 @@ static void wipe_free(char *s)
 	}
 }
 
-static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
+/* Copies a secret argument and blanks it in argv, so it is not left in the process title. */
+static int opt_creds(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
-	static const struct option opts[] = { { "tls-verify", optional_argument, NULL, OPT_TLS },
-					      { "creds", required_argument, NULL, OPT_CREDS },
-					      { "authfile", required_argument, NULL, OPT_AUTHFILE },
-					      { "platform", required_argument, NULL, OPT_PLATFORM },
-					      { "quiet", no_argument, NULL, 'q' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
-	struct registry_opts o = { 0 };
-	struct strata_error *err = NULL;
-	struct cmd_progress *prog = NULL;
-	bool quiet = false;
-	char *creds = NULL;
-	char id[DIGEST_STR_LEN];
-	struct store *s;
-	int c, r;
+	char **creds = opt->value;
+	char *colon = strchr(arg, ':');
+	char *secret = (char *)(colon ? colon + 1 : arg);
 
-	while ((c = cmd_getopt(ctx, argc, argv, "q", opts)) != -1) {
-		switch (c) {
-		case OPT_TLS:
-			if ((r = parse_tls(ctx, optarg, &o)))
-				return r;
-			break;
-		case OPT_CREDS:
-			free(creds);
-			creds = take_secret(optarg);
-			break;
-		case OPT_AUTHFILE:
-			o.authfile = optarg;
-			break;
-		case OPT_PLATFORM:
-			o.platform = optarg;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			wipe_free(creds);
-			return cmd_getopt_status(c);
+	(void)ctx;
+	wipe_free(*creds);
+	*creds = xstrdup(arg);
+	memset(secret, 'x', strlen(secret));
+	return 0;
+}
+
+static int opt_password(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	char **pass = opt->value;
+
+	(void)ctx;
+	wipe_free(*pass);
+	*pass = xstrdup(arg);
+	memset((char *)arg, 'x', strlen(arg));
+	return 0;
+}
+
+#define OPT_TLS_VERIFY(o) \
+	OPT_CALLBACK_OPTARG(0, "tls-verify", (o), "false", \
+			    "allow plain http and unverified https", opt_tls)
+#define OPT_AUTHFILE(v, h) OPT_STRING(0, "authfile", (v), "FILE", (h))
+
+/*
+ * Parses pull's or push's options (@extra first) and checks @min to @max
+ * operands; 0 or -1 (ctx->status says how to end, *t's secret wiped).
+ */
+static int parse_transfer(struct cmd_ctx *ctx, int *argc, char ***argv,
+			  const struct cmd_option *extra, struct transfer_opts *t, int min,
+			  int max, const char *what)
+{
+	const struct cmd_option common[] = {
+		OPT_TLS_VERIFY(&t->o),
+		OPT_CALLBACK(0, "creds", &t->creds, "USER:PASS",
+			     "credentials (else the auth file's)", opt_creds),
+		OPT_AUTHFILE(&t->o.authfile, "read credentials from FILE"),
+		OPT_BOOL('q', "quiet", &t->quiet, "no progress lines"),
+	};
+	size_t n_extra = 0, n_common = ARRAY_SIZE(common);
+
+	while (extra[n_extra].type != CMD_OPTION_END)
+		n_extra++;
+	{
+		cleanup_free struct cmd_option *opts =
+			xcalloc(n_extra + n_common + 1, sizeof(*opts));
+
+		memcpy(opts, extra, n_extra * sizeof(*opts));
+		memcpy(opts + n_extra, common, sizeof(common));
+		if (cmd_parse_args(ctx, argc, argv, opts, min, max, what) == 0) {
+			t->o.creds = t->creds;
+			return 0;
 		}
 	}
-	o.creds = creds;
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "REF"))) {
-		wipe_free(creds);
-		return c;
-	}
+	wipe_free(t->creds);
+	t->creds = NULL;
+	return -1;
+}
+
+/* A progress display unless -q: its events go to @t's registry options. */
+static struct cmd_progress *start_progress(struct transfer_opts *t)
+{
+	struct cmd_progress *prog;
+
+	if (t->quiet)
+		return NULL;
+	prog = cmd_progress_new();
+	t->o.progress = cmd_progress_event;
+	t->o.progress_arg = prog;
+	return prog;
+}
+
+static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct transfer_opts t = { 0 };
+	struct strata_error *err = NULL;
+	struct cmd_progress *prog = NULL;
+	char id[DIGEST_STR_LEN];
+	struct store *s;
+	int r;
+	const struct cmd_option opts[] = {
+		OPT_STRING(0, "platform", &t.o.platform, "OS/ARCH[/V]",
+			   "the image to pick from an index (default: this machine)"),
+		OPT_END(),
+	};
+
+	if (parse_transfer(ctx, &argc, &argv, opts, &t, 1, 1, "REF") < 0)
+		return ctx->status;
 	if (!(s = cmd_store(ctx))) {
-		wipe_free(creds);
+		wipe_free(t.creds);
 		return EXIT_STRATA;
 	}
-	if (!quiet) {
-		prog = cmd_progress_new();
-		o.progress = cmd_progress_event;
-		o.progress_arg = prog;
-	}
+	prog = start_progress(&t);
 	/*
 	 * Ready to mount: the layer dirs of the backend are made as the layers
 	 * arrive, and whatever could not be (vfs dirs, which replay their
 	 * parents) right after, not at first use.
 	 */
-	o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
-	r = registry_pull(s, argv[optind], &o, id, &err);
+	t.o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
+	r = registry_pull(s, argv[0], &t.o, id, &err);
 	cmd_progress_free(prog);
-	wipe_free(creds);
+	wipe_free(t.creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
 	{
 		struct store_image *img = NULL;
-		const char *backend = o.unpack_backend;
+		const char *backend = t.o.unpack_backend;
 
 		if (store_image_load(s, id, &img, &err) < 0 ||
 		    layers_dir_ensure(s, backend, img, img->manifest->n_layers, &err) < 0) {
@@ -140,78 +176,46 @@ static int write_digestfile(const char *path, const char *digest, struct strata_
 	return file_write_all(fd, digest, strlen(digest), err);
 }
 
+static int opt_push_compression(struct cmd_ctx *ctx, const struct cmd_option *opt,
+				const char *arg)
+{
+	struct registry_opts *o = opt->value;
+	struct cmd_option inner = *opt;
+
+	inner.value = &o->compression;
+	if (cmd_option_compressed(ctx, &inner, arg))
+		return EXIT_STRATA;
+	o->recompress = true;
+	return 0;
+}
+
 static int cmd_push(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "tls-verify", optional_argument, NULL, OPT_TLS },
-					      { "creds", required_argument, NULL, OPT_CREDS },
-					      { "authfile", required_argument, NULL, OPT_AUTHFILE },
-					      { "digestfile", required_argument, NULL, OPT_DIGESTFILE },
-					      { "compression", required_argument, NULL, OPT_COMPRESSION },
-					      { "quiet", no_argument, NULL, 'q' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
-	struct registry_opts o = { 0 };
+	struct transfer_opts t = { 0 };
 	struct strata_error *err = NULL;
 	struct cmd_progress *prog = NULL;
 	const char *digestfile = NULL;
-	bool quiet = false;
-	char *creds = NULL;
 	char digest[DIGEST_STR_LEN];
 	struct store *s;
-	int c, r;
+	int r;
+	const struct cmd_option opts[] = {
+		OPT_STRING(0, "digestfile", &digestfile, "FILE", "write the manifest digest to FILE"),
+		OPT_CALLBACK(0, "compression", &t.o, "C",
+			     "recompress the layers to gzip or zstd (the local image stays)",
+			     opt_push_compression),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "q", opts)) != -1) {
-		switch (c) {
-		case OPT_TLS:
-			if ((r = parse_tls(ctx, optarg, &o)))
-				return r;
-			break;
-		case OPT_CREDS:
-			free(creds);
-			creds = take_secret(optarg);
-			break;
-		case OPT_AUTHFILE:
-			o.authfile = optarg;
-			break;
-		case OPT_DIGESTFILE:
-			digestfile = optarg;
-			break;
-		case OPT_COMPRESSION:
-			if (layers_compression_parse(optarg, &o.compression) < 0 ||
-			    o.compression == LAYERS_COMPRESSION_NONE) {
-				wipe_free(creds);
-				return cmd_usage_error(ctx,
-						       "--compression wants gzip or zstd, not '%s'",
-						       optarg);
-			}
-			o.recompress = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		default:
-			wipe_free(creds);
-			return cmd_getopt_status(c);
-		}
-	}
-	o.creds = creds;
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 2, "IMAGE [DEST]"))) {
-		wipe_free(creds);
-		return c;
-	}
+	if (parse_transfer(ctx, &argc, &argv, opts, &t, 1, 2, "IMAGE [DEST]") < 0)
+		return ctx->status;
 	if (!(s = cmd_store(ctx))) {
-		wipe_free(creds);
+		wipe_free(t.creds);
 		return EXIT_STRATA;
 	}
-	if (!quiet) {
-		prog = cmd_progress_new();
-		o.progress = cmd_progress_event;
-		o.progress_arg = prog;
-	}
-	r = registry_push(s, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &o, digest,
-			  &err);
+	prog = start_progress(&t);
+	r = registry_push(s, argv[0], argc > 1 ? argv[1] : NULL, &t.o, digest, &err);
 	cmd_progress_free(prog);
-	wipe_free(creds);
+	wipe_free(t.creds);
 	if (r < 0)
 		return cmd_fail(ctx, err);
 	if (digestfile && write_digestfile(digestfile, digest, &err) < 0)
@@ -234,50 +238,28 @@ static char *read_password_stdin(struct strata_error **err)
 
 static int cmd_login(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "username", required_argument, NULL, 'u' },
-					      { "password", required_argument, NULL, 'p' },
-					      { "password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN },
-					      { "authfile", required_argument, NULL, OPT_AUTHFILE },
-					      { "tls-verify", optional_argument, NULL, OPT_TLS },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct registry_opts o = { 0 };
 	struct strata_error *err = NULL;
 	const char *user = NULL;
 	char *pass = NULL;
 	bool from_stdin = false;
-	int c, r;
+	int r;
+	const struct cmd_option opts[] = {
+		OPT_STRING('u', "username", &user, "USER", "user name"),
+		OPT_CALLBACK('p', "password", &pass, "PASS", "password", opt_password),
+		OPT_BOOL(0, "password-stdin", &from_stdin, "read the password from stdin"),
+		OPT_AUTHFILE(&o.authfile, "the auth file to write"),
+		OPT_TLS_VERIFY(&o),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "u:p:", opts)) != -1) {
-		switch (c) {
-		case 'u':
-			user = optarg;
-			break;
-		case 'p':
-			wipe_free(pass);
-			pass = xstrdup(optarg);
-			memset(optarg, 'x', strlen(optarg));
-			break;
-		case OPT_PASSWORD_STDIN:
-			from_stdin = true;
-			break;
-		case OPT_AUTHFILE:
-			o.authfile = optarg;
-			break;
-		case OPT_TLS:
-			if ((r = parse_tls(ctx, optarg, &o))) {
-				wipe_free(pass);
-				return r;
-			}
-			break;
-		default:
-			wipe_free(pass);
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "REGISTRY"))) {
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0) {
 		wipe_free(pass);
-		return c;
+		return ctx->status;
+	}
+	if (cmd_check_operands(ctx, argc, argv, 1, 1, "REGISTRY")) {
+		wipe_free(pass);
+		return EXIT_STRATA;
 	}
 	if (from_stdin && pass) {
 		wipe_free(pass);
@@ -291,7 +273,7 @@ static int cmd_login(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_fail(ctx, err);
 	if (!pass)
 		return cmd_usage_error(ctx, "a password is needed (-p PASS or --password-stdin)");
-	r = registry_login(argv[optind], user, pass, &o, &err);
+	r = registry_login(argv[0], user, pass, &o, &err);
 	wipe_free(pass);
 	if (r < 0)
 		return cmd_fail(ctx, err);
@@ -301,65 +283,30 @@ static int cmd_login(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_logout(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-					      { "authfile", required_argument, NULL, OPT_AUTHFILE },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	const char *authfile = NULL;
 	bool all = false;
-	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "all", &all, "every registry"),
+		OPT_AUTHFILE(&authfile, "the auth file to change"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "a", opts)) != -1) {
-		switch (c) {
-		case 'a':
-			all = true;
-			break;
-		case OPT_AUTHFILE:
-			authfile = optarg;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, all ? 0 : 1, all ? 0 : 1,
-				    all ? "" : "REGISTRY")))
-		return c;
-	if (registry_logout(all ? NULL : argv[optind], all, authfile, &err) < 0)
+	if (cmd_parse_args(ctx, &argc, &argv, opts, all ? 0 : 1, all ? 0 : 1, all ? "" : "REGISTRY") < 0)
+		return ctx->status;
+	if (registry_logout(all ? NULL : argv[0], all, authfile, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (all)
 		printf("Removed login credentials for all registries\n");
 	else
-		printf("Removed login credentials for %s\n", argv[optind]);
+		printf("Removed login credentials for %s\n", argv[0]);
 	return 0;
 }
 
 const struct command cmd_registry_commands[] = {
-	{ "pull", "[options] REF", "download an image from a registry",
-	  "      --platform OS/ARCH[/V] the image to pick from an index (default: this machine)\n"
-	  "      --tls-verify=false     allow plain http and unverified https\n"
-	  "      --creds USER:PASS      credentials (else the auth file's)\n"
-	  "      --authfile FILE        read credentials from FILE\n"
-	  "  -q, --quiet                no progress lines\n",
-	  cmd_pull },
-	{ "push", "[options] IMAGE [DEST]", "upload an image to a registry",
-	  "      --tls-verify=false     allow plain http and unverified https\n"
-	  "      --creds USER:PASS      credentials (else the auth file's)\n"
-	  "      --authfile FILE        read credentials from FILE\n"
-	  "      --digestfile FILE      write the manifest digest to FILE\n"
-	  "      --compression C        recompress the layers to gzip or zstd (the local image stays)\n"
-	  "  -q, --quiet                no progress lines\n",
-	  cmd_push },
-	{ "login", "[options] REGISTRY", "check and store credentials for a registry",
-	  "  -u, --username USER        user name\n"
-	  "  -p, --password PASS        password\n"
-	  "      --password-stdin       read the password from stdin\n"
-	  "      --authfile FILE        the auth file to write\n"
-	  "      --tls-verify=false     allow plain http and unverified https\n",
-	  cmd_login },
-	{ "logout", "[options] REGISTRY", "remove stored credentials",
-	  "  -a, --all                  every registry\n"
-	  "      --authfile FILE        the auth file to change\n",
-	  cmd_logout },
-	{ NULL, NULL, NULL, NULL, NULL },
+	{ "pull", "[options] REF", "download an image from a registry", cmd_pull },
+	{ "push", "[options] IMAGE [DEST]", "upload an image to a registry", cmd_push },
+	{ "login", "[options] REGISTRY", "check and store credentials for a registry", cmd_login },
+	{ "logout", "[options] REGISTRY", "remove stored credentials", cmd_logout },
+	{ NULL, NULL, NULL, NULL },
 };

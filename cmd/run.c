@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,87 +18,10 @@
 #include "layers/layers.h"
 #include "overlay/overlay.h"
 
-enum {
-	OPT_RM = 0x2000,
-	OPT_ENV_FILE,
-	OPT_HOSTNAME,
-	OPT_ENTRYPOINT,
-	OPT_TMPFS,
-	OPT_READ_ONLY,
-	OPT_MEMORY,
-	OPT_MEMORY_SWAP,
-	OPT_CPUS,
-	OPT_CPU_SHARES,
-	OPT_CPUSET,
-	OPT_PIDS,
-	OPT_NET,
-	OPT_CAP_ADD,
-	OPT_CAP_DROP,
-	OPT_SECURITY,
-	OPT_INIT,
-	OPT_NAME,
-	OPT_STOP_SIGNAL,
-};
-
-static const struct option run_opts[] = {
-	{ "rm", no_argument, NULL, OPT_RM },
-	{ "detach", no_argument, NULL, 'd' },
-	{ "interactive", no_argument, NULL, 'i' },
-	{ "tty", no_argument, NULL, 't' },
-	{ "name", required_argument, NULL, OPT_NAME },
-	{ "env", required_argument, NULL, 'e' },
-	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
-	{ "workdir", required_argument, NULL, 'w' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "hostname", required_argument, NULL, OPT_HOSTNAME },
-	{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-	{ "volume", required_argument, NULL, 'v' },
-	{ "tmpfs", required_argument, NULL, OPT_TMPFS },
-	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
-	{ "memory", required_argument, NULL, OPT_MEMORY },
-	{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "cpu-shares", required_argument, NULL, OPT_CPU_SHARES },
-	{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET },
-	{ "pids-limit", required_argument, NULL, OPT_PIDS },
-	{ "net", required_argument, NULL, OPT_NET },
-	{ "network", required_argument, NULL, OPT_NET },
-	{ "cap-add", required_argument, NULL, OPT_CAP_ADD },
-	{ "cap-drop", required_argument, NULL, OPT_CAP_DROP },
-	{ "security-opt", required_argument, NULL, OPT_SECURITY },
-	{ "init", no_argument, NULL, OPT_INIT },
-	{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
-	CMD_OPT_HELP,
-	CMD_OPT_END,
-};
-
-#define RUN_OPTS_HELP                                                                              \
-	"      --name NAME            name the container\n"                                      \
-	"  -e, --env KEY=VALUE        set an environment variable (KEY alone: from here)\n"       \
-	"      --env-file FILE        read KEY=VALUE lines\n"                                     \
-	"  -w, --workdir DIR          working directory\n"                                        \
-	"  -u, --user USER[:GROUP]    user (names from the container's /etc/passwd)\n"            \
-	"      --hostname NAME        hostname (default: the short ID)\n"                         \
-	"      --entrypoint CMD       replace the image's entrypoint (and its Cmd)\n"             \
-	"  -v, --volume SRC:DST[:ro]  bind mount a host path\n"                                   \
-	"      --tmpfs DST            mount a tmpfs\n"                                            \
-	"      --read-only            read-only rootfs\n"                                         \
-	"      --memory SIZE          memory limit (64m)\n"                                       \
-	"      --memory-swap SIZE     memory + swap limit (-1: unlimited swap)\n"                 \
-	"      --cpus N               CPU limit (0.5)\n"                                          \
-	"      --cpu-shares N         relative CPU weight\n"                                      \
-	"      --cpuset-cpus LIST     CPUs allowed (0-1)\n"                                       \
-	"      --pids-limit N         maximum number of processes\n"                              \
-	"      --net none|host        network (default: none, only lo)\n"                         \
-	"      --cap-add CAP          add a capability (ALL: every one)\n"                        \
-	"      --cap-drop CAP         drop a capability\n"                                        \
-	"      --security-opt OPT     seccomp=unconfined or no-new-privileges\n"                  \
-	"      --init                 run a reaper as PID 1 that forwards signals\n"              \
-	"      --stop-signal SIG      signal for stop (default: the image's, or TERM)\n"
-
 struct run_opts {
 	struct launch_run_config rc;
 	const char *name;
+	bool is_run; /* run (takes -d) rather than create or bundle */
 	bool detach;
 };
 
@@ -120,7 +43,16 @@ static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
 	return 0;
 }
 
-static int read_env_file(struct cmd_ctx *ctx, char ***env, const char *file)
+/* The options' callbacks; opt->value as each says. */
+
+/* -e KEY=VALUE, or KEY (from here), into the strv at opt->value. */
+static int opt_env(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	return add_env(ctx, opt->value, arg);
+}
+
+/* --env-file FILE: its KEY=VALUE lines into the strv at opt->value. */
+static int opt_env_file(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *file)
 {
 	cleanup_free char *buf = NULL;
 	size_t len;
@@ -134,13 +66,14 @@ static int read_env_file(struct cmd_ctx *ctx, char ***env, const char *file)
 			l++;
 		if (!*l || *l == '#')
 			continue;
-		if (add_env(ctx, env, l))
+		if (add_env(ctx, opt->value, l))
 			return EXIT_STRATA;
 	}
 	return 0;
 }
 
-static int add_volume(struct cmd_ctx *ctx, struct launch_run_config *rc, const char *spec)
+/* -v SRC:DST[:ro|rw] into the struct launch_run_config at opt->value. */
+static int opt_volume(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *spec)
 {
 	cleanup_free char *copy = xstrdup(spec);
 	char *dst = strchr(copy, ':');
@@ -166,177 +99,196 @@ static int add_volume(struct cmd_ctx *ctx, struct launch_run_config *rc, const c
 	src = realpath(copy, NULL);
 	if (!src)
 		return cmd_failf(ctx, "volume source '%s': %s", copy, strerror(errno));
-	launch_run_config_add_mount(rc, src, dst, ro);
+	launch_run_config_add_mount(opt->value, src, dst, ro);
 	return 0;
 }
 
-static int parse_size(struct cmd_ctx *ctx, int64_t *out, const char *opt, const char *arg,
-		      bool allow_minus_one)
+/* --tmpfs DST into the struct launch_run_config at opt->value. */
+static int opt_tmpfs(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
+	if (arg[0] != '/')
+		return cmd_usage_error(ctx, "--tmpfs '%s' is not absolute", arg);
+	launch_run_config_add_mount(opt->value, NULL, arg, false);
+	return 0;
+}
+
+/* A size into the int64_t at opt->value; --memory-swap also takes -1 (unlimited). */
+static int opt_size64(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	int64_t *out = opt->value;
 	uint64_t v;
 
-	if (allow_minus_one && !strcmp(arg, "-1")) {
+	if (!strcmp(opt->long_name, "memory-swap") && !strcmp(arg, "-1")) {
 		*out = -1;
 		return 0;
 	}
 	if (size_parse(arg, &v) < 0 || v == 0 || v > INT64_MAX)
-		return cmd_usage_error(ctx, "invalid size '%s' for %s", arg, opt);
+		return cmd_usage_error(ctx, "invalid size '%s' for --%s", arg, opt->long_name);
 	*out = (int64_t)v;
 	return 0;
 }
 
-static int parse_int(struct cmd_ctx *ctx, int64_t *out, const char *arg, const char *opt)
+/* A count above 0 into the int64_t at opt->value. */
+static int opt_count(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
 	char *end;
 	long long v = strtoll(arg, &end, 10);
 
 	if (*end || end == arg || v <= 0)
-		return cmd_usage_error(ctx, "invalid value '%s' for %s", arg, opt);
-	*out = v;
+		return cmd_usage_error(ctx, "invalid value '%s' for --%s", arg, opt->long_name);
+	*(int64_t *)opt->value = v;
 	return 0;
 }
 
-static void set_str(char **dst, const char *v)
+/* --cpus N into the struct launch_limits at opt->value. */
+static int opt_cpus(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
-	free(*dst);
-	*dst = xstrdup(v);
+	struct launch_limits *l = opt->value;
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (*end || end == arg || !(v > 0) || v > 1024)
+		return cmd_usage_error(ctx, "invalid value '%s' for --cpus", arg);
+	l->cpu_quota = (int64_t)(v * 100000);
+	l->cpu_period = 100000;
+	return 0;
 }
 
-/* Parses run/create options into o->rc; stops at the image (the first operand). */
-static int parse_run_opts(struct cmd_ctx *ctx, int argc, char **argv, struct run_opts *o,
-			  bool run)
+/* A copy of the argument into the char * at opt->value (the last one given wins). */
+static int opt_copy(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	char **dst = opt->value;
+
+	(void)ctx;
+	free(*dst);
+	*dst = xstrdup(arg);
+	return 0;
+}
+
+static int opt_cpuset(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct launch_limits *l = opt->value;
+
+	(void)ctx;
+	free((char *)l->cpuset);
+	l->cpuset = xstrdup(arg);
+	return 0;
+}
+
+static int opt_net(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	if (strcmp(arg, "none") && strcmp(arg, "host"))
+		return cmd_usage_error(ctx, "unknown network '%s' (want none or host)", arg);
+	*(bool *)opt->value = !strcmp(arg, "host");
+	return 0;
+}
+
+static int opt_security(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct launch_run_config *rc = opt->value;
+
+	if (!strcmp(arg, "seccomp=unconfined") || !strcmp(arg, "seccomp:unconfined"))
+		rc->no_seccomp = true;
+	else if (!strcmp(arg, "no-new-privileges") || !strcmp(arg, "no-new-privileges=true") ||
+		 !strcmp(arg, "no-new-privileges:true"))
+		rc->no_new_privs = true;
+	else
+		return cmd_usage_error(ctx, "unknown security option '%s' (want seccomp=unconfined or "
+					    "no-new-privileges)",
+				       arg);
+	return 0;
+}
+
+static int opt_entrypoint(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct launch_run_config *rc = opt->value;
+
+	(void)ctx;
+	strv_free(rc->entrypoint);
+	rc->entrypoint = NULL;
+	rc->has_entrypoint = true;
+	if (*arg)
+		strv_append(&rc->entrypoint, arg);
+	return 0;
+}
+
+static int opt_detach(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct run_opts *o = opt->value;
+
+	(void)arg;
+	if (!o->is_run)
+		return cmd_usage_error(ctx, "-d is an option of run");
+	o->detach = true;
+	return 0;
+}
+
+/*
+ * Parses the options of run, create and bundle into o->rc and leaves the
+ * operands (IMAGE [COMMAND...], or IMAGE DIR [COMMAND...]) in argc/argv;
+ * the first operand ends the options. As cmd_parse_options.
+ */
+static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct run_opts *o)
 {
 	struct launch_run_config *rc = &o->rc;
 	struct launch_limits *l = &rc->limits;
+	unsigned only_run = o->is_run ? 0 : CMD_OPTION_HIDDEN;
 	struct strata_error *err = NULL;
-	int c;
+	const struct cmd_option opts[] = {
+		{ CMD_OPTION_BOOL, 0, "rm", &rc->auto_remove, NULL,
+		  "remove the container when it ends", only_run, NULL, 0, 0 },
+		{ CMD_OPTION_CALLBACK, 'd', "detach", o, NULL, "run in the background; print the ID",
+		  only_run, opt_detach, 0, 0 },
+		OPT_BOOL('i', "interactive", &rc->interactive, "keep stdin open"),
+		OPT_BOOL('t', "tty", &rc->tty, "a pseudo-terminal (attached runs)"),
+		OPT_STRING(0, "name", &o->name, "NAME", "name the container"),
+		OPT_CALLBACK('e', "env", &rc->env, "KEY=VALUE",
+			     "set an environment variable (KEY alone: from here)", opt_env),
+		OPT_CALLBACK(0, "env-file", &rc->env, "FILE", "read KEY=VALUE lines", opt_env_file),
+		OPT_CALLBACK('w', "workdir", &rc->workdir, "DIR", "working directory", opt_copy),
+		OPT_CALLBACK('u', "user", &rc->user, "USER[:GROUP]",
+			     "user (names from the container's /etc/passwd)", opt_copy),
+		OPT_CALLBACK(0, "hostname", &rc->hostname, "NAME", "hostname (default: the short ID)",
+			     opt_copy),
+		OPT_CALLBACK(0, "entrypoint", rc, "CMD",
+			     "replace the image's entrypoint (and its Cmd)", opt_entrypoint),
+		OPT_CALLBACK('v', "volume", rc, "SRC:DST[:ro]", "bind mount a host path", opt_volume),
+		OPT_CALLBACK(0, "tmpfs", rc, "DST", "mount a tmpfs", opt_tmpfs),
+		OPT_BOOL(0, "read-only", &rc->readonly_rootfs, "read-only rootfs"),
+		OPT_CALLBACK(0, "memory", &l->memory, "SIZE", "memory limit (64m)", opt_size64),
+		OPT_CALLBACK(0, "memory-swap", &l->memory_swap, "SIZE",
+			     "memory + swap limit (-1: unlimited swap)", opt_size64),
+		OPT_CALLBACK(0, "cpus", l, "N", "CPU limit (0.5)", opt_cpus),
+		OPT_CALLBACK(0, "cpu-shares", &l->cpu_shares, "N", "relative CPU weight", opt_count),
+		OPT_CALLBACK(0, "cpuset-cpus", l, "LIST", "CPUs allowed (0-1)", opt_cpuset),
+		OPT_CALLBACK(0, "pids-limit", &l->pids, "N", "maximum number of processes",
+			     opt_count),
+		OPT_CALLBACK(0, "net", &rc->host_network, "none|host",
+			     "network (default: none, only lo)", opt_net),
+		{ CMD_OPTION_CALLBACK, 0, "network", &rc->host_network, "none|host", NULL,
+		  CMD_OPTION_HIDDEN, opt_net, 0, 0 },
+		OPT_LIST(0, "cap-add", &rc->cap_add, "CAP", "add a capability (ALL: every one)"),
+		OPT_LIST(0, "cap-drop", &rc->cap_drop, "CAP", "drop a capability"),
+		OPT_CALLBACK(0, "security-opt", rc, "OPT", "seccomp=unconfined or no-new-privileges",
+			     opt_security),
+		OPT_BOOL(0, "init", &rc->init, "run a reaper as PID 1 that forwards signals"),
+		OPT_CALLBACK(0, "stop-signal", &rc->stop_signal, "SIG",
+			     "signal for stop (default: the image's, or TERM)", opt_copy),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "+dite:w:u:v:", run_opts)) != -1) {
-		int r = 0;
-
-		switch (c) {
-		case OPT_RM:
-			rc->auto_remove = true;
-			break;
-		case 'd':
-			if (!run)
-				return cmd_usage_error(ctx, "-d is an option of run");
-			o->detach = true;
-			break;
-		case 'i':
-			rc->interactive = true;
-			break;
-		case 't':
-			rc->tty = true;
-			break;
-		case OPT_NAME:
-			o->name = optarg;
-			break;
-		case 'e':
-			r = add_env(ctx, &rc->env, optarg);
-			break;
-		case OPT_ENV_FILE:
-			r = read_env_file(ctx, &rc->env, optarg);
-			break;
-		case 'w':
-			set_str(&rc->workdir, optarg);
-			break;
-		case 'u':
-			set_str(&rc->user, optarg);
-			break;
-		case OPT_HOSTNAME:
-			set_str(&rc->hostname, optarg);
-			break;
-		case OPT_ENTRYPOINT:
-			strv_free(rc->entrypoint);
-			rc->entrypoint = NULL;
-			rc->has_entrypoint = true;
-			if (*optarg)
-				strv_append(&rc->entrypoint, optarg);
-			break;
-		case 'v':
-			r = add_volume(ctx, rc, optarg);
-			break;
-		case OPT_TMPFS:
-			if (optarg[0] != '/')
-				return cmd_usage_error(ctx, "--tmpfs '%s' is not absolute", optarg);
-			launch_run_config_add_mount(rc, NULL, optarg, false);
-			break;
-		case OPT_READ_ONLY:
-			rc->readonly_rootfs = true;
-			break;
-		case OPT_MEMORY:
-			r = parse_size(ctx, &l->memory, "--memory", optarg, false);
-			break;
-		case OPT_MEMORY_SWAP:
-			r = parse_size(ctx, &l->memory_swap, "--memory-swap", optarg, true);
-			break;
-		case OPT_CPUS: {
-			char *end;
-			double v = strtod(optarg, &end);
-
-			if (*end || end == optarg || !(v > 0) || v > 1024)
-				return cmd_usage_error(ctx, "invalid value '%s' for --cpus", optarg);
-			l->cpu_quota = (int64_t)(v * 100000);
-			l->cpu_period = 100000;
-			break;
-		}
-		case OPT_CPU_SHARES:
-			r = parse_int(ctx, &l->cpu_shares, optarg, "--cpu-shares");
-			break;
-		case OPT_CPUSET:
-			free((char *)l->cpuset);
-			l->cpuset = xstrdup(optarg);
-			break;
-		case OPT_PIDS:
-			r = parse_int(ctx, &l->pids, optarg, "--pids-limit");
-			break;
-		case OPT_NET:
-			if (strcmp(optarg, "none") && strcmp(optarg, "host"))
-				return cmd_usage_error(ctx, "unknown network '%s' (want none or host)",
-						       optarg);
-			rc->host_network = !strcmp(optarg, "host");
-			break;
-		case OPT_CAP_ADD:
-			strv_append(&rc->cap_add, optarg);
-			break;
-		case OPT_CAP_DROP:
-			strv_append(&rc->cap_drop, optarg);
-			break;
-		case OPT_SECURITY:
-			if (!strcmp(optarg, "seccomp=unconfined") || !strcmp(optarg, "seccomp:unconfined"))
-				rc->no_seccomp = true;
-			else if (!strcmp(optarg, "no-new-privileges") ||
-				 !strcmp(optarg, "no-new-privileges=true") ||
-				 !strcmp(optarg, "no-new-privileges:true"))
-				rc->no_new_privs = true;
-			else
-				return cmd_usage_error(
-					ctx, "unknown security option '%s' (want seccomp=unconfined or "
-					     "no-new-privileges)",
-					optarg);
-			break;
-		case OPT_INIT:
-			rc->init = true;
-			break;
-		case OPT_STOP_SIGNAL:
-			set_str(&rc->stop_signal, optarg);
-			break;
-		default:
-			/* -1: --help was printed, the caller exits 0 */
-			return c == CMD_GETOPT_HELP ? -1 : cmd_getopt_status(c);
-		}
-		if (r)
-			return r;
-	}
+	if (cmd_parse_options(ctx, argc, argv, opts, CMD_PARSE_STOP_AT_OPERAND) < 0)
+		return -1;
 	if (launch_run_config_check(rc, &err) < 0) {
-		c = cmd_usage_error(ctx, "%s", strata_error_msg(err));
+		ctx->status = cmd_usage_error(ctx, "%s", strata_error_msg(err));
 		strata_error_free(err);
-		return c;
+		return -1;
 	}
-	if (o->detach && rc->tty)
-		return cmd_usage_error(ctx, "-t with -d: a detached container writes to its log, "
-					    "not to a terminal; drop -t");
+	if (o->detach && rc->tty) {
+		ctx->status = cmd_usage_error(ctx, "-t with -d: a detached container writes to its "
+						   "log, not to a terminal; drop -t");
+		return -1;
+	}
 	if (o->detach && rc->auto_remove)
 		log_debug("run: -d with --rm: the monitor removes the container when it ends");
 	return 0;
@@ -350,16 +302,15 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	struct store_image *img = NULL;
 	cleanup_json json_t *rec = NULL;
 	struct store *s;
-	int c, r;
+	int r;
 
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE")))
-		return c;
+	if (cmd_check_operands(ctx, argc, argv, 1, -1, "IMAGE"))
+		return EXIT_STRATA;
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if (store_image_load(s, argv[optind], &img, &err) < 0)
+	if (store_image_load(s, argv[0], &img, &err) < 0)
 		return cmd_fail(ctx, err);
-	r = overlay_container_create(s, ctx->backend, img, o->name,
-				     optind + 1 < argc ? argv + optind + 1 : NULL,
+	r = overlay_container_create(s, ctx->backend, img, o->name, argc > 1 ? argv + 1 : NULL,
 				     o->rc.auto_remove ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
 	store_image_free(img);
 	if (r < 0)
@@ -393,32 +344,32 @@ int cmd_create_container(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct run_opts o = { 0 };
 	char id[STORE_ID_LEN + 1];
-	int r = parse_run_opts(ctx, argc, argv, &o, false);
+	int r = parse_run_opts(ctx, &argc, &argv, &o);
 
 	/* A container without a command is fine for mount and commit (buildah-style). */
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, false, id);
 	launch_run_config_release(&o.rc);
 	if (r)
-		return r < 0 ? 0 : r;
+		return r < 0 ? ctx->status : r;
 	printf("%s\n", id);
 	return 0;
 }
 
 static int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct run_opts o = { 0 };
+	struct run_opts o = { .is_run = true };
 	struct strata_error *err = NULL;
 	char id[STORE_ID_LEN + 1];
 	int status = 0;
-	int r = parse_run_opts(ctx, argc, argv, &o, true);
+	int r = parse_run_opts(ctx, &argc, &argv, &o);
 	bool rm = o.rc.auto_remove;
 
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, true, id);
 	launch_run_config_release(&o.rc);
 	if (r)
-		return r < 0 ? 0 : r;
+		return r < 0 ? ctx->status : r;
 	if (launch_container_start(ctx->store, id, !o.detach, &status, &err) < 0) {
 		int code = strata_error_code(err);
 
@@ -448,126 +399,105 @@ static int find(struct cmd_ctx *ctx, const char *spec, char id[STORE_ID_LEN + 1]
 
 static int cmd_start(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "attach", no_argument, NULL, 'a' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	char id[STORE_ID_LEN + 1];
 	bool attach = false;
 	int c, status = 0;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "attach", &attach, "stay attached; exit with its status"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "a", opts)) != -1) {
-		if (c == 'a')
-			attach = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "CONTAINER")))
-		return c;
-	if ((c = find(ctx, argv[optind], id)))
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, 1, "CONTAINER") < 0)
+		return ctx->status;
+	if ((c = find(ctx, argv[0], id)))
 		return c;
 	if (launch_container_start(ctx->store, id, attach, &status, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (!attach)
-		printf("%s\n", argv[optind]);
+		printf("%s\n", argv[0]);
 	return status;
+}
+
+static int stop_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+		    struct strata_error **err)
+{
+	if (launch_container_stop(ctx->store, id, *(int *)arg, err) < 0)
+		return -1;
+	printf("%s\n", name);
+	return 0;
 }
 
 static int cmd_stop(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "time", required_argument, NULL, 't' },
-					      CMD_OPT_HELP, CMD_OPT_END };
-	int timeout = 10, c, ret = 0;
-	char *end;
+	int timeout = 10;
+	const struct cmd_option opts[] = {
+		OPT_INT('t', "time", &timeout, "SECONDS", "wait this long before KILL (default 10)", 0,
+			INT_MAX),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "t:", opts)) != -1) {
-		if (c != 't')
-			return cmd_getopt_status(c);
-		timeout = (int)strtol(optarg, &end, 10);
-		if (*end || end == optarg || timeout < 0)
-			return cmd_usage_error(ctx, "invalid timeout '%s'", optarg);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
-		return c;
-	for (int i = optind; i < argc; i++) {
-		struct strata_error *err = NULL;
-		char id[STORE_ID_LEN + 1];
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
+		return ctx->status;
+	return cmd_for_each_container(ctx, argc, argv, stop_one, &timeout);
+}
 
-		if ((c = find(ctx, argv[i], id))) {
-			ret = c;
-			continue;
-		}
-		if (launch_container_stop(ctx->store, id, timeout, &err) < 0) {
-			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		printf("%s\n", argv[i]);
-	}
-	return ret;
+static int kill_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+		    struct strata_error **err)
+{
+	if (launch_container_kill(ctx->store, id, *(int *)arg, err) < 0)
+		return -1;
+	printf("%s\n", name);
+	return 0;
+}
+
+static int opt_signal(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	int sig = launch_signal_parse(arg);
+
+	if (sig < 0)
+		return cmd_usage_error(ctx, "unknown signal '%s'", arg);
+	*(int *)opt->value = sig;
+	return 0;
 }
 
 static int cmd_kill(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "signal", required_argument, NULL, 's' },
-					      CMD_OPT_HELP, CMD_OPT_END };
-	int sig = SIGKILL, c, ret = 0;
+	int sig = SIGKILL;
+	const struct cmd_option opts[] = {
+		OPT_CALLBACK('s', "signal", &sig, "SIG", "the signal (name or number)", opt_signal),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "s:", opts)) != -1) {
-		if (c != 's')
-			return cmd_getopt_status(c);
-		sig = launch_signal_parse(optarg);
-		if (sig < 0)
-			return cmd_usage_error(ctx, "unknown signal '%s'", optarg);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
-		return c;
-	for (int i = optind; i < argc; i++) {
-		struct strata_error *err = NULL;
-		char id[STORE_ID_LEN + 1];
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
+		return ctx->status;
+	return cmd_for_each_container(ctx, argc, argv, kill_one, &sig);
+}
 
-		if ((c = find(ctx, argv[i], id))) {
-			ret = c;
-			continue;
-		}
-		if (launch_container_kill(ctx->store, id, sig, &err) < 0) {
-			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		printf("%s\n", argv[i]);
-	}
-	return ret;
+static int wait_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+		    struct strata_error **err)
+{
+	int code;
+
+	(void)name;
+	(void)arg;
+	if (launch_container_wait(ctx->store, id, &code, err) < 0)
+		return -1;
+	printf("%d\n", code);
+	return 0;
 }
 
 static int cmd_wait(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { CMD_OPT_HELP, CMD_OPT_END };
-	int c, ret = 0;
+	static const struct cmd_option opts[] = { OPT_END() };
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1)
-		return cmd_getopt_status(c);
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
-		return c;
-	for (int i = optind; i < argc; i++) {
-		struct strata_error *err = NULL;
-		char id[STORE_ID_LEN + 1];
-		int code;
-
-		if ((c = find(ctx, argv[i], id))) {
-			ret = c;
-			continue;
-		}
-		if (launch_container_wait(ctx->store, id, &code, &err) < 0) {
-			ret = cmd_fail(ctx, err);
-			continue;
-		}
-		printf("%d\n", code);
-	}
-	return ret;
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
+		return ctx->status;
+	return cmd_for_each_container(ctx, argc, argv, wait_one, NULL);
 }
 
 static int cmd_logs(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "follow", no_argument, NULL, 'f' }, CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	cleanup_free char *path = NULL;
 	cleanup_close int fd = -1;
@@ -575,16 +505,14 @@ static int cmd_logs(struct cmd_ctx *ctx, int argc, char **argv)
 	bool follow = false;
 	char buf[65536];
 	int c;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('f', "follow", &follow, "keep printing while it runs"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "f", opts)) != -1) {
-		if (c == 'f')
-			follow = true;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, 1, "CONTAINER")))
-		return c;
-	if ((c = find(ctx, argv[optind], id)))
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, 1, "CONTAINER") < 0)
+		return ctx->status;
+	if ((c = find(ctx, argv[0], id)))
 		return c;
 	path = launch_container_log_path(ctx->store, id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -620,13 +548,6 @@ static int cmd_logs(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "interactive", no_argument, NULL, 'i' },
-					      { "tty", no_argument, NULL, 't' },
-					      { "env", required_argument, NULL, 'e' },
-					      { "workdir", required_argument, NULL, 'w' },
-					      { "user", required_argument, NULL, 'u' },
-					      CMD_OPT_HELP,
-					      CMD_OPT_END };
 	struct strata_error *err = NULL;
 	cleanup_json json_t *rec = NULL;
 	cleanup_strv char **extra = NULL;
@@ -636,32 +557,20 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *cwd = NULL, *user = NULL;
 	bool interactive = false, tty = false;
 	int c, status = 0, r;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('i', "interactive", &interactive, "keep stdin open"),
+		OPT_BOOL('t', "tty", &tty, "a pseudo-terminal"),
+		OPT_CALLBACK('e', "env", &extra, "KEY=VALUE", "set an environment variable", opt_env),
+		OPT_STRING('w', "workdir", &cwd, "DIR", "working directory"),
+		OPT_STRING('u', "user", &user, "USER[:GROUP]", "user"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "+ite:w:u:", opts)) != -1) {
-		switch (c) {
-		case 'i':
-			interactive = true;
-			break;
-		case 't':
-			tty = true;
-			break;
-		case 'e':
-			if (add_env(ctx, &extra, optarg))
-				return EXIT_STRATA;
-			break;
-		case 'w':
-			cwd = optarg;
-			break;
-		case 'u':
-			user = optarg;
-			break;
-		default:
-			return cmd_getopt_status(c);
-		}
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 2, -1, "CONTAINER and COMMAND")))
-		return c;
-	if ((c = find(ctx, argv[optind], id)))
+	if (cmd_parse_options(ctx, &argc, &argv, opts, CMD_PARSE_STOP_AT_OPERAND) < 0)
+		return ctx->status;
+	if (cmd_check_operands(ctx, argc, argv, 2, -1, "CONTAINER and COMMAND"))
+		return EXIT_STRATA;
+	if ((c = find(ctx, argv[0], id)))
 		return c;
 	rec = store_container_load(ctx->store, id, &err);
 	if (!rec)
@@ -677,7 +586,7 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 			return cmd_fail(ctx, err);
 	}
 	strv_free(spec.argv);
-	spec.argv = strv_dup(argv + optind + 1);
+	spec.argv = strv_dup(argv + 1);
 	for (size_t i = 0; extra && extra[i]; i++)
 		strv_append(&spec.env, extra[i]);
 	if (cwd) {
@@ -704,28 +613,21 @@ static int cmd_exec(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_stats(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "no-stream", no_argument, NULL, 'n' },
-					      CMD_OPT_HELP, CMD_OPT_END };
-	bool stream = true;
-	int c;
+	bool no_stream = false;
+	const struct cmd_option opts[] = {
+		OPT_BOOL(0, "no-stream", &no_stream, "print once"),
+		OPT_END(),
+	};
 
-	while ((c = cmd_getopt(ctx, argc, argv, "", opts)) != -1) {
-		if (c == 'n')
-			stream = false;
-		else
-			return cmd_getopt_status(c);
-	}
-	if ((c = cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER")))
-		return c;
-	if (!cmd_store(ctx))
-		return EXIT_STRATA;
+	if (!cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "CONTAINER"))
+		return ctx->status;
 	do {
 		static const char *const head[] = { "CONTAINER ID", "CPU %", "MEM USAGE / LIMIT",
 						    "PIDS", NULL };
 		struct cmd_table *t = cmd_table_new(head);
 		int ret = 0;
 
-		for (int i = optind; i < argc; i++) {
+		for (int i = 0; i < argc; i++) {
 			struct strata_error *err = NULL;
 			struct launch_stats a, b;
 			char id[STORE_ID_LEN + 1];
@@ -755,7 +657,7 @@ static int cmd_stats(struct cmd_ctx *ctx, int argc, char **argv)
 		if (ret)
 			return ret;
 		fflush(stdout);
-	} while (stream);
+	} while (!no_stream);
 	return 0;
 }
 
@@ -770,18 +672,18 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 	struct launch_spec spec;
 	struct launch_limits lim;
 	const char *dir;
-	int r = parse_run_opts(ctx, argc, argv, &o, false);
+	int r = parse_run_opts(ctx, &argc, &argv, &o);
 
 	if (r) {
 		launch_run_config_release(&o.rc);
-		return r < 0 ? 0 : r;
+		return ctx->status;
 	}
 	if ((r = cmd_check_operands(ctx, argc, argv, 2, -1, "IMAGE and DIR"))) {
 		launch_run_config_release(&o.rc);
 		return r;
 	}
-	dir = argv[optind + 1];
-	if (!cmd_store(ctx) || store_image_load(ctx->store, argv[optind], &img, &err) < 0) {
+	dir = argv[1];
+	if (!cmd_store(ctx) || store_image_load(ctx->store, argv[0], &img, &err) < 0) {
 		launch_run_config_release(&o.rc);
 		return err ? cmd_fail(ctx, err) : EXIT_STRATA;
 	}
@@ -790,7 +692,7 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 
 		rec = json_pack("{s:s, s:O, s:o}", "Id", img->id + 7, "Config",
 				cfg ? cfg : json_object(), "Command",
-				jv_strv(optind + 2 < argc ? argv + optind + 2 : NULL));
+				jv_strv(argc > 2 ? argv + 2 : NULL));
 		if (!cfg)
 			json_decref(json_object_get(rec, "Config")); /* O took a reference too */
 	}
@@ -824,33 +726,19 @@ out:
 }
 
 const struct command cmd_run_commands[] = {
-	{ "run", "[options] IMAGE [COMMAND [ARG...]]", "run a command in a new container",
-	  "      --rm                   remove the container when it ends\n"
-	  "  -d, --detach               run in the background; print the ID\n"
-	  "  -i, --interactive          keep stdin open\n"
-	  "  -t, --tty                  a pseudo-terminal (attached runs)\n" RUN_OPTS_HELP,
-	  cmd_run },
-	{ "start", "[-a] CONTAINER", "start a created or exited container",
-	  "  -a, --attach               stay attached; exit with its status\n", cmd_start },
+	{ "run", "[options] IMAGE [COMMAND [ARG...]]", "run a command in a new container", cmd_run },
+	{ "start", "[-a] CONTAINER", "start a created or exited container", cmd_start },
 	{ "stop", "[-t SECONDS] CONTAINER...", "stop containers: the stop signal, then KILL",
-	  "  -t, --time SECONDS         wait this long before KILL (default 10)\n", cmd_stop },
+	  cmd_stop },
 	{ "kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (default KILL)",
-	  "  -s, --signal SIG           the signal (name or number)\n", cmd_kill },
-	{ "wait", "CONTAINER...", "wait for containers to end; print their exit codes", "",
-	  cmd_wait },
-	{ "logs", "[-f] CONTAINER", "print a detached container's output",
-	  "  -f, --follow               keep printing while it runs\n", cmd_logs },
+	  cmd_kill },
+	{ "wait", "CONTAINER...", "wait for containers to end; print their exit codes", cmd_wait },
+	{ "logs", "[-f] CONTAINER", "print a detached container's output", cmd_logs },
 	{ "exec", "[options] CONTAINER COMMAND [ARG...]", "run a command in a running container",
-	  "  -i, --interactive          keep stdin open\n"
-	  "  -t, --tty                  a pseudo-terminal\n"
-	  "  -e, --env KEY=VALUE        set an environment variable\n"
-	  "  -w, --workdir DIR          working directory\n"
-	  "  -u, --user USER[:GROUP]    user\n",
 	  cmd_exec },
 	{ "stats", "[--no-stream] CONTAINER...", "CPU, memory and process counts of containers",
-	  "      --no-stream            print once\n", cmd_stats },
+	  cmd_stats },
 	{ "bundle", "[run options] IMAGE DIR [COMMAND [ARG...]]",
-	  "write an OCI runtime bundle (config.json, rootfs/) for crun or runc", RUN_OPTS_HELP,
-	  cmd_bundle },
-	{ NULL, NULL, NULL, NULL, NULL },
+	  "write an OCI runtime bundle (config.json, rootfs/) for crun or runc", cmd_bundle },
+	{ NULL, NULL, NULL, NULL },
 };

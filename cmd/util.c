@@ -17,16 +17,14 @@ void cmd_set_current(const struct command *c)
 	current = c;
 }
 
-void cmd_print_help(struct cmd_ctx *ctx)
+void cmd_print_usage(struct cmd_ctx *ctx)
 {
 	if (!current) {
 		printf("Usage: strata %s\n", ctx->name);
 		return;
 	}
-	printf("Usage: strata %s %s\n\n%s\n", current->name, current->synopsis, current->summary);
-	if (current->help && *current->help)
-		printf("\nOptions:\n%s", current->help);
-	printf("      --help                 show this help\n");
+	printf("Usage: strata %s%s%s\n\n%s\n", current->name, *current->synopsis ? " " : "",
+	       current->synopsis, current->summary);
 }
 
 static void vreport(struct cmd_ctx *ctx, const char *hint, const char *fmt, va_list ap)
@@ -79,57 +77,6 @@ int cmd_fail(struct cmd_ctx *ctx, struct strata_error *err)
 	return EXIT_STRATA;
 }
 
-int cmd_getopt(struct cmd_ctx *ctx, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts)
-{
-	cleanup_free char *opts = NULL;
-	int c;
-
-	/* A leading ':' makes getopt report a missing argument as ':'; keep a leading '+'. */
-	if (shortopts[0] == '+')
-		opts = xasprintf("+:%s", shortopts + 1);
-	else
-		opts = xasprintf(":%s", shortopts);
-	opterr = 0;
-	c = getopt_long(argc, argv, opts, longopts, NULL);
-	if (c == CMD_HELP) {
-		cmd_print_help(ctx);
-		return CMD_GETOPT_HELP;
-	}
-	if (c == '?') {
-		if (optopt)
-			cmd_usage_error(ctx, "unknown option '-%c'", optopt);
-		else
-			cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-		return CMD_GETOPT_ERROR;
-	}
-	if (c == ':') {
-		if (optopt && optopt < 0x100)
-			cmd_usage_error(ctx, "option '-%c' needs an argument", optopt);
-		else
-			cmd_usage_error(ctx, "option '%s' needs an argument", argv[optind - 1]);
-		return CMD_GETOPT_ERROR;
-	}
-	return c;
-}
-
-int cmd_getopt_status(int c)
-{
-	return c == CMD_GETOPT_HELP ? 0 : EXIT_STRATA;
-}
-
-int cmd_check_operands(struct cmd_ctx *ctx, int argc, char **argv, int min, int max,
-		       const char *what)
-{
-	int n = argc - optind;
-
-	if (n < min)
-		return cmd_usage_error(ctx, "missing argument: %s", what);
-	if (max >= 0 && n > max)
-		return cmd_usage_error(ctx, "unexpected argument '%s'", argv[optind + max]);
-	return 0;
-}
-
 struct store *cmd_store(struct cmd_ctx *ctx)
 {
 	struct strata_error *err = NULL;
@@ -143,17 +90,24 @@ struct store *cmd_store(struct cmd_ctx *ctx)
 	return ctx->store;
 }
 
-int cmd_parse_format(struct cmd_ctx *ctx, const char *arg, bool *json)
+int cmd_for_each_container(struct cmd_ctx *ctx, int argc, char **argv, cmd_container_fn *fn,
+			   void *arg)
 {
-	if (strcmp(arg, "json") == 0 || strcmp(arg, "{{json .}}") == 0) {
-		*json = true;
-		return 0;
+	int ret = 0;
+
+	if (cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER"))
+		return EXIT_STRATA;
+	if (!cmd_store(ctx))
+		return EXIT_STRATA;
+	for (int i = 0; i < argc; i++) {
+		struct strata_error *err = NULL;
+		char id[STORE_ID_LEN + 1];
+
+		if (store_container_find(ctx->store, argv[i], id, &err) < 0 ||
+		    fn(ctx, id, argv[i], arg, &err) < 0)
+			ret = cmd_fail(ctx, err);
 	}
-	if (strcmp(arg, "table") == 0) {
-		*json = false;
-		return 0;
-	}
-	return cmd_usage_error(ctx, "unknown format '%s' (want 'table' or 'json')", arg);
+	return ret;
 }
 
 void cmd_print_json(const json_t *j)

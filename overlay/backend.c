@@ -29,6 +29,21 @@ bool overlay_backend_is_valid(const char *name)
 	return backend_get(name) != NULL;
 }
 
+const char *overlay_backend_name(size_t i)
+{
+	return i < ARRAY_SIZE(backends) ? backends[i]->name : NULL;
+}
+
+char *overlay_backend_names_text(void)
+{
+	struct sbuf b = SBUF_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+		sbuf_addf(&b, "%s%s", i == 0 ? "" : i + 1 == ARRAY_SIZE(backends) ? " or " : ", ",
+			  backends[i]->name);
+	return sbuf_detach(&b, NULL);
+}
+
 /*
  * /proc/filesystems lists one filesystem a line, "nodev\toverlay" or
  * "\text4". A filesystem built as a module shows up once loaded; fsopen()

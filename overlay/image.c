@@ -138,23 +138,23 @@ static int umount_one(struct store *s, const char *backend, int mfd, const char 
 int overlay_image_umount(struct store *s, const char *backend, const char *image_id, bool force,
 			 struct strata_error **err)
 {
-	static const char *const all[] = { "overlay", "aufs", "vfs" };
 	const char *hex = digest_hex(image_id);
 	bool found = false;
+	const char *name;
 
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		cleanup_free char *rel = xasprintf("%s/mnt/%s", all[i], hex);
+	for (size_t i = 0; (name = overlay_backend_name(i)); i++) {
+		cleanup_free char *rel = xasprintf("%s/mnt/%s", name, hex);
 		cleanup_close int mfd = -1;
 
-		if (backend && strcmp(backend, all[i]) != 0)
+		if (backend && strcmp(backend, name) != 0)
 			continue;
 		if (faccessat(s->layers_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		mfd = lock_mnt(s, all[i], false, err);
+		mfd = lock_mnt(s, name, false, err);
 		if (mfd < 0)
 			return -1;
 		found = true;
-		if (umount_one(s, all[i], mfd, hex, force, err) < 0)
+		if (umount_one(s, name, mfd, hex, force, err) < 0)
 			return strata_wrap(err, "unmount image '%.12s'", hex);
 	}
 	if (!found)

@@ -38,6 +38,12 @@
 /* True for "overlay", "aufs" and "vfs". */
 bool overlay_backend_is_valid(const char *name);
 
+/* The name of backend @i (0, 1, ...: overlay, aufs, vfs); NULL past the last. Static string. */
+const char *overlay_backend_name(size_t i);
+
+/* "overlay, aufs or vfs", for messages. Caller frees. */
+char *overlay_backend_names_text(void);
+
 /*
  * The backend used when none is asked for: "overlay" where the kernel has
  * overlayfs and this process may mount it (root, or a non-root user where
