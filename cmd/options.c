@@ -342,7 +342,8 @@ int cmd_option_format(struct cmd_ctx *ctx, const struct cmd_option *opt, const c
 int cmd_option_compression(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
 	if (layers_compression_parse(arg, opt->value) < 0)
-		return cmd_usage_error(ctx, "unknown compression '%s' (want gzip, zstd or none)", arg);
+		return cmd_usage_error(ctx, "unknown compression '%s' for %s (want gzip, zstd or none)",
+				       arg, opt_label(opt));
 	return 0;
 }
 
@@ -351,7 +352,8 @@ int cmd_option_compressed(struct cmd_ctx *ctx, const struct cmd_option *opt, con
 	enum layers_compression c;
 
 	if (layers_compression_parse(arg, &c) < 0 || c == LAYERS_COMPRESSION_NONE)
-		return cmd_usage_error(ctx, "unknown compression '%s' (want gzip or zstd)", arg);
+		return cmd_usage_error(ctx, "unknown compression '%s' for %s (want gzip or zstd)", arg,
+				       opt_label(opt));
 	*(enum layers_compression *)opt->value = c;
 	return 0;
 }

@@ -292,8 +292,11 @@ static int cmd_logout(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_END(),
 	};
 
-	if (cmd_parse_args(ctx, &argc, &argv, opts, all ? 0 : 1, all ? 0 : 1, all ? "" : "REGISTRY") < 0)
+	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
 		return ctx->status;
+	/* How many operands depends on --all, known only now. */
+	if (cmd_check_operands(ctx, argc, argv, all ? 0 : 1, all ? 0 : 1, all ? "" : "REGISTRY"))
+		return EXIT_STRATA;
 	if (registry_logout(all ? NULL : argv[0], all, authfile, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (all)

@@ -417,7 +417,7 @@ START_TEST(test_shared_callbacks)
 	ck_assert(!json && !layers);
 	strv_free(argv);
 	ck_assert_int_eq(parse("--packed none", opts, 0, &ctx, &argc, &argv, &cap), -1);
-	ck_assert_ptr_nonnull(strstr(cap.err, "unknown compression 'none' (want gzip or zstd)"));
+	ck_assert_ptr_nonnull(strstr(cap.err, "unknown compression 'none' for --packed (want gzip or zstd)"));
 	strv_free(argv);
 	ck_assert_int_eq(parse("-f yaml", opts, 0, &ctx, &argc, &argv, &cap), -1);
 	ck_assert_ptr_nonnull(strstr(cap.err, "unknown format 'yaml'"));
