@@ -478,9 +478,8 @@ static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
-	cleanup_free char *tmp = NULL;
 	const char *output = NULL;
-	int r, dfd = -1, ofd = -1;
+	int r, ofd;
 	struct store *s;
 	const struct cmd_option opts[] = {
 		OPT_STRING('o', "output", &output, "FILE", "write to FILE instead of stdout"),
@@ -499,45 +498,16 @@ static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
 		store_image_free(img);
 		return cmd_fail(ctx, err);
 	}
-	tmp = store_tmp_name("-export");
 	r = -1;
-	if (mkdirat(s->tmp_fd, tmp, 0755) < 0) {
-		strata_fail(&err, errno, "create a staging directory");
-		goto out_pin;
-	}
-	dfd = openat(s->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		strata_fail(&err, errno, "open the staging directory");
-		goto out;
-	}
-	if (layers_apply_image(s, img, dfd, &err) < 0)
-		goto out;
 	ofd = output && strcmp(output, "-") ? open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
 					    : dup(1);
 	if (ofd < 0) {
-		strata_fail(&err, errno, "create '%s'", output);
-		goto out;
+		strata_fail(&err, errno, "create '%s'", output ? output : "stdout");
+		goto out_pin;
 	}
-	r = layers_pack_tar_fd(dfd, ofd, -1, &err);
-	if (r == 0 && close(ofd) < 0 && errno != EINTR) {
+	r = layers_export(s, img, ofd, &err);
+	if (close(ofd) < 0 && errno != EINTR && r == 0)
 		r = strata_fail(&err, errno, "write '%s'", output ? output : "stdout");
-		ofd = -1;
-	} else if (r == 0) {
-		ofd = -1;
-	}
-out:
-	if (ofd >= 0)
-		close(ofd);
-	if (dfd >= 0)
-		close(dfd);
-	{
-		struct strata_error *rm_err = NULL;
-
-		if (path_rm_rf_at(s->tmp_fd, tmp, &rm_err) < 0) {
-			log_warn("remove staging directory: %s", strata_error_msg(rm_err));
-			strata_error_free(rm_err);
-		}
-	}
 	/* A partial output file is not an export. */
 	if (r < 0 && output && strcmp(output, "-"))
 		unlink(output);

@@ -230,6 +230,19 @@ int layers_pack_changes(struct store *s, int rootfd, const struct layers_change 
  */
 int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_error **err);
 
+/* ---- export.c: an image's flattened rootfs as one tar ---- */
+
+/*
+ * Writes the flattened rootfs of @img to @outfd as a plain tar, the same
+ * bytes layers_pack_tar_fd writes for the tree layers_apply_image makes:
+ * sorted, numeric owners, whole-second mtimes, no whiteouts. The layers are
+ * streamed, each read once; only a layer out of name order makes it apply
+ * them to a directory in ROOT/tmp first. @outfd stays the caller's; on
+ * failure it may hold part of a tar.
+ */
+int layers_export(struct store *s, const struct store_image *img, int outfd,
+		  struct strata_error **err);
+
 /* ---- archive.c: save and load image archives ---- */
 
 enum layers_archive_format {

@@ -1,11 +1,14 @@
 /*
  * Packing directories into layer tars. Deterministic by construction:
  * entries in byte order of their names, a directory before its children,
- * numeric owners and no owner names, no atime or ctime, mtimes clamped to
- * the timestamp when one is given, xattrs sorted by name, hardlinks as
- * links to the first path packed. Format: POSIX pax (nanosecond mtimes,
- * long names, SCHILY.xattr), without padding past the end-of-archive
- * blocks.
+ * numeric owners and no owner names, no atime or ctime, mtimes in whole
+ * seconds (as GNU tar, BuildKit and containerd write them: a sub-second
+ * mtime would cost each entry a pax header, doubling the tar of a tree of
+ * small files) and clamped to the timestamp when one is given, xattrs
+ * sorted by name, hardlinks as links to the first path packed. Format:
+ * ustar headers, with a pax header only where ustar cannot hold an entry
+ * (long names, large sizes or ids, SCHILY.xattr), without padding past the
+ * end-of-archive blocks.
  *
  * Whiteouts are turned into the OCI tar format: overlay's 0:0 character
  * devices into .wh.NAME, trusted.overlay.opaque=y (user.overlay.opaque=y
@@ -174,7 +177,7 @@ static void set_mtime(struct packer *p, const struct stat *st)
 	if (p->timestamp >= 0 && st->st_mtim.tv_sec >= p->timestamp)
 		archive_entry_set_mtime(p->e, p->timestamp, 0);
 	else
-		archive_entry_set_mtime(p->e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+		archive_entry_set_mtime(p->e, st->st_mtim.tv_sec, 0);
 }
 
 static int write_header(struct packer *p, const char *path, struct strata_error **err)
