@@ -57,6 +57,31 @@ grep -q '\.wh\.' "$TEST_TMP/wh.list" && fail "a whiteout entry was exported"
 grep -qx 'new/f' "$TEST_TMP/wh.list" || fail "new/f missing from the export"
 grep -qx 'bin/ls' "$TEST_TMP/bb.list" || fail "bin/ls missing from busybox's export"
 
+# Three layers over busybox: a file and a directory whited out, an opaque
+# directory, a file replaced by a directory and the reverse, hard links
+# (within a layer, and one whose target a later layer replaces).
+mkdir "$TEST_TMP/ctx3"
+cat >"$TEST_TMP/ctx3/Containerfile" <<'CF'
+FROM busybox
+RUN mkdir -p /d /o/sub && echo 1 >/d/keep && echo 2 >/d/gone && echo 3 >/o/sub/old && \
+    echo f >/f2d && mkdir /d2f && echo in >/d2f/in && echo h >/h1 && ln /h1 /h2 && echo t >/t
+RUN rm /d/gone && rm -rf /o && mkdir /o && echo n >/o/new && rm /f2d && mkdir /f2d && \
+    echo y >/f2d/y && rm -rf /d2f && echo file >/d2f && ln /t /l
+RUN rm /bin/ls && echo back >/d/gone && ln /d/keep /d/keep2 && echo new >/t.tmp && mv /t.tmp /t
+CF
+strata build -q -t three:latest "$TEST_TMP/ctx3" >/dev/null 2>"$TEST_TMP/build3.err" ||
+	fail "build: $(cat "$TEST_TMP/build3.err")"
+compare_with_umoci three:latest three
+tar -tvf "$TEST_TMP/three.tar" >"$TEST_TMP/three.list"
+grep -q '\.wh\.' "$TEST_TMP/three.list" && fail "a whiteout entry was exported"
+grep -q ' o/sub' "$TEST_TMP/three.list" && fail "o/sub is under an opaque directory"
+grep -q ' bin/ls$' "$TEST_TMP/three.list" && fail "bin/ls was deleted but is exported"
+grep -q '^h.* h2 link to h1$' "$TEST_TMP/three.list" || fail "h2 is not a hard link to h1"
+grep -q '^h.* d/keep2 link to d/keep$' "$TEST_TMP/three.list" || fail "d/keep2 is not a hard link to d/keep"
+assert_eq "$(tar -xOf "$TEST_TMP/three.tar" l)" t "l keeps the content of the t it was linked to"
+assert_eq "$(tar -xOf "$TEST_TMP/three.tar" t)" new "t"
+assert_eq "$(ls "$ROOT/tmp" | wc -l)" 0 "staging entries left in tmp/"
+
 # Errors are one line; a failed export leaves no staging dirs and no output file.
 expect_fail strata export nosuch:image -o "$TEST_TMP/none.tar"
 assert_one_line_error "$out"
