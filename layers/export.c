@@ -489,7 +489,9 @@ static int flush_held(struct exporter *x, struct strata_error **err)
 {
 	if (x->held_len && file_write_all(x->outfd, x->held, x->held_len, err) < 0)
 		return -1;
-	x->held_len = 0;
+	free(x->held);
+	x->held = NULL;
+	x->held_len = x->held_cap = 0;
 	x->committed = true;
 	return 0;
 }
@@ -500,8 +502,7 @@ static la_ssize_t export_write_cb(struct archive *a, void *data, const void *buf
 
 	if (!x->committed) {
 		if (x->held_len + n > x->held_cap) {
-			x->held_cap = x->held_len + n > 2 * x->held_cap ? x->held_len + n
-									: 2 * x->held_cap;
+			x->held_cap = x->held_len + n > HOLD_BACK ? x->held_len + n : HOLD_BACK;
 			x->held = xrealloc(x->held, x->held_cap);
 		}
 		memcpy(x->held + x->held_len, buf, n);
