@@ -436,6 +436,9 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 			     "freeze a running container while its change is read (default true)",
 			     cmd_option_bool_arg),
 		OPT_BOOL('q', "quiet", &quiet, "(accepted; only the ID is printed anyway)"),
+		OPT_BOOL(0, "rm", &o.remove,
+			 "remove the container once committed: its upper dir becomes the new "
+			 "layer's dir (moved, not copied)"),
 		OPT_END(),
 	};
 
@@ -463,6 +466,8 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 	rec = store_container_load(s, id, &err);
 	if (!rec)
 		return cmd_fail(ctx, err);
+	if (launch_container_running(rec) && o.remove)
+		return cmd_failf(ctx, "cannot remove running container '%.12s': stop it first", id);
 	if (launch_container_running(rec)) {
 		/* Commit while running: frozen (unless --pause=false) while the change is read. */
 		o.running_ok = true;

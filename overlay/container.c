@@ -487,8 +487,7 @@ out:
 	return ret;
 }
 
-/* Unmounts everything at or below the container's dir, deepest first. */
-static int umount_all(struct store *s, const char *id, bool force, struct strata_error **err)
+int ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err)
 {
 	cleanup_free char *dir = store_container_path(s, id);
 	cleanup_strv char **mounts = NULL;
@@ -524,7 +523,7 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 		ctr_close(&c);
 		return -1;
 	}
-	if (umount_all(s, id, force, err) < 0) {
+	if (ctr_umount_all(s, id, force, err) < 0) {
 		if (opened)
 			ctr_close(&c);
 		return strata_wrap(err, "remove container '%.12s'", id);

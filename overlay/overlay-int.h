@@ -163,6 +163,9 @@ int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error
 /* EBUSY when the record says running and its process is alive. */
 int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);
 
+/* Unmounts everything at or below container @id's dir, deepest first (@force: lazily if busy). */
+int ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err);
+
 /* The current boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. Static buffer. */
 const char *boot_id(void);
 

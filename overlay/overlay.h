@@ -260,6 +260,7 @@ struct overlay_commit_opts {
 	const char *tag;	    /* NAME[:TAG] to tag the image with, or NULL */
 	const char *created_by;	    /* history created_by; NULL: "strata commit" */
 	bool running_ok;	    /* the caller has frozen the running container (or accepts a live read) */
+	bool remove;		    /* remove the container once committed; its upper dir is moved, not copied */
 };
 
 /*
@@ -270,7 +271,8 @@ struct overlay_commit_opts {
  * entry and the changes, and a manifest; tags it when opts->tag is set.
  * Writes the image ID (config digest) to @image_id. The layer dir of the
  * new chain is made from the upper dir, so mounting the image unpacks
- * nothing.
+ * nothing: copied, or with opts->remove (overlay) moved, the container then
+ * being removed.
  */
 int overlay_container_commit(struct store *s, const char *id, const struct overlay_commit_opts *o,
 			     char image_id[DIGEST_STR_LEN], struct strata_error **err);
