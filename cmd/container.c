@@ -437,8 +437,7 @@ static int cmd_commit(struct cmd_ctx *ctx, int argc, char **argv)
 			     cmd_option_bool_arg),
 		OPT_BOOL('q', "quiet", &quiet, "(accepted; only the ID is printed anyway)"),
 		OPT_BOOL(0, "rm", &o.remove,
-			 "remove the container once committed: its upper dir becomes the new "
-			 "layer's dir (moved, not copied)"),
+			 "remove the container; its upper dir becomes the layer's (moved)"),
 		OPT_END(),
 	};
 
