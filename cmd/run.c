@@ -112,6 +112,24 @@ static int opt_tmpfs(struct cmd_ctx *ctx, const struct cmd_option *opt, const ch
 	return 0;
 }
 
+/* --device HOST[:CONTAINER][:rwm]: a host device bound in and allowed. */
+static int opt_device(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct strata_error *err = NULL;
+	struct launch_device dev;
+	int r;
+
+	if (launch_device_parse(arg, &dev, &err) < 0) {
+		r = cmd_usage_error(ctx, "%s", strata_error_msg(err));
+		strata_error_free(err);
+		return r;
+	}
+	launch_run_config_add_device(opt->value, &dev);
+	free(dev.source);
+	free(dev.destination);
+	return 0;
+}
+
 /* A size into the int64_t at opt->value; --memory-swap also takes -1 (unlimited). */
 static int opt_size64(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
@@ -255,6 +273,8 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		OPT_CALLBACK('v', "volume", rc, "SRC:DST[:ro]", "bind mount a host path", opt_volume),
 		OPT_CALLBACK(0, "tmpfs", rc, "DST", "mount a tmpfs", opt_tmpfs),
 		OPT_BOOL(0, "read-only", &rc->readonly_rootfs, "read-only rootfs"),
+		OPT_CALLBACK(0, "device", rc, "HOST[:CTR][:rwm]", "give a host device to the container",
+			     opt_device),
 		OPT_CALLBACK(0, "memory", &l->memory, "SIZE", "memory limit (64m)", opt_size64),
 		OPT_CALLBACK(0, "memory-swap", &l->memory_swap, "SIZE",
 			     "memory + swap limit (-1: unlimited swap)", opt_size64),

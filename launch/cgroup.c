@@ -26,7 +26,8 @@
 
 /* v1 controllers strata uses, and the directory each is mounted as. */
 static const char *const v1_controllers[] = { "memory", "cpu", "pids", "cpuset", "freezer",
-					     "cpuacct" };
+					     "cpuacct", "devices" };
+#define V1_DEVICES 6
 #define N_V1 ARRAY_SIZE(v1_controllers)
 
 struct launch_cgroup {
@@ -274,6 +275,38 @@ static void v1_cpuset_inherit(const char *dir)
 	}
 }
 
+/*
+ * The device policy, before any process of the container is in the cgroup:
+ * v1 devices.deny/allow; v2 a device program, on cgroup2 only (a fake tree
+ * in a plain directory has nothing to attach it to).
+ */
+static int apply_devices(struct launch_cgroup *cg, const char *mnt,
+			 const struct launch_limits *l, struct strata_error **err)
+{
+	cleanup_free struct launch_device_rule *rules = NULL;
+	size_t n;
+
+	if (launch_device_rules(l->devices, l->n_devices, &rules, &n, err) < 0)
+		return -1;
+	if (cg->version == 2) {
+		cleanup_close int fd = launch_cgroup_v2_fd(cg);
+
+		return fd < 0 ? 0 : launch_device_bpf_attach(fd, rules, n, err);
+	}
+	if (cg->v1[V1_DEVICES])
+		return launch_device_v1_write(cg->v1[V1_DEVICES], rules, n, err);
+	{
+		struct statfs sf;
+
+		/* a real v1 tree without the devices controller cannot hold the container */
+		if (statfs(mnt, &sf) == 0 && sf.f_type == TMPFS_MAGIC)
+			return strata_fail_msg(err, ENODEV,
+					       "cgroup: no devices controller in %s to confine devices",
+					       mnt);
+	}
+	return 0;
+}
+
 int launch_cgroup_create(const char *mnt, int version, const char *self_file, const char *name,
 			 const struct launch_limits *limits, struct launch_cgroup **out,
 			 struct strata_error **err)
@@ -325,6 +358,8 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 			goto fail;
 		}
 	}
+	if (version && apply_devices(cg, mnt, limits, err) < 0)
+		goto fail;
 	*out = cg;
 	return 0;
 fail:

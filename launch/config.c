@@ -27,6 +27,26 @@ void launch_run_config_add_mount(struct launch_run_config *rc, const char *sourc
 	m->tmpfs = !source;
 }
 
+void launch_run_config_add_device(struct launch_run_config *rc, const struct launch_device *dev)
+{
+	struct launch_device *d;
+
+	rc->devices = xrealloc(rc->devices, (rc->n_devices + 1) * sizeof(*rc->devices));
+	d = &rc->devices[rc->n_devices++];
+	d->source = xstrdup(dev->source);
+	d->destination = xstrdup(dev->destination);
+	d->access = dev->access;
+}
+
+void launch_devices_free(struct launch_device *devs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(devs[i].source);
+		free(devs[i].destination);
+	}
+	free(devs);
+}
+
 void launch_run_config_release(struct launch_run_config *rc)
 {
 	strv_free(rc->entrypoint);
@@ -42,6 +62,7 @@ void launch_run_config_release(struct launch_run_config *rc)
 		free(rc->mounts[i].destination);
 	}
 	free(rc->mounts);
+	launch_devices_free(rc->devices, rc->n_devices);
 	free((char *)rc->limits.cpuset);
 	memset(rc, 0, sizeof(*rc));
 }
@@ -63,6 +84,20 @@ int launch_run_config_check(const struct launch_run_config *rc, struct strata_er
 		if (rc->mounts[i].destination[0] != '/')
 			return strata_fail_msg(err, EINVAL, "mount destination '%s' is not absolute",
 					       rc->mounts[i].destination);
+	for (size_t i = 0; i < rc->n_devices; i++)
+		if (rc->devices[i].source[0] != '/' || rc->devices[i].destination[0] != '/' ||
+		    !rc->devices[i].access || (rc->devices[i].access & ~7U))
+			return strata_fail_msg(err, EINVAL, "invalid device '%s'",
+					       rc->devices[i].source);
+	if (rc->n_devices) {
+		struct launch_device_rule *rules = NULL;
+		size_t n;
+
+		/* the host paths must be device nodes now, not only at start */
+		if (launch_device_rules(rc->devices, rc->n_devices, &rules, &n, err) < 0)
+			return -1;
+		free(rules);
+	}
 	if (rc->stop_signal && launch_signal_parse(rc->stop_signal) < 0)
 		return strata_fail_msg(err, EINVAL, "unknown signal '%s'", rc->stop_signal);
 	return caps_mask(rc->cap_add, rc->cap_drop, &mask, err);
@@ -129,6 +164,19 @@ static json_t *to_json(const struct launch_run_config *rc)
 			json_array_append_new(a, j);
 		}
 		json_object_set_new(o, "Mounts", a);
+	}
+	if (rc->n_devices) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < rc->n_devices; i++) {
+			cleanup_free char *acc = launch_device_access_string(rc->devices[i].access);
+
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "PathOnHost",
+							   rc->devices[i].source, "PathInContainer",
+							   rc->devices[i].destination,
+							   "CgroupPermissions", acc));
+		}
+		json_object_set_new(o, "Devices", a);
 	}
 	set_int(o, "Memory", l->memory);
 	set_int(o, "MemorySwap", l->memory_swap);
@@ -201,6 +249,22 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc)
 				continue; /* a bind without a source was never written */
 			launch_run_config_add_mount(rc, tmpfs ? NULL : src, dst ? dst : "/",
 						    json_is_true(json_object_get(m, "ReadOnly")));
+		}
+	}
+	{
+		json_t *devs = json_object_get(o, "Devices");
+		size_t i;
+		json_t *d;
+
+		json_array_foreach(devs, i, d) {
+			struct launch_device dev = { (char *)jv_str(d, "PathOnHost"),
+						     (char *)jv_str(d, "PathInContainer"), 0 };
+			const char *acc = jv_str(d, "CgroupPermissions");
+
+			if (!dev.source || !dev.destination || !acc ||
+			    launch_device_access_parse(acc, &dev.access) < 0)
+				continue;
+			launch_run_config_add_device(rc, &dev);
 		}
 	}
 	l->memory = get_int(o, "Memory");

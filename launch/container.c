@@ -117,9 +117,14 @@ int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,
 	spec->mounts = steal_ptr(&rc.mounts);
 	spec->n_mounts = rc.n_mounts;
 	rc.n_mounts = 0;
+	spec->devices = steal_ptr(&rc.devices);
+	spec->n_devices = rc.n_devices;
+	rc.n_devices = 0;
 	/* The cpuset string stays the record's, as before: borrowed from @rec. */
 	*limits = rc.limits;
 	limits->cpuset = jv_str(json_object_get(rec, "RunConfig"), "CpusetCpus");
+	limits->devices = spec->devices;
+	limits->n_devices = spec->n_devices;
 	launch_run_config_release(&rc);
 	return 0;
 }
@@ -138,6 +143,7 @@ void launch_spec_free(struct launch_spec *spec)
 		free(spec->mounts[i].destination);
 	}
 	free(spec->mounts);
+	launch_devices_free(spec->devices, spec->n_devices);
 	memset(spec, 0, sizeof(*spec));
 }
 

@@ -6,6 +6,11 @@
 
 #include "launch/launch.h"
 
+/* ---- config.c ---- */
+
+/* Frees @n devices and the array. */
+void launch_devices_free(struct launch_device *devs, size_t n);
+
 /* ---- caps.c ---- */
 
 /* Capability number of @name ("NET_ADMIN" or "CAP_NET_ADMIN", any case); -1 if unknown. */

@@ -18,6 +18,61 @@
 #include "store/store.h"
 #include "overlay/overlay.h"
 
+/* ---- devices.c: the device policy ---- */
+
+/* Access bits of a device rule (the kernel's BPF_DEVCG_ACC_* values). */
+enum launch_dev_access { LAUNCH_DEV_MKNOD = 1 << 0, LAUNCH_DEV_READ = 1 << 1, LAUNCH_DEV_WRITE = 1 << 2 };
+
+/* One allow rule: @type 'c', 'b' or 'a' (both); -1 for any major or minor. */
+struct launch_device_rule {
+	char type;
+	int64_t major, minor;
+	unsigned access;
+};
+
+/* A host device given to a container (--device HOST[:CONTAINER][:rwm]). */
+struct launch_device {
+	char *source;	   /* host path of the node */
+	char *destination; /* path inside the container */
+	unsigned access;   /* enum launch_dev_access bits */
+};
+
+/* Parses "HOST[:CONTAINER][:rwm]" into @dev (its strings the caller's); EINVAL when malformed. */
+int launch_device_parse(const char *arg, struct launch_device *dev, struct strata_error **err);
+
+/* Parses "rwm", "r", "rw"... into access bits; -1 when empty or not made of r, w, m once each. */
+int launch_device_access_parse(const char *s, unsigned *access);
+
+/* The access bits as "rwm" letters. Caller frees. */
+char *launch_device_access_string(unsigned access);
+
+/*
+ * A container's device policy: the default set (null, zero, full, random,
+ * urandom, tty, console, ptmx, pts/N; mknod of any node) and @devs, whose
+ * type and numbers are read from the host. *out is the caller's to free.
+ */
+int launch_device_rules(const struct launch_device *devs, size_t n_devs,
+			struct launch_device_rule **out, size_t *n_out, struct strata_error **err);
+
+/* The rule as a v1 devices.allow line ("c 1:3 rwm", "b *:* m"). Caller frees. */
+char *launch_device_rule_string(const struct launch_device_rule *r);
+
+/* cgroup v1: "a" to @dir's devices.deny, then each rule to devices.allow. */
+int launch_device_v1_write(const char *dir, const struct launch_device_rule *rules, size_t n,
+			   struct strata_error **err);
+
+struct bpf_insn;
+
+/*
+ * The BPF_PROG_TYPE_CGROUP_DEVICE program that allows what @rules allow
+ * and denies the rest; its length in *len. Caller frees.
+ */
+struct bpf_insn *launch_device_bpf(const struct launch_device_rule *rules, size_t n, size_t *len);
+
+/* cgroup v2: loads that program and attaches it (BPF_CGROUP_DEVICE) to the cgroup dir @cgroup_fd. */
+int launch_device_bpf_attach(int cgroup_fd, const struct launch_device_rule *rules, size_t n,
+			     struct strata_error **err);
+
 /* ---- cgroup.c ---- */
 
 /* Resource limits; 0 (or NULL) means none. */
@@ -29,6 +84,8 @@ struct launch_limits {
 	int64_t cpu_shares;  /* v1 shares (2..262144); v2 weight derived */
 	int64_t pids;	     /* maximum number of tasks */
 	const char *cpuset;  /* "0-1" */
+	const struct launch_device *devices; /* allowed beyond the default set */
+	size_t n_devices;
 };
 
 /* A container's cgroup: one directory per v1 controller, or one v2 directory. */
@@ -142,6 +199,8 @@ struct launch_spec {
 	bool readonly_rootfs;
 	struct launch_mount *mounts;
 	size_t n_mounts;
+	struct launch_device *devices; /* host device nodes bound in (and allowed by the cgroup) */
+	size_t n_devices;
 	const char *hosts_file;	 /* host files bound onto /etc/hosts, ... (may be NULL) */
 	const char *resolv_file;
 	const char *hostname_file;
@@ -212,8 +271,13 @@ struct launch_run_config {
 	char **cap_add, **cap_drop;
 	struct launch_mount *mounts;
 	size_t n_mounts;
-	struct launch_limits limits; /* limits.cpuset owned */
+	struct launch_device *devices; /* --device */
+	size_t n_devices;
+	struct launch_limits limits; /* limits.cpuset owned; limits.devices unused */
 };
+
+/* Adds host device @dev (its strings copied). */
+void launch_run_config_add_device(struct launch_run_config *rc, const struct launch_device *dev);
 
 /* Adds a bind of host @source (absolute), or a tmpfs when @source is NULL, at @destination. */
 void launch_run_config_add_mount(struct launch_run_config *rc, const char *source,

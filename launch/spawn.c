@@ -465,6 +465,13 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 			     : bind_in(rootfd, m->source, dst, m->readonly, err) < 0)
 			return -1;
 	}
+	/* --device: the host's node bound in; the cgroup's device policy allows it */
+	for (size_t i = 0; i < spec->n_devices; i++) {
+		cleanup_free char *dst = path_clean(spec->devices[i].destination);
+
+		if (bind_in(rootfd, spec->devices[i].source, dst, false, err) < 0)
+			return -1;
+	}
 	if (mask_paths(rootfd, err) < 0)
 		return -1;
 	if (spec->readonly_rootfs &&

@@ -4,6 +4,7 @@
  * container spec.
  */
 #include <errno.h>
+#include <linux/bpf.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,9 +138,10 @@ START_TEST(test_cgroup_v1_fake_tree)
 	cleanup_error struct strata_error *err = NULL;
 	cleanup_free char *mnt = xasprintf("%s/cg1", scratch);
 	cleanup_free char *self = xasprintf("%s/self", scratch);
-	const char *ctrls[] = { "memory", "cpu", "pids", "freezer" };
+	const char *ctrls[] = { "memory", "cpu", "pids", "freezer", "devices" };
+	struct launch_device null_r = { (char *)"/dev/null", (char *)"/dev/n", LAUNCH_DEV_READ };
 	struct launch_limits l = { .memory = 32 << 20, .cpu_quota = 25000, .cpu_shares = 512,
-				   .pids = 10 };
+				   .pids = 10, .devices = &null_r, .n_devices = 1 };
 	struct launch_cgroup *cg = NULL;
 	char *v;
 
@@ -147,7 +150,9 @@ START_TEST(test_cgroup_v1_fake_tree)
 
 		mkdirs(d);
 	}
-	unit_write_file(self, "4:memory:/box\n3:cpu,cpuacct:/box\n2:pids:/box\n1:freezer:/box\n0::/\n",
+	unit_write_file(self,
+			"5:devices:/box\n4:memory:/box\n3:cpu,cpuacct:/box\n2:pids:/box\n"
+			"1:freezer:/box\n0::/\n",
 			0644);
 	ck_assert_ok(launch_cgroup_create(mnt, 1, self, "c1", &l, &cg, &err), err);
 	{
@@ -162,11 +167,147 @@ START_TEST(test_cgroup_v1_fake_tree)
 		EXPECT("cpu.cfs_quota_us", "25000");
 		EXPECT("cpu.cfs_period_us", "100000");
 		EXPECT("cpu.shares", "512");
+		cleanup_free char *dev = xasprintf("%s/devices/box/strata/c1", mnt);
+
 		dir = pids;
 		EXPECT("pids.max", "10");
+		/* every device denied, then the default set and --device allowed, one rule a line */
+		dir = dev;
+		EXPECT("devices.deny", "a");
+		EXPECT("devices.allow", "c *:* m\nb *:* m\nc 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\n"
+					"c 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:1 rwm\nc 5:2 rwm\n"
+					"c 136:* rwm\nc 1:3 r");
 		(void)dir;
 	}
 	launch_cgroup_destroy(cg);
+}
+END_TEST
+
+/*
+ * A BPF interpreter for the instructions the device program uses: each
+ * access is run through the generated program as the kernel would.
+ */
+static int bpf_eval(const struct bpf_insn *p, size_t len, unsigned type, unsigned access,
+		    unsigned maj, unsigned min)
+{
+	uint32_t ctx[3] = { (access << 16) | type, maj, min };
+	uint64_t r[11] = { 0 };
+
+	for (size_t pc = 0; pc < len; pc++) {
+		const struct bpf_insn *i = &p[pc];
+
+		switch (i->code) {
+		case BPF_LDX | BPF_W | BPF_MEM:
+			ck_assert_int_eq(i->src_reg, BPF_REG_1);
+			ck_assert(i->off >= 0 && i->off <= 8 && i->off % 4 == 0);
+			r[i->dst_reg] = ctx[i->off / 4];
+			break;
+		case BPF_ALU | BPF_MOV | BPF_X:
+			r[i->dst_reg] = (uint32_t)r[i->src_reg];
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			r[i->dst_reg] = (uint32_t)r[i->dst_reg] & (uint32_t)i->imm;
+			break;
+		case BPF_ALU | BPF_RSH | BPF_K:
+			r[i->dst_reg] = (uint32_t)r[i->dst_reg] >> i->imm;
+			break;
+		case BPF_ALU64 | BPF_MOV | BPF_K:
+			r[i->dst_reg] = (uint64_t)(int64_t)i->imm;
+			break;
+		case BPF_JMP | BPF_JNE | BPF_K:
+			if (r[i->dst_reg] != (uint64_t)(int64_t)i->imm)
+				pc += (size_t)i->off;
+			break;
+		case BPF_JMP | BPF_EXIT:
+			return (int)r[0];
+		default:
+			ck_abort_msg("instruction %zu: unexpected code 0x%x", pc, i->code);
+		}
+		ck_assert_uint_lt(pc + 1, len + 1);
+	}
+	ck_abort_msg("the program runs off its end");
+	return -1;
+}
+
+START_TEST(test_device_program)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free struct launch_device_rule *rules = NULL;
+	cleanup_free struct bpf_insn *prog = NULL;
+	struct launch_device given = { (char *)"/dev/null", (char *)"/dev/x", LAUNCH_DEV_READ };
+	struct launch_device_rule block = { 'b', 7, -1, LAUNCH_DEV_READ | LAUNCH_DEV_WRITE };
+	size_t n, len;
+	const unsigned C = BPF_DEVCG_DEV_CHAR, B = BPF_DEVCG_DEV_BLOCK, M = BPF_DEVCG_ACC_MKNOD,
+		       R = BPF_DEVCG_ACC_READ, W = BPF_DEVCG_ACC_WRITE;
+	static const struct {
+		unsigned type, access, maj, min;
+		int want;
+	} cases[] = {
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE, 1, 3, 1 },  /* null */
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_READ, 1, 9, 1 },			      /* urandom */
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_WRITE, 136, 4, 1 },		      /* pts/4 */
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_READ, 10, 183, 0 },		      /* hwrng */
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_MKNOD, 10, 183, 1 },		      /* mknod */
+		{ BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_ACC_READ, 253, 0, 0 },		      /* zram0 */
+		{ BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_ACC_MKNOD, 253, 0, 1 },
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE, 10, 232, 0 }, /* kvm */
+		{ BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_ACC_READ, 1, 3, 0 }, /* the type counts */
+		{ BPF_DEVCG_DEV_CHAR, BPF_DEVCG_ACC_READ, 5, 2, 1 },  /* ptmx */
+	};
+
+	ck_assert_ok(launch_device_rules(NULL, 0, &rules, &n, &err), err);
+	prog = launch_device_bpf(rules, n, &len);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		ck_assert_msg(bpf_eval(prog, len, cases[i].type, cases[i].access, cases[i].maj,
+				       cases[i].min) == cases[i].want,
+			      "case %zu", i);
+	free(prog);
+	free(rules);
+	/* a device given read-only: read yes, write no; a block major with any minor */
+	ck_assert_ok(launch_device_rules(&given, 1, &rules, &n, &err), err);
+	rules = xrealloc(rules, (n + 1) * sizeof(*rules));
+	rules[n++] = block;
+	prog = launch_device_bpf(rules, n, &len);
+	ck_assert_int_eq(bpf_eval(prog, len, C, R, 1, 3), 1);
+	ck_assert_int_eq(bpf_eval(prog, len, B, R | W, 7, 12), 1);
+	ck_assert_int_eq(bpf_eval(prog, len, B, R | W | M, 8, 0), 0);
+	ck_assert_int_eq(bpf_eval(prog, len, B, R, 8, 0), 0);
+	ck_assert_int_eq(bpf_eval(prog, len, C, R, 10, 229), 0);
+}
+END_TEST
+
+START_TEST(test_device_parse)
+{
+	static const struct {
+		const char *arg, *src, *dst;
+		unsigned access;
+	} ok[] = {
+		{ "/dev/fuse", "/dev/fuse", "/dev/fuse", 7 },
+		{ "/dev/fuse:/dev/f", "/dev/fuse", "/dev/f", 7 },
+		{ "/dev/fuse:r", "/dev/fuse", "/dev/fuse", LAUNCH_DEV_READ },
+		{ "/dev/loop0:/dev/l:rw", "/dev/loop0", "/dev/l", LAUNCH_DEV_READ | LAUNCH_DEV_WRITE },
+	};
+	static const char *const bad[] = { "", "dev/fuse", "/dev/fuse:rx", "/dev/fuse:/x:rr",
+					   "/a:/b:rw:x", "/dev/fuse:/x:", "/dev/fuse:f/x:rw" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		struct launch_device d;
+
+		ck_assert_ok(launch_device_parse(ok[i].arg, &d, &err), err);
+		ck_assert_str_eq(d.source, ok[i].src);
+		ck_assert_str_eq(d.destination, ok[i].dst);
+		ck_assert_uint_eq(d.access, ok[i].access);
+		free(d.source);
+		free(d.destination);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		struct launch_device d;
+
+		ck_assert_msg(launch_device_parse(bad[i], &d, &err) == -1, "'%s' taken", bad[i]);
+		ck_assert_int_eq(strata_error_code(err), EINVAL);
+	}
 }
 END_TEST
 
@@ -565,6 +706,66 @@ START_TEST(test_clone_into_cgroup_v2)
 }
 END_TEST
 
+/*
+ * The v2 device program for real: attached to a cgroup of a cgroup2 mount
+ * of our own (device programs need no controller), a process started in
+ * that cgroup opens the default devices, makes any node, and opens no
+ * other.
+ */
+START_TEST(test_device_program_attached)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *mnt = xasprintf("%s/cg2", scratch);
+	cleanup_free char *name = xasprintf("unit-dev-%d", (int)getpid());
+	cleanup_free char *kvm = xasprintf("%s/kvm", scratch);
+	cleanup_free char *blk = xasprintf("%s/blk", scratch);
+	cleanup_free char *full = xasprintf("%s/full", scratch);
+	struct launch_cgroup *cg = NULL;
+	int fd, status, oe;
+	pid_t pid;
+
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	mkdirs(mnt);
+	ck_assert_msg(mount("none", mnt, "cgroup2", 0, NULL) == 0, "mount cgroup2: %s",
+		      strerror(errno));
+	ck_assert_ok(launch_cgroup_create(mnt, 2, "/proc/self/cgroup", name, NULL, &cg, &err), err);
+	fd = launch_cgroup_v2_fd(cg);
+	ck_assert_int_ge(fd, 0);
+	/* before: this process may open the node the container may not */
+	ck_assert_int_eq(mknod(full, S_IFCHR | 0600, makedev(1, 7)), 0);
+	pid = sys_clone(0, fd);
+	if (pid == 0) {
+		int a = open("/dev/null", O_RDWR), b = open(full, O_RDONLY);
+		int c = mknod(kvm, S_IFCHR | 0600, makedev(10, 232));
+		int d = open(kvm, O_RDWR), de = errno;
+		int e = mknod(blk, S_IFBLK | 0600, makedev(7, 0));
+		int f = open(blk, O_RDONLY), fe = errno;
+
+		_exit(a >= 0 && b >= 0 && c == 0 && d < 0 && de == EPERM && e == 0 && f < 0 &&
+				      fe == EPERM
+			      ? 0
+			      : 1);
+	}
+	close(fd);
+	status = -1;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	/* outside the cgroup the same node opens */
+	fd = open(kvm, O_RDWR);
+	oe = errno;
+	if (fd >= 0)
+		close(fd);
+	/* the cgroup goes before any assertion can end the test */
+	launch_cgroup_destroy(cg);
+	umount(mnt);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the device program let a denied open through, or denied an allowed one");
+	ck_assert_msg(fd >= 0 || oe != EPERM, "open outside: %s", strerror(oe));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("launch");
@@ -575,11 +776,14 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_cgroup_v1_fake_tree);
 	tcase_add_test(tc, test_cgroup_limits_without_a_hierarchy);
 	tcase_add_test(tc, test_cgroup_rootless);
+	tcase_add_test(tc, test_device_program);
+	tcase_add_test(tc, test_device_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cgroup2");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_clone_into_cgroup_v2);
+	tcase_add_test(tc, test_device_program_attached);
 	unit_need_root(s, tc, "mounts cgroup2 and makes a cgroup in it");
 
 	tc = tcase_create("userns");

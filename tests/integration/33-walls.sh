@@ -1,0 +1,44 @@
+# The walls of a container: the device policy (run and exec, character
+# and block nodes, --device), seccomp opened by the capabilities the
+# container keeps, its own cgroup read-only at /sys/fs/cgroup, the
+# default swap limit.
+. "${0%/*}/../lib.sh"
+require_root "namespaces, cgroups and device nodes"
+import_busybox
+on_cleanup 'for c in $(strata ps -aq 2>/dev/null); do strata rm -f "$c" >/dev/null 2>&1; done'
+
+# A node of any device may be made, but only the default set opens:
+# the host's hardware RNG (10:183), a block device (253:0), /dev/kvm (10:232).
+# (A failed redirection of exec ends sh: each open is in a subshell.)
+probe='mknod /tmp/r c 10 183 && { head -c8 /tmp/r >/dev/null && echo r-open; }
+mknod /tmp/z b 253 0 && { (exec 3</tmp/z) && echo z-open; }
+mknod /tmp/k c 10 232 && { (exec 5<>/tmp/k) && echo k-open; }
+mknod /tmp/n c 1 3 && echo x >/tmp/n && echo null-ok
+head -c4 /dev/urandom | wc -c; echo >/dev/tty 2>/dev/null; echo end'
+out=$(strata run --rm busybox sh -c "$probe" 2>&1)
+assert_not_contains "$out" "-open" "a host device opened in run"
+assert_eq "$(echo "$out" | grep -c 'Operation not permitted')" 3 "EPERM for each host device: $out"
+assert_contains "$out" "null-ok"
+assert_contains "$out" "end"
+id=$(strata run -d busybox sleep 60)
+out=$(strata exec "$id" sh -c "$probe" 2>&1)
+assert_not_contains "$out" "-open" "a host device opened in exec"
+assert_eq "$(echo "$out" | grep -c 'Operation not permitted')" 3 "EPERM in exec: $out"
+strata rm -f "$id" >/dev/null
+
+# --device gives one node, bound in and allowed: /dev/fuse and a loop device.
+out=$(strata run --rm --device /dev/fuse busybox sh -c 'exec 3<>/dev/fuse && echo fuse-open' 2>&1)
+assert_eq "$out" fuse-open "--device /dev/fuse"
+out=$(strata run --rm busybox sh -c 'mknod /tmp/f c 10 229; (exec 3<>/tmp/f) && echo fuse-open' 2>&1 || true)
+assert_contains "$out" "Operation not permitted" "/dev/fuse without --device"
+loop=$(ls /dev/loop[0-9]* 2>/dev/null | head -n1)
+[ -b "$loop" ] || fail "no loop device on this host"
+out=$(strata run --rm --device "$loop:/dev/disk0:r" busybox sh -c \
+	'(exec 3</dev/disk0) && echo read-ok; (exec 4<>/dev/disk0) && echo write-open' 2>&1 || true)
+assert_contains "$out" "read-ok" "a loop device given read-only reads"
+assert_not_contains "$out" "write-open" "a loop device given read-only does not write"
+expect_fail strata run --rm --device /etc/passwd busybox true
+assert_one_line_error "$out"
+assert_contains "$out" "not a device node"
+expect_fail strata run --rm --device /dev/fuse:rx busybox true
+assert_contains "$out" "invalid device access"
