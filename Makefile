@@ -45,8 +45,9 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER := $(BUILD)/tests/unit/unit.o
 # Programs the tests run: no-fsopen makes fsopen(2) fail so mount(2) fallbacks run;
-# no-userns makes user namespaces fail so the rootless error is seen.
-TEST_HELPERS := $(BUILD)/tests/no-fsopen $(BUILD)/tests/no-userns
+# no-userns makes user namespaces fail so the rootless error is seen;
+# ptrace-probe (static, bound into containers) tries ptrace and process_vm_readv.
+TEST_HELPERS := $(BUILD)/tests/no-fsopen $(BUILD)/tests/no-userns $(BUILD)/tests/ptrace-probe
 
 ifdef SANITIZE
 BIN := $(BUILD)/strata
@@ -101,6 +102,12 @@ $(BUILD)/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(PKG_LIBS)
+
+# Static and without the sanitizers: it runs inside a container's rootfs.
+$(BUILD)/tests/ptrace-probe: tests/helpers/ptrace-probe.c
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASE_CFLAGS) -O2 -static -o $@ $<
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -63,7 +63,7 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 		json_decref(caps);
 		return strata_fail(err, errno, "open '%s/rootfs'", dir);
 	}
-	if (caps_mask(spec->cap_add, spec->cap_drop, &mask, err) < 0 ||
+	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &mask, err) < 0 ||
 	    user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, err) < 0) {
 		strv_free(env);
 		json_decref(caps);
@@ -127,10 +127,7 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	}
 	if (l->pids > 0)
 		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
-	sc = json_pack("{s:s, s:[s,s,s], s:[{s:o, s:s, s:i}]}", "defaultAction", "SCMP_ACT_ALLOW",
-		       "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
-		       "syscalls", "names", strings(seccomp_denied), "action", "SCMP_ACT_ERRNO",
-		       "errnoRet", EPERM);
+	sc = launch_seccomp_oci(mask);
 	cfg = json_pack(
 		"{s:s, s:{s:b, s:{s:i, s:i, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:O}, s:b},"
 		" s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}",

@@ -1,17 +1,11 @@
 /*
- * Capabilities and the default seccomp filter. The capability sets are set
- * with capset(2) directly (no libcap); the filter is built with libseccomp:
- * allow by default, EPERM for what Docker's default profile denies to an
- * unprivileged container, ENOSYS for clone3 (so that libc falls back to
- * clone, whose namespace flags the filter can see) and EPERM for clone
- * with any namespace flag.
+ * Capabilities: names, the container's set, and applying it with capset(2)
+ * directly (no libcap).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <sched.h>
-#include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,23 +36,6 @@ const char *const launch_default_caps[] = {
 	"CAP_KILL",	"CAP_AUDIT_WRITE",  NULL,
 };
 
-const char *const seccomp_denied[] = {
-	"acct",		   "add_key",	       "bpf",		   "clock_adjtime",
-	"clock_settime",   "create_module",    "delete_module",	   "finit_module",
-	"get_kernel_syms", "init_module",      "ioperm",	   "iopl",
-	"kcmp",		   "kexec_file_load",  "kexec_load",	   "keyctl",
-	"lookup_dcookie",  "mount",	       "move_pages",	   "name_to_handle_at",
-	"nfsservctl",	   "open_by_handle_at", "perf_event_open", "pivot_root",
-	"process_vm_readv", "process_vm_writev", "query_module",   "quotactl",
-	"reboot",	   "request_key",      "setns",		   "settimeofday",
-	"stime",	   "swapon",	       "swapoff",	   "sysfs",
-	"_sysctl",	   "umount",	       "umount2",	   "unshare",
-	"uselib",	   "userfaultfd",      "ustat",		   "vm86",
-	"vm86old",	   "fsopen",	       "fsconfig",	   "fsmount",
-	"fspick",	   "move_mount",       "open_tree",	   "mount_setattr",
-	NULL,
-};
-
 int caps_from_name(const char *name)
 {
 	cleanup_free char *full = NULL;
@@ -80,7 +57,7 @@ const char *caps_name(int cap)
 	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
 }
 
-int caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err)
+int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err)
 {
 	uint64_t m = 0;
 
@@ -150,42 +127,4 @@ int caps_apply(uint64_t mask, struct strata_error **err)
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return strata_fail(err, errno, "capset");
 	return 0;
-}
-
-int seccomp_load_default(struct strata_error **err)
-{
-	static const int ns_flags[] = { CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
-					CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP };
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int r;
-
-	if (!ctx)
-		return strata_fail_msg(err, ENOMEM, "seccomp: cannot make a filter");
-	for (size_t i = 0; seccomp_denied[i]; i++) {
-		int nr = seccomp_syscall_resolve_name(seccomp_denied[i]);
-
-		if (nr == __NR_SCMP_ERROR)
-			continue; /* not on this architecture */
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-		if (r < 0 && r != -EEXIST)
-			goto fail;
-	}
-	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	if (r < 0)
-		goto fail;
-	for (size_t i = 0; i < ARRAY_SIZE(ns_flags); i++) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)ns_flags[i],
-					     (scmp_datum_t)ns_flags[i]));
-		if (r < 0)
-			goto fail;
-	}
-	r = seccomp_load(ctx);
-	if (r < 0)
-		goto fail;
-	seccomp_release(ctx);
-	return 0;
-fail:
-	seccomp_release(ctx);
-	return strata_fail(err, -r, "seccomp: cannot load the default filter");
 }

@@ -100,7 +100,7 @@ int launch_run_config_check(const struct launch_run_config *rc, struct strata_er
 	}
 	if (rc->stop_signal && launch_signal_parse(rc->stop_signal) < 0)
 		return strata_fail_msg(err, EINVAL, "unknown signal '%s'", rc->stop_signal);
-	return caps_mask(rc->cap_add, rc->cap_drop, &mask, err);
+	return launch_caps_mask(rc->cap_add, rc->cap_drop, &mask, err);
 }
 
 static void set_str(json_t *o, const char *key, const char *v)

@@ -19,8 +19,6 @@ int caps_from_name(const char *name);
 /* The name of capability @cap ("CAP_NET_ADMIN"), or NULL. */
 const char *caps_name(int cap);
 
-/* The capability set of a spec: the defaults with cap_add/cap_drop applied, as a bit mask. */
-int caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err);
 
 /* Drops what is not in @mask from the bounding set and clears the ambient set (needs CAP_SETPCAP). */
 int caps_drop_bounding(uint64_t mask, struct strata_error **err);
@@ -28,11 +26,16 @@ int caps_drop_bounding(uint64_t mask, struct strata_error **err);
 /* Keeps only @mask in the permitted, effective and inheritable sets (after setuid). */
 int caps_apply(uint64_t mask, struct strata_error **err);
 
-/* Loads the default seccomp filter (Docker's denials, EPERM). */
-int seccomp_load_default(struct strata_error **err);
+/* ---- seccomp.c ---- */
 
-/* The syscalls the default filter denies (NULL-terminated), for bundles. */
-extern const char *const seccomp_denied[];
+/* Loads the seccomp filter of a container that keeps capabilities @caps (a mask). */
+int launch_seccomp_load(uint64_t caps, struct strata_error **err);
+
+/* True when, for @caps, clone3 is ENOSYS and clone with a namespace flag EPERM (no CAP_SYS_ADMIN). */
+bool launch_seccomp_limits_clone(uint64_t caps);
+
+/* The same filter as the OCI runtime spec's linux.seccomp object. */
+json_t *launch_seccomp_oci(uint64_t caps);
 
 /* ---- user.c ---- */
 

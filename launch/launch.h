@@ -221,6 +221,19 @@ struct launch_spec {
 extern const char *const launch_default_caps[];
 
 /*
+ * The capability set of a container: the defaults with @add, then @drop
+ * applied ("ALL" in either), as a mask of CAP_* bits; EINVAL for an unknown name.
+ */
+int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err);
+
+/*
+ * The syscalls the seccomp filter denies (EPERM) to a container that keeps
+ * capabilities @caps (a mask of CAP_* bits): Docker's default profile's
+ * table, a capability opening the syscalls only it makes useful. Caller frees.
+ */
+char **launch_seccomp_denied(uint64_t caps);
+
+/*
  * Starts @spec in @rootfs (a directory, typically a merged mount). Without
  * root the process also gets a user namespace where the caller is root
  * (uid_map "0 UID 1"); when the kernel refuses one, the error says that

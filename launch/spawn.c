@@ -568,7 +568,7 @@ static int child_drop_privileges(struct child_args *a, const struct child_user *
 	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return strata_fail(err, errno, "no_new_privs");
 	if (caps_drop_bounding(a->caps, err) < 0 ||
-	    (!spec->no_seccomp && seccomp_load_default(err) < 0) ||
+	    (!spec->no_seccomp && launch_seccomp_load(a->caps, err) < 0) ||
 	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
 	    caps_apply(a->caps, err) < 0)
 		return -1;
@@ -642,7 +642,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 
 	if (!spec->argv || !spec->argv[0])
 		return strata_fail_msg(err, EINVAL, "no command to run");
-	if (caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0)
+	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0)
 		return -1;
 	if (!spec->host_network)
 		flags |= CLONE_NEWNET;
@@ -841,7 +841,7 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 	uint64_t caps;
 	int master = -1, slave = -1;
 
-	if (caps_mask(spec->cap_add, spec->cap_drop, &caps, err) < 0)
+	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &caps, err) < 0)
 		return -1;
 	if (spec->tty && tty_open(&master, &slave, err) < 0)
 		return -1;
@@ -911,7 +911,7 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 			}
 			if ((spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ||
 			    caps_drop_bounding(caps, &e) < 0 ||
-			    (!spec->no_seccomp && seccomp_load_default(&e) < 0) ||
+			    (!spec->no_seccomp && launch_seccomp_load(caps, &e) < 0) ||
 			    become_user(uid, gid, groups, ng, &e) < 0 || caps_apply(caps, &e) < 0) {
 				if (!e)
 					strata_fail(&e, errno, "drop privileges");

@@ -42,3 +42,24 @@ assert_one_line_error "$out"
 assert_contains "$out" "not a device node"
 expect_fail strata run --rm --device /dev/fuse:rx busybox true
 assert_contains "$out" "invalid device access"
+
+# Seccomp follows the capabilities kept, as Docker's default profile:
+# SYS_ADMIN opens mount, SYS_PTRACE opens ptrace and process_vm_readv.
+out=$(strata run --rm --cap-add SYS_ADMIN busybox sh -c \
+	'mkdir -p /mnt && mount -t tmpfs x /mnt && grep " /mnt " /proc/mounts && umount /mnt && echo umounted' 2>&1)
+assert_contains "$out" "x /mnt tmpfs" "--cap-add SYS_ADMIN mounts a tmpfs"
+assert_contains "$out" "umounted"
+out=$(strata run --rm --cap-add SYS_ADMIN busybox unshare -m -u sh -c 'hostname inner && hostname' 2>&1)
+assert_eq "$out" inner "--cap-add SYS_ADMIN unshares"
+out=$(strata run --rm busybox sh -c 'mkdir -p /mnt; mount -t tmpfs x /mnt || echo denied' 2>&1)
+assert_contains "$out" "denied" "mount without SYS_ADMIN"
+probe=$STRATA_TEST_HELPERS/ptrace-probe
+out=$(strata run --rm --cap-add SYS_PTRACE -v "$probe:/probe:ro" busybox /probe)
+assert_eq "$out" "ptrace: ok
+process_vm_readv: ok" "--cap-add SYS_PTRACE"
+out=$(strata run --rm -v "$probe:/probe:ro" busybox /probe)
+assert_eq "$out" "ptrace: Operation not permitted
+process_vm_readv: Operation not permitted" "ptrace without SYS_PTRACE"
+# --cap-drop takes what the filter opens away again
+out=$(strata run --rm --cap-add ALL --cap-drop SYS_PTRACE -v "$probe:/probe:ro" busybox /probe)
+assert_contains "$out" "ptrace: Operation not permitted" "--cap-add ALL --cap-drop SYS_PTRACE"

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <linux/bpf.h>
+#include <linux/capability.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -619,6 +620,48 @@ START_TEST(test_run_config_check)
 }
 END_TEST
 
+#define CAP(c) (1ULL << CAP_##c)
+
+static bool denies(uint64_t caps, const char *name)
+{
+	cleanup_strv char **v = launch_seccomp_denied(caps);
+
+	return strv_contains(v, name);
+}
+
+/* The filter opens what a kept capability makes useful, and nothing else. */
+START_TEST(test_seccomp_by_caps)
+{
+	cleanup_error struct strata_error *err = NULL;
+	uint64_t def, all = ~0ULL;
+
+	ck_assert_ok(launch_caps_mask(NULL, NULL, &def, &err), err);
+	ck_assert(denies(def, "mount") && denies(def, "umount2") && denies(def, "unshare") &&
+		  denies(def, "setns") && denies(def, "ptrace") && denies(def, "process_vm_readv") &&
+		  denies(def, "kcmp") && denies(def, "init_module") && denies(def, "reboot") &&
+		  denies(def, "settimeofday") && denies(def, "acct") && denies(def, "bpf") &&
+		  denies(def, "perf_event_open") && denies(def, "syslog") && denies(def, "iopl"));
+	ck_assert(!denies(def | CAP(SYS_ADMIN), "mount"));
+	ck_assert(!denies(def | CAP(SYS_ADMIN), "setns"));
+	ck_assert(denies(def | CAP(SYS_ADMIN), "ptrace"));
+	ck_assert(!denies(def | CAP(SYS_PTRACE), "ptrace"));
+	ck_assert(!denies(def | CAP(SYS_PTRACE), "process_vm_writev"));
+	ck_assert(denies(def | CAP(SYS_PTRACE), "mount"));
+	ck_assert(!denies(def | CAP(SYS_MODULE), "finit_module"));
+	ck_assert(!denies(def | CAP(SYS_BOOT), "reboot"));
+	ck_assert(!denies(def | CAP(SYS_TIME), "clock_settime"));
+	ck_assert(!denies(def | CAP(SYS_NICE), "mbind"));
+	ck_assert(!denies(def | CAP(SYS_PACCT), "acct"));
+	ck_assert(!denies(def | CAP(SYSLOG), "syslog"));
+	ck_assert(!denies(def | CAP(SYS_RAWIO), "ioperm"));
+	ck_assert(!denies(def | CAP(BPF), "bpf"));
+	ck_assert(!denies(def | CAP(PERFMON), "perf_event_open"));
+	ck_assert(!denies(def | CAP(DAC_READ_SEARCH), "open_by_handle_at"));
+	/* what no capability opens */
+	ck_assert(denies(all, "kexec_load") && denies(all, "keyctl") && denies(all, "userfaultfd"));
+}
+END_TEST
+
 START_TEST(test_default_caps)
 {
 	size_t n = 0;
@@ -795,6 +838,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_signal_names);
 	tcase_add_test(tc, test_spec_rules);
 	tcase_add_test(tc, test_default_caps);
+	tcase_add_test(tc, test_seccomp_by_caps);
 	tcase_add_test(tc, test_run_config_round_trip);
 	tcase_add_test(tc, test_run_config_check);
 	suite_add_tcase(s, tc);
