@@ -153,6 +153,44 @@ static int make_dir(const char *base, const char *name, char **out, struct strat
 	return 0;
 }
 
+/*
+ * v2: a limit needs its controller in the cgroup's cgroup.controllers,
+ * which lists what the parent enabled in its cgroup.subtree_control; a
+ * control file that is not there fails to open with EACCES, which says
+ * nothing of why. (A fake tree without the file is not checked.)
+ */
+static int v2_check_controllers(const char *dir, const char *base, const struct launch_limits *l,
+				struct strata_error **err)
+{
+	static const struct {
+		const char *controller, *option;
+	} need[] = { { "memory", "--memory" }, { "cpu", "--cpus or --cpu-shares" },
+		     { "pids", "--pids-limit" }, { "cpuset", "--cpuset-cpus" } };
+	cleanup_free char *have = read_file(dir, "cgroup.controllers");
+	bool asked[] = { l->memory > 0, l->cpu_quota > 0 || l->cpu_shares > 0,
+			 l->pids > 0, l->cpuset && *l->cpuset };
+
+	if (!have)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+		size_t n = strlen(need[i].controller);
+		bool found = false;
+
+		for (const char *p = have; !found && (p = strstr(p, need[i].controller)); p += n)
+			found = (p == have || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ' ||
+								p[n] == '\n');
+		if (asked[i] && !found)
+			return strata_fail_msg(
+				err, ENODEV,
+				"cgroup: %s needs the %s controller, which is not enabled (delegated) "
+				"under %s: enable it in the cgroup.subtree_control of %s and the cgroups "
+				"above it (echo +%s > .../cgroup.subtree_control), or run strata where "
+				"it is delegated (systemd: Delegate=yes)",
+				need[i].option, need[i].controller, base, base, need[i].controller);
+	}
+	return 0;
+}
+
 static int v2_limits(const char *dir, const struct launch_limits *l, struct strata_error **err)
 {
 	char v[64];
@@ -207,10 +245,12 @@ static int v1_limits(struct launch_cgroup *cg, const struct launch_limits *l,
 		snprintf(v, sizeof(v), "%lld", (long long)l->memory);
 		if (write_file(mem, "memory.limit_in_bytes", v, err) < 0)
 			return -1;
-		if (l->memory_swap != 0) {
+		{
 			cleanup_free char *sw = xasprintf("%s/memory.memsw.limit_in_bytes", mem);
 
-			snprintf(v, sizeof(v), "%lld", (long long)l->memory_swap);
+			/* memory + swap; without --memory-swap twice the memory (podman, docker) */
+			snprintf(v, sizeof(v), "%lld",
+				 (long long)(l->memory_swap ? l->memory_swap : 2 * l->memory));
 			if (access(sw, F_OK) == 0 &&
 			    write_file(mem, "memory.memsw.limit_in_bytes", v, err) < 0)
 				return -1;
@@ -330,7 +370,8 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 		if (write_file(strata, "cgroup.subtree_control", "+memory +pids +cpu +cpuset", NULL) <
 		    0)
 			log_debug("cgroup: cannot enable every controller under %s", strata);
-		if (v2_limits(cg->unified, limits, err) < 0)
+		if (v2_check_controllers(cg->unified, base, limits, err) < 0 ||
+		    v2_limits(cg->unified, limits, err) < 0)
 			goto fail;
 	} else if (version == 1) {
 		for (size_t i = 0; i < N_V1; i++) {
@@ -447,6 +488,28 @@ int launch_cgroup_add(struct launch_cgroup *cg, pid_t pid, struct strata_error *
 		if (cg->v1[i] && write_file(cg->v1[i], "cgroup.procs", v, err) < 0)
 			return -1;
 	return 0;
+}
+
+bool launch_cgroup_dir(const struct launch_cgroup *cg, size_t i, const char **name,
+		       const char **dir)
+{
+	if (!cg)
+		return false;
+	if (cg->unified) {
+		*name = "";
+		*dir = cg->unified;
+		return i == 0;
+	}
+	for (size_t k = 0; k < N_V1; k++) {
+		if (!cg->v1[k])
+			continue;
+		if (i-- == 0) {
+			*name = v1_controllers[k];
+			*dir = cg->v1[k];
+			return true;
+		}
+	}
+	return false;
 }
 
 int launch_cgroup_v2_fd(const struct launch_cgroup *cg)

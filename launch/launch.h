@@ -116,6 +116,13 @@ struct launch_cgroup *launch_cgroup_from_json(const json_t *j);
 int launch_cgroup_add(struct launch_cgroup *cg, pid_t pid, struct strata_error **err);
 
 /*
+ * The @i-th directory of @cg (0, 1, ... until false): *name is the v1
+ * controller ("memory", "cpu", ...) or "" for the one v2 directory.
+ */
+bool launch_cgroup_dir(const struct launch_cgroup *cg, size_t i, const char **name,
+		       const char **dir);
+
+/*
  * An fd (O_CLOEXEC) on the cgroup v2 directory of @cg, to start a process in
  * it with clone3's CLONE_INTO_CGROUP; -1 when @cg has none (v1, hybrid) or
  * it is not on a cgroup2 filesystem (a test's fake tree). Caller closes it.

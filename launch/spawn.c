@@ -222,6 +222,38 @@ static int setup_dev(int rootfd, struct strata_error **err)
 	return 0;
 }
 
+/*
+ * /sys/fs/cgroup: a read-only tmpfs holding the container's own cgroup,
+ * bound read-only (each v1 controller's directory at its name, or the v2
+ * directory at the top), as podman shows it: the files runtimes read to
+ * size themselves (memory.limit_in_bytes, memory.max, cpu.max) are the
+ * container's. Nothing of the host's tree is reachable from it.
+ */
+static int mount_cgroup(int rootfd, const struct launch_cgroup *cg, struct strata_error **err)
+{
+	const char *name, *dir;
+	cleanup_close int fd = -1;
+
+	if (mount_in(rootfd, "sys/fs/cgroup", "tmpfs", "cgroup",
+		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err) < 0)
+		return -1;
+	for (size_t i = 0; launch_cgroup_dir(cg, i, &name, &dir); i++) {
+		cleanup_free char *dst = xasprintf("sys/fs/cgroup/%s", name);
+
+		/* v2: the container's directory over the tmpfs */
+		if (!*name)
+			return bind_in(rootfd, dir, "sys/fs/cgroup", true, err);
+		if (bind_in(rootfd, dir, dst, true, err) < 0)
+			return -1;
+	}
+	fd = path_open_in(rootfd, "sys/fs/cgroup", O_PATH | O_NOFOLLOW, 0, err);
+	if (fd < 0 || mount_fd(NULL, fd, NULL,
+			       MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			       NULL, "read-only /sys/fs/cgroup", err) < 0)
+		return -1;
+	return 0;
+}
+
 static int mask_paths(int rootfd, struct strata_error **err)
 {
 	for (size_t i = 0; masked_paths[i]; i++) {
@@ -440,13 +472,16 @@ static int child_mount_rootfs(const struct child_args *a, struct strata_error **
 }
 
 /*
- * Third stage: /etc/hosts, resolv.conf and hostname, the volumes and
- * tmpfs mounts, the masked paths, then the rootfs read-only when asked.
+ * Third stage: the container's cgroup at /sys/fs/cgroup, /etc/hosts,
+ * resolv.conf and hostname, the volumes and tmpfs mounts, the --device
+ * nodes, the masked paths, then the rootfs read-only when asked.
  */
 static int child_mount_binds(const struct child_args *a, int rootfd, struct strata_error **err)
 {
 	const struct launch_spec *spec = a->spec;
 
+	if (mount_cgroup(rootfd, spec->cgroup, err) < 0)
+		return -1;
 	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, err) < 0) ||
 	    (spec->resolv_file &&
 	     bind_in(rootfd, spec->resolv_file, "etc/resolv.conf", false, err) < 0) ||

@@ -63,3 +63,22 @@ process_vm_readv: Operation not permitted" "ptrace without SYS_PTRACE"
 # --cap-drop takes what the filter opens away again
 out=$(strata run --rm --cap-add ALL --cap-drop SYS_PTRACE -v "$probe:/probe:ro" busybox /probe)
 assert_contains "$out" "ptrace: Operation not permitted" "--cap-add ALL --cap-drop SYS_PTRACE"
+
+# /sys/fs/cgroup holds the container's own cgroup, read-only: its limits
+# are what a runtime inside reads; nothing of the host's tree shows.
+out=$(strata run --rm --memory 64m --pids-limit 77 busybox sh -c \
+	'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>&1 || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max')
+assert_eq "$out" "$((64 << 20))
+77" "the cgroup limit files inside"
+out=$(strata run --rm --memory 64m busybox sh -c \
+	'for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do [ -e $f ] && { echo 1 >$f && echo wrote; }; done; ls /sys/fs/cgroup/memory/strata /sys/fs/cgroup/strata 2>&1; mkdir /sys/fs/cgroup/x && echo made' 2>&1 || true)
+assert_not_contains "$out" "wrote" "the cgroup is read-only inside"
+assert_not_contains "$out" "made" "/sys/fs/cgroup is read-only inside"
+assert_contains "$out" "Read-only file system"
+# Only --memory on v1: memory + swap is twice the memory (podman's default).
+if [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then
+	assert_eq "$(strata run --rm --memory 64m busybox cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes)" \
+		$((128 << 20)) "memsw default"
+	assert_eq "$(strata run --rm --memory 64m --memory-swap 96m busybox cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes)" \
+		$((96 << 20)) "--memory-swap"
+fi

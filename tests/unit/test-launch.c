@@ -155,6 +155,15 @@ START_TEST(test_cgroup_v1_fake_tree)
 			"5:devices:/box\n4:memory:/box\n3:cpu,cpuacct:/box\n2:pids:/box\n"
 			"1:freezer:/box\n0::/\n",
 			0644);
+	{
+		/* the kernel's swap accounting file exists in the new group */
+		cleanup_free char *sw = xasprintf("%s/memory/box/strata/c1/memory.memsw.limit_in_bytes",
+						  mnt);
+		cleanup_free char *d = xasprintf("%s/memory/box/strata/c1", mnt);
+
+		mkdirs(d);
+		unit_write_file(sw, "9223372036854771712\n", 0644);
+	}
 	ck_assert_ok(launch_cgroup_create(mnt, 1, self, "c1", &l, &cg, &err), err);
 	{
 		cleanup_free char *mem = xasprintf("%s/memory/box/strata/c1", mnt);
@@ -164,6 +173,8 @@ START_TEST(test_cgroup_v1_fake_tree)
 
 		dir = mem;
 		EXPECT("memory.limit_in_bytes", "33554432");
+		/* --memory alone: memory + swap twice the memory */
+		EXPECT("memory.memsw.limit_in_bytes", "67108864");
 		dir = cpu;
 		EXPECT("cpu.cfs_quota_us", "25000");
 		EXPECT("cpu.cfs_period_us", "100000");
@@ -309,6 +320,47 @@ START_TEST(test_device_parse)
 		ck_assert_msg(launch_device_parse(bad[i], &d, &err) == -1, "'%s' taken", bad[i]);
 		ck_assert_int_eq(strata_error_code(err), EINVAL);
 	}
+}
+END_TEST
+
+/* v2 without the memory controller delegated: --memory says so, not EACCES. */
+START_TEST(test_cgroup_v2_missing_controller)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *mnt = xasprintf("%s/cg2", scratch);
+	cleanup_free char *self = xasprintf("%s/self", scratch);
+	cleanup_free char *base = xasprintf("%s/user.slice/me", mnt);
+	cleanup_free char *dir = xasprintf("%s/strata/c1", base);
+	cleanup_free char *ctl = xasprintf("%s/cgroup.controllers", mnt);
+	cleanup_free char *have = xasprintf("%s/cgroup.controllers", dir);
+	struct launch_limits mem = { .memory = 64 << 20 }, pids = { .pids = 5 };
+	struct launch_cgroup *cg = NULL;
+
+	mkdirs(dir);
+	unit_write_file(ctl, "cpuset cpu io memory pids\n", 0644);
+	/* what the parent enabled: pids only (a cgroup2 tree where memory is not delegated) */
+	unit_write_file(have, "pids\n", 0644);
+	unit_write_file(self, "0::/user.slice/me\n", 0644);
+	ck_assert_int_eq(launch_cgroup_create(mnt, 2, self, "c1", &mem, &cg, &err), -1);
+	ck_assert_ptr_null(cg);
+	ck_assert_int_eq(strata_error_code(err), ENODEV);
+	ck_assert_msg(strstr(strata_error_msg(err), "--memory needs the memory controller, which is "
+						    "not enabled (delegated) under") &&
+			      strstr(strata_error_msg(err), "cgroup.subtree_control"),
+		      "%s", strata_error_msg(err));
+	ck_assert_ptr_null(strchr(strata_error_msg(err), '\n'));
+	strata_error_free(err);
+	err = NULL;
+	/* a limit whose controller is there is written */
+	mkdirs(dir);
+	unit_write_file(have, "pids\n", 0644);
+	ck_assert_ok(launch_cgroup_create(mnt, 2, self, "c1", &pids, &cg, &err), err);
+	{
+		cleanup_free char *v = slurp(dir, "pids.max");
+
+		ck_assert_str_eq(v, "5");
+	}
+	launch_cgroup_destroy(cg);
 }
 END_TEST
 
@@ -817,6 +869,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_cgroup_v2_fake_tree);
 	tcase_add_test(tc, test_cgroup_v1_fake_tree);
+	tcase_add_test(tc, test_cgroup_v2_missing_controller);
 	tcase_add_test(tc, test_cgroup_limits_without_a_hierarchy);
 	tcase_add_test(tc, test_cgroup_rootless);
 	tcase_add_test(tc, test_device_program);
