@@ -1,8 +1,10 @@
 /*
  * OCI runtime bundles: config.json of the runtime spec for a container
  * spec, next to a rootfs/ the caller has made. The same settings strata's
- * own launcher applies: namespaces, mounts, masked and read-only paths,
- * capabilities, no_new_privs, the seccomp denials, cgroup resources.
+ * own launcher applies: namespaces, mounts (the container's cgroup at
+ * /sys/fs/cgroup), masked and read-only paths, capabilities,
+ * no_new_privs, the seccomp filter of those capabilities, the device
+ * policy and --device nodes, cgroup resources.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,49 @@ static json_t *strings(const char *const *v)
 	return a;
 }
 
+/*
+ * linux.resources.devices: every device denied, then the launcher's rules;
+ * linux.devices: the nodes --device gives, made by the runtime at their
+ * path in the container.
+ */
+static int device_policy(const struct launch_spec *spec, json_t *res, json_t **devs,
+			 struct strata_error **err)
+{
+	cleanup_free struct launch_device_rule *rules = NULL;
+	json_t *list = json_array();
+	size_t n;
+
+	if (launch_device_rules(spec->devices, spec->n_devices, &rules, &n, err) < 0) {
+		json_decref(list);
+		return -1;
+	}
+	json_array_append_new(list, json_pack("{s:b, s:s}", "allow", 0, "access", "rwm"));
+	for (size_t i = 0; i < n; i++) {
+		cleanup_free char *acc = launch_device_access_string(rules[i].access);
+		json_t *r = json_pack("{s:b, s:s#, s:s}", "allow", 1, "type", &rules[i].type, 1,
+				      "access", acc);
+
+		if (rules[i].major >= 0)
+			json_object_set_new(r, "major", json_integer(rules[i].major));
+		if (rules[i].minor >= 0)
+			json_object_set_new(r, "minor", json_integer(rules[i].minor));
+		json_array_append_new(list, r);
+	}
+	json_object_set_new(res, "devices", list);
+	*devs = json_array();
+	/* launch_device_rules put the given devices after the default set, in order */
+	for (size_t i = 0; i < spec->n_devices; i++) {
+		const struct launch_device_rule *r = &rules[n - spec->n_devices + i];
+
+		json_array_append_new(*devs, json_pack("{s:s, s:s#, s:I, s:I, s:i, s:i, s:i}", "path",
+						       spec->devices[i].destination, "type",
+						       &r->type, 1, "major", (json_int_t)r->major,
+						       "minor", (json_int_t)r->minor, "fileMode",
+						       0666, "uid", 0, "gid", 0));
+	}
+	return 0;
+}
+
 int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 			const struct launch_limits *l, struct strata_error **err)
 {
@@ -48,7 +93,7 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	cleanup_close int rootfd = -1;
 	cleanup_free gid_t *groups = NULL;
 	cleanup_free char *home = NULL;
-	json_t *caps = json_array(), *mounts, *ns, *res, *sc, *gids;
+	json_t *caps = json_array(), *mounts, *ns, *res, *sc, *gids, *devs = NULL;
 	uint64_t mask;
 	uid_t uid;
 	gid_t gid;
@@ -94,6 +139,9 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	json_array_append_new(mounts, mount_obj("/dev/mqueue", "mqueue", "mqueue",
 						"nosuid,noexec,nodev"));
 	json_array_append_new(mounts, mount_obj("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	/* the container's own cgroup, read-only, as strata's launcher shows it */
+	json_array_append_new(mounts, mount_obj("/sys/fs/cgroup", "cgroup", "cgroup",
+						"nosuid,noexec,nodev,relatime,ro"));
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct launch_mount *m = &spec->mounts[i];
 
@@ -127,6 +175,15 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	}
 	if (l->pids > 0)
 		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
+	if (device_policy(spec, res, &devs, err) < 0) {
+		json_decref(res);
+		json_decref(mounts);
+		json_decref(ns);
+		json_decref(gids);
+		json_decref(caps);
+		strv_free(env);
+		return -1;
+	}
 	sc = launch_seccomp_oci(mask);
 	cfg = json_pack(
 		"{s:s, s:{s:b, s:{s:i, s:i, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:O}, s:b},"
@@ -134,7 +191,9 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 		"ociVersion", "1.0.2", "process", "terminal", 0, "user", "uid", (int)uid, "gid",
 		(int)gid, "additionalGids", gids, "args", jv_strv(spec->argv), "env", jv_strv(env),
 		"cwd", spec->cwd && *spec->cwd ? spec->cwd : "/", "capabilities", "bounding", caps,
-		"effective", caps, "permitted", caps, "noNewPrivileges", spec->no_new_privs, "root",
+		"effective", caps, "permitted", caps, "noNewPrivileges",
+		/* run's seccomp filter sets no_new_privs too (libseccomp's default) */
+		spec->no_new_privs || !spec->no_seccomp, "root",
 		"path", "rootfs", "readonly", spec->readonly_rootfs, "hostname",
 		spec->hostname ? spec->hostname : "strata", "mounts", mounts, "linux", "namespaces",
 		ns, "resources", res, "maskedPaths", strings(masked), "readonlyPaths", strings(ro));
@@ -142,6 +201,7 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	strv_free(env);
 	if (!cfg)
 		return strata_fail_msg(err, EINVAL, "bundle: cannot build config.json");
+	json_object_set_new(json_object_get(cfg, "linux"), "devices", devs);
 	if (!spec->no_seccomp)
 		json_object_set_new(json_object_get(cfg, "linux"), "seccomp", sc);
 	else
