@@ -399,7 +399,11 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 			goto fail;
 		}
 	}
-	if (version && apply_devices(cg, mnt, limits, err) < 0)
+	/*
+	 * Not for root of a user namespace (rootless, `strata unshare`): the
+	 * kernel refuses it mknod of any device, and it may not load BPF.
+	 */
+	if (version && sys_is_host_root() && apply_devices(cg, mnt, limits, err) < 0)
 		goto fail;
 	*out = cg;
 	return 0;
