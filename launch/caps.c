@@ -57,7 +57,8 @@ const char *caps_name(int cap)
 	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
 }
 
-int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err)
+int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask,
+		     struct strata_error **err)
 {
 	uint64_t m = 0;
 

@@ -31,7 +31,7 @@ int caps_apply(uint64_t mask, struct strata_error **err);
 /* Loads the seccomp filter of a container that keeps capabilities @caps (a mask). */
 int launch_seccomp_load(uint64_t caps, struct strata_error **err);
 
-/* True when, for @caps, clone3 is ENOSYS and clone with a namespace flag EPERM (no CAP_SYS_ADMIN). */
+/* True when, for @caps, clone3 is ENOSYS and clone with namespace flags EPERM (no SYS_ADMIN). */
 bool launch_seccomp_limits_clone(uint64_t caps);
 
 /* The same filter as the OCI runtime spec's linux.seccomp object. */

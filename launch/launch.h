@@ -21,7 +21,11 @@
 /* ---- devices.c: the device policy ---- */
 
 /* Access bits of a device rule (the kernel's BPF_DEVCG_ACC_* values). */
-enum launch_dev_access { LAUNCH_DEV_MKNOD = 1 << 0, LAUNCH_DEV_READ = 1 << 1, LAUNCH_DEV_WRITE = 1 << 2 };
+enum launch_dev_access {
+	LAUNCH_DEV_MKNOD = 1 << 0,
+	LAUNCH_DEV_READ = 1 << 1,
+	LAUNCH_DEV_WRITE = 1 << 2,
+};
 
 /* One allow rule: @type 'c', 'b' or 'a' (both); -1 for any major or minor. */
 struct launch_device_rule {
@@ -69,7 +73,7 @@ struct bpf_insn;
  */
 struct bpf_insn *launch_device_bpf(const struct launch_device_rule *rules, size_t n, size_t *len);
 
-/* cgroup v2: loads that program and attaches it (BPF_CGROUP_DEVICE) to the cgroup dir @cgroup_fd. */
+/* cgroup v2: loads that program and attaches it (BPF_CGROUP_DEVICE) to cgroup dir @cgroup_fd. */
 int launch_device_bpf_attach(int cgroup_fd, const struct launch_device_rule *rules, size_t n,
 			     struct strata_error **err);
 
@@ -231,7 +235,8 @@ extern const char *const launch_default_caps[];
  * The capability set of a container: the defaults with @add, then @drop
  * applied ("ALL" in either), as a mask of CAP_* bits; EINVAL for an unknown name.
  */
-int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask, struct strata_error **err);
+int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask,
+		     struct strata_error **err);
 
 /*
  * The syscalls the seccomp filter denies (EPERM) to a container that keeps
