@@ -231,27 +231,41 @@ static int setup_dev(int rootfd, struct strata_error **err)
  */
 static int mount_cgroup(int rootfd, const struct launch_cgroup *cg, struct strata_error **err)
 {
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
 	const char *name, *dir;
 	cleanup_close int fd = -1;
+	size_t n = 0;
 
-	if (mount_in(rootfd, "sys/fs/cgroup", "tmpfs", "cgroup",
-		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", err) < 0)
+	if (mount_in(rootfd, "sys/fs/cgroup", "tmpfs", "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     "mode=755", err) < 0)
 		return -1;
-	for (size_t i = 0; launch_cgroup_dir(cg, i, &name, &dir); i++) {
+	for (; launch_cgroup_dir(cg, n, &name, &dir); n++) {
 		cleanup_free char *dst = xasprintf("sys/fs/cgroup/%s", name);
 
 		/* v2: the container's directory over the tmpfs */
-		if (!*name)
-			return bind_in(rootfd, dir, "sys/fs/cgroup", true, err);
-		if (bind_in(rootfd, dir, dst, true, err) < 0)
+		if (bind_in(rootfd, dir, *name ? dst : "sys/fs/cgroup", false, err) < 0)
 			return -1;
 	}
+	/* The whole tree read-only in one call (Linux 5.12); else one remount per mount. */
 	fd = path_open_in(rootfd, "sys/fs/cgroup", O_PATH | O_NOFOLLOW, 0, err);
-	if (fd < 0 || mount_fd(NULL, fd, NULL,
-			       MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			       NULL, "read-only /sys/fs/cgroup", err) < 0)
+	if (fd < 0)
 		return -1;
-	return 0;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro, sizeof(ro)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return strata_fail(err, errno, "make /sys/fs/cgroup read-only");
+	for (size_t i = 0; i < n && launch_cgroup_dir(cg, i, &name, &dir) && *name; i++) {
+		cleanup_free char *dst = xasprintf("sys/fs/cgroup/%s", name);
+		cleanup_close int d = path_open_in(rootfd, dst, O_PATH | O_NOFOLLOW, 0, err);
+
+		if (d < 0 || mount_fd(NULL, d, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | kept_flags(d),
+				      NULL, dst, err) < 0)
+			return -1;
+	}
+	return mount_fd(NULL, fd, NULL,
+			MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+			"read-only /sys/fs/cgroup", err);
 }
 
 static int mask_paths(int rootfd, struct strata_error **err)
