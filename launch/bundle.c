@@ -35,6 +35,37 @@ static json_t *strings(const char *const *v)
 	return a;
 }
 
+/* The mounts strata's launcher makes, then the volumes and tmpfs mounts of @spec. */
+static json_t *bundle_mounts(const struct launch_spec *spec)
+{
+	json_t *mounts;
+
+	mounts = json_array();
+	json_array_append_new(mounts, mount_obj("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_obj("/dev", "tmpfs", "tmpfs",
+						"nosuid,strictatime,mode=755,size=65536k"));
+	json_array_append_new(mounts, mount_obj("/dev/pts", "devpts", "devpts",
+						"nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+	json_array_append_new(mounts, mount_obj("/dev/shm", "tmpfs", "shm",
+						"nosuid,noexec,nodev,mode=1777,size=65536k"));
+	json_array_append_new(mounts, mount_obj("/dev/mqueue", "mqueue", "mqueue",
+						"nosuid,noexec,nodev"));
+	json_array_append_new(mounts, mount_obj("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	/* the container's own cgroup, read-only, as strata's launcher shows it */
+	json_array_append_new(mounts, mount_obj("/sys/fs/cgroup", "cgroup", "cgroup",
+						"nosuid,noexec,nodev,relatime,ro"));
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct launch_mount *m = &spec->mounts[i];
+
+		json_array_append_new(mounts,
+				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs",
+							   m->readonly ? "nosuid,nodev,ro" : "nosuid,nodev")
+					       : mount_obj(m->destination, "bind", m->source,
+							   m->readonly ? "rbind,ro" : "rbind"));
+	}
+	return mounts;
+}
+
 /*
  * linux.resources.devices: every device denied, then the launcher's rules;
  * linux.devices: the nodes --device gives, made by the runtime at their
@@ -128,29 +159,7 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 	gids = json_array();
 	for (size_t i = 0; i < ng; i++)
 		json_array_append_new(gids, json_integer(groups[i]));
-	mounts = json_array();
-	json_array_append_new(mounts, mount_obj("/proc", "proc", "proc", "nosuid,noexec,nodev"));
-	json_array_append_new(mounts, mount_obj("/dev", "tmpfs", "tmpfs",
-						"nosuid,strictatime,mode=755,size=65536k"));
-	json_array_append_new(mounts, mount_obj("/dev/pts", "devpts", "devpts",
-						"nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
-	json_array_append_new(mounts, mount_obj("/dev/shm", "tmpfs", "shm",
-						"nosuid,noexec,nodev,mode=1777,size=65536k"));
-	json_array_append_new(mounts, mount_obj("/dev/mqueue", "mqueue", "mqueue",
-						"nosuid,noexec,nodev"));
-	json_array_append_new(mounts, mount_obj("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
-	/* the container's own cgroup, read-only, as strata's launcher shows it */
-	json_array_append_new(mounts, mount_obj("/sys/fs/cgroup", "cgroup", "cgroup",
-						"nosuid,noexec,nodev,relatime,ro"));
-	for (size_t i = 0; i < spec->n_mounts; i++) {
-		const struct launch_mount *m = &spec->mounts[i];
-
-		json_array_append_new(mounts,
-				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs",
-							   m->readonly ? "nosuid,nodev,ro" : "nosuid,nodev")
-					       : mount_obj(m->destination, "bind", m->source,
-							   m->readonly ? "rbind,ro" : "rbind"));
-	}
+	mounts = bundle_mounts(spec);
 	ns = json_pack("[{s:s},{s:s},{s:s},{s:s},{s:s}]", "type", "pid", "type", "ipc", "type",
 		       "uts", "type", "mount", "type", "cgroup");
 	if (!spec->host_network)
