@@ -76,6 +76,7 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	json_t *cc = json_object_get(ss->config, "config");
 	const char *net = recipe_instr_flag(x, "network");
 	struct launch_spec spec = { 0 };
+	struct launch_cgroup *cg = NULL;
 	int status = 0, r;
 	int devnull = -1;
 
@@ -124,7 +125,22 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	spec.stdout_fd = b->o->run_stdout >= 0 ? b->o->run_stdout : devnull;
 	spec.stderr_fd = b->o->run_stderr >= 0 ? b->o->run_stderr : devnull;
 	spec.forward_signals = true;
-	r = launch_run(merged, &spec, &status, err);
+	/*
+	 * A cgroup of its own, as a container's: it holds the device policy
+	 * (as root a RUN step keeps CAP_MKNOD, and could otherwise open any
+	 * host device it makes).
+	 */
+	{
+		cleanup_free char *name = xasprintf("build-%d-%lld", (int)getpid(),
+						     (long long)time_now_ns());
+
+		r = launch_cgroup_open("/sys/fs/cgroup", "/proc/self/cgroup", name, NULL,
+				       sys_is_host_root(), &cg, err);
+	}
+	spec.cgroup = cg;
+	if (r == 0)
+		r = launch_run(merged, &spec, &status, err);
+	launch_cgroup_destroy(cg);
 	if (devnull >= 0)
 		close(devnull);
 	if (r == 0 && status != 0) {

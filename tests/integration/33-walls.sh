@@ -82,3 +82,13 @@ if [ -f /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes ]; then
 	assert_eq "$(strata run --rm --memory 64m --memory-swap 96m busybox cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes)" \
 		$((96 << 20)) "--memory-swap"
 fi
+
+# A build's RUN steps have the same device policy.
+ctx=$TEST_TMP/ctx
+mkdir -p "$ctx"
+printf '%s\n' 'FROM busybox' \
+	'RUN mknod /tmp/l b 7 0 && { (exec 5</tmp/l) && echo opened-$((6*7)) || echo denied-$((6*7)); }' \
+	>"$ctx/Containerfile"
+out=$(strata build --no-cache -t walls "$ctx" 2>&1)
+assert_contains "$out" "denied-42" "RUN opened a host block device"
+assert_not_contains "$out" "opened-42" "RUN opened a host block device"
