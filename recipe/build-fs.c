@@ -223,8 +223,10 @@ static int do_copy(struct builder *b, struct stage_state *ss, const struct recip
 static int do_workdir(json_t *config, const struct recipe_instr *x, const char *file, int rootfd,
 		      struct strata_error **err)
 {
-	bool cmd_set = false, existed;
+	bool cmd_set = false;
 	const char *wd, *user;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	int fd;
 
 	if (recipe_config_apply(config, x, file, &cmd_set, err) < 0)
@@ -232,26 +234,18 @@ static int do_workdir(json_t *config, const struct recipe_instr *x, const char *
 	wd = jv_str(json_object_get(config, "config"), "WorkingDir");
 	if (!wd || !*wd)
 		return 0;
-	existed = (fd = path_open_in(rootfd, wd, O_PATH | O_DIRECTORY, 0, NULL)) >= 0;
-	if (fd >= 0)
+	fd = path_open_in(rootfd, wd, O_PATH | O_DIRECTORY, 0, NULL);
+	if (fd >= 0) {
 		close(fd);
-	fd = path_mkdirs_in(rootfd, wd, 0755, err);
+		return 0;
+	}
+	/* The directories WORKDIR makes belong to the USER in effect, as with docker and buildah. */
+	user = jv_str(json_object_get(config, "config"), "User");
+	if (user && *user && recipe_copy_parse_chown(rootfd, user, &uid, &gid, err) < 0)
+		return strata_wrap(err, "WORKDIR");
+	fd = path_mkdirs_owned_in(rootfd, wd, 0755, uid, gid, err);
 	if (fd < 0)
 		return -1;
-	/* A directory WORKDIR makes belongs to the USER in effect, as with docker and buildah. */
-	user = jv_str(json_object_get(config, "config"), "User");
-	if (!existed && user && *user) {
-		uid_t uid;
-		gid_t gid;
-
-		if (recipe_copy_parse_chown(rootfd, user, &uid, &gid, err) < 0 ||
-		    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0) {
-			if (!*err)
-				strata_fail(err, errno, "WORKDIR: chown '%s'", wd);
-			close(fd);
-			return -1;
-		}
-	}
 	close(fd);
 	return 0;
 }

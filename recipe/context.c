@@ -11,8 +11,9 @@
  * inside it.
  *
  * The entries found are exactly what the builder copies, and their sorted
- * (path, type, mode, owner, size, content hash, link target) list is what
- * the cache key of the step hashes: the same list, the same layer.
+ * (path, type, mode, owner, size, content hash, link target, user.* xattrs,
+ * hard-link group) list is what the cache key of the step hashes: the same
+ * list, the same layer.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,6 +50,30 @@ static char *join(const char *a, const char *b)
 	return xasprintf("%s/%s", a, b);
 }
 
+/* The user.* xattrs of @fd as "name=hex\n" lines (COPY keeps them), or NULL. */
+static char *user_xattrs(int fd)
+{
+	char names[8192];
+	ssize_t n = sys_flistxattr(fd, names, sizeof(names));
+	struct sbuf b = SBUF_INIT;
+
+	for (char *k = names; n > 0 && k < names + n; k += strlen(k) + 1) {
+		unsigned char val[65536];
+		ssize_t vn;
+
+		if (!str_has_prefix(k, "user."))
+			continue;
+		vn = sys_fgetxattr(fd, k, val, sizeof(val));
+		if (vn < 0)
+			continue;
+		sbuf_addf(&b, "%s=", k);
+		for (ssize_t i = 0; i < vn; i++)
+			sbuf_addf(&b, "%02x", val[i]);
+		sbuf_addstr(&b, "\n");
+	}
+	return b.len ? sbuf_detach(&b, NULL) : (sbuf_release(&b), NULL);
+}
+
 /*
  * Records one entry. Content is read from @content_fd when it is not -1,
  * else from @name in @dirfd (never following a symlink).
@@ -72,6 +97,9 @@ static int add_entry(struct collector *c, int dirfd, const char *name, int conte
 	e->uid = st->st_uid;
 	e->gid = st->st_gid;
 	e->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->nlink = st->st_nlink;
 	o->n_entries++;
 	if (S_ISLNK(st->st_mode)) {
 		char buf[4096];
@@ -94,6 +122,13 @@ static int add_entry(struct collector *c, int dirfd, const char *name, int conte
 		if (digest_fd(content_fd, e->digest, &size, c->err) < 0)
 			return strata_wrap(c->err, "read '%s'", path);
 		e->size = size;
+		e->xattrs = user_xattrs(content_fd);
+	} else if (S_ISDIR(st->st_mode)) {
+		cleanup_close int fd = *name ? openat(dirfd, name, O_RDONLY | O_DIRECTORY |
+							      O_NOFOLLOW | O_CLOEXEC)
+					     : fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+
+		e->xattrs = fd >= 0 ? user_xattrs(fd) : NULL;
 	}
 	return 0;
 }
@@ -169,6 +204,7 @@ static long walk(struct collector *c, int dirfd, const char *path, const char *r
 				free(c->out->entries[at].path);
 				free(c->out->entries[at].rel);
 				free(c->out->entries[at].link);
+				free(c->out->entries[at].xattrs);
 				memmove(&c->out->entries[at], &c->out->entries[at + 1],
 					(c->out->n_entries - at - 1) * sizeof(*c->out->entries));
 				c->out->n_entries--;
@@ -359,6 +395,7 @@ void recipe_sources_release(struct recipe_sources *s)
 		free(s->entries[i].path);
 		free(s->entries[i].rel);
 		free(s->entries[i].link);
+		free(s->entries[i].xattrs);
 	}
 	free(s->entries);
 	strv_free(s->matched);
@@ -404,6 +441,14 @@ void recipe_sources_digest(const struct recipe_sources *s, char out[DIGEST_STR_L
 			  (unsigned long long)e->size, e->digest);
 		sbuf_add(&b, "", 1);
 		sbuf_add(&b, e->link ? e->link : "", strlen(e->link ? e->link : "") + 1);
+		sbuf_add(&b, e->xattrs ? e->xattrs : "", strlen(e->xattrs ? e->xattrs : "") + 1);
+		/* a hard link names the first entry of its group */
+		for (size_t k = 0; S_ISREG(e->mode) && e->nlink > 1 && k < i; k++) {
+			if (s->entries[k].dev == e->dev && s->entries[k].ino == e->ino) {
+				sbuf_add(&b, s->entries[k].path, strlen(s->entries[k].path) + 1);
+				break;
+			}
+		}
 	}
 	digest_buf(b.buf ? b.buf : "", b.len, one);
 	sbuf_release(&b);
@@ -416,7 +461,7 @@ void recipe_cache_key(const char *parent, const char *instr, const char *extra,
 	struct digester *d = digester_new();
 
 	/* Bumped when what a step produces for the same inputs changes. */
-	digester_update(d, "strata-build-v1", 16);
+	digester_update(d, "strata-build-v2", 16);
 	digester_update(d, parent ? parent : "", strlen(parent ? parent : "") + 1);
 	digester_update(d, instr, strlen(instr) + 1);
 	digester_update(d, extra ? extra : "", strlen(extra ? extra : "") + 1);

@@ -25,6 +25,19 @@
 
 #include "recipe/recipe-int.h"
 
+/* A directory whose mtime is set once everything inside it is written. */
+struct dir_time {
+	char *path;
+	struct timespec mtime;
+};
+
+/* A hard-linked source file already copied: later links to it become links to @target. */
+struct link_seen {
+	dev_t dev;
+	ino_t ino;
+	char *target;
+};
+
 struct copy_ctx {
 	int rootfd;	     /* where to write */
 	int srcfd;	     /* where local sources are read (context or --from rootfs) */
@@ -33,7 +46,13 @@ struct copy_ctx {
 	gid_t gid;
 	bool has_mode; /* --chmod */
 	mode_t mode;
+	bool keep_owner;   /* sources keep their owners (--from); context files become 0:0 */
+	bool strip_setid;  /* context files lose setuid and setgid, as with docker */
 	int64_t clamp; /* --timestamp: mtimes later than it become it; -1: kept */
+	struct dir_time *dirs;
+	size_t n_dirs;
+	struct link_seen *links;
+	size_t n_links;
 	struct strata_error **err;
 };
 
@@ -289,46 +308,149 @@ static int64_t clamp_time(const struct copy_ctx *c, int64_t t)
 	return c->clamp >= 0 && t > c->clamp ? c->clamp : t;
 }
 
-static int set_meta(struct copy_ctx *c, int dirfd, const char *name, const char *path,
-		    mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime, bool is_link)
+static int set_times(struct copy_ctx *c, int dirfd, const char *name, const char *path,
+		     const struct timespec *mtime)
 {
 	struct timespec ts[2];
 
+	ts[0] = *mtime;
+	ts[1] = *mtime;
+	ts[0].tv_sec = ts[1].tv_sec = clamp_time(c, mtime->tv_sec);
+	if (c->clamp >= 0 && mtime->tv_sec >= c->clamp)
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return strata_fail(c->err, errno, "set times of '/%s'", path);
+	return 0;
+}
+
+/*
+ * Sets owner, mode and mtime. A directory's mtime waits until its contents
+ * are written (copy_dir_times), or writing them would change it again.
+ */
+static int set_meta(struct copy_ctx *c, int dirfd, const char *name, const char *path,
+		    mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime)
+{
 	if (c->has_owner) {
 		uid = c->uid;
 		gid = c->gid;
 	}
 	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return strata_fail(c->err, errno, "chown '%s'", path);
-	if (!is_link) {
+		return strata_fail(c->err, errno, "chown '/%s'", path);
+	if (!S_ISLNK(mode)) {
 		mode_t perm = c->has_mode ? c->mode : (mode & 07777);
 
+		if (c->strip_setid && !c->has_mode)
+			perm &= ~(mode_t)(S_ISUID | S_ISGID);
 		if (fchmodat(dirfd, name, perm, 0) < 0)
-			return strata_fail(c->err, errno, "chmod '%s'", path);
+			return strata_fail(c->err, errno, "chmod '/%s'", path);
 	}
-	if (mtime) {
-		ts[0] = *mtime;
-		ts[1] = *mtime;
-		ts[0].tv_sec = ts[1].tv_sec = clamp_time(c, mtime->tv_sec);
-		if (c->clamp >= 0 && mtime->tv_sec >= c->clamp)
-			ts[0].tv_nsec = ts[1].tv_nsec = 0;
-		if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return strata_fail(c->err, errno, "set times of '%s'", path);
+	if (!mtime)
+		return 0;
+	if (S_ISDIR(mode)) {
+		c->dirs = xrealloc(c->dirs, (c->n_dirs + 1) * sizeof(*c->dirs));
+		c->dirs[c->n_dirs].path = xstrdup(path);
+		c->dirs[c->n_dirs].mtime = *mtime;
+		c->n_dirs++;
+		return 0;
+	}
+	return set_times(c, dirfd, name, path, mtime);
+}
+
+/* Sets the directory mtimes set_meta put aside, the deepest first. */
+static int copy_dir_times(struct copy_ctx *c)
+{
+	int r = 0;
+
+	for (size_t i = c->n_dirs; i-- > 0;) {
+		struct dir_time *d = &c->dirs[i];
+		cleanup_free char *owner = NULL;
+		const char *base;
+		cleanup_close int dirfd = -1;
+
+		if (r == 0) {
+			dirfd = path_open_parent_in(c->rootfd, d->path, false, &owner, &base, c->err);
+			if (dirfd < 0 || set_times(c, dirfd, base, d->path, &d->mtime) < 0)
+				r = -1;
+		}
+		free(d->path);
+	}
+	free(c->dirs);
+	c->dirs = NULL;
+	c->n_dirs = 0;
+	return r;
+}
+
+static void copy_ctx_release(struct copy_ctx *c)
+{
+	for (size_t i = 0; i < c->n_dirs; i++)
+		free(c->dirs[i].path);
+	free(c->dirs);
+	for (size_t i = 0; i < c->n_links; i++)
+		free(c->links[i].target);
+	free(c->links);
+	c->dirs = NULL;
+	c->links = NULL;
+	c->n_dirs = c->n_links = 0;
+}
+
+/* Copies the user.* extended attributes of @src to @dst (both open fds). */
+static int copy_xattrs(struct copy_ctx *c, int src, int dst, const char *path)
+{
+	char names[8192];
+	ssize_t n = sys_flistxattr(src, names, sizeof(names));
+
+	if (n < 0)
+		return errno == ENOTSUP || errno == EBADF ? 0
+							  : strata_fail(c->err, errno, "list xattrs of '%s'", path);
+	for (char *k = names; k < names + n; k += strlen(k) + 1) {
+		char val[65536];
+		ssize_t vn;
+
+		if (!str_has_prefix(k, "user."))
+			continue;
+		vn = sys_fgetxattr(src, k, val, sizeof(val));
+		if (vn < 0)
+			return strata_fail(c->err, errno, "read xattr %s of '%s'", k, path);
+		if (sys_fsetxattr(dst, k, val, (size_t)vn, 0) < 0)
+			return strata_fail(c->err, errno, "set xattr %s on '/%s'", k, path);
 	}
 	return 0;
 }
 
-/* Opens the parent of @path (a clean path inside the root), creating it. */
+/*
+ * Opens the parent of @path (a clean path inside the root), creating the
+ * missing directories (0755, the --chown owner) and following a dangling
+ * symlink on the way inside the root.
+ */
 static int open_parent(struct copy_ctx *c, const char *path, char **owner, const char **base)
 {
-	int fd = path_open_parent_in(c->rootfd, path, true, owner, base, c->err);
+	char *clean = path_clean(path);
+	char *slash = strrchr(clean, '/');
+	int fd;
 
+	*owner = clean;
+	if (!slash) {
+		*base = *clean ? clean : ".";
+		fd = fcntl(c->rootfd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return strata_fail(c->err, errno, "dup root fd");
+		return fd;
+	}
+	*slash = '\0';
+	fd = path_mkdirs_owned_in(c->rootfd, clean, 0755, c->has_owner ? c->uid : (uid_t)-1,
+				  c->has_owner ? c->gid : (gid_t)-1, c->err);
+	*slash = '/';
+	*base = slash + 1;
 	if (fd < 0)
 		return strata_wrap(c->err, "create parent of '/%s'", path);
 	return fd;
 }
 
-/* Removes what is at @base unless it is a directory and @keep_dir. Returns 1 when a dir was kept. */
+/*
+ * Removes what is at @base unless it is a directory and @keep_dir; a
+ * directory in the way of a file or link goes with its contents, as with
+ * docker and buildah. Returns 1 when a dir was kept.
+ */
 static int clear_target(struct copy_ctx *c, int dirfd, const char *base, const char *path,
 			bool keep_dir)
 {
@@ -339,16 +461,18 @@ static int clear_target(struct copy_ctx *c, int dirfd, const char *base, const c
 	if (S_ISDIR(st.st_mode)) {
 		if (keep_dir)
 			return 1;
-		return strata_fail_msg(c->err, EISDIR, "cannot overwrite directory '/%s' with a file",
-				       path);
+		if (path_rm_rf_at(dirfd, base, c->err) < 0)
+			return strata_wrap(c->err, "replace directory '/%s'", path);
+		return 0;
 	}
 	if (unlinkat(dirfd, base, 0) < 0)
 		return strata_fail(c->err, errno, "remove '/%s'", path);
 	return 0;
 }
 
+/* Creates (or keeps) the directory @path; @src (may be -1) gives its xattrs. */
 static int make_dir(struct copy_ctx *c, const char *path, mode_t mode, uid_t uid, gid_t gid,
-		    const struct timespec *mtime)
+		    const struct timespec *mtime, int src)
 {
 	cleanup_free char *owner = NULL;
 	const char *base;
@@ -364,7 +488,68 @@ static int make_dir(struct copy_ctx *c, const char *path, mode_t mode, uid_t uid
 		return -1;
 	if (r == 0 && mkdirat(dirfd, base, 0755) < 0)
 		return strata_fail(c->err, errno, "create directory '/%s'", path);
-	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+	if (src >= 0) {
+		cleanup_close int dfd =
+		    openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (dfd < 0)
+			return strata_fail(c->err, errno, "open '/%s'", path);
+		if (copy_xattrs(c, src, dfd, path) < 0)
+			return -1;
+	}
+	return set_meta(c, dirfd, base, path, S_IFDIR | (mode & 07777), uid, gid, mtime);
+}
+
+/* True when @path is a directory in the root (following links inside it). */
+static bool is_dir_in(int rootfd, const char *path)
+{
+	cleanup_close int fd = path_open_in(rootfd, *path ? path : ".", O_PATH | O_DIRECTORY, 0,
+					    NULL);
+
+	return fd >= 0;
+}
+
+/*
+ * The destination directory a directory source is copied into: an existing
+ * one keeps its owner, mode and times; a missing one is made with its
+ * parents, 0755, owned by --chown's owner (else root).
+ */
+static int make_dest_dir(struct copy_ctx *c, const char *path)
+{
+	cleanup_free char *owner = NULL;
+	const char *base;
+	cleanup_close int dirfd = -1;
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	if (!*path || is_dir_in(c->rootfd, path))
+		return 0;
+	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
+		return -1;
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode) &&
+	    clear_target(c, dirfd, base, path, false) < 0)
+		return -1;
+	fd = path_mkdirs_owned_in(c->rootfd, path, 0755, c->has_owner ? c->uid : (uid_t)-1,
+				  c->has_owner ? c->gid : (gid_t)-1, c->err);
+	return fd < 0 ? strata_wrap(c->err, "create directory '/%s'", path) : 0;
+}
+
+/* Creates @path as a hard link to @first (both inside the root). */
+static int make_hardlink(struct copy_ctx *c, const char *first, const char *path)
+{
+	cleanup_free char *o1 = NULL;
+	cleanup_free char *o2 = NULL;
+	const char *b1, *b2;
+	cleanup_close int d1 = open_parent(c, first, &o1, &b1);
+	cleanup_close int d2 = d1 >= 0 ? open_parent(c, path, &o2, &b2) : -1;
+
+	if (d1 < 0 || d2 < 0)
+		return -1;
+	if (clear_target(c, d2, b2, path, false) < 0)
+		return -1;
+	if (linkat(d1, b1, d2, b2, 0) < 0)
+		return strata_fail(c->err, errno, "hard link '/%s'", path);
+	return 0;
 }
 
 static int write_file_fd(struct copy_ctx *c, const char *path, int src, mode_t mode, uid_t uid,
@@ -384,7 +569,9 @@ static int write_file_fd(struct copy_ctx *c, const char *path, int src, mode_t m
 		return strata_fail(c->err, errno, "create '/%s'", path);
 	if (src >= 0 && file_copy_fd(src, out, c->err) < 0)
 		return strata_wrap(c->err, "write '/%s'", path);
-	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+	if (src >= 0 && copy_xattrs(c, src, out, path) < 0)
+		return -1;
+	return set_meta(c, dirfd, base, path, S_IFREG | (mode & 07777), uid, gid, mtime);
 }
 
 static int write_file_buf(struct copy_ctx *c, const char *path, const char *buf, size_t len,
@@ -404,7 +591,7 @@ static int write_file_buf(struct copy_ctx *c, const char *path, const char *buf,
 		return strata_fail(c->err, errno, "create '/%s'", path);
 	if (file_write_all(out, buf, len, c->err) < 0)
 		return strata_wrap(c->err, "write '/%s'", path);
-	return set_meta(c, dirfd, base, path, mode, 0, 0, NULL, false);
+	return set_meta(c, dirfd, base, path, S_IFREG | (mode & 07777), 0, 0, NULL);
 }
 
 static int make_symlink(struct copy_ctx *c, const char *path, const char *target, uid_t uid,
@@ -420,7 +607,7 @@ static int make_symlink(struct copy_ctx *c, const char *path, const char *target
 		return -1;
 	if (symlinkat(target, dirfd, base) < 0)
 		return strata_fail(c->err, errno, "create symlink '/%s'", path);
-	return set_meta(c, dirfd, base, path, 0777, uid, gid, mtime, true);
+	return set_meta(c, dirfd, base, path, S_IFLNK | 0777, uid, gid, mtime);
 }
 
 static int make_node(struct copy_ctx *c, const char *path, mode_t mode, dev_t dev, uid_t uid,
@@ -436,7 +623,7 @@ static int make_node(struct copy_ctx *c, const char *path, mode_t mode, dev_t de
 		return -1;
 	if (mknodat(dirfd, base, mode, dev) < 0)
 		return strata_fail(c->err, errno, "create node '/%s'", path);
-	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime, false);
+	return set_meta(c, dirfd, base, path, mode, uid, gid, mtime);
 }
 
 /* Joins the destination directory and a relative name, cleaned. */
@@ -447,57 +634,79 @@ static char *dest_join(const char *dir, const char *rel)
 	return path_clean(j);
 }
 
-/* True when @path is a directory in the root (following links inside it). */
-static bool is_dir_in(int rootfd, const char *path)
-{
-	cleanup_close int fd = path_open_in(rootfd, *path ? path : ".", O_PATH | O_DIRECTORY, 0,
-					    NULL);
-
-	return fd >= 0;
-}
-
 static int copy_entry(struct copy_ctx *c, const struct recipe_entry *e, const char *target)
 {
 	struct timespec mt = { 0, 0 };
 	struct stat st;
 	cleanup_close int fd = -1;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int flags = S_ISREG(e->mode) ? O_RDONLY : S_ISDIR(e->mode) ? O_RDONLY | O_DIRECTORY : O_PATH;
 
 	/* The source itself is followed (inside its root); entries below it never are. */
-	fd = path_open_in(c->srcfd, e->path,
-			  (S_ISREG(e->mode) ? O_RDONLY : O_PATH) | (*e->rel ? O_NOFOLLOW : 0), 0,
-			  c->err);
-	if (fd < 0 && S_ISLNK(e->mode) && *e->rel) {
-		/* O_PATH|O_NOFOLLOW opens the link itself on Linux; report others. */
-		return -1;
-	}
+	fd = path_open_in(c->srcfd, e->path, flags | (*e->rel ? O_NOFOLLOW : 0), 0, c->err);
 	if (fd < 0)
 		return strata_wrap(c->err, "read '%s'", e->path);
 	if (fstat(fd, &st) < 0)
 		return strata_fail(c->err, errno, "stat '%s'", e->path);
 	mt = st.st_mtim;
+	if (c->keep_owner) {
+		uid = st.st_uid;
+		gid = st.st_gid;
+	}
 	if (S_ISDIR(e->mode))
-		return make_dir(c, target, e->mode, 0, 0, &mt);
-	if (S_ISREG(e->mode))
-		return write_file_fd(c, target, fd, e->mode, 0, 0, &mt);
+		return make_dir(c, target, e->mode, uid, gid, &mt, fd);
+	if (S_ISREG(e->mode)) {
+		if (st.st_nlink > 1) {
+			for (size_t i = 0; i < c->n_links; i++)
+				if (c->links[i].dev == st.st_dev && c->links[i].ino == st.st_ino)
+					return make_hardlink(c, c->links[i].target, target);
+			c->links = xrealloc(c->links, (c->n_links + 1) * sizeof(*c->links));
+			c->links[c->n_links++] =
+			    (struct link_seen){ st.st_dev, st.st_ino, xstrdup(target) };
+		}
+		return write_file_fd(c, target, fd, e->mode, uid, gid, &mt);
+	}
 	if (S_ISLNK(e->mode))
-		return make_symlink(c, target, e->link, 0, 0, &mt);
+		return make_symlink(c, target, e->link, uid, gid, &mt);
 	if (S_ISFIFO(e->mode) || S_ISCHR(e->mode) || S_ISBLK(e->mode))
-		return make_node(c, target, e->mode, st.st_rdev, 0, 0, &mt);
+		return make_node(c, target, e->mode, st.st_rdev, uid, gid, &mt);
 	return 0; /* sockets are not copied */
 }
 
 /* ---- ADD: archives ---- */
 
-static int read_archive(struct copy_ctx *c, struct archive *a, const char *dest)
+/* Sets the user.* xattrs an archive entry carries on @fd. */
+static int archive_xattrs(struct copy_ctx *c, struct archive_entry *ae, int fd, const char *path)
+{
+	const char *name;
+	const void *val;
+	size_t size;
+
+	if (archive_entry_xattr_reset(ae) == 0)
+		return 0;
+	while (archive_entry_xattr_next(ae, &name, &val, &size) == ARCHIVE_OK) {
+		if (!str_has_prefix(name, "user."))
+			continue;
+		if (sys_fsetxattr(fd, name, val, size, 0) < 0)
+			return strata_fail(c->err, errno, "set xattr %s on '/%s'", name, path);
+	}
+	return 0;
+}
+
+/*
+ * Extracts @a into c->rootfd, the destination directory: names, symlinks
+ * and hard links in the archive all resolve inside it, never above it.
+ */
+static int read_archive(struct copy_ctx *c, struct archive *a)
 {
 	struct archive_entry *ae;
 	int r;
 
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
-		cleanup_free char *name = path_clean(archive_entry_pathname(ae)
-							     ? archive_entry_pathname(ae)
-							     : "");
-		cleanup_free char *target = dest_join(dest, name);
+		cleanup_free char *target = path_clean(archive_entry_pathname(ae)
+							       ? archive_entry_pathname(ae)
+							       : "");
 		mode_t type = archive_entry_filetype(ae);
 		mode_t mode = archive_entry_perm(ae);
 		uid_t uid = (uid_t)archive_entry_uid(ae);
@@ -505,27 +714,23 @@ static int read_archive(struct copy_ctx *c, struct archive *a, const char *dest)
 		struct timespec mt = { archive_entry_mtime(ae), archive_entry_mtime_nsec(ae) };
 		const char *hard = archive_entry_hardlink(ae);
 
-		if (!*name)
+		if (!*target)
 			continue;
 		if (hard) {
-			cleanup_free char *hclean = path_clean(hard);
-			cleanup_free char *src = dest_join(dest, hclean);
-			cleanup_free char *o1 = NULL;
-			cleanup_free char *o2 = NULL;
-			const char *b1, *b2;
-			cleanup_close int d1 = open_parent(c, src, &o1, &b1);
-			cleanup_close int d2 = d1 >= 0 ? open_parent(c, target, &o2, &b2) : -1;
+			cleanup_free char *first = path_clean(hard);
 
-			if (d1 < 0 || d2 < 0)
+			if (make_hardlink(c, first, target) < 0)
 				return -1;
-			if (clear_target(c, d2, b2, target, false) < 0)
-				return -1;
-			if (linkat(d1, b1, d2, b2, 0) < 0)
-				return strata_fail(c->err, errno, "hard link '/%s'", target);
 			continue;
 		}
 		if (type == AE_IFDIR) {
-			if (make_dir(c, target, mode, uid, gid, &mt) < 0)
+			cleanup_close int dfd = -1;
+
+			if (make_dir(c, target, mode, uid, gid, &mt, -1) < 0)
+				return -1;
+			dfd = path_open_in(c->rootfd, target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0,
+					   c->err);
+			if (dfd < 0 || archive_xattrs(c, ae, dfd, target) < 0)
 				return -1;
 		} else if (type == AE_IFREG) {
 			cleanup_free char *owner = NULL;
@@ -551,7 +756,9 @@ static int read_archive(struct copy_ctx *c, struct archive *a, const char *dest)
 						       archive_error_string(a));
 			if (ftruncate(out, archive_entry_size(ae)) < 0)
 				return strata_fail(c->err, errno, "write '/%s'", target);
-			if (set_meta(c, dirfd, base, target, mode, uid, gid, &mt, false) < 0)
+			if (archive_xattrs(c, ae, out, target) < 0)
+				return -1;
+			if (set_meta(c, dirfd, base, target, S_IFREG | mode, uid, gid, &mt) < 0)
 				return -1;
 		} else if (type == AE_IFLNK) {
 			if (make_symlink(c, target, archive_entry_symlink(ae), uid, gid, &mt) < 0)
@@ -568,42 +775,59 @@ static int read_archive(struct copy_ctx *c, struct archive *a, const char *dest)
 	return 0;
 }
 
+static struct archive *archive_open(int fd)
+{
+	struct archive *a = archive_read_new();
+
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
 /*
  * Extracts the local file @fd into @dest when it is a tar archive (plain or
  * compressed). Returns 1 when it was one, 0 when it is to be copied as a file.
  */
 static int try_extract(struct copy_ctx *c, int fd, const char *dest)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = archive_open(fd);
 	struct archive_entry *ae;
+	struct copy_ctx in = *c;
+	cleanup_close int destfd = -1;
 	int r;
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &ae) != ARCHIVE_OK) {
-		archive_read_free(a);
+	if (!a)
 		return 0;
-	}
+	r = archive_read_next_header(a, &ae);
 	archive_read_free(a);
+	if (r != ARCHIVE_OK)
+		return 0;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return strata_fail(c->err, errno, "rewind archive");
-	a = archive_read_new();
-	archive_read_support_filter_all(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_gnutar(a);
-	if (archive_read_open_fd(a, fd, 64 * 1024) != ARCHIVE_OK) {
-		strata_fail_msg(c->err, EIO, "read archive: %s", archive_error_string(a));
-		archive_read_free(a);
+	if (make_dest_dir(c, dest) < 0)
 		return -1;
-	}
-	if (make_dir(c, dest, 0755, 0, 0, NULL) < 0 && !is_dir_in(c->rootfd, dest)) {
-		archive_read_free(a);
-		return -1;
-	}
-	r = read_archive(c, a, dest);
+	destfd = path_open_in(c->rootfd, *dest ? dest : ".", O_PATH | O_DIRECTORY, 0, c->err);
+	if (destfd < 0)
+		return strata_wrap(c->err, "open '/%s'", dest);
+	a = archive_open(fd);
+	if (!a)
+		return strata_fail_msg(c->err, EIO, "read archive: cannot open it again");
+	/* the destination is the root of everything the archive names */
+	in.rootfd = destfd;
+	in.dirs = NULL;
+	in.n_dirs = 0;
+	in.links = NULL;
+	in.n_links = 0;
+	r = read_archive(&in, a);
 	archive_read_free(a);
+	if (r == 0)
+		r = copy_dir_times(&in);
+	copy_ctx_release(&in);
 	return r < 0 ? -1 : 1;
 }
 
@@ -626,10 +850,12 @@ static char *url_name(const char *url)
 	return xstrdup(p + 1);
 }
 
-int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int rootfd, int srcfd,
-		     const char *workdir, int64_t clamp, struct strata_error **err)
+static int copy_all(struct copy_ctx *c, struct copy_job *job, const struct recipe_instr *x,
+		    const char *workdir)
 {
-	struct copy_ctx c = { .rootfd = rootfd, .srcfd = srcfd, .clamp = clamp, .err = err };
+	int rootfd = c->rootfd;
+	int srcfd = c->srcfd;
+	struct strata_error **err = c->err;
 	const char *chown_spec = recipe_instr_flag(x, "chown");
 	const char *chmod_spec = recipe_instr_flag(x, "chmod");
 	const char *cmd = recipe_cmd_name(x->cmd);
@@ -643,14 +869,14 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 	bool dest_is_dir;
 
 	if (chown_spec && *chown_spec) {
-		if (recipe_copy_parse_chown(rootfd, chown_spec, &c.uid, &c.gid, err) < 0)
+		if (recipe_copy_parse_chown(rootfd, chown_spec, &c->uid, &c->gid, err) < 0)
 			return strata_wrap(err, "%s --chown", cmd);
-		c.has_owner = true;
+		c->has_owner = true;
 	}
 	if (chmod_spec && *chmod_spec) {
-		if (parse_chmod(chmod_spec, &c.mode, err) < 0)
+		if (parse_chmod(chmod_spec, &c->mode, err) < 0)
 			return strata_wrap(err, "%s", cmd);
-		c.has_mode = true;
+		c->has_mode = true;
 	}
 	if (job->n_items > 1 && !dest_is_dir_syntax)
 		return strata_fail_msg(err, EINVAL,
@@ -670,7 +896,8 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 				if (e->source != m)
 					continue;
 				target = dest_join(dest, e->rel);
-				if (copy_entry(&c, e, target) < 0)
+				/* the directory copied into is the destination's, not the source's */
+				if (!*e->rel ? make_dest_dir(c, target) < 0 : copy_entry(c, e, target) < 0)
 					return -1;
 			}
 			continue;
@@ -690,13 +917,13 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 
 				if (fd < 0)
 					return strata_wrap(err, "read '%s'", e->path);
-				r = try_extract(&c, fd, dest);
+				r = try_extract(c, fd, dest);
 				if (r < 0)
 					return -1;
 				if (r > 0)
 					continue;
 			}
-			if (copy_entry(&c, e, target) < 0)
+			if (copy_entry(c, e, target) < 0)
 				return -1;
 		}
 	}
@@ -704,7 +931,7 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 		const struct recipe_heredoc *h = job->docs[i];
 		cleanup_free char *target = dest_is_dir ? dest_join(dest, h->name) : xstrdup(dest);
 
-		if (write_file_buf(&c, target, h->content, strlen(h->content), 0644) < 0)
+		if (write_file_buf(c, target, h->content, strlen(h->content), 0644) < 0)
 			return -1;
 	}
 	for (size_t i = 0; job->urls[i]; i++) {
@@ -720,8 +947,24 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 		fd = open(job->url_files[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open download of '%s'", job->urls[i]);
-		if (write_file_fd(&c, target, fd, 0600, 0, 0, &now) < 0)
+		if (write_file_fd(c, target, fd, 0600, 0, 0, &now) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int rootfd, int srcfd,
+		     const char *workdir, int64_t clamp, struct strata_error **err)
+{
+	struct copy_ctx c = { .rootfd = rootfd, .srcfd = srcfd, .clamp = clamp, .err = err };
+	int r;
+
+	/* --from keeps owners (and setuid bits); the context's files become root's */
+	c.keep_owner = job->from_stage >= 0 || job->from;
+	c.strip_setid = !c.keep_owner;
+	r = copy_all(&c, job, x, workdir);
+	if (r == 0)
+		r = copy_dir_times(&c);
+	copy_ctx_release(&c);
+	return r;
 }

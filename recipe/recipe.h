@@ -332,6 +332,10 @@ struct recipe_entry {
 	uint64_t size;
 	char *link;		     /* symlink target, or NULL */
 	char digest[DIGEST_STR_LEN]; /* regular files: SHA-256 of the content */
+	char *xattrs;		     /* user.* xattrs as "name=hex\n" lines, or NULL */
+	dev_t dev;		     /* with @ino and @nlink: hard links */
+	ino_t ino;
+	nlink_t nlink;
 };
 
 /* The sources of one COPY/ADD after globbing and ignore rules. */
@@ -356,7 +360,8 @@ void recipe_sources_release(struct recipe_sources *s);
 
 /*
  * The digest of the sorted (path, type, mode, owner, size, content hash, link
- * target) list of @s: equal when the sources would copy the same way.
+ * target, user.* xattrs, hard-link group) list of @s: equal when the sources
+ * would copy the same way.
  */
 void recipe_sources_digest(const struct recipe_sources *s, char out[DIGEST_STR_LEN]);
 

@@ -350,6 +350,92 @@ int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_erro
 	return path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
 }
 
+/* Depth of dangling symlinks path_mkdirs_owned_in follows before it gives up (ELOOP). */
+#define MKDIRS_MAX_LINKS 40
+
+static int mkdirs_owned(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid, int links,
+			struct strata_error **err)
+{
+	cleanup_free char *clean = path_clean(path);
+	size_t len = strlen(clean);
+	int fd;
+
+	fd = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, NULL);
+	if (fd >= 0 || len == 0)
+		return fd >= 0 ? fd : path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+	for (size_t i = 0; i <= len; i++) {
+		cleanup_close int parent = -1;
+		cleanup_close int probe = -1;
+		char saved;
+		char *comp;
+		struct stat st;
+
+		if (clean[i] != '/' && clean[i] != '\0')
+			continue;
+		saved = clean[i];
+		clean[i] = '\0';
+		comp = strrchr(clean, '/');
+		if (comp) {
+			*comp = '\0';
+			parent = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+			*comp = '/';
+			comp++;
+		} else {
+			parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+			comp = clean;
+		}
+		if (parent < 0) {
+			clean[i] = saved;
+			return strata_fail(err, errno, "mkdir '%s'", path);
+		}
+		if (mkdirat(parent, comp, mode) == 0) {
+			if (uid != (uid_t)-1 && fchownat(parent, comp, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+				clean[i] = saved;
+				return strata_fail(err, errno, "chown '%s'", clean);
+			}
+		} else if (errno != EEXIST) {
+			int e = errno;
+
+			clean[i] = saved;
+			return strata_fail(err, e, "mkdir '%s'", path);
+		} else if (fstatat(parent, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&
+			   (probe = path_open_in(rootfd, clean, O_PATH, 0, NULL)) < 0 && errno == ENOENT) {
+			/* A dangling symlink: create its target, inside the root. */
+			char target[4096];
+			ssize_t n = readlinkat(parent, comp, target, sizeof(target) - 1);
+			cleanup_free char *dir = NULL;
+			cleanup_free char *joined = NULL;
+			int tfd;
+
+			if (n < 0) {
+				clean[i] = saved;
+				return strata_fail(err, errno, "read link '%s'", clean);
+			}
+			target[n] = '\0';
+			if (links >= MKDIRS_MAX_LINKS) {
+				clean[i] = saved;
+				return strata_fail(err, ELOOP, "mkdir '%s'", path);
+			}
+			dir = xstrndup(clean, comp > clean ? (size_t)(comp - 1 - clean) : 0);
+			joined = target[0] == '/' ? xstrdup(target) : path_join(dir, target);
+			tfd = mkdirs_owned(rootfd, joined, mode, uid, gid, links + 1, err);
+			if (tfd < 0) {
+				clean[i] = saved;
+				return -1;
+			}
+			close(tfd);
+		}
+		clean[i] = saved;
+	}
+	return path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+}
+
+int path_mkdirs_owned_in(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+			 struct strata_error **err)
+{
+	return mkdirs_owned(rootfd, path, mode, uid, gid, 0, err);
+}
+
 static int rm_rf_children(int dfd, const char *what, struct strata_error **err)
 {
 	DIR *d;

@@ -161,6 +161,16 @@ ssize_t sys_llistxattr(const char *path, char *list, size_t size)
 	return llistxattr(path, list, size);
 }
 
+ssize_t sys_flistxattr(int fd, char *list, size_t size)
+{
+	return flistxattr(fd, list, size);
+}
+
+ssize_t sys_fgetxattr(int fd, const char *name, void *value, size_t size)
+{
+	return fgetxattr(fd, name, value, size);
+}
+
 int sys_ncpus(void)
 {
 	cpu_set_t set;

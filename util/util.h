@@ -138,6 +138,14 @@ int path_open_parent_in(int rootfd, const char *path, bool create, char **base_o
 int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_error **err);
 
 /*
+ * As path_mkdirs_in, but a dangling symlink on the way has its target
+ * created (resolved inside @rootfd), as docker and buildah do, and every
+ * directory created gets the owner @uid:@gid ((uid_t)-1 keeps root's).
+ */
+int path_mkdirs_owned_in(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
+			 struct strata_error **err);
+
+/*
  * Lexically cleans @p: drops empty and "." components, resolves ".." without
  * ever going above the top, and drops leading '/'. "" stands for the top.
  * Returns a new string.
@@ -353,6 +361,10 @@ int sys_lsetxattr(const char *path, const char *name, const void *value, size_t 
 ssize_t sys_lgetxattr(const char *path, const char *name, void *value, size_t size);
 /* llistxattr(2). */
 ssize_t sys_llistxattr(const char *path, char *list, size_t size);
+/* flistxattr(2). */
+ssize_t sys_flistxattr(int fd, char *list, size_t size);
+/* fgetxattr(2). */
+ssize_t sys_fgetxattr(int fd, const char *name, void *value, size_t size);
 
 /* CPUs this process may run on (its affinity mask), at least 1. */
 int sys_ncpus(void);
