@@ -2,13 +2,17 @@
  * COPY/ADD sources in the build context, and cache keys.
  *
  * A source is a path relative to the context, possibly with globs in any
- * component (Go's filepath.Match per component, as Docker). It is resolved
+ * component (Go's filepath.Match per component, as Docker; a "**" component
+ * is any number of directories; a glob character escaped in the recipe is
+ * literal). A glob that matches nothing is an error only when the
+ * instruction's other sources match nothing either. It is resolved
  * inside the context only (util/path, RESOLVE_IN_ROOT): a symlink as the
  * source itself is followed, but never out of the context; symlinks inside a
  * copied directory are copied as links. What the ignore file excludes is not
  * there at all, as if it had never been sent to a daemon; an excluded
- * directory is still walked when "!" exceptions could bring back something
- * inside it.
+ * directory is still walked when a "!" exception begins with its path (as
+ * docker decides), and is then not copied itself: what comes back out of it
+ * gets a plain parent directory.
  *
  * The entries found are exactly what the builder copies, and their sorted
  * (path, type, mode, owner, size, content hash, link target, user.* xattrs,
@@ -184,33 +188,23 @@ static long walk(struct collector *c, int dirfd, const char *path, const char *r
 
 		if (fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return strata_fail(c->err, errno, "stat '%s'", p);
-		if (is_excluded && !(S_ISDIR(st.st_mode) && recipe_ignore_has_exceptions(c->ig)))
+		/* an excluded directory is walked only when an exception begins with its path */
+		if (is_excluded && !(S_ISDIR(st.st_mode) && recipe_ignore_may_reinclude(c->ig, p)))
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			cleanup_close int sub = openat(
 			    dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			size_t at = c->out->n_entries;
 			long n;
 
 			if (sub < 0)
 				return strata_fail(c->err, errno, "open '%s'", p);
-			if (add_entry(c, dirfd, names[i], -1, p, r, source, &st) < 0)
+			/* an excluded one is not copied itself: what comes back gets a plain parent */
+			if (!is_excluded && add_entry(c, dirfd, names[i], -1, p, r, source, &st) < 0)
 				return -1;
 			n = walk(c, sub, p, r, source, depth + 1);
 			if (n < 0)
 				return -1;
-			if (is_excluded && n == 0) {
-				/* Nothing inside came back through an exception: drop it. */
-				free(c->out->entries[at].path);
-				free(c->out->entries[at].rel);
-				free(c->out->entries[at].link);
-				free(c->out->entries[at].xattrs);
-				memmove(&c->out->entries[at], &c->out->entries[at + 1],
-					(c->out->n_entries - at - 1) * sizeof(*c->out->entries));
-				c->out->n_entries--;
-				continue;
-			}
-			total += n + 1;
+			total += n + !is_excluded;
 			continue;
 		}
 		if (add_entry(c, dirfd, names[i], -1, p, r, source, &st) < 0)
@@ -260,6 +254,29 @@ static int expand_glob(struct collector *c, const char *dir, const char *pattern
 
 	if (depth > MAX_WALK_DEPTH)
 		return strata_fail_msg(c->err, ELOOP, "pattern '%s' is too deep", pattern);
+	if (strcmp(seg, "**") == 0 && rest) {
+		/* any number of directories, none included; "**" after "**" adds nothing */
+		while (str_has_prefix(rest, "**/"))
+			rest += 3;
+		if (expand_glob(c, dir, rest, out, depth + 1) < 0)
+			return -1;
+		fd = path_open_in(c->ctxfd, *dir ? dir : ".", O_RDONLY | O_DIRECTORY, 0, NULL);
+		if (fd < 0)
+			return 0;
+		if (list_dir(fd, dir, &names, c->err) < 0)
+			return -1;
+		for (size_t i = 0; names[i]; i++) {
+			cleanup_free char *p = join(dir, names[i]);
+			struct stat st;
+
+			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+			    excluded(c, p))
+				continue;
+			if (expand_glob(c, p, pattern, out, depth + 1) < 0)
+				return -1;
+		}
+		return 0;
+	}
 	if (!recipe_glob_has_magic(seg)) {
 		cleanup_free char *p = join(dir, seg);
 		struct stat st;
@@ -302,6 +319,24 @@ static int expand_glob(struct collector *c, const char *dir, const char *pattern
 	return 0;
 }
 
+/* Sorts @v and drops repeated names ("**" can reach a path more than one way). */
+static void dedup_sorted(char **v)
+{
+	size_t n = strv_len(v), k = 0;
+
+	if (n < 2)
+		return;
+	qsort(v, n, sizeof(char *), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(v[k - 1], v[i]) == 0) {
+			free(v[i]);
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	v[k] = NULL;
+}
+
 /* Cleans a source path; NULL when it leaves the context. */
 static char *clean_source(const char *src)
 {
@@ -337,6 +372,7 @@ int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *cons
 			   struct recipe_sources *out, struct strata_error **err)
 {
 	struct collector c = {ctxfd, ig, out, 0, err};
+	const char *unmatched = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->matched = xcalloc(1, sizeof(char *));
@@ -354,15 +390,13 @@ int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *cons
 				recipe_sources_release(out);
 				return -1;
 			}
-			if (!found[0]) {
-				recipe_sources_release(out);
-				return strata_fail_msg(err, ENOENT,
-						       "no files match '%s' in the build context",
-						       srcs[i]);
-			}
+			/* a glob may match nothing when another source matches something */
+			if (!found[0] && !unmatched)
+				unmatched = srcs[i];
+			dedup_sorted(found);
 		} else {
 			/* An excluded directory may still hold files an exception brings back. */
-			if (excluded(&c, clean) && !recipe_ignore_has_exceptions(ig)) {
+			if (excluded(&c, clean) && !recipe_ignore_may_reinclude(ig, clean)) {
 				recipe_sources_release(out);
 				return strata_fail_msg(
 				    err, ENOENT, "'%s' is excluded by the ignore file", srcs[i]);
@@ -383,6 +417,11 @@ int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *cons
 				    err, ENOENT, "'%s' is excluded by the ignore file", srcs[i]);
 			}
 		}
+	}
+	if (unmatched && !out->n_matched) {
+		recipe_sources_release(out);
+		return strata_fail_msg(err, ENOENT, "no files match '%s' in the build context",
+				       unmatched);
 	}
 	if (out->entries)
 		qsort(out->entries, out->n_entries, sizeof(*out->entries), cmp_entries);

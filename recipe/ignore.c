@@ -4,7 +4,9 @@
  *    is trimmed; "!" makes an exception; patterns are cleaned like Go's
  *    filepath.Clean and a leading '/' is dropped;
  *  - '*' and '?' never match '/', "**" matches any number of directories
- *    ("**" followed by '/' also none, "**" at the end everything);
+ *    ("**" followed by '/' also none, "**" at the end everything); a pattern
+ *    that is "**" then plain text is a suffix test ("**.txt" matches
+ *    "a/b.txt"); a "[...]" class is a regexp class (a negated one matches '/');
  *  - a pattern matches a path or any of its parent directories;
  *  - every pattern is tried in order and the last one that matches decides.
  * Source globs of COPY/ADD use Go's filepath.Match: the same without "**".
@@ -31,6 +33,7 @@ struct tok {
 struct pattern {
 	char *text;
 	bool exclusion;
+	const char *suffix; /* "**" then literal text: a plain suffix test (into @text) */
 	struct tok *toks;
 	size_t n;
 };
@@ -176,8 +179,8 @@ static bool match_toks(const struct tok *t, size_t nt, const char *s)
 				v = have && c != '/' && next[si + 1];
 				break;
 			case T_CLASS:
-				v = have && c != '/' && has_bit(k->set, c) != k->negate &&
-				    next[si + 1];
+				/* a regexp class: "[^a]" matches '/' too */
+				v = have && has_bit(k->set, c) != k->negate && next[si + 1];
 				break;
 			case T_STAR:
 				v = next[si] || (have && c != '/' && cur[si + 1]);
@@ -321,6 +324,9 @@ int recipe_ignore_parse(const char *buf, size_t len, const char *name, struct re
 			continue;
 		}
 		pt.exclusion = excl;
+		/* "**" then no special character: the path ends with the rest, any way */
+		if (str_has_prefix(pt.text, "**") && !strpbrk(pt.text + 2, "*?[]\\"))
+			pt.suffix = pt.text + 2;
 		if (compile(pt.text, true, &pt.toks, &pt.n) < 0) {
 			strata_fail_msg(err, EINVAL, "%s:%u: syntax error in pattern '%s'", name,
 					lineno, pt.text);
@@ -361,6 +367,20 @@ int recipe_ignore_load(int ctxfd, struct recipe_ignore **out, struct strata_erro
 	return 0;
 }
 
+static bool match_one(const struct pattern *pt, const char *path)
+{
+	size_t n, k;
+
+	if (!pt->suffix)
+		return match_toks(pt->toks, pt->n, path);
+	n = strlen(path);
+	k = strlen(pt->suffix);
+	if (n >= k && strcmp(path + n - k, pt->suffix) == 0)
+		return true;
+	/* "**\/foo" matches "foo" */
+	return pt->suffix[0] == '/' && strcmp(path, pt->suffix + 1) == 0;
+}
+
 bool recipe_ignore_match(const struct recipe_ignore *ig, const char *path)
 {
 	bool matched = false;
@@ -376,10 +396,10 @@ bool recipe_ignore_match(const struct recipe_ignore *ig, const char *path)
 		/* An inclusion cannot change a match, nor an exclusion a non-match. */
 		if (pt->exclusion != matched)
 			continue;
-		m = match_toks(pt->toks, pt->n, clean);
+		m = match_one(pt, clean);
 		for (char *sl = strchr(clean, '/'); !m && sl; sl = strchr(sl + 1, '/')) {
 			*sl = '\0';
-			m = match_toks(pt->toks, pt->n, clean);
+			m = match_one(pt, clean);
 			*sl = '/';
 		}
 		if (m)
@@ -391,6 +411,22 @@ bool recipe_ignore_match(const struct recipe_ignore *ig, const char *path)
 bool recipe_ignore_has_exceptions(const struct recipe_ignore *ig)
 {
 	return ig && ig->has_exceptions;
+}
+
+bool recipe_ignore_may_reinclude(const struct recipe_ignore *ig, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; ig && i < ig->n; i++) {
+		const char *t = ig->p[i].text;
+
+		/* the exception, '/' added, begins with "DIR/" */
+		if (!ig->p[i].exclusion)
+			continue;
+		if (strncmp(t, dir, n) == 0 && (t[n] == '/' || t[n] == '\0'))
+			return true;
+	}
+	return false;
 }
 
 void recipe_ignore_free(struct recipe_ignore *ig)

@@ -337,9 +337,21 @@ static int expand(struct exp *x, struct recipe_instr *in)
 	case RECIPE_ADD:
 		if (expand_flags(x, in, copy_flags) < 0)
 			return -1;
-		for (size_t i = 0; i < in->n_args; i++)
-			if (expand_in_place(x, &in->args[i]) < 0)
-				return -1;
+		for (size_t i = 0; i < in->n_args; i++) {
+			char *r;
+
+			if (i + 1 == in->n_args || in->is_json) {
+				if (expand_in_place(x, &in->args[i]) < 0)
+					return -1;
+				continue;
+			}
+			/* sources: an escaped glob character stays literal for the matcher */
+			r = recipe_expand_glob_word(in->args[i], x->esc, x->vars, x->err);
+			if (!r)
+				return strata_wrap(x->err, "%s:%u", x->file, x->line);
+			free(in->args[i]);
+			in->args[i] = r;
+		}
 		for (size_t i = 0; i < in->n_heredocs; i++) {
 			char *c;
 

@@ -194,6 +194,13 @@ void recipe_vars_copy(struct recipe_vars *out, const struct recipe_vars *v);
 char *recipe_expand_word(const char *word, char escape, const struct recipe_vars *vars,
 			 struct strata_error **err);
 
+/*
+ * As recipe_expand_word for a COPY/ADD source: an escaped glob character
+ * (*, ?, [, ], \\) keeps a '\\' before it, so the glob matches it literally.
+ */
+char *recipe_expand_glob_word(const char *word, char escape, const struct recipe_vars *vars,
+			      struct strata_error **err);
+
 /* As recipe_expand_word, but splits the result into words at unquoted whitespace. */
 char **recipe_expand_words(const char *word, char escape, const struct recipe_vars *vars,
 			   struct strata_error **err);
@@ -305,6 +312,12 @@ bool recipe_ignore_match(const struct recipe_ignore *ig, const char *path);
 
 /* True when some "!" exception exists (an excluded directory may then hold included files). */
 bool recipe_ignore_has_exceptions(const struct recipe_ignore *ig);
+
+/*
+ * True when an excluded directory @dir is to be walked all the same: some
+ * "!" exception begins with its path ("DIR/..."), as docker decides.
+ */
+bool recipe_ignore_may_reinclude(const struct recipe_ignore *ig, const char *dir);
 
 /* Frees @ig; NULL is fine. */
 void recipe_ignore_free(struct recipe_ignore *ig);

@@ -26,6 +26,7 @@ struct lexer {
 	char esc;
 	const struct recipe_vars *vars; /* NULL: syntax only */
 	bool heredoc; /* quotes are literal; escapes only before $, esc, newline */
+	bool glob;    /* an escaped glob character stays escaped ('\\') for the matcher */
 	int depth;
 	struct strata_error **err;
 };
@@ -382,6 +383,8 @@ static int process_stop_on(struct lexer *lx, char stop, struct sbuf *out, struct
 				continue;
 			}
 			ch = lx->s[lx->pos++];
+			if (lx->glob && strchr("*?[]\\", ch))
+				sbuf_add(out, "\\", 1);
 			sbuf_add(out, &ch, 1);
 			words_add_raw(w, &ch, 1);
 			continue;
@@ -418,6 +421,24 @@ char *recipe_expand_word(const char *word, char escape, const struct recipe_vars
 	struct sbuf out = SBUF_INIT;
 
 	if (run_lexer(word, escape, vars, false, &out, NULL, err) < 0) {
+		sbuf_release(&out);
+		return NULL;
+	}
+	return sbuf_detach(&out, NULL);
+}
+
+char *recipe_expand_glob_word(const char *word, char escape, const struct recipe_vars *vars,
+			      struct strata_error **err)
+{
+	struct sbuf out = SBUF_INIT;
+	struct lexer lx = {.s = word,
+			   .len = strlen(word),
+			   .esc = escape,
+			   .vars = vars,
+			   .glob = true,
+			   .err = err};
+
+	if (process_stop_on(&lx, 0, &out, NULL) < 0) {
 		sbuf_release(&out);
 		return NULL;
 	}

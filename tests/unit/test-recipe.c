@@ -722,6 +722,29 @@ START_TEST(test_ignore_rules)
 	ig = ignore_ok("**\n");
 	ck_assert(recipe_ignore_match(ig, "a/b/c"));
 	recipe_ignore_free(ig);
+	/* an excluded directory is walked only for an exception beginning with its path */
+	ig = ignore_ok("subdir\n!*/sub1*\nkeep\n!keep/a.txt\n/lead\n!lead/x/y\n");
+	ck_assert(!recipe_ignore_may_reinclude(ig, "subdir"));
+	ck_assert(recipe_ignore_may_reinclude(ig, "keep"));
+	ck_assert(!recipe_ignore_may_reinclude(ig, "kee"));
+	ck_assert(recipe_ignore_may_reinclude(ig, "lead"));
+	ck_assert(recipe_ignore_may_reinclude(ig, "lead/x"));
+	ck_assert(recipe_ignore_match(ig, "lead/z"));
+	ck_assert(!recipe_ignore_match(ig, "lead/x/y"));
+	ck_assert(!recipe_ignore_may_reinclude(NULL, "keep"));
+	recipe_ignore_free(ig);
+	/* "**" then plain text: a suffix test, as moby's matcher */
+	ig = ignore_ok("**.txt\n**/only\n");
+	ck_assert(recipe_ignore_match(ig, "a/b.txt"));
+	ck_assert(recipe_ignore_match(ig, "b.txt"));
+	ck_assert(recipe_ignore_match(ig, "only"));
+	ck_assert(recipe_ignore_match(ig, "x/y/only"));
+	ck_assert(!recipe_ignore_match(ig, "x/yonly"));
+	recipe_ignore_free(ig);
+	ig = ignore_ok("a[^x]b\n");
+	ck_assert(recipe_ignore_match(ig, "a/b"));
+	ck_assert(!recipe_ignore_match(ig, "axb"));
+	recipe_ignore_free(ig);
 	ig = ignore_ok("a/**/b\n");
 	ck_assert(recipe_ignore_match(ig, "a/b"));
 	ck_assert(recipe_ignore_match(ig, "a/x/y/b"));
