@@ -5,13 +5,18 @@
  * (overlay_container_pack) and a new image is written with it; the
  * container goes. RUN is launch_run in the merged rootfs with the image's
  * Env (plus the ARGs in scope), User, WorkingDir and Shell, the build's
- * network, and no capabilities beyond Docker's default set. A WORKDIR that
- * changes nothing (the directory exists) gets no layer, only history.
+ * network, and no capabilities beyond Docker's default set; VOLUME's
+ * directories are made first, and the mount points the launcher makes
+ * (/etc/hosts, /etc/resolv.conf, /etc/hostname, /proc, /sys, /dev) are
+ * removed after it, so they never reach a layer. A WORKDIR that changes
+ * nothing (the directory exists) gets no layer, only history.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "launch/launch.h"
@@ -70,9 +75,96 @@ static bool heredoc_only(const char *cmd)
 	return *cmd == '\0';
 }
 
-static int do_run(struct builder *b, struct stage_state *ss, const struct recipe_instr *x,
-		  const char *merged, struct strata_error **err)
+/*
+ * What the launcher makes in a rootfs only to mount over (RUN's /etc/hosts,
+ * /etc/resolv.conf, /etc/hostname, /proc, /sys, /dev): none of it belongs
+ * in the step's layer, as with podman and docker.
+ */
+static const char *const run_stubs[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf",
+					"run/.containerenv", "dev", "proc", "sys"};
+
+/* A bit per run_stubs entry that @rootfd lacks. */
+static unsigned stubs_absent(int rootfd)
 {
+	unsigned absent = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(run_stubs); i++) {
+		cleanup_free char *owner = NULL;
+		const char *base;
+		cleanup_close int dfd = path_open_parent_in(rootfd, run_stubs[i], false, &owner, &base,
+							     NULL);
+		struct stat st;
+
+		if (dfd < 0 || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			absent |= 1u << i;
+	}
+	return absent;
+}
+
+/* Removes the stubs of @absent that RUN left as they were made: empty files and directories. */
+static int stubs_remove(int rootfd, unsigned absent, struct strata_error **err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(run_stubs); i++) {
+		cleanup_free char *owner = NULL;
+		const char *base;
+		cleanup_close int dfd = -1;
+		struct stat st;
+
+		if (!(absent & (1u << i)))
+			continue;
+		dfd = path_open_parent_in(rootfd, run_stubs[i], false, &owner, &base, NULL);
+		if (dfd < 0 || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode) && st.st_size == 0 && unlinkat(dfd, base, 0) < 0)
+			return strata_fail(err, errno, "remove the mount point '/%s'", run_stubs[i]);
+		if (S_ISDIR(st.st_mode) && unlinkat(dfd, base, AT_REMOVEDIR) < 0 &&
+		    errno != ENOTEMPTY && errno != EEXIST)
+			return strata_fail(err, errno, "remove the mount point '/%s'", run_stubs[i]);
+	}
+	return 0;
+}
+
+/*
+ * VOLUME's directories exist before RUN, as with docker and buildah, and
+ * what RUN writes into an empty one is discarded (a tmpfs over it), as the
+ * Dockerfile reference says; a volume that holds files keeps RUN's changes.
+ */
+static int make_volumes(const json_t *cc, int rootfd, struct launch_spec *spec,
+			struct strata_error **err)
+{
+	const char *path;
+	json_t *v;
+
+	json_object_foreach((json_t *)json_object_get(cc, "Volumes"), path, v) {
+		int fd = path_mkdirs_owned_in(rootfd, path, 0755, (uid_t)-1, (gid_t)-1, err);
+		cleanup_close int dfd = -1;
+		cleanup_dir DIR *d = NULL;
+		struct dirent *de;
+		bool empty = true;
+
+		if (fd < 0)
+			return strata_wrap(err, "VOLUME '%s'", path);
+		dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		if (dfd < 0 || !(d = fdopendir(dfd)))
+			return strata_fail(err, errno, "VOLUME '%s'", path);
+		dfd = -1;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				empty = false;
+		if (!empty)
+			continue;
+		spec->mounts = xrealloc(spec->mounts, (spec->n_mounts + 1) * sizeof(*spec->mounts));
+		spec->mounts[spec->n_mounts++] =
+		    (struct launch_mount){ .destination = xstrdup(path), .tmpfs = true };
+	}
+	return 0;
+}
+
+static int do_run(struct builder *b, struct stage_state *ss, const struct recipe_instr *x,
+		  const char *merged, int rootfd, struct strata_error **err)
+{
+	unsigned absent;
 	json_t *cc = json_object_get(ss->config, "config");
 	const char *net = recipe_instr_flag(x, "network");
 	struct launch_spec spec = { 0 };
@@ -125,12 +217,14 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	spec.stdout_fd = b->o->run_stdout >= 0 ? b->o->run_stdout : devnull;
 	spec.stderr_fd = b->o->run_stderr >= 0 ? b->o->run_stderr : devnull;
 	spec.forward_signals = true;
+	absent = stubs_absent(rootfd);
+	r = make_volumes(cc, rootfd, &spec, err);
 	/*
 	 * A cgroup of its own, as a container's: it holds the device policy
 	 * (as root a RUN step keeps CAP_MKNOD, and could otherwise open any
 	 * host device it makes).
 	 */
-	{
+	if (r == 0) {
 		cleanup_free char *name = xasprintf("build-%d-%lld", (int)getpid(),
 						     (long long)time_now_ns());
 
@@ -141,6 +235,8 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	if (r == 0)
 		r = launch_run(merged, &spec, &status, err);
 	launch_cgroup_destroy(cg);
+	if (r == 0)
+		r = stubs_remove(rootfd, absent, err);
 	if (devnull >= 0)
 		close(devnull);
 	if (r == 0 && status != 0) {
@@ -157,6 +253,9 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	}
 	strv_free(spec.argv);
 	strv_free(spec.env);
+	for (size_t i = 0; i < spec.n_mounts; i++)
+		free(spec.mounts[i].destination);
+	free(spec.mounts);
 	return r;
 }
 
@@ -306,7 +405,7 @@ int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_in
 		goto fail;
 	}
 	if (x->cmd == RECIPE_RUN)
-		r = do_run(b, ss, x, b->work_merged, err);
+		r = do_run(b, ss, x, b->work_merged, rootfd, err);
 	else if (x->cmd == RECIPE_COPY || x->cmd == RECIPE_ADD)
 		r = do_copy(b, ss, x, job, rootfd, err);
 	else if (x->cmd == RECIPE_WORKDIR)
