@@ -95,6 +95,8 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 			     "layer compression (default gzip)", cmd_option_compressed),
 		OPT_CALLBACK(0, "label", &labels, "KEY=VALUE",
 			     "set a label on the image (repeatable)", opt_label),
+		OPT_STRING(0, "platform", &o.platform, "OS/ARCH",
+			   "the platform to build for: only this machine's"),
 		OPT_BOOL('q', "quiet", &quiet, "print only the image ID"),
 		OPT_END(),
 	};

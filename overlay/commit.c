@@ -2,8 +2,10 @@
  * Commit of a stopped container: its change becomes one new layer on top
  * of its image's layers.
  *
- * With an upper dir (overlay, aufs) the change is the upper dir as it is,
- * packed by layers/ with whiteouts converted to the tar format; on vfs it
+ * With an upper dir (overlay, aufs) the change is the upper dir as it is
+ * (less the mount points the launcher made, empty, which a stopped
+ * container's commit removes first), packed by layers/ with whiteouts
+ * converted to the tar format; on vfs it
  * is the list of paths that differ from the image's top snapshot. Either
  * way nothing of the image below is read, so the cost follows the size of
  * the change. The new layer's dir is then made by copying the upper dir
@@ -53,6 +55,7 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 			return strata_fail(err, errno, "open the rootfs");
 		if (overlay_diff_trees(fd, ofd, &ch, &n, err) < 0)
 			return -1;
+		ctr_drop_stubs(c, fd, ch, &n, false);
 		r = layers_pack_changes(c->s, fd, ch, n, po, blob, err);
 		overlay_changes_free(ch, n);
 		return r;
@@ -266,6 +269,15 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 	/* From here until the tag (or the caller's record) reaches them, gc must keep our blobs. */
 	if (store_pin(s, err) < 0)
 		goto out_img;
+	/* The mount points the launcher made go from a stopped container's upper dir first. */
+	if (c.b->has_upper && ctr_check_not_running(&c, "", NULL) == 0) {
+		struct layers_change *ch = NULL;
+		size_t nch = 0;
+
+		if (ctr_diff(&c, img, true, &ch, &nch, err) < 0)
+			goto out;
+		overlay_changes_free(ch, nch);
+	}
 	if (pack_change(&c, img, &po, &blob, err) < 0) {
 		strata_wrap(err, "pack the change");
 		goto out;

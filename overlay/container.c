@@ -613,14 +613,112 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 	return 0;
 }
 
-int overlay_container_diff(struct store *s, const char *id, struct layers_change **out, size_t *n,
-			   struct strata_error **err)
+/* Where the launcher makes a mount point when the image has none. */
+static const char *const launch_stubs[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf",
+					    "run/.containerenv", "dev", "proc", "sys" };
+
+/* True when @path is one of the launcher's mount points or a -v/--tmpfs destination of @rec. */
+static bool is_stub_path(const json_t *rec, const char *path)
 {
-	struct store_image *img = NULL;
+	json_t *m;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(launch_stubs); i++)
+		if (strcmp(path, launch_stubs[i]) == 0)
+			return true;
+	json_array_foreach(json_object_get(json_object_get(rec, "RunConfig"), "Mounts"), i, m) {
+		const char *d = jv_str(m, "Destination");
+		cleanup_free char *clean = d ? path_clean(d) : NULL;
+
+		if (clean && strcmp(clean, path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True when @path in @treefd is as a mount point is made: an empty file or directory. */
+static bool stub_like(int treefd, const char *path)
+{
+	struct stat st;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (fstatat(treefd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	if (S_ISREG(st.st_mode))
+		return st.st_size == 0;
+	if (!S_ISDIR(st.st_mode))
+		return false;
+	fd = openat(treefd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			return false;
+	return true;
+}
+
+void ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
+		    bool remove)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		const char *p = ch[i].path + (ch[i].path[0] == '/');
+
+		if (ch[i].kind == LAYERS_CHANGE_ADD && is_stub_path(c->rec, p) &&
+		    stub_like(treefd, p)) {
+			if (remove && unlinkat(treefd, p, 0) < 0 && errno == EISDIR)
+				unlinkat(treefd, p, AT_REMOVEDIR);
+			free(ch[i].path);
+			continue;
+		}
+		ch[k++] = ch[i];
+	}
+	*n = k;
+}
+
+int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
+	     struct layers_change **out, size_t *n, struct strata_error **err)
+{
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *top = NULL;
 	cleanup_close int fd = -1;
 	cleanup_close int ofd = -1;
+	int ret;
+
+	if (c->b->has_upper) {
+		if (stack_all_layers(c->s, c->b->name, img, &lowers, err) < 0)
+			return -1;
+		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return strata_fail(err, errno, "open the upper dir");
+		ret = overlay_diff_upper(fd, c->b->whiteout, lowers, strv_len(lowers), c->b->whiteout,
+					 out, n, err);
+	} else {
+		top = stack_vfs_top(c->s, img, err);
+		if (!top)
+			return -1;
+		fd = openat(c->dirfd, "merged", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ofd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || ofd < 0)
+			return strata_fail(err, errno, "open the rootfs");
+		ret = overlay_diff_trees(fd, ofd, out, n, err);
+	}
+	/* what the launcher made only to mount over is no change of the container's */
+	if (ret == 0)
+		ctr_drop_stubs(c, fd, *out, n, remove_stubs && c->b->has_upper);
+	return ret;
+}
+
+int overlay_container_diff(struct store *s, const char *id, struct layers_change **out, size_t *n,
+			   struct strata_error **err)
+{
+	struct store_image *img = NULL;
 	struct ctr c;
 	int ret = -1;
 
@@ -630,29 +728,7 @@ int overlay_container_diff(struct store *s, const char *id, struct layers_change
 		goto out_close;
 	if (store_pin(s, err) < 0)
 		goto out_img;
-	if (c.b->has_upper) {
-		if (stack_all_layers(s, c.b->name, img, &lowers, err) < 0)
-			goto out;
-		fd = openat(c.dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			strata_fail(err, errno, "open the upper dir");
-			goto out;
-		}
-		ret = overlay_diff_upper(fd, c.b->whiteout, lowers, strv_len(lowers), c.b->whiteout,
-					 out, n, err);
-	} else {
-		top = stack_vfs_top(s, img, err);
-		if (!top)
-			goto out;
-		fd = openat(c.dirfd, "merged", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		ofd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || ofd < 0) {
-			strata_fail(err, errno, "open the rootfs");
-			goto out;
-		}
-		ret = overlay_diff_trees(fd, ofd, out, n, err);
-	}
-out:
+	ret = ctr_diff(&c, img, false, out, n, err);
 	store_unpin(s);
 out_img:
 	store_image_free(img);

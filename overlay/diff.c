@@ -11,6 +11,9 @@
  * vfs has no upper dir: the container's tree is compared with the image's
  * top snapshot, as Docker's ChangesDirs does (directories by mode and
  * owner only; a directory with changes inside is listed as changed).
+ *
+ * A container's list (container.c) leaves out the mount points the
+ * launcher made where the image had none, while they are still empty.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -154,6 +154,22 @@ int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error
 /* Unlocks and frees what ctr_open took. */
 void ctr_close(struct ctr *c);
 
+/*
+ * Drops from the change list @ch (*@n entries) the additions at the
+ * launcher's mount points (/etc/hosts, /etc/resolv.conf, /etc/hostname,
+ * /proc, /sys, /dev, the run's -v and --tmpfs destinations) still as it made
+ * them, empty, in @treefd; with @remove they leave @treefd too.
+ */
+void ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
+		    bool remove);
+
+/*
+ * The change list of container @c (of image @img) without the launcher's
+ * mount points; with @remove_stubs they leave its upper dir as well.
+ */
+int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
+	     struct layers_change **out, size_t *n, struct strata_error **err);
+
 /* ROOT/containers/<id>/<name>. Caller frees. */
 char *ctr_path(const struct ctr *c, const char *name);
 

@@ -303,7 +303,13 @@ static int do_copy(struct builder *b, struct stage_state *ss, const struct recip
 		if (job->patterns[0] && !job->local.n_matched) {
 			free(job->local.matched); /* the collect below fills it */
 			job->local.matched = NULL;
-			if (recipe_sources_collect(srcfd, NULL, job->patterns, &job->local, err) < 0) {
+			const char *from = recipe_instr_flag(x, "from");
+			cleanup_free char *where =
+			    job->from_stage >= 0 ? xasprintf("stage '%s'", from)
+						 : xasprintf("image '%s'", from);
+
+			if (recipe_sources_collect_in(srcfd, job->patterns, where, &job->local, err) <
+			    0) {
 				close(srcfd);
 				overlay_image_umount(b->s, b->o->backend, from_id, false, NULL);
 				return strata_wrap(err, "%s --from", recipe_cmd_name(x->cmd));

@@ -272,6 +272,60 @@ out:
 	return ret;
 }
 
+/* @a (@len bytes) and @b name the same architecture (Go's names and the kernel's). */
+static bool arch_eq(const char *a, size_t len, const char *b)
+{
+	static const char *const alias[][2] = { { "x86_64", "amd64" }, { "aarch64", "arm64" } };
+	cleanup_free char *x = xstrndup(a, len);
+	const char *name = x;
+
+	for (size_t i = 0; i < ARRAY_SIZE(alias); i++)
+		if (strcmp(x, alias[i][0]) == 0)
+			name = alias[i][1];
+	return strcmp(name, b) == 0;
+}
+
+/* True when the platform @plat ("OS[/ARCH[/VARIANT]]") is this machine's. */
+static bool platform_is_native(const char *plat)
+{
+	const char *slash = strchr(plat, '/');
+	size_t oslen = slash ? (size_t)(slash - plat) : strlen(plat);
+	const char *arch = slash ? slash + 1 : "";
+	size_t alen = strcspn(arch, "/");
+
+	if (oslen != 5 || strncmp(plat, "linux", 5) != 0)
+		return false;
+	return alen == 0 || arch_eq(arch, alen, store_arch());
+}
+
+/* Until builds for other platforms exist, any other platform is refused, never ignored. */
+static int check_platform(const char *plat, struct strata_error **err)
+{
+	if (platform_is_native(plat))
+		return 0;
+	return strata_fail_msg(err, ENOTSUP,
+			       "platform '%s' is not this machine's (linux/%s): building for "
+			       "another platform is not supported",
+			       plat, store_arch());
+}
+
+/* The base image must run here: its config's os and architecture are this machine's. */
+static int check_base_platform(const struct builder *b, const struct recipe_stage *st,
+			       const struct store_image *img, struct strata_error **err)
+{
+	const char *os = jv_str(img->config, "os");
+	const char *arch = jv_str(img->config, "architecture");
+
+	if ((!os || !*os || strcmp(os, "linux") == 0) &&
+	    (!arch || !*arch || arch_eq(arch, strlen(arch), store_arch())))
+		return 0;
+	return strata_fail_msg(err, ENOTSUP,
+			       "%s:%u: base image '%s' is for %s/%s, not this machine's linux/%s: "
+			       "building for another platform is not supported",
+			       b->file->name, st->from->line, st->base, os && *os ? os : "linux",
+			       arch && *arch ? arch : "?", store_arch());
+}
+
 /* The image FROM names: an earlier stage's result, an image in the store, or none (scratch). */
 static int load_base(struct builder *b, const struct recipe_stage *st, struct store_image **out,
 		     struct strata_error **err)
@@ -288,8 +342,15 @@ static int load_base(struct builder *b, const struct recipe_stage *st, struct st
 		*out = NULL;
 		return 0;
 	}
+	if (st->platform && check_platform(st->platform, err) < 0)
+		return strata_wrap(err, "%s:%u: FROM --platform", b->file->name, st->from->line);
 	if (store_image_load(b->s, st->base, out, err) < 0)
 		return strata_wrap(err, "%s:%u: base image", b->file->name, st->from->line);
+	if (check_base_platform(b, st, *out, err) < 0) {
+		store_image_free(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -446,7 +507,7 @@ static void builder_release(struct builder *b)
 		close(b->ctxfd);
 }
 
-int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
+static int build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
 		 struct strata_error **err)
 {
 	struct builder b = { .s = s, .o = o, .ctxfd = -1 };
@@ -493,4 +554,62 @@ unpin:
 out:
 	builder_release(&b);
 	return ret;
+}
+
+/*
+ * A context given as a tar archive (a file, or "-": stdin; compressed or
+ * not) is unpacked into ROOT/tmp/@name first, as docker takes it; -f then
+ * names a file inside it.
+ */
+static int unpack_context(struct store *s, const struct recipe_build_opts *o, char **name,
+			  struct recipe_build_opts *lo, char **dir, char **file,
+			  struct strata_error **err)
+{
+	bool from_stdin = strcmp(o->context, "-") == 0;
+	cleanup_close int in = -1;
+	cleanup_close int dfd = -1;
+
+	if (from_stdin && o->file && strcmp(o->file, "-") == 0)
+		return strata_fail_msg(err, EINVAL,
+				       "the recipe (-f -) and the context (-) cannot both be stdin");
+	in = from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
+			: open(o->context, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return strata_fail(err, errno, "build context '%s'", o->context);
+	*name = store_tmp_name(".context");
+	if (mkdirat(s->tmp_fd, *name, 0700) < 0 ||
+	    (dfd = openat(s->tmp_fd, *name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return strata_fail(err, errno, "unpack the build context");
+	if (recipe_archive_extract(in, dfd, err) < 0)
+		return strata_wrap(err, "build context '%s'", o->context);
+	*dir = xasprintf("%s/tmp/%s", s->root, *name);
+	lo->context = *dir;
+	if (o->file && o->file[0] != '/' && strcmp(o->file, "-") != 0) {
+		*file = path_join(*dir, o->file);
+		lo->file = *file;
+	}
+	return 0;
+}
+
+int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
+		 struct strata_error **err)
+{
+	struct recipe_build_opts lo = *o;
+	cleanup_free char *ctx_name = NULL;
+	cleanup_free char *ctx_dir = NULL;
+	cleanup_free char *ctx_file = NULL;
+	struct stat st;
+	int r;
+
+	if (o->platform && check_platform(o->platform, err) < 0)
+		return strata_wrap(err, "--platform");
+	if (strcmp(o->context, "-") == 0 || (stat(o->context, &st) == 0 && S_ISREG(st.st_mode))) {
+		r = unpack_context(s, o, &ctx_name, &lo, &ctx_dir, &ctx_file, err);
+		if (r == 0)
+			r = build(s, &lo, id, err);
+		if (ctx_name)
+			path_rm_rf_at(s->tmp_fd, ctx_name, NULL);
+		return r;
+	}
+	return build(s, o, id, err);
 }

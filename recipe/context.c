@@ -38,6 +38,7 @@ struct collector {
 	struct recipe_sources *out;
 	size_t cap;
 	struct strata_error **err;
+	const char *where; /* "the build context", "stage 'NAME'": for messages */
 };
 
 static bool excluded(const struct collector *c, const char *path)
@@ -231,7 +232,7 @@ static int add_source(struct collector *c, const char *path)
 	/* The source itself is followed when it is a symlink, but only inside the context. */
 	fd = path_open_in(c->ctxfd, *path ? path : ".", O_RDONLY | O_NONBLOCK, 0, c->err);
 	if (fd < 0)
-		return strata_wrap(c->err, "source '%s'", *path ? path : ".");
+		return strata_wrap(c->err, "source '%s' in %s", *path ? path : ".", c->where);
 	if (fstat(fd, &st) < 0)
 		return strata_fail(c->err, errno, "stat '%s'", path);
 	add_match(c->out, path, S_ISDIR(st.st_mode));
@@ -368,10 +369,10 @@ static int cmp_entries(const void *a, const void *b)
 	return x->source < y->source ? -1 : x->source > y->source;
 }
 
-int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *const *srcs,
-			   struct recipe_sources *out, struct strata_error **err)
+static int collect(int ctxfd, const struct recipe_ignore *ig, char *const *srcs, const char *where,
+		   struct recipe_sources *out, struct strata_error **err)
 {
-	struct collector c = {ctxfd, ig, out, 0, err};
+	struct collector c = {ctxfd, ig, out, 0, err, where};
 	const char *unmatched = NULL;
 
 	memset(out, 0, sizeof(*out));
@@ -420,12 +421,23 @@ int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *cons
 	}
 	if (unmatched && !out->n_matched) {
 		recipe_sources_release(out);
-		return strata_fail_msg(err, ENOENT, "no files match '%s' in the build context",
-				       unmatched);
+		return strata_fail_msg(err, ENOENT, "no files match '%s' in %s", unmatched, where);
 	}
 	if (out->entries)
 		qsort(out->entries, out->n_entries, sizeof(*out->entries), cmp_entries);
 	return 0;
+}
+
+int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *const *srcs,
+			   struct recipe_sources *out, struct strata_error **err)
+{
+	return collect(ctxfd, ig, srcs, "the build context", out, err);
+}
+
+int recipe_sources_collect_in(int rootfd, char *const *srcs, const char *where,
+			      struct recipe_sources *out, struct strata_error **err)
+{
+	return collect(rootfd, NULL, srcs, where, out, err);
 }
 
 void recipe_sources_release(struct recipe_sources *s)

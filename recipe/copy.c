@@ -831,6 +831,23 @@ static int try_extract(struct copy_ctx *c, int fd, const char *dest)
 	return r < 0 ? -1 : 1;
 }
 
+int recipe_archive_extract(int fd, int destfd, struct strata_error **err)
+{
+	struct copy_ctx c = { .rootfd = destfd, .srcfd = -1, .keep_owner = true, .clamp = -1,
+			      .err = err };
+	struct archive *a = archive_open(fd);
+	int r;
+
+	if (!a)
+		return strata_fail_msg(err, EINVAL, "not a tar archive");
+	r = read_archive(&c, a);
+	archive_read_free(a);
+	if (r == 0)
+		r = copy_dir_times(&c);
+	copy_ctx_release(&c);
+	return r;
+}
+
 /* ---- the copy ---- */
 
 static char *url_name(const char *url)

@@ -102,6 +102,13 @@ int recipe_copy_into(struct copy_job *job, const struct recipe_instr *x, int roo
 		     const char *workdir, int64_t clamp, struct strata_error **err);
 
 /*
+ * Extracts the tar archive (any compression) read from @fd into the
+ * directory @destfd, everything it names resolved inside it; owners,
+ * modes, times and user.* xattrs kept.
+ */
+int recipe_archive_extract(int fd, int destfd, struct strata_error **err);
+
+/*
  * Resolves --chown USER[:GROUP] (names looked up in @rootfd's /etc/passwd
  * and /etc/group; a user alone gives its UID as GID).
  */

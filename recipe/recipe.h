@@ -368,6 +368,13 @@ struct recipe_sources {
 int recipe_sources_collect(int ctxfd, const struct recipe_ignore *ig, char *const *srcs,
 			   struct recipe_sources *out, struct strata_error **err);
 
+/*
+ * As recipe_sources_collect, for COPY --from: in the root filesystem
+ * @rootfd, no ignore file; @where names it in messages ("stage 'build'").
+ */
+int recipe_sources_collect_in(int rootfd, char *const *srcs, const char *where,
+			      struct recipe_sources *out, struct strata_error **err);
+
 /* Frees the contents of @s. */
 void recipe_sources_release(struct recipe_sources *s);
 
@@ -401,6 +408,7 @@ struct recipe_build_opts {
 	enum layers_compression compression;
 	char *const *labels;	  /* KEY=VALUE set on the final image */
 	const char *backend;	  /* union backend; NULL: the default */
+	const char *platform;	  /* --platform OS/ARCH[/VARIANT]; only this machine's is built */
 	FILE *out;		  /* "STEP i/N: ...", "--> ID" lines; NULL: quiet */
 	int run_stdout, run_stderr; /* where RUN's output goes (-1: discarded) */
 };

@@ -49,6 +49,10 @@ static const char *check_path_component(const char *c, size_t len)
 
 	if (len == 0)
 		return "path components must not be empty";
+	/* an upper-case letter anywhere is the reason, whatever sits around it */
+	for (size_t k = 0; k < len; k++)
+		if (isupper((unsigned char)c[k]))
+			return "repository name must be lowercase";
 	if (!is_alnum_lower(c[0]))
 		return "path components must start with a lowercase letter or digit";
 	while (i < len) {
@@ -56,8 +60,6 @@ static const char *check_path_component(const char *c, size_t len)
 			i++;
 			continue;
 		}
-		if (isupper((unsigned char)c[i]))
-			return "repository names must be lowercase";
 		/* A separator: one '.', one '_', two '_', or any number of '-'. */
 		if (c[i] == '.' || c[i] == '_') {
 			size_t j = i + 1;

@@ -33,7 +33,10 @@ for t in tests/integration/*.sh; do
 	fi
 	log=$base/log
 	start=$(date +%s)
-	timeout -k 10 "$timeout_s" sh "$t" >"$log" 2>&1
+	# A test that needs longer says so in a "# test-timeout: SECONDS" line.
+	t_timeout=$(sed -n 's/^# test-timeout: \([0-9][0-9]*\)$/\1/p' "$t" | head -1)
+	[ -n "$t_timeout" ] && [ "$t_timeout" -gt "$timeout_s" ] || t_timeout=$timeout_s
+	timeout -k 10 "$t_timeout" sh "$t" >"$log" 2>&1
 	rc=$?
 	dur=$(($(date +%s) - start))
 	leaked=$(awk -v p="$base/strata-test." 'index($5, p) == 1' /proc/self/mountinfo | wc -l)
@@ -57,7 +60,7 @@ for t in tests/integration/*.sh; do
 	*)
 		failn=$((failn + 1))
 		failed_names="$failed_names $name"
-		[ $rc = 124 ] && echo "TIMEOUT after ${timeout_s}s" >>"$log"
+		[ $rc = 124 ] && echo "TIMEOUT after ${t_timeout}s" >>"$log"
 		echo "FAIL $name (${dur}s, status $rc)"
 		tail -n 30 "$log" | sed 's/^/    /'
 		;;

@@ -2,7 +2,7 @@
 """mkimage.py ROOT NAME N: adds an image of N synthetic layers to the store
 at ROOT, tagged NAME:latest. Layer i holds /layer-i and /top (saying i);
 layer 0 also holds /bottom. Plain tar layers, fixed mtimes: the same
-digests every run."""
+digests every run. MKIMAGE_ARCH sets the config's architecture (amd64)."""
 import hashlib, io, json, os, sys, tarfile
 
 root, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -39,7 +39,7 @@ for i in range(n):
     layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": dg, "size": size})
     diffs.append(dg)
     hist.append({"created": "2000-01-01T00:00:00Z", "created_by": "layer %d" % i})
-config = {"created": "2000-01-01T00:00:00Z", "architecture": "amd64", "os": "linux",
+config = {"created": "2000-01-01T00:00:00Z", "architecture": os.environ.get("MKIMAGE_ARCH", "amd64"), "os": "linux",
           "config": {"Cmd": ["/bin/sh"]}, "rootfs": {"type": "layers", "diff_ids": diffs},
           "history": hist}
 cdg, csize = put(json.dumps(config, separators=(",", ":")).encode())

@@ -199,7 +199,9 @@ START_TEST(test_refs_bad)
 {
 	static const char *const bad[][2] = {
 		{ "", "must not be empty" },
-		{ "Busybox", "lowercase" },
+		{ "Busybox", "repository name must be lowercase" },
+		{ "c-Name", "repository name must be lowercase" },
+		{ "my_Image:v1", "repository name must be lowercase" },
 		{ "busy box", "may hold only" },
 		{ "a:", "tag must match" },
 		{ "a:-x", "tag must match" },
