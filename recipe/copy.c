@@ -1,17 +1,25 @@
 /*
- * COPY and ADD (Dockerfile reference):
+ * COPY and ADD (Dockerfile reference, and what docker and buildah do):
  *  - several sources need a destination ending in '/'; a directory source
  *    copies its contents; a file lands at DEST, or DEST/NAME when DEST ends
  *    in '/' or is a directory already; a relative DEST is under WORKDIR;
- *  - new files and directories belong to 0:0 unless --chown (names looked
- *    up in the image's /etc/passwd and /etc/group; a user alone gives its
- *    UID as GID too); --chmod sets the permission bits; mtimes are kept;
+ *  - context files belong to 0:0 unless --chown (names looked up in the
+ *    image's /etc/passwd and /etc/group; a user alone gives its UID as GID
+ *    too) and lose setuid/setgid; --from keeps owners and modes; --chmod
+ *    sets the permission bits; mtimes (of directories too, set once their
+ *    contents are written), user.* xattrs and hard links are kept;
+ *  - the directory a directory source is copied into keeps its owner and
+ *    mode when it exists; when it does not, it and the missing parents of
+ *    any destination are made 0755, owned by --chown's owner (else root);
+ *    a directory in the way of a file or a link is replaced;
  *  - heredoc sources are files named by their delimiter, mode 0644;
  *  - ADD extracts a local tar archive (any compression libarchive reads) into
- *    DEST, keeping owners unless --chown; a URL is downloaded (mode 0600) and
- *    checked against --checksum; git sources are refused.
+ *    DEST, keeping owners unless --chown, everything it names resolved
+ *    inside DEST; a URL is downloaded (mode 0600) and checked against
+ *    --checksum; git sources are refused.
  * Everything is written inside the root filesystem through util/path, so a
- * symlink in the image (or in an archive) never leads out of it.
+ * symlink in the image (or in an archive) never leads out of it; a dangling
+ * one on the way to a destination has its target made, inside the rootfs.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -817,8 +825,9 @@ static int try_extract(struct copy_ctx *c, int fd, const char *dest)
 	a = archive_open(fd);
 	if (!a)
 		return strata_fail_msg(c->err, EIO, "read archive: cannot open it again");
-	/* the destination is the root of everything the archive names */
+	/* the destination is the root of everything the archive names; its modes are kept */
 	in.rootfd = destfd;
+	in.strip_setid = false;
 	in.dirs = NULL;
 	in.n_dirs = 0;
 	in.links = NULL;

@@ -767,6 +767,17 @@ END_TEST
 
 START_TEST(test_glob)
 {
+	/* A source keeps an escaped glob character escaped for the matcher. */
+	{
+		cleanup_error struct strata_error *err = NULL;
+		cleanup_free char *w = recipe_expand_glob_word("n\\?pe/\\*.txt", '\\', NULL, &err);
+		cleanup_free char *b = recipe_expand_glob_word("n`?pe", '`', NULL, &err);
+
+		ck_assert_str_eq(w, "n\\?pe/\\*.txt");
+		ck_assert_str_eq(b, "n\\?pe");
+		ck_assert_int_eq(recipe_glob_match(w, "n?pe/*.txt"), 1);
+		ck_assert_int_eq(recipe_glob_match(w, "nope/*.txt"), 0);
+	}
 	ck_assert_int_eq(recipe_glob_match("*.c", "main.c"), 1);
 	ck_assert_int_eq(recipe_glob_match("*.c", "src/main.c"), 0);
 	ck_assert_int_eq(recipe_glob_match("*", ".hidden"), 1);

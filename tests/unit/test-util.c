@@ -155,6 +155,42 @@ START_TEST(test_path_mkdirs_in)
 }
 END_TEST
 
+START_TEST(test_path_mkdirs_owned_in)
+{
+	cleanup_close int rootfd = make_escape_tree();
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *dangling = xasprintf("%s/root/dangling", scratch);
+	cleanup_free char *esc = xasprintf("%s/root/esc", scratch);
+	cleanup_free char *loop = xasprintf("%s/root/loop", scratch);
+	cleanup_free char *made = xasprintf("%s/root/target/sub", scratch);
+	cleanup_free char *made_far = xasprintf("%s/root/far/x", scratch);
+	cleanup_free char *leak = xasprintf("%s/far", scratch);
+	struct stat st;
+	int fd;
+
+	/* A dangling symlink on the way has its target made, inside the root. */
+	ck_assert_int_eq(symlink("target", dangling), 0);
+	fd = path_mkdirs_owned_in(rootfd, "dangling/sub", 0755, 7, 8, &err);
+	ck_assert_ok(fd, err);
+	close(fd);
+	ck_assert_int_eq(stat(made, &st), 0);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(st.st_uid, 7);
+		ck_assert_int_eq(st.st_gid, 8);
+	}
+	ck_assert_int_eq(symlink("../../../far", esc), 0);
+	fd = path_mkdirs_owned_in(rootfd, "esc/x", 0755, (uid_t)-1, (gid_t)-1, &err);
+	ck_assert_ok(fd, err);
+	close(fd);
+	ck_assert_int_eq(access(made_far, F_OK), 0);
+	ck_assert_int_ne(access(leak, F_OK), 0);
+	/* A loop ends in an error, not a hang. */
+	ck_assert_int_eq(symlink("loop", loop), 0);
+	ck_assert_int_eq(path_mkdirs_owned_in(rootfd, "loop/x", 0755, (uid_t)-1, (gid_t)-1, &err),
+			 -1);
+}
+END_TEST
+
 START_TEST(test_path_rm_rf)
 {
 	cleanup_close int rootfd = make_escape_tree();
@@ -454,6 +490,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_path_open_in_confined);
 	tcase_add_test(tc, test_path_open_in_fallback);
 	tcase_add_test(tc, test_path_mkdirs_in);
+	tcase_add_test(tc, test_path_mkdirs_owned_in);
 	tcase_add_test(tc, test_path_rm_rf);
 	suite_add_tcase(s, tc);
 
