@@ -669,7 +669,7 @@ static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
 	if (store_fsck(s, repair, print_problem, NULL, &problems, &repaired, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (problems == 0) {
-		printf("store '%s' is consistent\n", s->root);
+		printf("store '%s' is consistent\n", store_root(s));
 		return 0;
 	}
 	printf("%u problem%s found, %u repaired\n", problems, problems == 1 ? "" : "s", repaired);

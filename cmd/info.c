@@ -20,36 +20,21 @@
 #include "launch/launch.h"
 #include "overlay/overlay.h"
 
+static int count_one(const struct store_layer_entry *e, void *arg, struct strata_error **err)
+{
+	(void)e;
+	(void)err;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
 /* Counts the chain-ID dirs under ROOT/layers/<backend>/ for every backend. */
 static uint64_t count_layer_dirs(struct store *s)
 {
-	cleanup_dir DIR *top = NULL;
-	struct dirent *be;
 	uint64_t n = 0;
-	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(top = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (store_layer_walk(s, count_one, &n, NULL) < 0)
 		return 0;
-	}
-	while ((be = readdir(top))) {
-		cleanup_dir DIR *d = NULL;
-		struct dirent *de;
-		int bfd;
-
-		if (be->d_name[0] == '.')
-			continue;
-		bfd = openat(s->layers_fd, be->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (bfd < 0 || !(d = fdopendir(bfd))) {
-			if (bfd >= 0)
-				close(bfd);
-			continue;
-		}
-		while ((de = readdir(d)))
-			if (strlen(de->d_name) == DIGEST_HEX_LEN && digest_is_hex_prefix(de->d_name))
-				n++;
-	}
 	return n;
 }
 
@@ -131,7 +116,7 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_fail(ctx, err);
 
 	store_o = json_object();
-	jv_set_str(store_o, "root", s->root);
+	jv_set_str(store_o, "root", store_root(s));
 	json_object_set_new(store_o, "images", json_integer((json_int_t)n));
 	json_object_set_new(store_o, "imageBytes", json_integer((json_int_t)img_bytes));
 	json_object_set_new(store_o, "layerDirs", json_integer((json_int_t)count_layer_dirs(s)));
@@ -165,7 +150,7 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 
 		printf("version: %s\n", STRATA_VERSION);
 		printf("store:\n  root: %s\n  images: %zu (%s)\n  layer dirs: %llu\n  containers: %zu\n",
-		       s->root, n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
+		       store_root(s), n, sz, (unsigned long long)count_layer_dirs(s), strv_len(cids));
 		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n  cgroups: %s\n  rootless: %s\n",
 		       u.release, store_arch(), sys_ncpus(), launch_cgroup_mode(),
 		       sys_is_host_root() ? "no" : "yes (a user namespace maps this user to root)");

@@ -196,22 +196,6 @@ static int save_oci(struct store *s, struct out *o, const struct layers_save_ite
 	return 0;
 }
 
-/* An unlinked file in ROOT/tmp for staging. */
-static int tmp_file(struct store *s, struct strata_error **err)
-{
-	cleanup_free char *name = NULL;
-	int fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		return fd >= 0 ? fd : strata_fail(err, errno, "create a staging file");
-	name = store_tmp_name(".stage");
-	fd = openat(s->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return strata_fail(err, errno, "create a staging file");
-	unlinkat(s->tmp_fd, name, 0);
-	return fd;
-}
-
 /*
  * Decompresses the layer blob @l into a staging file and checks its diffID
  * against @diff_id. Returns the fd at offset 0 and its size.
@@ -228,7 +212,7 @@ static int uncompressed_layer(struct store *s, const struct store_desc *l, const
 
 	if (bfd < 0)
 		return -1;
-	if ((tfd = tmp_file(s, err)) < 0 || layers_source_open(bfd, &src, err) < 0)
+	if ((tfd = store_tmp_file(s, err)) < 0 || layers_source_open(bfd, &src, err) < 0)
 		goto fail;
 	dg = digester_new();
 	*size = 0;
@@ -551,7 +535,7 @@ static const char *blob_name_hex(const char *name)
 static int entry_to_layer(struct load *ld, struct archive *a, struct archive_entry *e,
 			  struct layers_blob *out, struct strata_error **err)
 {
-	cleanup_close int fd = tmp_file(ld->s, err);
+	cleanup_close int fd = store_tmp_file(ld->s, err);
 	la_ssize_t n;
 
 	if (fd < 0)

@@ -2,12 +2,21 @@
  * Layer dirs: ROOT/layers/<backend>/<chain-hex>/{layer.json,diff/}, one per
  * layer stack, shared by every image with that chain. overlay and aufs dirs
  * hold one layer's changes in their whiteout format; a vfs dir is a full
- * snapshot (the parent's layers replayed, then this one applied). Each is
- * made under ROOT/tmp and renamed into place while the store is pinned, so
- * a crash leaves only staging that gc removes, and two makers of the same
- * dir race harmlessly: the loser drops its copy. The content is not synced
- * (it is a cache of a blob that is): layer.json names the boot it was made
- * in, and a dir from an earlier boot is made again before use.
+ * snapshot (the parent's layers replayed, then this one applied).
+ *
+ * This file is their one maker: a stage (ROOT/tmp/<name>/ with an empty
+ * diff/, made while the store is pinned) is filled (by an unpack, a stream,
+ * a copy of a container's upper dir, a flattening, or a dir renamed in),
+ * then recorded (layer.json, with the boot it was made in) and published
+ * (renamed into place). A crash leaves only staging that gc removes, and two
+ * makers of the same dir race harmlessly: the loser drops its copy.
+ *
+ * The content is not synced (it is a cache of a blob that is): a dir is
+ * trusted only with a record of this boot naming its own chain ID. One from
+ * an earlier boot, without a record, or with a broken one is treated as
+ * absent and made again: the stale dir is first moved aside into ROOT/tmp
+ * (atomically, under the store's exclusive lock, after checking again that
+ * it is still invalid), so a new one can take its place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,54 +39,43 @@ char *layers_dir_path(struct store *s, const char *backend, const char *chain_id
 	return path_join(dir, "diff");
 }
 
-/* This boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. */
-static const char *boot_id(void)
-{
-	static char id[64];
-	static bool read_once;
-
-	if (!read_once) {
-		cleanup_free char *buf = NULL;
-		size_t len = 0;
-
-		read_once = true;
-		if (file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", sizeof(id) - 1, &buf,
-				 &len, NULL) == 0) {
-			while (len && buf[len - 1] == '\n')
-				len--;
-			memcpy(id, buf, len);
-			id[len] = '\0';
-		}
-	}
-	return id;
-}
-
-/*
- * True when the layer dir exists and can be trusted: its content is not
- * synced when it is made (a cache of a blob that is), so a dir made during
- * an earlier boot, which a crash may have cut short, is made again.
- */
-static bool layer_dir_valid(struct store *s, const char *backend, const char *chain_id)
+bool layers_dir_valid(struct store *s, const char *backend, const char *chain_id)
 {
 	cleanup_json json_t *rec = NULL;
-	const char *made;
+	const char *made, *cid;
 
 	if (!store_layer_exists(s, backend, chain_id))
 		return false;
 	rec = store_layer_record(s, backend, chain_id, NULL);
-	made = rec ? jv_str(rec, "Boot") : NULL;
-	if (!made || !*boot_id() || !strcmp(made, boot_id()))
-		return true;
-	log_info("layer %.19s was unpacked before a reboot: unpacking it again", chain_id);
-	{
-		cleanup_free char *rel = xasprintf("%s/%s", backend, digest_hex(chain_id));
-		cleanup_free char *tmp = store_tmp_name("-stale");
+	if (!json_is_object(rec))
+		return false;
+	cid = jv_str(rec, "ChainID");
+	made = jv_str(rec, "Boot");
+	return cid && !strcmp(cid, chain_id) && made && !strcmp(made, sys_boot_id());
+}
 
-		/* out of the way first (atomically), then removed */
-		if (renameat(s->layers_fd, rel, s->tmp_fd, tmp) == 0)
-			path_rm_rf_at(s->tmp_fd, tmp, NULL);
+/*
+ * Moves an invalid layer dir of @chain_id out of the way and removes it.
+ * Under the exclusive lock, so that a valid dir another maker published
+ * meanwhile is never the one removed.
+ */
+static int discard_invalid(struct store *s, const char *backend, const char *chain_id,
+			   struct strata_error **err)
+{
+	cleanup_free char *trash = NULL;
+	int r = 0;
+
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		return -1;
+	if (!layers_dir_valid(s, backend, chain_id)) {
+		log_info("layer %.19s: its dir is half-made, has no valid record or is from an "
+			 "earlier boot: making it again", chain_id);
+		r = store_layer_move_aside(s, backend, chain_id, &trash, err);
 	}
-	return store_layer_exists(s, backend, chain_id);
+	store_unlock(s);
+	if (trash)
+		store_tmp_remove(s, trash, NULL);
+	return r;
 }
 
 /* Fails unless the unpacked tar's diffID @got is @want (when the image names one). */
@@ -142,106 +140,160 @@ static int replay_parents(struct store *s, const char *parent, int dfd, struct s
 	return 0;
 }
 
-/* A layer dir being made in ROOT/tmp/<tmp>/, diff/ inside; the caller pins the store. */
-struct staging {
-	char *tmp;
+/* ---- stage -> fill -> record -> publish ---- */
+
+struct layers_stage {
+	struct store *s;
+	char *backend;
+	char *tmp; /* ROOT/tmp/<tmp>, NULL once published */
 	int tfd, dfd;
+	bool pinned;
 };
 
-/* Makes the staging dirs; on failure, staging_end() removes what was made. */
-static int staging_begin(struct store *s, const char *backend, struct staging *st,
-			 struct strata_error **err)
+int layers_stage_new(struct store *s, const char *backend, struct layers_stage **out,
+		     struct strata_error **err)
 {
-	cleanup_free char *tmp = store_tmp_name("-layer");
+	struct layers_stage *st;
+	enum layers_whiteout wh;
 
-	st->tmp = NULL;
+	*out = NULL;
+	if (layers_backend_whiteout(backend, &wh) < 0)
+		return strata_fail_msg(err, EINVAL, "unknown storage backend '%s'", backend);
+	st = xcalloc(1, sizeof(*st));
+	st->s = s;
+	st->backend = xstrdup(backend);
 	st->tfd = st->dfd = -1;
-	if (mkdirat(s->layers_fd, backend, 0700) < 0 && errno != EEXIST)
-		return strata_fail(err, errno, "create layers/%s", backend);
-	if (mkdirat(s->tmp_fd, tmp, 0700) < 0)
-		return strata_fail(err, errno, "create tmp/%s", tmp);
-	st->tmp = steal_ptr(&tmp);
-	st->tfd = openat(s->tmp_fd, st->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (st->tfd < 0 || mkdirat(st->tfd, "diff", 0755) < 0 ||
+	if (store_pin(s, err) < 0)
+		goto fail;
+	st->pinned = true;
+	st->tfd = store_tmp_mkdir(s, "-layer", 0700, &st->tmp, err);
+	if (st->tfd < 0)
+		goto fail;
+	if (mkdirat(st->tfd, "diff", 0755) < 0 ||
 	    (st->dfd = openat(st->tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
-		    0)
-		return strata_fail(err, errno, "create tmp/%s/diff", st->tmp);
+		    0) {
+		strata_fail(err, errno, "create tmp/%s/diff", st->tmp);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	layers_stage_free(st);
+	return -1;
+}
+
+int layers_stage_diff_fd(const struct layers_stage *st)
+{
+	return st->dfd;
+}
+
+int layers_stage_adopt(struct layers_stage *st, int dirfd, const char *name,
+		       struct strata_error **err)
+{
+	if (st->dfd >= 0)
+		close(st->dfd);
+	st->dfd = -1;
+	if (unlinkat(st->tfd, "diff", AT_REMOVEDIR) < 0)
+		return strata_fail(err, errno, "replace tmp/%s/diff", st->tmp);
+	if (renameat(dirfd, name, st->tfd, "diff") < 0)
+		return strata_fail(err, errno, "move '%s' into the new layer dir", name);
+	st->dfd = openat(st->tfd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (st->dfd < 0)
+		return strata_fail(err, errno, "open tmp/%s/diff", st->tmp);
 	return 0;
 }
 
-/* Writes the record and renames the staged dir into place (a twin made meanwhile wins). */
-static int staging_install(struct store *s, const char *backend, struct staging *st,
-			   const char *chain_id, const char *parent_chain_id, const char *diff_id,
-			   const char *blob_digest, uint64_t bytes, struct strata_error **err)
+/* Writes layer.json into the stage. */
+static int stage_record(struct layers_stage *st, const struct layers_dir_record *r,
+			struct strata_error **err)
 {
 	cleanup_free char *created = time_rfc3339(time_now_ns() / 1000000000, 0);
-	cleanup_free char *final = NULL;
 	cleanup_json json_t *rec = NULL;
 
-	rec = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s, s:s}", "ChainID", chain_id, "DiffID",
-			diff_id ? diff_id : "", "Parent", parent_chain_id, "Blob", blob_digest,
-			"Size", (json_int_t)bytes, "Created", created, "Boot", boot_id());
-	if (jv_write_at(st->tfd, "layer.json", rec, err) < 0)
-		return -1;
-	final = xasprintf("%s/%s", backend, digest_hex(chain_id));
-	if (renameat(s->tmp_fd, st->tmp, s->layers_fd, final) < 0) {
-		if ((errno == EEXIST || errno == ENOTEMPTY) &&
-		    store_layer_exists(s, backend, chain_id)) {
-			log_debug("layer dir %s made meanwhile by another process", final);
-			return 0;
-		}
-		return strata_fail(err, errno, "move layer dir into layers/%s", final);
-	}
-	free(st->tmp);
-	st->tmp = NULL;
-	file_fsync_dir(s->layers_fd, NULL);
-	return 0;
+	rec = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:s, s:s}", "ChainID", r->chain_id, "DiffID",
+			r->diff_id ? r->diff_id : "", "Parent", r->parent, "Blob",
+			r->blob ? r->blob : "", "Size", (json_int_t)r->size, "Created", created,
+			"Boot", sys_boot_id());
+	return jv_write_at(st->tfd, "layer.json", rec, err);
 }
 
-/* Closes the staging and removes what is left of it (nothing once installed). */
-static void staging_end(struct store *s, struct staging *st)
+int layers_stage_publish(struct layers_stage *st, const struct layers_dir_record *rec,
+			 struct strata_error **err)
 {
+	struct store *s = st->s;
+
+	if (!st->tmp)
+		return strata_fail_msg(err, EINVAL, "layer %.19s: published twice", rec->chain_id);
+	if (stage_record(st, rec, err) < 0)
+		return strata_wrap(err, "layer %.19s", rec->chain_id);
+	/* A second round only after a stale dir was moved aside; a third means it came back. */
+	for (int round = 0; round < 3; round++) {
+		struct strata_error *e = NULL;
+
+		if (store_layer_publish(s, st->backend, rec->chain_id, st->tmp, &e) == 0) {
+			strata_error_free(e);
+			free(steal_ptr(&st->tmp));
+			return 0;
+		}
+		if (strata_error_code(e) != EEXIST) {
+			*err = e;
+			return strata_wrap(err, "layer %.19s", rec->chain_id);
+		}
+		strata_error_free(e);
+		if (layers_dir_valid(s, st->backend, rec->chain_id)) {
+			log_debug("layer dir %.19s made meanwhile by another process", rec->chain_id);
+			return 0; /* ours is removed with the stage */
+		}
+		if (discard_invalid(s, st->backend, rec->chain_id, err) < 0)
+			return strata_wrap(err, "layer %.19s", rec->chain_id);
+	}
+	return strata_fail_msg(err, EEXIST, "layer %.19s: an invalid dir keeps coming back in its place",
+			       rec->chain_id);
+}
+
+void layers_stage_free(struct layers_stage *st)
+{
+	if (!st)
+		return;
 	if (st->dfd >= 0)
 		close(st->dfd);
 	if (st->tfd >= 0)
 		close(st->tfd);
 	if (st->tmp)
-		path_rm_rf_at(s->tmp_fd, st->tmp, NULL);
+		store_tmp_remove(st->s, st->tmp, NULL);
+	if (st->pinned)
+		store_unpin(st->s);
 	free(st->tmp);
-	st->tmp = NULL;
-	st->tfd = st->dfd = -1;
+	free(st->backend);
+	free(st);
 }
 
 int layers_dir_unpack(struct store *s, const char *backend, const char *chain_id,
 		      const char *parent_chain_id, const char *diff_id, const struct store_desc *blob,
 		      struct strata_error **err)
 {
+	struct layers_dir_record rec = { chain_id, parent_chain_id, diff_id, blob->digest, 0 };
+	struct layers_stage *st = NULL;
 	enum layers_whiteout wh;
-	struct staging st;
-	uint64_t bytes = 0;
 	int ret = -1;
 
 	if (layers_backend_whiteout(backend, &wh) < 0)
 		return strata_fail_msg(err, EINVAL, "unknown storage backend '%s'", backend);
-	if (layer_dir_valid(s, backend, chain_id))
+	if (layers_dir_valid(s, backend, chain_id))
 		return 0;
 	if (wh == LAYERS_WHITEOUT_VFS && parent_chain_id &&
-	    !store_layer_exists(s, backend, parent_chain_id))
+	    !layers_dir_valid(s, backend, parent_chain_id))
 		return strata_fail_msg(err, ENOENT, "parent layer dir %.19s is missing",
 				       parent_chain_id);
-	if (store_pin(s, err) < 0)
+	if (layers_stage_new(s, backend, &st, err) < 0)
 		return -1;
-	if (staging_begin(s, backend, &st, err) < 0)
+	if (wh == LAYERS_WHITEOUT_VFS && replay_parents(s, parent_chain_id, st->dfd, err) < 0)
 		goto out;
-	if (wh == LAYERS_WHITEOUT_VFS && replay_parents(s, parent_chain_id, st.dfd, err) < 0)
+	if (unpack_blob(s, blob->digest, diff_id, st->dfd, wh, &rec.size, err) < 0)
 		goto out;
-	if (unpack_blob(s, blob->digest, diff_id, st.dfd, wh, &bytes, err) < 0)
-		goto out;
-	ret = staging_install(s, backend, &st, chain_id, parent_chain_id, diff_id, blob->digest,
-			      bytes, err);
+	ret = layers_stage_publish(st, &rec, err);
 out:
-	staging_end(s, &st);
-	store_unpin(s);
+	layers_stage_free(st);
 	return ret;
 }
 
@@ -268,7 +320,7 @@ struct layers_dir_stream {
 	struct store *s;
 	char *backend, *chain_id, *parent_chain_id, *diff_id, *blob_digest;
 	enum layers_whiteout wh;
-	struct staging st;
+	struct layers_stage *st;
 	struct layers_follow *follow;
 	int fd; /* the blob's staging file, read-only */
 	pthread_t thread;
@@ -283,7 +335,7 @@ static void *stream_main(void *arg)
 	struct layers_dir_stream *ds = arg;
 	struct layers_unpack_opts o = { .follow = ds->follow };
 
-	ds->ret = layers_unpack(ds->fd, ds->st.dfd, ds->wh, &o, &ds->stats, &ds->err);
+	ds->ret = layers_unpack(ds->fd, ds->st->dfd, ds->wh, &o, &ds->stats, &ds->err);
 	return NULL;
 }
 
@@ -294,8 +346,7 @@ static void stream_free(struct layers_dir_stream *ds)
 		close(ds->fd);
 	strata_error_free(ds->err);
 	layers_follow_free(ds->follow);
-	staging_end(ds->s, &ds->st);
-	store_unpin(ds->s);
+	layers_stage_free(ds->st);
 	free(ds->backend);
 	free(ds->chain_id);
 	free(ds->parent_chain_id);
@@ -316,18 +367,13 @@ int layers_dir_stream_new(struct store *s, const char *backend, const char *chai
 	if (layers_backend_whiteout(backend, &wh) < 0)
 		return strata_fail_msg(err, EINVAL, "unknown storage backend '%s'", backend);
 	/* A vfs dir is its parents replayed first: made once they are, after the pull. */
-	if (wh == LAYERS_WHITEOUT_VFS || layer_dir_valid(s, backend, chain_id))
+	if (wh == LAYERS_WHITEOUT_VFS || layers_dir_valid(s, backend, chain_id))
 		return 0;
 	ds = xcalloc(1, sizeof(*ds));
 	ds->s = s;
 	ds->wh = wh;
 	ds->fd = -1;
-	ds->st.tfd = ds->st.dfd = -1;
-	if (store_pin(s, err) < 0) {
-		free(ds);
-		return -1;
-	}
-	if (staging_begin(s, backend, &ds->st, err) < 0)
+	if (layers_stage_new(s, backend, &ds->st, err) < 0)
 		goto fail;
 	ds->fd = fcntl(blob_fd, F_DUPFD_CLOEXEC, 0);
 	if (ds->fd < 0) {
@@ -378,9 +424,10 @@ int layers_dir_stream_finish(struct layers_dir_stream *ds, bool complete,
 		strata_fail_msg(err, strata_error_code(ds->err), "layer %.19s: %s", ds->blob_digest,
 				strata_error_msg(ds->err));
 	} else if (check_diff_id(ds->blob_digest, ds->diff_id, ds->stats.diff_id, err) == 0) {
-		ret = staging_install(ds->s, ds->backend, &ds->st, ds->chain_id,
-				      ds->parent_chain_id, ds->diff_id, ds->blob_digest,
-				      ds->stats.bytes, err);
+		struct layers_dir_record rec = { ds->chain_id, ds->parent_chain_id, ds->diff_id,
+						 ds->blob_digest, ds->stats.bytes };
+
+		ret = layers_stage_publish(ds->st, &rec, err);
 	}
 	stream_free(ds);
 	return ret;

@@ -933,19 +933,17 @@ static int stream(struct exporter *x, struct strata_error **err)
 static int export_staged(struct store *s, const struct store_image *img, int outfd,
 			 struct strata_error **err)
 {
-	cleanup_free char *tmp = store_tmp_name("-export");
+	cleanup_free char *tmp = NULL;
 	struct strata_error *rm_err = NULL;
 	cleanup_close int dfd = -1;
 	int r = -1;
 
-	if (mkdirat(s->tmp_fd, tmp, 0755) < 0)
-		return strata_fail(err, errno, "create a staging directory");
-	dfd = openat(s->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = store_tmp_mkdir(s, "-export", 0755, &tmp, err);
 	if (dfd < 0)
-		strata_fail(err, errno, "open the staging directory");
-	else if (layers_apply_image(s, img, dfd, err) == 0)
+		return strata_wrap(err, "create a staging directory");
+	if (layers_apply_image(s, img, dfd, err) == 0)
 		r = layers_pack_tar_fd(dfd, outfd, -1, err);
-	if (path_rm_rf_at(s->tmp_fd, tmp, &rm_err) < 0) {
+	if (store_tmp_remove(s, tmp, &rm_err) < 0) {
 		log_warn("remove staging directory: %s", strata_error_msg(rm_err));
 		strata_error_free(rm_err);
 	}

@@ -323,6 +323,57 @@ void layers_dir_stream_end(struct layers_dir_stream *ds);
 int layers_dir_stream_finish(struct layers_dir_stream *ds, bool complete,
 			     struct strata_error **err);
 
+/*
+ * True when the layer dir of @chain_id exists and can be trusted: its
+ * layer.json names that chain ID and this boot (the content is not synced,
+ * so a dir of an earlier boot may be cut short). Any other dir there
+ * (half-made, without a record) counts as absent and is made again.
+ */
+bool layers_dir_valid(struct store *s, const char *backend, const char *chain_id);
+
+/* What layer.json of a new layer dir says (its boot and creation time are added). */
+struct layers_dir_record {
+	const char *chain_id;
+	const char *parent; /* the chain ID below, or NULL */
+	const char *diff_id;
+	const char *blob;   /* the compressed blob it was made from */
+	uint64_t size;	    /* bytes of content */
+};
+
+/*
+ * A layer dir being made: every maker goes stage -> fill -> record ->
+ * publish. layers_stage_new() pins the store and makes ROOT/tmp/<name>/ with
+ * an empty diff/; the caller fills diff/ (layers_stage_diff_fd(), or
+ * layers_stage_adopt() to rename a dir it filled elsewhere), then
+ * layers_stage_publish() writes layer.json and renames it into place.
+ */
+struct layers_stage;
+
+/* Starts a layer dir for @backend in ROOT/tmp (the store stays pinned until it is freed). */
+int layers_stage_new(struct store *s, const char *backend, struct layers_stage **out,
+		     struct strata_error **err);
+
+/* The O_DIRECTORY fd of the stage's diff/ to fill (borrowed). */
+int layers_stage_diff_fd(const struct layers_stage *st);
+
+/*
+ * Makes the dir @name of @dirfd the stage's diff/, by rename (same
+ * filesystem; the empty diff/ goes), for a maker that filled a dir elsewhere.
+ */
+int layers_stage_adopt(struct layers_stage *st, int dirfd, const char *name,
+		       struct strata_error **err);
+
+/*
+ * Writes the record (@rec with this boot) and renames the stage into place.
+ * A valid twin published meanwhile wins (ours is dropped, 0 returned); a
+ * stale or half-made dir in the way is moved aside into ROOT/tmp first.
+ */
+int layers_stage_publish(struct layers_stage *st, const struct layers_dir_record *rec,
+			 struct strata_error **err);
+
+/* Frees @st and removes whatever was not published; unpins the store. NULL is fine. */
+void layers_stage_free(struct layers_stage *st);
+
 /* The absolute path of a layer dir's content (".../diff"). Caller frees. */
 char *layers_dir_path(struct store *s, const char *backend, const char *chain_id);
 

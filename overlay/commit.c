@@ -174,50 +174,38 @@ static int layer_dir_from_upper(struct ctr *c, const char *chain, const char *pa
 				const struct layers_blob *blob, bool move,
 				struct strata_error **err)
 {
-	cleanup_free char *name = store_tmp_name(".commit");
+	struct layers_dir_record rec = { chain, parent, blob->diff_id, blob->digest,
+					 blob->tar_size };
+	struct layers_stage *st = NULL;
 	cleanup_close int src = -1;
-	cleanup_close int dfd = -1;
-	cleanup_close int diff = -1;
+	int ret = -1;
 
 	src = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0)
 		return strata_fail(err, errno, "open the upper dir");
-	if (mkdirat(c->s->tmp_fd, name, 0700) < 0)
-		return strata_fail(err, errno, "stage the new layer dir");
-	dfd = openat(c->s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		strata_fail(err, errno, "stage the new layer dir");
-		goto out;
-	}
+	if (layers_stage_new(c->s, c->b->name, &st, err) < 0)
+		return strata_wrap(err, "stage the new layer dir");
 	if (move) {
 		/* the top as unpack makes it: a plain 0755 directory */
 		if (strip_private(src, ".", err) < 0 ||
 		    strip_tree(openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err) < 0)
 			goto out;
-		if (fchmod(src, 0755) < 0 || renameat(c->dirfd, "upper", dfd, "diff") < 0) {
+		if (fchmod(src, 0755) < 0) {
 			strata_fail(err, errno, "move the upper dir into the layer dir");
 			goto out;
 		}
-	} else {
-		if (mkdirat(dfd, "diff", 0755) < 0 ||
-		    (diff = openat(dfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-			strata_fail(err, errno, "stage the new layer dir");
+		if (layers_stage_adopt(st, c->dirfd, "upper", err) < 0)
 			goto out;
-		}
-		if (copy_tree(src,
-			      diff,
-			      c->b->whiteout == LAYERS_WHITEOUT_AUFS ? COPY_SKIP_AUFS_META
-								     : COPY_STRIP_OVERLAY,
-			      err) < 0)
-			goto out;
-	}
-	if (stack_write_layer_record(dfd, chain, blob->diff_id, parent, blob->digest,
-				     blob->tar_size, err) < 0)
+	} else if (copy_tree(src, layers_stage_diff_fd(st),
+			     c->b->whiteout == LAYERS_WHITEOUT_AUFS ? COPY_SKIP_AUFS_META
+								    : COPY_STRIP_OVERLAY,
+			     err) < 0) {
 		goto out;
-	return stack_publish_layer(c->s, c->b->name, name, chain, err);
+	}
+	ret = layers_stage_publish(st, &rec, err);
 out:
-	path_rm_rf_at(c->s->tmp_fd, name, NULL);
-	return -1;
+	layers_stage_free(st);
+	return ret;
 }
 
 /* Makes the new chain's layer dir from the upper dir (overlay, aufs), unless it exists. */
@@ -233,7 +221,7 @@ static int make_layer_dir(struct ctr *c, const struct store_image *img,
 	diffs[n] = (char *)blob->diff_id;
 	chains = store_chain_ids(diffs, n + 1);
 	free(diffs);
-	if (store_layer_exists(c->s, c->b->name, chains[n]))
+	if (layers_dir_valid(c->s, c->b->name, chains[n]))
 		return 0;
 	/* aufs branches hold internals (.wh..wh.plnk, ...) a layer dir must not have: copied */
 	move = move && c->b->whiteout == LAYERS_WHITEOUT_OVERLAY;

@@ -24,24 +24,6 @@
 
 #include "overlay/overlay-int.h"
 
-const char *boot_id(void)
-{
-	static char id[64];
-	static bool done;
-
-	if (!done) {
-		cleanup_free char *buf = NULL;
-
-		done = true;
-		if (file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 63, &buf, NULL, NULL) ==
-		    0) {
-			buf[strcspn(buf, "\n")] = '\0';
-			memcpy(id, buf, strlen(buf) + 1);
-		}
-	}
-	return id;
-}
-
 int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err)
 {
 	const char *backend;
@@ -88,7 +70,7 @@ void ctr_close(struct ctr *c)
 
 char *ctr_path(const struct ctr *c, const char *name)
 {
-	return xasprintf("%s/containers/%s/%s", c->s->root, c->id, name);
+	return xasprintf("%s/containers/%s/%s", store_root(c->s), c->id, name);
 }
 
 int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err)
@@ -128,7 +110,7 @@ static bool vfs_counted(const json_t *rec)
 {
 	const char *b = jv_str(rec, "MountBoot");
 
-	return jv_int(rec, "MountCount", 0) > 0 && b && strcmp(b, boot_id()) == 0;
+	return jv_int(rec, "MountCount", 0) > 0 && b && strcmp(b, sys_boot_id()) == 0;
 }
 
 /* mkdir that accepts an existing dir. */
@@ -172,7 +154,7 @@ static int stage_vfs_rootfs(struct store *s, const struct store_image *img, char
 			    struct strata_error **err)
 {
 	cleanup_free char *top = stack_vfs_top(s, img, err);
-	cleanup_free char *n = store_tmp_name(".rootfs");
+	cleanup_free char *n = NULL;
 	cleanup_close int src = -1;
 	cleanup_close int dst = -1;
 
@@ -181,13 +163,11 @@ static int stage_vfs_rootfs(struct store *s, const struct store_image *img, char
 	src = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0)
 		return strata_fail(err, errno, "open '%s'", top);
-	if (mkdirat(s->tmp_fd, n, 0755) < 0)
-		return strata_fail(err, errno, "stage a rootfs");
-	dst = openat(s->tmp_fd, n, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dst < 0 || copy_tree(src, dst, 0, err) < 0) {
-		if (dst < 0)
-			strata_fail(err, errno, "stage a rootfs");
-		path_rm_rf_at(s->tmp_fd, n, NULL);
+	dst = store_tmp_mkdir(s, ".rootfs", 0755, &n, err);
+	if (dst < 0)
+		return strata_wrap(err, "stage a rootfs");
+	if (copy_tree(src, dst, 0, err) < 0) {
+		store_tmp_remove(s, n, NULL);
 		return strata_wrap(err, "copy the image's rootfs");
 	}
 	*name = steal_ptr(&n);
@@ -267,8 +247,7 @@ int overlay_container_create(struct store *s, const char *backend, const struct 
 		if (make_upper(dirfd, top, err) < 0 || mkdir_ok(dirfd, "work", 0700, err) < 0 ||
 		    mkdir_ok(dirfd, "merged", 0755, err) < 0)
 			goto out_remove;
-	} else if (renameat(s->tmp_fd, staged, dirfd, "merged") < 0) {
-		strata_fail(err, errno, "move the rootfs into place");
+	} else if (store_tmp_move(s, staged, dirfd, "merged", err) < 0) {
 		goto out_remove;
 	}
 	ret = 0;
@@ -277,7 +256,7 @@ out_remove:
 	store_container_remove(s, id, NULL);
 out_staged:
 	if (staged)
-		path_rm_rf_at(s->tmp_fd, staged, NULL);
+		store_tmp_remove(s, staged, NULL);
 out:
 	store_unpin(s);
 	if (ret < 0)
@@ -298,7 +277,7 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 
 	r->upper = ctr_path(c, "upper");
 	r->work = ctr_path(c, "work");
-	r->link_dir = xasprintf("%s/layers/%s/l", c->s->root, backend);
+	r->link_dir = store_layers_path(c->s, backend, "l");
 	r->stack = (struct overlay_stack){ NULL, 0, r->upper, r->work, r->link_dir, false };
 	if (ctr_image(c, &img, err) < 0)
 		return -1;
@@ -398,12 +377,10 @@ static int restore_vfs_rootfs(struct ctr *c, struct strata_error **err)
 	if (store_pin(c->s, err) < 0)
 		goto out;
 	if (stage_vfs_rootfs(c->s, img, &staged, err) == 0) {
-		if (renameat(c->s->tmp_fd, staged, c->dirfd, "merged") == 0) {
+		if (store_tmp_move(c->s, staged, c->dirfd, "merged", err) == 0)
 			ret = 0;
-		} else {
-			strata_fail(err, errno, "move the rootfs into place");
-			path_rm_rf_at(c->s->tmp_fd, staged, NULL);
-		}
+		else
+			store_tmp_remove(c->s, staged, NULL);
 	}
 	store_unpin(c->s);
 out:
@@ -441,7 +418,7 @@ int overlay_container_mount(struct store *s, const char *id, char **merged,
 			count = 0;
 	}
 	json_object_set_new(c.rec, "MountCount", json_integer(count + 1));
-	jv_set_str(c.rec, "MountBoot", boot_id());
+	jv_set_str(c.rec, "MountBoot", sys_boot_id());
 	if (ctr_save(&c, err) < 0)
 		goto out;
 	*merged = steal_ptr(&path);
@@ -586,7 +563,8 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 		return -1;
 	recs = xcalloc(strv_len(ids) + 1, sizeof(json_t *));
 	for (size_t i = 0; ids[i]; i++) {
-		cleanup_free char *merged = xasprintf("%s/containers/%s/merged", s->root, ids[i]);
+		cleanup_free char *merged =
+			xasprintf("%s/containers/%s/merged", store_root(s), ids[i]);
 		const struct backend_ops *b;
 		json_t *rec = store_container_load(s, ids[i], NULL);
 		bool mounted;

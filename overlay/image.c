@@ -19,21 +19,13 @@
 /* Opens and locks ROOT/layers/<backend>/mnt, creating it when @create. */
 static int lock_mnt(struct store *s, const char *backend, bool create, struct strata_error **err)
 {
-	cleanup_free char *rel = xasprintf("%s/mnt", backend);
-	int fd;
+	int fd = store_layers_open(s, backend, "mnt", create, err);
 
-	if (create) {
-		if (mkdirat(s->layers_fd, backend, 0700) < 0 && errno != EEXIST)
-			return strata_fail(err, errno, "mkdir 'layers/%s'", backend);
-		if (mkdirat(s->layers_fd, rel, 0700) < 0 && errno != EEXIST)
-			return strata_fail(err, errno, "mkdir 'layers/%s'", rel);
-	}
-	fd = openat(s->layers_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return strata_fail(err, errno, "open 'layers/%s'", rel);
+		return -1;
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
-			strata_fail(err, errno, "lock 'layers/%s'", rel);
+			strata_fail(err, errno, "lock 'layers/%s/mnt'", backend);
 			close(fd);
 			return -1;
 		}
@@ -45,7 +37,7 @@ static int mount_image_stack(struct store *s, const struct backend_ops *b,
 			     const struct store_image *img, const char *merged,
 			     struct strata_error **err)
 {
-	cleanup_free char *links = xasprintf("%s/layers/%s/l", s->root, b->name);
+	cleanup_free char *links = store_layers_path(s, b->name, "l");
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *top = NULL;
 	struct overlay_stack st = { NULL, 0, NULL, NULL, links, false };
@@ -92,7 +84,7 @@ int overlay_image_mount(struct store *s, const char *backend, const struct store
 	dfd = openat(mfd, hex, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0 || (mkdirat(dfd, "merged", 0755) < 0 && errno != EEXIST))
 		return strata_fail(err, errno, "mkdir 'layers/%s/mnt/%s'", backend, hex);
-	dir = xasprintf("%s/layers/%s/mnt/%s", s->root, backend, hex);
+	dir = xasprintf("%s/layers/%s/mnt/%s", store_root(s), backend, hex);
 	path = xasprintf("%s/merged", dir);
 	if (faccessat(dfd, MOUNT_RECORD, F_OK, 0) == 0)
 		rec = jv_load_at(dfd, MOUNT_RECORD, STORE_JSON_MAX, NULL);
@@ -117,7 +109,8 @@ int overlay_image_mount(struct store *s, const char *backend, const struct store
 static int umount_one(struct store *s, const char *backend, int mfd, const char *hex, bool force,
 		      struct strata_error **err)
 {
-	cleanup_free char *path = xasprintf("%s/layers/%s/mnt/%s/merged", s->root, backend, hex);
+	cleanup_free char *path =
+		xasprintf("%s/layers/%s/mnt/%s/merged", store_root(s), backend, hex);
 	cleanup_free char *rel = xasprintf("%s/" MOUNT_RECORD, hex);
 	cleanup_json json_t *rec = NULL;
 	json_int_t count;
@@ -143,12 +136,14 @@ int overlay_image_umount(struct store *s, const char *backend, const char *image
 	const char *name;
 
 	for (size_t i = 0; (name = overlay_backend_name(i)); i++) {
-		cleanup_free char *rel = xasprintf("%s/mnt/%s", name, hex);
+		cleanup_free char *rel = xasprintf("mnt/%s", hex);
 		cleanup_close int mfd = -1;
+		cleanup_close int bfd = -1;
 
 		if (backend && strcmp(backend, name) != 0)
 			continue;
-		if (faccessat(s->layers_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		bfd = store_layers_open(s, name, NULL, false, NULL);
+		if (bfd < 0 || faccessat(bfd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		mfd = lock_mnt(s, name, false, err);
 		if (mfd < 0)

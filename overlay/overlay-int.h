@@ -125,18 +125,6 @@ char *stack_empty_dir(struct store *s, const char *backend, struct strata_error 
 /* The top snapshot of @img on vfs (made when missing), or the empty dir. Caller frees. */
 char *stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err);
 
-/* Writes ROOT/layers/... layer.json into the staging dir @dirfd for the given chain. */
-int stack_write_layer_record(int dirfd, const char *chain_id, const char *diff_id,
-			     const char *parent, const char *blob, uint64_t size,
-			     struct strata_error **err);
-
-/*
- * Moves the staged layer dir @name (in ROOT/tmp) to ROOT/layers/<backend>/<chain-hex>.
- * Losing a race to another maker is fine: theirs is the same, ours goes.
- */
-int stack_publish_layer(struct store *s, const char *backend, const char *name,
-			const char *chain_id, struct strata_error **err);
-
 /* ---- container.c ---- */
 
 /* A container opened for a change: its record, loaded under its own lock. */
@@ -181,8 +169,5 @@ int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_e
 
 /* Unmounts everything at or below container @id's dir, deepest first (@force: lazily if busy). */
 int ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err);
-
-/* The current boot's ID (/proc/sys/kernel/random/boot_id), or "" when unknown. Static buffer. */
-const char *boot_id(void);
 
 #endif

@@ -23,13 +23,12 @@
 
 char *stack_empty_dir(struct store *s, const char *backend, struct strata_error **err)
 {
-	char *p = xasprintf("%s/layers/%s/empty", s->root, backend);
+	int fd = store_layers_open(s, backend, "empty", true, err);
 
-	if (path_mkdir_p(p, 0755, err) < 0) {
-		free(p);
+	if (fd < 0)
 		return NULL;
-	}
-	return p;
+	close(fd);
+	return store_layers_path(s, backend, "empty");
 }
 
 static char **single(char *p)
@@ -65,86 +64,40 @@ int stack_all_layers(struct store *s, const char *backend, const struct store_im
 	return 0;
 }
 
-int stack_write_layer_record(int dirfd, const char *chain_id, const char *diff_id,
-			     const char *parent, const char *blob, uint64_t size,
-			     struct strata_error **err)
-{
-	cleanup_json json_t *rec = json_object();
-	int64_t now = time_now_ns();
-	cleanup_free char *created = time_rfc3339(now / 1000000000LL, 0);
-
-	jv_set_str(rec, "ChainID", chain_id);
-	jv_set_str(rec, "DiffID", diff_id);
-	jv_set_str(rec, "Parent", parent ? parent : "");
-	jv_set_str(rec, "Blob", blob);
-	json_object_set_new(rec, "Size", json_integer((json_int_t)size));
-	jv_set_str(rec, "Created", created);
-	return jv_write_at(dirfd, "layer.json", rec, err);
-}
-
-int stack_publish_layer(struct store *s, const char *backend, const char *name,
-			 const char *chain_id, struct strata_error **err)
-{
-	cleanup_close int bfd = -1;
-
-	if (mkdirat(s->layers_fd, backend, 0700) < 0 && errno != EEXIST)
-		return strata_fail(err, errno, "mkdir 'layers/%s'", backend);
-	bfd = openat(s->layers_fd, backend, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (bfd < 0)
-		return strata_fail(err, errno, "open 'layers/%s'", backend);
-	if (renameat(s->tmp_fd, name, bfd, digest_hex(chain_id)) < 0) {
-		int e = errno;
-
-		path_rm_rf_at(s->tmp_fd, name, NULL);
-		if ((e == EEXIST || e == ENOTEMPTY) && store_layer_exists(s, backend, chain_id))
-			return 0;
-		return strata_fail(err, e, "move layer '%s' into place", chain_id);
-	}
-	return 0;
-}
-
 /* Makes ROOT/layers/vfs/<chain k-1> by applying the bottom @k blobs of @img in order. */
 static int flatten(struct store *s, const struct store_image *img, char *const *chains, size_t k,
 		   struct strata_error **err)
 {
-	cleanup_free char *name = store_tmp_name(".flat");
-	cleanup_close int dfd = -1;
-	cleanup_close int diff = -1;
-	uint64_t bytes = 0;
+	struct layers_dir_record rec = { chains[k - 1], k > 1 ? chains[k - 2] : NULL,
+					 img->diff_ids[k - 1], img->manifest->layers[k - 1].digest,
+					 0 };
+	struct layers_stage *st = NULL;
+	int ret = -1;
 
-	if (mkdirat(s->tmp_fd, name, 0700) < 0)
-		return strata_fail(err, errno, "stage a flattened snapshot");
-	dfd = openat(s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || mkdirat(dfd, "diff", 0755) < 0 ||
-	    (diff = openat(dfd, "diff", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		strata_fail(err, errno, "stage a flattened snapshot");
-		goto fail;
-	}
+	if (layers_stage_new(s, "vfs", &st, err) < 0)
+		return strata_wrap(err, "stage a flattened snapshot");
 	log_info("flattening the lowest %zu layers into one snapshot", k);
 	for (size_t i = 0; i < k; i++) {
 		const struct store_desc *d = &img->manifest->layers[i];
-		struct layers_unpack_stats st;
+		struct layers_unpack_stats us;
 		cleanup_close int bfd = store_blob_open(s, d->digest, err);
 
-		if (bfd < 0 || layers_unpack(bfd, diff, LAYERS_WHITEOUT_VFS, NULL, &st, err) < 0) {
+		if (bfd < 0 || layers_unpack(bfd, layers_stage_diff_fd(st), LAYERS_WHITEOUT_VFS, NULL,
+					     &us, err) < 0) {
 			strata_wrap(err, "flatten layer %zu", i + 1);
-			goto fail;
+			goto out;
 		}
-		if (strcmp(st.diff_id, img->diff_ids[i]) != 0) {
+		if (strcmp(us.diff_id, img->diff_ids[i]) != 0) {
 			strata_fail_msg(err, EBADMSG, "layer %zu has diffID %s, the config says %s",
-					i + 1, st.diff_id, img->diff_ids[i]);
-			goto fail;
+					i + 1, us.diff_id, img->diff_ids[i]);
+			goto out;
 		}
-		bytes += st.bytes;
+		rec.size += us.bytes;
 	}
-	if (stack_write_layer_record(dfd, chains[k - 1], img->diff_ids[k - 1],
-				     k > 1 ? chains[k - 2] : NULL,
-				     img->manifest->layers[k - 1].digest, bytes, err) < 0)
-		goto fail;
-	return stack_publish_layer(s, "vfs", name, chains[k - 1], err);
-fail:
-	path_rm_rf_at(s->tmp_fd, name, NULL);
-	return -1;
+	ret = layers_stage_publish(st, &rec, err);
+out:
+	layers_stage_free(st);
+	return ret;
 }
 
 int stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
@@ -162,7 +115,7 @@ int stack_lowers(struct store *s, const char *backend, const struct store_image 
 	need = n - (max - 1);
 	/* The deepest snapshot already made that is deep enough. */
 	for (size_t j = n; j >= need && j > 0; j--) {
-		if (store_layer_exists(s, "vfs", chains[j - 1])) {
+		if (layers_dir_valid(s, "vfs", chains[j - 1])) {
 			k = j;
 			break;
 		}
@@ -175,8 +128,6 @@ int stack_lowers(struct store *s, const char *backend, const struct store_image 
 			return -1;
 	}
 	for (size_t i = k; i < n; i++) {
-		if (store_layer_exists(s, backend, chains[i]))
-			continue;
 		if (layers_dir_unpack(s, backend, chains[i], i ? chains[i - 1] : NULL,
 				      img->diff_ids[i], &img->manifest->layers[i], err) < 0)
 			return -1;

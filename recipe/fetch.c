@@ -33,8 +33,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 int recipe_fetch(struct store *s, const char *url, char **path, char digest[DIGEST_STR_LEN],
 		 struct strata_error **err)
 {
-	cleanup_free char *name = store_tmp_name(".download");
-	cleanup_free char *full = xasprintf("%s/tmp/%s", s->root, name);
+	cleanup_free char *full = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct sink k = { -1, NULL, 0 };
 	CURL *c;
@@ -42,9 +41,9 @@ int recipe_fetch(struct store *s, const char *url, char **path, char digest[DIGE
 
 	if (registry_http_load(err) < 0)
 		return strata_wrap(err, "download '%s'", url);
-	k.fd = openat(s->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	k.fd = store_tmp_create(s, ".download", &full, err);
 	if (k.fd < 0)
-		return strata_fail(err, errno, "download '%s'", url);
+		return strata_wrap(err, "download '%s'", url);
 	k.d = digester_new();
 	c = curl_easy_init();
 	if (!c) {

@@ -422,26 +422,6 @@ static enum layers_compression layer_compression(const char *media_type)
 	return LAYERS_COMPRESSION_NONE;
 }
 
-/* An unnamed read-write file in ROOT/tmp: gone once closed, whatever happens. */
-static int tmp_anon_file(struct store *s, struct strata_error **err)
-{
-	cleanup_free char *name = NULL;
-	int fd;
-
-	fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return strata_fail(err, errno, "%s/tmp: temp file", s->root);
-	/* A filesystem without O_TMPFILE: a named file, unlinked at once. */
-	name = store_tmp_name(".push");
-	fd = openat(s->tmp_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return strata_fail(err, errno, "%s/tmp/%s", s->root, name);
-	unlinkat(s->tmp_fd, name, 0);
-	return fd;
-}
-
 /*
  * Recompresses layer @i of @img to o->compression into a temp file, whose
  * fd goes to *out_fd; checks that the tar inside is the one the config's
@@ -457,7 +437,7 @@ static int recompress_layer(struct store *s, const struct store_image *img, size
 	in = store_blob_open(s, d->digest, err);
 	if (in < 0)
 		return strata_wrap(err, "layer %s", d->digest);
-	tmp = tmp_anon_file(s, err);
+	tmp = store_tmp_file(s, err);
 	if (tmp < 0)
 		return -1;
 	if (layers_recompress(in, o->compression, 0, tmp, out, err) < 0)

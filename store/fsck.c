@@ -206,21 +206,34 @@ static int check_tags(struct fsck *f, struct strata_error **err)
 	return 0;
 }
 
+/*
+ * Reads the records under the shared lock, as their writers (create, save,
+ * remove) hold the exclusive one: a record is never seen half-made or
+ * half-removed. A broken one is removed after the lock is dropped
+ * (removal takes it exclusively), unless it was removed meanwhile.
+ */
 static int check_containers(struct fsck *f, struct strata_error **err)
 {
 	cleanup_strv char **ids = NULL;
+	cleanup_strv char **broken = NULL;
+	cleanup_strv char **why = NULL;
 
-	if (store_container_list(f->s, &ids, err) < 0)
+	if (store_lock(f->s, STORE_LOCK_SHARED, err) < 0)
 		return -1;
+	if (store_container_list(f->s, &ids, err) < 0) {
+		store_unlock(f->s);
+		return -1;
+	}
+	broken = xcalloc(1, sizeof(char *));
+	why = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; ids[i]; i++) {
 		struct strata_error *rerr = NULL;
 		cleanup_json json_t *rec = store_container_load(f->s, ids[i], &rerr);
 		const char *dg;
-		bool fixed;
 
 		if (!rec) {
-			fixed = f->repair && store_container_remove(f->s, ids[i], NULL) == 0;
-			problem(f, fixed, "container %.12s: %s", ids[i], strata_error_msg(rerr));
+			strv_append(&broken, ids[i]);
+			strv_append(&why, strata_error_msg(rerr));
 			strata_error_free(rerr);
 			continue;
 		}
@@ -229,57 +242,47 @@ static int check_containers(struct fsck *f, struct strata_error **err)
 			continue;
 		}
 		dg = jv_str(rec, "ImageDigest");
-		if (dg && !store_blob_exists(f->s, dg))
+		if (dg && *dg && !store_blob_exists(f->s, dg))
 			problem(f, false, "container %.12s: image manifest %s is missing", ids[i], dg);
 	}
+	store_unlock(f->s);
+	for (size_t i = 0; broken[i]; i++) {
+		bool fixed = f->repair && store_container_remove(f->s, broken[i], NULL) == 0;
+
+		problem(f, fixed, "container %.12s: %s", broken[i], why[i]);
+	}
+	return 0;
+}
+
+/* A layer dir without a valid record is reported; repair moves it aside and deletes it. */
+static int check_layer(const struct store_layer_entry *e, void *arg, struct strata_error **err)
+{
+	struct fsck *f = arg;
+	cleanup_free char *chain = xasprintf("sha256:%s", e->hex);
+	cleanup_json json_t *rec = NULL;
+	struct strata_error *rerr = NULL;
+	const char *cid;
+
+	(void)err;
+	rec = store_layer_record(f->s, e->backend, chain, &rerr);
+	cid = rec ? jv_str(rec, "ChainID") : NULL;
+	if (!rec || !cid || strcmp(cid, chain) != 0) {
+		cleanup_free char *trash = store_tmp_name(".fsck");
+		bool fixed = f->repair && renameat(e->backend_fd, e->hex, f->s->tmp_fd, trash) == 0;
+
+		if (fixed)
+			path_rm_rf_at(f->s->tmp_fd, trash, NULL);
+		problem(f, fixed, "layer %s/%s: %s", e->backend, chain,
+			rec ? "record names another chain ID" : strata_error_msg(rerr));
+	}
+	strata_error_free(rerr);
 	return 0;
 }
 
 static int check_layers(struct fsck *f, struct strata_error **err)
 {
-	struct store *s = f->s;
-	cleanup_dir DIR *top = NULL;
-	struct dirent *be;
-	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || !(top = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return strata_fail(err, errno, "fsck: read layers");
-	}
-	while ((be = readdir(top))) {
-		cleanup_dir DIR *d = NULL;
-		struct dirent *de;
-		int bfd;
-
-		if (be->d_name[0] == '.')
-			continue;
-		bfd = openat(s->layers_fd, be->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (bfd < 0 || !(d = fdopendir(bfd))) {
-			if (bfd >= 0)
-				close(bfd);
-			continue;
-		}
-		while ((de = readdir(d))) {
-			cleanup_free char *chain = NULL;
-			cleanup_json json_t *rec = NULL;
-			struct strata_error *rerr = NULL;
-			const char *cid;
-
-			if (strlen(de->d_name) != DIGEST_HEX_LEN || !digest_is_hex_prefix(de->d_name))
-				continue;
-			chain = xasprintf("sha256:%s", de->d_name);
-			rec = store_layer_record(s, be->d_name, chain, &rerr);
-			cid = rec ? jv_str(rec, "ChainID") : NULL;
-			if (!rec || !cid || strcmp(cid, chain) != 0) {
-				bool fixed = f->repair && path_rm_rf_at(dirfd(d), de->d_name, NULL) == 0;
-
-				problem(f, fixed, "layer %s/%s: %s", be->d_name, chain,
-					rec ? "record names another chain ID" : strata_error_msg(rerr));
-			}
-			strata_error_free(rerr);
-		}
-	}
+	if (store_layer_walk(f->s, check_layer, f, err) < 0)
+		return strata_wrap(err, "fsck");
 	return 0;
 }
 

@@ -182,53 +182,48 @@ static int sweep_blobs(struct store *s, struct marks *m,
 	return 0;
 }
 
+struct sweep {
+	struct store *s;
+	struct marks *m;
+	void (*report)(const char *what, void *arg);
+	void *arg;
+	struct store_gc_stats *st;
+};
+
+/*
+ * Moves an unreachable layer dir into tmp/ (one atomic rename: a killed gc
+ * leaves the whole dir or none of it in layers/), then deletes it there.
+ */
+static int sweep_layer(const struct store_layer_entry *e, void *arg, struct strata_error **err)
+{
+	struct sweep *w = arg;
+	cleanup_free char *trash = store_tmp_name(".gc");
+
+	if (strv_contains(w->m->chains, e->hex))
+		return 0;
+	if (renameat(e->backend_fd, e->hex, w->s->tmp_fd, trash) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return strata_fail(err, errno, "gc: move layer '%s/%s' aside", e->backend, e->hex);
+	}
+	if (path_rm_rf_at(w->s->tmp_fd, trash, err) < 0)
+		return strata_wrap(err, "gc: remove layer '%s/%s'", e->backend, e->hex);
+	w->st->layers++;
+	if (w->report) {
+		cleanup_free char *what = xasprintf("layer %s/sha256:%s", e->backend, e->hex);
+
+		w->report(what, w->arg);
+	}
+	return 0;
+}
+
 static int sweep_layers(struct store *s, struct marks *m,
 			void (*report)(const char *what, void *arg), void *arg,
 			struct store_gc_stats *st, struct strata_error **err)
 {
-	cleanup_dir DIR *top = NULL;
-	struct dirent *be;
-	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct sweep w = { s, m, report, arg, st };
 
-	if (fd < 0 || !(top = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return strata_fail(err, errno, "gc: read layers");
-	}
-	while ((be = readdir(top))) {
-		cleanup_dir DIR *d = NULL;
-		struct dirent *de;
-		int bfd;
-
-		if (be->d_name[0] == '.')
-			continue;
-		bfd = openat(s->layers_fd, be->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (bfd < 0)
-			continue;
-		d = fdopendir(bfd);
-		if (!d) {
-			close(bfd);
-			continue;
-		}
-		while ((de = readdir(d))) {
-			/* Only chain-ID dirs are layers; a backend's other entries are its own. */
-			if (strlen(de->d_name) != DIGEST_HEX_LEN || !digest_is_hex_prefix(de->d_name))
-				continue;
-			if (strv_contains(m->chains, de->d_name))
-				continue;
-			if (path_rm_rf_at(dirfd(d), de->d_name, err) < 0)
-				return strata_wrap(err, "gc: remove layer '%s/%s'", be->d_name,
-						   de->d_name);
-			st->layers++;
-			if (report) {
-				cleanup_free char *what =
-					xasprintf("layer %s/sha256:%s", be->d_name, de->d_name);
-
-				report(what, arg);
-			}
-		}
-	}
-	return 0;
+	return store_layer_walk(s, sweep_layer, &w, err);
 }
 
 static int sweep_tmp(struct store *s, struct store_gc_stats *st, struct strata_error **err)

@@ -1,11 +1,13 @@
 /*
- * Layer directories and build cache entries. A layer dir is named by the
+ * Layer directories. A layer dir is named by the
  * chain ID of the layer stack it holds, so every image with the same chain
- * shares it; overlay/ makes them, the store finds, keeps and collects them.
+ * shares it; layers/ makes them, the store names, moves, walks and collects them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store-int.h"
@@ -30,51 +32,101 @@ json_t *store_layer_record(struct store *s, const char *backend, const char *cha
 	return jv_load_at(s->layers_fd, rel, STORE_JSON_MAX, err);
 }
 
-/* Cache keys are digests; the entry file is named by their hex. */
-static char *cache_name(const char *key, struct strata_error **err)
+int store_layers_open(struct store *s, const char *backend, const char *sub, bool create,
+		      struct strata_error **err)
 {
-	const char *hex = digest_hex(key);
+	cleanup_free char *rel = sub ? xasprintf("%s/%s", backend, sub) : xstrdup(backend);
+	int fd;
 
-	if (strlen(hex) != DIGEST_HEX_LEN || !digest_is_hex_prefix(hex)) {
-		strata_fail_msg(err, EINVAL, "invalid cache key '%s'", key);
-		return NULL;
+	if (create) {
+		if (mkdirat(s->layers_fd, backend, 0700) < 0 && errno != EEXIST)
+			return strata_fail(err, errno, "mkdir 'layers/%s'", backend);
+		if (sub && mkdirat(s->layers_fd, rel, 0700) < 0 && errno != EEXIST)
+			return strata_fail(err, errno, "mkdir 'layers/%s'", rel);
 	}
-	return xasprintf("%s.json", hex);
+	fd = openat(s->layers_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return strata_fail(err, errno, "open 'layers/%s'", rel);
+	return fd;
 }
 
-int store_cache_put(struct store *s, const char *key, const json_t *entry,
-		    struct strata_error **err)
+char *store_layers_path(struct store *s, const char *backend, const char *sub)
 {
-	cleanup_free char *name = cache_name(key, err);
-	int ret;
-
-	if (!name)
-		return -1;
-	if (!json_is_array(json_object_get(entry, "Blobs")))
-		return strata_fail_msg(err, EINVAL, "cache entry '%s' has no 'Blobs' array", key);
-	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
-		return -1;
-	ret = jv_write_at(s->cache_fd, name, entry, err);
-	store_unlock(s);
-	return ret;
+	return sub ? xasprintf("%s/layers/%s/%s", s->root, backend, sub)
+		   : xasprintf("%s/layers/%s", s->root, backend);
 }
 
-json_t *store_cache_get(struct store *s, const char *key, struct strata_error **err)
+int store_layer_publish(struct store *s, const char *backend, const char *chain_id,
+			const char *name, struct strata_error **err)
 {
-	cleanup_free char *name = cache_name(key, err);
-	json_t *j;
+	cleanup_close int bfd = store_layers_open(s, backend, NULL, true, err);
+	const char *hex = digest_hex(chain_id);
 
-	if (!name)
-		return NULL;
-	if (faccessat(s->cache_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-		strata_fail_msg(err, ENOENT, "no cache entry '%s'", key);
-		return NULL;
+	if (bfd < 0)
+		return -1;
+	if (renameat(s->tmp_fd, name, bfd, hex) < 0) {
+		int e = errno == ENOTEMPTY ? EEXIST : errno;
+
+		return strata_fail(err, e, "move layer dir into 'layers/%s/%s'", backend, hex);
 	}
-	j = jv_load_at(s->cache_fd, name, STORE_JSON_MAX, err);
-	if (j && !json_is_object(j)) {
-		json_decref(j);
-		strata_fail_msg(err, EINVAL, "cache entry '%s' is not a JSON object", key);
-		return NULL;
+	/* The name is durable once the layer is in use; its content is a cache (layer.json says). */
+	file_fsync_dir(bfd, NULL);
+	return 0;
+}
+
+int store_layer_move_aside(struct store *s, const char *backend, const char *chain_id,
+			   char **trash, struct strata_error **err)
+{
+	cleanup_free char *rel = xasprintf("%s/%s", backend, digest_hex(chain_id));
+	cleanup_free char *name = store_tmp_name(".layer-rm");
+
+	*trash = NULL;
+	if (renameat(s->layers_fd, rel, s->tmp_fd, name) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return strata_fail(err, errno, "move 'layers/%s' aside", rel);
 	}
-	return j;
+	*trash = steal_ptr(&name);
+	return 0;
+}
+
+int store_layer_walk(struct store *s,
+		     int (*fn)(const struct store_layer_entry *e, void *arg,
+			       struct strata_error **err),
+		     void *arg, struct strata_error **err)
+{
+	cleanup_dir DIR *top = NULL;
+	struct dirent *be;
+	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(top = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "read '%s/layers'", s->root);
+	}
+	while ((be = readdir(top))) {
+		cleanup_dir DIR *d = NULL;
+		struct dirent *de;
+		int bfd;
+
+		if (be->d_name[0] == '.')
+			continue;
+		bfd = openat(s->layers_fd, be->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (bfd < 0 || !(d = fdopendir(bfd))) {
+			if (bfd >= 0)
+				close(bfd);
+			continue;
+		}
+		while ((de = readdir(d))) {
+			struct store_layer_entry e = { be->d_name, de->d_name, dirfd(d) };
+
+			/* Only chain-ID dirs are layers; a backend's other entries are its own. */
+			if (strlen(de->d_name) != DIGEST_HEX_LEN || !digest_is_hex_prefix(de->d_name))
+				continue;
+			if (fn(&e, arg, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }

@@ -6,6 +6,22 @@
 
 #include "store/store.h"
 
+/* An open store. The fds are O_DIRECTORY descriptors, valid while it is open. */
+struct store {
+	char *root;	  /* absolute path of ROOT */
+	int root_fd;	  /* ROOT */
+	int blobs_fd;	  /* ROOT/blobs/sha256 */
+	int tmp_fd;	  /* ROOT/tmp */
+	int layers_fd;	  /* ROOT/layers */
+	int containers_fd; /* ROOT/containers */
+	int cache_fd;	  /* ROOT/cache */
+	int lock_fd;	  /* ROOT/lock */
+	int lock_depth;	  /* nesting of store_lock() */
+	int lock_mode;	  /* the mode held while lock_depth > 0 */
+	int pin_fd;	  /* ROOT/gc.lock */
+	int pin_depth;	  /* nesting of store_pin() */
+};
+
 /* ---- manifest.c ---- */
 
 /* Fills @d from a JSON descriptor; @what names it in errors. */

@@ -41,21 +41,8 @@
 /* Largest JSON document (manifest, config, index, record) strata reads. */
 #define STORE_JSON_MAX (16u << 20)
 
-/* An open store. The fds are O_DIRECTORY descriptors, valid while it is open. */
-struct store {
-	char *root;	  /* absolute path of ROOT */
-	int root_fd;	  /* ROOT */
-	int blobs_fd;	  /* ROOT/blobs/sha256 */
-	int tmp_fd;	  /* ROOT/tmp */
-	int layers_fd;	  /* ROOT/layers */
-	int containers_fd; /* ROOT/containers */
-	int cache_fd;	  /* ROOT/cache */
-	int lock_fd;	  /* ROOT/lock */
-	int lock_depth;	  /* nesting of store_lock() */
-	int lock_mode;	  /* the mode held while lock_depth > 0 */
-	int pin_fd;	  /* ROOT/gc.lock */
-	int pin_depth;	  /* nesting of store_pin() */
-};
+/* An open store; its fields are the store module's own (store/store-int.h). */
+struct store;
 
 /* ---- store.c: opening, default root ---- */
 
@@ -70,6 +57,34 @@ void store_free(struct store *s);
 
 /* A new unique name for staging under ROOT/tmp: "<pid>-<random><suffix>". Caller frees. */
 char *store_tmp_name(const char *suffix);
+
+/* The absolute path of ROOT (borrowed, valid while @s is open). */
+const char *store_root(const struct store *s);
+
+/* ---- tmp.c: staging in ROOT/tmp ---- */
+
+/*
+ * Makes a new directory ROOT/tmp/<name> (@suffix ends the name) with @mode.
+ * Returns its O_DIRECTORY fd and the name in *name (caller frees both).
+ */
+int store_tmp_mkdir(struct store *s, const char *suffix, unsigned mode, char **name,
+		    struct strata_error **err);
+
+/* Removes ROOT/tmp/@name recursively; a missing one is fine. */
+int store_tmp_remove(struct store *s, const char *name, struct strata_error **err);
+
+/* Renames ROOT/tmp/@name to @dest in directory @dirfd (same filesystem). */
+int store_tmp_move(struct store *s, const char *name, int dirfd, const char *dest,
+		   struct strata_error **err);
+
+/* An unnamed read-write file in ROOT/tmp, gone once closed (O_TMPFILE, else unlinked at once). */
+int store_tmp_file(struct store *s, struct strata_error **err);
+
+/*
+ * Creates the file ROOT/tmp/<name> (@suffix ends the name) for writing,
+ * exclusively. Returns the fd; *path gets its absolute path (caller frees).
+ */
+int store_tmp_create(struct store *s, const char *suffix, char **path, struct strata_error **err);
 
 /* ---- lock.c ---- */
 
@@ -392,6 +407,55 @@ char *store_container_path(struct store *s, const char *id);
 
 /* ---- layer.c: layer directories (ROOT/layers/<backend>/<chain-hex>/) ---- */
 
+/*
+ * The dirs themselves are made by layers/ (stage, fill, record, publish);
+ * the store names them, moves them in and out, and walks them.
+ */
+
+/*
+ * Opens ROOT/layers/@backend, or its entry @sub when not NULL (a backend's
+ * own dirs: "mnt", "l", "empty"), creating what is missing when @create.
+ * Returns an O_DIRECTORY fd (caller closes).
+ */
+int store_layers_open(struct store *s, const char *backend, const char *sub, bool create,
+		      struct strata_error **err);
+
+/* The absolute path of ROOT/layers/@backend/@sub. Caller frees. */
+char *store_layers_path(struct store *s, const char *backend, const char *sub);
+
+/*
+ * Renames the staged dir ROOT/tmp/@name to the layer dir of @chain_id. Fails
+ * with EEXIST (ENOTEMPTY mapped) when a dir is there already; the staged dir
+ * is then left to the caller.
+ */
+int store_layer_publish(struct store *s, const char *backend, const char *chain_id,
+			const char *name, struct strata_error **err);
+
+/*
+ * Moves the layer dir of @chain_id out of the way, atomically, into
+ * ROOT/tmp (*trash gets its name there, caller frees; NULL when there was
+ * none). The caller removes it with store_tmp_remove() (or gc does).
+ */
+int store_layer_move_aside(struct store *s, const char *backend, const char *chain_id,
+			   char **trash, struct strata_error **err);
+
+/* One layer dir met by store_layer_walk(). */
+struct store_layer_entry {
+	const char *backend; /* "overlay", "aufs", "vfs" */
+	const char *hex;     /* the chain ID's hex: the dir's name */
+	int backend_fd;	     /* ROOT/layers/<backend>, for *at() calls on @hex */
+};
+
+/*
+ * Calls @fn for each chain-ID dir under ROOT/layers/<backend>/, every
+ * backend; other names (a backend's "mnt", "l", "empty") are skipped and
+ * nothing is followed through a symlink. @fn returning -1 stops the walk.
+ */
+int store_layer_walk(struct store *s,
+		     int (*fn)(const struct store_layer_entry *e, void *arg,
+			       struct strata_error **err),
+		     void *arg, struct strata_error **err);
+
 /* The absolute path of a layer dir (which may not exist). Caller frees. */
 char *store_layer_path(struct store *s, const char *backend, const char *chain_id);
 
@@ -410,6 +474,20 @@ int store_cache_put(struct store *s, const char *key, const json_t *entry,
 
 /* Reads a cache entry; NULL with ENOENT when absent. */
 json_t *store_cache_get(struct store *s, const char *key, struct strata_error **err);
+
+struct store_cache_prune_opts {
+	bool all;	   /* every entry, not only those whose image no tag or container uses */
+	int64_t until_age; /* only entries written at least this many seconds ago; -1: any */
+};
+
+/*
+ * Removes build cache entries (@o says which), calling @report with each
+ * removed key; *removed gets their number. What they kept alive goes at
+ * the next gc. Takes the exclusive lock.
+ */
+int store_cache_prune(struct store *s, const struct store_cache_prune_opts *o,
+		      void (*report)(const char *key, void *arg), void *arg, uint64_t *removed,
+		      struct strata_error **err);
 
 /* ---- gc.c and fsck.c ---- */
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -206,6 +207,30 @@ bool sys_userns_is_initial(void)
 bool sys_is_host_root(void)
 {
 	return geteuid() == 0 && sys_userns_is_initial();
+}
+
+static char boot_id_buf[64];
+
+static void read_boot_id(void)
+{
+	cleanup_free char *buf = NULL;
+	size_t len = 0;
+
+	if (file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", sizeof(boot_id_buf) - 1,
+			 &buf, &len, NULL) < 0)
+		return;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
+		len--;
+	memcpy(boot_id_buf, buf, len);
+	boot_id_buf[len] = '\0';
+}
+
+const char *sys_boot_id(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, read_boot_id);
+	return boot_id_buf;
 }
 
 bool sys_pid_alive(pid_t pid)

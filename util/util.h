@@ -376,6 +376,11 @@ bool sys_userns_is_initial(void);
  * other users and for root inside a user namespace (rootless).
  */
 bool sys_is_host_root(void);
+/*
+ * This boot's ID (/proc/sys/kernel/random/boot_id, without its newline), or
+ * "" when unknown. A static string, read once.
+ */
+const char *sys_boot_id(void);
 /* True when process @pid exists. */
 bool sys_pid_alive(pid_t pid);
 

@@ -707,6 +707,21 @@ static void write_image(const char *ref, struct store_image **out)
 	ck_assert_ok(store_image_load(st, ref, out, &err), err);
 }
 
+/* Names in tmp/ left by a layer dir's staging (or a stale dir moved aside). */
+static int staging_left(void)
+{
+	cleanup_free char *tmp = xasprintf("%s/tmp", store_root(st));
+	cleanup_dir DIR *d = opendir(tmp);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, "-layer"))
+			n++;
+	return n;
+}
+
 START_TEST(test_layer_dirs)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -754,21 +769,50 @@ START_TEST(test_layer_dirs)
 	{
 		/* a dir made during another boot (a crash may have cut it) is made again */
 		cleanup_json json_t *rec = store_layer_record(st, "overlay", chains[0], &err);
-		cleanup_free char *rel = xasprintf("overlay/%s/layer.json", digest_hex(chains[0]));
-		cleanup_free char *marker = NULL;
+		cleanup_free char *path = store_layer_path(st, "overlay", chains[0]);
+		cleanup_free char *marker = xasprintf("%s/diff/stale-marker", path);
 		cleanup_json json_t *again = NULL;
+		cleanup_close int lfd = open(path, O_RDONLY | O_DIRECTORY);
 
+		ck_assert_int_ge(lfd, 0);
 		ck_assert_ptr_nonnull(rec);
-		ck_assert_ptr_nonnull(jv_str(rec, "Boot"));
+		ck_assert_str_eq(jv_str(rec, "Boot"), sys_boot_id());
 		jv_set_str(rec, "Boot", "an-earlier-boot");
-		ck_assert_ok(jv_write_at(st->layers_fd, rel, rec, &err), err);
-		marker = xasprintf("%s/layers/overlay/%s/diff/stale-marker", st->root,
-				   digest_hex(chains[0]));
+		ck_assert_ok(jv_write_at(lfd, "layer.json", rec, &err), err);
 		unit_write_file(marker, "", 0644);
+		ck_assert(!layers_dir_valid(st, "overlay", chains[0]));
 		ck_assert_ok(layers_dir_ensure(st, "overlay", img, 2, &err), err);
 		again = store_layer_record(st, "overlay", chains[0], &err);
-		ck_assert_str_ne(jv_str(again, "Boot"), "an-earlier-boot");
+		ck_assert_str_eq(jv_str(again, "Boot"), sys_boot_id());
 		ck_assert_int_eq(access(marker, F_OK), -1);
+	}
+	{
+		/*
+		 * Half-made dirs in the way (no record, as a gc killed while deleting
+		 * in place left them; a record without a Boot; one naming another
+		 * chain) count as absent and are replaced whole.
+		 */
+		for (size_t k = 0; k < 3; k++) {
+			cleanup_free char *path = store_layer_path(st, "aufs", chains[1]);
+			cleanup_free char *marker = xasprintf("%s/diff/half-made", path);
+
+			ck_assert_int_eq(unit_sh("rm -rf '%s' && mkdir -p '%s/diff'", path, path), 0);
+			unit_write_file(marker, "", 0644);
+			if (k > 0) {
+				cleanup_free char *j =
+					k == 1 ? xasprintf("{\"ChainID\": \"%s\"}", chains[1])
+					       : xasprintf("{\"ChainID\": \"sha256:00\", \"Boot\": \"%s\"}",
+							   sys_boot_id());
+				cleanup_free char *rp = xasprintf("%s/layer.json", path);
+
+				unit_write_file(rp, j, 0644);
+			}
+			ck_assert(!layers_dir_valid(st, "aufs", chains[1]));
+			ck_assert_ok(layers_dir_ensure(st, "aufs", img, 2, &err), err);
+			ck_assert(layers_dir_valid(st, "aufs", chains[1]));
+			ck_assert_int_eq(access(marker, F_OK), -1);
+			ck_assert_int_eq(staging_left(), 0);
+		}
 	}
 	{
 		/* apply: the flattened rootfs */
@@ -818,20 +862,6 @@ static struct store_blob_writer *feed_blob(const char *tar, struct layers_dir_st
 		usleep(20000); /* the unpack thread waits at the end of what is there */
 	}
 	return w;
-}
-
-/* Names in tmp/ left by a layer dir's staging. */
-static int staging_left(void)
-{
-	cleanup_dir DIR *d = fdopendir(dup(st->tmp_fd));
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (strstr(e->d_name, "-layer"))
-			n++;
-	return n;
 }
 
 START_TEST(test_layer_dir_stream)

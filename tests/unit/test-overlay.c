@@ -758,7 +758,7 @@ static int scenario_lifecycle(void)
 	/* rm (one of them still mounted): nothing left mounted or on disk. */
 	T_OK(overlay_container_remove(s, id1, false, &err), err);
 	T_OK(overlay_container_remove(s, id2, false, &err), err);
-	cdir = xasprintf("%s/containers", s->root);
+	cdir = xasprintf("%s/containers", store_root(s));
 	T_OK(overlay_mounts_under(cdir, &left, &err), err);
 	T_CHECK(left[0] == NULL, "left mounted: %s", left[0]);
 	T_CHECK(unit_sh("test -z \"$(ls -A '%s')\"", cdir) == 0, "container dirs left");

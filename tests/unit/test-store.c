@@ -18,6 +18,17 @@
 static char *scratch;
 static struct store *st;
 
+/* An O_DIRECTORY fd on the store's root, closed at the end of the test process. */
+static int root_fd(void)
+{
+	static int fd = -1;
+
+	if (fd < 0)
+		fd = open(store_root(st), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
 static void setup(void)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -38,7 +49,7 @@ static void teardown(void)
 
 static int count_entries(const char *rel)
 {
-	cleanup_free char *cmd = xasprintf("test $(ls -A '%s/%s' | wc -l) -eq 0", st->root, rel);
+	cleanup_free char *cmd = xasprintf("test $(ls -A '%s/%s' | wc -l) -eq 0", store_root(st), rel);
 
 	return unit_sh("%s", cmd) == 0 ? 0 : 1;
 }
@@ -50,13 +61,13 @@ START_TEST(test_layout_is_oci)
 	cleanup_free char *buf = NULL;
 	cleanup_error struct strata_error *err = NULL;
 
-	ck_assert_ok(file_read_at(st->root_fd, "oci-layout", 1000, &buf, NULL, &err), err);
+	ck_assert_ok(file_read_at(root_fd(), "oci-layout", 1000, &buf, NULL, &err), err);
 	ck_assert_str_eq(buf, "{\"imageLayoutVersion\":\"1.0.0\"}");
 	free(buf);
 	buf = NULL;
-	ck_assert_ok(file_read_at(st->root_fd, "index.json", 1000, &buf, NULL, &err), err);
+	ck_assert_ok(file_read_at(root_fd(), "index.json", 1000, &buf, NULL, &err), err);
 	ck_assert_str_eq(buf, "{\"schemaVersion\":2,\"manifests\":[]}");
-	ck_assert_int_eq(faccessat(st->root_fd, "blobs/sha256", F_OK, 0), 0);
+	ck_assert_int_eq(faccessat(root_fd(), "blobs/sha256", F_OK, 0), 0);
 }
 END_TEST
 
@@ -321,7 +332,7 @@ START_TEST(test_malformed_index_is_an_error)
 	struct store_image **imgs = NULL;
 	size_t n = 0;
 
-	unit_sh("printf '{\"manifests\": [' > '%s/index.json'", st->root);
+	unit_sh("printf '{\"manifests\": [' > '%s/index.json'", store_root(st));
 	ck_assert_int_eq(store_image_list(st, &imgs, &n, &err), -1);
 	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "index.json"));
 }
@@ -468,7 +479,7 @@ START_TEST(test_gc_frees_unreached)
 	char loose[DIGEST_STR_LEN];
 	cleanup_free char *layer_dir = NULL;
 	cleanup_free char *stale_layer = xasprintf(
-		"%s/layers/vfs/%s", st->root,
+		"%s/layers/vfs/%s", store_root(st),
 		"1111111111111111111111111111111111111111111111111111111111111111");
 
 	put_image("gone", "layer-gone", id, man);
@@ -486,9 +497,9 @@ START_TEST(test_gc_frees_unreached)
 		store_image_free(img);
 	}
 	ck_assert_int_eq(unit_sh("mkdir -p '%s' '%s' && touch '%s/stale'", layer_dir, stale_layer,
-				 st->root),
+				 store_root(st)),
 			 0);
-	unit_sh("touch '%s/tmp/123-leftover.blob'", st->root);
+	unit_sh("touch '%s/tmp/123-leftover.blob'", store_root(st));
 
 	ck_assert_ok(store_gc(st, NULL, NULL, &stats, &err), err);
 	/* gone: manifest, config, layer; plus the loose blob. */
@@ -564,7 +575,7 @@ START_TEST(test_fsck_flipped_byte)
 	ck_assert_ok(store_fsck(st, true, NULL, NULL, &problems, &repaired, &err), err);
 	ck_assert_uint_ge(problems, 2);
 	ck_assert_uint_eq(repaired, problems);
-	ck_assert_int_eq(unit_sh("test $(ls '%s/corrupt' | wc -l) -eq 1", st->root), 0);
+	ck_assert_int_eq(unit_sh("test $(ls '%s/corrupt' | wc -l) -eq 1", store_root(st)), 0);
 	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
 	ck_assert_uint_eq(problems, 0);
 }
@@ -578,8 +589,8 @@ START_TEST(test_fsck_bad_records)
 	cleanup_json json_t *rec = json_object();
 
 	ck_assert_ok(store_container_create(st, "c", rec, cid, &err), err);
-	unit_sh("echo 'not json' > '%s/containers/%s/container.json'", st->root, cid);
-	unit_sh("mkdir -p '%s/layers/overlay/%s'", st->root,
+	unit_sh("echo 'not json' > '%s/containers/%s/container.json'", store_root(st), cid);
+	unit_sh("mkdir -p '%s/layers/overlay/%s'", store_root(st),
 		"2222222222222222222222222222222222222222222222222222222222222222");
 	ck_assert_ok(store_fsck(st, false, NULL, NULL, &problems, &repaired, &err), err);
 	ck_assert_uint_eq(problems, 2);
@@ -604,14 +615,15 @@ START_TEST(test_lock_excludes_other_process)
 	pid = fork();
 	if (pid == 0) {
 		/* Another open of the lock file must not get it while we hold it. */
-		struct store *s2 = NULL;
+		cleanup_free char *lock = xasprintf("%s/lock", store_root(st));
+		int fd = open(lock, O_RDWR | O_CLOEXEC);
 		int r;
 
-		if (store_open(st->root, &s2, NULL) < 0)
+		if (fd < 0)
 			_exit(2);
-		r = flock(s2->lock_fd, LOCK_SH | LOCK_NB);
+		r = flock(fd, LOCK_SH | LOCK_NB);
 		r = r < 0 && errno == EWOULDBLOCK ? 0 : 1;
-		store_free(s2);
+		close(fd);
 		_exit(r);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
