@@ -1,9 +1,10 @@
 /*
  * Pull: manifest (resolving an index to one platform), then config and
  * layer blobs streamed into the store and verified against their digests,
- * then the manifest blob and the tag. The tag is the last step: until it is
- * written nothing refers to the new blobs, and a failure leaves only
- * unreferenced blobs that gc removes (the store stays consistent).
+ * the layer dirs of the backend asked for, then the manifest blob and the
+ * tag. The tag is the last step: until it is written nothing refers to the
+ * new blobs and dirs, and a failure (a full disk among them) leaves only
+ * unreferenced ones that gc removes (the store stays consistent).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -325,6 +326,23 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 	return ret;
 }
 
+/*
+ * Makes every layer dir of the image that streaming did not (vfs dirs, a
+ * stream that could not start): the tag comes after, so a pull that fails
+ * here (a full disk: the blobs fitted, their content does not) tags nothing.
+ */
+static int make_layer_dirs(struct store *s, const char *backend, const struct store_manifest *m,
+			   char **diff_ids, struct strata_error **err)
+{
+	cleanup_strv char **chains = store_chain_ids(diff_ids, m->n_layers);
+
+	for (size_t i = 0; i < m->n_layers; i++)
+		if (layers_dir_unpack(s, backend, chains[i], i ? chains[i - 1] : NULL, diff_ids[i],
+				      &m->layers[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 /* ---- manifests ---- */
 
 /* GETs a manifest by tag or digest into @resp; checks its digest; fills @digest. */
@@ -532,6 +550,8 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 	if (check_config(s, m, &diff_ids, err) < 0)
 		goto out;
 	if (fetch_layers(c, s, repo, m, diff_ids, o, err) < 0)
+		goto out;
+	if (o && o->unpack_backend && make_layer_dirs(s, o->unpack_backend, m, diff_ids, err) < 0)
 		goto out;
 	if (store_blob_put_buf(s, resp.body.buf, resp.body.len, digest, stored, err) < 0) {
 		strata_wrap(err, "manifest %s", digest);

@@ -49,7 +49,10 @@ struct registry_opts {
 	enum layers_compression compression;
 	registry_progress_fn progress; /* NULL: nothing is reported */
 	void *progress_arg;
-	/* pull: make the layer dirs of this backend as the layers arrive; NULL: do not */
+	/*
+	 * pull: make the layer dirs of this backend as the layers arrive (and
+	 * all of them before the tag); NULL: do not
+	 */
 	const char *unpack_backend;
 };
 
