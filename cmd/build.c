@@ -130,8 +130,107 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* ---- builder prune ---- */
+
+/*
+ * The age "until=" names, in seconds: a Go-style duration ("24h", "1h30m",
+ * "90s"), or a time (RFC 3339, or seconds since the epoch) turned into the
+ * age of an entry written then. -1 when the value is neither.
+ */
+static int64_t parse_until(const char *v)
+{
+	int64_t sec, total = 0;
+	long nsec;
+	const char *p = v;
+	char *end;
+
+	if (time_parse_rfc3339(v, &sec, &nsec) == 0)
+		return time_now_ns() / 1000000000LL - sec;
+	sec = strtoll(v, &end, 10);
+	if (*v && !*end && sec >= 0)
+		return time_now_ns() / 1000000000LL - sec;
+	if (!*p)
+		return -1;
+	while (*p) {
+		double n = strtod(p, &end);
+
+		if (end == p || n < 0)
+			return -1;
+		switch (*end) {
+		case 'h':
+			n *= 3600;
+			break;
+		case 'm':
+			n *= 60;
+			break;
+		case 's':
+			break;
+		default:
+			return -1;
+		}
+		total += (int64_t)n;
+		p = end + 1;
+	}
+	return total;
+}
+
+static void print_key(const char *key, void *arg)
+{
+	(void)arg;
+	printf("%s\n", digest_hex(key));
+}
+
+/* --filter until=AGE: the only filter there is. */
+static int opt_filter(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	int64_t *age = opt->value;
+
+	if (!str_has_prefix(arg, "until="))
+		return cmd_usage_error(ctx, "unknown filter '%s' (want until=DURATION)", arg);
+	*age = parse_until(arg + strlen("until="));
+	if (*age < 0)
+		return cmd_usage_error(ctx, "filter '%s': want a duration (24h, 90m) or a time", arg);
+	return 0;
+}
+
+static int cmd_builder_prune(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct store_cache_prune_opts o = { false, -1 };
+	struct strata_error *err = NULL;
+	struct store_gc_stats st;
+	cleanup_free char *bytes = NULL;
+	uint64_t removed = 0;
+	bool force = false;
+	struct store *s;
+	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "all", &o.all,
+			 "every entry (default: those whose image no tag\nor container uses)"),
+		OPT_CALLBACK(0, "filter", &o.until_age, "until=AGE",
+			     "only entries older than AGE (24h, 90m) or made\n"
+			     "before a time (RFC 3339, seconds since the epoch)",
+			     opt_filter),
+		OPT_BOOL('f', "force", &force, "accepted; strata never asks"),
+		OPT_END(),
+	};
+
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+		return ctx->status;
+	if (store_cache_prune(s, &o, print_key, NULL, &removed, &err) < 0)
+		return cmd_fail(ctx, err);
+	/* What only those entries kept alive goes now, as podman's prune frees it at once. */
+	if (store_gc(s, NULL, NULL, &st, &err) < 0)
+		return cmd_fail(ctx, err);
+	bytes = size_human(st.blob_bytes);
+	printf("removed %llu build cache entries; freed %llu blobs (%s), %llu layer dirs\n",
+	       (unsigned long long)removed, (unsigned long long)st.blobs, bytes,
+	       (unsigned long long)st.layers);
+	return 0;
+}
+
 const struct command cmd_build_commands[] = {
 	{ "build", "[options] [CONTEXT]", "build an image from a Containerfile or Dockerfile",
 	  cmd_build },
+	{ "builder prune", "[options]", "remove build cache entries and what only they kept",
+	  cmd_builder_prune },
 	{ NULL, NULL, NULL, NULL },
 };
