@@ -55,7 +55,7 @@ else
 BIN := strata
 endif
 
-.PHONY: all deps check unit integration asan bench demo install lint fmt clean fuzz
+.PHONY: all deps check unit integration asan bench demo install lint fmt clean fuzz crash-trials
 
 all: $(BIN)
 
@@ -129,6 +129,15 @@ unit: $(UNIT_BINS)
 integration: $(BIN) $(TEST_HELPERS)
 	@STRATA_BIN=$(abspath $(BIN)) STRATA_TEST_HELPERS=$(abspath $(BUILD)/tests) \
 		tests/run-integration.sh
+
+# The long form of the crash trials (root): CRASH_TRIALS kills at random
+# points of every store operation, then WRITERS_ROUNDS rounds of 8
+# concurrent writers. `make check` runs a short form of both.
+CRASH_TRIALS ?= 200
+WRITERS_ROUNDS ?= 20
+crash-trials: $(BIN)
+	@STRATA_BIN=$(abspath $(BIN)) sh tests/crash/crash-trials.sh $(CRASH_TRIALS)
+	@STRATA_BIN=$(abspath $(BIN)) sh tests/crash/writers.sh $(WRITERS_ROUNDS) 8
 
 asan:
 	$(MAKE) SANITIZE=address,undefined check

@@ -40,3 +40,9 @@ while [ $i -lt 5 ]; do
 done
 assert_eq "$(strata images | grep -c '^par-')" 10 "tags after concurrent imports"
 assert_fsck_clean
+
+# 8 writers at once (import, tag, commit, create/rm, rmi, build, gc, fsck),
+# a short form of tests/crash/writers.sh (`make crash-trials` runs 20 rounds).
+if [ "$(id -u)" = 0 ]; then
+	sh "$TOP/tests/crash/writers.sh" 2 8 >/dev/null || fail "concurrent writers"
+fi
