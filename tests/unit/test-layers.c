@@ -825,6 +825,50 @@ START_TEST(test_layer_dirs)
 }
 END_TEST
 
+/*
+ * A maker that filled a dir of its own (a container's upper dir, moved
+ * rather than copied) publishes it by rename; a twin already in place wins
+ * and the stage leaves nothing behind.
+ */
+START_TEST(test_layer_stage_adopt)
+{
+	cleanup_error struct strata_error *err = NULL;
+	const char *chain = "sha256:1234567890123456789012345678901234567890123456789012345678901234";
+	struct layers_dir_record rec = { chain, NULL, chain, "sha256:00", 5 };
+	struct layers_stage *stage = NULL;
+	cleanup_free char *name = NULL;
+	cleanup_free char *path = NULL;
+	cleanup_free char *diff = NULL;
+	cleanup_close int fd = -1;
+
+	fd = store_tmp_mkdir(st, ".filled", 0755, &name, &err);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mkdirat(fd, "own", 0755), 0);
+	{
+		cleanup_free char *f = xasprintf("%s/tmp/%s/own/file", store_root(st), name);
+
+		unit_write_file(f, "hello", 0644);
+	}
+	ck_assert_ok(layers_stage_new(st, "overlay", &stage, &err), err);
+	ck_assert_ok(layers_stage_adopt(stage, fd, "own", &err), err);
+	ck_assert_ok(layers_stage_publish(stage, &rec, &err), err);
+	layers_stage_free(stage);
+	ck_assert(layers_dir_valid(st, "overlay", chain));
+	diff = layers_dir_path(st, "overlay", chain);
+	path = xasprintf("%s/file", diff);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(faccessat(fd, "own", F_OK, 0), -1);
+	/* A second maker of the same dir loses to the first, quietly. */
+	stage = NULL;
+	ck_assert_ok(layers_stage_new(st, "overlay", &stage, &err), err);
+	ck_assert_ok(layers_stage_publish(stage, &rec, &err), err);
+	layers_stage_free(stage);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(staging_left(), 0);
+	store_tmp_remove(st, name, NULL);
+}
+END_TEST
+
 /* ---- compression ---- */
 
 /* Stores @n bytes of @buf as a gzip blob; returns the digest and checks the round trip. */
@@ -1752,6 +1796,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_layer_dirs);
 	tcase_add_test(tc, test_export_streams_layers);
 	tcase_add_test(tc, test_export_falls_back);
+	tcase_add_test(tc, test_layer_stage_adopt);
 	suite_add_tcase(s, tc);
 	return s;
 }
