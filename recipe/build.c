@@ -576,13 +576,12 @@ static int unpack_context(struct store *s, const struct recipe_build_opts *o, ch
 			: open(o->context, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return strata_fail(err, errno, "build context '%s'", o->context);
-	*name = store_tmp_name(".context");
-	if (mkdirat(s->tmp_fd, *name, 0700) < 0 ||
-	    (dfd = openat(s->tmp_fd, *name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return strata_fail(err, errno, "unpack the build context");
+	dfd = store_tmp_mkdir(s, ".context", 0700, name, err);
+	if (dfd < 0)
+		return strata_wrap(err, "unpack the build context");
 	if (recipe_archive_extract(in, dfd, err) < 0)
 		return strata_wrap(err, "build context '%s'", o->context);
-	*dir = xasprintf("%s/tmp/%s", s->root, *name);
+	*dir = xasprintf("%s/tmp/%s", store_root(s), *name);
 	lo->context = *dir;
 	if (o->file && o->file[0] != '/' && strcmp(o->file, "-") != 0) {
 		*file = path_join(*dir, o->file);
@@ -608,7 +607,7 @@ int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIG
 		if (r == 0)
 			r = build(s, &lo, id, err);
 		if (ctx_name)
-			path_rm_rf_at(s->tmp_fd, ctx_name, NULL);
+			store_tmp_remove(s, ctx_name, NULL);
 		return r;
 	}
 	return build(s, o, id, err);
