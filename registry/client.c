@@ -80,6 +80,8 @@ void reg_resp_release(struct reg_resp *r)
 	free(r->docker_digest);
 	free(r->www_auth);
 	free(r->range);
+	free(r->retry_after);
+	free(r->gave_up);
 	sbuf_release(&r->body);
 	memset(r, 0, sizeof(*r));
 }
@@ -91,7 +93,9 @@ static void resp_reset_headers(struct reg_resp *r)
 	free(r->docker_digest);
 	free(r->www_auth);
 	free(r->range);
+	free(r->retry_after);
 	r->content_type = r->location = r->docker_digest = r->www_auth = r->range = NULL;
+	r->retry_after = NULL;
 }
 
 /* ---- one transfer ---- */
@@ -103,6 +107,7 @@ struct xfer {
 	struct strata_error *sink_err;
 	bool too_big;
 	bool range_ignored;
+	long block_status; /* the status of the header block being read */
 	uint64_t sent;
 	char *url;
 	struct curl_slist *hdrs;
@@ -118,13 +123,28 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	char **slot = NULL;
 
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		const char *sp = memchr(buf, ' ', n);
+
 		resp_reset_headers(x->resp);
+		x->block_status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		return n;
 	}
 	colon = memchr(buf, ':', n);
 	if (!colon)
 		return n;
 	klen = (size_t)(colon - buf);
+	if (klen == 14 && strncasecmp(buf, "Content-Length", 14) == 0 && !x->rq->sink &&
+	    x->block_status >= 200 && x->block_status < 300 && strcmp(x->rq->method, "HEAD") != 0) {
+		/* A body kept in memory that says it is too big is refused before it comes. */
+		unsigned long long len = strtoull(colon + 1, NULL, 10);
+		size_t max = x->rq->max_body ? x->rq->max_body : STORE_JSON_MAX;
+
+		if (len > max) {
+			x->too_big = true;
+			return 0;
+		}
+		return n;
+	}
 	if (klen == 12 && strncasecmp(buf, "Content-Type", 12) == 0)
 		slot = &x->resp->content_type;
 	else if (klen == 8 && strncasecmp(buf, "Location", 8) == 0)
@@ -135,6 +155,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		slot = &x->resp->www_auth;
 	else if (klen == 5 && strncasecmp(buf, "Range", 5) == 0)
 		slot = &x->resp->range;
+	else if (klen == 11 && strncasecmp(buf, "Retry-After", 11) == 0)
+		slot = &x->resp->retry_after;
 	if (!slot)
 		return n;
 	v = colon + 1;
@@ -298,8 +320,11 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	if (c->budget.stall_floor) {
+		/* A stall (retry.c): slower than the floor for the whole window, either way. */
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)c->budget.stall_floor);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->budget.stall_time);
+	}
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
@@ -353,6 +378,29 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	}
 }
 
+/*
+ * The error code for a transfer that failed with @rc: ECONNABORTED for a
+ * connection that broke (worth another attempt), ECONNREFUSED for one that
+ * never opened, ETIMEDOUT for a stall (libcurl's low-speed limit, or the
+ * connect timeout), ELOOP for a redirect loop, EPROTO for the rest (TLS,
+ * a malformed answer): trying again would only repeat them.
+ */
+static int transport_code(CURLcode rc)
+{
+	/* if, not switch: -Wswitch-enum would want each of libcurl's ~100 codes. */
+	if (rc == CURLE_COULDNT_CONNECT)
+		return ECONNREFUSED;
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return ETIMEDOUT;
+	if (rc == CURLE_TOO_MANY_REDIRECTS)
+		return ELOOP;
+	if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_GOT_NOTHING || rc == CURLE_UPLOAD_FAILED || rc == CURLE_HTTP2 ||
+	    rc == CURLE_HTTP2_STREAM)
+		return ECONNABORTED;
+	return EPROTO;
+}
+
 /* Ends a transfer that finished with @rc: the status into the response, errors into @err; frees what setup made. */
 static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 {
@@ -379,9 +427,10 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 				      u, rq->max_body ? rq->max_body : STORE_JSON_MAX);
 	} else if (rc != CURLE_OK) {
 		cleanup_free char *u = url_for_msg(x->url);
+		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
-		ret = strata_fail_msg(err, ECONNABORTED, "%s %s: %s", rq->method, u,
-				      x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+		ret = strata_fail_msg(err, transport_code(rc), "%s %s: %s%s", rq->method, u,
+				      rc == CURLE_PARTIAL_FILE ? "truncated: " : "", why);
 	}
 	curl_slist_free_all(x->hdrs);
 	free(x->url);
@@ -518,6 +567,7 @@ int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_er
 	json_t *doc = NULL, *errors;
 	int code = r->status == 401 || r->status == 403 ? EACCES
 		   : r->status == 404			 ? ENOENT
+		   : reg_status_is_transient(r->status)	 ? EAGAIN
 							 : EIO;
 
 	sbuf_addf(&b, "%s: HTTP %ld", what, r->status);
@@ -552,6 +602,8 @@ int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_er
 	}
 	if (r->status == 401)
 		sbuf_addstr(&b, " (wrong or missing credentials?)");
+	if (r->gave_up)
+		sbuf_addf(&b, " (%s)", r->gave_up);
 	if (doc)
 		json_decref(doc);
 	msg = sbuf_detach(&b, NULL);
@@ -709,18 +761,41 @@ static int answer_challenge(struct reg_client *c, const struct reg_resp *resp,
 int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
 	   struct strata_error **err)
 {
-	int r;
+	/*
+	 * A file body belongs to an upload session that a broken attempt may
+	 * have spoilt: its caller knows how to resume or start over. A sink
+	 * has taken the bytes that came: its caller resumes after them.
+	 */
+	bool replayable = rq->body_fd < 0;
+	bool challenged = false;
 
-	if (perform(c, rq, 1, resp, err) < 0)
-		return -1;
-	if (resp->status != 401)
+	for (;;) {
+		struct strata_error *e = NULL;
+		int r;
+
+		if (perform(c, rq, 1, resp, &e) < 0) {
+			if (replayable && !rq->sink && reg_retry_error(c, NULL, &e))
+				continue;
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			return -1;
+		}
+		if (resp->status == 401 && !challenged) {
+			challenged = true;
+			r = answer_challenge(c, resp, err);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				return 0;
+			continue;
+		}
+		if (replayable && reg_status_is_transient(resp->status) &&
+		    reg_retry_status(c, resp, NULL))
+			continue;
 		return 0;
-	r = answer_challenge(c, resp, err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return 0;
-	return perform(c, rq, 1, resp, err);
+	}
 }
 
 /* ---- connecting ---- */
@@ -734,6 +809,33 @@ static int split_creds(const char *creds, char **user, char **pass, struct strat
 	*user = xstrndup(creds, (size_t)(colon - creds));
 	*pass = xstrdup(colon + 1);
 	return 0;
+}
+
+/*
+ * GET /v2/ on c->base: a broken connection or a transient status is
+ * retried within the budget when @retry, but not a refused connection
+ * (nothing listens there: say so at once).
+ */
+static int ping(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp, bool retry,
+		struct strata_error **err)
+{
+	for (;;) {
+		struct strata_error *e = NULL;
+
+		if (perform(c, rq, 0, resp, &e) < 0) {
+			if (retry && strata_error_code(e) != ECONNREFUSED &&
+			    reg_retry_error(c, NULL, &e))
+				continue;
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			return -1;
+		}
+		if (retry && reg_status_is_transient(resp->status) && reg_retry_status(c, resp, NULL))
+			continue;
+		return 0;
+	}
 }
 
 int reg_client_new(const char *host, const char *repo, const char *actions, const char *user,
@@ -754,6 +856,8 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	}
 	c->host = reg_host_of(host);
 	c->insecure = o && o->insecure;
+	c->o = o;
+	reg_budget_init(&c->budget);
 	if (repo)
 		c->scope = xasprintf("repository:%s:%s", repo, actions);
 	certs = path_join(CERTS_D, c->host);
@@ -776,13 +880,13 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	}
 
 	c->base = xasprintf("https://%s", c->host);
-	r = perform(c, &rq, 0, &resp, err);
+	r = ping(c, &rq, &resp, !c->insecure, err);
 	if (r < 0 && c->insecure) {
 		strata_error_free(*err);
 		*err = NULL;
 		free(c->base);
 		c->base = xasprintf("http://%s", c->host);
-		r = perform(c, &rq, 0, &resp, err);
+		r = ping(c, &rq, &resp, true, err);
 	}
 	if (r < 0) {
 		strata_wrap(err, "registry %s", c->host);

@@ -102,18 +102,29 @@ static int blob_finish(struct blob_sink *sink, const struct registry_opts *o,
 }
 
 /*
- * Attempts after a dropped connection without a byte of progress, waiting
- * 250 ms, 500 ms, 1 s, then 2 s each time: about 12 s in all, long enough
- * for a registry to be restarted. Bytes received start the count again.
+ * The error for a blob that came short and could not be resumed: the
+ * registry ignored (@status 0) or refused (@status) the Range request.
  */
-#define PULL_RETRIES 8
-#define PULL_BACKOFF_MAX_US 2000000u
+static int truncated_fail(const struct store_desc *d, uint64_t got, long status,
+			  struct strata_error **err)
+{
+	if (!status)
+		return strata_fail_msg(err, ERANGE,
+				       "blob %s: truncated: the registry sent %" PRIu64 " of %" PRId64
+				       " bytes, then ignored the Range request to resume",
+				       d->digest, got, d->size);
+	return strata_fail_msg(err, EBADMSG,
+			       "blob %s: truncated: the registry sent %" PRIu64 " of %" PRId64
+			       " bytes, then refused the Range request to resume: HTTP %ld",
+			       d->digest, got, d->size, status);
+}
 
 /*
- * Fetches one blob into the store, unless it is there already. @w, when
- * not NULL, holds the bytes a dropped transfer already wrote: the fetch
+ * Fetches one blob into the store, unless it is there already. @resume,
+ * when not NULL, holds the bytes a broken transfer already wrote: the fetch
  * resumes after them with a Range request (and starts over when the
- * registry ignores it). A dropped connection is retried with backoff.
+ * registry ignores it). Every failed attempt (a drop, a stall, a start over)
+ * spends the client's retry budget, whatever it brought.
  */
 static int fetch_blob_from(struct reg_client *c, struct store *s, const char *repo,
 			   const struct store_desc *d, const struct registry_opts *o,
@@ -122,14 +133,12 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 	struct blob_sink sink = { .d = d, .o = o };
 	cleanup_free char *url = xasprintf("/v2/%s/blobs/%s", repo, d->digest);
 	struct reg_resp resp = { 0 };
-	int retries = 0, restarts = 0;
-	uint64_t had;
+	uint64_t from = 0;
 
 	if (resume) {
 		sink.w = steal_ptr(&resume->w);
 		sink.stream = steal_ptr(&resume->stream);
 	}
-	had = sink.w ? store_blob_writer_size(sink.w) : 0;
 	if (!sink.w && store_blob_exists(s, d->digest)) {
 		reg_event(o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
 			  "already present");
@@ -139,33 +148,30 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 		struct reg_req rq = { .method = "GET", .url = url, .body_fd = -1,
 				      .sink = blob_sink_write, .sink_arg = &sink };
 		struct strata_error *e = NULL;
+		uint64_t got;
 		int code;
 
 		if (!sink.w && store_blob_writer_new(s, &sink.w, err) < 0)
 			return -1;
-		rq.range_from = store_blob_writer_size(sink.w);
+		from = rq.range_from = store_blob_writer_size(sink.w);
 		blob_start(&sink);
 		if (reg_do(c, &rq, &resp, &e) == 0)
 			break;
 		code = strata_error_code(e);
-		if (code == ERANGE && restarts++ < PULL_RETRIES) {
-			sink_drop(&sink); /* started over: the stream would see the bytes twice */
+		got = store_blob_writer_size(sink.w);
+		if (code == ERANGE) {
+			/* Started over: the stream would see the bytes twice. */
+			sink_drop(&sink);
 			strata_error_free(e);
-			continue;
-		}
-		if (code == ECONNABORTED && store_blob_writer_size(sink.w) > had) {
-			had = store_blob_writer_size(sink.w);
-			retries = 0;
-		}
-		if (code == ECONNABORTED && retries < PULL_RETRIES) {
-			unsigned wait = retries < 3 ? 250000u << retries : PULL_BACKOFF_MAX_US;
-
-			reg_notef(o, d->digest, "connection lost after %" PRIu64 " bytes, retrying",
-				  store_blob_writer_size(sink.w));
-			strata_error_free(e);
-			usleep(wait);
-			retries++;
-			continue;
+			e = NULL;
+			truncated_fail(d, from, 0, &e);
+			if (reg_retry_error(c, d->digest, &e))
+				continue;
+		} else if (code == ECONNABORTED || code == ECONNREFUSED || code == ETIMEDOUT) {
+			reg_notef(o, d->digest, "%s after %" PRIu64 " bytes, retrying",
+				  code == ETIMEDOUT ? "stalled" : "connection lost", got);
+			if (reg_retry_error(c, d->digest, &e))
+				continue;
 		}
 		sink_drop(&sink);
 		reg_resp_release(&resp);
@@ -173,7 +179,7 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 			*err = e;
 		else
 			strata_error_free(e);
-		if (code == EBADMSG)
+		if (code == EBADMSG || code == ERANGE)
 			return -1;
 		return strata_wrap(err, "blob %s", d->digest);
 	}
@@ -181,7 +187,10 @@ static int fetch_blob_from(struct reg_client *c, struct store *s, const char *re
 		cleanup_free char *what = xasprintf("blob %s", d->digest);
 
 		sink_drop(&sink);
-		reg_status_fail(&resp, what, err);
+		if (from > 0 && resp.status >= 400 && !reg_status_is_transient(resp.status))
+			truncated_fail(d, from, resp.status, err);
+		else
+			reg_status_fail(&resp, what, err);
 		reg_resp_release(&resp);
 		return -1;
 	}
@@ -263,22 +272,30 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 	struct blob_sink *sink = &lf->sinks[i];
 	const struct store_desc *d = &lf->m->layers[i];
 
-	if (xerr && (strata_error_code(xerr) == ECONNABORTED || strata_error_code(xerr) == ERANGE)) {
-		/* A dropped connection: resume it on its own, with retries. */
-		if (strata_error_code(xerr) == ERANGE)
+	int code = xerr ? strata_error_code(xerr) : 0;
+
+	if (code == ECONNABORTED || code == ECONNREFUSED || code == ETIMEDOUT || code == ERANGE) {
+		/* A broken transfer: resume it on its own, within the budget. */
+		uint64_t got = sink->w ? store_blob_writer_size(sink->w) : 0;
+
+		if (code == ERANGE) {
 			sink_drop(sink);
-		else
-			reg_notef(lf->o, d->digest,
-				  "connection lost after %" PRIu64 " bytes, resuming",
-				  store_blob_writer_size(sink->w));
-		strata_error_free(xerr);
-		return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, sink, err);
+			strata_error_free(xerr);
+			xerr = NULL;
+			truncated_fail(d, got, 0, &xerr);
+		} else {
+			reg_notef(lf->o, d->digest, "%s after %" PRIu64 " bytes, resuming",
+				  code == ETIMEDOUT ? "stalled" : "connection lost", got);
+		}
+		if (reg_retry_error(lf->c, d->digest, &xerr))
+			return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, sink, err);
+		code = strata_error_code(xerr);
 	}
 	if (!resp || xerr) {
 		sink_drop(sink);
 		if (!xerr)
 			return 0;
-		if (strata_error_code(xerr) != EBADMSG)
+		if (code != EBADMSG && code != ERANGE)
 			strata_wrap(&xerr, "blob %s", d->digest);
 		if (err && !*err)
 			*err = xerr;
@@ -286,9 +303,17 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 			strata_error_free(xerr);
 		return -1;
 	}
-	if (resp->status == 401) {
-		/* The token ran out or never covered this: answer the challenge, one at a time. */
+	if (resp->status == 401 || reg_status_is_transient(resp->status)) {
+		/*
+		 * The token ran out or never covered this (answer the challenge),
+		 * or the registry said later: again on its own, within the budget.
+		 */
 		sink_drop(sink);
+		if (resp->status != 401 && !reg_retry_status(lf->c, resp, d->digest)) {
+			cleanup_free char *what = xasprintf("blob %s", d->digest);
+
+			return reg_status_fail(resp, what, err);
+		}
 		return fetch_blob(lf->c, lf->s, lf->repo, d, lf->o, err);
 	}
 	if (resp->status != 200) {

@@ -105,18 +105,6 @@ static int64_t range_end(const char *range, uint64_t fallback)
 }
 
 /*
- * Attempts after a dropped connection, with the pull's backoff: 250 ms,
- * 500 ms, 1 s, then 2 s; about 12 s in all, long enough for a registry to
- * be restarted.
- */
-#define PUSH_RETRIES 8
-
-static void backoff(int attempt)
-{
-	usleep(attempt < 3 ? 250000u << attempt : 2000000u);
-}
-
-/*
  * After a dropped PATCH: asks the upload session at *@loc where it stands
  * (GET, answered 204 with Range and Location). Sets *@off, may replace
  * *@loc; -1 when the session cannot be resumed, and the upload starts over.
@@ -178,7 +166,7 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 	struct up_progress prog = { .o = o, .digest = digest, .total = size };
 	struct reg_resp resp = { 0 };
 	uint64_t off = 0;
-	int stalls = 0, resumes = 0;
+	int stalls = 0;
 	int ret = -1;
 
 	while (off < size) {
@@ -197,16 +185,16 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 		if (reg_do(c, &rq, &resp, &e) < 0) {
 			struct strata_error *se = NULL;
 
-			if (strata_error_code(e) == ECONNABORTED && resumes < PUSH_RETRIES) {
-				backoff(resumes++);
+			if (reg_retry_error(c, digest, &e)) {
 				if (upload_status(c, &loc, size, &off, &se) == 0) {
 					reg_notef(o, digest,
 						  "connection lost, resuming the upload at %" PRIu64
 						  " bytes",
 						  off);
-					strata_error_free(e);
 					continue;
 				}
+				/* The session is lost: the caller starts the blob over. */
+				strata_fail_msg(&e, ECONNABORTED, "%s", strata_error_msg(se));
 				strata_error_free(se);
 			}
 			if (err && !*err)
@@ -355,24 +343,20 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 	}
 	if (fstat(fd, &st) < 0)
 		return strata_fail(err, errno, "blob %s: fstat", digest);
-	for (int attempt = 0;; attempt++) {
+	for (;;) {
 		struct strata_error *e = NULL;
-		int code;
 
 		if (upload_blob(c, repo, from, digest, fd, (uint64_t)st.st_size, o, &e) == 0)
 			return 0;
-		code = strata_error_code(e);
-		if (code == ECONNABORTED && attempt < PUSH_RETRIES) {
+		if (strata_error_code(e) != EAGAIN)
 			reg_notef(o, digest, "connection lost, retrying the upload");
-			strata_error_free(e);
-			backoff(attempt);
+		if (reg_retry_error(c, digest, &e))
 			continue;
-		}
 		if (err && !*err)
 			*err = e;
 		else
 			strata_error_free(e);
-		if (err && *err && !strstr(strata_error_msg(*err), digest))
+		if (err && *err && !str_has_prefix(strata_error_msg(*err), "blob "))
 			strata_wrap(err, "blob %s", digest);
 		return -1;
 	}

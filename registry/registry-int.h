@@ -13,6 +13,19 @@
 #define REG_ACCEPT_MANIFESTS                                                                        \
 	MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST
 
+/*
+ * What one operation may spend on failed attempts (retry.c). Settable for
+ * tests and slow links: STRATA_RETRIES (count), STRATA_RETRY_TIME (s),
+ * STRATA_STALL_FLOOR (bytes/s, "1k") and STRATA_STALL_TIME (s; 0 turns
+ * stall detection off).
+ */
+struct reg_budget {
+	int retries, max_retries;
+	int64_t lost_ms, max_ms;  /* stall windows and waits so far; their cap */
+	uint64_t stall_floor;	  /* a transfer slower than this ... */
+	long stall_time;	  /* ... for this many seconds is a stall */
+};
+
 /* A connection to one registry, for one repository. */
 struct reg_client {
 	char *host;	   /* host[:port] to connect to */
@@ -24,6 +37,8 @@ struct reg_client {
 	bool basic;	   /* the registry asked for Basic auth */
 	char *realm, *service; /* the last Bearer challenge */
 	char *certs_dir;   /* /etc/containers/certs.d/HOST when it exists */
+	const struct registry_opts *o; /* borrowed: for progress notes */
+	struct reg_budget budget;
 	CURL *curl;
 };
 
@@ -61,6 +76,8 @@ struct reg_resp {
 	char *docker_digest;
 	char *www_auth;
 	char *range;	    /* the Range header of an upload's answer ("0-N") */
+	char *retry_after;  /* Retry-After, as sent */
+	char *gave_up;	    /* why a transient status was not retried again, or NULL */
 	struct sbuf body;
 };
 
@@ -80,8 +97,12 @@ void reg_client_free(struct reg_client *c);
 
 /*
  * Runs @rq, answering one 401 challenge (Bearer token or Basic) and
- * retrying. Any HTTP status is returned in @resp; -1 only for transport
- * errors (code ECONNABORTED), an ignored Range (ERANGE) and sink errors.
+ * retrying. Within the client's budget it retries a transient status
+ * (429, 5xx but 501) unless @rq has a file body, and a transport error
+ * when it has neither a file body nor a sink. Any HTTP status is returned
+ * in @resp; -1 only for transport errors (ECONNABORTED a dropped or refused
+ * connection (ECONNREFUSED before any answer), ETIMEDOUT a stall, ELOOP too
+ * many redirects, EPROTO others), an ignored Range (ERANGE) and sink errors.
  */
 int reg_do(struct reg_client *c, const struct reg_req *rq, struct reg_resp *resp,
 	   struct strata_error **err);
@@ -107,7 +128,10 @@ int reg_do_parallel(struct reg_client *c, size_t n, int parallel, reg_begin_fn b
 /* Frees the strings and body of @r and zeroes it. */
 void reg_resp_release(struct reg_resp *r);
 
-/* Fails with "WHAT: HTTP STATUS: the registry's error message" (one line). */
+/*
+ * Fails with "WHAT: HTTP STATUS: the registry's error message" (one line);
+ * the code is EAGAIN for a transient status (which a caller may retry).
+ */
 int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_error **err);
 
 /* The registry host for a reference's domain (NULL: Docker Hub). Caller frees. */
@@ -121,6 +145,34 @@ char *reg_base64(const void *buf, size_t n);
 
 /* Decodes base64 @s into a NUL-terminated string; NULL when malformed. Caller frees. */
 char *reg_unbase64(const char *s);
+
+/* ---- retry.c ---- */
+
+/* Fills @b from the defaults and the environment. */
+void reg_budget_init(struct reg_budget *b);
+
+/* True for the statuses retried: 429, 500, 502, 503, 504. */
+bool reg_status_is_transient(long status);
+
+/* Milliseconds a Retry-After value asks to wait (seconds or HTTP date); -1 when malformed. */
+int64_t reg_retry_after_ms(const char *v, int64_t now_s);
+
+/*
+ * After a failed attempt with error *@e (about blob @digest, or NULL):
+ * true when it may be tried again (a dropped or refused connection, a stall,
+ * EAGAIN, ERANGE: a start over), having spent the budget and waited the backoff; *@e is then
+ * freed. False otherwise, *@e kept, with the reason added when the budget
+ * is spent.
+ */
+bool reg_retry_error(struct reg_client *c, const char *digest, struct strata_error **e);
+
+/*
+ * After a transient status in @resp: true when it may be retried, having
+ * spent the budget and waited (Retry-After when given, capped within the
+ * budget). False when the status is not transient, or the budget is spent
+ * (then resp->gave_up says so, for reg_status_fail).
+ */
+bool reg_retry_status(struct reg_client *c, struct reg_resp *resp, const char *digest);
 
 /* ---- event.c ---- */
 
