@@ -222,7 +222,7 @@ static int release_container(struct store *s, const char *id, bool force,
 		if (launch_container_kill(s, id, SIGKILL, err) < 0 ||
 		    launch_container_wait(s, id, &code, err) < 0)
 			return -1;
-		return 0;
+		/* Its monitor, dead too, will not remove the cgroup: do it here. */
 	}
 	cg = launch_cgroup_from_json(json_object_get(json_object_get(rec, "State"), "Cgroup"));
 	launch_cgroup_destroy(cg);
@@ -284,10 +284,13 @@ static char *command_of(const json_t *rec)
 	return sbuf_detach(&b, NULL);
 }
 
+/* The record's status, but "exited" for a running one whose PID 1 is gone (its monitor killed too). */
 static const char *state_status(const json_t *rec)
 {
 	const char *st = jv_str(json_object_get(rec, "State"), "Status");
 
+	if (st && strcmp(st, "running") == 0 && !launch_container_running(rec))
+		return "exited";
 	return st ? st : "created";
 }
 
@@ -317,7 +320,8 @@ static char *status_text(const json_t *rec)
 
 		if (at && time_parse_rfc3339(at, &sec, NULL) == 0)
 			ago = time_ago(sec);
-		return xasprintf("Exited (%lld)%s%s", (long long)jv_int(state, "ExitCode", 0),
+		/* Killed with its monitor, no status was written: 137, as wait says. */
+		return xasprintf("Exited (%lld)%s%s", (long long)jv_int(state, "ExitCode", 137),
 				 ago ? " " : "", ago ? ago : "");
 	}
 	if (strcmp(st, "created") == 0)

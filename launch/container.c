@@ -35,13 +35,24 @@ static char *get_str_or_null(const json_t *o, const char *key)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+/*
+ * PID 1 of a container whose record says running still lives: the same
+ * pid and the start time recorded with it (a pid reused since is another
+ * process), as podman checks its containers' processes.
+ */
+static bool state_alive(const json_t *st)
+{
+	json_int_t pid = jv_int(st, "Pid", 0);
+
+	return pid > 0 && sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(st, "PidStartTime", 0));
+}
+
 bool launch_container_running(const json_t *rec)
 {
 	json_t *st = json_object_get(rec, "State");
 	const char *status = jv_str(st, "Status");
-	json_int_t pid = jv_int(st, "Pid", 0);
 
-	return status && !strcmp(status, "running") && pid > 0 && sys_pid_alive((pid_t)pid);
+	return status && !strcmp(status, "running") && state_alive(st);
 }
 
 char *launch_container_log_path(struct store *s, const char *id)
@@ -250,8 +261,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 		slave = -1;
 	}
 	started = now_rfc3339();
-	state = json_pack("{s:s, s:i, s:s}", "Status", "running", "Pid", (json_int_t)pid,
-			  "StartedAt", started);
+	state = json_pack("{s:s, s:i, s:I, s:s}", "Status", "running", "Pid", (json_int_t)pid,
+			  "PidStartTime", (json_int_t)sys_pid_start_time(pid), "StartedAt", started);
 	if (cg)
 		json_object_set_new(state, "Cgroup", launch_cgroup_to_json(cg));
 	if (save_state(s, id, state, err) < 0) {
@@ -429,7 +440,7 @@ static int wait_exited(struct store *s, const char *id, int64_t timeout_ms, int 
 				*code = (int)jv_int(st, "ExitCode", 0);
 			return 0;
 		}
-		if (!sys_pid_alive(state_pid(rec)) && waited > 2000) {
+		if (!state_alive(st) && waited > 2000) {
 			if (code)
 				*code = 137;
 			return 0; /* its monitor died too */

@@ -91,7 +91,9 @@ static bool is_running(const json_t *rec)
 	const char *status = jv_str(state, "Status");
 	json_int_t pid = jv_int(state, "Pid", 0);
 
-	return status && strcmp(status, "running") == 0 && pid > 0 && sys_pid_alive((pid_t)pid);
+	/* launch records the start time with the pid: a pid reused since is not the container's */
+	return status && strcmp(status, "running") == 0 && pid > 0 &&
+	       sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(state, "PidStartTime", 0));
 }
 
 int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err)

@@ -239,3 +239,55 @@ bool sys_pid_alive(pid_t pid)
 		return false;
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
+
+/*
+ * Fields 3 (state) and 22 (starttime, clock ticks after boot) of
+ * /proc/PID/stat, read after the last ')' since the command name may hold
+ * spaces and parentheses (proc(5)). 0 when the process is gone.
+ */
+static uint64_t stat_start(pid_t pid, char *state)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	*state = '?';
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 state, &start) != 2)
+		return 0;
+	return start;
+}
+
+uint64_t sys_pid_start_time(pid_t pid)
+{
+	char state;
+
+	return pid > 0 ? stat_start(pid, &state) : 0;
+}
+
+bool sys_pid_alive_since(pid_t pid, uint64_t start)
+{
+	char state;
+	uint64_t now;
+
+	if (pid <= 0)
+		return false;
+	now = stat_start(pid, &state);
+	if (!now)
+		return sys_pid_alive(pid); /* no /proc to read: kill(0) is all there is */
+	if (state == 'Z' || state == 'X')
+		return false;
+	return !start || now == start;
+}

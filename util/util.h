@@ -383,5 +383,12 @@ bool sys_is_host_root(void);
 const char *sys_boot_id(void);
 /* True when process @pid exists. */
 bool sys_pid_alive(pid_t pid);
+/* The start time of @pid (clock ticks after boot, /proc/PID/stat); 0 when it is gone. */
+uint64_t sys_pid_start_time(pid_t pid);
+/*
+ * True when @pid lives (a zombie does not) and, when @start is not 0, is the
+ * process that started then, not another one given the same pid since.
+ */
+bool sys_pid_alive_since(pid_t pid, uint64_t start);
 
 #endif
