@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "layers/layers.h"
+#include "overlay/overlay.h"
 
 /* Splits "name:tag" / "name@digest" into repository and tag columns. */
 static void split_ref(const char *ref, char **repo, char **tag)
@@ -633,9 +634,16 @@ static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
 	struct store_gc_stats st;
 	cleanup_free char *bytes = NULL;
 	struct store *s;
+	size_t orphans = 0;
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
+	/* First what killed builds left: their containers hold layers gc would keep. */
+	if (overlay_container_remove_orphans(s, &orphans, &err) < 0)
+		return cmd_fail(ctx, err);
+	if (orphans)
+		printf("removed %zu working container%s of builds that are gone\n", orphans,
+		       orphans == 1 ? "" : "s");
 	if (store_gc(s, print_line, NULL, &st, &err) < 0)
 		return cmd_fail(ctx, err);
 	bytes = size_human(st.blob_bytes);

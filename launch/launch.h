@@ -225,6 +225,7 @@ struct launch_spec {
 	const char *rootfs_backend;   /* with rootfs_stack: mounted by the container process */
 	const struct overlay_stack *rootfs_stack; /* a rootless overlay, mounted in its namespaces */
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
+	bool die_with_parent;	      /* SIGKILL (PR_SET_PDEATHSIG) once the caller dies: a build's RUN */
 	bool tty;		      /* a pseudo-terminal as stdio (launch_run, launch_exec) */
 };
 

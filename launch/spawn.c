@@ -593,8 +593,8 @@ static char **child_env(const struct launch_spec *spec, const char *home)
 /*
  * Last stage, once the parent has put us in our cgroup: the cgroup
  * namespace, no_new_privs, the bounding set, seccomp (while CAP_SYS_ADMIN
- * is still held), the user, the capabilities; every fd of ours is
- * close-on-exec.
+ * is still held), the user, the capabilities, the parent death signal
+ * when asked; every fd of ours is close-on-exec.
  */
 static int child_drop_privileges(struct child_args *a, const struct child_user *u,
 				 struct strata_error **err)
@@ -621,6 +621,20 @@ static int child_drop_privileges(struct child_args *a, const struct child_user *
 	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
 	    caps_apply(a->caps, err) < 0)
 		return -1;
+	if (spec->die_with_parent) {
+		/*
+		 * Last: a change of credentials (the user, the capabilities)
+		 * clears it (prctl(2)). PID 1 killed, the kernel kills the rest
+		 * of its PID namespace. A parent that died before has closed its
+		 * end of the error pipe, which poll reports as POLLERR.
+		 */
+		struct pollfd pf = { .fd = a->err_fd };
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			return strata_fail(err, errno, "parent death signal");
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR))
+			_exit(137);
+	}
 	/* Nothing of ours may leak into the container. */
 	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		for (int fd = 3; fd < 1024; fd++)

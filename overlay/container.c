@@ -239,6 +239,10 @@ int overlay_container_create(struct store *s, const char *backend, const struct 
 	rec = new_record(backend, img, command);
 	if (flags & OVERLAY_CREATE_VOLATILE)
 		json_object_set_new(rec, "Volatile", json_true());
+	if (flags & OVERLAY_CREATE_BUILD)
+		json_object_set_new(rec, "Builder",
+				    json_pack("{s:i, s:I}", "Pid", (json_int_t)getpid(), "PidStartTime",
+					      (json_int_t)sys_pid_start_time(getpid())));
 	if (store_container_create(s, name, rec, id, err) < 0)
 		goto out_staged;
 	dirfd = store_container_dirfd(s, id, err);
@@ -548,6 +552,44 @@ static void fix_count(struct store *s, const char *id)
 		ctr_save(&c, NULL);
 	}
 	ctr_close(&c);
+}
+
+int overlay_container_remove_orphans(struct store *s, size_t *removed, struct strata_error **err)
+{
+	cleanup_strv char **ids = NULL;
+	size_t n = 0;
+
+	if (removed)
+		*removed = 0;
+	if (store_container_list(s, &ids, err) < 0)
+		return -1;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		json_t *by = rec ? json_object_get(rec, "Builder") : NULL;
+		json_int_t pid = jv_int(by, "Pid", 0);
+		struct strata_error *e = NULL;
+
+		if (!by || pid <= 0 ||
+		    sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(by, "PidStartTime", 0)))
+			continue;
+		if (overlay_container_remove(s, ids[i], true, &e) < 0) {
+			if (strata_error_code(e) == ENOENT) {
+				strata_error_free(e); /* removed meanwhile */
+				continue;
+			}
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			return strata_wrap(err, "working container %.12s of a build that is gone",
+					   ids[i]);
+		}
+		log_debug("overlay: removed %.12s, left by build %lld", ids[i], (long long)pid);
+		n++;
+	}
+	if (removed)
+		*removed = n;
+	return 0;
 }
 
 int overlay_container_list(struct store *s, json_t **out, struct strata_error **err)

@@ -182,9 +182,12 @@ int overlay_container_create(struct store *s, const char *backend, const struct 
 /*
  * overlay_container_create() flags. VOLATILE: the container is removed when
  * it ends (run --rm): its record is never fsynced, its overlay is mounted
- * volatile (no sync of the upper dir at unmount).
+ * volatile (no sync of the upper dir at unmount). BUILD: a build's working
+ * container, owned by this process: its record says so ("Builder": Pid and
+ * PidStartTime), and overlay_container_remove_orphans() removes it once
+ * that process is gone.
  */
-enum overlay_create_flags { OVERLAY_CREATE_VOLATILE = 1 << 0 };
+enum overlay_create_flags { OVERLAY_CREATE_VOLATILE = 1 << 0, OVERLAY_CREATE_BUILD = 1 << 1 };
 
 /*
  * Mounts container @id (full ID) if it is not mounted and counts one more
@@ -237,6 +240,14 @@ int overlay_container_umount(struct store *s, const char *id, bool force,
  */
 int overlay_container_remove(struct store *s, const char *id, bool force,
 			     struct strata_error **err);
+
+/*
+ * Removes (unmounting them) the working containers of builds that are gone:
+ * made with OVERLAY_CREATE_BUILD by a process that no longer lives (pid and
+ * start time), as a build killed in the middle leaves them. A live build's
+ * containers are never touched. Sets *@removed (may be NULL) to how many.
+ */
+int overlay_container_remove_orphans(struct store *s, size_t *removed, struct strata_error **err);
 
 /*
  * The records of every container, each with "Mounted" (true/false) added,

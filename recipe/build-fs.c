@@ -232,6 +232,7 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 				       sys_is_host_root(), &cg, err);
 	}
 	spec.cgroup = cg;
+	spec.die_with_parent = true; /* the build killed, its RUN dies with it */
 	if (r == 0)
 		r = launch_run(merged, &spec, &status, err);
 	launch_cgroup_destroy(cg);
@@ -399,7 +400,8 @@ int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_in
 	if (!b->work_id) {
 		char id[STORE_ID_LEN + 1];
 
-		if (overlay_container_create(b->s, b->o->backend, ss->img, NULL, NULL, 0, id, err) < 0)
+		if (overlay_container_create(b->s, b->o->backend, ss->img, NULL, NULL,
+					     OVERLAY_CREATE_BUILD, id, err) < 0)
 			return -1;
 		b->work_id = xstrdup(id);
 		if (overlay_container_mount(b->s, id, &b->work_merged, err) < 0)

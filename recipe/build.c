@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "overlay/overlay.h"
 #include "recipe/recipe-int.h"
 
 static void say(struct builder *b, const char *fmt, ...) FMT(2, 3);
@@ -518,6 +519,19 @@ static int build(struct store *s, const struct recipe_build_opts *o, char id[DIG
 	b.ctxfd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (b.ctxfd < 0)
 		return strata_fail(err, errno, "build context '%s'", o->context);
+	{
+		/* What a killed build left (its working containers, mounted): gone before we start. */
+		struct strata_error *e = NULL;
+		size_t n = 0;
+
+		if (overlay_container_remove_orphans(s, &n, &e) < 0) {
+			log_warn("build: %s", strata_error_msg(e));
+			strata_error_free(e);
+		} else if (n) {
+			log_info("build: removed %zu working container%s of builds that are gone", n,
+				 n == 1 ? "" : "s");
+		}
+	}
 	if (!(path = find_file(o, err)) || recipe_parse_path(path, &b.file, err) < 0 ||
 	    recipe_plan_new(b.file, o->build_args, o->target, &b.plan, err) < 0 ||
 	    recipe_ignore_load(b.ctxfd, &b.ig, err) < 0)
