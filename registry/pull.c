@@ -215,6 +215,13 @@ static int fetch_blob(struct reg_client *c, struct store *s, const char *repo,
 /* Layers fetched at once. */
 #define PULL_PARALLEL 3
 
+/*
+ * A layer whose transfer failed in a way worth another attempt waits until
+ * the parallel transfers end: retried in the middle of them (blocking) it
+ * would starve the others, which libcurl would then take for stalls.
+ */
+enum layer_later { LATER_NONE, LATER_RESUME, LATER_AUTH, LATER_STATUS };
+
 struct layer_fetch {
 	struct reg_client *c;
 	struct store *s;
@@ -224,6 +231,9 @@ struct layer_fetch {
 	struct blob_sink *sinks;
 	char **urls;
 	char **diff_ids, **chain_ids; /* from the config, one per layer */
+	enum layer_later *later;      /* what waits for each layer */
+	struct strata_error **later_err; /* LATER_RESUME: the transfer's error */
+	struct reg_resp *later_resp;  /* LATER_STATUS: the answer */
 };
 
 static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_error **err)
@@ -274,22 +284,14 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 
 	int code = xerr ? strata_error_code(xerr) : 0;
 
-	if (code == ECONNABORTED || code == ECONNREFUSED || code == ETIMEDOUT || code == ERANGE) {
-		/* A broken transfer: resume it on its own, within the budget. */
-		uint64_t got = sink->w ? store_blob_writer_size(sink->w) : 0;
-
-		if (code == ERANGE) {
-			sink_drop(sink);
-			strata_error_free(xerr);
-			xerr = NULL;
-			truncated_fail(d, got, 0, &xerr);
-		} else {
-			reg_notef(lf->o, d->digest, "%s after %" PRIu64 " bytes, resuming",
-				  code == ETIMEDOUT ? "stalled" : "connection lost", got);
-		}
-		if (reg_retry_error(lf->c, d->digest, &xerr))
-			return fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, sink, err);
-		code = strata_error_code(xerr);
+	if (code == ECONNABORTED || code == ECONNREFUSED || code == ETIMEDOUT) {
+		/* A broken transfer: resumed after the others, within the budget. */
+		reg_notef(lf->o, d->digest, "%s after %" PRIu64 " bytes, resuming",
+			  code == ETIMEDOUT ? "stalled" : "connection lost",
+			  sink->w ? store_blob_writer_size(sink->w) : 0);
+		lf->later[i] = LATER_RESUME;
+		lf->later_err[i] = xerr;
+		return 0;
 	}
 	if (!resp || xerr) {
 		sink_drop(sink);
@@ -306,15 +308,13 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 	if (resp->status == 401 || reg_status_is_transient(resp->status)) {
 		/*
 		 * The token ran out or never covered this (answer the challenge),
-		 * or the registry said later: again on its own, within the budget.
+		 * or the registry said later: again after the others.
 		 */
 		sink_drop(sink);
-		if (resp->status != 401 && !reg_retry_status(lf->c, resp, d->digest)) {
-			cleanup_free char *what = xasprintf("blob %s", d->digest);
-
-			return reg_status_fail(resp, what, err);
-		}
-		return fetch_blob(lf->c, lf->s, lf->repo, d, lf->o, err);
+		lf->later[i] = resp->status == 401 ? LATER_AUTH : LATER_STATUS;
+		lf->later_resp[i] = *resp;
+		memset(resp, 0, sizeof(*resp)); /* now ours */
+		return 0;
 	}
 	if (resp->status != 200) {
 		cleanup_free char *what = xasprintf("blob %s", d->digest);
@@ -323,6 +323,44 @@ static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr,
 		return reg_status_fail(resp, what, err);
 	}
 	return blob_finish(sink, lf->o, err);
+}
+
+/* The layers that waited for the parallel transfers to end, one at a time. */
+static int fetch_later(struct layer_fetch *lf, struct strata_error **err)
+{
+	for (size_t i = 0; i < lf->m->n_layers; i++) {
+		const struct store_desc *d = &lf->m->layers[i];
+		enum layer_later what = lf->later[i];
+
+		lf->later[i] = LATER_NONE;
+		if (what == LATER_RESUME) {
+			struct strata_error *e = steal_ptr(&lf->later_err[i]);
+
+			if (!reg_retry_error(lf->c, d->digest, &e)) {
+				sink_drop(&lf->sinks[i]);
+				if (!str_has_prefix(strata_error_msg(e), "blob "))
+					strata_wrap(&e, "blob %s", d->digest);
+				if (err && !*err)
+					*err = e;
+				else
+					strata_error_free(e);
+				return -1;
+			}
+			if (fetch_blob_from(lf->c, lf->s, lf->repo, d, lf->o, &lf->sinks[i], err) < 0)
+				return -1;
+		} else if (what == LATER_AUTH || what == LATER_STATUS) {
+			if (what == LATER_STATUS &&
+			    !reg_retry_status(lf->c, &lf->later_resp[i], d->digest)) {
+				cleanup_free char *msg = xasprintf("blob %s", d->digest);
+
+				return reg_status_fail(&lf->later_resp[i], msg, err);
+			}
+			reg_resp_release(&lf->later_resp[i]);
+			if (fetch_blob(lf->c, lf->s, lf->repo, d, lf->o, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 /* Fetches the layers of @m that the store lacks, PULL_PARALLEL at a time. */
@@ -337,8 +375,15 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 	lf.chain_ids = store_chain_ids(diff_ids, m->n_layers);
 	lf.sinks = xcalloc(m->n_layers + 1, sizeof(*lf.sinks));
 	lf.urls = xcalloc(m->n_layers + 1, sizeof(*lf.urls));
+	lf.later = xcalloc(m->n_layers + 1, sizeof(*lf.later));
+	lf.later_err = xcalloc(m->n_layers + 1, sizeof(*lf.later_err));
+	lf.later_resp = xcalloc(m->n_layers + 1, sizeof(*lf.later_resp));
 	ret = reg_do_parallel(c, m->n_layers, PULL_PARALLEL, layer_begin, layer_end, &lf, err);
+	if (ret == 0)
+		ret = fetch_later(&lf, err);
 	for (size_t i = 0; i < m->n_layers; i++) {
+		strata_error_free(lf.later_err[i]);
+		reg_resp_release(&lf.later_resp[i]);
 		/* After the transfers, so that none waited for an unpack to end. */
 		if (ret == 0)
 			sink_install(&lf.sinks[i]);
@@ -348,6 +393,9 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 	strv_free(lf.chain_ids);
 	free(lf.sinks);
 	free(lf.urls);
+	free(lf.later);
+	free(lf.later_err);
+	free(lf.later_resp);
 	return ret;
 }
 

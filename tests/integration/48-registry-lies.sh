@@ -102,13 +102,13 @@ refused() {
 }
 
 # ---- faults that pass: retried, then the pull succeeds ----
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "status", "arg": 503, "times": 2}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "status", "arg": 503, "times": 2}]'
 lie_pull
 pulled "503 twice"
 assert_contains "$out" "HTTP 503, retrying"
 assert_eq "$(grep -c 'manifests/v1 status' "$LOG")" 2 "503 answers"
 
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "status", "arg": 500, "times": 1}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "status", "arg": 500, "times": 1}]'
 lie_pull
 pulled "500 once"
 
@@ -134,7 +134,7 @@ pulled "a truncated layer, resumed"
 assert_contains "$(cat "$LOG")" "GET /v2/lies/blobs/$LAYER pass"
 
 # ---- faults that stay: one line, exit 125, within the budget ----
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "status", "arg": 503}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "status", "arg": 503}]'
 lie_pull -q
 refused "503 for ever" 8 "manifest lies:v1: HTTP 503" "gave up after 4 retries"
 
@@ -147,7 +147,7 @@ lie_pull -q
 refused "403" 3 "blob $LAYER: HTTP 403"
 assert_eq "$(grep -c "$LAYER status" "$LOG")" 1 "a 403 is not retried"
 
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "status", "arg": 501}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "status", "arg": 501}]'
 lie_pull -q
 refused "501" 3 "manifest lies:v1: HTTP 501"
 
@@ -167,18 +167,18 @@ set_rules "[{\"method\": \"GET\", \"path\": \"$LAYER\", \"mode\": \"drip\", \"ar
 lie_pull -q
 refused "drip, short budget" 10 "blob $LAYER" "too slow" "retry budget of 5 s is spent"
 
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "redirect"}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "redirect"}]'
 lie_pull -q
 refused "redirect loop" 3 "manifest lies:v1" "redirects"
 
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "bad-digest"}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "bad-digest"}]'
 lie_pull -q
 refused "malformed layer digest" 3 "manifest" "digest"
 
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "huge", "arg": 104857600}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "huge", "arg": 104857600}]'
 lie_pull -q
 refused "100 MB manifest" 3 "manifest lies:v1" "larger than"
-set_rules '[{"method": "GET", "path": "/manifests/", "mode": "huge", "arg": -1}]'
+set_rules '[{"method": "GET", "path": "/v2/lies/manifests/", "mode": "huge", "arg": -1}]'
 lie_pull -q
 refused "endless manifest" 5 "manifest lies:v1" "larger than"
 
@@ -255,7 +255,8 @@ set +e
 wait $drip_pid
 rc=$?
 set -e
-secs=$(($(date +%s) - drip_t0))
+# -q: its one write to stderr is the error, at its end.
+secs=$(($(stat -c %Y "$TEST_TMP/drip.err") - drip_t0))
 out=$(cat "$TEST_TMP/drip.err")
 P=$D
 refused "drip at the defaults" 75 "blob $LAYER" "too slow" "retry budget of 60 s is spent"
