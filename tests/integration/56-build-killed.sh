@@ -8,6 +8,9 @@ require_root "builds run RUN steps in containers"
 import_busybox
 on_cleanup 'pkill -9 -f "sleep $MARK" 2>/dev/null; pkill -9 -f "live-$LIVE" 2>/dev/null; true'
 
+# The RUN steps' cgroup dirs of the killed builds (build-PID-*): nothing removes them yet.
+killed=""
+on_cleanup 'for p in $killed; do find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -name "build-$p-*" -exec rmdir {} + 2>/dev/null; done; true'
 MARK=$((86400 + $$ % 10000)) # a sleep no one else runs
 LIVE=$((MARK + 1))
 mkdir -p "$TEST_TMP/long" "$TEST_TMP/quick" "$TEST_TMP/live"
@@ -39,6 +42,7 @@ kill_build_in_run() {
 	done
 	kill -9 $bpid
 	wait $bpid 2>/dev/null || true
+	killed="$killed $bpid"
 	i=0
 	while [ "$(running "sleep $MARK")" -gt 0 ]; do
 		i=$((i + 1))
