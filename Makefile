@@ -78,6 +78,18 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS_ALL) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
 
+# The init of `run --init`: a static program whose bytes launch/init.c
+# includes (.incbin), so that it runs in any rootfs and needs no file on
+# the host. Never sanitized: it runs alone in the container.
+INIT_BIN := $(BUILD)/launch/init/strata-init
+$(INIT_BIN): launch/init/main.c
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -Os -static -s -o $@ $<
+
+$(BUILD)/launch/init.o: $(INIT_BIN)
+$(BUILD)/launch/init.o: CFLAGS_ALL += -DSTRATA_INIT_BIN='"$(INIT_BIN)"'
+
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	$(call say,AR,$@)

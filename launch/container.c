@@ -225,7 +225,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	cleanup_free char *finished = NULL;
 	struct launch_run_config rc;
 	bool auto_remove, tty;
-	int master = -1, slave = -1;
+	int master = -1;
 	pid_t pid;
 	int ret = -1;
 
@@ -240,10 +240,6 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	spec.stderr_fd = err_fd;
 	spec.forward_signals = true;
 	spec.tty = tty;
-	if (spec.tty && tty_open(&master, &slave, err) < 0)
-		goto out_spec;
-	if (spec.tty)
-		spec.stdin_fd = spec.stdout_fd = spec.stderr_fd = slave;
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
@@ -254,12 +250,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	spec.cgroup = cg;
 	spec.rootfs_backend = rootfs.backend;
 	spec.rootfs_stack = rootfs.backend ? &rootfs.stack : NULL;
-	if (launch_spawn(rootfs.merged, &spec, &pid, err) < 0)
+	if (launch_spawn(rootfs.merged, &spec, &pid, &master, err) < 0)
 		goto out_cgroup;
-	if (slave >= 0) {
-		close(slave);
-		slave = -1;
-	}
 	started = now_rfc3339();
 	state = json_pack("{s:s, s:i, s:I, s:s}", "Status", "running", "Pid", (json_int_t)pid,
 			  "PidStartTime", (json_int_t)sys_pid_start_time(pid), "StartedAt", started);
@@ -300,8 +292,6 @@ out_umount:
 out_spec:
 	if (master >= 0)
 		close(master);
-	if (slave >= 0)
-		close(slave);
 	for (int i = 0; i < 3; i++)
 		free(etc[i]);
 	launch_spec_free(&spec);

@@ -43,13 +43,38 @@ json_t *launch_seccomp_oci(uint64_t caps);
 int user_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid, gid_t **groups,
 		 size_t *n_groups, char **home, struct strata_error **err);
 
+/* ---- init.c: the init of --init ---- */
+
+/* A sealed memfd (close-on-exec, above fd 3) holding the static init program. */
+int init_open(struct strata_error **err);
+
+/*
+ * Executes the init from @init_fd as `init -- ARGV...` with @env, handing
+ * it @err_fd as fd 3; returns only on failure.
+ */
+int init_exec(int init_fd, char *const *argv, char *const *env, int err_fd,
+	      struct strata_error **err);
+
 /* ---- tty.c ---- */
 
-/* Opens a pseudo-terminal pair (close-on-exec), sized like this process's terminal. */
-int tty_open(int *master, int *slave, struct strata_error **err);
+/*
+ * Opens a pseudo-terminal in the devpts of this process's root
+ * (/dev/pts/ptmx, checked to be a ptmx) and its terminal side (TIOCGPTPEER),
+ * both close-on-exec.
+ */
+int tty_open_in_root(int *master, int *slave, struct strata_error **err);
 
-/* In the child: a new session with @slave as controlling terminal and stdio. -1 on failure. */
-int tty_attach(int slave);
+/* A new session (when not a leader yet) with @slave as controlling terminal and stdio. */
+int tty_take(int slave, struct strata_error **err);
+
+/* Sends @fd over unix socket @sock (SCM_RIGHTS, one byte of data). */
+int tty_send_fd(int sock, int fd, struct strata_error **err);
+
+/* Receives an fd sent by tty_send_fd (close-on-exec); -1 on EOF or error. */
+int tty_recv_fd(int sock, struct strata_error **err);
+
+/* Gives @master the window size of the terminal @from, when it is one. */
+void tty_size_copy(int from, int master);
 
 /* Copies stdio to and from @master until @pid has ended; returns its exit status. */
 int tty_relay_wait(pid_t pid, int master, bool forward_signals);

@@ -226,7 +226,7 @@ struct launch_spec {
 	const struct overlay_stack *rootfs_stack; /* a rootless overlay, mounted in its namespaces */
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
 	bool die_with_parent;	      /* SIGKILL (PR_SET_PDEATHSIG) once the caller dies: a build's RUN */
-	bool tty;		      /* a pseudo-terminal as stdio (launch_run, launch_exec) */
+	bool tty;		      /* a pty of the container's devpts as stdio and controlling terminal */
 };
 
 /* The capabilities a container gets by default (Docker's set), as names. */
@@ -252,9 +252,13 @@ char **launch_seccomp_denied(uint64_t caps);
  * (uid_map "0 UID 1"); when the kernel refuses one, the error says that
  * user namespaces are not available to this user. Sets
  * *pid to the container's PID 1 (as seen from here) once it has exec'd.
+ * With spec->tty, PID 1's stdio and controlling terminal are a pty of the
+ * container's devpts, whose master (sized like our stdin's terminal) the
+ * caller gets in *tty_master and closes; otherwise *tty_master is -1
+ * (@tty_master may be NULL without spec->tty).
  * Errors in the container before exec come back as the error here.
  */
-int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
+int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid, int *tty_master,
 		 struct strata_error **err);
 
 /*

@@ -332,50 +332,6 @@ static bool env_has(char **env, const char *key)
 	return false;
 }
 
-/* --init: PID 1 forwards signals to its one child and reaps every orphan. */
-static _Noreturn void run_init(char **argv, int err_fd)
-{
-	sigset_t set, old;
-	pid_t child;
-	int status = 0;
-
-	sigfillset(&set);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	child = fork();
-	if (child < 0)
-		_exit(127);
-	if (child == 0) {
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		setpgid(0, 0);
-		execvp(argv[0], argv);
-		{
-			struct strata_error *err = NULL;
-
-			strata_fail(&err, errno, "exec '%s'", argv[0]);
-			child_die(err_fd, err);
-		}
-	}
-	/*
-	 * PID 1 does not exec, so close-on-exec does not apply to it: close
-	 * every inherited fd, or the parent's wait for the error pipe (and a
-	 * monitor's caller) would last as long as the container.
-	 */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-		for (int fd = 3; fd < 1024; fd++)
-			close(fd);
-	for (;;) {
-		int sig;
-		pid_t p;
-
-		while ((p = waitpid(-1, &status, WNOHANG)) > 0)
-			if (p == child)
-				_exit(WIFEXITED(status) ? WEXITSTATUS(status)
-							: 128 + WTERMSIG(status));
-		if (sigwait(&set, &sig) == 0 && sig != SIGCHLD)
-			kill(child, sig);
-	}
-}
-
 /*
  * setgroups, setresgid, setresuid. In a rootless user namespace setgroups
  * is denied (the parent wrote "deny" so that it could map the gid) and
@@ -440,13 +396,13 @@ static int child_start(struct child_args *a, struct strata_error **err)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (setsid() < 0)
 		return strata_fail(err, errno, "new session");
+	/* -t: stdio is a terminal of the container's own devpts, made once it is mounted */
+	if (spec->tty)
+		return 0;
 	in = spec->stdin_fd >= 0 ? spec->stdin_fd : open("/dev/null", O_RDONLY);
 	if (in < 0 || dup2(in, 0) < 0 || dup2(spec->stdout_fd, 1) < 0 ||
 	    dup2(spec->stderr_fd, 2) < 0)
 		return strata_fail(err, errno, "set up stdio");
-	/* -t: stdio is the terminal side of a pty; make it the controlling terminal */
-	if (spec->tty && ioctl(0, TIOCSCTTY, 0) < 0)
-		return strata_fail(err, errno, "take the terminal");
 	return 0;
 }
 
@@ -551,6 +507,24 @@ static int child_pivot(const struct launch_spec *spec, int rootfd, struct strata
 	return fd;
 }
 
+/*
+ * -t, in the new root: a pty of the container's devpts becomes our stdio
+ * and controlling terminal; its master goes to the parent.
+ */
+static int child_terminal(const struct child_args *a, struct strata_error **err)
+{
+	int master, slave;
+
+	if (tty_open_in_root(&master, &slave, err) < 0)
+		return -1;
+	if (tty_take(slave, err) < 0 || tty_send_fd(a->sync_fd, master, err) < 0) {
+		close(master);
+		return -1;
+	}
+	close(master);
+	return 0;
+}
+
 /* The working directory, made when missing; relative to "/" when not absolute. */
 static int child_chdir(int rootfd, const char *dir, struct strata_error **err)
 {
@@ -587,7 +561,27 @@ static char **child_env(const struct launch_spec *spec, const char *home)
 
 		strv_append(&env, h);
 	}
+	/* runc, crun and podman: a terminal is an xterm unless told otherwise */
+	if (spec->tty && !env_has(env, "TERM"))
+		strv_append(&env, "TERM=xterm");
 	return env;
+}
+
+/*
+ * no_new_privs, the bounding set, seccomp (while CAP_SYS_ADMIN is still
+ * held), the user, the capabilities in @caps.
+ */
+static int drop_privileges(const struct launch_spec *spec, uint64_t caps,
+			   const struct child_user *u, struct strata_error **err)
+{
+	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return strata_fail(err, errno, "no_new_privs");
+	if (caps_drop_bounding(caps, err) < 0 ||
+	    (!spec->no_seccomp && launch_seccomp_load(caps, err) < 0) ||
+	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
+	    caps_apply(caps, err) < 0)
+		return -1;
+	return 0;
 }
 
 /*
@@ -614,12 +608,7 @@ static int child_drop_privileges(struct child_args *a, const struct child_user *
 	close(a->sync_fd);
 	if (spec->cgroup && sys_unshare(CLONE_NEWCGROUP) < 0)
 		log_debug("launch: no cgroup namespace: %s", strerror(errno));
-	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return strata_fail(err, errno, "no_new_privs");
-	if (caps_drop_bounding(a->caps, err) < 0 ||
-	    (!spec->no_seccomp && launch_seccomp_load(a->caps, err) < 0) ||
-	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
-	    caps_apply(a->caps, err) < 0)
+	if (drop_privileges(spec, a->caps, u, err) < 0)
 		return -1;
 	if (spec->die_with_parent) {
 		/*
@@ -651,7 +640,7 @@ static _Noreturn void child_main(struct child_args *a)
 	struct child_user u = { 0 };
 	cleanup_close int rootfd = -1;
 	char **env;
-	int fd;
+	int fd, init_fd = -1;
 
 	if (child_start(a, &err) < 0)
 		child_die(a->err_fd, err);
@@ -663,16 +652,21 @@ static _Noreturn void child_main(struct child_args *a)
 		child_die(a->err_fd, err);
 	close(rootfd);
 	rootfd = fd;
+	if (spec->tty && child_terminal(a, &err) < 0)
+		child_die(a->err_fd, err);
 	if (user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
 			 &err) < 0 ||
 	    child_chdir(rootfd, spec->cwd, &err) < 0)
 		child_die(a->err_fd, err);
 	env = child_env(spec, u.home);
-	if (child_drop_privileges(a, &u, &err) < 0)
+	if ((spec->init && (init_fd = init_open(&err)) < 0) ||
+	    child_drop_privileges(a, &u, &err) < 0)
 		child_die(a->err_fd, err);
+	if (spec->init) {
+		init_exec(init_fd, spec->argv, env, a->err_fd, &err);
+		child_die(a->err_fd, err);
+	}
 	environ = env;
-	if (spec->init)
-		run_init(spec->argv, a->err_fd);
 	execvp(spec->argv[0], spec->argv);
 	strata_fail(&err, errno, "exec '%s'", spec->argv[0]);
 	child_die(a->err_fd, err);
@@ -689,7 +683,85 @@ static int child_error(char *buf, size_t len, struct strata_error **err)
 	return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
 }
 
-int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
+/*
+ * Reads the error pipe until EOF: nothing means the process exec'd;
+ * otherwise its error, once @child is reaped.
+ */
+static int wait_exec(int errfd, pid_t child, struct strata_error **err)
+{
+	char buf[2048];
+	ssize_t n, got = 0;
+
+	while ((n = read(errfd, buf + got, sizeof(buf) - 1 - (size_t)got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += n;
+		if ((size_t)got >= sizeof(buf) - 1)
+			break;
+	}
+	close(errfd);
+	if (got > 0) {
+		waitpid(child, NULL, 0);
+		return child_error(buf, (size_t)got, err);
+	}
+	return 0;
+}
+
+/*
+ * The parent's side of the start: "m" once the uid/gid maps are written
+ * (rootless), and the child makes its mounts; with -t its pty's master
+ * comes back (given our window size); "g" once it is in its cgroup, and
+ * it execs. When a step fails, the child's own error (it may have died in
+ * its setup meanwhile) is the one reported.
+ */
+static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch_spec *spec,
+			   bool placed, int *tty_master, struct strata_error **err)
+{
+	struct strata_error *e = NULL;
+	cleanup_close int master = -1;
+	char buf[2048];
+	ssize_t n;
+	int r = 0;
+
+	if (geteuid() != 0)
+		r = launch_userns_map(child, geteuid(), getegid(), &e);
+	if (r == 0 && send(sock, "m", 1, MSG_NOSIGNAL) != 1)
+		r = strata_fail(&e, errno, "start the container process");
+	if (r == 0 && spec->cgroup && !placed)
+		r = launch_cgroup_add(spec->cgroup, child, &e);
+	if (r == 0 && spec->tty) {
+		master = tty_recv_fd(sock, &e);
+		r = master < 0 ? -1 : 0;
+		if (r == 0)
+			tty_size_copy(0, master);
+	}
+	if (r == 0 && send(sock, "g", 1, MSG_NOSIGNAL) != 1)
+		r = strata_fail(&e, errno, "start the container process");
+	close(sock);
+	if (r == 0) {
+		if (tty_master)
+			*tty_master = steal_fd(&master);
+		return 0;
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	/* the child's error, if it sent one before it died */
+	n = read(errfd, buf, sizeof(buf) - 1);
+	close(errfd);
+	if (n > 0) {
+		strata_error_free(e);
+		return child_error(buf, (size_t)n, err);
+	}
+	if (err && !*err)
+		*err = e;
+	else
+		strata_error_free(e);
+	return -1;
+}
+
+int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid, int *tty_master,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
@@ -697,14 +769,16 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
-	char buf[2048];
-	ssize_t n, got = 0;
 	pid_t child;
 	int cg_fd;
 	bool placed;
 
+	if (tty_master)
+		*tty_master = -1;
 	if (!spec->argv || !spec->argv[0])
 		return strata_fail_msg(err, EINVAL, "no command to run");
+	if (spec->tty && !tty_master)
+		return strata_fail_msg(err, EINVAL, "a terminal asked for without a place for it");
 	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0)
 		return -1;
 	if (!spec->host_network)
@@ -751,55 +825,14 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 					       "clone the container process: user namespaces are not available to this user");
 		return strata_fail(err, e, "clone the container process");
 	}
-	/*
-	 * Two steps: "m" once the uid/gid maps are written (rootless), and the
-	 * child makes its mounts; "g" once it is in its cgroup, and it execs.
-	 * When a step fails, the child's own error (it may have died in its
-	 * setup meanwhile) is the one reported.
-	 */
-	{
-		struct strata_error *e = NULL;
-		int r = 0;
-
-		if (rootless)
-			r = launch_userns_map(child, geteuid(), getegid(), &e);
-		if (r == 0 && send(sync[1], "m", 1, MSG_NOSIGNAL) != 1)
-			r = strata_fail(&e, errno, "start the container process");
-		if (r == 0 && spec->cgroup && !placed)
-			r = launch_cgroup_add(spec->cgroup, child, &e);
-		if (r == 0 && send(sync[1], "g", 1, MSG_NOSIGNAL) != 1)
-			r = strata_fail(&e, errno, "start the container process");
-		close(sync[1]);
-		if (r < 0) {
-			kill(child, SIGKILL);
-			waitpid(child, NULL, 0);
-			/* the child's error, if it sent one before it died */
-			n = read(errp[0], buf, sizeof(buf) - 1);
-			close(errp[0]);
-			if (n > 0) {
-				strata_error_free(e);
-				return child_error(buf, (size_t)n, err);
-			}
-			if (err && !*err)
-				*err = e;
-			else
-				strata_error_free(e);
-			return -1;
+	if (spawn_handshake(child, sync[1], errp[0], spec, placed, tty_master, err) < 0)
+		return -1;
+	if (wait_exec(errp[0], child, err) < 0) {
+		if (tty_master && *tty_master >= 0) {
+			close(*tty_master);
+			*tty_master = -1;
 		}
-	}
-	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += n;
-		if ((size_t)got >= sizeof(buf) - 1)
-			break;
-	}
-	close(errp[0]);
-	if (got > 0) {
-		waitpid(child, NULL, 0);
-		return child_error(buf, (size_t)got, err);
+		return -1;
 	}
 	*pid = child;
 	return 0;
@@ -842,27 +875,18 @@ int launch_wait(pid_t pid, bool forward_signals)
 int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 	       struct strata_error **err)
 {
-	struct launch_spec with_tty;
-	int master = -1, slave = -1;
+	int master = -1;
 	pid_t pid;
-	int r;
 
-	if (!spec->tty) {
-		if (launch_spawn(rootfs, spec, &pid, err) < 0)
-			return -1;
+	if (launch_spawn(rootfs, spec, &pid, &master, err) < 0)
+		return -1;
+	if (master < 0) {
 		*status = launch_wait(pid, spec->forward_signals);
 		return 0;
 	}
-	if (tty_open(&master, &slave, err) < 0)
-		return -1;
-	with_tty = *spec;
-	with_tty.stdin_fd = with_tty.stdout_fd = with_tty.stderr_fd = slave;
-	r = launch_spawn(rootfs, &with_tty, &pid, err);
-	close(slave);
-	if (r == 0)
-		*status = tty_relay_wait(pid, master, spec->forward_signals);
+	*status = tty_relay_wait(pid, master, spec->forward_signals);
 	close(master);
-	return r;
+	return 0;
 }
 
 /* Joins the namespaces of @pid (mnt last: it changes what /proc means). */
@@ -894,123 +918,197 @@ static int join_namespaces(pid_t pid, struct strata_error **err)
 	return ret;
 }
 
+/* Where this process's argv and environment strings are (what /proc/PID/cmdline and environ read). */
+struct args_area {
+	unsigned long arg_start, arg_end, env_start, env_end;
+};
+
+/* Fields 48 to 51 of /proc/self/stat; all 0 when they cannot be read. */
+static void args_area_read(struct args_area *area)
+{
+	char buf[4096];
+	cleanup_close int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	char *p;
+
+	memset(area, 0, sizeof(*area));
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	/* after the command name, which may hold spaces and parentheses: field 3 on */
+	p = strrchr(buf, ')');
+	for (int field = 3; p && field <= 48; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %lu %lu %lu %lu", &area->arg_start, &area->arg_end,
+			 &area->env_start, &area->env_end) != 4)
+		memset(area, 0, sizeof(*area));
+}
+
+/*
+ * Zeroes strata's command line and environment strings in this process,
+ * a fork about to fork into the container's PID namespace: until that
+ * child execs, a process of the container could read them in
+ * /proc/PID/cmdline.
+ */
+static void args_area_scrub(const struct args_area *area)
+{
+	if (area->arg_end > area->arg_start)
+		memset((void *)area->arg_start, 0, area->arg_end - area->arg_start);
+	if (area->env_end > area->env_start)
+		memset((void *)area->env_start, 0, area->env_end - area->env_start);
+}
+
+struct exec_args {
+	pid_t pid;		/* the container's PID 1 */
+	struct launch_cgroup *cg;
+	const struct launch_spec *spec;
+	uint64_t caps;
+	struct args_area area;
+	int err_fd, tty_sock;
+};
+
+/* -t: a pty of the container's devpts as stdio; its master to strata, which says when it is sized. */
+static int exec_terminal(const struct exec_args *x, struct strata_error **err)
+{
+	int master, slave;
+	char go;
+
+	if (tty_open_in_root(&master, &slave, err) < 0)
+		return -1;
+	if (tty_take(slave, err) < 0 || tty_send_fd(x->tty_sock, master, err) < 0) {
+		close(master);
+		return -1;
+	}
+	close(master);
+	if (read(x->tty_sock, &go, 1) != 1)
+		_exit(125);
+	close(x->tty_sock);
+	return 0;
+}
+
+/* In the container's namespaces: stdio, user, working directory, privileges, exec. */
+static _Noreturn void exec_inner(const struct exec_args *x)
+{
+	const struct launch_spec *spec = x->spec;
+	struct strata_error *e = NULL;
+	cleanup_close int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct child_user u = { 0 };
+	char **env;
+
+	if (spec->tty) {
+		if (exec_terminal(x, &e) < 0)
+			child_die(x->err_fd, e);
+	} else {
+		if (spec->stdin_fd >= 0)
+			dup2(spec->stdin_fd, 0);
+		dup2(spec->stdout_fd, 1);
+		dup2(spec->stderr_fd, 2);
+	}
+	if (user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
+			 &e) < 0)
+		child_die(x->err_fd, e);
+	if (chdir(spec->cwd && *spec->cwd ? spec->cwd : "/") < 0) {
+		strata_fail(&e, errno, "working directory '%s'", spec->cwd);
+		child_die(x->err_fd, e);
+	}
+	env = child_env(spec, u.home);
+	if (drop_privileges(spec, x->caps, &u, &e) < 0)
+		child_die(x->err_fd, e);
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		log_debug("exec: close_range: %s", strerror(errno));
+	environ = env;
+	execvp(spec->argv[0], spec->argv);
+	strata_fail(&e, errno, "exec '%s'", spec->argv[0]);
+	child_die(x->err_fd, e);
+}
+
+/*
+ * The first fork: joins the container's cgroup and namespaces, then forks
+ * the process that runs there (the PID namespace applies to children) and
+ * waits for it, passing signals on.
+ */
+static _Noreturn void exec_outer(const struct exec_args *x)
+{
+	struct strata_error *e = NULL;
+	pid_t inner;
+
+	/* not dumpable: the container must not reach strata's binary through /proc (see child_start) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* before the fork that the container will see */
+	args_area_scrub(&x->area);
+	if (x->cg && launch_cgroup_add(x->cg, getpid(), &e) < 0)
+		child_die(x->err_fd, e);
+	if (join_namespaces(x->pid, &e) < 0)
+		child_die(x->err_fd, e);
+	inner = fork();
+	if (inner < 0) {
+		strata_fail(&e, errno, "fork");
+		child_die(x->err_fd, e);
+	}
+	if (inner == 0)
+		exec_inner(x);
+	close(x->err_fd);
+	if (x->tty_sock >= 0)
+		close(x->tty_sock);
+	_exit(launch_wait(inner, true));
+}
+
 int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
 		struct strata_error **err)
 {
-	int errp[2];
-	char buf[2048];
-	ssize_t n, got = 0;
+	struct exec_args x = { .pid = pid, .cg = cg, .spec = spec, .err_fd = -1, .tty_sock = -1 };
+	int errp[2], tsock[2] = { -1, -1 };
+	cleanup_close int master = -1;
 	pid_t child;
-	uint64_t caps;
-	int master = -1, slave = -1;
 
-	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &caps, err) < 0)
+	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &x.caps, err) < 0)
 		return -1;
-	if (spec->tty && tty_open(&master, &slave, err) < 0)
-		return -1;
+	args_area_read(&x.area);
+	if (spec->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tsock) < 0)
+		return strata_fail(err, errno, "socketpair");
 	if (pipe2(errp, O_CLOEXEC) < 0) {
-		if (master >= 0) {
-			close(master);
-			close(slave);
+		if (tsock[0] >= 0) {
+			close(tsock[0]);
+			close(tsock[1]);
 		}
 		return strata_fail(err, errno, "pipe");
 	}
 	fflush(NULL);
 	child = fork();
-	if (child < 0)
-		return strata_fail(err, errno, "fork");
 	if (child == 0) {
-		struct strata_error *e = NULL;
-		pid_t inner;
-
 		close(errp[0]);
-		/* not dumpable: the container must not reach strata's binary through /proc (see child_main) */
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-		if (cg && launch_cgroup_add(cg, getpid(), &e) < 0)
-			child_die(errp[1], e);
-		if (join_namespaces(pid, &e) < 0)
-			child_die(errp[1], e);
-		/* The PID namespace applies to children: fork once more. */
-		inner = fork();
-		if (inner < 0) {
-			strata_fail(&e, errno, "fork");
-			child_die(errp[1], e);
-		}
-		if (inner > 0) {
-			close(errp[1]);
-			_exit(launch_wait(inner, true));
-		}
-		{
-			cleanup_close int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			uid_t uid = 0;
-			gid_t gid = 0, *groups = NULL;
-			size_t ng = 0;
-			char *home = NULL;
-			char **env = strv_dup(spec->env);
-
-			if (slave >= 0) {
-				if (tty_attach(slave) < 0) {
-					strata_fail(&e, errno, "take the terminal");
-					child_die(errp[1], e);
-				}
-			} else {
-				if (spec->stdin_fd >= 0)
-					dup2(spec->stdin_fd, 0);
-				dup2(spec->stdout_fd, 1);
-				dup2(spec->stderr_fd, 2);
-			}
-			if (user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, &e) < 0)
-				child_die(errp[1], e);
-			if (chdir(spec->cwd && *spec->cwd ? spec->cwd : "/") < 0) {
-				strata_fail(&e, errno, "working directory '%s'", spec->cwd);
-				child_die(errp[1], e);
-			}
-			if (!env_has(env, "PATH"))
-				strv_append(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-			if (!env_has(env, "HOME")) {
-				cleanup_free char *h = xasprintf("HOME=%s", home && *home ? home : "/");
-
-				strv_append(&env, h);
-			}
-			if ((spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ||
-			    caps_drop_bounding(caps, &e) < 0 ||
-			    (!spec->no_seccomp && launch_seccomp_load(caps, &e) < 0) ||
-			    become_user(uid, gid, groups, ng, &e) < 0 || caps_apply(caps, &e) < 0) {
-				if (!e)
-					strata_fail(&e, errno, "drop privileges");
-				child_die(errp[1], e);
-			}
-			if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-				log_debug("exec: close_range: %s", strerror(errno));
-			environ = env;
-			execvp(spec->argv[0], spec->argv);
-			strata_fail(&e, errno, "exec '%s'", spec->argv[0]);
-			child_die(errp[1], e);
-		}
+		if (tsock[0] >= 0)
+			close(tsock[0]);
+		x.err_fd = errp[1];
+		x.tty_sock = tsock[1];
+		exec_outer(&x);
 	}
 	close(errp[1]);
-	if (slave >= 0)
-		close(slave);
-	while ((n = read(errp[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0 ||
-	       (n < 0 && errno == EINTR))
-		if (n > 0)
-			got += n;
-	close(errp[0]);
-	if (got > 0) {
-		char *msg;
-		int code = (int)strtol(buf, &msg, 10);
-
-		buf[got] = '\0';
+	if (tsock[1] >= 0)
+		close(tsock[1]);
+	if (child < 0) {
+		close(errp[0]);
+		if (tsock[0] >= 0)
+			close(tsock[0]);
+		return strata_fail(err, errno, "fork");
+	}
+	if (tsock[0] >= 0) {
+		/* EOF instead of a pty: the process died; its error is on the pipe */
+		master = tty_recv_fd(tsock[0], NULL);
+		if (master >= 0) {
+			tty_size_copy(0, master);
+			if (send(tsock[0], "g", 1, MSG_NOSIGNAL) != 1)
+				log_debug("exec: the process is gone");
+		}
+		close(tsock[0]);
+	}
+	if (wait_exec(errp[0], child, err) < 0)
+		return -1;
+	if (spec->tty && master < 0) {
 		waitpid(child, NULL, 0);
-		if (master >= 0)
-			close(master);
-		return strata_fail_msg(err, code ? code : EIO, "%s", *msg == ' ' ? msg + 1 : msg);
+		return strata_fail_msg(err, EIO, "the exec'd process sent no pseudo-terminal");
 	}
-	if (master >= 0) {
-		*status = tty_relay_wait(child, master, spec->forward_signals);
-		close(master);
-	} else {
-		*status = launch_wait(child, spec->forward_signals);
-	}
+	*status = master >= 0 ? tty_relay_wait(child, master, spec->forward_signals)
+			      : launch_wait(child, spec->forward_signals);
 	return 0;
 }

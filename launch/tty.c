@@ -1,55 +1,131 @@
 /*
- * Pseudo-terminals for `run -t` and `exec -t`: the process gets the
- * terminal side as its stdin, stdout and stderr and as its controlling
- * terminal; this process copies between its own stdio and the other side,
- * in raw mode when its stdin is a terminal, and passes window size changes
- * on, until the process has ended and its output is drained.
+ * Pseudo-terminals for `run -t` and `exec -t`, made as runc and crun make
+ * them: the pty is allocated in the container's own devpts instance
+ * (mounted newinstance, ptmxmode=0666), so that the process sees
+ * /dev/pts/0 and `tty` names it; the terminal side is its stdin, stdout,
+ * stderr and controlling terminal (a new session and TIOCSCTTY); the
+ * other side, the master, is sent to strata over a unix socket
+ * (SCM_RIGHTS) and never opened by the container again. strata copies
+ * between its own stdio and the master, in raw mode when its stdin is a
+ * terminal, and passes window size changes on, until the process has
+ * ended and its output is drained.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "launch/launch-int.h"
 
-int tty_open(int *master, int *slave, struct strata_error **err)
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+int tty_open_in_root(int *master, int *slave, struct strata_error **err)
 {
-	struct winsize ws;
-	char *name;
-	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cleanup_close int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	int unlock = 0;
+	int s;
 
 	if (m < 0)
-		return strata_fail(err, errno, "open a pseudo-terminal");
-	if (grantpt(m) < 0 || unlockpt(m) < 0 || !(name = ptsname(m))) {
-		close(m);
-		return strata_fail(err, errno, "set up a pseudo-terminal");
-	}
-	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*slave < 0) {
-		close(m);
-		return strata_fail(err, errno, "open %s", name);
-	}
-	if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-		ioctl(m, TIOCSWINSZ, &ws);
-	*master = m;
+		return strata_fail(err, errno, "open the container's /dev/pts/ptmx");
+	/* The container may have put anything there: only devpts' own ptmx (5:2) will do. */
+	if (fstat(m, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		return strata_fail_msg(err, EINVAL, "the container's /dev/pts/ptmx is not a ptmx");
+	if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+		return strata_fail(err, errno, "unlock the pseudo-terminal");
+	/* The peer by fd, not by a path the container could have changed. */
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return strata_fail(err, errno, "open the pseudo-terminal's terminal side");
+	*slave = s;
+	*master = steal_fd(&m);
 	return 0;
 }
 
-int tty_attach(int slave)
+int tty_take(int slave, struct strata_error **err)
 {
 	if (setsid() < 0 && errno != EPERM)
-		return -1;
+		return strata_fail(err, errno, "new session");
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
-		return -1;
+		return strata_fail(err, errno, "take the terminal");
 	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
-		return -1;
+		return strata_fail(err, errno, "set up the terminal as stdio");
+	if (slave > 2)
+		close(slave);
 	return 0;
+}
+
+int tty_send_fd(int sock, int fd, struct strata_error **err)
+{
+	char byte = 't';
+	struct iovec iov = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	memset(&c, 0, sizeof(c));
+	msg.msg_control = c.buf;
+	msg.msg_controllen = sizeof(c.buf);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	while (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+		if (errno != EINTR)
+			return strata_fail(err, errno, "send the pseudo-terminal");
+	return 0;
+}
+
+int tty_recv_fd(int sock, struct strata_error **err)
+{
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	msg.msg_control = c.buf;
+	msg.msg_controllen = sizeof(c.buf);
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return strata_fail(err, errno, "receive the pseudo-terminal");
+	cm = CMSG_FIRSTHDR(&msg);
+	if (n == 0 || !cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+		return strata_fail_msg(err, EIO, "the container process sent no pseudo-terminal");
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+void tty_size_copy(int from, int master)
+{
+	struct winsize ws;
+
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
 }
 
 static void copy_some(int from, int to, bool *open_end)
@@ -116,14 +192,10 @@ int tty_relay_wait(pid_t pid, int master, bool forward_signals)
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGWINCH) {
-					struct winsize ws;
-
-					if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-						ioctl(master, TIOCSWINSZ, &ws);
-				} else if (si.ssi_signo != SIGCHLD) {
+				if (si.ssi_signo == SIGWINCH)
+					tty_size_copy(0, master);
+				else if (si.ssi_signo != SIGCHLD)
 					kill(pid, (int)si.ssi_signo);
-				}
 			}
 		}
 	}
