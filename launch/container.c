@@ -224,14 +224,15 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	cleanup_free char *started = NULL;
 	cleanup_free char *finished = NULL;
 	struct launch_run_config rc;
+	struct attach_server *srv = NULL;
 	bool auto_remove, tty;
-	int master = -1;
+	int master = -1, listen_fd = -1;
 	pid_t pid;
 	int ret = -1;
 
 	launch_run_config_get(rec, &rc);
 	auto_remove = rc.auto_remove;
-	tty = notify_fd < 0 && rc.tty;
+	tty = rc.tty;
 	launch_run_config_release(&rc);
 	if (launch_spec_from_record(rec, &spec, &limits, err) < 0)
 		return -1;
@@ -242,6 +243,13 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	spec.tty = tty;
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
+	/* Detached with a terminal: this monitor holds it for `attach`. */
+	if (spec.tty && notify_fd >= 0) {
+		cleanup_close int dfd = store_container_dirfd(s, id, err);
+
+		if (dfd < 0 || (listen_fd = attach_listen(dfd, err)) < 0)
+			goto out_spec;
+	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
 	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,
@@ -267,7 +275,12 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 			log_debug("monitor: caller gone");
 		close(notify_fd);
 	}
-	*status = master >= 0 ? tty_relay_wait(pid, master, true) : launch_wait(pid, true);
+	if (listen_fd >= 0) {
+		srv = attach_server_new(master, out_fd, listen_fd);
+		*status = attach_server_run(srv, pid);
+	} else {
+		*status = master >= 0 ? tty_relay_wait(pid, master, true) : launch_wait(pid, true);
+	}
 	finished = now_rfc3339();
 	json_decref(state);
 	state = json_pack("{s:s, s:i, s:i, s:s, s:s}", "Status", "exited", "Pid", 0, "ExitCode",
@@ -275,6 +288,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	ret = 0;
 	if (save_state(s, id, state, err) < 0)
 		ret = -1;
+	/* the clients learn the status once the record says it */
+	attach_server_end(srv, *status);
 out_cgroup:
 	launch_cgroup_destroy(cg);
 out_umount:
@@ -290,6 +305,13 @@ out_umount:
 		}
 	}
 out_spec:
+	if (listen_fd >= 0) {
+		cleanup_close int dfd = store_container_dirfd(s, id, NULL);
+
+		close(listen_fd);
+		if (dfd >= 0)
+			unlinkat(dfd, "attach", 0);
+	}
 	if (master >= 0)
 		close(master);
 	for (int i = 0; i < 3; i++)

@@ -55,6 +55,26 @@ int init_open(struct strata_error **err);
 int init_exec(int init_fd, char *const *argv, char *const *env, int err_fd,
 	      struct strata_error **err);
 
+/* ---- attach.c: the monitor's side of attach ---- */
+
+/* Listens on the attach socket of the container directory @dirfd; returns the socket. */
+int attach_listen(int dirfd, struct strata_error **err);
+
+/* The monitor's relay between a container's terminal, its log and the attached clients. */
+struct attach_server;
+
+/* A relay for @master (the pty), @log_fd (may be -1) and @listen_fd; keeps no fd of its own. */
+struct attach_server *attach_server_new(int master, int log_fd, int listen_fd);
+
+/*
+ * Until @pid has ended: its terminal's output to the log and to every
+ * client, their input and window sizes to it; returns its exit status.
+ */
+int attach_server_run(struct attach_server *srv, pid_t pid);
+
+/* Sends @code to each client as the last message, closes them, frees @srv. NULL is fine. */
+void attach_server_end(struct attach_server *srv, int code);
+
 /* ---- tty.c ---- */
 
 /*

@@ -333,10 +333,31 @@ void launch_run_config_release(struct launch_run_config *rc);
  * options put by launch_run_config_put). @attach: runs in the foreground
  * with this process's stdio and returns the exit status in *status;
  * otherwise a monitor process keeps it running with its output in the
- * container's log and *status is 0.
+ * container's log and *status is 0; with a terminal ("Tty") the monitor
+ * holds it, for launch_container_attach.
  */
 int launch_container_start(struct store *s, const char *id, bool attach, int *status,
 			   struct strata_error **err);
+
+/* The keys that leave an attached terminal, as podman's default. */
+#define LAUNCH_DETACH_KEYS "ctrl-p,ctrl-q"
+#define LAUNCH_DETACH_KEYS_MAX 16
+
+/*
+ * Parses detach keys as podman's --detach-keys: comma-separated keys,
+ * each one character or ctrl-X (X in a-z, @, [, \, ], ^, _); "" for none.
+ * The bytes go to @keys (LAUNCH_DETACH_KEYS_MAX of room), their count to *n.
+ */
+int launch_detach_keys_parse(const char *spec, char *keys, size_t *n, struct strata_error **err);
+
+/*
+ * Attaches this process's stdio (raw, window size passed on) to the
+ * terminal of running container @id, started detached with -t, until it
+ * ends (its exit status in *status) or the user types @detach_keys (NULL:
+ * LAUNCH_DETACH_KEYS), which leaves it running (*detached).
+ */
+int launch_container_attach(struct store *s, const char *id, const char *detach_keys,
+			    int *status, bool *detached, struct strata_error **err);
 
 /* Sends @sig to the container's PID 1. */
 int launch_container_kill(struct store *s, const char *id, int sig, struct strata_error **err);

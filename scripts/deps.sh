@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config make gcc
 libarchive-dev libssl-dev libzstd-dev libmount-dev libcurl4-openssl-dev
 libjansson-dev libseccomp-dev zlib1g-dev check
 busybox-static python3 tar gzip zstd openssl curl iproute2 procps util-linux strace
-skopeo umoci crun runc buildah docker-registry apache2-utils valgrind"
+skopeo umoci crun runc buildah docker-registry apache2-utils valgrind tmux"
 
 # The benchmarks also time podman and build a Debian rootfs.
 if [ "${1:-}" = "bench" ]; then
