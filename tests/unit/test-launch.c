@@ -479,6 +479,45 @@ START_TEST(test_signal_names)
 }
 END_TEST
 
+START_TEST(test_detach_keys)
+{
+	static const struct {
+		const char *spec;
+		int n;		  /* -1: refused */
+		const char *keys; /* the bytes */
+	} cases[] = {
+		{ "ctrl-p,ctrl-q", 2, "\x10\x11" },
+		{ "ctrl-a,d", 2, "\x01" "d" },
+		{ "x", 1, "x" },
+		{ "ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_", 5, "\x1b\x1c\x1d\x1e\x1f" },
+		{ "ctrl-@", 1, "" },
+		{ "", 0, "" },
+		{ "ctrl-1", -1, NULL },
+		{ "ctrl-", -1, NULL },
+		{ "abc", -1, NULL },
+		{ ",", -1, NULL },
+		{ "a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a", -1, NULL },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_error struct strata_error *err = NULL;
+		char keys[LAUNCH_DETACH_KEYS_MAX];
+		size_t n = 99;
+		int r = launch_detach_keys_parse(cases[i].spec, keys, &n, &err);
+
+		if (cases[i].n < 0) {
+			ck_assert_msg(r == -1, "'%s' accepted", cases[i].spec);
+			ck_assert_int_eq(strata_error_code(err), EINVAL);
+			ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "detach keys"));
+			continue;
+		}
+		ck_assert_ok(r, err);
+		ck_assert_int_eq(n, cases[i].n);
+		ck_assert_msg(!memcmp(keys, cases[i].keys, n), "'%s': wrong bytes", cases[i].spec);
+	}
+}
+END_TEST
+
 static json_t *record(const char *config, const char *command, const char *run)
 {
 	json_t *rec = json_pack("{s:s}", "Id", "0123456789abcdef0123");
@@ -889,6 +928,7 @@ Suite *unit_suite(void)
 
 	tc = tcase_create("spec");
 	tcase_add_test(tc, test_signal_names);
+	tcase_add_test(tc, test_detach_keys);
 	tcase_add_test(tc, test_spec_rules);
 	tcase_add_test(tc, test_default_caps);
 	tcase_add_test(tc, test_seccomp_by_caps);
