@@ -58,6 +58,10 @@ assert_eq "$(run cat /proc/self/gid_map | tr -s ' ' | sed 's/^ //')" "0 $RGID 1"
 assert_eq "$(run sh -c 'echo $$')" 1 "the command is PID 1"
 assert_eq "$(run sh -c 'ps -o pid,comm; true' | tail -n +2 | awk '{print $1 ":" $2}' | tr '\n' ' ')" \
 	"1:sh 2:ps " "ps sees only sh and ps"
+# -t: a pty of the container's devpts (mounted in the user namespace); --init.
+assert_eq "$(rs run --rm -t busybox tty | tr -d '\r')" /dev/pts/0 "tty without root"
+assert_eq "$(rs run --rm --init busybox cat /proc/1/cmdline | tr '\0' ' ')" \
+	"init -- cat /proc/1/cmdline " "--init without root"
 assert_eq "$(rs run --rm --hostname box1 busybox hostname)" box1 "--hostname"
 [ "$(run hostname)" != "$(hostname)" ] || fail "hostname leaks from the host"
 assert_eq "$(run ls /sys/class/net)" lo "only lo with --net none"
