@@ -168,6 +168,15 @@ struct attach_server *attach_server_new(int master, int log_fd, int listen_fd)
 	return (struct attach_server *)sv;
 }
 
+void attach_server_accept(struct attach_server *srv, int timeout_ms)
+{
+	struct serve *sv = (struct serve *)srv;
+	struct pollfd p = { sv->listen_fd, POLLIN, 0 };
+
+	if (poll(&p, 1, timeout_ms) == 1)
+		serve_accept(sv);
+}
+
 int attach_server_run(struct attach_server *srv, pid_t pid)
 {
 	struct serve *sv = (struct serve *)srv;
@@ -243,6 +252,17 @@ void attach_server_end(struct attach_server *srv, int code)
 
 /* ---- the client ---- */
 
+bool launch_container_has_tty(const json_t *rec)
+{
+	struct launch_run_config rc;
+	bool tty;
+
+	launch_run_config_get(rec, &rc);
+	tty = rc.tty;
+	launch_run_config_release(&rc);
+	return tty;
+}
+
 int launch_detach_keys_parse(const char *spec, char *keys, size_t *n, struct strata_error **err)
 {
 	cleanup_free char *copy = xstrdup(spec);
@@ -284,6 +304,7 @@ int launch_detach_keys_parse(const char *spec, char *keys, size_t *n, struct str
 
 struct client {
 	int sock;
+	pid_t pid; /* the container's PID 1, which gets the signals we get */
 	const char *keys;
 	size_t n_keys, matched; /* keys seen so far of the detach sequence, held back */
 	bool detached;
@@ -325,6 +346,8 @@ static void client_size(int sock)
 		send_msg(sock, 'w', &ws, sizeof(ws));
 }
 
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
 /* Relays until the container ends (*status set, 1), the user detaches (0) or the monitor goes (-1). */
 static int client_loop(struct client *c, int *status)
 {
@@ -334,6 +357,9 @@ static int client_loop(struct client *c, int *status)
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGWINCH);
+	/* as podman's --sig-proxy: signals to us go to the container */
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaddset(&set, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	client_size(c->sock);
@@ -363,8 +389,12 @@ static int client_loop(struct client *c, int *status)
 		if (p[2].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGWINCH)
 				client_size(c->sock);
+			else if (c->pid > 0)
+				kill(c->pid, (int)si.ssi_signo);
 		}
 		if (p[0].revents) {
 			n = recv(c->sock, buf, sizeof(buf), 0);
@@ -409,7 +439,7 @@ int launch_container_attach(struct store *s, const char *id, const char *detach_
 		return -1;
 	if (!launch_container_running(rec))
 		return strata_fail_msg(err, EINVAL, "container '%.12s' is not running", id);
-	if (!json_is_true(json_object_get(json_object_get(rec, "RunConfig"), "Tty")))
+	if (!launch_container_has_tty(rec))
 		return strata_fail_msg(err, EINVAL,
 				       "container '%.12s' has no terminal (made without -t): "
 				       "its output is in 'strata logs'",
@@ -424,6 +454,7 @@ int launch_container_attach(struct store *s, const char *id, const char *detach_
 		return strata_fail(err, errno, "reach the monitor of container '%.12s'", id);
 	c.sock = sock;
 	c.keys = keys;
+	c.pid = (pid_t)jv_int(json_object_get(rec, "State"), "Pid", 0);
 	is_tty = tcgetattr(0, &saved) == 0;
 	if (is_tty) {
 		raw = saved;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -211,10 +212,19 @@ static char *now_rfc3339(void)
 	return time_rfc3339(ns / 1000000000LL, (long)(ns % 1000000000LL));
 }
 
+/* Where a started container's stdio goes, and who is told when it has started. */
+struct run_io {
+	int out_fd, err_fd, in_fd;
+	int notify_fd;	  /* -1: attached; otherwise the monitor's pipe to its caller */
+	bool wait_client; /* with a terminal: its output waits for the first attach */
+	unsigned short rows, cols; /* the terminal's first size (0: strata's stdin's) */
+};
+
 /* The whole life of a started container, in this process: returns its exit status. */
-static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, int err_fd,
-		    int in_fd, int notify_fd, int *status, struct strata_error **err)
+static int run_here(struct store *s, const char *id, json_t *rec, const struct run_io *io,
+		    int *status, struct strata_error **err)
 {
+	int out_fd = io->out_fd, notify_fd = io->notify_fd;
 	struct launch_spec spec;
 	struct launch_limits limits;
 	struct launch_cgroup *cg = NULL;
@@ -236,9 +246,11 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	launch_run_config_release(&rc);
 	if (launch_spec_from_record(rec, &spec, &limits, err) < 0)
 		return -1;
-	spec.stdin_fd = in_fd;
-	spec.stdout_fd = out_fd;
-	spec.stderr_fd = err_fd;
+	spec.stdin_fd = io->in_fd;
+	spec.stdout_fd = io->out_fd;
+	spec.stderr_fd = io->err_fd;
+	spec.tty_rows = io->rows;
+	spec.tty_cols = io->cols;
 	spec.forward_signals = true;
 	spec.tty = tty;
 	if (write_etc(s, id, &spec, etc, err) < 0)
@@ -277,6 +289,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	}
 	if (listen_fd >= 0) {
 		srv = attach_server_new(master, out_fd, listen_fd);
+		/* run -it: the caller attaches at once; nothing may be written before it has */
+		if (io->wait_client)
+			attach_server_accept(srv, 10000);
 		*status = attach_server_run(srv, pid);
 	} else {
 		*status = master >= 0 ? tty_relay_wait(pid, master, true) : launch_wait(pid, true);
@@ -288,8 +303,6 @@ static int run_here(struct store *s, const char *id, json_t *rec, int out_fd, in
 	ret = 0;
 	if (save_state(s, id, state, err) < 0)
 		ret = -1;
-	/* the clients learn the status once the record says it */
-	attach_server_end(srv, *status);
 out_cgroup:
 	launch_cgroup_destroy(cg);
 out_umount:
@@ -304,6 +317,8 @@ out_umount:
 			strata_error_free(e2);
 		}
 	}
+	/* the clients learn the status once the record says it (or is gone, --rm) */
+	attach_server_end(srv, *status);
 out_spec:
 	if (listen_fd >= 0) {
 		cleanup_close int dfd = store_container_dirfd(s, id, NULL);
@@ -320,31 +335,20 @@ out_spec:
 	return ret;
 }
 
-int launch_container_start(struct store *s, const char *id, bool attach, int *status,
-			   struct strata_error **err)
+/*
+ * Starts the monitor of container @id (record @rec): a process in its own
+ * session that runs it with its output in the log (or, with a terminal,
+ * serves attach); returns once PID 1 has exec'd or failed.
+ */
+static int start_monitor(struct store *s, const char *id, json_t *rec, const struct run_io *req,
+			 struct strata_error **err)
 {
-	cleanup_json json_t *rec = store_container_load(s, id, err);
-	cleanup_free char *log = NULL;
+	cleanup_free char *log = launch_container_log_path(s, id);
 	int notify[2];
 	pid_t mon;
 	char buf[2048];
 	ssize_t n, got = 0;
 
-	if (!rec)
-		return -1;
-	if (launch_container_running(rec))
-		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
-	*status = 0;
-	if (attach) {
-		struct launch_run_config rc;
-		bool interactive;
-
-		launch_run_config_get(rec, &rc);
-		interactive = rc.interactive;
-		launch_run_config_release(&rc);
-		return run_here(s, id, rec, 1, 2, interactive ? 0 : -1, -1, status, err);
-	}
-	log = launch_container_log_path(s, id);
 	if (pipe2(notify, O_CLOEXEC) < 0)
 		return strata_fail(err, errno, "pipe");
 	fflush(NULL);
@@ -363,13 +367,17 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 			strata_fail(&e, errno, "open the log %s", log);
 		} else {
 			int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			struct run_io io = *req;
 
 			if (null >= 0) {
 				dup2(null, 0);
 				dup2(null, 1);
 				dup2(null, 2);
 			}
-			if (run_here(s, id, rec, lfd, lfd, -1, notify[1], &st, &e) == 0)
+			io.out_fd = io.err_fd = lfd;
+			io.in_fd = -1;
+			io.notify_fd = notify[1];
+			if (run_here(s, id, rec, &io, &st, &e) == 0)
 				_exit(0);
 		}
 		{
@@ -396,6 +404,57 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 	}
 	waitpid(mon, NULL, 0);
 	return strata_fail_msg(err, EIO, "the container's monitor ended before it started");
+}
+
+int launch_container_start(struct store *s, const char *id, bool attach, int *status,
+			   struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, err);
+	struct run_io io = { 1, 2, -1, -1, false, 0, 0 };
+
+	if (!rec)
+		return -1;
+	if (launch_container_running(rec))
+		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
+	*status = 0;
+	if (attach) {
+		struct launch_run_config rc;
+
+		launch_run_config_get(rec, &rc);
+		if (rc.interactive)
+			io.in_fd = 0;
+		launch_run_config_release(&rc);
+		return run_here(s, id, rec, &io, status, err);
+	}
+	return start_monitor(s, id, rec, &io, err);
+}
+
+int launch_container_run_attached(struct store *s, const char *id, const char *detach_keys,
+				  int *status, bool *detached, struct strata_error **err)
+{
+	cleanup_json json_t *rec = store_container_load(s, id, err);
+	struct run_io io = { 1, 2, -1, -1, true, 0, 0 };
+	struct winsize ws;
+
+	*status = 0;
+	*detached = false;
+	if (!rec)
+		return -1;
+	if (launch_container_running(rec))
+		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
+	if (!launch_container_has_tty(rec))
+		return strata_fail_msg(err, EINVAL, "container '%.12s' has no terminal", id);
+	if (launch_detach_keys_parse(detach_keys ? detach_keys : LAUNCH_DETACH_KEYS,
+				     (char[LAUNCH_DETACH_KEYS_MAX]){ 0 }, &(size_t){ 0 }, err) < 0)
+		return -1;
+	/* the monitor's terminal starts with our size, before the process reads it */
+	if (ioctl(0, TIOCGWINSZ, &ws) == 0) {
+		io.rows = ws.ws_row;
+		io.cols = ws.ws_col;
+	}
+	if (start_monitor(s, id, rec, &io, err) < 0)
+		return -1;
+	return launch_container_attach(s, id, detach_keys, status, detached, err);
 }
 
 static pid_t running_pid(struct store *s, const char *id, json_t **rec_out,

@@ -66,6 +66,12 @@ struct attach_server;
 /* A relay for @master (the pty), @log_fd (may be -1) and @listen_fd; keeps no fd of its own. */
 struct attach_server *attach_server_new(int master, int log_fd, int listen_fd);
 
+/* True when container record @rec was made with a terminal (-t). */
+bool launch_container_has_tty(const json_t *rec);
+
+/* Waits up to @timeout_ms for a first client, before any output is read. */
+void attach_server_accept(struct attach_server *srv, int timeout_ms);
+
 /*
  * Until @pid has ended: its terminal's output to the log and to every
  * client, their input and window sizes to it; returns its exit status.

@@ -227,6 +227,7 @@ struct launch_spec {
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
 	bool die_with_parent;	      /* SIGKILL (PR_SET_PDEATHSIG) once the caller dies: a build's RUN */
 	bool tty;		      /* a pty of the container's devpts as stdio and controlling terminal */
+	unsigned short tty_rows, tty_cols; /* its first size; 0: that of our stdin's terminal */
 };
 
 /* The capabilities a container gets by default (Docker's set), as names. */
@@ -358,6 +359,14 @@ int launch_detach_keys_parse(const char *spec, char *keys, size_t *n, struct str
  */
 int launch_container_attach(struct store *s, const char *id, const char *detach_keys,
 			    int *status, bool *detached, struct strata_error **err);
+
+/*
+ * `run -it`: starts container @id (made with a terminal) under a monitor
+ * that holds its terminal, as `run -dit` does, and attaches to it at once
+ * (its first output waits for that), as launch_container_attach.
+ */
+int launch_container_run_attached(struct store *s, const char *id, const char *detach_keys,
+				  int *status, bool *detached, struct strata_error **err);
 
 /* Sends @sig to the container's PID 1. */
 int launch_container_kill(struct store *s, const char *id, int sig, struct strata_error **err);

@@ -734,8 +734,13 @@ static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch
 	if (r == 0 && spec->tty) {
 		master = tty_recv_fd(sock, &e);
 		r = master < 0 ? -1 : 0;
-		if (r == 0)
+		if (r == 0 && spec->tty_rows && spec->tty_cols) {
+			struct winsize ws = { .ws_row = spec->tty_rows, .ws_col = spec->tty_cols };
+
+			ioctl(master, TIOCSWINSZ, &ws);
+		} else if (r == 0) {
 			tty_size_copy(0, master);
+		}
 	}
 	if (r == 0 && send(sock, "g", 1, MSG_NOSIGNAL) != 1)
 		r = strata_fail(&e, errno, "start the container process");

@@ -1,9 +1,10 @@
 # Terminals as runc and crun make them, driven through tmux: under run -it
 # and exec -it the process's terminal is /dev/pts/0 of the container's own
 # devpts and its controlling terminal, TERM=xterm unless set, the window
-# size is the pane's and follows a resize; run -dit leaves the terminal
-# with the monitor, attach reaches it, ctrl-p ctrl-q (or --detach-keys)
-# leaves it running, attach again works and returns the exit status.
+# size is the pane's and follows a resize; run -dit (and run -it) leave the
+# terminal with the monitor, attach reaches it, ctrl-p ctrl-q (or
+# --detach-keys) leaves it running, attach again works and returns the
+# exit status.
 . "${0%/*}/../lib.sh"
 require_root "namespaces"
 require_cmd tmux "drives terminals"
@@ -51,6 +52,28 @@ tm send-keys -t t 'echo "R=$(stty size)"' Enter
 pane_wait '^R=20 80' "the size after a resize"
 tm send-keys -t t 'exit 4' Enter
 pane_wait 'rc=4$' "run -it's exit status"
+assert_eq "$(strata ps -aq)" "" "run -it --rm left its container"
+
+# run -it detaches as podman's does: the monitor holds the terminal, the
+# container goes on, attach reaches it.
+pane_start "$S run -it --name rit busybox sh"
+pane_wait '^/ #' "run -it's prompt"
+tm send-keys -t t 'echo first' Enter
+pane_wait '^first'
+tm send-keys -t t C-p C-q
+pane_wait 'rc=0$' "detach from run -it"
+assert_contains "$(strata ps)" "rit" "the container after run -it detached"
+pane_start "$S attach rit"
+tm send-keys -t t 'echo back; exit 5' Enter
+pane_wait 'rc=5$' "attach after run -it"
+strata rm rit >/dev/null
+pane_start "$S run -it --rm --detach-keys ctrl-x,x busybox sh"
+pane_wait '^/ #' "run -it --detach-keys"
+tm send-keys -t t C-x x
+pane_wait 'rc=0$' "detach with run --detach-keys"
+assert_eq "$(strata ps -q | wc -l)" 1 "the container after run --detach-keys"
+strata rm -f "$(strata ps -q)" >/dev/null
+assert_eq "$(strata ps -aq)" "" "rm -f of a detached run -it --rm"
 
 # TERM given is kept; -t alone (stdin not a terminal) still gets /dev/pts/0.
 assert_eq "$(strata run --rm -t -e TERM=vt100 busybox sh -c 'echo $TERM' | tr -d '\r')" vt100 "-e TERM"
@@ -117,6 +140,9 @@ pane_wait 'rc=137$' "attach when the container is killed"
 # Bad input: one line, 125.
 expect_fail strata attach --detach-keys ctrl-1 nosuch
 assert_eq "$rc" 125 "bad detach keys"
+assert_one_line_error "$out"
+expect_fail strata run -it --detach-keys ctrl-1 busybox true
+assert_eq "$rc" 125 "bad detach keys of run"
 assert_one_line_error "$out"
 id=$(strata run -d busybox sleep 60)
 expect_fail strata attach "$id"
