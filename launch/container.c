@@ -381,7 +381,9 @@ static int start_monitor(struct store *s, const char *id, json_t *rec, const str
 				_exit(0);
 		}
 		{
-			const char *m = strata_error_msg(e);
+			/* "ERRNO message": the caller's error has the same cause */
+			cleanup_free char *m = xasprintf("%d %s", strata_error_code(e),
+							 strata_error_msg(e));
 
 			if (write(notify[1], m, strlen(m)) < 0)
 				_exit(1);
@@ -398,9 +400,14 @@ static int start_monitor(struct store *s, const char *id, json_t *rec, const str
 	if (got == 1 && buf[0] == '\0')
 		return 0;
 	if (got > 0) {
+		char *msg;
+		long code;
+
 		buf[got] = '\0';
 		waitpid(mon, NULL, 0);
-		return strata_fail_msg(err, EIO, "%s", buf[0] ? buf : buf + 1);
+		code = strtol(buf[0] ? buf : buf + 1, &msg, 10);
+		return strata_fail_msg(err, code > 0 ? (int)code : EIO, "%s",
+				       *msg == ' ' ? msg + 1 : msg);
 	}
 	waitpid(mon, NULL, 0);
 	return strata_fail_msg(err, EIO, "the container's monitor ended before it started");

@@ -144,6 +144,14 @@ assert_one_line_error "$out"
 expect_fail strata run -it --detach-keys ctrl-1 busybox true
 assert_eq "$rc" 125 "bad detach keys of run"
 assert_one_line_error "$out"
+# A missing command under run -it (and -d): 127, one line, nothing left with --rm.
+expect_fail strata run -it --rm busybox /no/such/command
+assert_eq "$rc" 127 "a missing command under run -it"
+assert_one_line_error "$out"
+expect_fail strata run -dit --rm busybox /no/such/command
+assert_eq "$rc" 127 "a missing command under run -dit"
+assert_one_line_error "$out"
+assert_eq "$(strata ps -aq)" "" "containers left by failed starts"
 id=$(strata run -d busybox sleep 60)
 expect_fail strata attach "$id"
 assert_eq "$rc" 125 "attach without a terminal"
