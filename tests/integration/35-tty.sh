@@ -18,6 +18,9 @@ S="$STRATA_BIN --root $ROOT"
 tm() {
 	tmux -S "$TMUX_SOCK" "$@"
 }
+# A session that stays, so that killing the pane's never ends the server
+# (a new session started while it exits fails).
+tm new-session -d -s keep "sleep 3600"
 
 # Starts a pane of 100x30 running $1, then 'rc=STATUS' when it ends.
 pane_start() {
