@@ -21,6 +21,7 @@
 struct run_opts {
 	struct launch_run_config rc;
 	const char *name;
+	const char *detach_keys; /* run -it */
 	bool is_run; /* run (takes -d) rather than create or bundle */
 	bool detach;
 };
@@ -241,6 +242,22 @@ static int opt_detach(struct cmd_ctx *ctx, const struct cmd_option *opt, const c
 	return 0;
 }
 
+/* --detach-keys KEYS (podman's format) into the const char * at opt->value. */
+static int opt_detach_keys(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct strata_error *err = NULL;
+	char keys[LAUNCH_DETACH_KEYS_MAX];
+	size_t n;
+
+	if (launch_detach_keys_parse(arg, keys, &n, &err) < 0) {
+		ctx->status = cmd_usage_error(ctx, "%s", strata_error_msg(err));
+		strata_error_free(err);
+		return ctx->status;
+	}
+	*(const char **)opt->value = arg;
+	return 0;
+}
+
 /*
  * Parses the options of run, create and bundle into o->rc and leaves the
  * operands (IMAGE [COMMAND...], or IMAGE DIR [COMMAND...]) in argc/argv;
@@ -258,7 +275,7 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		{ CMD_OPTION_CALLBACK, 'd', "detach", o, NULL, "run in the background; print the ID",
 		  only_run, opt_detach, 0, 0 },
 		OPT_BOOL('i', "interactive", &rc->interactive, "keep stdin open"),
-		OPT_BOOL('t', "tty", &rc->tty, "a pseudo-terminal (attached runs)"),
+		OPT_BOOL('t', "tty", &rc->tty, "a pseudo-terminal (with -d: reach it with attach)"),
 		OPT_STRING(0, "name", &o->name, "NAME", "name the container"),
 		OPT_CALLBACK('e', "env", &rc->env, "KEY=VALUE",
 			     "set an environment variable (KEY alone: from here)", opt_env),
@@ -294,6 +311,9 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		OPT_BOOL(0, "init", &rc->init, "run a reaper as PID 1 that forwards signals"),
 		OPT_CALLBACK(0, "stop-signal", &rc->stop_signal, "SIG",
 			     "signal for stop (default: the image's, or TERM)", opt_copy),
+		{ CMD_OPTION_CALLBACK, 0, "detach-keys", &o->detach_keys, "KEYS",
+		  "-it: keys that detach (default ctrl-p,ctrl-q)", only_run,
+		  opt_detach_keys, 0, 0 },
 		OPT_END(),
 	};
 
@@ -302,11 +322,6 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 	if (launch_run_config_check(rc, &err) < 0) {
 		ctx->status = cmd_usage_error(ctx, "%s", strata_error_msg(err));
 		strata_error_free(err);
-		return -1;
-	}
-	if (o->detach && rc->tty) {
-		ctx->status = cmd_usage_error(ctx, "-t with -d: a detached container writes to its "
-						   "log, not to a terminal; drop -t");
 		return -1;
 	}
 	if (o->detach && rc->auto_remove)
@@ -384,16 +399,30 @@ static int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 	int status = 0;
 	int r = parse_run_opts(ctx, &argc, &argv, &o);
 	bool rm = o.rc.auto_remove;
+	bool tty_in = o.rc.tty && o.rc.interactive;
 
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, true, id);
 	launch_run_config_release(&o.rc);
 	if (r)
 		return r < 0 ? ctx->status : r;
-	if (launch_container_start(ctx->store, id, !o.detach, &status, &err) < 0) {
-		int code = strata_error_code(err);
+	if (tty_in && !o.detach) {
+		/* as podman: the monitor holds the terminal, the detach keys leave it running */
+		bool detached = false;
 
-		if (rm)
+		r = launch_container_run_attached(ctx->store, id, o.detach_keys, &status, &detached,
+						  &err);
+		if (r == 0)
+			return detached ? 0 : status;
+	} else {
+		r = launch_container_start(ctx->store, id, !o.detach, &status, &err);
+	}
+	if (r < 0) {
+		int code = strata_error_code(err);
+		cleanup_json json_t *rec = rm ? store_container_load(ctx->store, id, NULL) : NULL;
+
+		/* not one that started and could not be attached to: it runs on */
+		if (rec && !launch_container_running(rec))
 			overlay_container_remove(ctx->store, id, true, NULL);
 		cmd_fail(ctx, err);
 		/* docker: 127 when the command is not found, 126 when it cannot run */
@@ -437,6 +466,29 @@ static int cmd_start(struct cmd_ctx *ctx, int argc, char **argv)
 	if (!attach)
 		printf("%s\n", argv[0]);
 	return status;
+}
+
+static int cmd_attach(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct strata_error *err = NULL;
+	char id[STORE_ID_LEN + 1];
+	const char *keys = NULL;
+	bool detached = false;
+	int c, status = 0;
+	const struct cmd_option opts[] = {
+		OPT_CALLBACK(0, "detach-keys", &keys, "KEYS",
+			     "keys that detach (default ctrl-p,ctrl-q; \"\": none)",
+			     opt_detach_keys),
+		OPT_END(),
+	};
+
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, 1, "CONTAINER") < 0)
+		return ctx->status;
+	if ((c = find(ctx, argv[0], id)))
+		return c;
+	if (launch_container_attach(ctx->store, id, keys, &status, &detached, &err) < 0)
+		return cmd_fail(ctx, err);
+	return detached ? 0 : status;
 }
 
 static int stop_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
@@ -748,6 +800,8 @@ out:
 const struct command cmd_run_commands[] = {
 	{ "run", "[options] IMAGE [COMMAND [ARG...]]", "run a command in a new container", cmd_run },
 	{ "start", "[-a] CONTAINER", "start a created or exited container", cmd_start },
+	{ "attach", "[--detach-keys KEYS] CONTAINER",
+	  "attach to the terminal of a container started with -dt", cmd_attach },
 	{ "stop", "[-t SECONDS] CONTAINER...", "stop containers: the stop signal, then KILL",
 	  cmd_stop },
 	{ "kill", "[-s SIGNAL] CONTAINER...", "send a signal to containers (default KILL)",
