@@ -72,8 +72,7 @@ static int global_error(const char *fmt, ...)
 	char *msg = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "strata: %s (see 'strata --help')\n", msg);
 	free(msg);

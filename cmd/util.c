@@ -32,8 +32,7 @@ static void vreport(struct cmd_ctx *ctx, const char *hint, const char *fmt, va_l
 	char *msg = NULL;
 	struct sbuf b = SBUF_INIT;
 
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	sbuf_addf(&b, "strata: %s: %s", ctx->name, msg);
 	/* One line, always: newlines inside a message would break scripts. */
 	for (size_t i = 0; i < b.len; i++)

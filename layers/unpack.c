@@ -520,6 +520,182 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base, co
 	return 0;
 }
 
+/* One entry being made: where it goes and what the tar says of it. */
+struct slot {
+	struct unpacker *u;
+	struct archive_entry *e;
+	const char *path; /* cleaned, relative to the root */
+	int pfd;	  /* its parent dir, resolved inside the root */
+	const char *base; /* its name in pfd */
+	mode_t mode;	  /* permission bits */
+	char b[96];	  /* for shown() */
+};
+
+/* Clears what is in the way of @s (EEXIST on making it); -1 with *err. */
+static int clear_for(struct slot *s, struct strata_error **err)
+{
+	bool is_dir = false;
+
+	if (clear_slot(s->u, s->pfd, s->base, false, &is_dir, err) < 0)
+		return strata_wrap(err, "entry '%s'", shown(s->path, s->b));
+	return 0;
+}
+
+/*
+ * A hard link to @hard, an earlier entry of the layer (or of a lower one
+ * under vfs): 0 made, 1 nothing to make, -1 failed.
+ */
+static int unpack_hardlink(struct slot *s, const char *hard, struct strata_error **err)
+{
+	cleanup_free char *target = clean_name(hard, "hardlink target", err);
+	cleanup_free char *owner = NULL;
+	cleanup_close int tfd = -1;
+	const char *tb;
+	int r;
+
+	if (!target)
+		return strata_wrap(err, "entry '%s'", shown(s->path, s->b));
+	if (!strcmp(target, s->path))
+		return 1; /* a link to itself: nothing to make */
+	tfd = path_open_parent_in(s->u->rootfd, target, false, &owner, &tb, err);
+	if (tfd < 0)
+		return strata_wrap(err, "hardlink '%s' to '%s'", shown(s->path, s->b), target);
+	r = linkat(tfd, tb, s->pfd, s->base, 0);
+	if (r < 0 && errno == EEXIST) {
+		if (clear_for(s, err) < 0)
+			return -1;
+		r = linkat(tfd, tb, s->pfd, s->base, 0);
+	}
+	if (r < 0)
+		return strata_fail(err, errno, "hardlink '%s' to '%s'", shown(s->path, s->b), target);
+	return 0;
+}
+
+static int unpack_dir(struct slot *s, struct strata_error **err)
+{
+	bool made = mkdirat(s->pfd, s->base, 0700) == 0;
+	bool is_dir = false;
+	int fd;
+
+	if (!made && errno != EEXIST)
+		return strata_fail(err, errno, "mkdir '%s'", shown(s->path, s->b));
+	if (!made) {
+		if (clear_slot(s->u, s->pfd, s->base, true, &is_dir, err) < 0)
+			return strata_wrap(err, "entry '%s'", shown(s->path, s->b));
+		if (!is_dir && mkdirat(s->pfd, s->base, 0700) < 0)
+			return strata_fail(err, errno, "mkdir '%s'", shown(s->path, s->b));
+		made = !is_dir;
+	}
+	fd = openat(s->pfd, s->base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return strata_fail(err, errno, "open '%s'", shown(s->path, s->b));
+	if (!made || !owner_is_ours(s->u, s->e))
+		set_owner(s->u, fd, NULL, s->e, s->path);
+	apply_xattrs(s->u, fd, s->e, s->path);
+	close(fd);
+	remember_dir(s->u, s->path, s->e);
+	return 0;
+}
+
+static int unpack_file(struct slot *s, struct archive *a, struct strata_error **err)
+{
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	cleanup_close int fd = -1;
+	struct timespec ts[2];
+
+	/*
+	 * Made with its final permission bits when the umask leaves them
+	 * (most files): then neither chmod nor, for files of our own
+	 * owner, chown is needed. Special bits are set by the chmod after
+	 * the chown, which would clear them.
+	 */
+	fd = openat(s->pfd, s->base, flags, s->mode & 0777);
+	if (fd < 0 && errno == EEXIST) {
+		if (clear_for(s, err) < 0)
+			return -1;
+		fd = openat(s->pfd, s->base, flags, s->mode & 0777);
+	}
+	if (fd < 0)
+		return strata_fail(err, errno, "create '%s'", shown(s->path, s->b));
+	if (write_data(a, fd, s->e, s->path, err) < 0)
+		return -1;
+	if (!owner_is_ours(s->u, s->e))
+		set_owner(s->u, fd, NULL, s->e, s->path);
+	if (s->mode != (s->mode & 0777 & ~s->u->umask) && fchmod(fd, s->mode) < 0)
+		return strata_fail(err, errno, "chmod '%s'", shown(s->path, s->b));
+	apply_xattrs(s->u, fd, s->e, s->path);
+	entry_times(s->e, ts);
+	futimens(fd, ts);
+	return 0;
+}
+
+static int unpack_symlink(struct slot *s, struct strata_error **err)
+{
+	const char *target = archive_entry_symlink(s->e);
+	struct timespec ts[2];
+	int r;
+
+	if (!target)
+		return strata_fail_msg(err, EINVAL, "symlink '%s' has no target", shown(s->path, s->b));
+	if (strlen(target) >= PATH_MAX)
+		return strata_fail_msg(err, ENAMETOOLONG,
+				       "symlink '%s' has a target longer than %d bytes",
+				       shown(s->path, s->b), PATH_MAX - 1);
+	r = symlinkat(target, s->pfd, s->base);
+	if (r < 0 && errno == EEXIST) {
+		if (clear_for(s, err) < 0)
+			return -1;
+		r = symlinkat(target, s->pfd, s->base);
+	}
+	if (r < 0)
+		return strata_fail(err, errno, "symlink '%s'", shown(s->path, s->b));
+	if (!owner_is_ours(s->u, s->e))
+		set_owner(s->u, s->pfd, s->base, s->e, s->path);
+	entry_times(s->e, ts);
+	utimensat(s->pfd, s->base, ts, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
+/* A device or a FIFO: 0 made, 1 skipped (devices need privileges), -1 failed. */
+static int unpack_node(struct slot *s, mode_t type, struct strata_error **err)
+{
+	struct timespec ts[2];
+	dev_t rdev = type == AE_IFIFO ? 0 : archive_entry_rdev(s->e);
+	int r = mknodat(s->pfd, s->base, type | s->mode, rdev);
+
+	if (r < 0 && errno == EEXIST) {
+		if (clear_for(s, err) < 0)
+			return -1;
+		r = mknodat(s->pfd, s->base, type | s->mode, rdev);
+	}
+	if (r < 0) {
+		if (errno == EPERM && type != AE_IFIFO) {
+			if (!s->u->warned_dev) {
+				s->u->warned_dev = true;
+				log_warn("unpack: skipping device nodes: creating them needs "
+					 "privileges (first: '%s')",
+					 shown(s->path, s->b));
+			}
+			return 1;
+		}
+		return strata_fail(err, errno, "make node '%s'", shown(s->path, s->b));
+	}
+	set_owner(s->u, s->pfd, s->base, s->e, s->path);
+	if (fchmodat(s->pfd, s->base, s->mode, 0) < 0)
+		return strata_fail(err, errno, "chmod '%s'", shown(s->path, s->b));
+	entry_times(s->e, ts);
+	utimensat(s->pfd, s->base, ts, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
+/*
+ * One tar entry: its name cleaned and checked, whiteouts handed to
+ * do_whiteout, then made by the function for its type, each with O_EXCL
+ * semantics (never through what is there); only when something is in the
+ * way (EEXIST: a duplicate, or a lower layer's file under vfs) is the slot
+ * cleared and the entry made again. A fresh layer dir thus costs no stat
+ * per entry.
+ */
 static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_entry *e,
 			struct strata_error **err)
 {
@@ -528,21 +704,19 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	cleanup_free char *path = NULL;
 	cleanup_free char *dir = NULL;
 	mode_t type = archive_entry_filetype(e);
-	mode_t mode = archive_entry_mode(e) & 07777;
-	const char *base;
-	char b[96];
-	bool is_dir;
-	int pfd, fd;
+	struct slot s = { .u = u, .e = e, .mode = archive_entry_mode(e) & 07777 };
+	int r;
 
 	if (!raw)
 		return strata_fail_msg(err, EINVAL, "layer entry without a name");
 	path = clean_name(raw, "entry", err);
 	if (!path)
 		return -1;
+	s.path = path;
 	if (archive_entry_size(e) > 0 && (uint64_t)archive_entry_size(e) > u->max_bytes)
 		return strata_fail_msg(err, EFBIG,
 				       "entry '%s' claims %lld bytes, more than the limit of %llu",
-				       shown(path, b), (long long)archive_entry_size(e),
+				       shown(path, s.b), (long long)archive_entry_size(e),
 				       (unsigned long long)u->max_bytes);
 	if (!*path) {
 		if (type == AE_IFDIR && !hard)
@@ -550,11 +724,10 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 		return 0;
 	}
 	dir = xmalloc(strlen(path) + 1);
-	base = split(path, dir);
+	s.base = split(path, dir);
 
-	if (str_has_prefix(base, ".wh.")) {
-		int r = do_whiteout(u, dir, base, path, e, err);
-
+	if (str_has_prefix(s.base, ".wh.")) {
+		r = do_whiteout(u, dir, s.base, path, e, err);
 		if (r <= 0)
 			return r;
 		/* aufs: kept as a plain file below */
@@ -562,170 +735,37 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 		hard = NULL;
 	}
 
-	pfd = parent_fd(u, dir, err);
-	if (pfd < 0)
-		return strata_wrap(err, "entry '%s'", shown(path, b));
-	/*
-	 * Each entry is made with O_EXCL semantics (never through what is
-	 * there); only when something is in the way (EEXIST: a duplicate, or
-	 * a lower layer's file under vfs) is the slot cleared and the entry
-	 * made again. A fresh layer dir thus costs no stat per entry.
-	 */
-	is_dir = false;
-
+	s.pfd = parent_fd(u, dir, err);
+	if (s.pfd < 0)
+		return strata_wrap(err, "entry '%s'", shown(path, s.b));
 	if (hard) {
-		cleanup_free char *target = clean_name(hard, "hardlink target", err);
-		cleanup_free char *owner = NULL;
-		const char *tb;
-		int tfd, r;
-
-		if (!target)
-			return strata_wrap(err, "entry '%s'", shown(path, b));
-		if (!strcmp(target, path))
+		r = unpack_hardlink(&s, hard, err);
+	} else {
+		switch (type) {
+		case AE_IFDIR:
+			r = unpack_dir(&s, err);
+			break;
+		case AE_IFREG:
+			r = unpack_file(&s, a, err);
+			break;
+		case AE_IFLNK:
+			r = unpack_symlink(&s, err);
+			break;
+		case AE_IFCHR:
+		case AE_IFBLK:
+		case AE_IFIFO:
+			r = unpack_node(&s, type, err);
+			break;
+		case AE_IFSOCK:
+			log_debug("unpack: skipping socket '%s'", path);
 			return 0;
-		tfd = path_open_parent_in(u->rootfd, target, false, &owner, &tb, err);
-		if (tfd < 0)
-			return strata_wrap(err, "hardlink '%s' to '%s'", shown(path, b), target);
-		r = linkat(tfd, tb, pfd, base, 0);
-		if (r < 0 && errno == EEXIST) {
-			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0) {
-				close(tfd);
-				return strata_wrap(err, "entry '%s'", shown(path, b));
-			}
-			r = linkat(tfd, tb, pfd, base, 0);
+		default:
+			return strata_fail_msg(err, EINVAL, "entry '%s' has an unknown type 0%o",
+					       shown(path, s.b), (unsigned)type);
 		}
-		if (r < 0) {
-			int e2 = errno;
-
-			close(tfd);
-			return strata_fail(err, e2, "hardlink '%s' to '%s'", shown(path, b), target);
-		}
-		close(tfd);
-		goto done;
 	}
-
-	switch (type) {
-	case AE_IFDIR: {
-		bool made = mkdirat(pfd, base, 0700) == 0;
-
-		if (!made && errno != EEXIST)
-			return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
-		if (!made) {
-			if (clear_slot(u, pfd, base, true, &is_dir, err) < 0)
-				return strata_wrap(err, "entry '%s'", shown(path, b));
-			if (!is_dir && mkdirat(pfd, base, 0700) < 0)
-				return strata_fail(err, errno, "mkdir '%s'", shown(path, b));
-			made = !is_dir;
-		}
-		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return strata_fail(err, errno, "open '%s'", shown(path, b));
-		if (!made || !owner_is_ours(u, e))
-			set_owner(u, fd, NULL, e, path);
-		apply_xattrs(u, fd, e, path);
-		close(fd);
-		remember_dir(u, path, e);
-		break;
-	}
-	case AE_IFREG: {
-		struct timespec ts[2];
-		const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-
-		/*
-		 * Made with its final permission bits when the umask leaves them
-		 * (most files): then neither chmod nor, for files of our own
-		 * owner, chown is needed. Special bits are set by the chmod after
-		 * the chown, which would clear them.
-		 */
-		fd = openat(pfd, base, flags, mode & 0777);
-		if (fd < 0 && errno == EEXIST) {
-			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
-				return strata_wrap(err, "entry '%s'", shown(path, b));
-			fd = openat(pfd, base, flags, mode & 0777);
-		}
-		if (fd < 0)
-			return strata_fail(err, errno, "create '%s'", shown(path, b));
-		if (write_data(a, fd, e, path, err) < 0) {
-			close(fd);
-			return -1;
-		}
-		if (!owner_is_ours(u, e))
-			set_owner(u, fd, NULL, e, path);
-		if (mode != (mode & 0777 & ~u->umask) && fchmod(fd, mode) < 0) {
-			close(fd);
-			return strata_fail(err, errno, "chmod '%s'", shown(path, b));
-		}
-		apply_xattrs(u, fd, e, path);
-		entry_times(e, ts);
-		futimens(fd, ts);
-		close(fd);
-		break;
-	}
-	case AE_IFLNK: {
-		const char *target = archive_entry_symlink(e);
-		struct timespec ts[2];
-		int r;
-
-		if (!target)
-			return strata_fail_msg(err, EINVAL, "symlink '%s' has no target",
-					       shown(path, b));
-		if (strlen(target) >= PATH_MAX)
-			return strata_fail_msg(err, ENAMETOOLONG,
-					       "symlink '%s' has a target longer than %d bytes",
-					       shown(path, b), PATH_MAX - 1);
-		r = symlinkat(target, pfd, base);
-		if (r < 0 && errno == EEXIST) {
-			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
-				return strata_wrap(err, "entry '%s'", shown(path, b));
-			r = symlinkat(target, pfd, base);
-		}
-		if (r < 0)
-			return strata_fail(err, errno, "symlink '%s'", shown(path, b));
-		if (!owner_is_ours(u, e))
-			set_owner(u, pfd, base, e, path);
-		entry_times(e, ts);
-		utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
-		break;
-	}
-	case AE_IFCHR:
-	case AE_IFBLK:
-	case AE_IFIFO: {
-		struct timespec ts[2];
-		dev_t rdev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
-		int r = mknodat(pfd, base, type | mode, rdev);
-
-		if (r < 0 && errno == EEXIST) {
-			if (clear_slot(u, pfd, base, false, &is_dir, err) < 0)
-				return strata_wrap(err, "entry '%s'", shown(path, b));
-			r = mknodat(pfd, base, type | mode, rdev);
-		}
-		if (r < 0) {
-			if (errno == EPERM && type != AE_IFIFO) {
-				if (!u->warned_dev) {
-					u->warned_dev = true;
-					log_warn("unpack: skipping device nodes: creating them needs "
-						 "privileges (first: '%s')",
-						 shown(path, b));
-				}
-				return 0;
-			}
-			return strata_fail(err, errno, "make node '%s'", shown(path, b));
-		}
-		set_owner(u, pfd, base, e, path);
-		if (fchmodat(pfd, base, mode, 0) < 0)
-			return strata_fail(err, errno, "chmod '%s'", shown(path, b));
-		entry_times(e, ts);
-		utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW);
-		break;
-	}
-	case AE_IFSOCK:
-		log_debug("unpack: skipping socket '%s'", path);
-		return 0;
-	default:
-		return strata_fail_msg(err, EINVAL, "entry '%s' has an unknown type 0%o",
-				       shown(path, b), (unsigned)type);
-	}
-done:
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 	if (u->wh == LAYERS_WHITEOUT_VFS)
 		pathset_add(&u->seen, path);
 	return 0;

@@ -50,8 +50,7 @@ static int fail_at(struct parser *p, unsigned line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	return strata_fail_msg(p->err, EINVAL, "%s:%u: %s", p->name, line, msg);
 }

@@ -25,11 +25,9 @@ void reg_notef(const struct registry_opts *o, const char *digest, const char *fm
 	if (!o || !o->progress)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (msg)
-		reg_event(o, REGISTRY_EVENT_NOTE, digest, 0, 0, msg);
+	reg_event(o, REGISTRY_EVENT_NOTE, digest, 0, 0, msg);
 }
 
 void reg_done_size(const struct registry_opts *o, const char *digest, uint64_t size)

@@ -31,8 +31,7 @@ static void problem(struct fsck *f, bool repaired, const char *fmt, ...)
 	char *msg = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	f->problems++;
 	if (repaired)

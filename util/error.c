@@ -26,8 +26,7 @@ static int set_error(struct strata_error **err, int code, bool with_strerror, co
 		/* The first failure is the one that counts: keep it. */
 		return -1;
 	}
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = xvasprintf(fmt, ap);
 	if (with_strerror && code > 0) {
 		char *full = xasprintf("%s: %s", msg, strerror(code));
 
@@ -70,8 +69,7 @@ int strata_wrap(struct strata_error **err, const char *fmt, ...)
 	if (!err || !*err)
 		return -1;
 	va_start(ap, fmt);
-	if (vasprintf(&ctx, fmt, ap) < 0)
-		abort();
+	ctx = xvasprintf(fmt, ap);
 	va_end(ap);
 	full = xasprintf("%s: %s", ctx, (*err)->msg);
 	free(ctx);

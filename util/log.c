@@ -61,8 +61,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if (lvl > log_get_level())
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&body, fmt, ap) < 0)
-		abort();
+	body = xvasprintf(fmt, ap);
 	va_end(ap);
 	/* One write per line, so lines from concurrent processes do not interleave. */
 	sbuf_addf(&b, "strata: %s: %s\n", level_names[lvl], body);

@@ -20,6 +20,12 @@
 #define MAX_SYMLINKS 40
 
 static int openat2_state; /* 0 unknown, 1 works, -1 missing */
+static unsigned long walks; /* resolutions done by walk_in_root */
+
+unsigned long path_walk_count(void)
+{
+	return __atomic_load_n(&walks, __ATOMIC_RELAXED);
+}
 
 static bool use_openat2(void)
 {
@@ -86,6 +92,115 @@ char *path_join(const char *a, const char *b)
 }
 
 /*
+ * The fallback resolver's state: a stack of directory fds (the root at
+ * the bottom, so ".." never climbs above it) and the path still to walk.
+ */
+struct walk {
+	int stack[4096 / 2];
+	size_t depth;
+	int symlinks;
+	struct sbuf rest; /* what is left of the path, symlink targets spliced in */
+	const char *path; /* as asked, for messages */
+	int flags;
+	mode_t mode;
+};
+
+/*
+ * Takes the next component off the front of w->rest into @comp; *@last
+ * when nothing but slashes follows. Returns 1 when the rest is empty (the
+ * path named the current directory itself), 0, or -1 (ENAMETOOLONG).
+ */
+static int walk_next(struct walk *w, char comp[256], bool *last, struct strata_error **err)
+{
+	char *s = w->rest.buf;
+	const char *t;
+	size_t clen, consumed;
+	char *slash;
+
+	while (*s == '/')
+		s++;
+	if (!*s)
+		return 1;
+	slash = strchr(s, '/');
+	clen = slash ? (size_t)(slash - s) : strlen(s);
+	if (clen >= 256)
+		return strata_fail(err, ENAMETOOLONG, "open '%s'", w->path);
+	memcpy(comp, s, clen);
+	comp[clen] = '\0';
+	/* Trailing slashes do not make a component last-but-one. */
+	for (t = slash; t && *t == '/'; t++)
+		;
+	*last = !t || !*t;
+	consumed = (size_t)(s - w->rest.buf) + clen;
+	memmove(w->rest.buf, w->rest.buf + consumed, w->rest.len - consumed + 1);
+	w->rest.len -= consumed;
+	return 0;
+}
+
+/* The path named the directory the walk is in: opens it (not with O_CREAT|O_EXCL). */
+static int walk_open_here(struct walk *w, struct strata_error **err)
+{
+	int fd;
+
+	if (w->flags & O_CREAT && w->flags & O_EXCL)
+		return strata_fail(err, EEXIST, "open '%s'", w->path);
+	fd = openat(w->stack[w->depth], ".",
+		    (w->flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC, w->mode);
+	if (fd < 0)
+		return strata_fail(err, errno, "open '%s'", w->path);
+	return fd;
+}
+
+/*
+ * Splices the target of symlink @comp in front of what is left; an
+ * absolute target restarts the walk at the root.
+ */
+static int walk_symlink(struct walk *w, const char *comp, bool last, struct strata_error **err)
+{
+	struct sbuf nrest = SBUF_INIT;
+	char target[4096];
+	ssize_t n;
+
+	if (++w->symlinks > MAX_SYMLINKS)
+		return strata_fail(err, ELOOP, "open '%s'", w->path);
+	n = readlinkat(w->stack[w->depth], comp, target, sizeof(target) - 1);
+	if (n < 0)
+		return strata_fail(err, errno, "readlink in '%s'", w->path);
+	target[n] = '\0';
+	if (target[0] == '/') {
+		while (w->depth > 0)
+			close(w->stack[w->depth--]);
+	}
+	sbuf_addstr(&nrest, target);
+	sbuf_addstr(&nrest, "/");
+	sbuf_add(&nrest, w->rest.buf, w->rest.len);
+	if (last && nrest.len > 0 && !w->rest.len) {
+		/* No trailing slash: the link target is the last component. */
+		nrest.buf[--nrest.len] = '\0';
+	}
+	sbuf_release(&w->rest);
+	w->rest = nrest;
+	return 0;
+}
+
+/* Steps into directory @comp (@st its lstat). */
+static int walk_descend(struct walk *w, const char *comp, const struct stat *st,
+			struct strata_error **err)
+{
+	int fd;
+
+	if (!S_ISDIR(st->st_mode))
+		return strata_fail(err, ENOTDIR, "open '%s'", w->path);
+	if (w->depth + 1 >= ARRAY_SIZE(w->stack))
+		return strata_fail(err, ENAMETOOLONG, "open '%s'", w->path);
+	fd = openat(w->stack[w->depth], comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return strata_fail(err, errno, "open '%s'", w->path);
+	w->stack[++w->depth] = fd;
+	return 0;
+}
+
+/*
  * Fallback resolver: walks @path below @rootfd one component at a time.
  * Symlinks are read and their targets spliced into the remaining path,
  * absolute ones restarting at the root; ".." never climbs above the root
@@ -94,148 +209,70 @@ char *path_join(const char *a, const char *b)
 static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode,
 			struct strata_error **err)
 {
-	int stack[4096 / 2];
-	size_t depth = 0;
-	int symlinks = 0;
-	struct sbuf rest = SBUF_INIT;
-	int result = -1;
+	struct walk w = { .rest = SBUF_INIT, .path = path, .flags = flags, .mode = mode };
 	bool nofollow_last = (flags & O_NOFOLLOW) != 0;
+	int result = -1;
 
-	stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-	if (stack[0] < 0)
+	__atomic_add_fetch(&walks, 1, __ATOMIC_RELAXED);
+	w.stack[0] = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (w.stack[0] < 0)
 		return strata_fail(err, errno, "dup root fd");
-	sbuf_addstr(&rest, path);
+	sbuf_addstr(&w.rest, path);
 
 	for (;;) {
-		char *s = rest.buf;
-		char *slash;
 		char comp[256];
-		size_t clen;
-		bool last;
-		int cur = stack[depth];
+		bool last = false;
+		int cur = w.stack[w.depth];
 		struct stat st;
+		int r = walk_next(&w, comp, &last, err);
 
-		while (*s == '/')
-			s++;
-		if (!*s) {
-			/* The path named the current directory itself. */
-			if (flags & O_CREAT && flags & O_EXCL) {
-				strata_fail(err, EEXIST, "open '%s'", path);
-				goto out;
-			}
-			result = openat(cur, ".", (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC,
-					mode);
-			if (result < 0)
-				strata_fail(err, errno, "open '%s'", path);
-			goto out;
+		if (r < 0)
+			break;
+		if (r > 0) {
+			result = walk_open_here(&w, err);
+			break;
 		}
-		slash = strchr(s, '/');
-		clen = slash ? (size_t)(slash - s) : strlen(s);
-		if (clen >= sizeof(comp)) {
-			strata_fail(err, ENAMETOOLONG, "open '%s'", path);
-			goto out;
-		}
-		memcpy(comp, s, clen);
-		comp[clen] = '\0';
-		/* Trailing slashes do not make a component last-but-one. */
-		{
-			const char *t = slash;
-
-			while (t && *t == '/')
-				t++;
-			last = !t || !*t;
-		}
-		{
-			/* Drop the component from the front of rest. */
-			size_t consumed = (size_t)(s - rest.buf) + clen;
-			memmove(rest.buf, rest.buf + consumed, rest.len - consumed + 1);
-			rest.len -= consumed;
-		}
-
 		if (strcmp(comp, ".") == 0) {
 			if (last) {
-				sbuf_release(&rest);
-				sbuf_addstr(&rest, "");
+				sbuf_release(&w.rest);
+				sbuf_addstr(&w.rest, "");
 			}
 			continue;
 		}
 		if (strcmp(comp, "..") == 0) {
-			if (depth > 0) {
-				close(stack[depth]);
-				depth--;
-			}
+			if (w.depth > 0)
+				close(w.stack[w.depth--]);
 			continue;
 		}
-
 		if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT && last && (flags & O_CREAT)) {
 				result = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 				if (result < 0)
 					strata_fail(err, errno, "open '%s'", path);
-				goto out;
+				break;
 			}
 			strata_fail(err, errno, "open '%s'", path);
-			goto out;
+			break;
 		}
 		if (S_ISLNK(st.st_mode) && !(last && nofollow_last)) {
-			char target[4096];
-			ssize_t n;
-			struct sbuf nrest = SBUF_INIT;
-
-			if (++symlinks > MAX_SYMLINKS) {
-				strata_fail(err, ELOOP, "open '%s'", path);
-				goto out;
-			}
-			n = readlinkat(cur, comp, target, sizeof(target) - 1);
-			if (n < 0) {
-				strata_fail(err, errno, "readlink in '%s'", path);
-				goto out;
-			}
-			target[n] = '\0';
-			if (target[0] == '/') {
-				while (depth > 0)
-					close(stack[depth--]);
-			}
-			sbuf_addstr(&nrest, target);
-			sbuf_addstr(&nrest, "/");
-			sbuf_add(&nrest, rest.buf, rest.len);
-			if (last && nrest.len > 0 && !rest.len) {
-				/* No trailing slash: the link target is the last component. */
-				nrest.buf[--nrest.len] = '\0';
-			}
-			sbuf_release(&rest);
-			rest = nrest;
+			if (walk_symlink(&w, comp, last, err) < 0)
+				break;
 			continue;
 		}
 		if (last) {
-			int lflags = flags | O_CLOEXEC;
-
-			if (!S_ISLNK(st.st_mode))
-				lflags |= O_NOFOLLOW;
-			result = openat(cur, comp, lflags, mode);
+			/* A symlink here is the last component asked for with O_NOFOLLOW. */
+			result = openat(cur, comp, flags | O_CLOEXEC | (S_ISLNK(st.st_mode) ? 0 : O_NOFOLLOW),
+					mode);
 			if (result < 0)
 				strata_fail(err, errno, "open '%s'", path);
-			goto out;
+			break;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			strata_fail(err, ENOTDIR, "open '%s'", path);
-			goto out;
-		}
-		if (depth + 1 >= ARRAY_SIZE(stack)) {
-			strata_fail(err, ENAMETOOLONG, "open '%s'", path);
-			goto out;
-		}
-		stack[depth + 1] = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (stack[depth + 1] < 0) {
-			strata_fail(err, errno, "open '%s'", path);
-			goto out;
-		}
-		depth++;
+		if (walk_descend(&w, comp, &st, err) < 0)
+			break;
 	}
-out:
-	for (size_t i = 0; i <= depth; i++)
-		close(stack[i]);
-	sbuf_release(&rest);
+	for (size_t i = 0; i <= w.depth; i++)
+		close(w.stack[i]);
+	sbuf_release(&w.rest);
 	return result;
 }
 

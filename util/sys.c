@@ -30,8 +30,7 @@ static int logged(int ret, const char *fmt, ...)
 	if (log_get_level() < LOG_LEVEL_DEBUG)
 		return ret;
 	va_start(ap, fmt);
-	if (vasprintf(&call, fmt, ap) < 0)
-		abort();
+	call = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (ret < 0)
 		log_debug("%s = -1 (%s)", call, strerror(saved));

@@ -78,8 +78,10 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* As strndup, aborting when memory runs out. */
 char *xstrndup(const char *s, size_t n);
-/* Returns a newly allocated formatted string. */
+/* Returns a newly allocated formatted string, aborting when memory runs out. */
 char *xasprintf(const char *fmt, ...) FMT(1, 2);
+/* As xasprintf, with a va_list. */
+char *xvasprintf(const char *fmt, va_list ap) FMT(1, 0);
 
 /* Number of strings in the NULL-terminated array @v (0 for NULL). */
 size_t strv_len(char *const *v);
@@ -124,6 +126,9 @@ char *sbuf_detach(struct sbuf *b, size_t *len);
  * is always added. Returns the fd or -1.
  */
 int path_open_in(int rootfd, const char *path, int flags, mode_t mode, struct strata_error **err);
+
+/* How many resolutions path_open_in did without openat2 (the component walk), for tests. */
+unsigned long path_walk_count(void);
 
 /*
  * Opens the directory that would hold @path inside @rootfd, creating missing

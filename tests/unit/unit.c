@@ -79,8 +79,7 @@ int unit_sh(const char *fmt, ...)
 	int st;
 
 	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
+	cmd = xvasprintf(fmt, ap);
 	va_end(ap);
 	st = system(cmd);
 	free(cmd);
