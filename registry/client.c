@@ -284,8 +284,7 @@ static void set_tls(struct reg_client *c, CURL *h)
 	}
 }
 
-/* True when the absolute @url is on the registry at @base ("SCHEME://HOST[:PORT]"). */
-static bool url_on_base(const char *url, const char *base)
+bool reg_url_on_base(const char *url, const char *base)
 {
 	size_t n = strlen(base);
 
@@ -306,7 +305,7 @@ static void xfer_setup(struct reg_client *c, CURL *h, struct xfer *x, const stru
 	x->rq = rq;
 	x->resp = resp;
 	x->url = rq->url[0] == '/' ? xasprintf("%s%s", c->base, rq->url) : xstrdup(rq->url);
-	if (auth == 1 && rq->url[0] != '/' && !url_on_base(rq->url, c->base)) {
+	if (auth == 1 && rq->url[0] != '/' && !reg_url_on_base(rq->url, c->base)) {
 		log_debug("registry: no credentials for '%s', not on %s", rq->url, c->base);
 		auth = 0;
 	}
@@ -612,8 +611,7 @@ int reg_status_fail(const struct reg_resp *r, const char *what, struct strata_er
 
 /* ---- the challenge ---- */
 
-/* Parses `Scheme k="v", k2=v2`; fills the Bearer parameters of @c. Returns the scheme (caller frees). */
-static char *parse_challenge(const char *h, char **realm, char **service, char **scope)
+char *reg_challenge_parse(const char *h, char **realm, char **service, char **scope)
 {
 	const char *p = h;
 	char *scheme;
@@ -738,7 +736,7 @@ static int answer_challenge(struct reg_client *c, const struct reg_resp *resp,
 
 	if (!resp->www_auth)
 		return 0;
-	scheme = parse_challenge(resp->www_auth, &realm, &service, &scope);
+	scheme = reg_challenge_parse(resp->www_auth, &realm, &service, &scope);
 	if (strcasecmp(scheme, "Bearer") == 0 && realm) {
 		free(c->realm);
 		free(c->service);

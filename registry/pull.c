@@ -466,11 +466,7 @@ static const char *manifest_type(const struct reg_resp *resp, struct strata_erro
 	return NULL;
 }
 
-struct platform {
-	char *os, *arch, *variant;
-};
-
-static int platform_parse(const char *s, struct platform *p, struct strata_error **err)
+int reg_platform_parse(const char *s, struct reg_platform *p, struct strata_error **err)
 {
 	cleanup_free char *copy = NULL;
 	char *a, *v;
@@ -489,7 +485,7 @@ static int platform_parse(const char *s, struct platform *p, struct strata_error
 	v = strchr(a, '/');
 	if (v)
 		*v++ = '\0';
-	if (v && !*v)
+	if (!*a || (v && !*v))
 		return strata_fail_msg(err, EINVAL, "platform '%s': want OS/ARCH[/VARIANT]", s);
 	p->os = xstrdup(copy);
 	p->arch = xstrdup(a);
@@ -497,16 +493,15 @@ static int platform_parse(const char *s, struct platform *p, struct strata_error
 	return 0;
 }
 
-static void platform_release(struct platform *p)
+void reg_platform_release(struct reg_platform *p)
 {
 	free(p->os);
 	free(p->arch);
 	free(p->variant);
 }
 
-/* Picks the entry of @idx for @p; NULL when none. */
-static const struct store_desc *pick_platform(const struct store_index *idx,
-					      const struct platform *p)
+const struct store_desc *reg_platform_pick(const struct store_index *idx,
+					   const struct reg_platform *p)
 {
 	for (size_t i = 0; i < idx->n_manifests; i++) {
 		const struct store_desc *d = &idx->manifests[i];
@@ -556,7 +551,7 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 		  char id[DIGEST_STR_LEN], struct strata_error **err)
 {
 	struct store_ref ref = { 0 };
-	struct platform plat = { 0 };
+	struct reg_platform plat = { 0 };
 	struct reg_client *c = NULL;
 	struct reg_resp resp = { 0 };
 	struct store_manifest *m = NULL;
@@ -571,7 +566,7 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 		refstr += strlen("docker://");
 	if (store_ref_parse(refstr, &ref, err) < 0)
 		return -1;
-	if (platform_parse(o ? o->platform : NULL, &plat, err) < 0)
+	if (reg_platform_parse(o ? o->platform : NULL, &plat, err) < 0)
 		goto out;
 	repo = reg_repo_of(ref.domain, ref.path);
 	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, o, &c, err) < 0)
@@ -590,7 +585,7 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 			strata_wrap(err, "index %s", digest);
 			goto out;
 		}
-		d = pick_platform(idx, &plat);
+		d = reg_platform_pick(idx, &plat);
 		if (!d) {
 			plat_s = xasprintf("%s/%s%s%s", plat.os, plat.arch, plat.variant ? "/" : "",
 					   plat.variant ? plat.variant : "");
@@ -649,7 +644,7 @@ out:
 	store_manifest_free(m);
 	reg_resp_release(&resp);
 	reg_client_free(c);
-	platform_release(&plat);
+	reg_platform_release(&plat);
 	store_ref_release(&ref);
 	return ret;
 }

@@ -40,17 +40,16 @@ static void chunking(uint64_t *threshold, uint64_t *chunk)
 		*threshold = *chunk = n;
 }
 
-/* Checks an upload Location header: absolute http(s), or a path on the registry. Caller frees. */
-static char *upload_location(struct reg_client *c, const char *location, struct strata_error **err)
+char *reg_upload_location(const char *host, const char *location, struct strata_error **err)
 {
 	if (!location || !*location) {
 		strata_fail_msg(err, EPROTO, "registry %s: upload answered without a Location",
-				c->host);
+				host);
 		return NULL;
 	}
 	if (location[0] != '/' && !str_has_prefix(location, "http://") &&
 	    !str_has_prefix(location, "https://")) {
-		strata_fail_msg(err, EPROTO, "registry %s: upload Location is not a URL", c->host);
+		strata_fail_msg(err, EPROTO, "registry %s: upload Location is not a URL", host);
 		return NULL;
 	}
 	return xstrdup(location);
@@ -80,11 +79,7 @@ static void up_sent(uint64_t sent, void *arg)
 	reg_event(p->o, REGISTRY_EVENT_BYTES, p->digest, p->base + sent, p->total, NULL);
 }
 
-/*
- * The end offset (exclusive) a Range header "0-N" (or "bytes=0-N") gives:
- * N + 1; @fallback when there is none. -1 when it is malformed.
- */
-static int64_t range_end(const char *range, uint64_t fallback)
+int64_t reg_range_end(const char *range, uint64_t fallback)
 {
 	const char *p = range, *dash;
 	char *end = NULL;
@@ -130,14 +125,14 @@ static int upload_status(struct reg_client *c, char **loc, uint64_t size, uint64
 	 * one; empty is by far the likelier after a drop (a resent byte would
 	 * be refused with 416, never stored twice).
 	 */
-	end = strcmp(resp.range, "0-0") == 0 ? 0 : range_end(resp.range, 0);
+	end = strcmp(resp.range, "0-0") == 0 ? 0 : reg_range_end(resp.range, 0);
 	if (end < 0 || (uint64_t)end > size) {
 		strata_fail_msg(err, EPROTO, "registry %s: upload status: bad Range '%s'", c->host,
 				resp.range);
 		goto out;
 	}
 	if (resp.location) {
-		newloc = upload_location(c, resp.location, err);
+		newloc = reg_upload_location(c->host, resp.location, err);
 		if (!newloc)
 			goto out;
 		free(*loc);
@@ -208,13 +203,13 @@ static int upload_chunked(struct reg_client *c, const char *location, int fd, ui
 			goto out;
 		}
 		if (resp.location) {
-			newloc = upload_location(c, resp.location, err);
+			newloc = reg_upload_location(c->host, resp.location, err);
 			if (!newloc)
 				goto out;
 			free(loc);
 			loc = newloc;
 		}
-		next = range_end(resp.range, off + n);
+		next = reg_range_end(resp.range, off + n);
 		if (next < 0 || (uint64_t)next > off + n) {
 			strata_fail_msg(err, EPROTO,
 					"registry %s: upload answered with a bad Range '%s' after %s",
@@ -292,7 +287,7 @@ static int upload_blob(struct reg_client *c, const char *repo, const char *from,
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	loc = upload_location(c, resp.location, err);
+	loc = reg_upload_location(c->host, resp.location, err);
 	if (!loc)
 		goto out;
 	reg_event(o, REGISTRY_EVENT_START, digest, 0, size, NULL);

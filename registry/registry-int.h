@@ -174,6 +174,48 @@ bool reg_retry_error(struct reg_client *c, const char *digest, struct strata_err
  */
 bool reg_retry_status(struct reg_client *c, struct reg_resp *resp, const char *digest);
 
+/* ---- client.c ---- */
+
+/* True when the absolute @url is on the registry at @base ("SCHEME://HOST[:PORT]"): credentials go there only. */
+bool reg_url_on_base(const char *url, const char *base);
+
+/*
+ * Parses a WWW-Authenticate challenge `Scheme k="v", k2=v2`: returns the
+ * scheme and sets *@realm, *@service, *@scope (NULL when absent). Caller frees all.
+ */
+char *reg_challenge_parse(const char *h, char **realm, char **service, char **scope);
+
+/* ---- push.c ---- */
+
+/*
+ * The end offset (exclusive) a Range header "0-N" (or "bytes=0-N") gives:
+ * N + 1; @fallback when there is none. -1 when it is malformed.
+ */
+int64_t reg_range_end(const char *range, uint64_t fallback);
+
+/*
+ * Checks an upload Location header of registry @host: an absolute http(s)
+ * URL or a path on the registry. A copy; NULL with *err (EPROTO) otherwise.
+ */
+char *reg_upload_location(const char *host, const char *location, struct strata_error **err);
+
+/* ---- pull.c ---- */
+
+/* A platform: OS/ARCH[/VARIANT]. */
+struct reg_platform {
+	char *os, *arch, *variant;
+};
+
+/* Parses "OS/ARCH[/VARIANT]" (NULL: linux and this machine's arch) into @p; EINVAL when malformed. */
+int reg_platform_parse(const char *s, struct reg_platform *p, struct strata_error **err);
+
+/* Frees the strings of @p. */
+void reg_platform_release(struct reg_platform *p);
+
+/* The entry of @idx for @p (a variant asked for must match); NULL when none. */
+const struct store_desc *reg_platform_pick(const struct store_index *idx,
+					   const struct reg_platform *p);
+
 /* ---- event.c ---- */
 
 /* Sends one progress event to o->progress, when there is one. */
