@@ -167,16 +167,23 @@ demo: deps $(BIN)
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/strata
 
-# libFuzzer targets (clang): the recipe parser, for FUZZ_TIME seconds.
+# libFuzzer targets (clang): each tests/fuzz/fuzz-NAME.c (the recipe parser,
+# references, WWW-Authenticate challenges, manifests/indexes/configs,
+# --change instructions, .dockerignore patterns) runs for FUZZ_TIME seconds
+# over its seeds in tests/fuzz/corpus/NAME and what it found before.
 FUZZ_TIME ?= 60
 FUZZ_SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 fuzz:
 	$(MAKE) CC=clang BUILD=build-fuzz OPT="$(FUZZ_SAN)" CFLAGS=-Wno-error build-fuzz/libstrata.a
-	clang $(BASE_CFLAGS) -Wno-error $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
-		tests/fuzz/fuzz-recipe.c build-fuzz/libstrata.a $(PKG_LIBS) -lm -o build-fuzz/fuzz-recipe
-	@mkdir -p build-fuzz/corpus
-	build-fuzz/fuzz-recipe -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 build-fuzz/corpus tests/fuzz/corpus
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "  FUZZ	$$t ($(FUZZ_TIME) s)"; \
+		clang $(BASE_CFLAGS) -Wno-error $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+			tests/fuzz/$$t.c build-fuzz/libstrata.a $(PKG_LIBS) -lm -o build-fuzz/$$t; \
+		mkdir -p build-fuzz/corpus/$$t; \
+		build-fuzz/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 build-fuzz/corpus/$$t tests/fuzz/corpus/$${t#fuzz-}; \
+	done
 
 lint:
 	@scripts/lint.sh

@@ -1123,7 +1123,7 @@ START_TEST(test_fuzz_corpus)
 	*strrchr(exe, '/') = '\0';
 	*strrchr(exe, '/') = '\0';
 	*strrchr(exe, '/') = '\0';
-	dir = xasprintf("%s/tests/fuzz/corpus", exe);
+	dir = xasprintf("%s/tests/fuzz/corpus/recipe", exe);
 	d = opendir(dir);
 	ck_assert_msg(d != NULL, "open '%s'", dir);
 	while ((de = readdir(d))) {
