@@ -55,7 +55,7 @@ else
 BIN := strata
 endif
 
-.PHONY: all deps check unit integration asan bench demo install lint fmt clean fuzz crash-trials
+.PHONY: all deps check unit integration asan bench demo install lint lint-test fmt clean fuzz crash-trials
 
 all: $(BIN)
 
@@ -129,7 +129,7 @@ deps:
 # Everything: unit suites, the lint, then the end-to-end scenarios.
 check: deps
 	$(MAKE) $(BIN) units
-	$(MAKE) lint
+	$(MAKE) lint lint-test
 	$(MAKE) unit
 	$(MAKE) integration
 
@@ -185,8 +185,13 @@ fuzz:
 			-print_final_stats=1 build-fuzz/corpus/$$t tests/fuzz/corpus/$${t#fuzz-}; \
 	done
 
-lint:
-	@scripts/lint.sh
+# The rules of docs/STYLE.md a compiler does not check, on the sources and the objects.
+lint: $(LIB_OBJS) $(CMD_OBJS)
+	@scripts/lint.sh $(BUILD)
+
+# The lint's own test: each rule broken in a copy of the tree must fail it.
+lint-test: $(LIB_OBJS) $(CMD_OBJS)
+	@tests/lint/test-lint.sh $(BUILD)
 
 fmt:
 	clang-format -i $(LIB_SRCS) $(CMD_SRCS) $(wildcard */*.h) $(wildcard tests/unit/*.[ch])

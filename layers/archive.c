@@ -138,9 +138,9 @@ static int out_add_blob(struct out *o, struct store *s, const char *digest,
 	cleanup_close int fd = -1;
 	uint64_t size;
 
-	if (pathset_has(&o->seen, name))
+	if (layers_pathset_has(&o->seen, name))
 		return 0;
-	pathset_add(&o->seen, name);
+	layers_pathset_add(&o->seen, name);
 	if (store_blob_size(s, digest, &size, err) < 0)
 		return -1;
 	fd = store_blob_open(s, digest, err);
@@ -271,11 +271,11 @@ static int save_docker(struct store *s, struct out *o, const struct layers_save_
 			return strata_fail_msg(err, EINVAL,
 					       "image %.19s: %zu layers but %zu diffIDs", img->id,
 					       m->n_layers, img->n_layers);
-		if (!pathset_has(&o->seen, cfgname)) {
+		if (!layers_pathset_has(&o->seen, cfgname)) {
 			cleanup_free char *cfg = NULL;
 			size_t clen;
 
-			pathset_add(&o->seen, cfgname);
+			layers_pathset_add(&o->seen, cfgname);
 			if (store_blob_read(s, m->config.digest, STORE_JSON_MAX, &cfg, &clen, err) < 0 ||
 			    out_add_buf(o, cfgname, cfg, clen, err) < 0)
 				return -1;
@@ -287,9 +287,9 @@ static int save_docker(struct store *s, struct out *o, const struct layers_save_
 
 			json_array_append_new(layers, json_string(name));
 			top = img->diff_ids[l];
-			if (pathset_has(&o->seen, name))
+			if (layers_pathset_has(&o->seen, name))
 				continue;
-			pathset_add(&o->seen, name);
+			layers_pathset_add(&o->seen, name);
 			fd = uncompressed_layer(s, &m->layers[l], img->diff_ids[l], o->buf, &size, err);
 			if (fd < 0)
 				return -1;
@@ -384,7 +384,7 @@ out:
 		else
 			unlink(path);
 	}
-	pathset_free(&o.seen);
+	layers_pathset_free(&o.seen);
 	free(o.buf);
 	return r < 0 ? strata_wrap(err, "save '%s'", path) : 0;
 }

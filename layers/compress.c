@@ -105,10 +105,10 @@ static void writer_init(struct layers_blob_writer *w, enum layers_compression c,
 	w->stage = xmalloc(STAGE);
 	switch (c) {
 	case LAYERS_COMPRESSION_GZIP:
-		w->gz = pgzip_new(level, compressed_sink, w);
+		w->gz = layers_pgzip_new(level, compressed_sink, w);
 		break;
 	case LAYERS_COMPRESSION_ZSTD:
-		w->pz = pzstd_new(level, compressed_sink, w);
+		w->pz = layers_pzstd_new(level, compressed_sink, w);
 		break;
 	case LAYERS_COMPRESSION_NONE:
 		break;
@@ -155,9 +155,9 @@ static int feed(struct layers_blob_writer *w, const void *buf, size_t n,
 	w->tar_size += n;
 	switch (w->c) {
 	case LAYERS_COMPRESSION_GZIP:
-		return pgzip_write(w->gz, buf, n, err);
+		return layers_pgzip_write(w->gz, buf, n, err);
 	case LAYERS_COMPRESSION_ZSTD:
-		return pzstd_write(w->pz, buf, n, err);
+		return layers_pzstd_write(w->pz, buf, n, err);
 	case LAYERS_COMPRESSION_NONE:
 		break;
 	}
@@ -189,8 +189,8 @@ int layers_blob_writer_write(struct layers_blob_writer *w, const void *buf, size
 static void writer_free(struct layers_blob_writer *w)
 {
 	free(w->stage);
-	pgzip_free(w->gz);
-	pzstd_free(w->pz);
+	layers_pgzip_free(w->gz);
+	layers_pzstd_free(w->pz);
 	digester_free(w->diff);
 	digester_free(w->out_digest);
 	free(w);
@@ -210,9 +210,9 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	int r = flush_stage(w, err);
 
 	if (r == 0 && w->c == LAYERS_COMPRESSION_GZIP)
-		r = pgzip_finish(w->gz, err);
+		r = layers_pgzip_finish(w->gz, err);
 	else if (r == 0 && w->c == LAYERS_COMPRESSION_ZSTD)
-		r = pzstd_finish(w->pz, err);
+		r = layers_pzstd_finish(w->pz, err);
 	if (r < 0) {
 		layers_blob_writer_abort(w);
 		return -1;
@@ -220,9 +220,9 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 	/* The compressor's teardown (its threads, its buffers) overlaps the writeback. */
 	if (w->blob)
 		store_blob_writer_start_writeback(w->blob);
-	pzstd_free(w->pz);
+	layers_pzstd_free(w->pz);
 	w->pz = NULL;
-	pgzip_free(w->gz);
+	layers_pgzip_free(w->gz);
 	w->gz = NULL;
 	out->tar_size = w->tar_size;
 	out->media_type = layers_compression_media_type(w->c);

@@ -17,32 +17,32 @@ typedef int (*compressed_sink_fn)(void *arg, const void *buf, size_t n, struct s
 struct pgzip;
 
 /* A gzip compressor at @level (0: 6) using every CPU (up to 8), writing to @sink. */
-struct pgzip *pgzip_new(int level, compressed_sink_fn sink, void *arg);
+struct pgzip *layers_pgzip_new(int level, compressed_sink_fn sink, void *arg);
 
 /* Compresses @n more bytes. */
-int pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err);
+int layers_pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err);
 
 /* Compresses what is left and writes the gzip trailer. */
-int pgzip_finish(struct pgzip *g, struct strata_error **err);
+int layers_pgzip_finish(struct pgzip *g, struct strata_error **err);
 
 /* Frees @g (waiting for its threads); NULL is fine. */
-void pgzip_free(struct pgzip *g);
+void layers_pgzip_free(struct pgzip *g);
 
 /* ---- pzstd.c: parallel zstd ---- */
 
 struct pzstd;
 
 /* A zstd compressor at @level (0: 3) using every CPU (up to 8), writing frames to @sink. */
-struct pzstd *pzstd_new(int level, compressed_sink_fn sink, void *arg);
+struct pzstd *layers_pzstd_new(int level, compressed_sink_fn sink, void *arg);
 
 /* Compresses @n more bytes. */
-int pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err);
+int layers_pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err);
 
 /* Compresses what is left; every frame has reached the sink when it returns 0. */
-int pzstd_finish(struct pzstd *z, struct strata_error **err);
+int layers_pzstd_finish(struct pzstd *z, struct strata_error **err);
 
 /* Frees @z (waiting for its threads); NULL is fine. */
-void pzstd_free(struct pzstd *z);
+void layers_pzstd_free(struct pzstd *z);
 
 /* ---- pathset.c: a set of relative paths ---- */
 
@@ -52,12 +52,12 @@ struct pathset {
 };
 
 /* Adds a copy of @path (no-op when present). */
-void pathset_add(struct pathset *set, const char *path);
+void layers_pathset_add(struct pathset *set, const char *path);
 
 /* True when @path was added. */
-bool pathset_has(const struct pathset *set, const char *path);
+bool layers_pathset_has(const struct pathset *set, const char *path);
 
 /* Frees the set's contents; the struct may be reused. */
-void pathset_free(struct pathset *set);
+void layers_pathset_free(struct pathset *set);
 
 #endif

@@ -94,7 +94,7 @@ static void packer_free(struct packer *p)
 	for (size_t i = 0; i < p->n_links; i++)
 		free(p->links[i].path);
 	free(p->links);
-	pathset_free(&p->emitted);
+	layers_pathset_free(&p->emitted);
 	strata_error_free(p->werr);
 	free(p->buf);
 }
@@ -489,7 +489,7 @@ static int emit_path(struct packer *p, int rootfd, const char *path, bool subtre
 	struct stat st;
 	int sub;
 
-	if (pathset_has(&p->emitted, path))
+	if (layers_pathset_has(&p->emitted, path))
 		return 0;
 	pfd = path_open_parent_in(rootfd, path, false, &owner, &base, missing_ok ? NULL : err);
 	if (pfd < 0)
@@ -499,7 +499,7 @@ static int emit_path(struct packer *p, int rootfd, const char *path, bool subtre
 			return 0;
 		return strata_fail(err, errno, "stat '%s'", path);
 	}
-	pathset_add(&p->emitted, path);
+	layers_pathset_add(&p->emitted, path);
 	if (emit(p, pfd, base, path, &st, &sub, err) < 0)
 		return -1;
 	if (sub >= 0 && subtree)

@@ -25,7 +25,7 @@ static size_t find(char **slots, size_t cap, const char *path)
 	return i;
 }
 
-void pathset_add(struct pathset *set, const char *path)
+void layers_pathset_add(struct pathset *set, const char *path)
 {
 	size_t i;
 
@@ -47,12 +47,12 @@ void pathset_add(struct pathset *set, const char *path)
 	}
 }
 
-bool pathset_has(const struct pathset *set, const char *path)
+bool layers_pathset_has(const struct pathset *set, const char *path)
 {
 	return set->cap && set->slots[find(set->slots, set->cap, path)];
 }
 
-void pathset_free(struct pathset *set)
+void layers_pathset_free(struct pathset *set)
 {
 	for (size_t i = 0; i < set->cap; i++)
 		free(set->slots[i]);

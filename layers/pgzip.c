@@ -56,7 +56,7 @@ struct pgzip {
 	uint64_t isize;
 };
 
-struct pgzip *pgzip_new(int level, compressed_sink_fn sink, void *arg)
+struct pgzip *layers_pgzip_new(int level, compressed_sink_fn sink, void *arg)
 {
 	struct pgzip *g = xcalloc(1, sizeof(*g));
 	int n = sys_ncpus();
@@ -260,7 +260,7 @@ static struct pgz_block *current(struct pgzip *g, struct strata_error **err, boo
 	return k;
 }
 
-int pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err)
+int layers_pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error **err)
 {
 	const unsigned char *p = buf;
 
@@ -281,7 +281,7 @@ int pgzip_write(struct pgzip *g, const void *buf, size_t n, struct strata_error 
 	return 0;
 }
 
-int pgzip_finish(struct pgzip *g, struct strata_error **err)
+int layers_pgzip_finish(struct pgzip *g, struct strata_error **err)
 {
 	struct pgz_batch *b = &g->batch[g->fill];
 	unsigned char t[8];
@@ -304,7 +304,7 @@ int pgzip_finish(struct pgzip *g, struct strata_error **err)
 	return g->sink(g->arg, t, sizeof(t), err);
 }
 
-void pgzip_free(struct pgzip *g)
+void layers_pgzip_free(struct pgzip *g)
 {
 	if (!g)
 		return;

@@ -177,7 +177,7 @@ static void open_fill(struct pzstd *z)
 	k->state = SLOT_FILL;
 }
 
-struct pzstd *pzstd_new(int level, compressed_sink_fn sink, void *arg)
+struct pzstd *layers_pzstd_new(int level, compressed_sink_fn sink, void *arg)
 {
 	struct pzstd *z = xcalloc(1, sizeof(*z));
 	int n = sys_ncpus();
@@ -261,7 +261,7 @@ static int queue_fill(struct pzstd *z, struct strata_error **err)
 	return 0;
 }
 
-int pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err)
+int layers_pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error **err)
 {
 	const unsigned char *p = buf;
 
@@ -287,7 +287,7 @@ int pzstd_write(struct pzstd *z, const void *buf, size_t n, struct strata_error 
 	return 0;
 }
 
-int pzstd_finish(struct pzstd *z, struct strata_error **err)
+int layers_pzstd_finish(struct pzstd *z, struct strata_error **err)
 {
 	struct pz_slot *k = slot(z, z->fill);
 	const unsigned char *in = k->buf;
@@ -328,7 +328,7 @@ int pzstd_finish(struct pzstd *z, struct strata_error **err)
 	return r;
 }
 
-void pzstd_free(struct pzstd *z)
+void layers_pzstd_free(struct pzstd *z)
 {
 	if (!z)
 		return;

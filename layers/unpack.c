@@ -413,7 +413,7 @@ static int vfs_opaque(struct unpacker *u, int dfd, const char *path, struct stra
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		child = *path ? path_join(path, de->d_name) : xstrdup(de->d_name);
-		if (!pathset_has(&u->seen, child)) {
+		if (!layers_pathset_has(&u->seen, child)) {
 			if (path_rm_rf_at(dirfd(d), de->d_name, err) < 0) {
 				ret = -1;
 				break;
@@ -466,7 +466,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base, co
 				return strata_fail(err, errno, "mark '%s' opaque", dir);
 			return 0;
 		}
-		pathset_add(&u->seen, dir);
+		layers_pathset_add(&u->seen, dir);
 		forget_parent(u);
 		{
 			int r = vfs_opaque(u, dfd, dir, err);
@@ -490,7 +490,7 @@ static int do_whiteout(struct unpacker *u, const char *dir, const char *base, co
 		const char *vb;
 		int fd, r;
 
-		if (pathset_has(&u->seen, victim))
+		if (layers_pathset_has(&u->seen, victim))
 			return 0; /* only lower layers' files are whited out */
 		fd = path_open_parent_in(u->rootfd, victim, false, &owner, &vb, NULL);
 		if (fd < 0)
@@ -767,7 +767,7 @@ static int unpack_entry(struct unpacker *u, struct archive *a, struct archive_en
 	if (r != 0)
 		return r < 0 ? -1 : 0;
 	if (u->wh == LAYERS_WHITEOUT_VFS)
-		pathset_add(&u->seen, path);
+		layers_pathset_add(&u->seen, path);
 	return 0;
 }
 
@@ -857,7 +857,7 @@ out:
 	for (size_t i = 0; i < u.n_dirs; i++)
 		free(u.dirs[i].path);
 	free(u.dirs);
-	pathset_free(&u.seen);
+	layers_pathset_free(&u.seen);
 	strata_error_free(u.read_err);
 	digester_free(u.dg);
 	layers_source_free(u.src);

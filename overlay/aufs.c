@@ -24,7 +24,7 @@
 
 static int probe_aufs(struct strata_error **err)
 {
-	if (!backend_kernel_has("aufs"))
+	if (!overlay_kernel_has("aufs"))
 		return strata_fail_msg(err, ENODEV,
 				       "this kernel has no aufs (not in /proc/filesystems); use --backend overlay or vfs");
 	if (geteuid() != 0)
@@ -101,14 +101,14 @@ static int mount_aufs(const struct overlay_stack *st, const char *target,
 	cleanup_free char *opts = NULL;
 
 	if (!st->upper && st->n_lowers == 1)
-		return mount_bind_ro(st->lowers[0], target, err);
+		return overlay_mount_bind_ro(st->lowers[0], target, err);
 	opts = overlay_aufs_options(st, (size_t)sysconf(_SC_PAGESIZE), &append, err);
 	if (!opts)
 		return -1;
-	if (mount_legacy("aufs", target, st->upper ? 0 : MS_RDONLY, opts, err) < 0)
+	if (overlay_mount_legacy("aufs", target, st->upper ? 0 : MS_RDONLY, opts, err) < 0)
 		return -1;
 	for (size_t i = 0; append && append[i]; i++) {
-		if (mount_legacy("aufs", target, MS_REMOUNT | (st->upper ? 0 : MS_RDONLY), append[i],
+		if (overlay_mount_legacy("aufs", target, MS_REMOUNT | (st->upper ? 0 : MS_RDONLY), append[i],
 				 err) < 0) {
 			overlay_umount(target, true, NULL);
 			return strata_wrap(err, "add aufs branch");
@@ -122,7 +122,7 @@ static size_t max_lowers_aufs(const struct overlay_stack *st)
 	return st->upper ? AUFS_MAX_BRANCHES - 1 : AUFS_MAX_BRANCHES;
 }
 
-const struct backend_ops backend_aufs = {
+const struct backend_ops overlay_backend_aufs = {
 	.name = "aufs",
 	.whiteout = LAYERS_WHITEOUT_AUFS,
 	.has_upper = true,

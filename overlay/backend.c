@@ -13,10 +13,10 @@
 
 #include "overlay/overlay-int.h"
 
-static const struct backend_ops *const backends[] = { &backend_overlay, &backend_aufs,
-						       &backend_vfs };
+static const struct backend_ops *const backends[] = { &overlay_backend_overlay, &overlay_backend_aufs,
+						       &overlay_backend_vfs };
 
-const struct backend_ops *backend_get(const char *name)
+const struct backend_ops *overlay_backend_get(const char *name)
 {
 	for (size_t i = 0; name && i < ARRAY_SIZE(backends); i++)
 		if (strcmp(backends[i]->name, name) == 0)
@@ -26,7 +26,7 @@ const struct backend_ops *backend_get(const char *name)
 
 bool overlay_backend_is_valid(const char *name)
 {
-	return backend_get(name) != NULL;
+	return overlay_backend_get(name) != NULL;
 }
 
 const char *overlay_backend_name(size_t i)
@@ -67,7 +67,7 @@ static bool listed(const char *fstype)
 	return false;
 }
 
-bool backend_kernel_has(const char *fstype)
+bool overlay_kernel_has(const char *fstype)
 {
 	int fd;
 
@@ -103,7 +103,7 @@ bool overlay_rootless_possible(const char **why)
 {
 	struct utsname u;
 
-	if (!backend_kernel_has("overlay")) {
+	if (!overlay_kernel_has("overlay")) {
 		*why = "the kernel has no overlayfs";
 		return false;
 	}
@@ -133,7 +133,7 @@ const char *overlay_backend_default(void)
 	const char *why = NULL;
 	bool host_root = sys_is_host_root();
 	bool ok = !host_root && overlay_rootless_possible(&why);
-	const char *b = overlay_backend_pick(host_root, host_root && backend_kernel_has("overlay"), ok);
+	const char *b = overlay_backend_pick(host_root, host_root && overlay_kernel_has("overlay"), ok);
 
 	if (!host_root && !ok && !warned) {
 		warned = true;
@@ -145,7 +145,7 @@ const char *overlay_backend_default(void)
 
 int overlay_backend_check(const char *name, struct strata_error **err)
 {
-	const struct backend_ops *b = backend_get(name);
+	const struct backend_ops *b = overlay_backend_get(name);
 
 	if (!b)
 		return strata_fail_msg(err, EINVAL, "unknown backend '%s' (want overlay, aufs or vfs)",

@@ -41,7 +41,7 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 			return strata_fail(err, errno, "open the upper dir");
 		return layers_pack_dir(c->s, fd, c->b->whiteout, po, blob, err);
 	} else {
-		cleanup_free char *top = stack_vfs_top(c->s, img, err);
+		cleanup_free char *top = overlay_stack_vfs_top(c->s, img, err);
 		struct layers_change *ch = NULL;
 		cleanup_close int ofd = -1;
 		size_t n = 0;
@@ -55,7 +55,7 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 			return strata_fail(err, errno, "open the rootfs");
 		if (overlay_diff_trees(fd, ofd, &ch, &n, err) < 0)
 			return -1;
-		ctr_drop_stubs(c, fd, ch, &n, false);
+		overlay_ctr_drop_stubs(c, fd, ch, &n, false);
 		r = layers_pack_changes(c->s, fd, ch, n, po, blob, err);
 		overlay_changes_free(ch, n);
 		return r;
@@ -77,12 +77,12 @@ int overlay_container_pack(struct store *s, const char *id, const struct layers_
 			return -1;
 		overlay_changes_free(ch, *n_changes);
 	}
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
-	if (ctr_image(&c, &img, err) == 0)
+	if (overlay_ctr_image(&c, &img, err) == 0)
 		r = pack_change(&c, img, po, blob, err);
 	store_image_free(img);
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	return r;
 }
 
@@ -122,7 +122,7 @@ static json_t *new_config(const struct ctr *c, const struct store_image *img,
 /* Takes overlayfs' private xattrs (origin, impure, ...) off @name in @dfd; opaque stays. */
 static int strip_private(int dfd, const char *name, struct strata_error **err)
 {
-	cleanup_free char *path = fd_path(dfd, name);
+	cleanup_free char *path = overlay_fd_path(dfd, name);
 	char list[8192];
 	ssize_t n = sys_llistxattr(path, list, sizeof(list));
 
@@ -131,7 +131,7 @@ static int strip_private(int dfd, const char *name, struct strata_error **err)
 			       ? 0
 			       : strata_fail(err, errno, "list xattrs of '%s'", name);
 	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(list + off) + 1)
-		if (copy_xattr_skipped(list + off, COPY_STRIP_OVERLAY) &&
+		if (overlay_copy_xattr_skipped(list + off, COPY_STRIP_OVERLAY) &&
 		    lremovexattr(path, list + off) < 0 && errno != ENODATA)
 			return strata_fail(err, errno, "remove xattr '%s' of '%s'", list + off, name);
 	return 0;
@@ -196,7 +196,7 @@ static int layer_dir_from_upper(struct ctr *c, const char *chain, const char *pa
 		}
 		if (layers_stage_adopt(st, c->dirfd, "upper", err) < 0)
 			goto out;
-	} else if (copy_tree(src, layers_stage_diff_fd(st),
+	} else if (overlay_copy_tree(src, layers_stage_diff_fd(st),
 			     c->b->whiteout == LAYERS_WHITEOUT_AUFS ? COPY_SKIP_AUFS_META
 								    : COPY_STRIP_OVERLAY,
 			     err) < 0) {
@@ -241,24 +241,24 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 	struct ctr c;
 	int ret = -1;
 
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
 	if (o->remove && o->running_ok) {
 		strata_fail_msg(err, EBUSY, "cannot remove a running container");
 		goto out_close;
 	}
-	if (!o->running_ok && ctr_check_not_running(&c, "stop it before committing", err) < 0)
+	if (!o->running_ok && overlay_ctr_check_not_running(&c, "stop it before committing", err) < 0)
 		goto out_close;
 	/* its upper dir is about to move: nothing may have it mounted */
-	if (o->remove && ctr_umount_all(s, id, false, err) < 0)
+	if (o->remove && overlay_ctr_umount_all(s, id, false, err) < 0)
 		goto out_close;
-	if (ctr_image(&c, &img, err) < 0)
+	if (overlay_ctr_image(&c, &img, err) < 0)
 		goto out_close;
 	/* From here until the tag (or the caller's record) reaches them, gc must keep our blobs. */
 	if (store_pin(s, err) < 0)
 		goto out_img;
 	/* The mount points the launcher made go from a stopped container's upper dir first. */
-	if (c.b->has_upper && ctr_check_not_running(&c, "", NULL) == 0) {
+	if (c.b->has_upper && overlay_ctr_check_not_running(&c, "", NULL) == 0) {
 		struct layers_change *ch = NULL;
 		size_t nch = 0;
 
@@ -297,7 +297,7 @@ out:
 out_img:
 	store_image_free(img);
 out_close:
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	if (ret == 0 && o->remove && overlay_container_remove(s, id, false, err) < 0)
 		return strata_wrap(err, "committed as %s, but", image_id);
 	if (ret < 0)

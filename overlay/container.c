@@ -24,7 +24,7 @@
 
 #include "overlay/overlay-int.h"
 
-int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err)
+int overlay_ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err)
 {
 	const char *backend;
 
@@ -46,7 +46,7 @@ int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error
 	if (!c->rec)
 		goto fail;
 	backend = jv_str(c->rec, "Backend");
-	c->b = backend_get(backend);
+	c->b = overlay_backend_get(backend);
 	if (!c->b) {
 		strata_fail_msg(err, EINVAL, "container '%.12s' has an unknown backend '%s'", id,
 				backend ? backend : "");
@@ -54,11 +54,11 @@ int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error
 	}
 	return 0;
 fail:
-	ctr_close(c);
+	overlay_ctr_close(c);
 	return -1;
 }
 
-void ctr_close(struct ctr *c)
+void overlay_ctr_close(struct ctr *c)
 {
 	if (c->dirfd >= 0)
 		close(c->dirfd); /* releases the flock */
@@ -68,12 +68,12 @@ void ctr_close(struct ctr *c)
 	c->rec = NULL;
 }
 
-char *ctr_path(const struct ctr *c, const char *name)
+char *overlay_ctr_path(const struct ctr *c, const char *name)
 {
 	return xasprintf("%s/containers/%s/%s", store_root(c->s), c->id, name);
 }
 
-int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err)
+int overlay_ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err)
 {
 	const char *dg = jv_str(c->rec, "ImageDigest");
 
@@ -96,7 +96,7 @@ static bool is_running(const json_t *rec)
 	       sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(state, "PidStartTime", 0));
 }
 
-int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err)
+int overlay_ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err)
 {
 	if (is_running(c->rec))
 		return strata_fail_msg(err, EBUSY, "container '%.12s' is running; %s", c->id, what);
@@ -155,7 +155,7 @@ static int ensure_dirs(struct ctr *c, const char *top_lower, struct strata_error
 static int stage_vfs_rootfs(struct store *s, const struct store_image *img, char **name,
 			    struct strata_error **err)
 {
-	cleanup_free char *top = stack_vfs_top(s, img, err);
+	cleanup_free char *top = overlay_stack_vfs_top(s, img, err);
 	cleanup_free char *n = NULL;
 	cleanup_close int src = -1;
 	cleanup_close int dst = -1;
@@ -168,7 +168,7 @@ static int stage_vfs_rootfs(struct store *s, const struct store_image *img, char
 	dst = store_tmp_mkdir(s, ".rootfs", 0755, &n, err);
 	if (dst < 0)
 		return strata_wrap(err, "stage a rootfs");
-	if (copy_tree(src, dst, 0, err) < 0) {
+	if (overlay_copy_tree(src, dst, 0, err) < 0) {
 		store_tmp_remove(s, n, NULL);
 		return strata_wrap(err, "copy the image's rootfs");
 	}
@@ -229,7 +229,7 @@ int overlay_container_create(struct store *s, const char *backend, const struct 
 		backend = overlay_backend_default();
 	if (overlay_backend_check(backend, err) < 0)
 		return -1;
-	b = backend_get(backend);
+	b = overlay_backend_get(backend);
 	if (store_pin(s, err) < 0)
 		return -1;
 	if (img && img->n_layers && layers_dir_ensure(s, backend, img, img->n_layers, err) < 0)
@@ -281,15 +281,15 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 	struct store_image *img = NULL;
 	int ret = -1;
 
-	r->upper = ctr_path(c, "upper");
-	r->work = ctr_path(c, "work");
+	r->upper = overlay_ctr_path(c, "upper");
+	r->work = overlay_ctr_path(c, "work");
 	r->link_dir = store_layers_path(c->s, backend, "l");
 	r->stack = (struct overlay_stack){ NULL, 0, r->upper, r->work, r->link_dir, false };
-	if (ctr_image(c, &img, err) < 0)
+	if (overlay_ctr_image(c, &img, err) < 0)
 		return -1;
 	if (store_pin(c->s, err) < 0)
 		goto out_img;
-	if (stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &r->stack), &r->lowers,
+	if (overlay_stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &r->stack), &r->lowers,
 			 err) < 0)
 		goto out;
 	top = top_lower(c->s, backend, img);
@@ -347,20 +347,20 @@ int overlay_container_rootfs(struct store *s, const char *id, struct overlay_roo
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
 	if (geteuid() == 0 || !c.b->has_upper) {
 		/* root (also of a user namespace) mounts here; vfs mounts nothing */
-		ctr_close(&c);
+		overlay_ctr_close(&c);
 		if (overlay_container_mount(s, id, &r->merged, err) < 0)
 			return -1;
 		r->counted = true;
 		return 0;
 	}
-	r->merged = ctr_path(&c, "merged");
+	r->merged = overlay_ctr_path(&c, "merged");
 	r->backend = xstrdup(c.b->name);
 	ret = prepare_stack(&c, r, err);
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	if (ret < 0) {
 		overlay_rootfs_release(r);
 		return strata_wrap(err, "mount container '%.12s'", id);
@@ -378,7 +378,7 @@ static int restore_vfs_rootfs(struct ctr *c, struct strata_error **err)
 	if (faccessat(c->dirfd, "merged", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
 	log_warn("container '%.12s' has no rootfs; copying it from the image again", c->id);
-	if (ctr_image(c, &img, err) < 0)
+	if (overlay_ctr_image(c, &img, err) < 0)
 		return -1;
 	if (store_pin(c->s, err) < 0)
 		goto out;
@@ -402,9 +402,9 @@ int overlay_container_mount(struct store *s, const char *id, char **merged,
 	json_int_t count;
 	int ret = -1;
 
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
-	path = ctr_path(&c, "merged");
+	path = overlay_ctr_path(&c, "merged");
 	count = jv_int(c.rec, "MountCount", 0);
 	if (count < 0)
 		count = 0;
@@ -430,7 +430,7 @@ int overlay_container_mount(struct store *s, const char *id, char **merged,
 	*merged = steal_ptr(&path);
 	ret = 0;
 out:
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	if (ret < 0)
 		strata_wrap(err, "mount container '%.12s'", id);
 	return ret;
@@ -444,9 +444,9 @@ int overlay_container_umount(struct store *s, const char *id, bool force,
 	json_int_t count;
 	int ret = -1;
 
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
-	path = ctr_path(&c, "merged");
+	path = overlay_ctr_path(&c, "merged");
 	count = jv_int(c.rec, "MountCount", 0);
 	if (c.b->has_upper) {
 		if (!overlay_is_mounted(path)) {
@@ -464,13 +464,13 @@ int overlay_container_umount(struct store *s, const char *id, bool force,
 	json_object_set_new(c.rec, "MountCount", json_integer(count));
 	ret = ctr_save(&c, err);
 out:
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	if (ret < 0)
 		strata_wrap(err, "unmount container '%.12s'", id);
 	return ret;
 }
 
-int ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err)
+int overlay_ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err)
 {
 	cleanup_free char *dir = store_container_path(s, id);
 	cleanup_strv char **mounts = NULL;
@@ -501,18 +501,18 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 	bool opened;
 
 	/* A record that does not parse is still removed: unmount by path, then delete. */
-	opened = ctr_open(s, id, &c, &lerr) == 0;
-	if (opened && !force && ctr_check_not_running(&c, "stop it first or use -f", err) < 0) {
-		ctr_close(&c);
+	opened = overlay_ctr_open(s, id, &c, &lerr) == 0;
+	if (opened && !force && overlay_ctr_check_not_running(&c, "stop it first or use -f", err) < 0) {
+		overlay_ctr_close(&c);
 		return -1;
 	}
-	if (ctr_umount_all(s, id, force, err) < 0) {
+	if (overlay_ctr_umount_all(s, id, force, err) < 0) {
 		if (opened)
-			ctr_close(&c);
+			overlay_ctr_close(&c);
 		return strata_wrap(err, "remove container '%.12s'", id);
 	}
 	if (opened)
-		ctr_close(&c);
+		overlay_ctr_close(&c);
 	else
 		log_warn("container '%.12s': %s; removing it anyway", id, strata_error_msg(lerr));
 	return store_container_remove(s, id, err);
@@ -543,15 +543,15 @@ static void fix_count(struct store *s, const char *id)
 	cleanup_free char *path = NULL;
 	struct ctr c;
 
-	if (ctr_open(s, id, &c, &err) < 0)
+	if (overlay_ctr_open(s, id, &c, &err) < 0)
 		return;
-	path = ctr_path(&c, "merged");
+	path = overlay_ctr_path(&c, "merged");
 	if (c.b->has_upper ? !overlay_is_mounted(path) : !vfs_counted(c.rec)) {
 		log_info("container '%.12s' is not mounted any more (a lost mount or a reboot)", id);
 		json_object_set_new(c.rec, "MountCount", json_integer(0));
 		ctr_save(&c, NULL);
 	}
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 }
 
 int overlay_container_remove_orphans(struct store *s, size_t *removed, struct strata_error **err)
@@ -602,7 +602,7 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 
 	if (store_container_list(s, &ids, err) < 0)
 		return -1;
-	tb = mountinfo_load(err);
+	tb = overlay_mountinfo_load(err);
 	if (!tb)
 		return -1;
 	recs = xcalloc(strv_len(ids) + 1, sizeof(json_t *));
@@ -615,8 +615,8 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 
 		if (!rec)
 			continue; /* removed meanwhile, or broken: fsck reports it */
-		b = backend_get(jv_str(rec, "Backend"));
-		mounted = b && (b->has_upper ? mountinfo_has(tb, merged) : vfs_counted(rec));
+		b = overlay_backend_get(jv_str(rec, "Backend"));
+		mounted = b && (b->has_upper ? overlay_mountinfo_has(tb, merged) : vfs_counted(rec));
 		if (jv_int(rec, "MountCount", 0) > 0 && !mounted) {
 			fix_count(s, ids[i]);
 			json_object_set_new(rec, "MountCount", json_integer(0));
@@ -624,7 +624,7 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 		json_object_set_new(rec, "Mounted", json_boolean(mounted));
 		recs[n++] = rec;
 	}
-	mountinfo_free(tb);
+	overlay_mountinfo_free(tb);
 	if (recs)
 		qsort(recs, n, sizeof(json_t *), cmp_created);
 	arr = json_array();
@@ -684,7 +684,7 @@ static bool stub_like(int treefd, const char *path)
 	return true;
 }
 
-void ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
+void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
 		    bool remove)
 {
 	size_t k = 0;
@@ -714,7 +714,7 @@ int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	int ret;
 
 	if (c->b->has_upper) {
-		if (stack_all_layers(c->s, c->b->name, img, &lowers, err) < 0)
+		if (overlay_stack_all_layers(c->s, c->b->name, img, &lowers, err) < 0)
 			return -1;
 		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -722,7 +722,7 @@ int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 		ret = overlay_diff_upper(fd, c->b->whiteout, lowers, strv_len(lowers), c->b->whiteout,
 					 out, n, err);
 	} else {
-		top = stack_vfs_top(c->s, img, err);
+		top = overlay_stack_vfs_top(c->s, img, err);
 		if (!top)
 			return -1;
 		fd = openat(c->dirfd, "merged", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -733,7 +733,7 @@ int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	}
 	/* what the launcher made only to mount over is no change of the container's */
 	if (ret == 0)
-		ctr_drop_stubs(c, fd, *out, n, remove_stubs && c->b->has_upper);
+		overlay_ctr_drop_stubs(c, fd, *out, n, remove_stubs && c->b->has_upper);
 	return ret;
 }
 
@@ -744,9 +744,9 @@ int overlay_container_diff(struct store *s, const char *id, struct layers_change
 	struct ctr c;
 	int ret = -1;
 
-	if (ctr_open(s, id, &c, err) < 0)
+	if (overlay_ctr_open(s, id, &c, err) < 0)
 		return -1;
-	if (ctr_image(&c, &img, err) < 0)
+	if (overlay_ctr_image(&c, &img, err) < 0)
 		goto out_close;
 	if (store_pin(s, err) < 0)
 		goto out_img;
@@ -755,7 +755,7 @@ int overlay_container_diff(struct store *s, const char *id, struct layers_change
 out_img:
 	store_image_free(img);
 out_close:
-	ctr_close(&c);
+	overlay_ctr_close(&c);
 	if (ret < 0)
 		strata_wrap(err, "diff container '%.12s'", id);
 	return ret;

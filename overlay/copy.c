@@ -77,7 +77,7 @@ static void link_add(struct copier *c, dev_t dev, ino_t ino, const char *path)
 	c->used++;
 }
 
-bool copy_xattr_skipped(const char *name, unsigned flags)
+bool overlay_copy_xattr_skipped(const char *name, unsigned flags)
 {
 	/* overlayfs' private attributes (origin, impure, nlink, ...) mean nothing outside the mount. */
 	if ((flags & COPY_STRIP_OVERLAY) &&
@@ -108,7 +108,7 @@ static int copy_xattrs(const char *src, const char *dst, unsigned flags, struct 
 		cleanup_free char *v = NULL;
 		ssize_t vn;
 
-		if (copy_xattr_skipped(k, flags))
+		if (overlay_copy_xattr_skipped(k, flags))
 			continue;
 		vn = sys_lgetxattr(src, k, NULL, 0);
 		if (vn < 0)
@@ -127,7 +127,7 @@ static int copy_xattrs(const char *src, const char *dst, unsigned flags, struct 
 static int apply_meta(int dfd, const char *name, const char *src, const struct stat *st,
 		      unsigned flags, struct strata_error **err)
 {
-	cleanup_free char *dst = dfd == AT_FDCWD ? xstrdup(name) : fd_path(dfd, name);
+	cleanup_free char *dst = dfd == AT_FDCWD ? xstrdup(name) : overlay_fd_path(dfd, name);
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
 	if (fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -146,7 +146,7 @@ static int copy_dir(struct copier *c, int sfd, int dfd, const char *rel, struct 
 static int copy_entry(struct copier *c, int sfd, int dfd, const char *name, const char *rel,
 		      struct strata_error **err)
 {
-	cleanup_free char *src = fd_path(sfd, name);
+	cleanup_free char *src = overlay_fd_path(sfd, name);
 	struct stat st;
 
 	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -245,10 +245,10 @@ static int copy_dir(struct copier *c, int sfd, int dfd, const char *rel, struct 
 	return 0;
 }
 
-int copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err)
+int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err)
 {
 	struct copier c = { .flags = flags, .dst_root = dstfd };
-	cleanup_free char *src = fd_path(srcfd, ".");
+	cleanup_free char *src = overlay_fd_path(srcfd, ".");
 	struct stat st;
 	int ret = -1;
 
@@ -268,7 +268,7 @@ out:
 	return ret;
 }
 
-int copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
+int overlay_copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
 		   struct strata_error **err)
 {
 	struct stat st;

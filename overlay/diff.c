@@ -161,14 +161,14 @@ static enum lstate layer_lookup(int lfd, const char *path, enum layers_whiteout 
 			const char *base = strrchr(cur, '/');
 
 			base = base ? base + 1 : cur;
-			if (whiteout_target(lfd, base, st, wh))
+			if (overlay_whiteout_target(lfd, base, st, wh))
 				return L_HIDDEN;
 		}
 		if (last)
 			return L_FOUND;
 		if (!S_ISDIR(st->st_mode))
 			return L_HIDDEN;
-		if (whiteout_dir_is_opaque(lfd, cur, wh))
+		if (overlay_whiteout_dir_is_opaque(lfd, cur, wh))
 			opaque_above = true;
 		*slash = '/';
 		p = slash + 1;
@@ -218,16 +218,16 @@ static int lower_list(const struct lowers *lw, const char *path, char ***out,
 			struct stat cst;
 			const char *t;
 
-			if (whiteout_is_meta(names[k], lw->wh) || strv_contains(seen, names[k]))
+			if (overlay_whiteout_is_meta(names[k], lw->wh) || strv_contains(seen, names[k]))
 				continue;
 			if (fstatat(dfd, names[k], &cst, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			t = whiteout_target(dfd, names[k], &cst, lw->wh);
+			t = overlay_whiteout_target(dfd, names[k], &cst, lw->wh);
 			strv_append(&seen, t ? t : names[k]);
 			if (!t)
 				strv_append(&present, names[k]);
 		}
-		if (whiteout_dir_is_opaque(lw->fds[i], path, lw->wh))
+		if (overlay_whiteout_dir_is_opaque(lw->fds[i], path, lw->wh))
 			break;
 	}
 	if (present)
@@ -261,11 +261,11 @@ static int walk_upper(struct upper_walk *w, int dirfd, const char *rel, bool in_
 		const char *deleted;
 		struct stat st;
 
-		if (whiteout_is_meta(name, w->wh))
+		if (overlay_whiteout_is_meta(name, w->wh))
 			continue;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return strata_fail(err, errno, "stat '%s'", path);
-		deleted = whiteout_target(dirfd, name, &st, w->wh);
+		deleted = overlay_whiteout_target(dirfd, name, &st, w->wh);
 		if (deleted) {
 			cleanup_free char *dp = join_rel(rel, deleted);
 
@@ -279,7 +279,7 @@ static int walk_upper(struct upper_walk *w, int dirfd, const char *rel, bool in_
 		sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			return strata_fail(err, errno, "open '%s'", path);
-		opaque = whiteout_dir_is_opaque(dirfd, name, w->wh);
+		opaque = overlay_whiteout_dir_is_opaque(dirfd, name, w->wh);
 		if (opaque && exists) {
 			/* What the lowers had here is gone, unless the upper has it again. */
 			cleanup_strv char **had = NULL;
@@ -340,7 +340,7 @@ out:
 /* The xattrs of @name in @dirfd as "name\0value-length:value..." for comparison. Caller frees. */
 static char *xattr_blob(int dirfd, const char *name, size_t *len)
 {
-	cleanup_free char *p = fd_path(dirfd, name);
+	cleanup_free char *p = overlay_fd_path(dirfd, name);
 	cleanup_free char *list = NULL;
 	struct sbuf b = SBUF_INIT;
 	ssize_t n = sys_llistxattr(p, NULL, 0);

@@ -46,10 +46,10 @@ static int mount_image_stack(struct store *s, const struct backend_ops *b,
 	if (store_pin(s, err) < 0)
 		return -1;
 	if (!b->mount) {
-		top = stack_vfs_top(s, img, err);
+		top = overlay_stack_vfs_top(s, img, err);
 		if (top)
-			ret = mount_bind_ro(top, merged, err);
-	} else if (stack_lowers(s, b->name, img, overlay_max_lowers(b->name, &st), &lowers, err) ==
+			ret = overlay_mount_bind_ro(top, merged, err);
+	} else if (overlay_stack_lowers(s, b->name, img, overlay_max_lowers(b->name, &st), &lowers, err) ==
 		   0) {
 		st.lowers = lowers;
 		st.n_lowers = strv_len(lowers);
@@ -75,7 +75,7 @@ int overlay_image_mount(struct store *s, const char *backend, const struct store
 		backend = overlay_backend_default();
 	if (overlay_backend_check(backend, err) < 0)
 		return -1;
-	b = backend_get(backend);
+	b = overlay_backend_get(backend);
 	mfd = lock_mnt(s, backend, true, err);
 	if (mfd < 0)
 		return -1;

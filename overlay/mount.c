@@ -90,7 +90,7 @@ const char *overlay_mount_api(void)
 
 static int probe_overlay(struct strata_error **err)
 {
-	if (!backend_kernel_has("overlay"))
+	if (!overlay_kernel_has("overlay"))
 		return strata_fail_msg(err, ENODEV,
 				       "the kernel has no overlayfs (not in /proc/filesystems)");
 	if (!sys_is_host_root()) {
@@ -264,7 +264,7 @@ static char *short_link(int linkfd, const char *target, struct strata_error **er
 	return NULL;
 }
 
-int mount_legacy(const char *fstype, const char *target, unsigned long flags, const char *opts,
+int overlay_mount_legacy(const char *fstype, const char *target, unsigned long flags, const char *opts,
 		 struct strata_error **err)
 {
 	struct libmnt_context *cxt = mnt_new_context();
@@ -310,11 +310,11 @@ static int check_may_mount(struct strata_error **err)
 	return 0;
 }
 
-int mount_bind_ro(const char *src, const char *target, struct strata_error **err)
+int overlay_mount_bind_ro(const char *src, const char *target, struct strata_error **err)
 {
 	if (check_may_mount(err) < 0)
 		return -1;
-	return mount_legacy("none", target, MS_BIND | MS_RDONLY, src, err);
+	return overlay_mount_legacy("none", target, MS_BIND | MS_RDONLY, src, err);
 }
 
 /* mount(2) with absolute paths, or short links under st->link_dir when those pass a page. */
@@ -329,7 +329,7 @@ static int mount_old_api(const struct overlay_stack *st, const char *target,
 	int r;
 
 	if ((long)strlen(opts) < page)
-		return mount_legacy("overlay", target, st->upper ? 0 : MS_RDONLY, opts, err);
+		return overlay_mount_legacy("overlay", target, st->upper ? 0 : MS_RDONLY, opts, err);
 	if (!st->link_dir)
 		return strata_fail_msg(err, E2BIG, "overlay options of %zu bytes pass the page size",
 				       strlen(opts));
@@ -357,7 +357,7 @@ static int mount_old_api(const struct overlay_stack *st, const char *target,
 		return strata_fail(err, errno, "open the working directory");
 	if (fchdir(linkfd) < 0)
 		return strata_fail(err, errno, "chdir '%s'", st->link_dir);
-	r = mount_legacy("overlay", target, st->upper ? 0 : MS_RDONLY, opts, err);
+	r = overlay_mount_legacy("overlay", target, st->upper ? 0 : MS_RDONLY, opts, err);
 	if (fchdir(cwd) < 0 && r == 0)
 		log_warn("cannot return to the working directory: %s", strerror(errno));
 	return r;
@@ -376,7 +376,7 @@ static int mount_overlay(const struct overlay_stack *st, const char *target,
 		return -1;
 	/* overlayfs refuses one lower without an upper: a read-only bind is the same tree. */
 	if (!st->upper && st->n_lowers == 1)
-		return mount_bind_ro(st->lowers[0], target, err);
+		return overlay_mount_bind_ro(st->lowers[0], target, err);
 	if (probe_api() == API_NEW) {
 		r = mount_new_api(st, target, err);
 		if (r != 0)
@@ -424,7 +424,7 @@ static size_t max_lowers_overlay(const struct overlay_stack *st)
 int overlay_mount(const char *backend, const struct overlay_stack *st, const char *target,
 		  struct strata_error **err)
 {
-	const struct backend_ops *b = backend_get(backend);
+	const struct backend_ops *b = overlay_backend_get(backend);
 
 	if (!b)
 		return strata_fail_msg(err, EINVAL, "unknown backend '%s'", backend);
@@ -437,7 +437,7 @@ int overlay_mount(const char *backend, const struct overlay_stack *st, const cha
 
 size_t overlay_max_lowers(const char *backend, const struct overlay_stack *st)
 {
-	const struct backend_ops *b = backend_get(backend);
+	const struct backend_ops *b = overlay_backend_get(backend);
 
 	return b && b->max_lowers ? b->max_lowers(st) : OVERLAY_MAX_LOWERS;
 }
@@ -482,7 +482,7 @@ int overlay_umount(const char *target, bool force, struct strata_error **err)
 	return strata_fail_msg(err, EIO, "unmount '%s': libmount error %d", target, rc);
 }
 
-const struct backend_ops backend_overlay = {
+const struct backend_ops overlay_backend_overlay = {
 	.name = "overlay",
 	.whiteout = LAYERS_WHITEOUT_OVERLAY,
 	.has_upper = true,

@@ -12,7 +12,7 @@
 
 #include "overlay/overlay-int.h"
 
-struct libmnt_table *mountinfo_load(struct strata_error **err)
+struct libmnt_table *overlay_mountinfo_load(struct strata_error **err)
 {
 	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
 
@@ -21,13 +21,13 @@ struct libmnt_table *mountinfo_load(struct strata_error **err)
 	return tb;
 }
 
-void mountinfo_free(struct libmnt_table *tb)
+void overlay_mountinfo_free(struct libmnt_table *tb)
 {
 	if (tb)
 		mnt_unref_table(tb);
 }
 
-bool mountinfo_has(struct libmnt_table *tb, const char *path)
+bool overlay_mountinfo_has(struct libmnt_table *tb, const char *path)
 {
 	struct libmnt_iter *it = mnt_new_iter(MNT_ITER_BACKWARD);
 	struct libmnt_fs *fs;
@@ -66,11 +66,11 @@ bool overlay_is_mounted(const char *path)
 	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) == 0 &&
 	    (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
 		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
-	tb = mountinfo_load(NULL);
+	tb = overlay_mountinfo_load(NULL);
 	if (!tb)
 		return false;
-	r = mountinfo_has(tb, path);
-	mountinfo_free(tb);
+	r = overlay_mountinfo_has(tb, path);
+	overlay_mountinfo_free(tb);
 	return r;
 }
 
@@ -86,7 +86,7 @@ static int cmp_depth_desc(const void *a, const void *b)
 
 int overlay_mounts_under(const char *prefix, char ***out, struct strata_error **err)
 {
-	struct libmnt_table *tb = mountinfo_load(err);
+	struct libmnt_table *tb = overlay_mountinfo_load(err);
 	struct libmnt_iter *it;
 	struct libmnt_fs *fs;
 	size_t plen = strlen(prefix);
@@ -100,7 +100,7 @@ int overlay_mounts_under(const char *prefix, char ***out, struct strata_error **
 	}
 	it = mnt_new_iter(MNT_ITER_FORWARD);
 	if (!it) {
-		mountinfo_free(tb);
+		overlay_mountinfo_free(tb);
 		free(v);
 		return strata_fail(err, ENOMEM, "mountinfo");
 	}
@@ -113,7 +113,7 @@ int overlay_mounts_under(const char *prefix, char ***out, struct strata_error **
 		strv_append(&v, t);
 	}
 	mnt_free_iter(it);
-	mountinfo_free(tb);
+	overlay_mountinfo_free(tb);
 	if (v)
 		qsort(v, strv_len(v), sizeof(char *), cmp_depth_desc);
 	*out = v;

@@ -22,45 +22,45 @@ struct backend_ops {
 };
 
 /* The ops of backend @name, or NULL when unknown. */
-const struct backend_ops *backend_get(const char *name);
+const struct backend_ops *overlay_backend_get(const char *name);
 
 /* True when /proc/filesystems lists @fstype. */
-bool backend_kernel_has(const char *fstype);
+bool overlay_kernel_has(const char *fstype);
 
 /* ---- mount.c: overlayfs ---- */
 
-extern const struct backend_ops backend_overlay;
+extern const struct backend_ops overlay_backend_overlay;
 
 /*
  * Read-only bind mount of @src at @target through libmount (a read-only
  * stack of one lower).
  */
-int mount_bind_ro(const char *src, const char *target, struct strata_error **err);
+int overlay_mount_bind_ro(const char *src, const char *target, struct strata_error **err);
 
 /* Mounts @fstype at @target with the option string @opts through libmount (mount(2)). */
-int mount_legacy(const char *fstype, const char *target, unsigned long flags, const char *opts,
+int overlay_mount_legacy(const char *fstype, const char *target, unsigned long flags, const char *opts,
 		 struct strata_error **err);
 
 /* ---- aufs.c ---- */
 
-extern const struct backend_ops backend_aufs;
+extern const struct backend_ops overlay_backend_aufs;
 
 /* ---- vfs.c ---- */
 
-extern const struct backend_ops backend_vfs;
+extern const struct backend_ops overlay_backend_vfs;
 
 /* ---- mountinfo.c ---- */
 
 struct libmnt_table;
 
 /* Parses /proc/self/mountinfo; NULL with an error when it cannot. */
-struct libmnt_table *mountinfo_load(struct strata_error **err);
+struct libmnt_table *overlay_mountinfo_load(struct strata_error **err);
 
-/* Frees a table from mountinfo_load; NULL is fine. */
-void mountinfo_free(struct libmnt_table *tb);
+/* Frees a table from overlay_mountinfo_load; NULL is fine. */
+void overlay_mountinfo_free(struct libmnt_table *tb);
 
 /* True when @tb has a mount at exactly @path. */
-bool mountinfo_has(struct libmnt_table *tb, const char *path);
+bool overlay_mountinfo_has(struct libmnt_table *tb, const char *path);
 
 /* ---- copy.c: copying trees with everything a layer holds ---- */
 
@@ -76,29 +76,29 @@ enum copy_flags {
  * xattrs, times, and hardlinks kept as hardlinks; then the metadata of
  * @srcfd itself onto @dstfd.
  */
-int copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
+int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
 
 /* Copies owner, mode, xattrs and times of @src_path onto @dst_path (lchown/lutimes style). */
-int copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
+int overlay_copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
 		   struct strata_error **err);
 
 /* True for an xattr that @flags says to drop. */
-bool copy_xattr_skipped(const char *name, unsigned flags);
+bool overlay_copy_xattr_skipped(const char *name, unsigned flags);
 
 /* ---- whiteout.c: the whiteout formats of layer and upper dirs ---- */
 
 /* If @name (with stat @st) in @dirfd is a whiteout in format @wh, returns the deleted name (borrowed or static), else NULL. */
-const char *whiteout_target(int dirfd, const char *name, const struct stat *st,
+const char *overlay_whiteout_target(int dirfd, const char *name, const struct stat *st,
 			    enum layers_whiteout wh);
 
 /* True when the directory @name in @dirfd is opaque in format @wh. */
-bool whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh);
+bool overlay_whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh);
 
 /* "/proc/self/fd/<dirfd>/<name>": a path to @name that l*xattr() calls take. Caller frees. */
-char *fd_path(int dirfd, const char *name);
+char *overlay_fd_path(int dirfd, const char *name);
 
 /* True when @name in format @wh is private to the backend and never a change (aufs .wh..wh.*). */
-bool whiteout_is_meta(const char *name, enum layers_whiteout wh);
+bool overlay_whiteout_is_meta(const char *name, enum layers_whiteout wh);
 
 /* ---- stack.c: the lowers of an image ---- */
 
@@ -112,18 +112,18 @@ bool whiteout_is_meta(const char *name, enum layers_whiteout wh);
  * (ROOT/layers/vfs/<chain-hex>). No layers gives one empty dir. Caller
  * holds store_pin; frees *out with strv_free.
  */
-int stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
+int overlay_stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
 		 char ***out, struct strata_error **err);
 
 /* Every layer dir of @img for @backend, top first, made when missing (no flattening). */
-int stack_all_layers(struct store *s, const char *backend, const struct store_image *img,
+int overlay_stack_all_layers(struct store *s, const char *backend, const struct store_image *img,
 		     char ***out, struct strata_error **err);
 
 /* The path of ROOT/layers/<backend>/empty, made when missing. Caller frees. */
-char *stack_empty_dir(struct store *s, const char *backend, struct strata_error **err);
+char *overlay_stack_empty_dir(struct store *s, const char *backend, struct strata_error **err);
 
 /* The top snapshot of @img on vfs (made when missing), or the empty dir. Caller frees. */
-char *stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err);
+char *overlay_stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err);
 
 /* ---- container.c ---- */
 
@@ -137,10 +137,10 @@ struct ctr {
 };
 
 /* Opens and locks container @id (a full ID) and loads its record. */
-int ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err);
+int overlay_ctr_open(struct store *s, const char *id, struct ctr *c, struct strata_error **err);
 
-/* Unlocks and frees what ctr_open took. */
-void ctr_close(struct ctr *c);
+/* Unlocks and frees what overlay_ctr_open took. */
+void overlay_ctr_close(struct ctr *c);
 
 /*
  * Drops from the change list @ch (*@n entries) the additions at the
@@ -148,7 +148,7 @@ void ctr_close(struct ctr *c);
  * /proc, /sys, /dev, the run's -v and --tmpfs destinations) still as it made
  * them, empty, in @treefd; with @remove they leave @treefd too.
  */
-void ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
+void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
 		    bool remove);
 
 /*
@@ -159,15 +159,15 @@ int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	     struct layers_change **out, size_t *n, struct strata_error **err);
 
 /* ROOT/containers/<id>/<name>. Caller frees. */
-char *ctr_path(const struct ctr *c, const char *name);
+char *overlay_ctr_path(const struct ctr *c, const char *name);
 
 /* The image of the container (NULL in *img for an empty rootfs). */
-int ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err);
+int overlay_ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err);
 
 /* EBUSY when the record says running and its process is alive. */
-int ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);
+int overlay_ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);
 
 /* Unmounts everything at or below container @id's dir, deepest first (@force: lazily if busy). */
-int ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err);
+int overlay_ctr_umount_all(struct store *s, const char *id, bool force, struct strata_error **err);
 
 #endif

@@ -21,7 +21,7 @@
 
 #include "overlay/overlay-int.h"
 
-char *stack_empty_dir(struct store *s, const char *backend, struct strata_error **err)
+char *overlay_stack_empty_dir(struct store *s, const char *backend, struct strata_error **err)
 {
 	int fd = store_layers_open(s, backend, "empty", true, err);
 
@@ -39,7 +39,7 @@ static char **single(char *p)
 	return v;
 }
 
-int stack_all_layers(struct store *s, const char *backend, const struct store_image *img,
+int overlay_stack_all_layers(struct store *s, const char *backend, const struct store_image *img,
 		     char ***out, struct strata_error **err)
 {
 	cleanup_strv char **chains = NULL;
@@ -47,7 +47,7 @@ int stack_all_layers(struct store *s, const char *backend, const struct store_im
 	size_t n = img ? img->n_layers : 0;
 
 	if (n == 0) {
-		char *e = stack_empty_dir(s, backend, err);
+		char *e = overlay_stack_empty_dir(s, backend, err);
 
 		if (!e)
 			return -1;
@@ -100,7 +100,7 @@ out:
 	return ret;
 }
 
-int stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
+int overlay_stack_lowers(struct store *s, const char *backend, const struct store_image *img, size_t max,
 		 char ***out, struct strata_error **err)
 {
 	cleanup_strv char **chains = NULL;
@@ -109,7 +109,7 @@ int stack_lowers(struct store *s, const char *backend, const struct store_image 
 	char **v;
 
 	if (n <= max || max < 2)
-		return stack_all_layers(s, backend, img, out, err);
+		return overlay_stack_all_layers(s, backend, img, out, err);
 	chains = store_image_chain_ids(img);
 	/* max - 1 layers stay as they are; the rest become one snapshot. */
 	need = n - (max - 1);
@@ -140,13 +140,13 @@ int stack_lowers(struct store *s, const char *backend, const struct store_image 
 	return 0;
 }
 
-char *stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err)
+char *overlay_stack_vfs_top(struct store *s, const struct store_image *img, struct strata_error **err)
 {
 	cleanup_strv char **chains = NULL;
 	size_t n = img ? img->n_layers : 0;
 
 	if (n == 0)
-		return stack_empty_dir(s, "vfs", err);
+		return overlay_stack_empty_dir(s, "vfs", err);
 	if (layers_dir_ensure(s, "vfs", img, n, err) < 0)
 		return NULL;
 	chains = store_image_chain_ids(img);

@@ -8,7 +8,7 @@
  */
 #include "overlay/overlay-int.h"
 
-const struct backend_ops backend_vfs = {
+const struct backend_ops overlay_backend_vfs = {
 	.name = "vfs",
 	.whiteout = LAYERS_WHITEOUT_VFS,
 	.has_upper = false,

@@ -19,12 +19,12 @@
 #define WH_META_PREFIX ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
 
-char *fd_path(int dirfd, const char *name)
+char *overlay_fd_path(int dirfd, const char *name)
 {
 	return xasprintf("/proc/self/fd/%d/%s", dirfd, name);
 }
 
-const char *whiteout_target(int dirfd, const char *name, const struct stat *st,
+const char *overlay_whiteout_target(int dirfd, const char *name, const struct stat *st,
 			    enum layers_whiteout wh)
 {
 	(void)dirfd;
@@ -44,11 +44,11 @@ const char *whiteout_target(int dirfd, const char *name, const struct stat *st,
 	return NULL;
 }
 
-bool whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh)
+bool overlay_whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh)
 {
 	switch (wh) {
 	case LAYERS_WHITEOUT_OVERLAY: {
-		cleanup_free char *p = fd_path(dirfd, name);
+		cleanup_free char *p = overlay_fd_path(dirfd, name);
 		char v[2];
 		ssize_t n = sys_lgetxattr(p, "trusted.overlay.opaque", v, sizeof(v));
 
@@ -67,7 +67,7 @@ bool whiteout_dir_is_opaque(int dirfd, const char *name, enum layers_whiteout wh
 	return false;
 }
 
-bool whiteout_is_meta(const char *name, enum layers_whiteout wh)
+bool overlay_whiteout_is_meta(const char *name, enum layers_whiteout wh)
 {
 	return wh == LAYERS_WHITEOUT_AUFS && str_has_prefix(name, WH_META_PREFIX);
 }

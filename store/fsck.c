@@ -178,7 +178,7 @@ static int check_tags(struct fsck *f, struct strata_error **err)
 		cleanup_free char *what = NULL;
 
 		e = json_array_get(list, i);
-		ref = index_entry_ref(e);
+		ref = store_index_entry_ref(e);
 		what = ref ? xasprintf("tag '%s'", ref) : xasprintf("index.json entry %zu", i);
 		/* Problems are reported inside; count them to know whether to drop. */
 		{

@@ -65,7 +65,7 @@ static const struct store_desc *pick_platform(const struct store_index *idx)
 	return NULL;
 }
 
-int image_load_digest(struct store *s, const char *digest, struct store_image **out,
+int store_image_load_digest(struct store *s, const char *digest, struct store_image **out,
 		      struct strata_error **err)
 {
 	cleanup_free char *buf = NULL;
@@ -99,7 +99,7 @@ int image_load_digest(struct store *s, const char *digest, struct store_image **
 			store_index_free(idx);
 			return strata_fail_msg(err, EINVAL, "index '%s' nests another index", digest);
 		}
-		r = image_load_digest(s, d->digest, out, err);
+		r = store_image_load_digest(s, d->digest, out, err);
 		store_index_free(idx);
 		return r;
 	}
@@ -149,7 +149,7 @@ fail:
 int store_image_load_manifest(struct store *s, const char *digest, struct store_image **out,
 			      struct strata_error **err)
 {
-	return image_load_digest(s, digest, out, err);
+	return store_image_load_digest(s, digest, out, err);
 }
 
 /* Gathers every tag of index.json whose entry resolves to @img's manifest. */
@@ -160,7 +160,7 @@ static void collect_tags(struct store_image *img, const json_t *list, const char
 
 	json_array_foreach(list, i, e)
 	{
-		const char *ref = index_entry_ref(e);
+		const char *ref = store_index_entry_ref(e);
 		const char *dg = jv_str(e, "digest");
 
 		if (ref && dg && strcmp(dg, entry_digest) == 0 && !strv_contains(img->tags, ref))
@@ -194,7 +194,7 @@ int store_image_list(struct store *s, struct store_image ***out, size_t *n,
 
 		if (!dg)
 			continue;
-		if (image_load_digest(s, dg, &img, &lerr) < 0) {
+		if (store_image_load_digest(s, dg, &img, &lerr) < 0) {
 			log_warn("index.json entry '%s': %s", dg, strata_error_msg(lerr));
 			strata_error_free(lerr);
 			continue;
@@ -243,7 +243,7 @@ int store_image_load(struct store *s, const char *spec, struct store_image **out
 		if (ref.digest && !ref.tag) {
 			/* name@digest: the manifest itself. */
 			if (store_blob_exists(s, ref.digest)) {
-				ret = image_load_digest(s, ref.digest, out, err);
+				ret = store_image_load_digest(s, ref.digest, out, err);
 				store_ref_release(&ref);
 				if (ret == 0)
 					collect_tags(*out, list, (*out)->manifest_digest);
@@ -253,10 +253,10 @@ int store_image_load(struct store *s, const char *spec, struct store_image **out
 		store_ref_release(&ref);
 		json_array_foreach(list, i, e)
 		{
-			const char *r = index_entry_ref(e);
+			const char *r = store_index_entry_ref(e);
 
 			if (r && strcmp(r, norm) == 0) {
-				ret = image_load_digest(s, jv_str(e, "digest"), out, err);
+				ret = store_image_load_digest(s, jv_str(e, "digest"), out, err);
 				if (ret == 0)
 					collect_tags(*out, list, jv_str(e, "digest"));
 				goto out;
@@ -277,7 +277,7 @@ int store_image_load(struct store *s, const char *spec, struct store_image **out
 			const char *dg = jv_str(e, "digest");
 			struct store_image *img = NULL;
 
-			if (!dg || image_load_digest(s, dg, &img, NULL) < 0)
+			if (!dg || store_image_load_digest(s, dg, &img, NULL) < 0)
 				continue;
 			if (str_has_prefix(digest_hex(img->id), hex) ||
 			    str_has_prefix(digest_hex(img->manifest_digest), hex) ||

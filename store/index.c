@@ -9,12 +9,12 @@
 
 #include "store/store-int.h"
 
-const char *index_entry_ref(const json_t *entry)
+const char *store_index_entry_ref(const json_t *entry)
 {
 	return jv_str(json_object_get(entry, "annotations"), ANNOTATION_REF_NAME);
 }
 
-char *ref_normalize(const char *ref, struct strata_error **err)
+char *store_ref_normalize(const char *ref, struct strata_error **err)
 {
 	struct store_ref r;
 	char *out;
@@ -74,7 +74,7 @@ int store_tags_list(struct store *s, struct store_tag **out, size_t *n, struct s
 	t = xcalloc(json_array_size(list) + 1, sizeof(*t));
 	json_array_foreach(list, i, e)
 	{
-		const char *ref = index_entry_ref(e);
+		const char *ref = store_index_entry_ref(e);
 		const char *dg = jv_str(e, "digest");
 
 		if (!ref || !dg || !digest_is_valid(dg))
@@ -96,7 +96,7 @@ static size_t drop_ref(json_t *list, const char *ref)
 	size_t dropped = 0;
 
 	for (size_t i = 0; i < json_array_size(list);) {
-		const char *r = index_entry_ref(json_array_get(list, i));
+		const char *r = store_index_entry_ref(json_array_get(list, i));
 
 		if (r && strcmp(r, ref) == 0) {
 			json_array_remove(list, i);
@@ -111,7 +111,7 @@ static size_t drop_ref(json_t *list, const char *ref)
 int store_tag_set(struct store *s, const char *ref, const char *digest, const char *media_type,
 		  int64_t size, struct strata_error **err)
 {
-	cleanup_free char *norm = ref_normalize(ref, err);
+	cleanup_free char *norm = store_ref_normalize(ref, err);
 	cleanup_json json_t *idx = NULL;
 	json_t *entry, *list;
 	int ret;
@@ -139,7 +139,7 @@ int store_tag_set(struct store *s, const char *ref, const char *digest, const ch
 
 int store_tag_remove(struct store *s, const char *ref, struct strata_error **err)
 {
-	cleanup_free char *norm = ref_normalize(ref, err);
+	cleanup_free char *norm = store_ref_normalize(ref, err);
 	cleanup_json json_t *idx = NULL;
 	int ret;
 

@@ -43,7 +43,7 @@ void store_desc_release(struct store_desc *d)
 	d->media_type = d->os = d->arch = d->variant = NULL;
 }
 
-int desc_from_json(const json_t *j, struct store_desc *d, const char *what,
+int store_desc_from_json(const json_t *j, struct store_desc *d, const char *what,
 		   struct strata_error **err)
 {
 	const char *mt, *dg;
@@ -121,12 +121,12 @@ int store_manifest_parse(const char *buf, size_t len, struct store_manifest **ou
 
 	m = xcalloc(1, sizeof(*m));
 	m->media_type = xstrdup(mt);
-	if (desc_from_json(json_object_get(doc, "config"), &m->config, "manifest config", err) < 0)
+	if (store_desc_from_json(json_object_get(doc, "config"), &m->config, "manifest config", err) < 0)
 		goto fail;
 	m->layers = xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
 	json_array_foreach(layers, i, l)
 	{
-		if (desc_from_json(l, &m->layers[i], "manifest layer", err) < 0)
+		if (store_desc_from_json(l, &m->layers[i], "manifest layer", err) < 0)
 			goto fail;
 		m->n_layers++;
 	}
@@ -176,7 +176,7 @@ int store_index_parse(const char *buf, size_t len, struct store_index **out,
 	idx->manifests = xcalloc(json_array_size(list) + 1, sizeof(*idx->manifests));
 	json_array_foreach(list, i, e)
 	{
-		if (desc_from_json(e, &idx->manifests[i], "index entry", err) < 0) {
+		if (store_desc_from_json(e, &idx->manifests[i], "index entry", err) < 0) {
 			store_index_free(idx);
 			return -1;
 		}

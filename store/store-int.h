@@ -25,21 +25,21 @@ struct store {
 /* ---- manifest.c ---- */
 
 /* Fills @d from a JSON descriptor; @what names it in errors. */
-int desc_from_json(const json_t *j, struct store_desc *d, const char *what,
+int store_desc_from_json(const json_t *j, struct store_desc *d, const char *what,
 		   struct strata_error **err);
 
 /* ---- index.c ---- */
 
 /* The reference an index entry is tagged with, or NULL. */
-const char *index_entry_ref(const json_t *entry);
+const char *store_index_entry_ref(const json_t *entry);
 
 /* Normalises @ref to "name:tag" (or "name@digest"); NULL with an error when invalid. */
-char *ref_normalize(const char *ref, struct strata_error **err);
+char *store_ref_normalize(const char *ref, struct strata_error **err);
 
 /* ---- image.c ---- */
 
 /* Loads manifest and config for an index entry's digest. */
-int image_load_digest(struct store *s, const char *digest, struct store_image **out,
+int store_image_load_digest(struct store *s, const char *digest, struct store_image **out,
 		      struct strata_error **err);
 
 #endif

@@ -1,0 +1,106 @@
+#!/bin/sh
+# The lint's own test: in a copy of the tree (sources and objects), plant one
+# violation of each rule of scripts/lint.sh and expect the lint to fail with
+# the message of that rule; the copy as it is must pass.
+# Usage: tests/lint/test-lint.sh [BUILD_DIR]
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+case "$build" in
+/*) objdir=$build ;;
+*) objdir=$top/$build ;;
+esac
+modules="util store layers overlay launch registry recipe cmd"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+cc=${CC:-cc}
+failed=0
+
+# The sources once; a fresh copy of them, with links to the objects, in $tmp/t.
+mkdir -p "$tmp/src"
+(cd "$top" && find $modules scripts -type f \( -name '*.[ch]' -o -name '*.sh' \) |
+	tar -cf - -T -) | tar -xf - -C "$tmp/src"
+fresh() {
+	rm -rf "$tmp/t"
+	cp -R "$tmp/src" "$tmp/t"
+	for m in $modules; do
+		mkdir -p "$tmp/t/build/$m"
+		ln -s "$objdir/$m"/*.o "$tmp/t/build/$m/"
+	done
+}
+
+lint() {
+	(cd "$tmp/t" && sh scripts/lint.sh build) >"$tmp/out" 2>&1
+}
+
+# expect_fail WHAT MESSAGE: the lint fails and says MESSAGE.
+expect_fail() {
+	if lint; then
+		echo "FAIL: lint passed with $1"
+		failed=1
+	elif ! grep -qF "$2" "$tmp/out"; then
+		echo "FAIL: $1: lint failed without '$2':"
+		cat "$tmp/out"
+		failed=1
+	else
+		echo "ok: $1"
+	fi
+}
+
+# plant_object MODULE NAME SOURCE: compiles SOURCE into build/MODULE/NAME.o of the copy.
+plant_object() {
+	printf '%s\n' "$3" >"$tmp/$2.c"
+	$cc -c -o "$tmp/t/build/$1/$2.o" "$tmp/$2.c"
+}
+
+fresh
+if lint; then
+	echo "ok: the tree as it is"
+else
+	echo "FAIL: the lint fails on the tree as it is:"
+	cat "$tmp/out"
+	failed=1
+fi
+
+fresh
+printf '#include "overlay/overlay-int.h"\n' >>"$tmp/t/store/blob.c"
+expect_fail "an internal header included from another module" \
+	"store/blob.c: includes the internal header 'overlay/overlay-int.h'"
+
+fresh
+printf '#include "overlay/overlay.h"\n' >>"$tmp/t/store/blob.c"
+expect_fail "a header of a higher module included" "store/blob.c: module 'store' may not use 'overlay'"
+
+# A call upwards that no #include shows: a hand-written declaration.
+fresh
+plant_object store planted 'extern int overlay_mount(void); int store_planted(void); int store_planted(void) { return overlay_mount(); }'
+expect_fail "an undefined symbol of a higher module" \
+	"build/store/planted.o: uses 'overlay_mount' of module 'overlay'"
+
+fresh
+plant_object registry planted 'extern void launch_spec_free(void *); void registry_planted(void *p); void registry_planted(void *p) { launch_spec_free(p); }'
+expect_fail "an undefined symbol of a sibling module" \
+	"build/registry/planted.o: uses 'launch_spec_free' of module 'launch'"
+
+fresh
+plant_object layers planted 'int helper_count; void helper(void); void helper(void) { helper_count++; }'
+expect_fail "a symbol without the module's prefix" \
+	"build/layers/planted.o: defines 'helper' without the prefix of module 'layers'"
+
+fresh
+plant_object util planted 'int json_frob(void); int json_frob(void) { return 0; }'
+expect_fail "a util symbol in a dependency's namespace" \
+	"build/util/planted.o: defines 'json_frob' in a dependency's namespace"
+
+# A prefixed symbol, and a use of a lower module, are fine.
+fresh
+plant_object layers planted 'extern void store_free(void *); void layers_planted(void *p); void layers_planted(void *p) { store_free(p); }'
+if lint; then
+	echo "ok: a prefixed symbol using a lower module"
+else
+	echo "FAIL: the lint refuses a prefixed symbol that uses a lower module:"
+	cat "$tmp/out"
+	failed=1
+fi
+
+exit $failed
