@@ -262,7 +262,7 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 		struct layers_change *ch = NULL;
 		size_t nch = 0;
 
-		if (ctr_diff(&c, img, true, &ch, &nch, err) < 0)
+		if (overlay_ctr_diff(&c, img, true, &ch, &nch, err) < 0)
 			goto out;
 		overlay_changes_free(ch, nch);
 	}

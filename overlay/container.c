@@ -704,7 +704,7 @@ void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_chang
 	*n = k;
 }
 
-int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
+int overlay_ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	     struct layers_change **out, size_t *n, struct strata_error **err)
 {
 	cleanup_strv char **lowers = NULL;
@@ -750,7 +750,7 @@ int overlay_container_diff(struct store *s, const char *id, struct layers_change
 		goto out_close;
 	if (store_pin(s, err) < 0)
 		goto out_img;
-	ret = ctr_diff(&c, img, false, out, n, err);
+	ret = overlay_ctr_diff(&c, img, false, out, n, err);
 	store_unpin(s);
 out_img:
 	store_image_free(img);

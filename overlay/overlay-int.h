@@ -155,7 +155,7 @@ void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_chang
  * The change list of container @c (of image @img) without the launcher's
  * mount points; with @remove_stubs they leave its upper dir as well.
  */
-int ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
+int overlay_ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	     struct layers_change **out, size_t *n, struct strata_error **err);
 
 /* ROOT/containers/<id>/<name>. Caller frees. */
