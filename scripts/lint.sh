@@ -25,7 +25,7 @@ allow="${allow}recipe=util store layers overlay launch registry;cmd=ANY"
 # to layers/, and boot_id, which goes to util/). Remove a name once it is gone.
 known_unprefixed=" caps_apply caps_drop_bounding caps_from_name caps_name"
 known_unprefixed="$known_unprefixed tty_attach tty_open"
-known_unprefixed="$known_unprefixed tty_relay_wait user_resolve"
+known_unprefixed="$known_unprefixed tty_relay_wait tty_take user_resolve"
 known_unprefixed="$known_unprefixed boot_id stack_publish_layer stack_write_layer_record "
 
 # Loads the module table into may[] (" util store ") in awk.
