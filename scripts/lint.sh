@@ -26,6 +26,9 @@ allow="${allow}recipe=util store layers overlay launch registry;cmd=ANY"
 known_unprefixed=" caps_apply caps_drop_bounding caps_from_name caps_name"
 known_unprefixed="$known_unprefixed tty_attach tty_open"
 known_unprefixed="$known_unprefixed tty_relay_wait tty_take user_resolve"
+known_unprefixed="$known_unprefixed tty_open_in_root tty_recv_fd tty_send_fd tty_size_copy"
+known_unprefixed="$known_unprefixed attach_listen attach_server_accept attach_server_end"
+known_unprefixed="$known_unprefixed attach_server_new attach_server_run init_exec init_open"
 known_unprefixed="$known_unprefixed boot_id stack_publish_layer stack_write_layer_record "
 
 # Loads the module table into may[] (" util store ") in awk.
