@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,28 +34,28 @@ static char *short_id(const char *digest)
 	return xstrndup(digest_hex(digest), 12);
 }
 
-static int64_t image_created(const struct store_image *img)
+/* ---- images ---- */
+
+static int64_t created_sec(const char *created)
 {
 	int64_t sec = 0;
-	const char *c = jv_str(img->config, "created");
 
-	if (c && time_parse_rfc3339(c, &sec, NULL) == 0)
+	if (created && time_parse_rfc3339(created, &sec, NULL) == 0)
 		return sec;
 	return 0;
 }
 
-/* ---- images ---- */
-
 static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
-	struct store_image **imgs = NULL;
-	bool quiet = false, json = false, no_trunc = false;
+	struct store_image_info *imgs = NULL;
+	bool quiet = false, json = false, no_trunc = false, digests = false;
 	size_t n = 0;
 	struct store *s;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('q', "quiet", &quiet, "only image IDs"),
 		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs"),
+		OPT_BOOL(0, "digests", &digests, "a DIGEST column: the manifest each name points at"),
 		OPT_FORMAT('f', &json, "table (default) or json"),
 		OPT_END(),
 	};
@@ -70,48 +71,58 @@ static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			json_t *o = json_object();
 
-			jv_set_str(o, "Id", digest_hex(imgs[i]->id));
-			jv_set_str(o, "Digest", imgs[i]->manifest_digest);
-			json_object_set_new(o, "RepoTags", jv_strv(imgs[i]->tags));
-			json_object_set_new(o, "Created", json_integer(image_created(imgs[i])));
-			jv_set_str(o, "CreatedAt", jv_str(imgs[i]->config, "created"));
-			json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(imgs[i])));
+			jv_set_str(o, "Id", digest_hex(imgs[i].id));
+			jv_set_str(o, "Digest", imgs[i].manifest_digest);
+			json_object_set_new(o, "Digests", jv_strv(imgs[i].digests));
+			json_object_set_new(o, "RepoTags", jv_strv(imgs[i].tags));
+			json_object_set_new(o, "Created", json_integer(created_sec(imgs[i].created)));
+			jv_set_str(o, "CreatedAt", imgs[i].created);
+			json_object_set_new(o, "Size", json_integer((json_int_t)imgs[i].size));
 			json_array_append_new(arr, o);
 		}
 		cmd_print_json(arr);
 	} else if (quiet) {
-		char **seen = xcalloc(1, sizeof(char *));
-
-		for (size_t i = 0; i < n; i++) {
-			cleanup_free char *id = no_trunc ? xstrdup(imgs[i]->id) : short_id(imgs[i]->id);
-
-			if (strv_contains(seen, id))
-				continue;
-			strv_append(&seen, id);
-			printf("%s\n", id);
-		}
-		strv_free(seen);
+		/* One line per image ID, as podman's -q. */
+		for (size_t i = 0; i < n; i++)
+			printf("%.*s\n", no_trunc ? DIGEST_STR_LEN : 12,
+			       no_trunc ? imgs[i].id : digest_hex(imgs[i].id));
 	} else {
 		static const char *const hdr[] = { "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
 						   "SIZE", NULL };
-		struct cmd_table *t = cmd_table_new(hdr);
+		static const char *const hdr_digests[] = { "REPOSITORY", "TAG",     "DIGEST",
+							   "IMAGE ID",   "CREATED", "SIZE",
+							   NULL };
+		struct cmd_table *t = cmd_table_new(digests ? hdr_digests : hdr);
 
 		for (size_t i = 0; i < n; i++) {
-			cleanup_free char *id = no_trunc ? xstrdup(imgs[i]->id) : short_id(imgs[i]->id);
-			cleanup_free char *ago = time_ago(image_created(imgs[i]));
-			cleanup_free char *size = size_human(store_image_size(imgs[i]));
+			const struct store_image_info *img = &imgs[i];
+			cleanup_free char *id = no_trunc ? xstrdup(img->id) : short_id(img->id);
+			cleanup_free char *ago = time_ago(created_sec(img->created));
+			cleanup_free char *size = size_human(img->size);
+			size_t ntags = strv_len(img->tags);
 
-			for (size_t k = 0; imgs[i]->tags && imgs[i]->tags[k]; k++) {
+			/* A row per name; an image without one is a <none> row, as podman lists them. */
+			for (size_t k = 0; k < (ntags ? ntags : 1); k++) {
 				cleanup_free char *repo = NULL;
 				cleanup_free char *tag = NULL;
+				const char *dg = ntags ? img->tag_digests[k] : img->digests[0];
 
-				split_ref(imgs[i]->tags[k], &repo, &tag);
-				cmd_table_add(t, (const char *const[]){ repo, tag, id, ago, size });
+				if (ntags) {
+					split_ref(img->tags[k], &repo, &tag);
+				} else {
+					repo = xstrdup("<none>");
+					tag = xstrdup("<none>");
+				}
+				if (digests)
+					cmd_table_add(t, (const char *const[]){ repo, tag, dg, id, ago,
+										size });
+				else
+					cmd_table_add(t, (const char *const[]){ repo, tag, id, ago, size });
 			}
 		}
 		cmd_table_print(t, false);
 	}
-	store_image_list_free(imgs, n);
+	store_image_infos_free(imgs, n);
 	return 0;
 }
 
@@ -122,60 +133,137 @@ static int cmd_tag(struct cmd_ctx *ctx, int argc, char **argv)
 	static const struct cmd_option opts[] = { OPT_END() };
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
-	struct store_ref r;
+	char **refs = NULL;
+	size_t nrefs = 0;
 	struct store *s;
+	int ret = 0;
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 2, -1, "SOURCE and TARGET")))
 		return ctx->status;
-	if (store_image_load(s, argv[0], &img, &err) < 0)
-		return cmd_fail(ctx, err);
+	/* Every name is checked before any is written: all of them or none. */
+	refs = xcalloc((size_t)argc, sizeof(char *));
 	for (int i = 1; i < argc; i++) {
+		struct store_ref r;
+
 		if (store_ref_parse(argv[i], &r, &err) < 0) {
-			store_image_free(img);
-			return cmd_fail(ctx, err);
+			ret = cmd_fail(ctx, err);
+			goto out;
 		}
 		if (r.digest) {
 			store_ref_release(&r);
-			store_image_free(img);
-			return cmd_failf(ctx, "cannot tag with a digest reference '%s'", argv[i]);
+			ret = cmd_failf(ctx, "cannot tag with a digest reference '%s'", argv[i]);
+			goto out;
 		}
+		refs[nrefs++] = store_ref_string(&r);
 		store_ref_release(&r);
-		if (store_tag_set(s, argv[i], img->manifest_digest, img->manifest->media_type,
-				  img->manifest_size, &err) < 0) {
-			store_image_free(img);
-			return cmd_fail(ctx, err);
-		}
 	}
+	if (store_image_load(s, argv[0], &img, &err) < 0) {
+		ret = cmd_fail(ctx, err);
+		goto out;
+	}
+	/* One rewrite of index.json for every name. */
+	if (store_tags_set(s, refs, nrefs, img->manifest_digest, img->manifest->media_type,
+			   img->manifest_size, &err) < 0)
+		ret = cmd_fail(ctx, err);
+out:
+	for (size_t i = 0; i < nrefs; i++)
+		free(refs[i]);
+	free(refs);
 	store_image_free(img);
-	return 0;
+	return ret;
 }
 
 /* ---- rmi ---- */
 
-/* IDs (12 hex) of containers whose record uses image @id. Caller frees. */
-static char **containers_using(struct store *s, const char *id)
+/*
+ * Image ID -> the first container (12 hex) whose record uses it: every
+ * record read once per command, however many images are removed.
+ */
+static void containers_by_image(struct store *s, struct strmap *users)
 {
 	cleanup_strv char **ids = NULL;
-	char **users = xcalloc(1, sizeof(char *));
 
 	if (store_container_list(s, &ids, NULL) < 0)
-		return users;
+		return;
 	for (size_t i = 0; ids[i]; i++) {
 		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
 		const char *img = rec ? jv_str(rec, "Image") : NULL;
 
-		if (img && strcmp(img, id) == 0) {
-			cleanup_free char *shortid = xstrndup(ids[i], 12);
-
-			strv_append(&users, shortid);
-		}
+		if (img && !strmap_has(users, img))
+			strmap_put(users, img, xstrndup(ids[i], 12), NULL);
 	}
-	return users;
+}
+
+/* What one rmi command takes away: names, and the digests of whole images. */
+struct rmi_plan {
+	struct strmap refs;   /* names to remove */
+	struct strmap images; /* IDs going as a whole */
+	struct strmap taken;  /* ID -> how many of its names the plan takes (as a pointer-sized count) */
+	char **ref_list;      /* the names, in order */
+	char **digest_list;   /* the index digests of images going as a whole */
+	size_t n_refs, n_digests, cap_refs, cap_digests;
+};
+
+static void plan_add(char ***list, size_t *n, size_t *cap, const char *v)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*list = xrealloc(*list, *cap * sizeof(char *));
+	}
+	(*list)[(*n)++] = xstrdup(v);
+}
+
+static void plan_release(struct rmi_plan *p)
+{
+	for (size_t i = 0; i < p->n_refs; i++)
+		free(p->ref_list[i]);
+	for (size_t i = 0; i < p->n_digests; i++)
+		free(p->digest_list[i]);
+	free(p->ref_list);
+	free(p->digest_list);
+	strmap_release(&p->refs, NULL);
+	strmap_release(&p->images, NULL);
+	strmap_release(&p->taken, NULL);
+}
+
+/* Adds the name @ref of image @id to the plan. */
+static void plan_take_name(struct rmi_plan *p, const char *id, const char *ref)
+{
+	if (!strmap_add(&p->refs, ref))
+		return;
+	plan_add(&p->ref_list, &p->n_refs, &p->cap_refs, ref);
+	strmap_put(&p->taken, id, (void *)((uintptr_t)strmap_get(&p->taken, id) + 1), NULL);
+}
+
+/*
+ * Adds image @id as a whole: every name, and every manifest unless a
+ * container uses it (@keep_manifests). Each image's names are read once.
+ */
+static int plan_take_image(struct rmi_plan *p, struct store_catalog *cat, const char *id,
+			   bool keep_manifests, struct strata_error **err)
+{
+	struct store_image *img = NULL;
+
+	if (store_catalog_find(cat, id, STORE_CATALOG_NO_CONFIG, &img, err) < 0)
+		return -1;
+	for (size_t k = 0; img->tags && img->tags[k]; k++)
+		plan_take_name(p, id, img->tags[k]);
+	for (size_t k = 0; !keep_manifests && img->digests && img->digests[k]; k++)
+		plan_add(&p->digest_list, &p->n_digests, &p->cap_digests, img->digests[k]);
+	strmap_add(&p->images, id);
+	store_image_free(img);
+	return 0;
 }
 
 static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	bool force = false;
+	struct rmi_plan plan = { 0 };
+	struct strmap users = STRMAP_INIT;
+	struct store_catalog *cat = NULL;
+	struct strata_error *err = NULL;
+	char **deleted = NULL;
+	size_t n_deleted = 0, cap_deleted = 0;
+	bool force = false, users_read = false;
 	struct store *s;
 	int ret = 0;
 	const struct cmd_option opts[] = {
@@ -185,54 +273,80 @@ static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE")))
 		return ctx->status;
+	/* Every operand is resolved in one reading of index.json, and removed in one rewrite. */
+	if (store_catalog_open(s, &cat, &err) < 0)
+		return cmd_fail(ctx, err);
 	for (int i = 0; i < argc; i++) {
-		struct strata_error *err = NULL;
 		struct store_image *img = NULL;
-		cleanup_strv char **users = NULL;
-		cleanup_strv char **untag = NULL;
-		struct store_ref r;
+		cleanup_free char *norm = NULL;
 		bool by_ref = false;
+		struct store_ref r;
+		size_t taken, names;
+		const char *user;
 
-		if (store_image_load(s, argv[i], &img, &err) < 0) {
+		if (store_catalog_find(cat, argv[i], STORE_CATALOG_NO_CONFIG | STORE_CATALOG_NO_NAMES,
+				       &img, &err) < 0) {
 			ret = cmd_fail(ctx, err);
+			err = NULL;
 			continue;
 		}
-		/* By reference only that tag goes; by ID every tag of the image goes. */
-		if (store_ref_parse(argv[i], &r, NULL) == 0) {
-			cleanup_free char *norm = store_ref_string(&r);
-
-			if (strv_contains(img->tags, norm)) {
-				by_ref = true;
-				untag = xcalloc(1, sizeof(char *));
-				strv_append(&untag, norm);
-			}
+		if (strmap_has(&plan.images, img->id)) {
+			store_image_free(img);
+			continue;
+		}
+		/* By reference only that name goes; by ID every name and manifest of the image. */
+		if (!str_has_prefix(argv[i], "sha256:") && store_ref_parse(argv[i], &r, NULL) == 0) {
+			norm = store_ref_string(&r);
 			store_ref_release(&r);
+			by_ref = store_catalog_has_name(cat, norm);
 		}
-		if (!by_ref)
-			untag = strv_dup(img->tags);
-		/* The image itself goes when its last tag does. */
-		if (strv_len(untag) >= strv_len(img->tags)) {
-			users = containers_using(s, img->id);
-			if (users[0] && !force) {
-				ret = cmd_failf(ctx,
-						"image '%s' is in use by container '%s' (use -f to untag it anyway)",
-						argv[i], users[0]);
-				store_image_free(img);
-				continue;
-			}
+		taken = (uintptr_t)strmap_get(&plan.taken, img->id);
+		names = store_catalog_name_count(cat, img->id);
+		if (by_ref && taken + (strmap_has(&plan.refs, norm) ? 0 : 1) < names) {
+			plan_take_name(&plan, img->id, norm);
+			store_image_free(img);
+			continue;
 		}
-		for (size_t k = 0; untag && untag[k]; k++) {
-			if (store_tag_remove(s, untag[k], &err) < 0) {
-				ret = cmd_fail(ctx, err);
-				err = NULL;
-				break;
-			}
-			printf("Untagged: %s\n", untag[k]);
+		/* The image itself goes when its last name does. */
+		if (!users_read) {
+			containers_by_image(s, &users);
+			users_read = true;
 		}
-		if (ret == 0 && strv_len(untag) >= strv_len(img->tags) && !(users && users[0]))
-			printf("Deleted: %s\n", img->id);
+		user = strmap_get(&users, img->id);
+		if (user && !force) {
+			ret = cmd_failf(ctx,
+					"image '%s' is in use by container '%s' (use -f to untag it anyway)",
+					argv[i], user);
+			store_image_free(img);
+			continue;
+		}
+		/* A used image keeps its manifests (its containers need them), not its names. */
+		if (plan_take_image(&plan, cat, img->id, user != NULL, &err) < 0) {
+			ret = cmd_fail(ctx, err);
+			err = NULL;
+		} else if (!user) {
+			plan_add(&deleted, &n_deleted, &cap_deleted, img->id);
+		}
 		store_image_free(img);
 	}
+	store_catalog_free(cat);
+	strmap_release(&users, free);
+	if (plan.n_refs || plan.n_digests) {
+		if (store_tags_remove(s, plan.ref_list, plan.n_refs, plan.digest_list,
+				      plan.n_digests, &err) < 0) {
+			ret = cmd_fail(ctx, err);
+			goto out;
+		}
+		for (size_t k = 0; k < plan.n_refs; k++)
+			printf("Untagged: %s\n", plan.ref_list[k]);
+		for (size_t k = 0; k < n_deleted; k++)
+			printf("Deleted: %s\n", deleted[k]);
+	}
+out:
+	for (size_t k = 0; k < n_deleted; k++)
+		free(deleted[k]);
+	free(deleted);
+	plan_release(&plan);
 	return ret;
 }
 

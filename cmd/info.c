@@ -91,7 +91,7 @@ static json_t *library_versions(void)
 static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
-	struct store_image **imgs = NULL;
+	struct store_image_info *imgs = NULL;
 	cleanup_strv char **cids = NULL;
 	cleanup_json json_t *info = json_object();
 	json_t *store_o, *host, *libs;
@@ -107,11 +107,12 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
+	/* Counts and sizes come from the image summary: no blob is read. */
 	if (store_image_list(s, &imgs, &n, &err) < 0)
 		return cmd_fail(ctx, err);
 	for (size_t i = 0; i < n; i++)
-		img_bytes += store_image_size(imgs[i]);
-	store_image_list_free(imgs, n);
+		img_bytes += imgs[i].size;
+	store_image_infos_free(imgs, n);
 	if (store_container_list(s, &cids, &err) < 0)
 		return cmd_fail(ctx, err);
 

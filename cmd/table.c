@@ -11,6 +11,7 @@ struct cmd_table {
 	size_t ncols;
 	char **cells; /* row-major, header row first */
 	size_t nrows;
+	size_t cap_rows; /* grown by doubling: a row costs O(1), not a copy of the table */
 };
 
 struct cmd_table *cmd_table_new(const char *const *headers)
@@ -25,7 +26,10 @@ struct cmd_table *cmd_table_new(const char *const *headers)
 
 void cmd_table_add(struct cmd_table *t, const char *const *cells)
 {
-	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	if (t->nrows == t->cap_rows) {
+		t->cap_rows = t->cap_rows ? t->cap_rows * 2 : 16;
+		t->cells = xrealloc(t->cells, t->cap_rows * t->ncols * sizeof(char *));
+	}
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i] ? cells[i] : "");
 	t->nrows++;

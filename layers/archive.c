@@ -924,7 +924,10 @@ int layers_load(struct store *s, const char *path, char ***loaded, struct strata
 	/* Every image is complete: now it may be named. */
 	for (size_t i = 0; r == 0 && i < np; i++) {
 		if (!p[i].ref) {
-			strv_append(loaded, p[i].id);
+			/* An image without a name stays, unnamed, until rmi of its ID. */
+			r = store_image_keep(s, p[i].digest, p[i].media_type, p[i].size, err);
+			if (r == 0)
+				strv_append(loaded, p[i].id);
 			continue;
 		}
 		r = store_tag_set(s, p[i].ref, p[i].digest, p[i].media_type, p[i].size, err);

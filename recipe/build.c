@@ -465,6 +465,11 @@ static int finish(struct builder *b, struct stage_state *ss, struct strata_error
 				  ss->img->manifest->media_type, ss->img->manifest_size, err) < 0)
 			return -1;
 	}
+	/* An image built without a name stays, unnamed, until rmi of its ID (podman's dangling image). */
+	if ((!b->o->tags || !b->o->tags[0]) &&
+	    store_image_keep(b->s, ss->img->manifest_digest, ss->img->manifest->media_type,
+			     ss->img->manifest_size, err) < 0)
+		return -1;
 	if (b->o->tags && b->o->tags[0]) {
 		say(b, "COMMIT %s", b->o->tags[0]);
 		for (size_t i = 0; b->o->tags[i]; i++)

@@ -21,6 +21,7 @@ struct fsck {
 	void *arg;
 	unsigned problems;
 	unsigned repaired;
+	struct strmap sound; /* manifests checked whole already: N names of one image check it once */
 };
 
 static void problem(struct fsck *f, bool repaired, const char *fmt, ...) FMT(3, 4);
@@ -98,9 +99,31 @@ static int check_blobs(struct fsck *f, struct strata_error **err)
 	return 0;
 }
 
-/* Checks that an image manifest (or index) and what it names are present. */
+static bool check_manifest_once(struct fsck *f, const char *digest, int64_t size, const char *what,
+				int depth);
+
+/* Checks that an image manifest (or index) and what it names are present, once per digest and size. */
 static bool check_manifest(struct fsck *f, const char *digest, int64_t size, const char *what,
 			   int depth)
+{
+	cleanup_free char *key = NULL;
+	bool ok;
+
+	if (!digest || !digest_is_valid(digest)) {
+		problem(f, false, "%s: invalid digest", what);
+		return false;
+	}
+	key = xasprintf("%s/%lld", digest, (long long)size);
+	if (strmap_has(&f->sound, key))
+		return true;
+	ok = check_manifest_once(f, digest, size, what, depth);
+	if (ok)
+		strmap_add(&f->sound, key);
+	return ok;
+}
+
+static bool check_manifest_once(struct fsck *f, const char *digest, int64_t size, const char *what,
+				int depth)
 {
 	struct store *s = f->s;
 	cleanup_free char *buf = NULL;
@@ -110,10 +133,6 @@ static bool check_manifest(struct fsck *f, const char *digest, int64_t size, con
 	const char *mt;
 	bool ok = true;
 
-	if (!digest || !digest_is_valid(digest)) {
-		problem(f, false, "%s: invalid digest", what);
-		return false;
-	}
 	if (store_blob_read(s, digest, STORE_JSON_MAX, &buf, &len, &rerr) < 0) {
 		problem(f, false, "%s: manifest %s: %s", what, digest, strata_error_msg(rerr));
 		strata_error_free(rerr);
@@ -288,7 +307,7 @@ static int check_layers(struct fsck *f, struct strata_error **err)
 int store_fsck(struct store *s, bool repair, void (*report)(const char *problem, void *arg),
 	       void *arg, unsigned *problems, unsigned *repaired, struct strata_error **err)
 {
-	struct fsck f = { s, repair, report, arg, 0, 0 };
+	struct fsck f = { s, repair, report, arg, 0, 0, STRMAP_INIT };
 	int ret;
 
 	if (store_lock(s, repair ? STORE_LOCK_EXCLUSIVE : STORE_LOCK_SHARED, err) < 0)
@@ -302,6 +321,7 @@ int store_fsck(struct store *s, bool repair, void (*report)(const char *problem,
 	/* Container removal takes the lock itself. */
 	if (ret == 0)
 		ret = check_containers(&f, err);
+	strmap_release(&f.sound, NULL);
 	*problems = f.problems;
 	*repaired = f.repaired;
 	return ret;

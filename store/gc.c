@@ -15,9 +15,10 @@
 
 #include "store/store-int.h"
 
+/* Sets, not arrays: a store of N images marks and sweeps in O(N), where scans were O(N^2). */
 struct marks {
-	char **blobs;  /* reachable blob digests */
-	char **chains; /* reachable chain IDs (hex) */
+	struct strmap blobs;  /* reachable blob digests */
+	struct strmap chains; /* reachable chain IDs (hex) */
 };
 
 static void mark_chains(struct marks *m, const json_t *config)
@@ -32,8 +33,7 @@ static void mark_chains(struct marks *m, const json_t *config)
 			return;
 	chains = store_chain_ids(ids, n);
 	for (size_t i = 0; i < n; i++)
-		if (!strv_contains(m->chains, digest_hex(chains[i])))
-			strv_append(&m->chains, digest_hex(chains[i]));
+		strmap_add(&m->chains, digest_hex(chains[i]));
 }
 
 /* Marks @digest and, when it is a manifest or index, what it names. */
@@ -45,9 +45,8 @@ static void mark(struct store *s, struct marks *m, const char *digest, int depth
 	size_t len = 0;
 	const char *mt;
 
-	if (!digest_is_valid(digest) || strv_contains(m->blobs, digest))
+	if (!digest_is_valid(digest) || !strmap_add(&m->blobs, digest))
 		return;
-	strv_append(&m->blobs, digest);
 	if (depth > 4 || store_blob_size(s, digest, &size, NULL) < 0 || size > STORE_JSON_MAX)
 		return;
 	if (store_blob_read(s, digest, STORE_JSON_MAX, &buf, &len, NULL) < 0 || len == 0 ||
@@ -74,12 +73,11 @@ static void mark(struct store *s, struct marks *m, const char *digest, int depth
 		{
 			const char *d = jv_str(e, "digest");
 
-			if (d && digest_is_valid(d) && !strv_contains(m->blobs, d))
-				strv_append(&m->blobs, d);
+			if (d && digest_is_valid(d))
+				strmap_add(&m->blobs, d);
 		}
-		if (cfg && digest_is_valid(cfg)) {
-			if (!strv_contains(m->blobs, cfg))
-				strv_append(&m->blobs, cfg);
+		/* A config marked already had its chains marked too. */
+		if (cfg && digest_is_valid(cfg) && strmap_add(&m->blobs, cfg)) {
 			if (store_blob_read(s, cfg, STORE_JSON_MAX, &cbuf, &clen, NULL) == 0) {
 				cleanup_json json_t *config = json_loadb(cbuf, clen, 0, NULL);
 
@@ -165,7 +163,7 @@ static int sweep_blobs(struct store *s, struct marks *m,
 		if (de->d_name[0] == '.')
 			continue;
 		digest = xasprintf("sha256:%s", de->d_name);
-		if (strv_contains(m->blobs, digest))
+		if (strmap_has(&m->blobs, digest))
 			continue;
 		if (fstatat(s->blobs_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -199,7 +197,7 @@ static int sweep_layer(const struct store_layer_entry *e, void *arg, struct stra
 	struct sweep *w = arg;
 	cleanup_free char *trash = store_tmp_name(".gc");
 
-	if (strv_contains(w->m->chains, e->hex))
+	if (strmap_has(&w->m->chains, e->hex))
 		return 0;
 	if (renameat(e->backend_fd, e->hex, w->s->tmp_fd, trash) < 0) {
 		if (errno == ENOENT)
@@ -250,7 +248,7 @@ static int sweep_tmp(struct store *s, struct store_gc_stats *st, struct strata_e
 int store_gc(struct store *s, void (*report)(const char *what, void *arg), void *arg,
 	     struct store_gc_stats *stats, struct strata_error **err)
 {
-	struct marks m = { xcalloc(1, sizeof(char *)), xcalloc(1, sizeof(char *)) };
+	struct marks m = { STRMAP_INIT, STRMAP_INIT };
 	struct store_gc_stats st = { 0 };
 	int ret = -1;
 
@@ -273,8 +271,8 @@ out_unlock:
 out_pin:
 	flock(s->pin_fd, LOCK_UN);
 out_free:
-	strv_free(m.blobs);
-	strv_free(m.chains);
+	strmap_release(&m.blobs, NULL);
+	strmap_release(&m.chains, NULL);
 	if (stats)
 		*stats = st;
 	return ret;

@@ -37,15 +37,10 @@ void store_image_free(struct store_image *img)
 	store_manifest_free(img->manifest);
 	json_decref(img->config);
 	strv_free(img->tags);
+	strv_free(img->tag_digests);
+	strv_free(img->digests);
 	strv_free(img->diff_ids);
 	free(img);
-}
-
-void store_image_list_free(struct store_image **imgs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_image_free(imgs[i]);
-	free(imgs);
 }
 
 /* Picks this machine's entry of an index (linux/<arch>), else the first image entry. */
@@ -65,16 +60,47 @@ static const struct store_desc *pick_platform(const struct store_index *idx)
 	return NULL;
 }
 
-int store_image_load_digest(struct store *s, const char *digest, struct store_image **out,
-		      struct strata_error **err)
+/* Reads @img's config blob and fills config, diff_ids and n_layers. */
+static int image_load_config(struct store *s, struct store_image *img, struct strata_error **err)
+{
+	cleanup_free char *cfg = NULL;
+	size_t cfglen = 0;
+	json_t *diffs;
+
+	if (store_blob_read(s, img->id, STORE_JSON_MAX, &cfg, &cfglen, err) < 0)
+		return strata_wrap(err, "config of '%s'", img->manifest_digest);
+	img->config = jv_loadb(cfg, cfglen, "image config", err);
+	if (!img->config || !json_is_object(img->config))
+		return strata_fail_msg(err, EINVAL, "config '%s' is not a JSON object", img->id);
+	diffs = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+	img->diff_ids = jv_to_strv(diffs);
+	if (!img->diff_ids)
+		img->diff_ids = xcalloc(1, sizeof(char *));
+	img->n_layers = strv_len(img->diff_ids);
+	for (size_t i = 0; i < img->n_layers; i++)
+		if (!digest_is_valid(img->diff_ids[i]))
+			return strata_fail_msg(err, EINVAL, "config '%s': invalid diff_id '%s'",
+					       img->id, img->diff_ids[i]);
+	if (img->n_layers != img->manifest->n_layers)
+		return strata_fail_msg(err, EINVAL,
+				       "image '%s': manifest has %zu layers but config has %zu diff_ids",
+				       img->manifest_digest, img->manifest->n_layers, img->n_layers);
+	return 0;
+}
+
+/*
+ * Loads the image of manifest (or index) @digest; with @with_config false
+ * the config is left unread (config and diff_ids NULL, n_layers 0), which is
+ * all a listing of IDs and sizes needs.
+ */
+static int image_load(struct store *s, const char *digest, bool with_config,
+		      struct store_image **out, struct strata_error **err)
 {
 	cleanup_free char *buf = NULL;
-	cleanup_free char *cfg = NULL;
 	cleanup_json json_t *doc = NULL;
 	struct store_image *img;
-	size_t len = 0, cfglen = 0;
+	size_t len = 0;
 	const char *mt;
-	json_t *diffs;
 
 	if (store_blob_read(s, digest, STORE_JSON_MAX, &buf, &len, err) < 0)
 		return strata_wrap(err, "manifest");
@@ -99,7 +125,7 @@ int store_image_load_digest(struct store *s, const char *digest, struct store_im
 			store_index_free(idx);
 			return strata_fail_msg(err, EINVAL, "index '%s' nests another index", digest);
 		}
-		r = store_image_load_digest(s, d->digest, out, err);
+		r = image_load(s, d->digest, with_config, out, err);
 		store_index_free(idx);
 		return r;
 	}
@@ -112,38 +138,19 @@ int store_image_load_digest(struct store *s, const char *digest, struct store_im
 		goto fail;
 	}
 	memcpy(img->id, img->manifest->config.digest, DIGEST_STR_LEN);
-	if (store_blob_read(s, img->id, STORE_JSON_MAX, &cfg, &cfglen, err) < 0) {
-		strata_wrap(err, "config of '%s'", digest);
+	if (with_config && image_load_config(s, img, err) < 0)
 		goto fail;
-	}
-	img->config = jv_loadb(cfg, cfglen, "image config", err);
-	if (!img->config || !json_is_object(img->config)) {
-		strata_fail_msg(err, EINVAL, "config '%s' is not a JSON object", img->id);
-		goto fail;
-	}
-	diffs = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
-	img->diff_ids = jv_to_strv(diffs);
-	if (!img->diff_ids)
-		img->diff_ids = xcalloc(1, sizeof(char *));
-	img->n_layers = strv_len(img->diff_ids);
-	for (size_t i = 0; i < img->n_layers; i++) {
-		if (!digest_is_valid(img->diff_ids[i])) {
-			strata_fail_msg(err, EINVAL, "config '%s': invalid diff_id '%s'", img->id,
-					img->diff_ids[i]);
-			goto fail;
-		}
-	}
-	if (img->n_layers != img->manifest->n_layers) {
-		strata_fail_msg(err, EINVAL,
-				"image '%s': manifest has %zu layers but config has %zu diff_ids",
-				digest, img->manifest->n_layers, img->n_layers);
-		goto fail;
-	}
 	*out = img;
 	return 0;
 fail:
 	store_image_free(img);
 	return -1;
+}
+
+int store_image_load_digest(struct store *s, const char *digest, struct store_image **out,
+		      struct strata_error **err)
+{
+	return image_load(s, digest, true, out, err);
 }
 
 int store_image_load_manifest(struct store *s, const char *digest, struct store_image **out,
@@ -152,162 +159,479 @@ int store_image_load_manifest(struct store *s, const char *digest, struct store_
 	return store_image_load_digest(s, digest, out, err);
 }
 
-/* Gathers every tag of index.json whose entry resolves to @img's manifest. */
-static void collect_tags(struct store_image *img, const json_t *list, const char *entry_digest)
+/*
+ * The catalog: index.json read once per command, and hash maps from names,
+ * entry digests, manifest digests and image IDs to what they name, so that
+ * every lookup and listing of a command costs O(1) per name instead of a
+ * scan of index.json per name.
+ *
+ * What a listing shows of each image (ID, size, creation time) comes from
+ * ROOT/image-summary, one line per manifest digest:
+ *
+ *   strata-image-summary 1
+ *   <manifest digest> <config digest> <bytes of config + layers> <created|->
+ *   ...
+ *   end
+ *
+ * A manifest is content-addressed, so its line can never become wrong; a
+ * listing reads this one file instead of two blobs per image, and loads
+ * only the manifests it has no line for, then rewrites the file (without
+ * fsync: a lost or torn file, which has no "end", is remade from the blobs).
+ * Indexes (manifest lists) are not summarised: their pick depends on the
+ * machine.
+ */
+
+#define SUMMARY_FILE "image-summary"
+#define SUMMARY_HEADER "strata-image-summary 1\n"
+
+/* One distinct digest of index.json (a manifest, or an index naming one). */
+struct cat_entry {
+	char digest[DIGEST_STR_LEN];
+	char manifest[DIGEST_STR_LEN]; /* the manifest it resolves to (itself unless an index) */
+	char id[DIGEST_STR_LEN];       /* its image ID; empty when it does not load */
+	uint64_t bytes;		       /* config + layer blobs */
+	char *created;		       /* config "created", or NULL */
+	bool is_index;
+	struct cat_id *cid;
+};
+
+/* One image ID (config digest) and everything in index.json that resolves to it. */
+struct cat_id {
+	char id[DIGEST_STR_LEN];
+	struct cat_entry **entries; /* index order; the first is the one loaded by ID */
+	size_t n_entries, cap_entries;
+	const char **names;	    /* borrowed; index order */
+	const char **name_digests;  /* the entry digest of each name */
+	size_t n_names, cap_names;
+};
+
+struct store_catalog {
+	struct store *s;
+	json_t *index;
+	struct cat_entry **entries; /* distinct entry digests, index order */
+	size_t n_entries;
+	struct cat_id **ids;	    /* distinct IDs, in the order first seen */
+	size_t n_ids;
+	struct strmap by_entry;	    /* entry digest -> struct cat_entry */
+	struct strmap by_manifest;  /* manifest digest (also of an index's pick) -> struct cat_entry */
+	struct strmap by_id;	    /* image ID -> struct cat_id */
+	struct strmap by_name;	    /* name -> struct cat_entry */
+};
+
+void store_catalog_free(struct store_catalog *c)
 {
-	json_t *e;
-	size_t i;
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_entries; i++) {
+		free(c->entries[i]->created);
+		free(c->entries[i]);
+	}
+	for (size_t i = 0; i < c->n_ids; i++) {
+		free(c->ids[i]->entries);
+		free(c->ids[i]->names);
+		free(c->ids[i]->name_digests);
+		free(c->ids[i]);
+	}
+	free(c->entries);
+	free(c->ids);
+	strmap_release(&c->by_entry, NULL);
+	strmap_release(&c->by_manifest, NULL);
+	strmap_release(&c->by_id, NULL);
+	strmap_release(&c->by_name, NULL);
+	json_decref(c->index);
+	free(c);
+}
 
-	json_array_foreach(list, i, e)
-	{
-		const char *ref = store_index_entry_ref(e);
-		const char *dg = jv_str(e, "digest");
+static void id_add_name(struct cat_id *id, const char *name, const char *digest)
+{
+	if (id->n_names == id->cap_names) {
+		id->cap_names = id->cap_names ? id->cap_names * 2 : 4;
+		id->names = xrealloc(id->names, id->cap_names * sizeof(*id->names));
+		id->name_digests = xrealloc(id->name_digests, id->cap_names * sizeof(char *));
+	}
+	id->names[id->n_names] = name;
+	id->name_digests[id->n_names] = digest;
+	id->n_names++;
+}
 
-		if (ref && dg && strcmp(dg, entry_digest) == 0 && !strv_contains(img->tags, ref))
-			strv_append(&img->tags, ref);
+/* A summary line, parsed in place. */
+struct summary_line {
+	const char *manifest, *id, *created;
+	uint64_t bytes;
+};
+
+/*
+ * Reads ROOT/image-summary into @lines (manifest digest -> struct
+ * summary_line inside *buf). A missing, torn or unknown file reads as empty.
+ */
+static void summary_read(struct store *s, struct strmap *lines, char **buf)
+{
+	char *p, *nl;
+	size_t len = 0;
+
+	*buf = NULL;
+	if (file_read_at(s->root_fd, SUMMARY_FILE, 256u << 20, buf, &len, NULL) < 0)
+		return;
+	if (!str_has_prefix(*buf, SUMMARY_HEADER) || len < 4 || !str_has_suffix(*buf, "\nend\n"))
+		return;
+	for (p = *buf + strlen(SUMMARY_HEADER); (nl = strchr(p, '\n')); p = nl + 1) {
+		char *f[4];
+		char *q = p, *end = NULL;
+		struct summary_line *l;
+		size_t k = 0;
+
+		*nl = '\0';
+		while (k < 4 && q) {
+			f[k++] = q;
+			q = strchr(q, ' ');
+			if (q)
+				*q++ = '\0';
+		}
+		if (k != 4 || q || !digest_is_valid(f[0]) || !digest_is_valid(f[1]))
+			continue;
+		l = xcalloc(1, sizeof(*l));
+		l->manifest = f[0];
+		l->id = f[1];
+		l->bytes = strtoull(f[2], &end, 10);
+		l->created = strcmp(f[3], "-") == 0 ? NULL : f[3];
+		if (!end || *end || !strmap_put(lines, f[0], l, NULL))
+			free(l);
 	}
 }
 
-int store_image_list(struct store *s, struct store_image ***out, size_t *n,
-		     struct strata_error **err)
+/* Rewrites ROOT/image-summary with the catalog's manifests; failures only cost speed. */
+static void summary_write(struct store_catalog *c)
 {
-	cleanup_json json_t *idx = NULL;
-	struct store_image **imgs;
-	size_t count = 0, i;
+	struct sbuf b = SBUF_INIT;
+	struct strata_error *err = NULL;
+
+	sbuf_addstr(&b, SUMMARY_HEADER);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		const struct cat_entry *ce = c->entries[i];
+
+		if (!ce->id[0] || ce->is_index)
+			continue;
+		sbuf_addf(&b, "%s %s %llu %s\n", ce->digest, ce->id, (unsigned long long)ce->bytes,
+			  ce->created && !strpbrk(ce->created, " \n") ? ce->created : "-");
+	}
+	sbuf_addstr(&b, "end\n");
+	if (file_write_replace_at(c->s->root_fd, SUMMARY_FILE, b.buf, b.len, 0644, &err) < 0) {
+		log_debug("%s: %s", SUMMARY_FILE, strata_error_msg(err));
+		strata_error_free(err);
+	}
+	sbuf_release(&b);
+}
+
+/* Fills @ce from its blobs (manifest and config). */
+static int entry_load(struct store *s, struct cat_entry *ce, struct strata_error **err)
+{
+	struct store_image *img = NULL;
+	const char *created;
+
+	if (image_load(s, ce->digest, true, &img, err) < 0)
+		return -1;
+	memcpy(ce->manifest, img->manifest_digest, DIGEST_STR_LEN);
+	memcpy(ce->id, img->id, DIGEST_STR_LEN);
+	ce->bytes = store_image_size(img);
+	created = jv_str(img->config, "created");
+	ce->created = created ? xstrdup(created) : NULL;
+	ce->is_index = strcmp(ce->manifest, ce->digest) != 0;
+	store_image_free(img);
+	return 0;
+}
+
+static void catalog_add_to_id(struct store_catalog *c, struct cat_entry *ce)
+{
+	struct cat_id *id = strmap_get(&c->by_id, ce->id);
+
+	if (!id) {
+		id = xcalloc(1, sizeof(*id));
+		memcpy(id->id, ce->id, DIGEST_STR_LEN);
+		strmap_put(&c->by_id, id->id, id, NULL);
+		c->ids[c->n_ids++] = id;
+	}
+	if (id->n_entries == id->cap_entries) {
+		id->cap_entries = id->cap_entries ? id->cap_entries * 2 : 2;
+		id->entries = xrealloc(id->entries, id->cap_entries * sizeof(*id->entries));
+	}
+	id->entries[id->n_entries++] = ce;
+	ce->cid = id;
+	strmap_put(&c->by_manifest, ce->digest, ce, NULL);
+	strmap_put(&c->by_manifest, ce->manifest, ce, NULL);
+}
+
+int store_catalog_open(struct store *s, struct store_catalog **out, struct strata_error **err)
+{
+	struct store_catalog *c = xcalloc(1, sizeof(*c));
+	struct strmap summary = STRMAP_INIT;
+	cleanup_free char *summary_buf = NULL;
+	size_t i, loaded = 0, summarised = 0;
 	json_t *list, *e;
 
+	c->s = s;
 	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
-		return -1;
-	idx = store_index_load(s, err);
-	if (!idx) {
-		store_unlock(s);
-		return -1;
-	}
-	list = json_object_get(idx, "manifests");
-	imgs = xcalloc(json_array_size(list) + 1, sizeof(*imgs));
+		goto fail;
+	c->index = store_index_load(s, err);
+	store_unlock(s);
+	if (!c->index)
+		goto fail;
+	summary_read(s, &summary, &summary_buf);
+	list = json_object_get(c->index, "manifests");
+	c->entries = xcalloc(json_array_size(list) + 1, sizeof(*c->entries));
+	c->ids = xcalloc(json_array_size(list) + 1, sizeof(*c->ids));
 	json_array_foreach(list, i, e)
 	{
 		const char *dg = jv_str(e, "digest");
-		struct store_image *img = NULL;
-		struct strata_error *lerr = NULL;
-		bool dup = false;
+		const char *ref = store_index_entry_ref(e);
+		struct cat_entry *ce;
 
-		if (!dg)
+		if (!dg || !digest_is_valid(dg))
 			continue;
-		if (store_image_load_digest(s, dg, &img, &lerr) < 0) {
-			log_warn("index.json entry '%s': %s", dg, strata_error_msg(lerr));
-			strata_error_free(lerr);
-			continue;
-		}
-		for (size_t k = 0; k < count; k++) {
-			if (strcmp(imgs[k]->manifest_digest, img->manifest_digest) == 0) {
-				collect_tags(imgs[k], list, dg);
-				dup = true;
-				break;
+		ce = strmap_get(&c->by_entry, dg);
+		if (!ce) {
+			const struct summary_line *l = strmap_get(&summary, dg);
+			struct strata_error *lerr = NULL;
+
+			ce = xcalloc(1, sizeof(*ce));
+			memcpy(ce->digest, dg, DIGEST_STR_LEN);
+			strmap_put(&c->by_entry, dg, ce, NULL);
+			c->entries[c->n_entries++] = ce;
+			if (l) {
+				memcpy(ce->manifest, dg, DIGEST_STR_LEN);
+				snprintf(ce->id, sizeof(ce->id), "%s", l->id);
+				ce->bytes = l->bytes;
+				ce->created = xstrdup(l->created);
+				summarised++;
+				catalog_add_to_id(c, ce);
+			} else if (entry_load(s, ce, &lerr) < 0) {
+				log_warn("index.json entry '%s': %s", dg, strata_error_msg(lerr));
+				strata_error_free(lerr);
+			} else {
+				loaded++;
+				catalog_add_to_id(c, ce);
 			}
 		}
-		if (dup) {
-			store_image_free(img);
+		if (!ref)
 			continue;
-		}
-		collect_tags(img, list, dg);
-		imgs[count++] = img;
+		/* A name is unique in index.json; should it appear twice, the first wins. */
+		if (strmap_put(&c->by_name, ref, ce, NULL) && ce->cid)
+			id_add_name(ce->cid, ref, ce->digest);
 	}
-	store_unlock(s);
-	*out = imgs;
-	*n = count;
+	/* New manifests were read, or lines of gone ones linger: the next command reads one file. */
+	if (loaded || summarised != summary.len)
+		summary_write(c);
+	strmap_release(&summary, free);
+	*out = c;
+	return 0;
+fail:
+	strmap_release(&summary, free);
+	store_catalog_free(c);
+	return -1;
+}
+
+/* Copies the names (unless @flags has STORE_CATALOG_NO_NAMES) and entry digests of @id into @img. */
+static void image_fill_names(struct store_image *img, const struct cat_id *id, unsigned flags)
+{
+	img->digests = xcalloc(id->n_entries + 1, sizeof(char *));
+	for (size_t i = 0; i < id->n_entries; i++)
+		img->digests[i] = xstrdup(id->entries[i]->digest);
+	if (flags & STORE_CATALOG_NO_NAMES)
+		return;
+	img->tags = xcalloc(id->n_names + 1, sizeof(char *));
+	img->tag_digests = xcalloc(id->n_names + 1, sizeof(char *));
+	for (size_t i = 0; i < id->n_names; i++) {
+		img->tags[i] = xstrdup(id->names[i]);
+		img->tag_digests[i] = xstrdup(id->name_digests[i]);
+	}
+}
+
+/* Loads the image of catalog entry @ce (its config too, unless STORE_CATALOG_NO_CONFIG), names filled in. */
+static int catalog_image(struct store_catalog *c, struct cat_entry *ce, unsigned flags,
+			 struct store_image **out, struct strata_error **err)
+{
+	struct store_image *img = NULL;
+
+	if (image_load(c->s, ce->digest, !(flags & STORE_CATALOG_NO_CONFIG), &img, err) < 0)
+		return -1;
+	if (!ce->cid) {
+		/* It did not load a moment ago (the warning said why); it does now. */
+		*out = img;
+		return 0;
+	}
+	if (strcmp(img->id, ce->cid->id) != 0) {
+		/* A blob cannot change: a summary line that disagrees is corruption. */
+		store_image_free(img);
+		return strata_fail_msg(err, EIO,
+				       "manifest '%s' names config '%s', its summary said '%s' (remove '%s')",
+				       ce->digest, img->id, ce->cid->id, SUMMARY_FILE);
+	}
+	image_fill_names(img, ce->cid, flags);
+	*out = img;
+	return 0;
+}
+
+void store_image_infos_free(struct store_image_info *infos, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(infos[i].created);
+		strv_free(infos[i].tags);
+		strv_free(infos[i].tag_digests);
+		strv_free(infos[i].digests);
+	}
+	free(infos);
+}
+
+void store_catalog_list(const struct store_catalog *c, struct store_image_info **out, size_t *n)
+{
+	struct store_image_info *infos = xcalloc(c->n_ids + 1, sizeof(*infos));
+
+	for (size_t i = 0; i < c->n_ids; i++) {
+		const struct cat_id *id = c->ids[i];
+		const struct cat_entry *ce = id->entries[0];
+		struct store_image_info *in = &infos[i];
+		struct store_image tmp = { 0 };
+
+		memcpy(in->id, id->id, DIGEST_STR_LEN);
+		memcpy(in->manifest_digest, ce->manifest, DIGEST_STR_LEN);
+		in->size = ce->bytes;
+		in->created = xstrdup(ce->created);
+		image_fill_names(&tmp, id, 0);
+		in->tags = tmp.tags;
+		in->tag_digests = tmp.tag_digests;
+		in->digests = tmp.digests;
+	}
+	*out = infos;
+	*n = c->n_ids;
+}
+
+/* Adds the IDs whose ID, entry digest or manifest digest starts with @hex to @found. */
+static void match_prefix(struct store_catalog *c, const char *hex, struct strmap *found,
+			 struct cat_id **first)
+{
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct cat_entry *ce = c->entries[i];
+
+		if (!ce->cid)
+			continue;
+		if (str_has_prefix(digest_hex(ce->id), hex) || str_has_prefix(digest_hex(ce->digest), hex) ||
+		    str_has_prefix(digest_hex(ce->manifest), hex)) {
+			if (strmap_add(found, ce->id) && !*first)
+				*first = ce->cid;
+		}
+	}
+}
+
+int store_catalog_find(struct store_catalog *c, const char *spec, unsigned flags,
+		       struct store_image **out, struct strata_error **err)
+{
+	struct cat_entry *ce = NULL;
+	const char *hex = NULL;
+	struct store_ref ref;
+
+	/* A reference first, as docker does: "abc" is a name before it is an ID prefix. */
+	if (store_ref_parse(spec, &ref, NULL) == 0) {
+		if (ref.digest && !ref.tag) {
+			/* name@digest: that manifest, tagged or not, as long as it is here. */
+			ce = strmap_get(&c->by_manifest, ref.digest);
+			if (!ce && store_blob_exists(c->s, ref.digest)) {
+				struct store_image *img = NULL;
+				struct cat_id *id;
+				int r = image_load(c->s, ref.digest, !(flags & STORE_CATALOG_NO_CONFIG),
+						   &img, err);
+
+				store_ref_release(&ref);
+				if (r < 0)
+					return -1;
+				id = strmap_get(&c->by_id, img->id);
+				if (id)
+					image_fill_names(img, id, flags);
+				*out = img;
+				return 0;
+			}
+		} else {
+			cleanup_free char *norm = store_ref_string(&ref);
+
+			ce = strmap_get(&c->by_name, norm);
+		}
+		store_ref_release(&ref);
+		/* The entry named, or the one of that digest: that very manifest, not the ID's first. */
+		if (ce)
+			return catalog_image(c, ce, flags, out, err);
+	}
+
+	if (str_has_prefix(spec, "sha256:"))
+		hex = spec + 7;
+	else if (strlen(spec) >= 3)
+		hex = spec;
+	if (hex && digest_is_hex_prefix(hex)) {
+		struct strmap found = STRMAP_INIT;
+		struct cat_id *first = NULL;
+		size_t nfound;
+
+		if (strlen(hex) == DIGEST_HEX_LEN) {
+			cleanup_free char *full = xasprintf("sha256:%s", hex);
+			struct cat_id *id = strmap_get(&c->by_id, full);
+
+			/* A full ID, else a full manifest digest. */
+			if (id)
+				return catalog_image(c, id->entries[0], flags, out, err);
+			ce = strmap_get(&c->by_manifest, full);
+			if (ce)
+				return catalog_image(c, ce, flags, out, err);
+		}
+		match_prefix(c, hex, &found, &first);
+		nfound = found.len;
+		strmap_release(&found, NULL);
+		if (nfound > 1)
+			return strata_fail_msg(err, EINVAL,
+					       "image ID prefix '%s' is ambiguous: %zu images match",
+					       spec, nfound);
+		if (first) {
+			/* An entry whose own digest matched is loaded itself, else the ID's first. */
+			for (size_t i = 0; i < first->n_entries; i++)
+				if (str_has_prefix(digest_hex(first->entries[i]->digest), hex))
+					return catalog_image(c, first->entries[i], flags, out, err);
+			return catalog_image(c, first->entries[0], flags, out, err);
+		}
+	}
+	return strata_fail_msg(err, ENOENT, "image '%s' not found", spec);
+}
+
+bool store_catalog_has_name(const struct store_catalog *c, const char *name)
+{
+	return strmap_has(&c->by_name, name);
+}
+
+size_t store_catalog_name_count(const struct store_catalog *c, const char *id)
+{
+	const struct cat_id *ci = strmap_get(&c->by_id, id);
+
+	return ci ? ci->n_names : 0;
+}
+
+int store_image_list(struct store *s, struct store_image_info **out, size_t *n,
+		     struct strata_error **err)
+{
+	struct store_catalog *c = NULL;
+
+	if (store_catalog_open(s, &c, err) < 0)
+		return -1;
+	store_catalog_list(c, out, n);
+	store_catalog_free(c);
 	return 0;
 }
 
 int store_image_load(struct store *s, const char *spec, struct store_image **out,
 		     struct strata_error **err)
 {
-	cleanup_json json_t *idx = NULL;
-	struct store_ref ref;
-	cleanup_free char *norm = NULL;
-	const char *hex = NULL;
-	json_t *list, *e;
-	size_t i;
-	int ret = -1;
+	struct store_catalog *c = NULL;
+	int r;
 
-	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
+	if (store_catalog_open(s, &c, err) < 0)
 		return -1;
-	idx = store_index_load(s, err);
-	if (!idx)
-		goto out;
-	list = json_object_get(idx, "manifests");
-
-	/* A reference first, as docker does: "abc" is a name before it is an ID prefix. */
-	if (store_ref_parse(spec, &ref, NULL) == 0) {
-		norm = store_ref_string(&ref);
-		if (ref.digest && !ref.tag) {
-			/* name@digest: the manifest itself. */
-			if (store_blob_exists(s, ref.digest)) {
-				ret = store_image_load_digest(s, ref.digest, out, err);
-				store_ref_release(&ref);
-				if (ret == 0)
-					collect_tags(*out, list, (*out)->manifest_digest);
-				goto out;
-			}
-		}
-		store_ref_release(&ref);
-		json_array_foreach(list, i, e)
-		{
-			const char *r = store_index_entry_ref(e);
-
-			if (r && strcmp(r, norm) == 0) {
-				ret = store_image_load_digest(s, jv_str(e, "digest"), out, err);
-				if (ret == 0)
-					collect_tags(*out, list, jv_str(e, "digest"));
-				goto out;
-			}
-		}
-	}
-
-	if (str_has_prefix(spec, "sha256:"))
-		hex = spec + 7;
-	else if (digest_is_hex_prefix(spec) && strlen(spec) >= 3)
-		hex = spec;
-	if (hex && digest_is_hex_prefix(hex)) {
-		struct store_image *found = NULL;
-		const char *found_entry = NULL;
-
-		json_array_foreach(list, i, e)
-		{
-			const char *dg = jv_str(e, "digest");
-			struct store_image *img = NULL;
-
-			if (!dg || store_image_load_digest(s, dg, &img, NULL) < 0)
-				continue;
-			if (str_has_prefix(digest_hex(img->id), hex) ||
-			    str_has_prefix(digest_hex(img->manifest_digest), hex) ||
-			    str_has_prefix(digest_hex(dg), hex)) {
-				if (found && strcmp(found->manifest_digest, img->manifest_digest) != 0) {
-					store_image_free(img);
-					store_image_free(found);
-					strata_fail_msg(err, EINVAL,
-							"image ID prefix '%s' is ambiguous", spec);
-					goto out;
-				}
-				if (!found) {
-					found = img;
-					found_entry = dg;
-					continue;
-				}
-			}
-			store_image_free(img);
-		}
-		if (found) {
-			collect_tags(found, list, found_entry);
-			*out = found;
-			ret = 0;
-			goto out;
-		}
-	}
-	strata_fail_msg(err, ENOENT, "image '%s' not found", spec);
-out:
-	store_unlock(s);
-	return ret;
+	r = store_catalog_find(c, spec, 0, out, err);
+	store_catalog_free(c);
+	return r;
 }
 
 char **store_image_chain_ids(const struct store_image *img)

@@ -90,72 +90,168 @@ int store_tags_list(struct store *s, struct store_tag **out, size_t *n, struct s
 	return 0;
 }
 
-/* Drops every entry tagged @ref from @list; returns how many. */
-static size_t drop_ref(json_t *list, const char *ref)
+/*
+ * Rebuilds the entries of @idx without those named in @refs or whose digest
+ * is in @digests (either map may be empty), and, when @unnamed_of is not
+ * NULL, without unnamed entries of that digest. One pass: removing from a
+ * JSON array one entry at a time would cost O(n) per name. Returns how many
+ * went.
+ */
+static size_t index_filter(json_t *idx, const struct strmap *refs, const struct strmap *digests,
+			   const char *unnamed_of)
 {
-	size_t dropped = 0;
+	json_t *list = json_object_get(idx, "manifests");
+	json_t *kept = json_array();
+	size_t dropped = 0, i;
+	json_t *e;
 
-	for (size_t i = 0; i < json_array_size(list);) {
-		const char *r = store_index_entry_ref(json_array_get(list, i));
+	json_array_foreach(list, i, e)
+	{
+		const char *r = store_index_entry_ref(e);
+		const char *dg = jv_str(e, "digest");
 
-		if (r && strcmp(r, ref) == 0) {
-			json_array_remove(list, i);
+		if ((r && strmap_has(refs, r)) || (dg && strmap_has(digests, dg)) ||
+		    (!r && dg && unnamed_of && strcmp(dg, unnamed_of) == 0)) {
 			dropped++;
-		} else {
-			i++;
+			continue;
 		}
+		json_array_append(kept, e);
 	}
+	json_object_set_new(idx, "manifests", kept);
 	return dropped;
+}
+
+/* Loads index.json under the exclusive lock, which the caller releases. */
+static json_t *index_load_locked(struct store *s, struct strata_error **err)
+{
+	json_t *idx;
+
+	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+		return NULL;
+	idx = store_index_load(s, err);
+	if (!idx)
+		store_unlock(s);
+	return idx;
+}
+
+int store_tags_set(struct store *s, char *const *refs, size_t n, const char *digest,
+		   const char *media_type, int64_t size, struct strata_error **err)
+{
+	struct strmap names = STRMAP_INIT, none = STRMAP_INIT;
+	cleanup_json json_t *idx = NULL;
+	json_t *list;
+	int ret;
+
+	if (!digest_is_valid(digest))
+		return strata_fail_msg(err, EINVAL, "tag '%s': invalid digest '%s'",
+				       n ? refs[0] : "", digest);
+	if (!(idx = index_load_locked(s, err)))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		strmap_add(&names, refs[i]);
+	index_filter(idx, &names, &none, digest);
+	list = json_object_get(idx, "manifests");
+	strmap_release(&names, NULL);
+	for (size_t i = 0; i < n; i++) {
+		json_t *entry;
+
+		/* A name given twice is one entry. */
+		if (!strmap_add(&names, refs[i]))
+			continue;
+		entry = store_desc_json(media_type, digest, size);
+		json_object_set_new(entry, "annotations",
+				    json_pack("{s:s}", ANNOTATION_REF_NAME, refs[i]));
+		json_array_append_new(list, entry);
+	}
+	strmap_release(&names, NULL);
+	ret = store_index_save(s, idx, err);
+	store_unlock(s);
+	return ret;
 }
 
 int store_tag_set(struct store *s, const char *ref, const char *digest, const char *media_type,
 		  int64_t size, struct strata_error **err)
 {
 	cleanup_free char *norm = store_ref_normalize(ref, err);
-	cleanup_json json_t *idx = NULL;
-	json_t *entry, *list;
-	int ret;
 
 	if (!norm)
 		return -1;
-	if (!digest_is_valid(digest))
-		return strata_fail_msg(err, EINVAL, "tag '%s': invalid digest '%s'", norm, digest);
-	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
-		return -1;
-	idx = store_index_load(s, err);
-	if (!idx) {
-		store_unlock(s);
-		return -1;
+	return store_tags_set(s, &norm, 1, digest, media_type, size, err);
+}
+
+int store_tags_remove(struct store *s, char *const *refs, size_t n_refs, char *const *digests,
+		      size_t n_digests, struct strata_error **err)
+{
+	struct strmap names = STRMAP_INIT, dgs = STRMAP_INIT;
+	cleanup_json json_t *idx = NULL;
+	size_t dropped;
+	int ret = 0;
+
+	for (size_t i = 0; i < n_refs; i++)
+		strmap_add(&names, refs[i]);
+	for (size_t i = 0; i < n_digests; i++)
+		strmap_add(&dgs, digests[i]);
+	if (!(idx = index_load_locked(s, err))) {
+		ret = -1;
+		goto out;
 	}
-	list = json_object_get(idx, "manifests");
-	drop_ref(list, norm);
-	entry = store_desc_json(media_type, digest, size);
-	json_object_set_new(entry, "annotations", json_pack("{s:s}", ANNOTATION_REF_NAME, norm));
-	json_array_append_new(list, entry);
-	ret = store_index_save(s, idx, err);
+	dropped = index_filter(idx, &names, &dgs, NULL);
+	if (dropped)
+		ret = store_index_save(s, idx, err);
 	store_unlock(s);
+out:
+	strmap_release(&names, NULL);
+	strmap_release(&dgs, NULL);
 	return ret;
 }
 
 int store_tag_remove(struct store *s, const char *ref, struct strata_error **err)
 {
 	cleanup_free char *norm = store_ref_normalize(ref, err);
+	struct strmap names = STRMAP_INIT, none = STRMAP_INIT;
 	cleanup_json json_t *idx = NULL;
+	size_t dropped;
 	int ret;
 
 	if (!norm)
 		return -1;
-	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
+	if (!(idx = index_load_locked(s, err)))
 		return -1;
-	idx = store_index_load(s, err);
-	if (!idx) {
-		store_unlock(s);
-		return -1;
-	}
-	if (drop_ref(json_object_get(idx, "manifests"), norm) == 0) {
+	strmap_add(&names, norm);
+	dropped = index_filter(idx, &names, &none, NULL);
+	strmap_release(&names, NULL);
+	if (dropped == 0) {
 		store_unlock(s);
 		return strata_fail_msg(err, ENOENT, "no image tagged '%s'", norm);
 	}
+	ret = store_index_save(s, idx, err);
+	store_unlock(s);
+	return ret;
+}
+
+int store_image_keep(struct store *s, const char *digest, const char *media_type, int64_t size,
+		     struct strata_error **err)
+{
+	cleanup_json json_t *idx = NULL;
+	json_t *list, *e;
+	size_t i;
+	int ret;
+
+	if (!digest_is_valid(digest))
+		return strata_fail_msg(err, EINVAL, "keep image: invalid digest '%s'", digest);
+	if (!(idx = index_load_locked(s, err)))
+		return -1;
+	list = json_object_get(idx, "manifests");
+	json_array_foreach(list, i, e)
+	{
+		const char *dg = jv_str(e, "digest");
+
+		if (dg && strcmp(dg, digest) == 0) {
+			store_unlock(s);
+			return 0;
+		}
+	}
+	json_array_append_new(list, store_desc_json(media_type, digest, size));
 	ret = store_index_save(s, idx, err);
 	store_unlock(s);
 	return ret;

@@ -288,6 +288,31 @@ int store_tag_set(struct store *s, const char *ref, const char *digest, const ch
 /* Removes the tag @ref; ENOENT when absent. Takes the exclusive lock. */
 int store_tag_remove(struct store *s, const char *ref, struct strata_error **err);
 
+/*
+ * Points each of the @n @refs (valid references, normalised) at the manifest
+ * @digest, replacing previous entries of those names and an unnamed entry
+ * of @digest, in one rewrite of index.json. Takes the exclusive lock.
+ */
+int store_tags_set(struct store *s, char *const *refs, size_t n, const char *digest,
+		   const char *media_type, int64_t size, struct strata_error **err);
+
+/*
+ * Removes, in one rewrite of index.json, the entries named by one of the
+ * @n_refs @refs (already normalised; absent ones are skipped) and every
+ * entry, named or not, whose digest is one of the @n_digests @digests.
+ * Takes the exclusive lock.
+ */
+int store_tags_remove(struct store *s, char *const *refs, size_t n_refs, char *const *digests,
+		      size_t n_digests, struct strata_error **err);
+
+/*
+ * Keeps the untagged image @digest reachable: an index.json entry without a
+ * name (a dangling image, as podman keeps them), unless an entry of
+ * @digest is there already. It goes with `rmi` of its ID or a tag of it.
+ */
+int store_image_keep(struct store *s, const char *digest, const char *media_type, int64_t size,
+		     struct strata_error **err);
+
 /* Reads index.json (caller holds a lock). */
 json_t *store_index_load(struct store *s, struct strata_error **err);
 
@@ -302,15 +327,21 @@ struct store_image {
 	int64_t manifest_size;
 	struct store_manifest *manifest;
 	json_t *config;	 /* the parsed config */
-	char **tags;	 /* references in index.json that point at it */
+	char **tags;	 /* every name in index.json of this image ID, whatever its manifest */
+	char **tag_digests; /* the index.json digest each of @tags points at (same order) */
+	char **digests;	 /* every index.json digest whose image ID this is, in index order */
 	char **diff_ids; /* config rootfs.diff_ids */
 	size_t n_layers;
 };
 
 /*
  * Finds an image by reference ("busybox", "busybox:1", "name@sha256:..."),
- * by ID or manifest digest ("sha256:<hex>"), or by a unique ID prefix of at
- * least 3 hex digits. Takes the shared lock. ENOENT when none matches.
+ * by ID or manifest digest ("sha256:<hex>", or the bare 64 hex digits), or
+ * by a prefix of at least 3 hex digits that one image ID (or one of its
+ * manifest digests) starts with: several manifests of one config are one
+ * image, not an ambiguity. An ID loads its first manifest in index.json; a
+ * digest or name loads the manifest it names. Takes the shared lock. ENOENT
+ * when none matches, EINVAL when a prefix names several images.
  */
 int store_image_load(struct store *s, const char *spec, struct store_image **out,
 		     struct strata_error **err);
@@ -322,12 +353,62 @@ int store_image_load_manifest(struct store *s, const char *digest, struct store_
 /* Frees @img; NULL is fine. */
 void store_image_free(struct store_image *img);
 
-/* Every image in index.json, one per manifest digest, tags gathered. */
-int store_image_list(struct store *s, struct store_image ***out, size_t *n,
+/* What a listing shows of one image ID. */
+struct store_image_info {
+	char id[DIGEST_STR_LEN];	      /* the config digest */
+	char manifest_digest[DIGEST_STR_LEN]; /* its first manifest in index.json */
+	uint64_t size;			      /* config and layer blobs of that manifest */
+	char *created;			      /* the config's "created", or NULL */
+	char **tags;			      /* every name of the ID, in index order */
+	char **tag_digests;		      /* the index.json digest each name points at */
+	char **digests;			      /* every index.json digest of the ID */
+};
+
+/* Every image in index.json, one per image ID. Free with store_image_infos_free. */
+int store_image_list(struct store *s, struct store_image_info **out, size_t *n,
 		     struct strata_error **err);
 
-/* Frees an array from store_image_list. */
-void store_image_list_free(struct store_image **imgs, size_t n);
+/* Frees an array from store_image_list or store_catalog_list. */
+void store_image_infos_free(struct store_image_info *infos, size_t n);
+
+/*
+ * index.json read once, with maps from names, digests and image IDs to what
+ * they name: a command that resolves or lists many images opens one and
+ * pays O(1) per name. Reading takes the shared lock; the catalog is a
+ * snapshot of that moment.
+ */
+struct store_catalog;
+
+/*
+ * Reads index.json, and what a listing needs of each manifest from
+ * ROOT/image-summary, loading (and summarising) the manifests it lacks.
+ */
+int store_catalog_open(struct store *s, struct store_catalog **out, struct strata_error **err);
+
+/* Frees @c; NULL is fine. */
+void store_catalog_free(struct store_catalog *c);
+
+enum store_catalog_flags {
+	STORE_CATALOG_NO_CONFIG = 1 << 0, /* leave the config unread: config and diff_ids NULL */
+	STORE_CATALOG_NO_NAMES = 1 << 1,  /* leave tags and tag_digests NULL (digests are set) */
+};
+
+/* As store_image_load, within the catalog's snapshot; @flags from enum store_catalog_flags. */
+int store_catalog_find(struct store_catalog *c, const char *spec, unsigned flags,
+		       struct store_image **out, struct strata_error **err);
+
+/* True when @name (normalised) is a name in the catalog. */
+bool store_catalog_has_name(const struct store_catalog *c, const char *name);
+
+/* How many names the image @id has in the catalog. */
+size_t store_catalog_name_count(const struct store_catalog *c, const char *id);
+
+/*
+ * Every image of the catalog, one per image ID, in index order; images
+ * whose manifest did not load were warned about and are left out. Free
+ * with store_image_infos_free.
+ */
+void store_catalog_list(const struct store_catalog *c, struct store_image_info **out, size_t *n);
 
 /* Chain IDs of the image's layers, bottom first; caller frees with strv_free. */
 char **store_image_chain_ids(const struct store_image *img);

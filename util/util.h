@@ -92,6 +92,31 @@ char **strv_dup(char *const *v);
 /* True when @s is in @v. */
 bool strv_contains(char *const *v, const char *s);
 
+/*
+ * A hash map from strings (copied in) to borrowed pointers, O(1) per lookup
+ * and insert on average; also a set of strings (strmap_add/strmap_has).
+ * Zero-initialised (STRMAP_INIT) or strmap_init() is an empty map.
+ */
+struct strmap {
+	struct strmap_slot *slots;
+	size_t cap; /* a power of two, or 0 */
+	size_t len; /* keys held */
+};
+#define STRMAP_INIT { NULL, 0, 0 }
+
+/* Makes @m an empty map. */
+void strmap_init(struct strmap *m);
+/* Frees the keys and slots of @m (and each value with @free_value when not NULL); @m is empty after. */
+void strmap_release(struct strmap *m, void (*free_value)(void *value));
+/* Maps @key to @value; true when @key is new, else false with the previous value in *old (may be NULL). */
+bool strmap_put(struct strmap *m, const char *key, void *value, void **old);
+/* Adds @key to the set (value NULL); true when it was not there yet. */
+bool strmap_add(struct strmap *m, const char *key);
+/* True when @key is in @m. */
+bool strmap_has(const struct strmap *m, const char *key);
+/* The value of @key, or NULL when absent. */
+void *strmap_get(const struct strmap *m, const char *key);
+
 /* True when @s starts with @prefix. */
 bool str_has_prefix(const char *s, const char *prefix);
 /* True when @s ends with @suffix. */

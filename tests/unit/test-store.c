@@ -312,7 +312,7 @@ END_TEST
 START_TEST(test_image_list_groups_tags)
 {
 	cleanup_error struct strata_error *err = NULL;
-	struct store_image **imgs = NULL;
+	struct store_image_info *imgs = NULL;
 	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
 	size_t n = 0;
 
@@ -321,15 +321,15 @@ START_TEST(test_image_list_groups_tags)
 	put_image("c", "other", id, man);
 	ck_assert_ok(store_image_list(st, &imgs, &n, &err), err);
 	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(strv_len(imgs[0]->tags), 2);
-	store_image_list_free(imgs, n);
+	ck_assert_int_eq(strv_len(imgs[0].tags), 2);
+	store_image_infos_free(imgs, n);
 }
 END_TEST
 
 START_TEST(test_malformed_index_is_an_error)
 {
 	cleanup_error struct strata_error *err = NULL;
-	struct store_image **imgs = NULL;
+	struct store_image_info *imgs = NULL;
 	size_t n = 0;
 
 	unit_sh("printf '{\"manifests\": [' > '%s/index.json'", store_root(st));
