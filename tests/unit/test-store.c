@@ -309,6 +309,223 @@ START_TEST(test_index_roundtrip)
 }
 END_TEST
 
+/* Writes an image of config @cfg whose one layer is the blob of @content with @media_type. */
+static void put_image_cfg(const json_t *cfg, const char *content, const char *media_type,
+			  const char *tag, char id[DIGEST_STR_LEN], char man[DIGEST_STR_LEN])
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_desc layer = { 0 };
+	char d[DIGEST_STR_LEN];
+
+	ck_assert_ok(store_blob_put_buf(st, content, strlen(content), NULL, d, &err), err);
+	layer.media_type = (char *)media_type;
+	memcpy(layer.digest, d, DIGEST_STR_LEN);
+	layer.size = (int64_t)strlen(content);
+	ck_assert_ok(store_image_write(st, cfg, &layer, 1, tag, id, man, &err), err);
+}
+
+START_TEST(test_one_id_two_manifests)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *cfg = store_config_new(0);
+	char id1[DIGEST_STR_LEN], id2[DIGEST_STR_LEN], m1[DIGEST_STR_LEN], m2[DIGEST_STR_LEN];
+	struct store_image_info *infos = NULL;
+	struct store_image *img = NULL;
+	cleanup_free char *prefix = NULL;
+	size_t n = 0;
+
+	/* One config (one diffID), two manifests: the layer as gzip and as zstd. */
+	store_config_add_diff_id(cfg, "sha256:" "0123456789abcdef0123456789abcdef"
+				 "0123456789abcdef0123456789abcdef");
+	put_image_cfg(cfg, "as-gzip", MEDIA_OCI_LAYER_GZIP, "img:gzip", id1, m1);
+	put_image_cfg(cfg, "as-zstd", MEDIA_OCI_LAYER_ZSTD, "img:zstd", id2, m2);
+	ck_assert_str_eq(id1, id2);
+	ck_assert_str_ne(m1, m2);
+
+	/* Every way of naming it finds it; a digest loads that manifest, an ID the first. */
+	prefix = xstrndup(digest_hex(id1), 3);
+	{
+		const char *specs[] = { prefix, digest_hex(id1), id1, m1, m2, digest_hex(m2),
+					"img:zstd" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+			ck_assert_ok(store_image_load(st, specs[i], &img, &err), err);
+			ck_assert_str_eq(img->id, id1);
+			ck_assert_uint_eq(strv_len(img->tags), 2);
+			ck_assert_uint_eq(strv_len(img->digests), 2);
+			if (specs[i] == m2 || i == 5 || i == 6)
+				ck_assert_str_eq(img->manifest_digest, m2);
+			else
+				ck_assert_str_eq(img->manifest_digest, m1);
+			store_image_free(img);
+			img = NULL;
+		}
+	}
+	{
+		cleanup_free char *byname = xasprintf("img@%s", m2);
+
+		ck_assert_ok(store_image_load(st, byname, &img, &err), err);
+		ck_assert_str_eq(img->manifest_digest, m2);
+		store_image_free(img);
+	}
+
+	/* One image in a listing, each name with its own manifest digest. */
+	ck_assert_ok(store_image_list(st, &infos, &n, &err), err);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(infos[0].tags[0], "img:gzip");
+	ck_assert_str_eq(infos[0].tag_digests[0], m1);
+	ck_assert_str_eq(infos[0].tag_digests[1], m2);
+	store_image_infos_free(infos, n);
+
+	/* Removing both digests removes the image. */
+	{
+		char *dgs[] = { m1, m2 };
+
+		ck_assert_ok(store_tags_remove(st, NULL, 0, dgs, 2, &err), err);
+	}
+	ck_assert_int_eq(store_image_load(st, prefix, &img, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+}
+END_TEST
+
+/* A config differing from others by the label n=@i. */
+static json_t *config_n(int i)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *label = xasprintf("LABEL n=%d", i);
+	json_t *cfg = store_config_new(0);
+
+	ck_assert_ok(store_config_apply_change(cfg, label, &err), err);
+	store_config_add_diff_id(cfg, "sha256:" "0123456789abcdef0123456789abcdef"
+				 "0123456789abcdef0123456789abcdef");
+	return cfg;
+}
+
+START_TEST(test_prefix_of_two_ids_is_ambiguous)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct strmap seen = STRMAP_INIT;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN], d[DIGEST_STR_LEN];
+	struct store_image *img = NULL;
+	char prefix[4] = "";
+	int a = -1, b = -1;
+
+	/* Two configs whose IDs share 3 hex digits (about 80 tries). */
+	for (int i = 0; i < 100000 && b < 0; i++) {
+		cleanup_json json_t *cfg = config_n(i);
+		cleanup_free char *buf = NULL;
+		size_t len;
+		void *old = NULL;
+
+		buf = jv_dump(cfg, &len);
+		digest_buf(buf, len, d);
+		snprintf(prefix, sizeof(prefix), "%.3s", digest_hex(d));
+		if (!strmap_put(&seen, prefix, (void *)(intptr_t)(i + 1), &old)) {
+			a = (int)(intptr_t)old - 1;
+			b = i;
+		}
+	}
+	strmap_release(&seen, NULL);
+	ck_assert_int_ge(b, 0);
+	{
+		cleanup_json json_t *ca = config_n(a);
+		cleanup_json json_t *cb = config_n(b);
+
+		put_image_cfg(ca, "layer", MEDIA_OCI_LAYER, "a:1", id, man);
+		put_image_cfg(cb, "layer", MEDIA_OCI_LAYER, "b:1", id, man);
+	}
+	ck_assert_int_eq(store_image_load(st, prefix, &img, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EINVAL);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "ambiguous"));
+	/* The full ID of either is no ambiguity. */
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_image_load(st, id, &img, &err), err);
+	ck_assert_str_eq(img->id, id);
+	store_image_free(img);
+}
+END_TEST
+
+START_TEST(test_tags_set_many_and_keep)
+{
+	cleanup_error struct strata_error *err = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	struct store_tag *tags = NULL;
+	struct store_image *img = NULL;
+	char r1[] = "x:1", r2[] = "x:2", r3[] = "x:1", r4[] = "y:latest";
+	char *refs[] = { r1, r2, r3, r4 };
+	size_t n = 0;
+
+	put_image(NULL, "kept", id, man);
+	/* Without a name nothing is in index.json until it is kept. */
+	ck_assert_int_eq(store_image_load(st, id, &img, &err), -1);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_image_keep(st, man, MEDIA_OCI_MANIFEST, 10, &err), err);
+	ck_assert_ok(store_image_keep(st, man, MEDIA_OCI_MANIFEST, 10, &err), err);
+	ck_assert_ok(store_tags_list(st, &tags, &n, &err), err);
+	ck_assert_uint_eq(n, 0); /* an unnamed entry is no tag */
+	store_tags_free(tags, n);
+	ck_assert_ok(store_image_load(st, id, &img, &err), err);
+	ck_assert_uint_eq(strv_len(img->tags), 0);
+	ck_assert_uint_eq(strv_len(img->digests), 1);
+	store_image_free(img);
+
+	/* Many names in one call: duplicates once, the unnamed entry replaced. */
+	ck_assert_ok(store_tags_set(st, refs, ARRAY_SIZE(refs), man, MEDIA_OCI_MANIFEST, 10, &err),
+		     err);
+	ck_assert_ok(store_tags_list(st, &tags, &n, &err), err);
+	ck_assert_uint_eq(n, 3);
+	store_tags_free(tags, n);
+	ck_assert_ok(store_image_load(st, id, &img, &err), err);
+	ck_assert_uint_eq(strv_len(img->tags), 3);
+	ck_assert_uint_eq(strv_len(img->digests), 1);
+	store_image_free(img);
+	/* Removing names leaves the others. */
+	ck_assert_ok(store_tags_remove(st, refs, 2, NULL, 0, &err), err);
+	ck_assert_ok(store_image_load(st, id, &img, &err), err);
+	ck_assert_uint_eq(strv_len(img->tags), 1);
+	ck_assert_str_eq(img->tags[0], "y:latest");
+	store_image_free(img);
+}
+END_TEST
+
+START_TEST(test_image_summary)
+{
+	cleanup_error struct strata_error *err = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	struct store_image_info *infos = NULL;
+	cleanup_free char *buf = NULL;
+	cleanup_free char *summary = NULL;
+	size_t n = 0;
+
+	put_image("s:1", "summarised", id, man);
+	ck_assert_ok(store_image_list(st, &infos, &n, &err), err);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(infos[0].id, id);
+	ck_assert_uint_gt(infos[0].size, 0);
+	ck_assert_ptr_nonnull(infos[0].created);
+	store_image_infos_free(infos, n);
+	/* The listing wrote the summary: one line per manifest, then "end". */
+	summary = xasprintf("%s/image-summary", store_root(st));
+	ck_assert_ok(file_read_at(AT_FDCWD, summary, 1 << 20, &buf, NULL, &err), err);
+	ck_assert_ptr_nonnull(strstr(buf, man));
+	ck_assert_ptr_nonnull(strstr(buf, id));
+	ck_assert(str_has_suffix(buf, "\nend\n"));
+	/* A torn summary (no "end") is not trusted: the listing reads the blobs and rewrites it. */
+	{
+		cleanup_free char *torn = xasprintf("strata-image-summary 1\n%s sha256:%064d 1 -\n", man, 0);
+
+		ck_assert_ok(file_write_replace_at(AT_FDCWD, summary, torn, strlen(torn), 0644, &err),
+			     err);
+	}
+	ck_assert_ok(store_image_list(st, &infos, &n, &err), err);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(infos[0].id, id);
+	store_image_infos_free(infos, n);
+}
+END_TEST
+
 START_TEST(test_image_list_groups_tags)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -670,6 +887,10 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_index_roundtrip);
 	tcase_add_test(tc, test_image_list_groups_tags);
+	tcase_add_test(tc, test_one_id_two_manifests);
+	tcase_add_test(tc, test_prefix_of_two_ids_is_ambiguous);
+	tcase_add_test(tc, test_tags_set_many_and_keep);
+	tcase_add_test(tc, test_image_summary);
 	tcase_add_test(tc, test_malformed_index_is_an_error);
 	tcase_add_test(tc, test_chain_ids);
 	tcase_add_test(tc, test_manifest_parse_docker_and_reject_index);

@@ -270,6 +270,43 @@ START_TEST(test_digest_streaming_equals_whole)
 }
 END_TEST
 
+START_TEST(test_strmap)
+{
+	struct strmap m = STRMAP_INIT;
+	char key[32];
+	void *old = NULL;
+
+	ck_assert(!strmap_has(&m, "a"));
+	ck_assert_ptr_null(strmap_get(&m, "a"));
+	/* Many keys: the table grows and every key stays found. */
+	for (uintptr_t i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+		ck_assert(strmap_put(&m, key, (void *)(i + 1), NULL));
+	}
+	ck_assert_uint_eq(m.len, 20000);
+	for (uintptr_t i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "k%lu", (unsigned long)i);
+		ck_assert_ptr_eq(strmap_get(&m, key), (void *)(i + 1));
+	}
+	ck_assert(!strmap_has(&m, "k20000"));
+	/* A put on a present key replaces and returns the old value. */
+	ck_assert(!strmap_put(&m, "k7", (void *)42, &old));
+	ck_assert_ptr_eq(old, (void *)8);
+	ck_assert_ptr_eq(strmap_get(&m, "k7"), (void *)42);
+	/* The set form. */
+	ck_assert(!strmap_add(&m, "k7"));
+	ck_assert(strmap_add(&m, ""));
+	ck_assert(strmap_has(&m, ""));
+	ck_assert_uint_eq(m.len, 20001);
+	strmap_release(&m, NULL);
+	ck_assert_uint_eq(m.len, 0);
+	ck_assert(!strmap_has(&m, "k1"));
+	/* Values are freed on request. */
+	strmap_put(&m, "x", xstrdup("owned"), NULL);
+	strmap_release(&m, free);
+}
+END_TEST
+
 START_TEST(test_digest_valid)
 {
 	ck_assert(digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
@@ -501,6 +538,10 @@ Suite *unit_suite(void)
 	tc = tcase_create("files");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_write_atomic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strmap");
+	tcase_add_test(tc, test_strmap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("digests");
