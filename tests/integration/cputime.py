@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""cputime.py RUNS [--restore SRC DST]... -- CMD ARGS...
+"""cputime.py RUNS [--restore SRC DST]... [--setup SHELL-CMD] -- CMD ARGS...
 
 Runs CMD RUNS times (stdout to /dev/null) and prints the least CPU time
 (user + system, seconds) one run took: CPU time rather than wall time, and
 the least of several, so that other work on a loaded machine does not
 count. Before each run, every --restore copies file SRC over DST (a store's
-index.json saved before a command that changes it). A failing run ends with
-its status.
+index.json saved before a command that changes it), then --setup runs
+(untimed). A failing run ends with its status.
 """
 import os
 import shutil
+import subprocess
 import sys
 
 
@@ -17,15 +18,22 @@ def main():
     args = sys.argv[1:]
     runs = int(args.pop(0))
     restores = []
-    while args[0] == "--restore":
-        restores.append((args[1], args[2]))
-        args = args[3:]
+    setup = None
+    while args[0] in ("--restore", "--setup"):
+        if args[0] == "--restore":
+            restores.append((args[1], args[2]))
+            args = args[3:]
+        else:
+            setup = args[1]
+            args = args[2:]
     if args[0] == "--":
         args = args[1:]
     best = None
     for _ in range(runs):
         for src, dst in restores:
             shutil.copyfile(src, dst)
+        if setup:
+            subprocess.run(setup, shell=True, check=True, stdout=subprocess.DEVNULL)
         pid = os.fork()
         if pid == 0:
             fd = os.open(os.devnull, os.O_WRONLY)

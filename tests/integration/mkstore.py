@@ -3,6 +3,7 @@
 
     mkstore.py ROOT names N     N names (scale/one:tK) of one image
     mkstore.py ROOT images N    N distinct images (one config each) sharing one layer
+    mkstore.py ROOT containers N  N containers (c0 ... cN-1), copies of the one named "proto"
 
 The store must already hold the layer blob written by `strata import`
 (the image named "scale/base:latest"); its layer is reused so every image
@@ -25,8 +26,35 @@ def put_blob(root, data):
     return "sha256:" + dg, len(data)
 
 
+def containers(root, n):
+    """Copies of the container named "proto", records only (as a store made before the name index)."""
+    cdir = os.path.join(root, "containers")
+    proto = None
+    for d in os.listdir(cdir):
+        rec = os.path.join(cdir, d, "container.json")
+        if len(d) == 64 and os.path.exists(rec):
+            with open(rec) as f:
+                r = json.load(f)
+            if r.get("Name") == "proto":
+                proto = (d, r)
+    if not proto:
+        sys.exit("mkstore.py: no container named 'proto'")
+    for i in range(n):
+        cid = os.urandom(32).hex()
+        d = os.path.join(cdir, cid)
+        os.mkdir(d, 0o700)
+        for sub in ("upper", "work", "merged"):
+            os.mkdir(os.path.join(d, sub))
+        r = dict(proto[1], Id=cid, Name="c%d" % i)
+        with open(os.path.join(d, "container.json"), "w") as f:
+            json.dump(r, f)
+
+
 def main():
     root, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "containers":
+        containers(root, n)
+        return
     with open(os.path.join(root, "index.json")) as f:
         index = json.load(f)
     base = next(e for e in index["manifests"]
