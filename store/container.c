@@ -95,7 +95,7 @@ json_t *store_container_load(struct store *s, const char *id, struct strata_erro
 }
 
 /*
- * The names index: ROOT/containers/.names/<name> is a symlink to the ID of
+ * The names index: ROOT/container-names/<name> is a symlink to the ID of
  * the container of that name, so that finding a container by name, and
  * checking that a new name is free, reads one link instead of every record
  * (removing 1,000 containers by name read a million records). Under the
@@ -103,14 +103,15 @@ json_t *store_container_load(struct store *s, const char *id, struct strata_erro
  * it after the record has gone: a crash in between leaves a link to a
  * missing container, which counts as absent. The index is trusted once
  * .names/.complete exists; a store made before it has no index until the
- * next create builds it from the records.
+ * next lookup or create builds it from the records. It sits beside
+ * ROOT/containers/, which holds nothing but containers.
  */
-#define NAMES_DIR ".names"
+#define NAMES_DIR "container-names"
 #define NAMES_COMPLETE NAMES_DIR "/.complete"
 
 static bool names_ready(struct store *s)
 {
-	return faccessat(s->containers_fd, NAMES_COMPLETE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	return faccessat(s->root_fd, NAMES_COMPLETE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* The live container named @name by the index: fills @id and returns true. */
@@ -123,7 +124,7 @@ static bool names_lookup(struct store *s, const char *name, char id[STORE_ID_LEN
 	if (!name_is_valid(name))
 		return false;
 	link = xasprintf(NAMES_DIR "/%s", name);
-	n = readlinkat(s->containers_fd, link, target, sizeof(target) - 1);
+	n = readlinkat(s->root_fd, link, target, sizeof(target) - 1);
 	if (n != STORE_ID_LEN)
 		return false;
 	target[n] = '\0';
@@ -139,11 +140,11 @@ static int names_link(struct store *s, const char *name, const char *id, struct 
 {
 	cleanup_free char *link = xasprintf(NAMES_DIR "/%s", name);
 
-	if (symlinkat(id, s->containers_fd, link) == 0)
+	if (symlinkat(id, s->root_fd, link) == 0)
 		return 0;
 	if (errno != EEXIST)
 		return strata_fail(err, errno, "container name index: link '%s'", name);
-	if (unlinkat(s->containers_fd, link, 0) < 0 || symlinkat(id, s->containers_fd, link) < 0)
+	if (unlinkat(s->root_fd, link, 0) < 0 || symlinkat(id, s->root_fd, link) < 0)
 		return strata_fail(err, errno, "container name index: link '%s'", name);
 	return 0;
 }
@@ -158,9 +159,9 @@ static void names_unlink(struct store *s, const char *name, const char *id)
 	if (!name || !name_is_valid(name))
 		return;
 	link = xasprintf(NAMES_DIR "/%s", name);
-	n = readlinkat(s->containers_fd, link, target, sizeof(target) - 1);
+	n = readlinkat(s->root_fd, link, target, sizeof(target) - 1);
 	if (n == STORE_ID_LEN && memcmp(target, id, STORE_ID_LEN) == 0)
-		unlinkat(s->containers_fd, link, 0);
+		unlinkat(s->root_fd, link, 0);
 }
 
 /* Builds the index from every record. Caller holds the exclusive lock. */
@@ -169,7 +170,7 @@ static int names_build(struct store *s, struct strata_error **err)
 	cleanup_strv char **ids = NULL;
 	int fd;
 
-	if (mkdirat(s->containers_fd, NAMES_DIR, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(s->root_fd, NAMES_DIR, 0700) < 0 && errno != EEXIST)
 		return strata_fail(err, errno, "container name index: create");
 	if (store_container_list(s, &ids, err) < 0)
 		return -1;
@@ -180,7 +181,7 @@ static int names_build(struct store *s, struct strata_error **err)
 		if (n && name_is_valid(n) && names_link(s, n, ids[i], err) < 0)
 			return -1;
 	}
-	fd = openat(s->containers_fd, NAMES_COMPLETE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	fd = openat(s->root_fd, NAMES_COMPLETE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return strata_fail(err, errno, "container name index: mark complete");
 	close(fd);

@@ -1,6 +1,6 @@
 # Removing many containers costs O(1) per container: `rm` of 1,000
 # containers by name in one call takes under 3x the CPU time of 500 (a name
-# is one link in ROOT/containers/.names, not a read of every record). The
+# is one link in ROOT/container-names, not a read of every record). The
 # records are made as in a store from before the name index, which the
 # first lookup builds. Names stay unique; a stale link (its container gone)
 # is no name.
@@ -12,7 +12,7 @@ echo hi >"$TEST_TMP/base/bin/hello"
 tar -C "$TEST_TMP/base" -cf "$TEST_TMP/base.tar" .
 strata import "$TEST_TMP/base.tar" base >/dev/null
 strata create --name proto base /bin/hello >/dev/null
-rm -rf "$ROOT/containers/.names"
+rm -rf "$ROOT/container-names"
 cp -a "$ROOT" "$TEST_TMP/proto-root"
 
 # The store with the proto container and N copies c0..cN-1, without the name index.
@@ -35,14 +35,14 @@ assert_eq "$(strata ps -aq | wc -l)" 1 "containers left after rm of 1,000"
 sh -c "$(fill_cmd 10)"
 expect_fail strata create --name c3 base /bin/hello
 assert_contains "$out" "already in use"
-id=$(readlink "$ROOT/containers/.names/c3")
+id=$(readlink "$ROOT/container-names/c3")
 assert_exists "$ROOT/containers/$id/container.json"
 strata rm c3 >/dev/null
-assert_not_exists "$ROOT/containers/.names/c3"
-ln -s "$id" "$ROOT/containers/.names/gone"
+assert_not_exists "$ROOT/container-names/c3"
+ln -s "$id" "$ROOT/container-names/gone"
 expect_fail strata rm gone
 assert_contains "$out" "no such container"
 new=$(strata create --name gone base /bin/hello) || fail "create over a stale name link"
-assert_eq "$(readlink "$ROOT/containers/.names/gone")" "$new" "the stale link replaced"
+assert_eq "$(readlink "$ROOT/container-names/gone")" "$new" "the stale link replaced"
 strata rm gone >/dev/null
 assert_fsck_clean
