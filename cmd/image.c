@@ -563,7 +563,7 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_fail(ctx, err);
 	if (is_dir) {
 		/* A directory is a whole tree: packed as it is, mtimes clamped to SOURCE_DATE_EPOCH. */
-		struct layers_pack_opts po = { comp, 0, time_source_date_epoch() };
+		struct layers_pack_opts po = { comp, 0, time_source_date_epoch(), NULL };
 
 		r = layers_pack_dir(s, fd, LAYERS_WHITEOUT_VFS, &po, &blob, &err);
 	} else {

@@ -197,6 +197,8 @@ struct layers_pack_opts {
 	enum layers_compression compression;
 	int level;	   /* 0: the compressor's default */
 	int64_t timestamp; /* >= 0: clamp mtimes to it; -1: keep mtimes */
+	/* NULL, or a NULL-terminated list of paths (from the top, no leading '/') left out */
+	const char *const *skip;
 };
 
 /*

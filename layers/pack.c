@@ -47,6 +47,7 @@ struct packer {
 	struct strata_error *werr;
 	enum layers_whiteout wh;
 	int64_t timestamp;
+	const char *const *skip; /* paths left out, or NULL */
 	struct link *links;
 	size_t n_links, cap_links;
 	struct pathset emitted; /* pack_changes: paths already in the tar */
@@ -341,6 +342,15 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(((const struct name *)a)->key, ((const struct name *)b)->key);
 }
 
+/* True when @path is one of the paths the caller asked to leave out. */
+static bool is_skipped(const struct packer *p, const char *path)
+{
+	for (const char *const *k = p->skip; k && *k; k++)
+		if (strcmp(*k, path) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Packs the children of directory @fd (named @path, "" at the top), sorted,
  * recursively. Takes @fd (-1: the open that made it failed, errno says why).
@@ -388,6 +398,10 @@ static int walk(struct packer *p, int fd, const char *path, struct strata_error 
 		struct stat st;
 		int sub;
 
+		if (is_skipped(p, child)) {
+			read_ahead_entry_done(p->ahead);
+			continue;
+		}
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			ret = strata_fail(err, errno, "stat '%s'", child);
 			break;
@@ -422,6 +436,7 @@ static int start_blob(struct packer *p, struct store *s, const struct layers_pac
 {
 	p->outfd = -1;
 	p->timestamp = o->timestamp;
+	p->skip = o->skip;
 	if (layers_blob_writer_new(s, o->compression, o->level, &p->w, err) < 0)
 		return -1;
 	return packer_open(p, err);

@@ -36,10 +36,19 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 	cleanup_close int fd = -1;
 
 	if (c->b->has_upper) {
+		cleanup_strv char **stubs = NULL;
+		struct layers_pack_opts o = *po;
+
 		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open the upper dir");
-		return layers_pack_dir(c->s, fd, c->b->whiteout, po, blob, err);
+		/*
+		 * A running container's mount points cannot leave its upper dir
+		 * (they are mounted over): they are left out of the layer instead.
+		 */
+		stubs = overlay_ctr_stub_paths(c, fd);
+		o.skip = (const char *const *)stubs;
+		return layers_pack_dir(c->s, fd, c->b->whiteout, &o, blob, err);
 	} else {
 		cleanup_free char *top = overlay_stack_vfs_top(c->s, img, err);
 		struct layers_change *ch = NULL;
@@ -231,7 +240,7 @@ static int make_layer_dir(struct ctr *c, const struct store_image *img,
 int overlay_container_commit(struct store *s, const char *id, const struct overlay_commit_opts *o,
 			     char image_id[DIGEST_STR_LEN], struct strata_error **err)
 {
-	struct layers_pack_opts po = { o->compression, 0, o->timestamp };
+	struct layers_pack_opts po = { o->compression, 0, o->timestamp, NULL };
 	struct store_image *img = NULL;
 	struct store_desc *descs = NULL;
 	cleanup_json json_t *config = NULL;

@@ -684,6 +684,28 @@ static bool stub_like(int treefd, const char *path)
 	return true;
 }
 
+char **overlay_ctr_stub_paths(const struct ctr *c, int treefd)
+{
+	json_t *mounts = json_object_get(json_object_get(c->rec, "RunConfig"), "Mounts");
+	char **v = xcalloc(ARRAY_SIZE(launch_stubs) + json_array_size(mounts) + 1, sizeof(*v));
+	size_t i, n = 0;
+	json_t *m;
+
+	for (i = 0; i < ARRAY_SIZE(launch_stubs); i++)
+		if (stub_like(treefd, launch_stubs[i]))
+			v[n++] = xstrdup(launch_stubs[i]);
+	json_array_foreach(mounts, i, m) {
+		const char *d = jv_str(m, "Destination");
+		char *clean = d ? path_clean(d) : NULL;
+
+		if (clean && *clean && stub_like(treefd, clean))
+			v[n++] = clean;
+		else
+			free(clean);
+	}
+	return v;
+}
+
 void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
 		    bool remove)
 {

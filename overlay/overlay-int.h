@@ -148,6 +148,12 @@ void overlay_ctr_close(struct ctr *c);
  * /proc, /sys, /dev, the run's -v and --tmpfs destinations) still as it made
  * them, empty, in @treefd; with @remove they leave @treefd too.
  */
+/*
+ * The launcher's mount points still as it made them (see below) in @treefd,
+ * as paths from its top; a NULL-terminated list the caller frees (strv_free).
+ */
+char **overlay_ctr_stub_paths(const struct ctr *c, int treefd);
+
 void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
 		    bool remove);
 

@@ -361,7 +361,7 @@ static int commit_work(struct builder *b, struct stage_state *ss, json_t *config
 		       const struct recipe_instr *x, bool may_be_empty, const char *created_by,
 		       struct strata_error **err)
 {
-	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp };
+	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL };
 	cleanup_free char *by = NULL;
 	struct layers_blob blob;
 	size_t n_changes = 1;

@@ -39,6 +39,17 @@ for p in /etc/hosts /etc/hostname /etc/resolv.conf; do
 	assert_eq "$(img_type $p)" missing "commit stores the mount point $p"
 done
 assert_eq "$(img_cat /onefile)" x
+# Nor of a running one, whose mount points are still mounted over.
+strata run -d --name live busybox sh -c 'echo y >/twofile; exec sleep 60' >/dev/null
+for _ in $(seq 50); do strata exec live test -f /twofile 2>/dev/null && break; sleep 0.2; done
+strata commit live committed-live >/dev/null
+strata rm -f live >/dev/null
+IMG=committed-live:latest
+img_unpack "$IMG"
+for p in /etc/hosts /etc/hostname /etc/resolv.conf; do
+	assert_eq "$(img_type $p)" missing "commit of a running container stores the mount point $p"
+done
+assert_eq "$(img_cat /twofile)" y
 # -v targets made only to mount over are no change either.
 mkdir -p "$TEST_TMP/vol"
 strata run --name vstub -v "$TEST_TMP/vol:/mnt/data" busybox true >/dev/null
