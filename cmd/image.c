@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "launch/launch.h"
 #include "layers/layers.h"
 #include "overlay/overlay.h"
 
@@ -753,6 +754,8 @@ static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
 	/* First what killed builds left: their containers hold layers gc would keep. */
+	if (sys_is_host_root())
+		launch_cgroup_remove_dead_builds("/sys/fs/cgroup", "/proc/self/cgroup");
 	if (overlay_container_remove_orphans(s, &orphans, &err) < 0)
 		return cmd_fail(ctx, err);
 	if (orphans)

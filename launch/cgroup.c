@@ -8,6 +8,7 @@
  * fake tree in a plain directory (the unit tests) behaves like cgroupfs;
  * on cgroupfs an absent file (a controller that is not there) still fails.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -633,6 +634,59 @@ static void remove_dir(const char *dir)
 		    sf.f_type != CGROUP2_SUPER_MAGIC)
 			path_rm_rf_at(AT_FDCWD, dir, NULL);
 	}
+}
+
+/* Removes the "build-PID-N" dirs under @strata_dir whose PID no longer lives. */
+static size_t remove_dead_builds(const char *strata_dir)
+{
+	cleanup_dir DIR *d = opendir(strata_dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		cleanup_free char *dir = NULL;
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "build-", 6) != 0)
+			continue;
+		pid = strtol(de->d_name + 6, &end, 10);
+		if (end == de->d_name + 6 || *end != '-' || pid <= 0)
+			continue;
+		/* a live pid, or one reused by another process: not ours to judge */
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		dir = path_join(strata_dir, de->d_name);
+		remove_dir(dir);
+		n++;
+	}
+	return n;
+}
+
+size_t launch_cgroup_remove_dead_builds(const char *mnt, const char *self_file)
+{
+	int version = launch_cgroup_version(mnt);
+	size_t n = 0;
+
+	if (version == 2) {
+		cleanup_free char *self = self_path(self_file, "");
+		cleanup_free char *base = path_join(mnt, self);
+		cleanup_free char *dir = path_join(base, "strata");
+
+		n += remove_dead_builds(dir);
+	} else if (version == 1) {
+		for (size_t i = 0; i < N_V1; i++) {
+			cleanup_free char *cdir = path_join(mnt, v1_controllers[i]);
+			cleanup_free char *self = self_path(self_file, v1_controllers[i]);
+			cleanup_free char *base = path_join(cdir, self);
+			cleanup_free char *dir = path_join(base, "strata");
+
+			n += remove_dead_builds(dir);
+		}
+	}
+	return n;
 }
 
 void launch_cgroup_destroy(struct launch_cgroup *cg)

@@ -150,6 +150,14 @@ int launch_cgroup_stats(struct launch_cgroup *cg, struct launch_stats *st,
 /* Kills what is left in the cgroup and removes its directories; frees @cg. NULL is fine. */
 void launch_cgroup_destroy(struct launch_cgroup *cg);
 
+/*
+ * Removes the cgroup dirs of build RUN steps ("build-PID-N", made beside a
+ * container's under this process's cgroup, from @self_file) whose build
+ * process is gone, killing what is left in them; returns how many, per
+ * hierarchy.
+ */
+size_t launch_cgroup_remove_dead_builds(const char *mnt, const char *self_file);
+
 /* Frees @cg without touching the directories. NULL is fine. */
 void launch_cgroup_free(struct launch_cgroup *cg);
 

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "launch/launch.h"
 #include "overlay/overlay.h"
 #include "recipe/recipe-int.h"
 
@@ -529,6 +530,8 @@ static int build(struct store *s, const struct recipe_build_opts *o, char id[DIG
 		struct strata_error *e = NULL;
 		size_t n = 0;
 
+		if (sys_is_host_root())
+			launch_cgroup_remove_dead_builds("/sys/fs/cgroup", "/proc/self/cgroup");
 		if (overlay_container_remove_orphans(s, &n, &e) < 0) {
 			log_warn("build: %s", strata_error_msg(e));
 			strata_error_free(e);

@@ -8,7 +8,8 @@ require_root "builds run RUN steps in containers"
 import_busybox
 on_cleanup 'pkill -9 -f "sleep $MARK" 2>/dev/null; pkill -9 -f "live-$LIVE" 2>/dev/null; true'
 
-# The RUN steps' cgroup dirs of the killed builds (build-PID-*): nothing removes them yet.
+# The RUN steps' cgroup dirs of the killed builds (build-PID-*) go with gc
+# or the next build; this cleanup is for a test that fails before.
 killed=""
 on_cleanup 'for p in $killed; do find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -name "build-$p-*" -exec rmdir {} + 2>/dev/null; done; true'
 MARK=$((86400 + $$ % 10000)) # a sleep no one else runs
@@ -58,6 +59,8 @@ kill_build_in_run() {
 kill_build_in_run
 out=$(strata gc) || fail "gc after a killed build: $out"
 assert_contains "$out" "removed 1 working container of builds that are gone"
+left=$(for p in $killed; do find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -name "build-$p-*"; done)
+assert_eq "$left" "" "cgroup dirs of the killed build's RUN step after gc"
 assert_eq "$(strata ps -aq)" "" "ps -a after gc"
 assert_eq "$(mounts | wc -l)" 0 "mounts after gc"
 assert_fsck_clean
@@ -67,6 +70,8 @@ kill_build_in_run
 strata build -q -t quick "$TEST_TMP/quick" >/dev/null || fail "build after a killed build"
 assert_eq "$(strata ps -aq)" "" "ps -a after the next build"
 assert_eq "$(mounts | wc -l)" 0 "mounts after the next build"
+left=$(for p in $killed; do find /sys/fs/cgroup -mindepth 1 -maxdepth 8 -type d -name "build-$p-*"; done)
+assert_eq "$left" "" "cgroup dirs of the killed build's RUN step after the next build"
 assert_eq "$(strata run --rm quick cat /quick)" quick "the next build's image"
 assert_fsck_clean
 
