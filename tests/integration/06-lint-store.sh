@@ -8,7 +8,8 @@ mkdir -p "$w/scripts" "$w/store" "$w/overlay" "$w/cmd"
 cp "$TOP/scripts/lint.sh" "$w/scripts/"
 cp "$TOP/store/store-int.h" "$TOP/store/store.h" "$w/store/"
 git -C "$w" init -q
-lint() { (cd "$w" && sh scripts/lint.sh 2>&1); }
+# the source rules only: the copy has no objects for the symbol rules
+lint() { (cd "$w" && sh scripts/lint.sh --sources-only 2>&1); }
 
 cat >"$w/cmd/ok.c" <<'C'
 #include "store/store.h"
