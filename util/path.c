@@ -340,6 +340,26 @@ int path_open_parent_in(int rootfd, const char *path, bool create, char **base_o
 	return fd;
 }
 
+/*
+ * Opens the directory holding the last component of @clean (a cleaned path
+ * inside @rootfd) and points *@comp at that component; -1 with errno set.
+ */
+static int open_last_parent(int rootfd, char *clean, char **comp, struct strata_error **err)
+{
+	char *slash = strrchr(clean, '/');
+	int fd;
+
+	if (!slash) {
+		*comp = clean;
+		return fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	}
+	*slash = '\0';
+	fd = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
+	*slash = '/';
+	*comp = slash + 1;
+	return fd;
+}
+
 int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_error **err)
 {
 	cleanup_free char *clean = path_clean(path);
@@ -361,16 +381,7 @@ int path_mkdirs_in(int rootfd, const char *path, mode_t mode, struct strata_erro
 			continue;
 		saved = clean[i];
 		clean[i] = '\0';
-		comp = strrchr(clean, '/');
-		if (comp) {
-			*comp = '\0';
-			parent = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
-			*comp = '/';
-			comp++;
-		} else {
-			parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-			comp = clean;
-		}
+		parent = open_last_parent(rootfd, clean, &comp, err);
 		if (parent < 0) {
 			clean[i] = saved;
 			return strata_fail(err, errno, "mkdir '%s'", path);
@@ -411,16 +422,7 @@ static int mkdirs_owned(int rootfd, const char *path, mode_t mode, uid_t uid, gi
 			continue;
 		saved = clean[i];
 		clean[i] = '\0';
-		comp = strrchr(clean, '/');
-		if (comp) {
-			*comp = '\0';
-			parent = path_open_in(rootfd, clean, O_PATH | O_DIRECTORY, 0, err);
-			*comp = '/';
-			comp++;
-		} else {
-			parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-			comp = clean;
-		}
+		parent = open_last_parent(rootfd, clean, &comp, err);
 		if (parent < 0) {
 			clean[i] = saved;
 			return strata_fail(err, errno, "mkdir '%s'", path);
