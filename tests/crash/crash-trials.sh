@@ -24,7 +24,13 @@ require_root "runs containers and mounts overlays"
 N=${1:-200}
 SEED=${CRASH_SEED:-$$}
 REF=$TEST_TMP/ref
-s() { "$STRATA_BIN" --root "$ROOT" "$@"; }
+# In a trial's background subshell (CRASH_EXEC=1) s execs strata, so that
+# the pid the trial kills is strata's own and not a shell that would leave
+# it running on.
+s() {
+	[ "${CRASH_EXEC:-}" = 1 ] && exec "$STRATA_BIN" --root "$ROOT" "$@"
+	"$STRATA_BIN" --root "$ROOT" "$@"
+}
 r() { "$STRATA_BIN" --root "$REF" "$@"; }
 say() { printf '%s\n' "$*" >&2; }
 
@@ -233,7 +239,10 @@ trial() {
 	else
 		delay=$(awk -v s="$SEED" -v i="$i" -v d="$(cat "$TEST_TMP/dur-$op")" \
 			'BEGIN { srand(s + i * 7919); printf "%.3f", rand() * d / 1000 }')
-		"cmd_$op" >/dev/null 2>&1 &
+		(
+			CRASH_EXEC=1
+			"cmd_$op"
+		) >/dev/null 2>&1 &
 		pid=$!
 		sleep "$delay"
 		kill -9 $pid 2>/dev/null && was=killed || was=finished
