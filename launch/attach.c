@@ -49,7 +49,7 @@ static socklen_t sock_addr(int dirfd, struct sockaddr_un *sa)
 	return (socklen_t)sizeof(*sa);
 }
 
-int attach_listen(int dirfd, struct strata_error **err)
+int launch_attach_listen(int dirfd, struct strata_error **err)
 {
 	struct sockaddr_un sa;
 	socklen_t len = sock_addr(dirfd, &sa);
@@ -157,7 +157,7 @@ static void serve_client(struct serve *sv, size_t i)
 		ioctl(sv->master, TIOCSWINSZ, buf + 1);
 }
 
-struct attach_server *attach_server_new(int master, int log_fd, int listen_fd)
+struct attach_server *launch_attach_server_new(int master, int log_fd, int listen_fd)
 {
 	struct serve *sv = xcalloc(1, sizeof(*sv));
 
@@ -168,7 +168,7 @@ struct attach_server *attach_server_new(int master, int log_fd, int listen_fd)
 	return (struct attach_server *)sv;
 }
 
-void attach_server_accept(struct attach_server *srv, int timeout_ms)
+void launch_attach_server_accept(struct attach_server *srv, int timeout_ms)
 {
 	struct serve *sv = (struct serve *)srv;
 	struct pollfd p = { sv->listen_fd, POLLIN, 0 };
@@ -177,7 +177,7 @@ void attach_server_accept(struct attach_server *srv, int timeout_ms)
 		serve_accept(sv);
 }
 
-int attach_server_run(struct attach_server *srv, pid_t pid)
+int launch_attach_server_run(struct attach_server *srv, pid_t pid)
 {
 	struct serve *sv = (struct serve *)srv;
 	sigset_t set, old;
@@ -237,7 +237,7 @@ int attach_server_run(struct attach_server *srv, pid_t pid)
 				 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
 }
 
-void attach_server_end(struct attach_server *srv, int code)
+void launch_attach_server_end(struct attach_server *srv, int code)
 {
 	struct serve *sv = (struct serve *)srv;
 

@@ -140,14 +140,14 @@ int launch_bundle_write(const char *dir, const struct launch_spec *spec,
 		return strata_fail(err, errno, "open '%s/rootfs'", dir);
 	}
 	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &mask, err) < 0 ||
-	    user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, err) < 0) {
+	    launch_user_resolve(rootfd, spec->user, &uid, &gid, &groups, &ng, &home, err) < 0) {
 		strv_free(env);
 		json_decref(caps);
 		return -1;
 	}
 	for (int c = 0; c < 64; c++)
-		if ((mask & (1ULL << c)) && caps_name(c))
-			json_array_append_new(caps, json_string(caps_name(c)));
+		if ((mask & (1ULL << c)) && launch_caps_name(c))
+			json_array_append_new(caps, json_string(launch_caps_name(c)));
 	{
 		bool has_path = false;
 

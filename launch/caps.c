@@ -36,7 +36,7 @@ const char *const launch_default_caps[] = {
 	"CAP_KILL",	"CAP_AUDIT_WRITE",  NULL,
 };
 
-int caps_from_name(const char *name)
+int launch_caps_from_name(const char *name)
 {
 	cleanup_free char *full = NULL;
 
@@ -52,7 +52,7 @@ int caps_from_name(const char *name)
 	return -1;
 }
 
-const char *caps_name(int cap)
+const char *launch_caps_name(int cap)
 {
 	return cap >= 0 && (size_t)cap < ARRAY_SIZE(cap_names) ? cap_names[cap] : NULL;
 }
@@ -63,9 +63,9 @@ int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask,
 	uint64_t m = 0;
 
 	for (size_t i = 0; launch_default_caps[i]; i++)
-		m |= 1ULL << caps_from_name(launch_default_caps[i]);
+		m |= 1ULL << launch_caps_from_name(launch_default_caps[i]);
 	for (size_t i = 0; add && add[i]; i++) {
-		int c = caps_from_name(add[i]);
+		int c = launch_caps_from_name(add[i]);
 
 		if (!strcasecmp(add[i], "ALL")) {
 			m = (1ULL << ARRAY_SIZE(cap_names)) - 1;
@@ -76,7 +76,7 @@ int launch_caps_mask(char *const *add, char *const *drop, uint64_t *mask,
 		m |= 1ULL << c;
 	}
 	for (size_t i = 0; drop && drop[i]; i++) {
-		int c = caps_from_name(drop[i]);
+		int c = launch_caps_from_name(drop[i]);
 
 		if (!strcasecmp(drop[i], "ALL")) {
 			m = 0;
@@ -100,7 +100,7 @@ static int last_cap(void)
 	return atoi(s);
 }
 
-int caps_drop_bounding(uint64_t mask, struct strata_error **err)
+int launch_caps_drop_bounding(uint64_t mask, struct strata_error **err)
 {
 	int last = last_cap();
 
@@ -111,7 +111,7 @@ int caps_drop_bounding(uint64_t mask, struct strata_error **err)
 	return 0;
 }
 
-int caps_apply(uint64_t mask, struct strata_error **err)
+int launch_caps_apply(uint64_t mask, struct strata_error **err)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];

@@ -259,7 +259,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	if (spec.tty && notify_fd >= 0) {
 		cleanup_close int dfd = store_container_dirfd(s, id, err);
 
-		if (dfd < 0 || (listen_fd = attach_listen(dfd, err)) < 0)
+		if (dfd < 0 || (listen_fd = launch_attach_listen(dfd, err)) < 0)
 			goto out_spec;
 	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
@@ -288,13 +288,14 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 		close(notify_fd);
 	}
 	if (listen_fd >= 0) {
-		srv = attach_server_new(master, out_fd, listen_fd);
+		srv = launch_attach_server_new(master, out_fd, listen_fd);
 		/* run -it: the caller attaches at once; nothing may be written before it has */
 		if (io->wait_client)
-			attach_server_accept(srv, 10000);
-		*status = attach_server_run(srv, pid);
+			launch_attach_server_accept(srv, 10000);
+		*status = launch_attach_server_run(srv, pid);
 	} else {
-		*status = master >= 0 ? tty_relay_wait(pid, master, true) : launch_wait(pid, true);
+		*status =
+		    master >= 0 ? launch_tty_relay_wait(pid, master, true) : launch_wait(pid, true);
 	}
 	finished = now_rfc3339();
 	json_decref(state);
@@ -318,7 +319,7 @@ out_umount:
 		}
 	}
 	/* the clients learn the status once the record says it (or is gone, --rm) */
-	attach_server_end(srv, *status);
+	launch_attach_server_end(srv, *status);
 out_spec:
 	if (listen_fd >= 0) {
 		cleanup_close int dfd = store_container_dirfd(s, id, NULL);

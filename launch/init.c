@@ -42,7 +42,7 @@ extern const unsigned char launch_init_blob_end[];
 #define MFD_EXEC 0x0010U
 #endif
 
-int init_open(struct strata_error **err)
+int launch_init_open(struct strata_error **err)
 {
 	const unsigned char *p = launch_init_blob;
 	size_t left = (size_t)(launch_init_blob_end - launch_init_blob);
@@ -78,8 +78,8 @@ int init_open(struct strata_error **err)
 	return steal_fd(&fd);
 }
 
-int init_exec(int init_fd, char *const *argv, char *const *env, int err_fd,
-	      struct strata_error **err)
+int launch_init_exec(int init_fd, char *const *argv, char *const *env, int err_fd,
+		     struct strata_error **err)
 {
 	size_t n = 0;
 	cleanup_free char **args = NULL;

@@ -515,9 +515,9 @@ static int child_terminal(const struct child_args *a, struct strata_error **err)
 {
 	int master, slave;
 
-	if (tty_open_in_root(&master, &slave, err) < 0)
+	if (launch_tty_open_in_root(&master, &slave, err) < 0)
 		return -1;
-	if (tty_take(slave, err) < 0 || tty_send_fd(a->sync_fd, master, err) < 0) {
+	if (launch_tty_take(slave, err) < 0 || launch_tty_send_fd(a->sync_fd, master, err) < 0) {
 		close(master);
 		return -1;
 	}
@@ -576,10 +576,10 @@ static int drop_privileges(const struct launch_spec *spec, uint64_t caps,
 {
 	if (spec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return strata_fail(err, errno, "no_new_privs");
-	if (caps_drop_bounding(caps, err) < 0 ||
+	if (launch_caps_drop_bounding(caps, err) < 0 ||
 	    (!spec->no_seccomp && launch_seccomp_load(caps, err) < 0) ||
 	    become_user(u->uid, u->gid, u->groups, u->n_groups, err) < 0 ||
-	    caps_apply(caps, err) < 0)
+	    launch_caps_apply(caps, err) < 0)
 		return -1;
 	return 0;
 }
@@ -654,16 +654,16 @@ static _Noreturn void child_main(struct child_args *a)
 	rootfd = fd;
 	if (spec->tty && child_terminal(a, &err) < 0)
 		child_die(a->err_fd, err);
-	if (user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
-			 &err) < 0 ||
+	if (launch_user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
+				&err) < 0 ||
 	    child_chdir(rootfd, spec->cwd, &err) < 0)
 		child_die(a->err_fd, err);
 	env = child_env(spec, u.home);
-	if ((spec->init && (init_fd = init_open(&err)) < 0) ||
+	if ((spec->init && (init_fd = launch_init_open(&err)) < 0) ||
 	    child_drop_privileges(a, &u, &err) < 0)
 		child_die(a->err_fd, err);
 	if (spec->init) {
-		init_exec(init_fd, spec->argv, env, a->err_fd, &err);
+		launch_init_exec(init_fd, spec->argv, env, a->err_fd, &err);
 		child_die(a->err_fd, err);
 	}
 	environ = env;
@@ -732,14 +732,14 @@ static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch
 	if (r == 0 && spec->cgroup && !placed)
 		r = launch_cgroup_add(spec->cgroup, child, &e);
 	if (r == 0 && spec->tty) {
-		master = tty_recv_fd(sock, &e);
+		master = launch_tty_recv_fd(sock, &e);
 		r = master < 0 ? -1 : 0;
 		if (r == 0 && spec->tty_rows && spec->tty_cols) {
 			struct winsize ws = { .ws_row = spec->tty_rows, .ws_col = spec->tty_cols };
 
 			ioctl(master, TIOCSWINSZ, &ws);
 		} else if (r == 0) {
-			tty_size_copy(0, master);
+			launch_tty_size_copy(0, master);
 		}
 	}
 	if (r == 0 && send(sock, "g", 1, MSG_NOSIGNAL) != 1)
@@ -889,7 +889,7 @@ int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 		*status = launch_wait(pid, spec->forward_signals);
 		return 0;
 	}
-	*status = tty_relay_wait(pid, master, spec->forward_signals);
+	*status = launch_tty_relay_wait(pid, master, spec->forward_signals);
 	close(master);
 	return 0;
 }
@@ -978,9 +978,9 @@ static int exec_terminal(const struct exec_args *x, struct strata_error **err)
 	int master, slave;
 	char go;
 
-	if (tty_open_in_root(&master, &slave, err) < 0)
+	if (launch_tty_open_in_root(&master, &slave, err) < 0)
 		return -1;
-	if (tty_take(slave, err) < 0 || tty_send_fd(x->tty_sock, master, err) < 0) {
+	if (launch_tty_take(slave, err) < 0 || launch_tty_send_fd(x->tty_sock, master, err) < 0) {
 		close(master);
 		return -1;
 	}
@@ -1009,8 +1009,8 @@ static _Noreturn void exec_inner(const struct exec_args *x)
 		dup2(spec->stdout_fd, 1);
 		dup2(spec->stderr_fd, 2);
 	}
-	if (user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
-			 &e) < 0)
+	if (launch_user_resolve(rootfd, spec->user, &u.uid, &u.gid, &u.groups, &u.n_groups, &u.home,
+				&e) < 0)
 		child_die(x->err_fd, e);
 	if (chdir(spec->cwd && *spec->cwd ? spec->cwd : "/") < 0) {
 		strata_fail(&e, errno, "working directory '%s'", spec->cwd);
@@ -1099,9 +1099,9 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 	}
 	if (tsock[0] >= 0) {
 		/* EOF instead of a pty: the process died; its error is on the pipe */
-		master = tty_recv_fd(tsock[0], NULL);
+		master = launch_tty_recv_fd(tsock[0], NULL);
 		if (master >= 0) {
-			tty_size_copy(0, master);
+			launch_tty_size_copy(0, master);
 			if (send(tsock[0], "g", 1, MSG_NOSIGNAL) != 1)
 				log_debug("exec: the process is gone");
 		}
@@ -1113,7 +1113,7 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 		waitpid(child, NULL, 0);
 		return strata_fail_msg(err, EIO, "the exec'd process sent no pseudo-terminal");
 	}
-	*status = master >= 0 ? tty_relay_wait(child, master, spec->forward_signals)
+	*status = master >= 0 ? launch_tty_relay_wait(child, master, spec->forward_signals)
 			      : launch_wait(child, spec->forward_signals);
 	return 0;
 }

@@ -31,7 +31,7 @@
 #define TIOCGPTPEER _IO('T', 0x41)
 #endif
 
-int tty_open_in_root(int *master, int *slave, struct strata_error **err)
+int launch_tty_open_in_root(int *master, int *slave, struct strata_error **err)
 {
 	cleanup_close int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -55,7 +55,7 @@ int tty_open_in_root(int *master, int *slave, struct strata_error **err)
 	return 0;
 }
 
-int tty_take(int slave, struct strata_error **err)
+int launch_tty_take(int slave, struct strata_error **err)
 {
 	if (setsid() < 0 && errno != EPERM)
 		return strata_fail(err, errno, "new session");
@@ -68,7 +68,7 @@ int tty_take(int slave, struct strata_error **err)
 	return 0;
 }
 
-int tty_send_fd(int sock, int fd, struct strata_error **err)
+int launch_tty_send_fd(int sock, int fd, struct strata_error **err)
 {
 	char byte = 't';
 	struct iovec iov = { &byte, 1 };
@@ -93,7 +93,7 @@ int tty_send_fd(int sock, int fd, struct strata_error **err)
 	return 0;
 }
 
-int tty_recv_fd(int sock, struct strata_error **err)
+int launch_tty_recv_fd(int sock, struct strata_error **err)
 {
 	char byte;
 	struct iovec iov = { &byte, 1 };
@@ -120,7 +120,7 @@ int tty_recv_fd(int sock, struct strata_error **err)
 	return fd;
 }
 
-void tty_size_copy(int from, int master)
+void launch_tty_size_copy(int from, int master)
 {
 	struct winsize ws;
 
@@ -149,7 +149,7 @@ static void copy_some(int from, int to, bool *open_end)
 	}
 }
 
-int tty_relay_wait(pid_t pid, int master, bool forward_signals)
+int launch_tty_relay_wait(pid_t pid, int master, bool forward_signals)
 {
 	static const int fwd[] = { SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct termios saved, raw;
@@ -193,7 +193,7 @@ int tty_relay_wait(pid_t pid, int master, bool forward_signals)
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGWINCH)
-					tty_size_copy(0, master);
+					launch_tty_size_copy(0, master);
 				else if (si.ssi_signo != SIGCHLD)
 					kill(pid, (int)si.ssi_signo);
 			}

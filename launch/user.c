@@ -50,8 +50,8 @@ static size_t fields(char *line, char **f, size_t max)
 	return n;
 }
 
-int user_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid, gid_t **groups,
-		 size_t *n_groups, char **home, struct strata_error **err)
+int launch_user_resolve(int rootfd, const char *spec, uid_t *uid, gid_t *gid, gid_t **groups,
+			size_t *n_groups, char **home, struct strata_error **err)
 {
 	cleanup_free char *u = xstrdup(spec && *spec ? spec : "0");
 	cleanup_free char *passwd = read_etc(rootfd, "etc/passwd");

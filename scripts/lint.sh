@@ -26,17 +26,6 @@ allow="util=;store=util;layers=util store;overlay=util store layers;"
 allow="${allow}launch=util store overlay;registry=util store layers;"
 allow="${allow}recipe=util store layers overlay launch registry;cmd=ANY"
 
-# Symbols that keep a name without the module's prefix until they are
-# renamed (launch/'s helpers) or moved (overlay's layer-dir records, which go
-# to layers/, and boot_id, which goes to util/). Remove a name once it is gone.
-known_unprefixed=" caps_apply caps_drop_bounding caps_from_name caps_name"
-known_unprefixed="$known_unprefixed tty_attach tty_open"
-known_unprefixed="$known_unprefixed tty_relay_wait tty_take user_resolve"
-known_unprefixed="$known_unprefixed tty_open_in_root tty_recv_fd tty_send_fd tty_size_copy"
-known_unprefixed="$known_unprefixed attach_listen attach_server_accept attach_server_end"
-known_unprefixed="$known_unprefixed attach_server_new attach_server_run init_exec init_open"
-known_unprefixed="$known_unprefixed boot_id stack_publish_layer stack_write_layer_record "
-
 # Loads the module table into may[] (" util store ") in awk.
 awk_table='
 	function load_table(allow,   n, i, rows, kv) {
@@ -122,7 +111,7 @@ for m in $modules; do
 		$3 ~ /^[TDBRVWCGS]$/ { print "D", m, o, $2 }'
 done >"$syms"
 
-awk -v allow="$allow" -v known="$known_unprefixed" -v curl="$build/registry/curl-load.o" \
+awk -v allow="$allow" -v curl="$build/registry/curl-load.o" \
 	"$awk_table"'
 	BEGIN {
 		load_table(allow)
@@ -162,8 +151,6 @@ awk -v allow="$allow" -v known="$known_unprefixed" -v curl="$build/registry/curl
 			next
 		p = m "_"
 		if (index(s, p) == 1 || (m == "registry" && index(s, "reg_") == 1))
-			next
-		if (index(known, " " s " "))
 			next
 		printf "lint: %s: defines %s%s%s without the prefix of module %s%s%s (%s)\n", \
 			o, q, s, q, q, m, q, m == "registry" ? "registry_ or reg_" : p

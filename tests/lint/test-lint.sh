@@ -87,6 +87,12 @@ plant_object layers planted 'int helper_count; void helper(void); void helper(vo
 expect_fail "a symbol without the module's prefix" \
 	"build/layers/planted.o: defines 'helper' without the prefix of module 'layers'"
 
+# No name is exempt: launch's helpers once kept their bare names (tty_take).
+fresh
+plant_object launch planted 'int tty_take(int fd); int tty_take(int fd) { return fd; }'
+expect_fail "a launch helper without the module's prefix" \
+	"build/launch/planted.o: defines 'tty_take' without the prefix of module 'launch'"
+
 fresh
 plant_object util planted 'int json_frob(void); int json_frob(void) { return 0; }'
 expect_fail "a util symbol in a dependency's namespace" \
