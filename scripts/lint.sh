@@ -7,7 +7,9 @@
 #   its own or lower modules' definitions, or to libraries (nm);
 # - struct store is opaque outside store/: no access to its fields there;
 # - every symbol a module's objects define carries the module's prefix (util:
-#   its topics, never a dependency's namespace).
+#   its topics, never a dependency's namespace);
+# - no function in the security paths (layers/, launch/, util/) is longer than
+#   $max_function_lines lines between its braces.
 # Usage: scripts/lint.sh [--sources-only | BUILD_DIR] (the objects, default
 # build), from the tree's top; --sources-only checks the files without objects.
 # A handful of processes in all: the machine it runs on may be busy.
@@ -20,6 +22,7 @@ if [ "${1:-}" = --sources-only ]; then
 fi
 build=${1:-build}
 modules="util store layers overlay launch registry recipe cmd"
+max_function_lines=120
 
 # The module table: who may use whom ("ANY": every module).
 allow="util=;store=util;layers=util store;overlay=util store layers;"
@@ -88,6 +91,33 @@ for f in $files; do
 		echo "lint: $f:${hit%%:*}: uses a field of struct store outside store/ (use a store_ function)"
 	done | grep . && fail=1
 done
+
+# ---- function length in the security paths ----
+# A function's body runs from its opening brace at the start of a line (or at
+# the end of a signature line that starts there) to the next closing brace
+# at the start of a line: the kernel style that clang-format keeps.
+for f in $files; do
+	[ -f "$f" ] || continue
+	case "$f" in layers/*.c | launch/*.c | util/*.c) ;; *) continue ;; esac
+	echo "$f"
+done | xargs -r awk -v max="$max_function_lines" '
+	FNR == 1 { sig = ""; inside = 0 }
+	!inside && /^[A-Za-z_].*\(/ { sig = $0 }
+	!inside && (/^\{/ || (/^[A-Za-z_].*\)[^;=]*\{[ \t]*$/)) {
+		inside = 1; start = FNR
+		name = sig; sub(/\(.*/, "", name); sub(/.*[ *]/, "", name)
+		next
+	}
+	inside && /^\}/ {
+		inside = 0
+		if (FNR - start - 1 > max) {
+			printf "lint: %s:%d: function %s is %d lines long (at most %d in layers/, " \
+				"launch/, util/: split it by stage or by case)\n", \
+				FILENAME, start, name, FNR - start - 1, max
+			bad = 1
+		}
+	}
+	END { exit bad }' || fail=1
 
 # ---- symbols, from the objects ----
 if [ $objects = 0 ]; then

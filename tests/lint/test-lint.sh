@@ -98,6 +98,56 @@ plant_object util planted 'int json_frob(void); int json_frob(void) { return 0; 
 expect_fail "a util symbol in a dependency's namespace" \
 	"build/util/planted.o: defines 'json_frob' in a dependency's namespace"
 
+fresh
+printf 'int overlay_planted_fd(struct store *s);\nint overlay_planted_fd(struct store *s)\n{\n\treturn s->layers_fd;\n}\n' \
+	>>"$tmp/t/overlay/stack.c"
+expect_fail "a field of struct store used outside store/" \
+	"overlay/stack.c:"
+grep -qF "uses a field of struct store outside store/" "$tmp/out" ||
+	{ echo "FAIL: the store field rule is not the one that failed: $(cat "$tmp/out")"; failed=1; }
+
+# plant_function FILE LINES OPEN: appends to FILE of the copy a function of
+# LINES body lines, its brace on a line of its own (OPEN=own) or at the end of
+# the signature (OPEN=end).
+plant_function() {
+	{
+		if [ "$3" = own ]; then
+			printf 'int planted_long(int x);\nint planted_long(int x)\n{\n'
+		else
+			printf 'int planted_long(int x);\nint planted_long(int x) {\n'
+		fi
+		i=1
+		while [ $i -lt "$2" ]; do
+			printf '\tx += %d;\n' $i
+			i=$((i + 1))
+		done
+		printf '\treturn x;\n}\n'
+	} >>"$tmp/t/$1"
+}
+
+fresh
+plant_function layers/dir.c 121 own
+expect_fail "a function of 121 lines in layers/" \
+	"layers/dir.c:"
+grep -qF "function planted_long is 121 lines long" "$tmp/out" ||
+	{ echo "FAIL: the long function is not named: $(cat "$tmp/out")"; failed=1; }
+
+fresh
+plant_function util/path.c 125 end
+expect_fail "a function of 125 lines in util/, its brace on the signature line" \
+	"function planted_long is 125 lines long"
+
+fresh
+plant_function launch/spawn.c 120 own
+plant_function store/blob.c 200 own
+if lint; then
+	echo "ok: a function of 120 lines in launch/, a longer one in store/"
+else
+	echo "FAIL: the lint refuses a function of 120 lines in launch/ or one outside the security paths:"
+	cat "$tmp/out"
+	failed=1
+fi
+
 # A prefixed symbol, and a use of a lower module, are fine.
 fresh
 plant_object layers planted 'extern void store_free(void *); void layers_planted(void *p); void layers_planted(void *p) { store_free(p); }'
