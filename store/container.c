@@ -266,16 +266,43 @@ out:
  * fsyncs (a torn record left by a crash is skipped by ps, reported by fsck
  * and removed by rm).
  */
-static int write_record(struct store *s, const char *rel, const json_t *record,
+static int write_record(int dirfd, const char *rel, const json_t *record,
 			struct strata_error **err)
 {
 	size_t len;
 	cleanup_free char *buf = NULL;
 
 	if (!json_is_true(json_object_get(record, "Volatile")))
-		return jv_write_at(s->containers_fd, rel, record, err);
+		return jv_write_at(dirfd, rel, record, err);
 	buf = jv_dump(record, &len);
-	return file_write_replace_at(s->containers_fd, rel, buf, len, 0644, err);
+	return file_write_replace_at(dirfd, rel, buf, len, 0644, err);
+}
+
+/*
+ * Makes containers/@id with its record in one step: the dir is made and
+ * filled in tmp/, then renamed into place, so that a crash at any point
+ * leaves either no container or a whole one (a dir in tmp is gc's).
+ */
+static int publish_new(struct store *s, const char *id, const json_t *record,
+		       struct strata_error **err)
+{
+	cleanup_free char *stage = store_tmp_name(".ctr");
+	cleanup_free char *rel = xasprintf("%s/" RECORD, stage);
+
+	if (mkdirat(s->tmp_fd, stage, 0700) < 0)
+		return strata_fail(err, errno, "create container directory");
+	if (write_record(s->tmp_fd, rel, record, err) < 0)
+		goto fail;
+	if (renameat(s->tmp_fd, stage, s->containers_fd, id) < 0) {
+		strata_fail(err, errno, "create container directory");
+		goto fail;
+	}
+	if (!json_is_true(json_object_get(record, "Volatile")))
+		fsync(s->containers_fd); /* the new entry, durable as its record */
+	return 0;
+fail:
+	path_rm_rf_at(s->tmp_fd, stage, NULL);
+	return -1;
 }
 
 int store_container_create(struct store *s, const char *name, json_t *record,
@@ -283,7 +310,6 @@ int store_container_create(struct store *s, const char *name, json_t *record,
 {
 	cleanup_free char *gen = NULL;
 	cleanup_free char *created = NULL;
-	cleanup_free char *rel = NULL;
 	char other[STORE_ID_LEN + 1];
 	int64_t now = time_now_ns();
 
@@ -333,14 +359,7 @@ int store_container_create(struct store *s, const char *name, json_t *record,
 	/* The name first: a crash before the record leaves a link to nothing, which is no name. */
 	if (names_link(s, name, id, err) < 0)
 		goto fail;
-	if (mkdirat(s->containers_fd, id, 0700) < 0) {
-		strata_fail(err, errno, "create container directory");
-		names_unlink(s, name, id);
-		goto fail;
-	}
-	rel = xasprintf("%s/" RECORD, id);
-	if (write_record(s, rel, record, err) < 0) {
-		path_rm_rf_at(s->containers_fd, id, NULL);
+	if (publish_new(s, id, record, err) < 0) {
 		names_unlink(s, name, id);
 		goto fail;
 	}
@@ -365,7 +384,7 @@ int store_container_save(struct store *s, const char *id, const json_t *record,
 		store_unlock(s);
 		return strata_fail(err, errno, "container '%.12s'", id);
 	}
-	ret = write_record(s, rel, record, err);
+	ret = write_record(s->containers_fd, rel, record, err);
 	store_unlock(s);
 	return ret;
 }
