@@ -8,14 +8,20 @@
  * converted to the tar format; on vfs it
  * is the list of paths that differ from the image's top snapshot. Either
  * way nothing of the image below is read, so the cost follows the size of
- * the change. The new layer's dir is then made by copying the upper dir
- * (without overlayfs' private xattrs), which is what unpacking the new
- * blob would give, at the price of the change only: mounting the new
- * image then unpacks nothing. When the container is removed with the
- * commit (opts->remove), its upper dir is moved (renamed) into the new
- * layer dir instead, overlayfs' private xattrs taken off in place: the
- * change is then on disk twice (the blob and the layer dir), not three
- * times, and no file is copied.
+ * the change. The new layer's dir is then made from the upper dir (without
+ * overlayfs' private xattrs), which is what unpacking the new blob would
+ * give, so that mounting the new image unpacks nothing, and the change is
+ * never on disk three times (blob, upper dir, layer dir):
+ *  - a stopped container that nothing has mounted gives its upper dir up:
+ *    it is moved (renamed) into the layer dir, and the container goes on
+ *    from the new image with a fresh, empty upper dir; it sees the same
+ *    tree, and what it writes afterwards goes to its new upper dir, never
+ *    into the committed layer (overlayfs does not write to lowers);
+ *  - with opts->remove it is moved as well, the container then removed;
+ *  - a running or mounted container's upper dir cannot move: the layer
+ *    dir is a reflink copy (FICLONE) where the filesystem shares data
+ *    (btrfs, XFS), else none is made now and the blob is unpacked when the
+ *    image is first mounted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -175,12 +181,73 @@ static int strip_tree(int fd, struct strata_error **err)
 	return ret;
 }
 
+/* How commit makes the new layer's dir from the container's upper dir. */
+enum from_upper {
+	UPPER_MOVE,    /* the container goes with the commit: its upper dir is moved */
+	UPPER_REBASE,  /* stopped, kept: moved, and the container goes on from the new image */
+	UPPER_REFLINK, /* running or mounted: a copy sharing the data, or no dir at all */
+};
+
 /*
- * Stages the new layer dir: the upper dir moved into it when @move (the
- * container goes), copied otherwise; then its record, and publishes it.
+ * The container, stopped, now stands on the image just written: its record
+ * names that image, whose top layer holds what the upper dir held, so its
+ * view is the same. Saved before the upper dir moves: a crash between the
+ * two leaves the change in both the upper dir and the new layer, which
+ * shows the same tree.
+ */
+static int rebase_record(struct ctr *c, const char *image_id, const char *manifest,
+			 const char *tag, struct strata_error **err)
+{
+	struct store_ref ref;
+
+	jv_set_str(c->rec, "Image", image_id);
+	jv_set_str(c->rec, "ImageDigest", manifest);
+	if (tag && store_ref_parse(tag, &ref, NULL) == 0) {
+		cleanup_free char *name = store_ref_string(&ref);
+
+		jv_set_str(c->rec, "ImageName", name);
+		store_ref_release(&ref);
+	}
+	return overlay_ctr_save(c, err);
+}
+
+/*
+ * A new, empty upper dir with the owner and mode @top had, and a new work
+ * dir (the old one belonged to the old upper dir).
+ */
+static int fresh_upper(struct ctr *c, const struct stat *top, struct strata_error **err)
+{
+	if (path_rm_rf_at(c->dirfd, "work", err) < 0)
+		return -1;
+	if (mkdirat(c->dirfd, "upper", 0700) < 0 && errno != EEXIST)
+		return strata_fail(err, errno, "make a new upper dir");
+	if (fchownat(c->dirfd, "upper", top->st_uid, top->st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(c->dirfd, "upper", top->st_mode & 07777, 0) < 0)
+		return strata_fail(err, errno, "set up the new upper dir");
+	if (mkdirat(c->dirfd, "work", 0700) < 0 && errno != EEXIST)
+		return strata_fail(err, errno, "make a new work dir");
+	return 0;
+}
+
+/* The upper dir @src made a layer dir's diff/ in place: no overlayfs xattrs, a 0755 top. */
+static int strip_upper(int src, struct strata_error **err)
+{
+	if (strip_private(src, ".", err) < 0 ||
+	    strip_tree(openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err) < 0)
+		return -1;
+	if (fchmod(src, 0755) < 0)
+		return strata_fail(err, errno, "move the upper dir into the layer dir");
+	return 0;
+}
+
+/*
+ * Stages the new layer dir from the upper dir as @how says, then its
+ * record, and publishes it. UPPER_REFLINK where the filesystem cannot
+ * share data makes no dir: it is unpacked from the blob when first
+ * needed, and the change is never on disk three times.
  */
 static int layer_dir_from_upper(struct ctr *c, const char *chain, const char *parent,
-				const struct layers_blob *blob, bool move,
+				const struct layers_blob *blob, enum from_upper how,
 				struct strata_error **err)
 {
 	struct layers_dir_record rec = { chain, parent, blob->diff_id, blob->digest,
@@ -194,22 +261,26 @@ static int layer_dir_from_upper(struct ctr *c, const char *chain, const char *pa
 		return strata_fail(err, errno, "open the upper dir");
 	if (layers_stage_new(c->s, c->b->name, &st, err) < 0)
 		return strata_wrap(err, "stage the new layer dir");
-	if (move) {
-		/* the top as unpack makes it: a plain 0755 directory */
-		if (strip_private(src, ".", err) < 0 ||
-		    strip_tree(openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), err) < 0)
+	if (how != UPPER_REFLINK) {
+		if (strip_upper(src, err) < 0 || layers_stage_adopt(st, c->dirfd, "upper", err) < 0)
 			goto out;
-		if (fchmod(src, 0755) < 0) {
-			strata_fail(err, errno, "move the upper dir into the layer dir");
+	} else {
+		cleanup_error struct strata_error *cerr = NULL;
+		unsigned flags = COPY_REFLINK_ONLY | (c->b->whiteout == LAYERS_WHITEOUT_AUFS
+							      ? COPY_SKIP_AUFS_META
+							      : COPY_STRIP_OVERLAY);
+
+		if (overlay_copy_tree(src, layers_stage_diff_fd(st), flags, &cerr) < 0) {
+			if (strata_error_code(cerr) != EOPNOTSUPP) {
+				strata_fail_msg(err, strata_error_code(cerr), "%s",
+						strata_error_msg(cerr));
+				goto out;
+			}
+			log_debug("commit: no layer dir now (%s): made from the blob when needed",
+				  strata_error_msg(cerr));
+			ret = 0;
 			goto out;
 		}
-		if (layers_stage_adopt(st, c->dirfd, "upper", err) < 0)
-			goto out;
-	} else if (overlay_copy_tree(src, layers_stage_diff_fd(st),
-			     c->b->whiteout == LAYERS_WHITEOUT_AUFS ? COPY_SKIP_AUFS_META
-								    : COPY_STRIP_OVERLAY,
-			     err) < 0) {
-		goto out;
 	}
 	ret = layers_stage_publish(st, &rec, err);
 out:
@@ -217,29 +288,66 @@ out:
 	return ret;
 }
 
-/* Makes the new chain's layer dir from the upper dir (overlay, aufs), unless it exists. */
+/*
+ * Makes the new chain's layer dir from the upper dir (overlay, aufs), unless
+ * it exists; with UPPER_REBASE the container then stands on the new image
+ * (@image_id, @manifest, @tag) with a fresh upper dir.
+ */
 static int make_layer_dir(struct ctr *c, const struct store_image *img,
-			  const struct layers_blob *blob, bool move, struct strata_error **err)
+			  const struct layers_blob *blob, enum from_upper how, const char *image_id,
+			  const char *manifest, const char *tag, struct strata_error **err)
 {
 	size_t n = img ? img->n_layers : 0;
 	char **diffs = xcalloc(n + 2, sizeof(char *));
 	cleanup_strv char **chains = NULL;
+	struct stat top;
 
 	for (size_t i = 0; i < n; i++)
 		diffs[i] = img->diff_ids[i];
 	diffs[n] = (char *)blob->diff_id;
 	chains = store_chain_ids(diffs, n + 1);
 	free(diffs);
-	if (layers_dir_valid(c->s, c->b->name, chains[n]))
+	if (how == UPPER_REBASE) {
+		if (fstatat(c->dirfd, "upper", &top, AT_SYMLINK_NOFOLLOW) < 0)
+			return strata_fail(err, errno, "stat the upper dir");
+		if (rebase_record(c, image_id, manifest, tag, err) < 0)
+			return -1;
+	}
+	if (!layers_dir_valid(c->s, c->b->name, chains[n]) &&
+	    layer_dir_from_upper(c, chains[n], n ? chains[n - 1] : NULL, blob, how, err) < 0)
+		return -1;
+	if (how != UPPER_REBASE)
 		return 0;
-	/* aufs branches hold internals (.wh..wh.plnk, ...) a layer dir must not have: copied */
-	move = move && c->b->whiteout == LAYERS_WHITEOUT_OVERLAY;
-	return layer_dir_from_upper(c, chains[n], n ? chains[n - 1] : NULL, blob, move, err);
+	/* Moved, or the same chain's dir was there already: what it held is in the layer. */
+	if (path_rm_rf_at(c->dirfd, "upper", err) < 0)
+		return -1;
+	return fresh_upper(c, &top, err);
+}
+
+/*
+ * How the layer dir is made: a stopped overlay container that nothing has
+ * mounted gives its upper dir up (moved) and goes on from the new image;
+ * aufs branches hold internals (.wh..wh.plnk, ...) a layer dir must not
+ * have, and a running or mounted container's upper dir cannot move.
+ */
+static enum from_upper upper_use(struct ctr *c, bool remove)
+{
+	cleanup_free char *merged = NULL;
+
+	if (c->b->whiteout != LAYERS_WHITEOUT_OVERLAY)
+		return UPPER_REFLINK;
+	if (remove)
+		return UPPER_MOVE;
+	if (overlay_ctr_check_not_running(c, "", NULL) < 0)
+		return UPPER_REFLINK;
+	merged = overlay_ctr_path(c, "merged");
+	return overlay_is_mounted(merged) ? UPPER_REFLINK : UPPER_REBASE;
 }
 
 int overlay_container_commit(struct store *s, const char *id, const struct overlay_commit_opts *o,
 			     char image_id[DIGEST_STR_LEN], struct strata_error **err)
 {
+	char manifest[DIGEST_STR_LEN];
 	struct layers_pack_opts po = { o->compression, 0, o->timestamp, NULL };
 	struct store_image *img = NULL;
 	struct store_desc *descs = NULL;
@@ -289,13 +397,14 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 	descs[n].media_type = (char *)blob.media_type;
 	memcpy(descs[n].digest, blob.digest, DIGEST_STR_LEN);
 	descs[n].size = (int64_t)blob.size;
-	if (store_image_write(s, config, descs, n + 1, o->tag, image_id, NULL, err) < 0)
+	if (store_image_write(s, config, descs, n + 1, o->tag, image_id, manifest, err) < 0)
 		goto out;
 	/* The image is whole now; a layer dir not made here is made on the next mount. */
 	if (c.b->has_upper) {
 		cleanup_error struct strata_error *lerr = NULL;
 
-		if (make_layer_dir(&c, img, &blob, o->remove, &lerr) < 0)
+		if (make_layer_dir(&c, img, &blob, upper_use(&c, o->remove), image_id, manifest,
+				   o->tag, &lerr) < 0)
 			log_warn("commit: the new layer dir will be unpacked when needed: %s",
 				 strata_error_msg(lerr));
 	}

@@ -103,7 +103,7 @@ int overlay_ctr_check_not_running(const struct ctr *c, const char *what, struct 
 	return 0;
 }
 
-static int ctr_save(struct ctr *c, struct strata_error **err)
+int overlay_ctr_save(struct ctr *c, struct strata_error **err)
 {
 	return store_container_save(c->s, c->id, c->rec, err);
 }
@@ -425,7 +425,7 @@ int overlay_container_mount(struct store *s, const char *id, char **merged,
 	}
 	json_object_set_new(c.rec, "MountCount", json_integer(count + 1));
 	jv_set_str(c.rec, "MountBoot", sys_boot_id());
-	if (ctr_save(&c, err) < 0)
+	if (overlay_ctr_save(&c, err) < 0)
 		goto out;
 	*merged = steal_ptr(&path);
 	ret = 0;
@@ -462,7 +462,7 @@ int overlay_container_umount(struct store *s, const char *id, bool force,
 		count = (force || !vfs_counted(c.rec) || count <= 1) ? 0 : count - 1;
 	}
 	json_object_set_new(c.rec, "MountCount", json_integer(count));
-	ret = ctr_save(&c, err);
+	ret = overlay_ctr_save(&c, err);
 out:
 	overlay_ctr_close(&c);
 	if (ret < 0)
@@ -549,7 +549,7 @@ static void fix_count(struct store *s, const char *id)
 	if (c.b->has_upper ? !overlay_is_mounted(path) : !vfs_counted(c.rec)) {
 		log_info("container '%.12s' is not mounted any more (a lost mount or a reboot)", id);
 		json_object_set_new(c.rec, "MountCount", json_integer(0));
-		ctr_save(&c, NULL);
+		overlay_ctr_save(&c, NULL);
 	}
 	overlay_ctr_close(&c);
 }

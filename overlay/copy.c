@@ -9,8 +9,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,8 +172,17 @@ static int copy_entry(struct copier *c, int sfd, int dfd, const char *name, cons
 		out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (out < 0)
 			return strata_fail(err, errno, "create '%s'", rel);
-		if (file_copy_fd(in, out, err) < 0)
+		if (c->flags & COPY_REFLINK_ONLY) {
+			/* ext4 and the like cannot share data: the caller then copies nothing */
+			if (st.st_size > 0 && ioctl(out, FICLONE, in) < 0)
+				return strata_fail(err,
+						   errno == EXDEV || errno == EINVAL || errno == ENOTTY
+							   ? EOPNOTSUPP
+							   : errno,
+						   "reflink '%s'", rel);
+		} else if (file_copy_fd(in, out, err) < 0) {
 			return strata_wrap(err, "'%s'", rel);
+		}
 		break;
 	}
 	case S_IFDIR: {

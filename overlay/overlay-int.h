@@ -67,6 +67,7 @@ bool overlay_mountinfo_has(struct libmnt_table *tb, const char *path);
 enum copy_flags {
 	COPY_STRIP_OVERLAY = 1 << 0, /* drop overlayfs-private xattrs but the opaque marker */
 	COPY_SKIP_AUFS_META = 1 << 1, /* drop aufs internals (.wh..wh.plnk, .wh..wh.aufs, ...) */
+	COPY_REFLINK_ONLY = 1 << 2, /* share file data (FICLONE); EOPNOTSUPP where it cannot */
 };
 
 /*
@@ -169,6 +170,9 @@ char *overlay_ctr_path(const struct ctr *c, const char *name);
 
 /* The image of the container (NULL in *img for an empty rootfs). */
 int overlay_ctr_image(const struct ctr *c, struct store_image **img, struct strata_error **err);
+
+/* Writes the container's record (c->rec) back. */
+int overlay_ctr_save(struct ctr *c, struct strata_error **err);
 
 /* EBUSY when the record says running and its process is alive. */
 int overlay_ctr_check_not_running(const struct ctr *c, const char *what, struct strata_error **err);

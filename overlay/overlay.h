@@ -280,10 +280,10 @@ struct overlay_commit_opts {
  * only its change (the upper dir; on vfs the diff against the image's top
  * snapshot) into one layer, writes a config with the new diffID, a history
  * entry and the changes, and a manifest; tags it when opts->tag is set.
- * Writes the image ID (config digest) to @image_id. The layer dir of the
- * new chain is made from the upper dir, so mounting the image unpacks
- * nothing: copied, or with opts->remove (overlay) moved, the container then
- * being removed.
+ * Writes the image ID (config digest) to @image_id. The new layer dir is
+ * the upper dir moved (a stopped, unmounted overlay container then goes on
+ * from the new image with an empty upper dir; with opts->remove it goes),
+ * else a reflink of it, else made from the blob when first needed.
  */
 int overlay_container_commit(struct store *s, const char *id, const struct overlay_commit_opts *o,
 			     char image_id[DIGEST_STR_LEN], struct strata_error **err);
