@@ -46,6 +46,13 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 		struct layers_pack_opts o = *po;
 
 		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/*
+		 * A commit killed after its upper dir moved into the layer dir
+		 * left the container on the new image without one: no change.
+		 */
+		if (fd < 0 && errno == ENOENT && mkdirat(c->dirfd, "upper", 0755) == 0)
+			fd = openat(c->dirfd, "upper",
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open the upper dir");
 		/*
