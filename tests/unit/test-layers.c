@@ -1148,7 +1148,7 @@ START_TEST(test_gzip_incompressible)
 	gzip_blob(buf, n, d, &size);
 	ck_assert_uint_le(size, n + n / 500);
 	/* stored: the writer alone (compress, both digests, fsync), not the read-back check */
-	if (!getenv("STRATA_UNDER_VALGRIND"))
+	if (unit_measurable())
 		ck_assert_msg(t < ref / 2, "8 MiB of random bytes took %.3f s of CPU to gzip, "
 					   "deflate %.3f s", t, ref);
 
@@ -1215,7 +1215,6 @@ START_TEST(test_zstd_memory_bounded)
 	struct layers_blob_writer *w;
 	struct layers_blob b;
 	uint64_t x = 88172645463325252ull, before, grown;
-	bool measured;
 
 	memset(buf, 1, chunk);
 	before = peak_rss();
@@ -1231,11 +1230,7 @@ START_TEST(test_zstd_memory_bounded)
 	grown = peak_rss() - before;
 	ck_assert_uint_ge(b.size, 96 * chunk);
 	/* sanitizers and valgrind keep memory of their own */
-	measured = !getenv("STRATA_UNDER_VALGRIND");
-#ifdef __SANITIZE_ADDRESS__
-	measured = false;
-#endif
-	if (measured)
+	if (unit_measurable())
 		ck_assert_msg(grown < (2 * threads + 3) * job + (16u << 20),
 			      "96 MiB of random bytes took %" PRIu64 " MiB to zstd with %zu threads",
 			      grown >> 20, threads);

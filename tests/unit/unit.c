@@ -20,6 +20,15 @@ bool unit_strict(void)
 	return s && strcmp(s, "1") == 0;
 }
 
+bool unit_measurable(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return false;
+#else
+	return !getenv("STRATA_UNDER_VALGRIND");
+#endif
+}
+
 START_TEST(test_strict_skip)
 {
 	ck_abort_msg("a root-only test case was skipped under STRATA_TEST_STRICT=1");

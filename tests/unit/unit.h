@@ -26,6 +26,13 @@ void unit_need_root(Suite *s, TCase *tc, const char *why);
 /* True under STRATA_TEST_STRICT=1, where a test that cannot run here must fail. */
 bool unit_strict(void);
 
+/*
+ * False where time and memory figures mean nothing: under valgrind
+ * (STRATA_UNDER_VALGRIND=1) or in a sanitized build, whose instrumented code
+ * runs slower than the libraries it is compared with and keeps memory of its own.
+ */
+bool unit_measurable(void);
+
 /* A fresh scratch directory under $TMPDIR (removed by unit_scratch_cleanup). */
 char *unit_scratch(void);
 
