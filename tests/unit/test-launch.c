@@ -841,6 +841,24 @@ START_TEST(test_clone_into_cgroup_v2)
 END_TEST
 
 /*
+ * In the container's cgroup: 0 if /dev/null and @full (1:7) open, @kvm
+ * (10:232) and @blk (7:0) can be made but not opened (EPERM), else 1.
+ */
+static int device_probe(const char *full, const char *kvm, const char *blk)
+{
+	int a = open("/dev/null", O_RDWR), b = open(full, O_RDONLY);
+	int c = mknod(kvm, S_IFCHR | 0600, makedev(10, 232));
+	int d = open(kvm, O_RDWR), de = errno;
+	int e = mknod(blk, S_IFBLK | 0600, makedev(7, 0));
+	int f = open(blk, O_RDONLY), fe = errno;
+
+	bool ok =
+	    a >= 0 && b >= 0 && c == 0 && d < 0 && de == EPERM && e == 0 && f < 0 && fe == EPERM;
+
+	return ok ? 0 : 1;
+}
+
+/*
  * The v2 device program for real: attached to a cgroup of a cgroup2 mount
  * of our own (device programs need no controller), a process started in
  * that cgroup opens the default devices, makes any node, and opens no
@@ -849,15 +867,17 @@ END_TEST
 START_TEST(test_device_program_attached)
 {
 	cleanup_error struct strata_error *err = NULL;
-	cleanup_free char *mnt = xasprintf("%s/cg2", scratch);
-	cleanup_free char *name = xasprintf("unit-dev-%d", (int)getpid());
-	cleanup_free char *kvm = xasprintf("%s/kvm", scratch);
-	cleanup_free char *blk = xasprintf("%s/blk", scratch);
-	cleanup_free char *full = xasprintf("%s/full", scratch);
+	/* on the stack: the child _exits without freeing, and valgrind checks it for leaks */
+	char mnt[PATH_MAX], name[64], kvm[PATH_MAX], blk[PATH_MAX], full[PATH_MAX];
 	struct launch_cgroup *cg = NULL;
 	int fd, status, oe;
 	pid_t pid;
 
+	snprintf(mnt, sizeof(mnt), "%s/cg2", scratch);
+	snprintf(name, sizeof(name), "unit-dev-%d", (int)getpid());
+	snprintf(kvm, sizeof(kvm), "%s/kvm", scratch);
+	snprintf(blk, sizeof(blk), "%s/blk", scratch);
+	snprintf(full, sizeof(full), "%s/full", scratch);
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
 	mkdirs(mnt);
@@ -869,18 +889,19 @@ START_TEST(test_device_program_attached)
 	/* before: this process may open the node the container may not */
 	ck_assert_int_eq(mknod(full, S_IFCHR | 0600, makedev(1, 7)), 0);
 	pid = sys_clone(0, fd);
-	if (pid == 0) {
-		int a = open("/dev/null", O_RDWR), b = open(full, O_RDONLY);
-		int c = mknod(kvm, S_IFCHR | 0600, makedev(10, 232));
-		int d = open(kvm, O_RDWR), de = errno;
-		int e = mknod(blk, S_IFBLK | 0600, makedev(7, 0));
-		int f = open(blk, O_RDONLY), fe = errno;
+	if (pid < 0 && errno == ENOSYS && getenv("STRATA_UNDER_VALGRIND")) {
+		/* valgrind does not know clone3: the child moves itself in, as the fallback does */
+		pid = fork();
+		if (pid == 0) {
+			int procs = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 
-		_exit(a >= 0 && b >= 0 && c == 0 && d < 0 && de == EPERM && e == 0 && f < 0 &&
-				      fe == EPERM
-			      ? 0
-			      : 1);
+			if (procs < 0 || write(procs, "0", 1) != 1)
+				_exit(2);
+			close(procs);
+		}
 	}
+	if (pid == 0)
+		_exit(device_probe(full, kvm, blk));
 	close(fd);
 	status = -1;
 	if (pid > 0)
@@ -895,7 +916,7 @@ START_TEST(test_device_program_attached)
 	umount(mnt);
 	ck_assert_int_gt(pid, 0);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "the device program let a denied open through, or denied an allowed one");
+		      "the device program let a denied open through, or denied an allowed one (status 0x%x)", status);
 	ck_assert_msg(fd >= 0 || oe != EPERM, "open outside: %s", strerror(oe));
 }
 END_TEST

@@ -820,6 +820,21 @@ END_TEST
 
 /* ---- locking ---- */
 
+/* In another process: 0 if another open of @root's lock file cannot take it, 1 if it can, 2 on error. */
+static int lock_blocked(const char *root)
+{
+	cleanup_free char *lock = xasprintf("%s/lock", root);
+	int fd = open(lock, O_RDWR | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return 2;
+	r = flock(fd, LOCK_SH | LOCK_NB);
+	r = r < 0 && errno == EWOULDBLOCK ? 0 : 1;
+	close(fd);
+	return r;
+}
+
 START_TEST(test_lock_excludes_other_process)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -830,19 +845,8 @@ START_TEST(test_lock_excludes_other_process)
 	ck_assert_ok(store_lock(st, STORE_LOCK_EXCLUSIVE, &err), err);
 	ck_assert_int_eq(pipe(pfd), 0);
 	pid = fork();
-	if (pid == 0) {
-		/* Another open of the lock file must not get it while we hold it. */
-		cleanup_free char *lock = xasprintf("%s/lock", store_root(st));
-		int fd = open(lock, O_RDWR | O_CLOEXEC);
-		int r;
-
-		if (fd < 0)
-			_exit(2);
-		r = flock(fd, LOCK_SH | LOCK_NB);
-		r = r < 0 && errno == EWOULDBLOCK ? 0 : 1;
-		close(fd);
-		_exit(r);
-	}
+	if (pid == 0)
+		_exit(lock_blocked(store_root(st)));
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	/* A child killed by a signal has no exit status: WEXITSTATUS alone would read 0. */
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status 0x%x", status);
