@@ -2,6 +2,7 @@
  * build: images from a Containerfile/Dockerfile (recipe/).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,126 @@ static int opt_label(struct cmd_ctx *ctx, const struct cmd_option *opt, const ch
 	return 0;
 }
 
+/* @s split at each @sep. Caller frees. */
+static char **split(const char *s, char sep)
+{
+	char **out = xcalloc(1, sizeof(char *));
+
+	for (;;) {
+		const char *e = strchr(s, sep);
+		cleanup_free char *w = xstrndup(s, e ? (size_t)(e - s) : strlen(s));
+
+		strv_append(&out, w);
+		if (!e)
+			return out;
+		s = e + 1;
+	}
+}
+
+/* --secret id=ID,src=FILE | id=ID,env=VAR (buildx's form; type=file|env optional). */
+static int opt_secret(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	cleanup_strv char **fields = split(arg, ',');
+	const char *id = NULL, *src = NULL, *env = NULL, *type = NULL;
+
+	for (size_t i = 0; fields[i]; i++) {
+		char *eq = strchr(fields[i], '=');
+
+		if (!eq)
+			return cmd_usage_error(ctx, "--secret '%s': '%s' is not KEY=VALUE", arg,
+					       fields[i]);
+		*eq = '\0';
+		if (!strcmp(fields[i], "id"))
+			id = eq + 1;
+		else if (!strcmp(fields[i], "src") || !strcmp(fields[i], "source"))
+			src = eq + 1;
+		else if (!strcmp(fields[i], "env"))
+			env = eq + 1;
+		else if (!strcmp(fields[i], "type"))
+			type = eq + 1;
+		else
+			return cmd_usage_error(ctx, "--secret '%s': unknown key '%s' (id, src, env, "
+						    "type)",
+					       arg, fields[i]);
+	}
+	if (type && strcmp(type, "file") && strcmp(type, "env"))
+		return cmd_usage_error(ctx, "--secret '%s': type must be file or env", arg);
+	if (!id || !*id)
+		return cmd_usage_error(ctx, "--secret '%s': no id", arg);
+	if (!src && !env && type && !strcmp(type, "env"))
+		env = id;
+	if ((!src && !env) || (src && env))
+		return cmd_usage_error(ctx, "--secret '%s': give one of src=FILE or env=VAR", arg);
+	{
+		cleanup_free char *kv = xasprintf("%s\n%s\n%s", id, src ? "src" : "env",
+						  src ? src : env);
+
+		strv_append(opt->value, kv);
+	}
+	return 0;
+}
+
+/* --ssh ID[=SOCKET]: the agent socket; "default" alone means $SSH_AUTH_SOCK. */
+static int opt_ssh(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	cleanup_free char *id = xstrndup(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+	const char *sock = eq ? eq + 1 : getenv("SSH_AUTH_SOCK");
+	cleanup_free char *kv = NULL;
+
+	if (!*id || strchr(id, ','))
+		return cmd_usage_error(ctx, "invalid --ssh '%s' (ID[=SOCKET])", arg);
+	if (!sock || !*sock)
+		return cmd_usage_error(ctx, "--ssh '%s': no socket given and SSH_AUTH_SOCK is unset",
+				       arg);
+	kv = xasprintf("%s=%s", id, sock);
+	strv_append(opt->value, kv);
+	return 0;
+}
+
+/* Largest secret read (buildkit's limit). */
+#define BUILD_SECRET_MAX (500u << 10)
+
+/* Reads the secrets --secret named: "ID\nsrc|env\nWHERE" each. */
+static int load_secrets(char *const *specs, struct recipe_secret **out, char ***data,
+			struct strata_error **err)
+{
+	size_t n = strv_len(specs);
+
+	*out = xcalloc(n + 1, sizeof(**out));
+	*data = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		cleanup_strv char **f = split(specs[i], '\n');
+		size_t len = 0;
+		char *buf = NULL;
+
+		if (!strcmp(f[1], "src")) {
+			cleanup_close int fd = open(f[2], O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0 || file_read_fd(fd, BUILD_SECRET_MAX, &buf, &len, err) < 0) {
+				if (fd < 0)
+					strata_fail(err, errno, "secret '%s': '%s'", f[0], f[2]);
+				return strata_wrap(err, "--secret id=%s", f[0]);
+			}
+		} else {
+			const char *v = getenv(f[2]);
+
+			if (!v)
+				return strata_fail_msg(err, ENOENT,
+						       "--secret id=%s: environment variable '%s' is "
+						       "not set",
+						       f[0], f[2]);
+			buf = xstrdup(v);
+			len = strlen(v);
+		}
+		(*data)[i] = buf;
+		(*out)[i].id = xstrdup(f[0]);
+		(*out)[i].data = buf;
+		(*out)[i].len = len;
+	}
+	return 0;
+}
+
 static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct recipe_build_opts o = { .layers = true, .timestamp = -1, .network = "host",
@@ -68,6 +189,8 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_strv char **tags = xcalloc(1, sizeof(char *));
 	cleanup_strv char **build_args = xcalloc(1, sizeof(char *));
 	cleanup_strv char **labels = xcalloc(1, sizeof(char *));
+	cleanup_strv char **secret_specs = xcalloc(1, sizeof(char *));
+	cleanup_strv char **ssh = xcalloc(1, sizeof(char *));
 	struct strata_error *err = NULL;
 	bool quiet = false;
 	char id[DIGEST_STR_LEN];
@@ -98,8 +221,19 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_STRING(0, "platform", &o.platform, "OS/ARCH",
 			   "the platform to build for: only this machine's"),
 		OPT_BOOL('q', "quiet", &quiet, "print only the image ID"),
+		OPT_CALLBACK(0, "secret", &secret_specs, "id=ID,src=FILE|env=VAR",
+			     "a secret RUN --mount=type=secret shows (repeatable;\n"
+			     "never stored)",
+			     opt_secret),
+		OPT_CALLBACK(0, "ssh", &ssh, "ID[=SOCKET]",
+			     "an ssh agent socket RUN --mount=type=ssh shows\n"
+			     "(repeatable; 'default' alone: $SSH_AUTH_SOCK)",
+			     opt_ssh),
 		OPT_END(),
 	};
+	cleanup_strv char **secret_data = NULL;
+	struct recipe_secret *secrets = NULL;
+	int ret;
 
 	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 1, "CONTEXT") < 0)
 		return ctx->status;
@@ -109,6 +243,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	o.tags = tags;
 	o.build_args = build_args;
 	o.labels = labels;
+	o.ssh = ssh;
 	o.backend = ctx->backend;
 	o.out = quiet ? NULL : stdout;
 	o.run_stdout = quiet ? -1 : STDOUT_FILENO;
@@ -120,9 +255,21 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	 */
 	if (geteuid() != 0 && launch_userns_enter(&err) < 0)
 		return cmd_fail(ctx, err);
-	if (!(s = cmd_store(ctx)))
+	ret = load_secrets(secret_specs, &secrets, &secret_data, &err);
+	o.secrets = secrets;
+	o.n_secrets = strv_len(secret_specs);
+	if (ret == 0 && !(s = cmd_store(ctx)))
+		ret = -2;
+	else if (ret == 0)
+		ret = recipe_build(s, &o, id, &err);
+	for (size_t i = 0; secrets && secrets[i].id; i++) {
+		explicit_bzero(secret_data[i], secrets[i].len);
+		free((char *)secrets[i].id);
+	}
+	free(secrets);
+	if (ret == -2)
 		return EXIT_STRATA;
-	if (recipe_build(s, &o, id, &err) < 0) {
+	if (ret < 0) {
 		fflush(stdout);
 		return cmd_fail(ctx, err);
 	}
@@ -180,6 +327,12 @@ static void print_key(const char *key, void *arg)
 	printf("%s\n", digest_hex(key));
 }
 
+static void print_cachedir(const char *id, void *arg)
+{
+	(void)arg;
+	printf("cache mount '%s'\n", id);
+}
+
 /* --filter until=AGE: the only filter there is. */
 static int opt_filter(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
 {
@@ -199,7 +352,7 @@ static int cmd_builder_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	struct strata_error *err = NULL;
 	struct store_gc_stats st;
 	cleanup_free char *bytes = NULL;
-	uint64_t removed = 0;
+	uint64_t removed = 0, mounts = 0;
 	bool force = false;
 	struct store *s;
 	const struct cmd_option opts[] = {
@@ -217,13 +370,17 @@ static int cmd_builder_prune(struct cmd_ctx *ctx, int argc, char **argv)
 		return ctx->status;
 	if (store_cache_prune(s, &o, print_key, NULL, &removed, &err) < 0)
 		return cmd_fail(ctx, err);
+	/* RUN --mount=type=cache dirs no build uses now: gc keeps them, prune frees them */
+	if (store_cachedir_prune(s, o.until_age, print_cachedir, NULL, &mounts, &err) < 0)
+		return cmd_fail(ctx, err);
 	/* What only those entries kept alive goes now, as podman's prune frees it at once. */
 	if (store_gc(s, NULL, NULL, &st, &err) < 0)
 		return cmd_fail(ctx, err);
 	bytes = size_human(st.blob_bytes);
-	printf("removed %llu build cache entries; freed %llu blobs (%s), %llu layer dirs\n",
-	       (unsigned long long)removed, (unsigned long long)st.blobs, bytes,
-	       (unsigned long long)st.layers);
+	printf("removed %llu build cache entries, %llu cache mounts; freed %llu blobs (%s), %llu "
+	       "layer dirs\n",
+	       (unsigned long long)removed, (unsigned long long)mounts,
+	       (unsigned long long)st.blobs, bytes, (unsigned long long)st.layers);
 	return 0;
 }
 

@@ -206,6 +206,7 @@ struct launch_mount {
 	char *destination; /* path inside the container */
 	bool readonly;
 	bool tmpfs;
+	uint64_t tmpfs_size; /* tmpfs: its size limit in bytes; 0: the kernel's default (half of RAM) */
 };
 
 struct launch_spec {

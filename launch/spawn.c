@@ -464,9 +464,13 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 
 		if (!*dst)
 			return strata_fail_msg(err, EINVAL, "cannot mount over '/'");
+		char data[64];
+
+		snprintf(data, sizeof(data), m->tmpfs_size ? "mode=1777,size=%llu" : "mode=1777",
+			 (unsigned long long)m->tmpfs_size);
 		if (m->tmpfs ? mount_in(rootfd, dst, "tmpfs", "tmpfs",
-					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0),
-					"mode=1777", err) < 0
+					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), data,
+					err) < 0
 			     : bind_in(rootfd, m->source, dst, m->readonly, err) < 0)
 			return -1;
 	}

@@ -288,3 +288,8 @@ int overlay_copy_meta_path(const char *src_path, const char *dst_path, unsigned 
 		return strata_fail(err, errno, "stat '%s'", src_path);
 	return apply_meta(AT_FDCWD, dst_path, src_path, &st, flags, err);
 }
+
+int overlay_tree_copy(int srcfd, int dstfd, struct strata_error **err)
+{
+	return overlay_copy_tree(srcfd, dstfd, COPY_STRIP_OVERLAY, err);
+}

@@ -299,6 +299,12 @@ int overlay_container_pack(struct store *s, const char *id, const struct layers_
 			   struct layers_blob *blob, size_t *n_changes, struct strata_error **err);
 
 /*
+ * Copies the tree of directory @srcfd into the existing directory @dstfd
+ * with owners, modes, xattrs (overlayfs' own dropped), times and hard links.
+ */
+int overlay_tree_copy(int srcfd, int dstfd, struct strata_error **err);
+
+/*
  * Mounts image @img read-only with @backend (NULL: the default) and counts
  * one more user; sets *merged (caller frees). vfs gives a read-only bind
  * mount of the top snapshot.

@@ -219,6 +219,8 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	spec.forward_signals = true;
 	absent = stubs_absent(rootfd);
 	r = make_volumes(cc, rootfd, &spec, err);
+	if (r == 0)
+		r = recipe_run_mounts_setup(b, &b->run, rootfd, &spec, err);
 	/*
 	 * A cgroup of its own, as a container's: it holds the device policy
 	 * (as root a RUN step keeps CAP_MKNOD, and could otherwise open any
@@ -236,6 +238,10 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	if (r == 0)
 		r = launch_run(merged, &spec, &status, err);
 	launch_cgroup_destroy(cg);
+	/* caches unlocked, sources unmounted, secrets gone: before the commit */
+	if (r == 0)
+		r = recipe_run_mounts_unstub(&b->run, rootfd, err);
+	recipe_run_mounts_release(b, &b->run);
 	if (r == 0)
 		r = stubs_remove(rootfd, absent, err);
 	if (devnull >= 0)
@@ -254,8 +260,10 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	}
 	strv_free(spec.argv);
 	strv_free(spec.env);
-	for (size_t i = 0; i < spec.n_mounts; i++)
+	for (size_t i = 0; i < spec.n_mounts; i++) {
+		free(spec.mounts[i].source);
 		free(spec.mounts[i].destination);
+	}
 	free(spec.mounts);
 	return r;
 }

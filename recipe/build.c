@@ -187,6 +187,10 @@ static int step_extra(struct builder *b, size_t stage, struct stage_state *ss,
 								? net
 								: b->o->network);
 		sbuf_addstr(&sb, args);
+		if (recipe_run_mounts_prepare(b, stage, x, ss->config, &b->run, &sb, err) < 0) {
+			sbuf_release(&sb);
+			return -1;
+		}
 	} else if (x->cmd == RECIPE_ARG) {
 		sbuf_addstr(&sb, "\nargs=");
 		for (size_t i = 0; i < x->n_kvs; i++) {
@@ -269,6 +273,7 @@ static int do_step(struct builder *b, size_t stage, const struct recipe_instr *i
 	}
 	ret = 0;
 out:
+	recipe_run_mounts_release(b, &b->run);
 	recipe_copy_job_release(&job);
 	recipe_instr_free(x);
 	return ret;

@@ -408,6 +408,11 @@ bool recipe_ignore_match(const struct recipe_ignore *ig, const char *path)
 	return matched;
 }
 
+bool recipe_ignore_is_empty(const struct recipe_ignore *ig)
+{
+	return !ig || ig->n == 0;
+}
+
 bool recipe_ignore_has_exceptions(const struct recipe_ignore *ig)
 {
 	return ig && ig->has_exceptions;

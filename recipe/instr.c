@@ -31,7 +31,7 @@ static const struct {
     {RECIPE_LABEL, "LABEL", {NULL}},
     {RECIPE_MAINTAINER, "MAINTAINER", {NULL}},
     {RECIPE_ONBUILD, "ONBUILD", {NULL}},
-    {RECIPE_RUN, "RUN", {"network", NULL}},
+    {RECIPE_RUN, "RUN", {"network", "mount", NULL}},
     {RECIPE_SHELL, "SHELL", {NULL}},
     {RECIPE_STOPSIGNAL, "STOPSIGNAL", {NULL}},
     {RECIPE_USER, "USER", {NULL}},
@@ -78,6 +78,21 @@ const char *recipe_instr_flag(const struct recipe_instr *in, const char *name)
 		if (strcmp(in->flags[i].name, name) == 0)
 			return in->flags[i].value ? in->flags[i].value : "";
 	return NULL;
+}
+
+char **recipe_instr_flag_all(const struct recipe_instr *in, const char *name)
+{
+	char **out = xcalloc(1, sizeof(char *));
+
+	for (size_t i = 0; i < in->n_flags; i++)
+		if (strcmp(in->flags[i].name, name) == 0)
+			strv_append(&out, in->flags[i].value ? in->flags[i].value : "");
+	return out;
+}
+
+bool recipe_flag_is_repeatable(enum recipe_cmd c, const char *name)
+{
+	return c == RECIPE_RUN && strcmp(name, "mount") == 0;
 }
 
 void recipe_instr_release(struct recipe_instr *in)

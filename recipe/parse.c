@@ -275,12 +275,11 @@ static int parse_flags(struct parser *p, struct recipe_instr *in, char **words)
 			if (strcmp(allowed[k], name) == 0)
 				known = true;
 		if (!known) {
-			if (in->cmd == RECIPE_RUN &&
-			    (strcmp(name, "mount") == 0 || strcmp(name, "security") == 0))
+			if (in->cmd == RECIPE_RUN && strcmp(name, "security") == 0)
 				return fail_at(p, in->line, "RUN --%s is not supported", name);
 			return fail_at(p, in->line, "unknown flag '--%s' for %s", name, cmd);
 		}
-		if (recipe_instr_flag(in, name))
+		if (recipe_instr_flag(in, name) && !recipe_flag_is_repeatable(in->cmd, name))
 			return fail_at(p, in->line, "duplicate flag specified: --%s", name);
 		if (recipe_flag_is_bool(in->cmd, name)) {
 			if (eq && strcasecmp(eq + 1, "true") != 0 &&
@@ -290,6 +289,18 @@ static int parse_flags(struct parser *p, struct recipe_instr *in, char **words)
 					       name, eq + 1);
 		} else if (!eq) {
 			return fail_at(p, in->line, "missing a value on flag '--%s'", name);
+		}
+		if (in->cmd == RECIPE_RUN && strcmp(name, "mount") == 0) {
+			struct recipe_mount m;
+			struct strata_error *e = NULL;
+
+			if (recipe_mount_parse(eq + 1, p->escape, NULL, &m, &e) < 0) {
+				int r = fail_at(p, in->line, "RUN %s", strata_error_msg(e));
+
+				strata_error_free(e);
+				return r;
+			}
+			recipe_mount_release(&m);
 		}
 		in->flags = xrealloc(in->flags, (in->n_flags + 1) * sizeof(*in->flags));
 		in->flags[in->n_flags].name = steal_ptr(&name);

@@ -162,6 +162,23 @@ static void mark_deps(struct recipe_plan *p, size_t i)
 		const struct recipe_instr *in = st->instrs[k];
 		struct recipe_instr *x = NULL;
 
+		if (in->cmd == RECIPE_RUN) {
+			/* RUN --mount=...,from=STAGE needs that stage too */
+			cleanup_strv char **specs = recipe_instr_flag_all(in, "mount");
+
+			for (size_t j = 0; specs[j]; j++) {
+				struct recipe_mount m;
+				long dep;
+
+				if (recipe_mount_parse(specs[j], p->file->escape, &vars, &m, NULL) < 0)
+					continue;
+				dep = m.from ? recipe_plan_find_stage(p, m.from, i) : -1;
+				if (dep >= 0)
+					p->stages[dep].is_needed = true;
+				recipe_mount_release(&m);
+			}
+			continue;
+		}
 		if (in->cmd != RECIPE_ARG && in->cmd != RECIPE_ENV &&
 		    !(in->cmd == RECIPE_COPY && recipe_instr_flag(in, "from")))
 			continue;

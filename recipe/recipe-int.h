@@ -4,6 +4,7 @@
 #ifndef STRATA_RECIPE_RECIPE_INT_H
 #define STRATA_RECIPE_RECIPE_INT_H
 
+#include "launch/launch.h"
 #include "recipe/recipe.h"
 
 /* ---- shell.c ---- */
@@ -22,8 +23,54 @@ void recipe_instr_copy(struct recipe_instr *out, const struct recipe_instr *in);
 /* The builder flags @c takes; a NULL-terminated static list. */
 const char *const *recipe_cmd_flags(enum recipe_cmd c);
 
+/* True when flag @name of @c may be given more than once (RUN --mount). */
+bool recipe_flag_is_repeatable(enum recipe_cmd c, const char *name);
+
 /* True when flag @name of @c is boolean (--link). */
 bool recipe_flag_is_bool(enum recipe_cmd c, const char *name);
+
+/* ---- run-mount.c ---- */
+
+struct builder;
+
+/* One RUN --mount while its step is prepared and run. */
+struct run_mount {
+	struct recipe_mount m;
+	char *target;		      /* absolute (WORKDIR applied), cleaned, without the leading '/' */
+	long from_stage;	      /* from= an earlier stage, or -1 */
+	struct store_image *from_img; /* from= an image */
+	struct recipe_sources ctx;    /* a bind of the context: its files */
+	struct store_cachedir cache;  /* type=cache: the dir, locked */
+	char *mounted_id;	      /* the from= image mounted read-only, to unmount */
+	int fd;			      /* the bind's source, resolved; -1 */
+	char *tmp_name;		      /* a copy in ROOT/tmp (rw bind, filtered context) */
+};
+
+struct run_mounts {
+	struct run_mount *v;
+	size_t n;
+	char *secret_dir; /* the step's secret files, on a tmpfs */
+	char **stubs;	  /* mount points the step made, to remove when left empty */
+};
+
+/*
+ * Parses RUN @x's --mount flags with stage @stage's variables (@config: its
+ * image config, for WORKDIR) into @out, checks what they need (a required
+ * secret, a from= stage or image) and adds to @key what each one reads.
+ */
+int recipe_run_mounts_prepare(struct builder *b, size_t stage, const struct recipe_instr *x,
+			      const json_t *config, struct run_mounts *out, struct sbuf *key,
+			      struct strata_error **err);
+
+/* Makes ready what the mounts of @rms show (caches locked, sources, secrets) and adds them to @spec. */
+int recipe_run_mounts_setup(struct builder *b, struct run_mounts *rms, int rootfd,
+			    struct launch_spec *spec, struct strata_error **err);
+
+/* Removes the mount points the step made in @rootfd that it left empty. */
+int recipe_run_mounts_unstub(struct run_mounts *rms, int rootfd, struct strata_error **err);
+
+/* Unlocks, unmounts and removes what the mounts of @rms held; empties it. */
+void recipe_run_mounts_release(struct builder *b, struct run_mounts *rms);
 
 /* ---- build.c ---- */
 
@@ -54,6 +101,8 @@ struct builder {
 	/* build-fs.c: the working container of a stage without --layers */
 	char *work_id;
 	char *work_merged;
+	/* run-mount.c: the current RUN's mounts */
+	struct run_mounts run;
 };
 
 /*

@@ -158,6 +158,9 @@ const char *recipe_instr_flag(const struct recipe_instr *in, const char *name);
  */
 char *recipe_instr_string(const struct recipe_instr *in);
 
+/* Every value of the repeatable flag @name (RUN --mount, COPY --exclude), in order. Caller frees. */
+char **recipe_instr_flag_all(const struct recipe_instr *in, const char *name);
+
 /* Parses a Go duration ("30s", "1m30s", "1.5h", "250ms") into nanoseconds. -1 when bad. */
 int recipe_duration_parse(const char *s, int64_t *ns);
 
@@ -224,6 +227,53 @@ char *recipe_expand_heredoc(const char *text, char escape, const struct recipe_v
 int recipe_instr_expand(const struct recipe_instr *in, const char *file, char escape,
 			const struct recipe_vars *vars, struct recipe_instr **out,
 			struct strata_error **err);
+
+/* ---- RUN --mount (mount.c) ---- */
+
+enum recipe_mount_type {
+	RECIPE_MOUNT_BIND,
+	RECIPE_MOUNT_CACHE,
+	RECIPE_MOUNT_TMPFS,
+	RECIPE_MOUNT_SECRET,
+	RECIPE_MOUNT_SSH,
+};
+
+enum recipe_mount_sharing {
+	RECIPE_SHARING_SHARED,	/* any number of steps at once */
+	RECIPE_SHARING_PRIVATE, /* a step finding it in use gets a cache dir of its own */
+	RECIPE_SHARING_LOCKED,	/* a second step waits for the first */
+};
+
+/* One RUN --mount, defaults filled in (the dockerfile frontend's). */
+struct recipe_mount {
+	enum recipe_mount_type type;
+	char *target; /* as written (relative: to WORKDIR); NULL for a secret given only as env */
+	char *source; /* inside @from (or the context); NULL: its root */
+	char *from;   /* a stage or an image; NULL: the context (bind), nothing (cache) */
+	char *id;     /* cache: default @target; secret: default basename of @target; ssh: "default" */
+	char *env;    /* secret: also (or only) in this environment variable */
+	enum recipe_mount_sharing sharing;
+	bool readonly; /* bind: true unless rw; secret and ssh: always */
+	bool required; /* secret, ssh: the build fails without it */
+	long mode;     /* cache 0755, secret 0400, ssh 0600; -1 elsewhere */
+	long long uid, gid; /* -1: 0 */
+	uint64_t size;	    /* tmpfs: at most this many bytes; 0: no limit */
+};
+
+/*
+ * Parses the value of one RUN --mount into *out (free with
+ * recipe_mount_release), each value expanded with @vars; @vars NULL (parse
+ * time) leaves values holding '$' to be checked when expanded. EINVAL
+ * naming the key or value not understood.
+ */
+int recipe_mount_parse(const char *spec, char escape, const struct recipe_vars *vars,
+		       struct recipe_mount *out, struct strata_error **err);
+
+/* Frees the strings of @m. */
+void recipe_mount_release(struct recipe_mount *m);
+
+/* "bind", "cache", ... */
+const char *recipe_mount_type_name(enum recipe_mount_type t);
 
 /* ---- stages (plan.c) ---- */
 
@@ -319,6 +369,9 @@ bool recipe_ignore_has_exceptions(const struct recipe_ignore *ig);
  */
 bool recipe_ignore_may_reinclude(const struct recipe_ignore *ig, const char *dir);
 
+/* True when @ig (may be NULL) has no pattern: it excludes nothing. */
+bool recipe_ignore_is_empty(const struct recipe_ignore *ig);
+
 /* Frees @ig; NULL is fine. */
 void recipe_ignore_free(struct recipe_ignore *ig);
 
@@ -395,6 +448,13 @@ void recipe_cache_key(const char *parent, const char *instr, const char *extra,
 
 /* ---- the builder (build.c) ---- */
 
+/* A build secret (--secret): RUN --mount=type=secret shows it; never stored. */
+struct recipe_secret {
+	const char *id;
+	const char *data;
+	size_t len;
+};
+
 struct recipe_build_opts {
 	const char *context;	  /* the build context directory */
 	const char *file;	  /* the recipe; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile; "-": stdin */
@@ -411,6 +471,9 @@ struct recipe_build_opts {
 	const char *platform;	  /* --platform OS/ARCH[/VARIANT]; only this machine's is built */
 	FILE *out;		  /* "STEP i/N: ...", "--> ID" lines; NULL: quiet */
 	int run_stdout, run_stderr; /* where RUN's output goes (-1: discarded) */
+	const struct recipe_secret *secrets; /* --secret */
+	size_t n_secrets;
+	char *const *ssh; /* --ssh: ID=AGENT-SOCKET; NULL-terminated or NULL */
 };
 
 /*

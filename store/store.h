@@ -6,6 +6,7 @@
  *   ROOT/layers/<backend>/<chain-hex>/   layer.json + diff/ (made by overlay/)
  *   ROOT/containers/<id>/                container.json + the container's dirs
  *   ROOT/cache/<key-hex>.json            build cache entries ({"Blobs": [...]})
+ *   ROOT/buildcache/<id-hex>.<n>/         RUN --mount=type=cache dirs (+ .lock, .id)
  *   ROOT/tmp/                            staging: written here, then renamed
  *   ROOT/lock                            flock: shared to read, exclusive to change records
  *   ROOT/gc.lock                         flock: shared while adding content, exclusive for gc
@@ -569,6 +570,45 @@ struct store_cache_prune_opts {
 int store_cache_prune(struct store *s, const struct store_cache_prune_opts *o,
 		      void (*report)(const char *key, void *arg), void *arg, uint64_t *removed,
 		      struct strata_error **err);
+
+/* ---- cachedir.c: the directories of RUN --mount=type=cache (ROOT/buildcache/) ---- */
+
+enum store_cachedir_sharing {
+	STORE_CACHEDIR_SHARED,	/* any number of users */
+	STORE_CACHEDIR_PRIVATE, /* a user finding it busy gets another instance */
+	STORE_CACHEDIR_LOCKED,	/* one user at a time; the next waits */
+};
+
+struct store_cachedir {
+	char *path;	/* the directory to mount */
+	int lock_fd;	/* its flock, held until store_cachedir_close */
+	bool is_new;	/* made now and empty: the caller seeds it, then store_cachedir_ready */
+	bool is_shared; /* opened STORE_CACHEDIR_SHARED */
+};
+
+/*
+ * Opens (making it when missing) the cache dir of @id for a step, locked
+ * as @sharing says across processes (LOCKED waits for the holder). A new
+ * dir is held exclusively until store_cachedir_ready. Close with
+ * store_cachedir_close.
+ */
+int store_cachedir_open(struct store *s, const char *id, enum store_cachedir_sharing sharing,
+			struct store_cachedir *out, struct strata_error **err);
+
+/* After seeding a new dir: a SHARED user lets the others in. */
+int store_cachedir_ready(struct store_cachedir *c, struct strata_error **err);
+
+/* Releases the lock and frees @c's path. */
+void store_cachedir_close(struct store_cachedir *c);
+
+/*
+ * Removes every cache dir no step uses, last used at least @until_age
+ * seconds ago (-1: any), calling @report with each one's id; *removed
+ * gets their number.
+ */
+int store_cachedir_prune(struct store *s, int64_t until_age,
+			 void (*report)(const char *id, void *arg), void *arg, uint64_t *removed,
+			 struct strata_error **err);
 
 /* ---- gc.c and fsck.c ---- */
 

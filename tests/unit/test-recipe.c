@@ -227,8 +227,8 @@ START_TEST(test_parse_flags)
 
 	parse_fails("FROM a\nCOPY --nope=1 a b\n",
 		    "Containerfile:2: unknown flag '--nope' for COPY");
-	parse_fails("FROM a\nRUN --mount=type=cache,target=/x true\n",
-		    "Containerfile:2: RUN --mount is not supported");
+	parse_fails("FROM a\nRUN --security=insecure true\n",
+		    "Containerfile:2: RUN --security is not supported");
 	parse_fails("FROM a\nCOPY --from=a --from=b a b\n",
 		    "Containerfile:2: duplicate flag specified: --from");
 	parse_fails("FROM a\nCOPY --from a b\n",
@@ -299,6 +299,166 @@ START_TEST(test_parse_errors)
 
 		ck_assert_int_eq(recipe_parse("FROM a\nRUN a\0b\n", 14, "F", &f, &err), -1);
 		ck_assert_str_eq(strata_error_msg(err), "F:2: NUL byte in file");
+	}
+}
+END_TEST
+
+static void mount_ok(const char *spec, struct recipe_mount *m)
+{
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_ok(recipe_mount_parse(spec, '\\', NULL, m, &err), err);
+}
+
+static void mount_fails(const char *spec, const char *msg)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct recipe_mount m;
+
+	ck_assert_int_eq(recipe_mount_parse(spec, '\\', NULL, &m, &err), -1);
+	ck_assert_str_eq(strata_error_msg(err), msg);
+}
+
+START_TEST(test_mount_parse)
+{
+	struct recipe_mount m;
+
+	/* bind by default, read-only unless rw */
+	mount_ok("target=/src,source=go.mod", &m);
+	ck_assert_int_eq(m.type, RECIPE_MOUNT_BIND);
+	ck_assert_str_eq(m.target, "/src");
+	ck_assert_str_eq(m.source, "go.mod");
+	ck_assert(m.readonly);
+	ck_assert_ptr_null(m.from);
+	recipe_mount_release(&m);
+	mount_ok("type=bind,dst=x,src=y,from=build,rw", &m);
+	ck_assert(!m.readonly);
+	ck_assert_str_eq(m.target, "x");
+	ck_assert_str_eq(m.from, "build");
+	recipe_mount_release(&m);
+	mount_ok("type=bind,destination=x,readwrite=true", &m);
+	ck_assert(!m.readonly);
+	recipe_mount_release(&m);
+	/* cache: id defaults to the target, mode 0755, shared */
+	mount_ok("type=cache,target=/root/.cache/go-build", &m);
+	ck_assert_int_eq(m.type, RECIPE_MOUNT_CACHE);
+	ck_assert_str_eq(m.id, "/root/.cache/go-build");
+	ck_assert_int_eq(m.mode, 0755);
+	ck_assert_int_eq(m.sharing, RECIPE_SHARING_SHARED);
+	ck_assert(!m.readonly);
+	ck_assert_int_eq(m.uid, -1);
+	recipe_mount_release(&m);
+	mount_ok("Type=Cache,id=apt,target=/var/cache/apt,sharing=locked,mode=0700,uid=1000,gid=2,ro",
+		 &m);
+	ck_assert_str_eq(m.id, "apt");
+	ck_assert_int_eq(m.sharing, RECIPE_SHARING_LOCKED);
+	ck_assert_int_eq(m.mode, 0700);
+	ck_assert_int_eq(m.uid, 1000);
+	ck_assert_int_eq(m.gid, 2);
+	ck_assert(m.readonly);
+	recipe_mount_release(&m);
+	mount_ok("type=cache,target=/c,sharing=private", &m);
+	ck_assert_int_eq(m.sharing, RECIPE_SHARING_PRIVATE);
+	recipe_mount_release(&m);
+	/* tmpfs sizes as go-units reads them */
+	mount_ok("type=tmpfs,target=/t,size=64m", &m);
+	ck_assert_uint_eq(m.size, 64u << 20);
+	recipe_mount_release(&m);
+	/* secret: id from the target's name, target from the id, mode 0400 */
+	mount_ok("type=secret,id=npmrc", &m);
+	ck_assert_str_eq(m.target, "/run/secrets/npmrc");
+	ck_assert_int_eq(m.mode, 0400);
+	ck_assert(!m.required);
+	recipe_mount_release(&m);
+	mount_ok("type=secret,target=/root/.netrc,required", &m);
+	ck_assert_str_eq(m.id, ".netrc");
+	ck_assert(m.required);
+	recipe_mount_release(&m);
+	mount_ok("type=secret,id=tok,env=TOKEN", &m);
+	ck_assert_ptr_null(m.target);
+	ck_assert_str_eq(m.env, "TOKEN");
+	recipe_mount_release(&m);
+	mount_ok("type=ssh", &m);
+	ck_assert_str_eq(m.id, "default");
+	ck_assert_ptr_null(m.target);
+	recipe_mount_release(&m);
+	/* quoted CSV fields */
+	mount_ok("type=bind,\"target=/a,b\",source=x", &m);
+	ck_assert_str_eq(m.target, "/a,b");
+	recipe_mount_release(&m);
+	/* a variable is checked once expanded */
+	mount_ok("type=cache,target=$DIR,sharing=$S", &m);
+	ck_assert_str_eq(m.target, "$DIR");
+	recipe_mount_release(&m);
+	{
+		const char *args[] = { "S=locked", "DIR=/d", NULL };
+		struct recipe_vars v = { NULL, (char **)args };
+		cleanup_error struct strata_error *err = NULL;
+
+		ck_assert_ok(recipe_mount_parse("type=cache,target=$DIR,sharing=$S", '\\', &v, &m,
+						&err),
+			     err);
+		ck_assert_str_eq(m.target, "/d");
+		ck_assert_int_eq(m.sharing, RECIPE_SHARING_LOCKED);
+		recipe_mount_release(&m);
+		ck_assert_int_eq(recipe_mount_parse("type=cache,target=/x,sharing=${S}x", '\\', &v,
+						    &m, &err),
+				 -1);
+		ck_assert_str_eq(strata_error_msg(err),
+				 "--mount 'type=cache,target=/x,sharing=${S}x': unsupported sharing "
+				 "value 'lockedx' (shared, private or locked)");
+	}
+}
+END_TEST
+
+START_TEST(test_mount_errors)
+{
+	mount_fails("type=cache,target=/c,foo=1", "--mount 'type=cache,target=/c,foo=1': "
+						  "unexpected key 'foo'");
+	mount_fails("type=nfs,target=/c", "--mount 'type=nfs,target=/c': unsupported mount type "
+					  "'nfs' (bind, cache, tmpfs, secret or ssh)");
+	mount_fails("type=cache", "--mount 'type=cache': type=cache needs a target");
+	mount_fails("type=bind,source=x", "--mount 'type=bind,source=x': type=bind needs a target");
+	mount_fails("type=tmpfs,target=/t,size=lots",
+		    "--mount 'type=tmpfs,target=/t,size=lots': invalid size 'lots'");
+	mount_fails("type=cache,target=/c,mode=99",
+		    "--mount 'type=cache,target=/c,mode=99': invalid mode '99' (octal, at most 7777)");
+	mount_fails("type=cache,target=/c,uid=-1",
+		    "--mount 'type=cache,target=/c,uid=-1': invalid uid '-1'");
+	mount_fails("type=bind,target=/b,ro=perhaps",
+		    "--mount 'type=bind,target=/b,ro=perhaps': invalid value for ro: 'perhaps'");
+	mount_fails("type=bind,target=/b,rw,ro", "--mount 'type=bind,target=/b,rw,ro': both ro "
+						 "and rw given");
+	mount_fails("type=tmpfs,target=/t,from=x",
+		    "--mount 'type=tmpfs,target=/t,from=x': 'from' is not an option of type=tmpfs");
+	mount_fails("type=bind,target=/b,sharing=locked",
+		    "--mount 'type=bind,target=/b,sharing=locked': 'sharing' is not an option of "
+		    "type=bind");
+	mount_fails("type=cache,target=/c,size=1m",
+		    "--mount 'type=cache,target=/c,size=1m': 'size' is not an option of type=cache");
+	mount_fails("type=cache,target=/c,env=X",
+		    "--mount 'type=cache,target=/c,env=X': 'env' is not an option of type=cache");
+	mount_fails("type=secret", "--mount 'type=secret': type=secret needs an id or a target");
+	mount_fails("type=bind,target=/b,nonsense",
+		    "--mount 'type=bind,target=/b,nonsense': invalid field 'nonsense': must be a "
+		    "key=value pair");
+	mount_fails("type=bind,\"target=/b", "--mount 'type=bind,\"target=/b': unterminated quote");
+	mount_fails("type=cache,target=", "--mount 'type=cache,target=': empty target");
+	/* in a file: FILE:LINE, several --mount flags allowed */
+	parse_fails("FROM a\nRUN --mount=type=cache,target=/a --mount=type=nfs true\n",
+		    "Containerfile:2: RUN --mount 'type=nfs': unsupported mount type 'nfs' (bind, "
+		    "cache, tmpfs, secret or ssh)");
+	{
+		struct recipe_file *f = parse_ok(
+		    "FROM a\nRUN --mount=type=cache,target=/a --mount=type=bind,target=b "
+		    "--network=none <<EOF\necho hi\nEOF\n");
+		cleanup_strv char **all = recipe_instr_flag_all(&f->instrs[1], "mount");
+
+		ck_assert_int_eq(strv_len(all), 2);
+		ck_assert_str_eq(all[1], "type=bind,target=b");
+		ck_assert_str_eq(recipe_instr_flag(&f->instrs[1], "network"), "none");
+		ck_assert_int_eq(f->instrs[1].n_heredocs, 1);
+		recipe_file_free(f);
 	}
 }
 END_TEST
@@ -1159,6 +1319,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_parse_onbuild_and_triggers);
 	tcase_add_test(tc, test_instr_string);
 	tcase_add_test(tc, test_duration);
+	tcase_add_test(tc, test_mount_parse);
+	tcase_add_test(tc, test_mount_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("variables");
