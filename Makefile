@@ -6,7 +6,7 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 CC ?= cc
-PKGS := libarchive libcrypto libzstd mount libcurl jansson libseccomp zlib
+PKGS := libarchive libcrypto libzstd mount libcurl jansson libseccomp zlib fuse3
 TEST_PKGS := check
 
 # Library flags come from pkg-config only; a missing package stops the build
@@ -34,7 +34,7 @@ endif
 CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(OPT) -pthread -Wl,--as-needed -Wl,-O1 $(LDFLAGS)
 
-MODULES := util store layers overlay launch registry recipe
+MODULES := util store layers overlay procview launch registry recipe
 LIB_SRCS := $(sort $(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 CMD_SRCS := $(sort $(wildcard cmd/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -21,13 +21,13 @@ if [ "${1:-}" = --sources-only ]; then
 	shift
 fi
 build=${1:-build}
-modules="util store layers overlay launch registry recipe cmd"
+modules="util store layers overlay procview launch registry recipe cmd"
 max_function_lines=120
 
 # The module table: who may use whom ("ANY": every module).
 allow="util=;store=util;layers=util store;overlay=util store layers;"
-allow="${allow}launch=util store overlay;registry=util store layers;"
-allow="${allow}recipe=util store layers overlay launch registry;cmd=ANY"
+allow="${allow}procview=util;launch=util store overlay procview;registry=util store layers;"
+allow="${allow}recipe=util store layers overlay procview launch registry;cmd=ANY"
 
 # Loads the module table into may[] (" util store ") in awk.
 awk_table='

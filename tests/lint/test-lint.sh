@@ -10,7 +10,7 @@ case "$build" in
 /*) objdir=$build ;;
 *) objdir=$top/$build ;;
 esac
-modules="util store layers overlay launch registry recipe cmd"
+modules="util store layers overlay procview launch registry recipe cmd"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 cc=${CC:-cc}

@@ -1,0 +1,96 @@
+/*
+ * procview: a container's own view of the files that describe its machine
+ * (/proc/meminfo, cpuinfo, stat, uptime, loadavg, swaps, diskstats and
+ * /sys/devices/system/cpu/online), computed from its cgroup (v1 or v2) and
+ * the host's files, and served read-only by a FUSE filesystem (libfuse3's
+ * low-level API) that the launcher binds over those paths in the container.
+ */
+#ifndef STRATA_PROCVIEW_PROCVIEW_H
+#define STRATA_PROCVIEW_PROCVIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/util.h"
+
+/* The files of the view, in the order they are bound. */
+enum procview_file {
+	PROCVIEW_MEMINFO,
+	PROCVIEW_CPUINFO,
+	PROCVIEW_STAT,
+	PROCVIEW_UPTIME,
+	PROCVIEW_LOADAVG,
+	PROCVIEW_SWAPS,
+	PROCVIEW_DISKSTATS,
+	PROCVIEW_CPU_ONLINE,
+	PROCVIEW_N_FILES,
+};
+
+/* The file's name at the top of the view's filesystem ("meminfo", "cpu-online"). */
+const char *procview_file_name(enum procview_file f);
+
+/* Where the file is bound in the container, relative to its root ("proc/meminfo"). */
+const char *procview_file_target(enum procview_file f);
+
+/* Where one container's values come from, and what the view remembers between reads. */
+struct procview_source;
+
+/*
+ * A source reading the host's files under @host_proc (normally "/proc") and
+ * @host_cpu_online (normally "/sys/devices/system/cpu/online"), with no
+ * cgroup yet: every file shows the host's values until one is set.
+ */
+struct procview_source *procview_source_new(const char *host_proc, const char *host_cpu_online);
+
+/*
+ * Sets the cgroup directory of v1 controller @controller ("memory", "cpu",
+ * "cpuacct", "cpuset", "blkio"), or, with "", the one cgroup v2 directory.
+ * Others are ignored.
+ */
+void procview_source_set_dir(struct procview_source *src, const char *controller, const char *dir);
+
+/* Sets when the container started, in seconds of CLOCK_BOOTTIME (what uptime counts from). */
+void procview_source_set_start(struct procview_source *src, double boottime);
+
+/* Frees @src. NULL is fine. */
+void procview_source_free(struct procview_source *src);
+
+/*
+ * Renders file @f of the view into @out (appended). Fails only when a host
+ * file cannot be read; a missing cgroup file means no limit.
+ */
+int procview_render(struct procview_source *src, enum procview_file f, struct sbuf *out,
+		    struct strata_error **err);
+
+/* The CLOCK_BOOTTIME time of process @pid's start, in seconds; 0 when it is gone. */
+double procview_pid_boottime(pid_t pid);
+
+/* A running view: the FUSE session and the thread that serves it. */
+struct procview_server;
+
+/*
+ * Serves @src (taken; freed with the server) on @fuse_fd (an open /dev/fuse
+ * whose mount the caller made or will make; taken) in a new thread, which
+ * ends when the filesystem is unmounted everywhere or at
+ * procview_server_free. Signals stay with the caller's threads.
+ */
+int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
+			  struct strata_error **err);
+
+/* True while the server thread serves. */
+bool procview_server_alive(const struct procview_server *srv);
+
+/* Stops the thread (the mount's reads then fail), closes the device, frees @srv. NULL is fine. */
+void procview_server_free(struct procview_server *srv);
+
+/*
+ * The data of mount(2) for a view on @fuse_fd: a read-only filesystem every
+ * user of the container may read (allow_other), owned by root. Caller frees.
+ */
+char *procview_mount_data(int fuse_fd);
+
+/* The filesystem type to give mount(2) ("fuse.strata-procview"). */
+#define PROCVIEW_FSTYPE "fuse.strata-procview"
+
+#endif

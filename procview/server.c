@@ -1,0 +1,301 @@
+/*
+ * The view's FUSE filesystem (libfuse3's low-level API): a root directory
+ * holding one read-only file per view file. A file is rendered when it is
+ * read at offset 0, and later offsets are served from that rendering, so a
+ * reader sees one consistent snapshot per pass and a tool that rereads an
+ * open file from the start (top, on /proc/stat) gets fresh values. Direct
+ * I/O: the kernel caches nothing, and the size (0, as procfs says) does not
+ * cut reads short.
+ *
+ * One thread serves: it polls the device and an eventfd that
+ * procview_server_free writes. The kernel ends the connection (reads
+ * return ENODEV) once the last mount of it is gone, which is when the
+ * container's mount namespace dies; after the device is closed, reads in a
+ * mount that outlives the server fail with ENOTCONN instead of waiting.
+ */
+#define FUSE_USE_VERSION 34
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procview/procview-int.h"
+
+/* The entries never change: the kernel may keep them for as long as it likes. */
+#define TIMEOUT 86400.0
+
+struct procview_server {
+	struct procview_source *src;
+	struct fuse_session *se;
+	pthread_t thread;
+	int stop_fd;
+	atomic_bool alive;
+	bool started;
+};
+
+/* One open file: its last rendering. */
+struct handle {
+	enum procview_file file;
+	struct sbuf text;
+	bool rendered;
+};
+
+static void file_attr(fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	if (ino == FUSE_ROOT_ID) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+	}
+}
+
+/* The view file of inode @ino, or -1 (the root, or none). */
+static int ino_file(fuse_ino_t ino)
+{
+	return ino >= 2 && ino < 2 + PROCVIEW_N_FILES ? (int)(ino - 2) : -1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	if (parent != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		if (!strcmp(name, procview_file_name((enum procview_file)f))) {
+			e.ino = 2 + (fuse_ino_t)f;
+			e.attr_timeout = e.entry_timeout = TIMEOUT;
+			file_attr(e.ino, &e.attr);
+			fuse_reply_entry(req, &e);
+			return;
+		}
+	fuse_reply_err(req, ENOENT);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+
+	(void)fi;
+	if (ino != FUSE_ROOT_ID && ino_file(ino) < 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	file_attr(ino, &st);
+	fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int f = ino_file(ino);
+	struct handle *h;
+
+	if (f < 0) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->file = (enum procview_file)f;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) != 0)
+		free(h);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct procview_server *srv = fuse_req_userdata(req);
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (off == 0 || !h->rendered) {
+		struct strata_error *e = NULL;
+
+		sbuf_release(&h->text);
+		if (procview_render(srv->src, h->file, &h->text, &e) < 0) {
+			log_debug("procview: %s: %s", procview_file_name(h->file),
+				  strata_error_msg(e));
+			strata_error_free(e);
+			fuse_reply_err(req, EIO);
+			return;
+		}
+		h->rendered = true;
+	}
+	if (off < 0 || (size_t)off >= h->text.len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > h->text.len - (size_t)off)
+		size = h->text.len - (size_t)off;
+	fuse_reply_buf(req, h->text.buf + off, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	if (h) {
+		sbuf_release(&h->text);
+		free(h);
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	char buf[4096];
+	size_t len = 0;
+
+	(void)fi;
+	if (ino != FUSE_ROOT_ID) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	for (off_t i = off; i < PROCVIEW_N_FILES; i++) {
+		struct stat st;
+		size_t n;
+
+		file_attr(2 + (fuse_ino_t)i, &st);
+		n = fuse_add_direntry(req, buf + len, sizeof(buf) - len,
+				      procview_file_name((enum procview_file)i), &st, i + 1);
+		if (len + n > size || len + n > sizeof(buf))
+			break;
+		len += n;
+	}
+	fuse_reply_buf(req, buf, len);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .open = op_open,
+    .read = op_read,
+    .release = op_release,
+    .readdir = op_readdir,
+};
+
+/* Serves until stopped, or until the kernel ends the connection. */
+static void *serve(void *arg)
+{
+	struct procview_server *srv = arg;
+	struct fuse_buf buf;
+	struct pollfd pf[2] = {{.fd = fuse_session_fd(srv->se), .events = POLLIN},
+			       {.fd = srv->stop_fd, .events = POLLIN}};
+
+	memset(&buf, 0, sizeof(buf));
+	while (!fuse_session_exited(srv->se)) {
+		int r;
+
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[1].revents)
+			break;
+		if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+			break;
+		r = fuse_session_receive_buf(srv->se, &buf);
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r <= 0)
+			break;
+		fuse_session_process_buf(srv->se, &buf);
+	}
+	free(buf.mem);
+	atomic_store(&srv->alive, false);
+	return NULL;
+}
+
+int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
+			  struct strata_error **err)
+{
+	char *argv[] = {(char *)"strata", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct procview_server *srv = xcalloc(1, sizeof(*srv));
+	char dev[32];
+	sigset_t all, old;
+	int r;
+
+	srv->src = src;
+	srv->stop_fd = eventfd(0, EFD_CLOEXEC);
+	srv->se = fuse_session_new(&args, &ops, sizeof(ops), srv);
+	if (srv->stop_fd < 0 || !srv->se) {
+		close(fuse_fd);
+		procview_server_free(srv);
+		return strata_fail_msg(err, EIO, "start the /proc view's filesystem");
+	}
+	/* "/dev/fd/N": libfuse serves an fd its caller mounted (or will mount) itself */
+	snprintf(dev, sizeof(dev), "/dev/fd/%d", fuse_fd);
+	if (fuse_session_mount(srv->se, dev) != 0) {
+		close(fuse_fd);
+		procview_server_free(srv);
+		return strata_fail_msg(err, EIO, "serve the /proc view on its device");
+	}
+	/* the caller's signals (SIGCHLD, the forwarded ones) are never this thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_store(&srv->alive, true);
+	r = pthread_create(&srv->thread, NULL, serve, srv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		atomic_store(&srv->alive, false);
+		procview_server_free(srv);
+		return strata_fail(err, r, "start the /proc view's thread");
+	}
+	srv->started = true;
+	*out = srv;
+	return 0;
+}
+
+bool procview_server_alive(const struct procview_server *srv)
+{
+	return srv && atomic_load(&srv->alive);
+}
+
+void procview_server_free(struct procview_server *srv)
+{
+	uint64_t one = 1;
+
+	if (!srv)
+		return;
+	if (srv->started) {
+		if (write(srv->stop_fd, &one, sizeof(one)) < 0)
+			log_debug("procview: stop: %s", strerror(errno));
+		pthread_join(srv->thread, NULL);
+	}
+	if (srv->se)
+		fuse_session_destroy(srv->se);
+	if (srv->stop_fd >= 0)
+		close(srv->stop_fd);
+	procview_source_free(srv->src);
+	free(srv);
+}
+
+char *procview_mount_data(int fuse_fd)
+{
+	return xasprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fuse_fd);
+}
