@@ -197,6 +197,18 @@ static const struct fuse_lowlevel_ops ops = {
     .readdir = op_readdir,
 };
 
+/* Replaces the device @fd with /dev/null, which ends the connection when it held the last
+ * reference. */
+static void abort_connection(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)
+		log_debug("procview: close the device: %s", strerror(errno));
+	if (null >= 0)
+		close(null);
+}
+
 /* Serves until stopped, or until the kernel ends the connection. */
 static void *serve(void *arg)
 {
@@ -226,6 +238,14 @@ static void *serve(void *arg)
 		fuse_session_process_buf(srv->se, &buf);
 	}
 	free(buf.mem);
+	/*
+	 * Whatever ended the loop, no request may wait for an answer that
+	 * will not come: a request the kernel has handed over waits even
+	 * SIGKILL out, and a container process stuck so would hold the
+	 * container's exit. Closing the device (its number stays valid for
+	 * fuse_session_destroy) aborts the connection: reads fail at once.
+	 */
+	abort_connection(pf[0].fd);
 	atomic_store(&srv->alive, false);
 	return NULL;
 }

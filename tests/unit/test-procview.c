@@ -44,10 +44,18 @@ static const char host_stat[] = "cpu  400 0 400 4000 0 0 0 0 0 0\n"
 static void put(const char *rel, const char *content)
 {
 	cleanup_free char *p = path_join(scratch, rel);
-	cleanup_free char *dir = xstrdup(p);
+	cleanup_free char *dir = xstrdup(rel);
+	cleanup_close int root = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct strata_error *err = NULL;
+	char *slash = strrchr(dir, '/');
+	int d;
 
-	*strrchr(dir, '/') = '\0';
-	ck_assert_int_eq(unit_sh("mkdir -p '%s'", dir), 0);
+	if (slash) {
+		*slash = '\0';
+		d = path_mkdirs_in(root, dir, 0755, &err);
+		ck_assert_ok(d, err);
+		close(d);
+	}
 	unit_write_file(p, content, 0644);
 }
 
@@ -524,6 +532,14 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_loadavg);
 	tcase_add_test(tc, test_swaps_and_diskstats);
 	suite_add_tcase(s, tc);
+	/*
+	 * Not under valgrind: its threads never serve the mount (the reader
+	 * waits for ever, in an uninterruptible FUSE wait).
+	 */
+	if (getenv("STRATA_UNDER_VALGRIND")) {
+		printf("SKIP: procview: the FUSE server under valgrind\n");
+		return s;
+	}
 	tc = tcase_create("server");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_server_mount);
