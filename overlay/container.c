@@ -289,6 +289,7 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 		return -1;
 	if (store_pin(c->s, err) < 0)
 		goto out_img;
+	r->stack.n_lowers = img ? img->n_layers : 0;
 	if (overlay_stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &r->stack), &r->lowers,
 			 err) < 0)
 		goto out;

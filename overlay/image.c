@@ -40,7 +40,8 @@ static int mount_image_stack(struct store *s, const struct backend_ops *b,
 	cleanup_free char *links = store_layers_path(s, b->name, "l");
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *top = NULL;
-	struct overlay_stack st = { NULL, 0, NULL, NULL, links, false };
+	/* n_lowers: the depth wanted, for overlay_max_lowers */
+	struct overlay_stack st = { NULL, img->n_layers, NULL, NULL, links, false };
 	int ret = -1;
 
 	if (store_pin(s, err) < 0)

@@ -377,10 +377,19 @@ static int mount_overlay(const struct overlay_stack *st, const char *target,
 	/* overlayfs refuses one lower without an upper: a read-only bind is the same tree. */
 	if (!st->upper && st->n_lowers == 1)
 		return overlay_mount_bind_ro(st->lowers[0], target, err);
-	if (probe_api() == API_NEW) {
+	/*
+	 * The new API is tried at once rather than probed first: a probe's fs
+	 * context, once freed, waits out an RCU grace period (overlayfs frees
+	 * its private mounts with kern_unmount_array), about 1 ms a start.
+	 */
+	if (api_state != API_LEGACY) {
 		r = mount_new_api(st, target, err);
-		if (r != 0)
+		if (r != 0) {
+			if (r > 0)
+				api_state = API_NEW;
 			return r < 0 ? -1 : 0;
+		}
+		api_state = API_LEGACY;
 		log_debug("overlay: the new mount API is missing, using mount(2)");
 	}
 	return mount_old_api(st, target, err);
@@ -395,21 +404,20 @@ static size_t escaped_len(const char *p)
 	return n;
 }
 
-static size_t max_lowers_overlay(const struct overlay_stack *st)
+/* How many lowers fit in one page of mount(2) options (short links when @st has a link dir). */
+static size_t max_lowers_legacy(const struct overlay_stack *st)
 {
 	struct overlay_stack none = *st;
 	cleanup_free char *fixed = NULL;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t used, n = 0;
 
-	if (probe_api() == API_NEW)
-		return OVERLAY_MAX_LOWERS;
 	none.n_lowers = 0;
 	fixed = legacy_options(&none, NULL);
 	used = strlen(fixed);
 	if (!st->link_dir) {
 		/* Absolute paths, as many as fit. */
-		while (n < st->n_lowers && used + escaped_len(st->lowers[n]) + 1 < page)
+		while (st->lowers && n < st->n_lowers && used + escaped_len(st->lowers[n]) + 1 < page)
 			used += escaped_len(st->lowers[n++]) + 1;
 	} else {
 		/* Short links; a slot leaves room for the odd longer name. */
@@ -419,6 +427,20 @@ static size_t max_lowers_overlay(const struct overlay_stack *st)
 		}
 	}
 	return n ? n : 1;
+}
+
+static size_t max_lowers_overlay(const struct overlay_stack *st)
+{
+	/*
+	 * Asking the kernel costs an RCU grace period (see mount_overlay):
+	 * not when st->n_lowers lowers fit in short links either way.
+	 */
+	if (api_state == API_UNKNOWN && st->link_dir && st->n_lowers &&
+	    st->n_lowers <= max_lowers_legacy(st))
+		return max_lowers_legacy(st);
+	if (probe_api() == API_NEW)
+		return OVERLAY_MAX_LOWERS;
+	return max_lowers_legacy(st);
 }
 
 int overlay_mount(const char *backend, const struct overlay_stack *st, const char *target,

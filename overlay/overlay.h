@@ -106,7 +106,9 @@ int overlay_mount(const char *backend, const struct overlay_stack *st, const cha
 /*
  * The most lowers a mount of @st with @backend can take: OVERLAY_MAX_LOWERS
  * with the new mount API; with mount(2), as many as fit in one page of
- * options using short links (the upper and work paths count too).
+ * options using short links (the upper and work paths count too). Before
+ * its lowers are known, @st's n_lowers may say how many are wanted: when
+ * they fit either way, the kernel is not asked which API it has.
  */
 size_t overlay_max_lowers(const char *backend, const struct overlay_stack *st);
 

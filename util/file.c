@@ -59,6 +59,34 @@ int file_fsync_dir(int dirfd, struct strata_error **err)
 	return 0;
 }
 
+/*
+ * Puts @tmpname in the place of @name without asking the filesystem to
+ * write either out. A rename over an existing file makes ext4 allocate and
+ * start writing the new file's blocks at once (auto_da_alloc, its guard
+ * against empty files after a crash for writers that do not fsync), and
+ * frees the old file's blocks, which on a filesystem mounted with
+ * "discard" and no journal is a synchronous discard: about 1 ms each.
+ * A record that is not meant to be durable needs neither: the two names
+ * are exchanged (RENAME_EXCHANGE, atomic as rename is) and the old content,
+ * never written out, is unlinked. Where the target does not exist yet or
+ * the filesystem cannot exchange, a plain rename.
+ */
+static int replace_quietly(int dirfd, const char *tmpname, const char *name,
+			   struct strata_error **err)
+{
+	int e;
+
+	if (renameat2(dirfd, tmpname, dirfd, name, RENAME_EXCHANGE) == 0) {
+		unlinkat(dirfd, tmpname, 0);
+		return 0;
+	}
+	if (renameat(dirfd, tmpname, dirfd, name) == 0)
+		return 0;
+	e = errno;
+	unlinkat(dirfd, tmpname, 0);
+	return strata_fail(err, e, "rename into '%s'", name);
+}
+
 static int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
 			bool durable, struct strata_error **err)
 {
@@ -85,14 +113,14 @@ static int write_atomic(int dirfd, const char *name, const void *buf, size_t len
 		unlinkat(dirfd, tmpname, 0);
 		return strata_fail(err, e, "write '%s'", name);
 	}
+	if (!durable)
+		return replace_quietly(dirfd, tmpname, name, err);
 	if (renameat(dirfd, tmpname, dirfd, name) < 0) {
 		int e = errno;
 
 		unlinkat(dirfd, tmpname, 0);
 		return strata_fail(err, e, "rename into '%s'", name);
 	}
-	if (!durable)
-		return 0;
 	if (slash) {
 		cleanup_free char *dir = xstrndup(name, (size_t)(slash - name));
 		cleanup_close int dfd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -178,6 +178,21 @@ n=$(syncs run --name synced busybox true)
 [ "$n" -gt 0 ] || fail "a kept container's record is not synced ($n fsyncs)"
 strata rm synced >/dev/null
 
+# Nor does it make the filesystem write out what it replaces: a record
+# rewritten by a rename over the old one is written out at once by ext4
+# (and its old block freed, a synchronous discard with "discard" and no
+# journal); it is exchanged with the new one instead (RENAME_EXCHANGE).
+# And the overlay's fs context is made once: a probe's costs an RCU grace
+# period when it is freed.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -e trace=renameat,renameat2,rename,fsopen \
+	-o "$TEST_TMP/calls" "$STRATA_BIN" --root "$ROOT" run --rm busybox true >/dev/null ||
+	fail "run under strace"
+over=$(grep -E '^[0-9]+ +rename(at2?)?\(' "$TEST_TMP/calls" | grep -v RENAME_EXCHANGE | grep -c 'container.json"' || true)
+assert_eq "$over" 1 "plain renames onto container.json (the first write only)"
+exch=$(grep -c 'RENAME_EXCHANGE) = 0' "$TEST_TMP/calls" || true)
+[ "$exch" -ge 3 ] || fail "records rewritten without exchange ($exch exchanges)"
+[ "$(grep -c -E '^[0-9]+ +fsopen\("overlay"' "$TEST_TMP/calls" || true)" -le 1 ] || fail "overlay probed before its mount"
+
 # The container's mounts are made while it is put in its cgroup: a failure
 # there is its own one-line error (not the cgroup's), 125, and nothing stays.
 expect_fail strata run --rm --memory 64m -w /etc/passwd busybox true

@@ -6,7 +6,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/types.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -233,6 +237,70 @@ START_TEST(test_write_atomic)
 	buf = NULL;
 	ck_assert_int_eq(file_read_at(dfd, "f", 3, &buf, &len, &err), -1);
 	ck_assert_int_eq(strata_error_code(err), EFBIG);
+}
+END_TEST
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+
+/* Pages of the file under @fd still dirty (not written back nor being written), or -1 where cachestat(2) is missing. */
+static long dirty_pages(int fd)
+{
+	struct {
+		__u64 off, len;
+	} range = { 0, 0 };
+	struct {
+		__u64 nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+	} cs = { 0 };
+
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+		return -1;
+	return (long)cs.nr_dirty;
+}
+
+/*
+ * A record that need not be durable is replaced by exchanging names, not
+ * renamed over (which makes ext4 write it out at once): the name gets the
+ * new content atomically, a reader holding the old file keeps the old one,
+ * the old content leaves no temporary file, and a first write still works.
+ */
+START_TEST(test_write_replace)
+{
+	cleanup_close int dfd = open(scratch, O_RDONLY | O_DIRECTORY);
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *buf = NULL;
+	cleanup_close int old = -1;
+	char got[16] = { 0 };
+	struct stat a, b;
+	size_t len = 0;
+
+	ck_assert_int_eq(mkdirat(dfd, "d", 0755), 0);
+	ck_assert_ok(file_write_replace_at(dfd, "d/f", "one", 3, 0640, &err), err);
+	old = openat(dfd, "d/f", O_RDONLY);
+	ck_assert_int_ge(old, 0);
+	ck_assert_int_eq(fstat(old, &a), 0);
+	ck_assert_ok(file_write_replace_at(dfd, "d/f", "second", 6, 0600, &err), err);
+	ck_assert_ok(file_read_at(dfd, "d/f", 100, &buf, &len, &err), err);
+	ck_assert_str_eq(buf, "second");
+	ck_assert_int_eq(fstatat(dfd, "d/f", &b, 0), 0);
+	ck_assert_int_ne(a.st_ino, b.st_ino);
+	ck_assert_int_eq(b.st_mode & 07777, 0600);
+	ck_assert_int_eq(pread(old, got, sizeof(got) - 1, 0), 3);
+	ck_assert_str_eq(got, "one");
+	ck_assert_int_eq(unit_sh("test \"$(ls -A '%s/d')\" = f", scratch), 0);
+	/*
+	 * On ext4 a rename over an existing file starts writing the new one
+	 * out at once (auto_da_alloc); the exchange leaves its page dirty.
+	 */
+	{
+		cleanup_close int fd = openat(dfd, "d/f", O_RDONLY);
+		struct statfs sf;
+
+		ck_assert_int_ge(fd, 0);
+		if (fstatfs(fd, &sf) == 0 && sf.f_type == EXT4_SUPER_MAGIC && dirty_pages(fd) >= 0)
+			ck_assert_int_eq(dirty_pages(fd), 1);
+	}
 }
 END_TEST
 
@@ -538,6 +606,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("files");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_write_atomic);
+	tcase_add_test(tc, test_write_replace);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strmap");
