@@ -235,8 +235,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	cleanup_free char *finished = NULL;
 	struct launch_run_config rc;
 	struct attach_server *srv = NULL;
-	bool auto_remove, tty;
+	bool auto_remove, tty, held = false;
 	int master = -1, listen_fd = -1;
+	sigset_t mask;
 	pid_t pid;
 	int ret = -1;
 
@@ -270,6 +271,12 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	spec.cgroup = cg;
 	spec.rootfs_backend = rootfs.backend;
 	spec.rootfs_stack = rootfs.backend ? &rootfs.stack : NULL;
+	/*
+	 * A signal to us from the moment PID 1 may run waits for the wait that
+	 * forwards it (a monitor serving attach forwards none).
+	 */
+	held = listen_fd < 0;
+	launch_signals_hold(held, &mask);
 	if (launch_spawn(rootfs.merged, &spec, &pid, &master, err) < 0)
 		goto out_cgroup;
 	started = now_rfc3339();
@@ -333,6 +340,8 @@ out_spec:
 	for (int i = 0; i < 3; i++)
 		free(etc[i]);
 	launch_spec_free(&spec);
+	/* last: one that came after the wait ends us only once all is cleaned up */
+	launch_signals_release(held, &mask);
 	return ret;
 }
 

@@ -4,6 +4,8 @@
 #ifndef STRATA_LAUNCH_LAUNCH_INT_H
 #define STRATA_LAUNCH_LAUNCH_INT_H
 
+#include <signal.h>
+
 #include "launch/launch.h"
 
 /* ---- config.c ---- */
@@ -100,6 +102,18 @@ int launch_tty_recv_fd(int sock, struct strata_error **err);
 
 /* Gives @master the window size of the terminal @from, when it is one. */
 void launch_tty_size_copy(int from, int master);
+
+/*
+ * With @forward, blocks the signals launch_wait forwards (TERM, INT, HUP,
+ * QUIT, USR1, USR2) until launch_signals_release: one that comes between
+ * the start of a container and the wait for it stays pending and is then
+ * forwarded, instead of killing the launcher and leaving the container
+ * behind. The processes that become the container unblock them.
+ */
+void launch_signals_hold(bool forward, sigset_t *old);
+
+/* Restores the mask launch_signals_hold saved in @old (with @forward). */
+void launch_signals_release(bool forward, const sigset_t *old);
 
 /* Copies stdio to and from @master until @pid has ended; returns its exit status. */
 int launch_tty_relay_wait(pid_t pid, int master, bool forward_signals);

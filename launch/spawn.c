@@ -50,6 +50,39 @@ static const char *const readonly_paths[] = {
 	"proc/bus", "proc/fs", "proc/irq", "proc/sys", "proc/sysrq-trigger", NULL,
 };
 
+/* The signals a waiting launcher passes on to the container. */
+static void forwarded_set(sigset_t *set)
+{
+	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+	sigemptyset(set);
+	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
+		sigaddset(set, fwd[i]);
+}
+
+void launch_signals_hold(bool forward, sigset_t *old)
+{
+	sigset_t set;
+
+	forwarded_set(&set);
+	sigprocmask(forward ? SIG_BLOCK : SIG_SETMASK, forward ? &set : NULL, old);
+}
+
+void launch_signals_release(bool forward, const sigset_t *old)
+{
+	if (forward)
+		sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+/* In a new process about to exec the container's: none of the held signals stays blocked. */
+static void signals_unblock(void)
+{
+	sigset_t set;
+
+	forwarded_set(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 /* Sends the error to the parent and ends the child. */
 static _Noreturn void child_die(int errfd, struct strata_error *err)
 {
@@ -388,6 +421,7 @@ static int child_start(struct child_args *a, struct strata_error **err)
 	 */
 	if (read(a->sync_fd, &go, 1) != 1 || go != 'm')
 		_exit(125);
+	signals_unblock();
 	/*
 	 * Not dumpable until exec: no process of the container may open our
 	 * /proc/PID/exe (strata's binary on the host) or our fds, which would
@@ -849,15 +883,14 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 
 int launch_wait(pid_t pid, bool forward_signals)
 {
-	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	sigset_t set, old;
 	int sfd, status = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
 	if (forward_signals)
-		for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
-			sigaddset(&set, fwd[i]);
+		forwarded_set(&set);
+	else
+		sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	for (;;) {
@@ -885,16 +918,21 @@ int launch_run(const char *rootfs, const struct launch_spec *spec, int *status,
 	       struct strata_error **err)
 {
 	int master = -1;
+	sigset_t old;
 	pid_t pid;
 
-	if (launch_spawn(rootfs, spec, &pid, &master, err) < 0)
+	launch_signals_hold(spec->forward_signals, &old);
+	if (launch_spawn(rootfs, spec, &pid, &master, err) < 0) {
+		launch_signals_release(spec->forward_signals, &old);
 		return -1;
+	}
 	if (master < 0) {
 		*status = launch_wait(pid, spec->forward_signals);
-		return 0;
+	} else {
+		*status = launch_tty_relay_wait(pid, master, spec->forward_signals);
+		close(master);
 	}
-	*status = launch_tty_relay_wait(pid, master, spec->forward_signals);
-	close(master);
+	launch_signals_release(spec->forward_signals, &old);
 	return 0;
 }
 
@@ -1004,6 +1042,7 @@ static _Noreturn void exec_inner(const struct exec_args *x)
 	struct child_user u = { 0 };
 	char **env;
 
+	signals_unblock();
 	if (spec->tty) {
 		if (exec_terminal(x, &e) < 0)
 			child_die(x->err_fd, e);
@@ -1062,8 +1101,8 @@ static _Noreturn void exec_outer(const struct exec_args *x)
 	_exit(launch_wait(inner, true));
 }
 
-int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
-		struct strata_error **err)
+static int exec_and_wait(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec,
+			 int *status, struct strata_error **err)
 {
 	struct exec_args x = { .pid = pid, .cg = cg, .spec = spec, .err_fd = -1, .tty_sock = -1 };
 	int errp[2], tsock[2] = { -1, -1 };
@@ -1120,4 +1159,17 @@ int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *s
 	*status = master >= 0 ? launch_tty_relay_wait(child, master, spec->forward_signals)
 			      : launch_wait(child, spec->forward_signals);
 	return 0;
+}
+
+int launch_exec(pid_t pid, struct launch_cgroup *cg, const struct launch_spec *spec, int *status,
+		struct strata_error **err)
+{
+	sigset_t old;
+	int r;
+
+	/* as launch_run: a signal before the wait begins is held for it */
+	launch_signals_hold(spec->forward_signals, &old);
+	r = exec_and_wait(pid, cg, spec, status, err);
+	launch_signals_release(spec->forward_signals, &old);
+	return r;
 }
