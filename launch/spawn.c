@@ -256,11 +256,12 @@ static int setup_dev(int rootfd, struct strata_error **err)
 }
 
 /*
- * /sys/fs/cgroup: a read-only tmpfs holding the container's own cgroup,
- * bound read-only (each v1 controller's directory at its name, or the v2
- * directory at the top), as podman shows it: the files runtimes read to
- * size themselves (memory.limit_in_bytes, memory.max, cpu.max) are the
- * container's. Nothing of the host's tree is reachable from it.
+ * /sys/fs/cgroup: the container's own cgroup, read-only, as podman shows
+ * it: the files runtimes read to size themselves (memory.limit_in_bytes,
+ * memory.max, cpu.max) are the container's. v2: its cgroup2 directory,
+ * which its cgroup namespace shows as the root; v1: a read-only tmpfs
+ * holding each controller's directory at its name. Nothing of the host's
+ * tree is reachable from it.
  */
 static int mount_cgroup(int rootfd, const struct launch_cgroup *cg, struct strata_error **err)
 {
@@ -270,14 +271,15 @@ static int mount_cgroup(int rootfd, const struct launch_cgroup *cg, struct strat
 	cleanup_close int fd = -1;
 	size_t n = 0;
 
+	if (launch_cgroup_dir(cg, 0, &name, &dir) && !*name)
+		return bind_in(rootfd, dir, "sys/fs/cgroup", true, err);
 	if (mount_in(rootfd, "sys/fs/cgroup", "tmpfs", "cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		     "mode=755", err) < 0)
 		return -1;
 	for (; launch_cgroup_dir(cg, n, &name, &dir); n++) {
 		cleanup_free char *dst = xasprintf("sys/fs/cgroup/%s", name);
 
-		/* v2: the container's directory over the tmpfs */
-		if (bind_in(rootfd, dir, *name ? dst : "sys/fs/cgroup", false, err) < 0)
+		if (bind_in(rootfd, dir, dst, false, err) < 0)
 			return -1;
 	}
 	/* The whole tree read-only in one call (Linux 5.12); else one remount per mount. */
