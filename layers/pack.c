@@ -32,6 +32,25 @@
 
 #define CHUNK (1u << 20)
 #define BLOCK (64u << 10)
+/*
+ * A directory's entries are stat'ed in batches of up to BATCH (a batch ends
+ * at a subdirectory, whose walk needs the batch slots again); its regular
+ * files of up to BATCH_FILE bytes are opened, read and closed together
+ * through io_uring, BATCH_DATA bytes at most, so that a small file costs
+ * two system calls (fstatat, flistxattr) instead of five.
+ */
+#define BATCH	   128u
+#define BATCH_FILE (64u << 10)
+#define BATCH_DATA (4u << 20)
+
+/* What the batch found of one entry. */
+struct pre {
+	struct stat st;
+	int err;	     /* errno of the stat, or 0 */
+	int fd;		     /* kept open for its xattrs, or -1 */
+	int32_t len;	     /* bytes read, or -errno */
+	unsigned char *data; /* the file's data, or NULL: not read in the batch */
+};
 
 struct link {
 	dev_t dev;
@@ -54,6 +73,10 @@ struct packer {
 	char *buf;
 	uint64_t euid, egid;
 	struct read_ahead *ahead; /* or NULL */
+	struct uring *ring;	  /* or NULL: one file at a time */
+	unsigned char *bdata;	  /* BATCH_DATA bytes for a batch's files */
+	struct pre pre[BATCH];
+	int32_t res[2 * BATCH];
 };
 
 static la_ssize_t pack_write_cb(struct archive *a, void *data, const void *buf, size_t n)
@@ -78,6 +101,12 @@ static int packer_open(struct packer *p, struct strata_error **err)
 	p->buf = xmalloc(CHUNK);
 	p->euid = geteuid();
 	p->egid = getegid();
+	/* on one CPU the kernel's workers would only take turns with this thread */
+	p->ring = uring_new(2 * BATCH, sys_ncpus() > 1 ? URING_ASYNC : 0);
+	if (p->ring)
+		p->bdata = xmalloc(BATCH_DATA);
+	else
+		log_debug("pack: no io_uring (%s): one file at a time", strerror(errno));
 	if (archive_write_set_format_pax(p->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(p->a, p->w ? 0 : BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(p->a, 1) != ARCHIVE_OK ||
@@ -98,6 +127,8 @@ static void packer_free(struct packer *p)
 	layers_pathset_free(&p->emitted);
 	strata_error_free(p->werr);
 	free(p->buf);
+	uring_free(p->ring);
+	free(p->bdata);
 }
 
 static int archive_fail(struct packer *p, const char *path, struct strata_error **err)
@@ -247,13 +278,43 @@ static int copy_data(struct packer *p, int fd, const char *path, off_t size,
 	return 0;
 }
 
+/* A regular file whose data the batch read (pre->len bytes, or -errno). */
+static int emit_read(struct packer *p, const char *path, const struct stat *st, struct pre *pre,
+		     struct strata_error **err)
+{
+	size_t len;
+
+	if (pre->len < 0)
+		return strata_fail(err, -pre->len, "read '%s'", path);
+	len = (size_t)pre->len;
+	if (pre->fd >= 0) {
+		add_xattrs(p, pre->fd);
+		close(pre->fd);
+		pre->fd = -1;
+	}
+	archive_entry_set_size(p->e, st->st_size);
+	if (write_header(p, path, err) < 0)
+		return -1;
+	if (len > 0 && archive_write_data(p->a, pre->data, len) < 0)
+		return archive_fail(p, path, err);
+	if (len < (size_t)st->st_size) {
+		/* The file shrank while being packed: pad to the size in its header. */
+		log_warn("pack: '%s' shrank while being packed", path);
+		memset(pre->data, 0, (size_t)st->st_size - len);
+		if (archive_write_data(p->a, pre->data, (size_t)st->st_size - len) < 0)
+			return archive_fail(p, path, err);
+	}
+	return 0;
+}
+
 /*
- * Packs the entry @name of directory @dfd as @path (its stat in @st). For a
+ * Packs the entry @name of directory @dfd as @path (its stat in @st; what a
+ * batch read of it in @pre, or NULL). For a
  * directory whose children should follow, *sub is set to it, open (the
  * caller closes it); -1 otherwise.
  */
 static int emit(struct packer *p, int dfd, const char *name, const char *path,
-		const struct stat *st, int *sub, struct strata_error **err)
+		const struct stat *st, struct pre *pre, int *sub, struct strata_error **err)
 {
 	cleanup_close int fd = -1;
 	const char *first;
@@ -287,6 +348,8 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 		archive_entry_set_size(p->e, 0);
 		return write_header(p, path, err);
 	}
+	if (S_ISREG(st->st_mode) && pre && pre->data)
+		return emit_read(p, path, st, pre, err);
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) {
 		fd = openat(dfd, name,
 			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0));
@@ -351,6 +414,108 @@ static bool is_skipped(const struct packer *p, const char *path)
 	return false;
 }
 
+static int walk(struct packer *p, int fd, const char *path, struct strata_error **err);
+
+/*
+ * Stats the entries @names[0..n) of directory @dfd, up to BATCH of them and
+ * up to the first directory, into p->pre; opens, reads and closes the small
+ * regular files among them in two io_uring submissions (a file with xattrs
+ * stays open for them). Returns how many entries it took, 0 on error.
+ */
+static size_t batch_read(struct packer *p, int dfd, const struct name *names, size_t n,
+			 struct strata_error **err)
+{
+	size_t m = 0, used = 0;
+
+	while (m < n && m < BATCH) {
+		struct pre *e = &p->pre[m];
+		size_t size;
+
+		e->fd = -1;
+		e->len = 0;
+		e->data = NULL;
+		e->err = fstatat(dfd, names[m].name, &e->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+		m++;
+		if (e->err)
+			continue;
+		if (S_ISDIR(e->st.st_mode))
+			break;
+		size = (size_t)e->st.st_size;
+		if (!S_ISREG(e->st.st_mode) || e->st.st_nlink != 1 || size == 0 ||
+		    size > BATCH_FILE || used + size > BATCH_DATA)
+			continue;
+		e->data = p->bdata + used;
+		used += size;
+		uring_openat(p->ring, dfd, names[m - 1].name,
+			     O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, m - 1);
+	}
+	if (used == 0)
+		return m;
+	if (uring_run(p->ring, p->res, 2 * BATCH) < 0) {
+		strata_fail(err, errno, "io_uring");
+		return 0;
+	}
+	for (size_t j = 0; j < m; j++) {
+		struct pre *e = &p->pre[j];
+		ssize_t nx;
+
+		if (!e->data)
+			continue;
+		if (p->res[j] < 0) {
+			/* emit opens it again, and says what is wrong */
+			e->data = NULL;
+			continue;
+		}
+		e->fd = p->res[j];
+		/* Files with xattrs stay open for them: few have any. */
+		nx = flistxattr(e->fd, NULL, 0);
+		if (nx == 0) {
+			uring_read_close(p->ring, e->fd, e->data, (unsigned)e->st.st_size, j,
+					 BATCH + j);
+			e->fd = -1;
+		} else {
+			uring_read(p->ring, e->fd, e->data, (unsigned)e->st.st_size, 0, j);
+		}
+	}
+	if (uring_run(p->ring, p->res, 2 * BATCH) < 0) {
+		strata_fail(err, errno, "io_uring");
+		for (size_t j = 0; j < m; j++)
+			if (p->pre[j].fd >= 0)
+				close(p->pre[j].fd);
+		return 0;
+	}
+	for (size_t j = 0; j < m; j++)
+		if (p->pre[j].data)
+			p->pre[j].len = p->res[j];
+	return m;
+}
+
+/* One entry of a walk: @name in directory @fd (named @path), with what a batch found, or NULL. */
+static int walk_entry(struct packer *p, int fd, const char *path, const char *name,
+		      struct pre *pre, struct strata_error **err)
+{
+	cleanup_free char *child = *path ? path_join(path, name) : xstrdup(name);
+	struct stat st;
+	int sub;
+
+	if (is_skipped(p, child)) {
+		read_ahead_entry_done(p->ahead);
+		return 0;
+	}
+	if (pre && pre->err)
+		return strata_fail(err, pre->err, "stat '%s'", child);
+	if (pre)
+		st = pre->st;
+	else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return strata_fail(err, errno, "stat '%s'", child);
+	if (emit(p, fd, name, child, &st, pre, &sub, err) < 0)
+		return -1;
+	read_ahead_entry_done(p->ahead);
+	if (sub >= 0)
+		return walk(p, sub, child, err);
+	return 0;
+}
+
 /*
  * Packs the children of directory @fd (named @path, "" at the top), sorted,
  * recursively. Takes @fd (-1: the open that made it failed, errno says why).
@@ -392,27 +557,22 @@ static int walk(struct packer *p, int fd, const char *path, struct strata_error 
 		ret = strata_fail(err, errno, "read directory '%s'", *path ? path : ".");
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_name);
-	for (size_t i = 0; i < n && ret == 0; i++) {
-		const char *name = names[i].name;
-		cleanup_free char *child = *path ? path_join(path, name) : xstrdup(name);
-		struct stat st;
-		int sub;
+	for (size_t i = 0; i < n && ret == 0;) {
+		size_t m = p->ring ? batch_read(p, fd, names + i, n - i, err) : 1;
 
-		if (is_skipped(p, child)) {
-			read_ahead_entry_done(p->ahead);
-			continue;
-		}
-		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			ret = strata_fail(err, errno, "stat '%s'", child);
-			break;
-		}
-		if (emit(p, fd, name, child, &st, &sub, err) < 0) {
+		if (m == 0) {
 			ret = -1;
 			break;
 		}
-		read_ahead_entry_done(p->ahead);
-		if (sub >= 0)
-			ret = walk(p, sub, child, err);
+		for (size_t j = 0; j < m; j++) {
+			struct pre *pre = p->ring ? &p->pre[j] : NULL;
+
+			if (ret == 0)
+				ret = walk_entry(p, fd, path, names[i + j].name, pre, err);
+			if (pre && pre->fd >= 0)
+				close(pre->fd);
+		}
+		i += m;
 	}
 	closedir(d);
 	for (size_t i = 0; i < n; i++) {
@@ -515,7 +675,7 @@ static int emit_path(struct packer *p, int rootfd, const char *path, bool subtre
 		return strata_fail(err, errno, "stat '%s'", path);
 	}
 	layers_pathset_add(&p->emitted, path);
-	if (emit(p, pfd, base, path, &st, &sub, err) < 0)
+	if (emit(p, pfd, base, path, &st, NULL, &sub, err) < 0)
 		return -1;
 	if (sub >= 0 && subtree)
 		return walk(p, sub, path, err);

@@ -290,6 +290,43 @@ bool read_ahead_cold(struct read_ahead *ra);
 /* Stops the thread, waits for it, and frees @ra (NULL is fine). */
 void read_ahead_stop(struct read_ahead *ra);
 
+/* ---- batches of file system calls through io_uring (uring.c) ---- */
+
+struct uring;
+
+enum uring_flags {
+	URING_ASYNC = 1 << 0, /* every operation to the kernel's workers (IOSQE_ASYNC) */
+};
+
+/*
+ * A ring of @entries submission slots (@flags: enum uring_flags); NULL
+ * (errno set) where the kernel has no io_uring or refuses it (or
+ * STRATA_NO_IO_URING is set).
+ */
+struct uring *uring_new(unsigned entries, unsigned flags);
+
+/* Frees @u (NULL is fine); call only with nothing in flight. */
+void uring_free(struct uring *u);
+
+/* How many more operations may be queued before uring_run. */
+unsigned uring_room(const struct uring *u);
+
+/* Queues openat(@dirfd, @name, @flags); its result (fd or -errno) goes to res[@slot]. */
+void uring_openat(struct uring *u, int dirfd, const char *name, int flags, uint64_t slot);
+
+/* Queues pread(@fd, @buf, @len, @off); its result (bytes or -errno) goes to res[@slot]. */
+void uring_read(struct uring *u, int fd, void *buf, unsigned len, uint64_t off, uint64_t slot);
+
+/* Queues pread(@fd, @buf, @len, 0) to res[@read_slot], then close(@fd) whatever it gave. */
+void uring_read_close(struct uring *u, int fd, void *buf, unsigned len, uint64_t read_slot,
+		      uint64_t close_slot);
+
+/*
+ * Submits what was queued and waits until all of it is done, each result
+ * in res[slot] (slots past @nres are dropped); -1 when io_uring_enter fails.
+ */
+int uring_run(struct uring *u, int32_t *res, size_t nres);
+
 /* ---- JSON helpers (json.c); jansson underneath ---- */
 
 /* Parses @len bytes; errors name @what and jansson's line and column. */
