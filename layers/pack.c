@@ -103,8 +103,9 @@ static int packer_open(struct packer *p, struct strata_error **err)
 	p->egid = getegid();
 	/* on one CPU the kernel's workers would only take turns with this thread */
 	p->ring = uring_new(2 * BATCH, sys_ncpus() > 1 ? URING_ASYNC : 0);
+	/* zeroed: memcheck does not see the kernel's writes into it (and mmap'd, it costs nothing) */
 	if (p->ring)
-		p->bdata = xmalloc(BATCH_DATA);
+		p->bdata = xcalloc(1, BATCH_DATA);
 	else
 		log_debug("pack: no io_uring (%s): one file at a time", strerror(errno));
 	if (archive_write_set_format_pax(p->a) != ARCHIVE_OK ||
