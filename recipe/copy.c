@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -103,6 +104,83 @@ static const struct recipe_heredoc *heredoc_of(const struct recipe_instr *x, con
 	return NULL;
 }
 
+/*
+ * COPY/ADD --exclude: drops the entries the patterns (.dockerignore rules,
+ * repeatable) match, each path taken as it lands under the destination:
+ * relative to a directory source, or a file source's name.
+ */
+static int apply_excludes(const struct recipe_instr *x, struct recipe_sources *src,
+			  struct strata_error **err)
+{
+	cleanup_strv char **pats = recipe_instr_flag_all(x, "exclude");
+	struct recipe_ignore *ig = NULL;
+	struct sbuf text = SBUF_INIT;
+	size_t kept = 0;
+
+	if (!pats[0] || !src->n_entries)
+		return 0;
+	for (size_t i = 0; pats[i]; i++) {
+		if (!*pats[i]) {
+			sbuf_release(&text);
+			return strata_fail_msg(err, EINVAL, "%s --exclude: empty pattern",
+					       recipe_cmd_name(x->cmd));
+		}
+		sbuf_addf(&text, "%s\n", pats[i]);
+	}
+	if (recipe_ignore_parse(text.buf, text.len, "--exclude", &ig, err) < 0) {
+		sbuf_release(&text);
+		return strata_wrap(err, "%s", recipe_cmd_name(x->cmd));
+	}
+	sbuf_release(&text);
+	for (size_t i = 0; i < src->n_entries; i++) {
+		struct recipe_entry *e = &src->entries[i];
+		const char *m = src->matched[e->source];
+		const char *slash = strrchr(m, '/');
+		const char *rel = src->is_dir[e->source] ? e->rel : (slash ? slash + 1 : m);
+
+		if (*rel && recipe_ignore_match(ig, rel)) {
+			free(e->path);
+			free(e->rel);
+			free(e->link);
+			free(e->xattrs);
+			continue;
+		}
+		src->entries[kept++] = *e;
+	}
+	src->n_entries = kept;
+	recipe_ignore_free(ig);
+	return 0;
+}
+
+/*
+ * COPY --parents: what of a matched source's path is kept under the
+ * destination: all of it, or what follows a "/./" pivot in its pattern.
+ */
+static const char *parents_kept(const struct copy_job *job, const char *matched)
+{
+	for (size_t i = 0; job->patterns[i]; i++) {
+		const char *p = job->patterns[i];
+		const char *piv;
+		cleanup_free char *raw = NULL;
+		cleanup_free char *pre = NULL;
+		size_t n;
+
+		while (str_has_prefix(p, "./"))
+			p += 2;
+		while (*p == '/')
+			p++;
+		piv = strstr(p, "/./");
+		if (!piv)
+			continue;
+		raw = xstrndup(p, (size_t)(piv - p));
+		pre = path_clean(raw);
+		n = strlen(pre);
+		if (n && strncmp(matched, pre, n) == 0 && matched[n] == '/')
+			return matched + n + 1;
+	}
+	return matched;
+}
+
 int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_instr *x,
 			struct copy_job *job, struct strata_error **err)
 {
@@ -165,6 +243,8 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 		job->local.matched = NULL;
 		if (recipe_sources_collect(b->ctxfd, b->ig, job->patterns, &job->local, err) < 0)
 			return strata_wrap(err, "%s", cmd);
+		if (apply_excludes(x, &job->local, err) < 0)
+			return -1;
 	}
 	for (size_t i = 0; job->urls[i]; i++) {
 		char *file = NULL;
@@ -904,6 +984,16 @@ static int copy_all(struct copy_ctx *c, struct copy_job *job, const struct recip
 			return strata_wrap(err, "%s", cmd);
 		c->has_mode = true;
 	}
+	bool parents = recipe_instr_flag(x, "parents") &&
+		       strcasecmp(recipe_instr_flag(x, "parents"), "false") != 0;
+
+	/* --from sources are collected once their rootfs is mounted: excluded now */
+	if (apply_excludes(x, &job->local, err) < 0)
+		return -1;
+	if (parents && job->local.n_matched && !dest_is_dir_syntax)
+		return strata_fail_msg(err, EINVAL,
+				       "COPY --parents: the destination must be a directory and end "
+				       "with a /");
 	if (job->n_items > 1 && !dest_is_dir_syntax)
 		return strata_fail_msg(err, EINVAL,
 				       "when using %s with more than one source file, the destination "
@@ -914,6 +1004,22 @@ static int copy_all(struct copy_ctx *c, struct copy_job *job, const struct recip
 	for (size_t m = 0; m < job->local.n_matched; m++) {
 		const char *src = job->local.matched[m];
 
+		if (parents) {
+			/* the source's path (after a "/./" pivot) kept under the destination */
+			cleanup_free char *base = dest_join(dest, parents_kept(job, src));
+
+			for (size_t i = 0; i < job->local.n_entries; i++) {
+				const struct recipe_entry *e = &job->local.entries[i];
+				cleanup_free char *target = NULL;
+
+				if (e->source != m)
+					continue;
+				target = dest_join(base, e->rel);
+				if (copy_entry(c, e, target) < 0)
+					return -1;
+			}
+			continue;
+		}
 		if (job->local.is_dir[m]) {
 			for (size_t i = 0; i < job->local.n_entries; i++) {
 				const struct recipe_entry *e = &job->local.entries[i];

@@ -15,12 +15,12 @@
 static const struct {
 	enum recipe_cmd cmd;
 	const char *name;
-	const char *const flags[6];
+	const char *const flags[8];
 } cmds[] = {
-    {RECIPE_ADD, "ADD", {"chown", "chmod", "checksum", "keep-git-dir", "link", NULL}},
+    {RECIPE_ADD, "ADD", {"chown", "chmod", "checksum", "keep-git-dir", "link", "exclude", NULL}},
     {RECIPE_ARG, "ARG", {NULL}},
     {RECIPE_CMD, "CMD", {NULL}},
-    {RECIPE_COPY, "COPY", {"from", "chown", "chmod", "link", NULL}},
+    {RECIPE_COPY, "COPY", {"from", "chown", "chmod", "link", "parents", "exclude", NULL}},
     {RECIPE_ENTRYPOINT, "ENTRYPOINT", {NULL}},
     {RECIPE_ENV, "ENV", {NULL}},
     {RECIPE_EXPOSE, "EXPOSE", {NULL}},
@@ -69,7 +69,8 @@ const char *const *recipe_cmd_flags(enum recipe_cmd c)
 bool recipe_flag_is_bool(enum recipe_cmd c, const char *name)
 {
 	return (c == RECIPE_COPY || c == RECIPE_ADD) &&
-	       (strcmp(name, "link") == 0 || strcmp(name, "keep-git-dir") == 0);
+	       (strcmp(name, "link") == 0 || strcmp(name, "keep-git-dir") == 0 ||
+		strcmp(name, "parents") == 0);
 }
 
 const char *recipe_instr_flag(const struct recipe_instr *in, const char *name)
@@ -92,7 +93,8 @@ char **recipe_instr_flag_all(const struct recipe_instr *in, const char *name)
 
 bool recipe_flag_is_repeatable(enum recipe_cmd c, const char *name)
 {
-	return c == RECIPE_RUN && strcmp(name, "mount") == 0;
+	return (c == RECIPE_RUN && strcmp(name, "mount") == 0) ||
+	       ((c == RECIPE_COPY || c == RECIPE_ADD) && strcmp(name, "exclude") == 0);
 }
 
 void recipe_instr_release(struct recipe_instr *in)
@@ -344,7 +346,8 @@ static int expand_flags(struct exp *x, struct recipe_instr *in, const char *cons
 
 static int expand(struct exp *x, struct recipe_instr *in)
 {
-	static const char *const copy_flags[] = {"from", "chown", "chmod", "checksum", NULL};
+	static const char *const copy_flags[] = {"from", "chown", "chmod", "checksum", "exclude",
+						 NULL};
 	static const char *const from_flags[] = {"platform", NULL};
 
 	switch (in->cmd) {

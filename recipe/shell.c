@@ -6,6 +6,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "recipe/recipe-int.h"
@@ -169,6 +171,82 @@ static const char *lookup(struct lexer *lx, const char *name, bool *is_set)
 	return recipe_vars_get(lx->vars, name, is_set);
 }
 
+/*
+ * ${v#pat} ${v##pat} ${v%pat} ${v%%pat}: @value without its shortest (or,
+ * @greedy, longest) prefix (or suffix, @suffix) matching the shell pattern
+ * @pat, as a POSIX shell and buildkit's lexer do.
+ */
+static void trim_pattern(const char *value, const char *pat, bool suffix, bool greedy,
+			 struct sbuf *out)
+{
+	size_t len = strlen(value);
+	char *buf = xstrdup(value);
+
+	for (size_t k = 0; k <= len; k++) {
+		/* the candidate length: growing for the shortest, shrinking for the longest */
+		size_t n = greedy ? len - k : k;
+		int m;
+
+		if (suffix) {
+			m = fnmatch(pat, buf + (len - n), 0);
+		} else {
+			char c = buf[n];
+
+			buf[n] = '\0';
+			m = fnmatch(pat, buf, 0);
+			buf[n] = c;
+		}
+		if (m == 0) {
+			if (suffix)
+				sbuf_add(out, value, len - n);
+			else
+				sbuf_addstr(out, value + n);
+			free(buf);
+			return;
+		}
+	}
+	sbuf_addstr(out, value);
+	free(buf);
+}
+
+/*
+ * ${v/pat/repl} and ${v//pat/repl}: the first (@all: every) longest match
+ * of the shell pattern @pat, leftmost first, replaced by @repl, as bash.
+ */
+static void replace_pattern(const char *value, const char *pat, const char *repl, bool all,
+			    struct sbuf *out)
+{
+	size_t len = strlen(value), i = 0;
+	char *buf = xstrdup(value);
+	bool done = false;
+
+	while (i < len) {
+		size_t n = 0;
+
+		if (!done && *pat) {
+			for (n = len - i; n > 0; n--) {
+				char c = buf[i + n];
+				int m;
+
+				buf[i + n] = '\0';
+				m = fnmatch(pat, buf + i, 0);
+				buf[i + n] = c;
+				if (m == 0)
+					break;
+			}
+		}
+		if (n > 0) {
+			sbuf_addstr(out, repl);
+			i += n;
+			done = !all;
+		} else {
+			sbuf_add(out, value + i, 1);
+			i++;
+		}
+	}
+	free(buf);
+}
+
 /* After '$': a name, or ${...} with its modifiers. Appends the value to @out. */
 static int process_dollar(struct lexer *lx, struct sbuf *out)
 {
@@ -235,6 +313,45 @@ static int process_dollar(struct lexer *lx, struct sbuf *out)
 		}
 		ret = 0;
 		break;
+	case '#':
+	case '%': {
+		bool greedy = !at_end(lx) && peek(lx) == ch;
+
+		if (greedy)
+			lx->pos++;
+		if (process_stop_on(lx, '}', &word, NULL) < 0)
+			break;
+		trim_pattern(value, word.buf ? word.buf : "", ch == '%', greedy, out);
+		ret = 0;
+		break;
+	}
+	case '/': {
+		bool all = !at_end(lx) && peek(lx) == '/';
+		struct sbuf repl = SBUF_INIT;
+		size_t start;
+
+		if (all)
+			lx->pos++;
+		/* the pattern ends at the next '/' of this ${}: none is a syntax error */
+		start = lx->pos;
+		while (!at_end(lx) && peek(lx) != '/' && peek(lx) != '}')
+			lx->pos++;
+		if (at_end(lx) || peek(lx) != '/') {
+			lex_fail(lx, "syntax error: missing '/' in ${}");
+			break;
+		}
+		lx->pos = start;
+		if (process_stop_on(lx, '/', &word, NULL) < 0 ||
+		    process_stop_on(lx, '}', &repl, NULL) < 0) {
+			sbuf_release(&repl);
+			break;
+		}
+		replace_pattern(value, word.buf ? word.buf : "", repl.buf ? repl.buf : "", all,
+				out);
+		sbuf_release(&repl);
+		ret = 0;
+		break;
+	}
 	case ':':
 		if (at_end(lx)) {
 			lex_fail(lx, "syntax error: missing '}'");

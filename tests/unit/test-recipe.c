@@ -288,8 +288,9 @@ START_TEST(test_parse_errors)
 	parse_fails("FROM a\nONBUILD\n", "Containerfile:2: ONBUILD requires at least one argument");
 	parse_fails("FROM a\nENV A=${B\n", "Containerfile:2: syntax error: missing '}'");
 	parse_fails("FROM a\nCOPY ${:x} b\n", "Containerfile:2: syntax error: bad substitution");
-	parse_fails("FROM a\nWORKDIR ${A%b}\n",
-		    "Containerfile:2: unsupported modifier (%) in substitution");
+	parse_fails("FROM a\nWORKDIR ${A^b}\n",
+		    "Containerfile:2: unsupported modifier (^) in substitution");
+	parse_fails("FROM a\nWORKDIR ${A/b}\n", "Containerfile:2: syntax error: missing '/' in ${}");
 	parse_fails(
 	    "FROM a\nUSER \"x\n",
 	    "Containerfile:2: unexpected end of statement while looking for matching double-quote");
@@ -579,6 +580,34 @@ START_TEST(test_expand_word)
 	ck_expand("${A:?boom}", "1", env, args);
 	ck_expand("trailing\\", "trailing", env, args);
 	ck_expand("$1$@", "", env, args);
+}
+END_TEST
+
+/* ${v#pat} ${v##pat} ${v%pat} ${v%%pat} ${v/pat/repl} ${v//pat/repl}, as a POSIX shell. */
+START_TEST(test_expand_patterns)
+{
+	const char *env[] = {"P=/usr/local/lib/libfoo.so.1.2", "V=v1.22.3", "E=", NULL};
+	const char *args[] = {"REF=refs/heads/main", "T=a-b-c", "STAR=*", NULL};
+
+	ck_expand("${P#*/}", "usr/local/lib/libfoo.so.1.2", env, args);
+	ck_expand("${P##*/}", "libfoo.so.1.2", env, args);
+	ck_expand("${P%.*}", "/usr/local/lib/libfoo.so.1", env, args);
+	ck_expand("${P%%.*}", "/usr/local/lib/libfoo", env, args);
+	ck_expand("${V#v}", "1.22.3", env, args);
+	ck_expand("${V%.[0-9]}", "v1.22", env, args);
+	ck_expand("${V#x}", "v1.22.3", env, args);
+	ck_expand("${REF#refs/heads/}", "main", env, args);
+	ck_expand("${T/-/_}", "a_b-c", env, args);
+	ck_expand("${T//-/_}", "a_b_c", env, args);
+	ck_expand("${T//[ab]/X}", "X-X-c", env, args);
+	ck_expand("${T/b*/Z}", "a-Z", env, args);
+	ck_expand("${T/#a/Z}", "a-b-c", env, args);
+	ck_expand("${V//./}", "v1223", env, args);
+	ck_expand("${NOPE#x}y", "y", env, args);
+	ck_expand("${E%%*}", "", env, args);
+	ck_expand("${P##*/lib}", "foo.so.1.2", env, args);
+	ck_expand("${V#${V%%.*}.}", "22.3", env, args);
+	ck_expand("${T/-/$V}", "av1.22.3b-c", env, args);
 }
 END_TEST
 
@@ -1326,6 +1355,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("variables");
 	tcase_add_test(tc, test_expand_word);
 	tcase_add_test(tc, test_expand_errors);
+	tcase_add_test(tc, test_expand_patterns);
 	tcase_add_test(tc, test_expand_words);
 	tcase_add_test(tc, test_vars_env_beats_arg);
 	tcase_add_test(tc, test_instr_expand);
