@@ -139,6 +139,108 @@ static int opt_ssh(struct cmd_ctx *ctx, const struct cmd_option *opt, const char
 	return 0;
 }
 
+/* -o/--output: where the result goes besides the store. */
+enum build_output { OUT_NONE, OUT_LOCAL, OUT_TAR, OUT_OCI, OUT_DOCKER };
+
+struct build_out {
+	enum build_output type;
+	char *dest;
+};
+
+/* -o type=local|tar|oci|docker,dest=PATH; "-o DIR" is local, "-o -" a tar on stdout. */
+static int opt_output(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	static const char *const types[] = { [OUT_LOCAL] = "local", [OUT_TAR] = "tar",
+					     [OUT_OCI] = "oci", [OUT_DOCKER] = "docker" };
+	struct build_out *o = opt->value;
+	cleanup_strv char **fields = NULL;
+	const char *type = NULL, *dest = NULL;
+
+	if (o->type != OUT_NONE)
+		return cmd_usage_error(ctx, "only one --output");
+	if (!strchr(arg, '=')) {
+		o->type = strcmp(arg, "-") == 0 ? OUT_TAR : OUT_LOCAL;
+		o->dest = xstrdup(arg);
+		return 0;
+	}
+	fields = split(arg, ',');
+	for (size_t i = 0; fields[i]; i++) {
+		char *eq = strchr(fields[i], '=');
+
+		if (!eq)
+			return cmd_usage_error(ctx, "--output '%s': '%s' is not KEY=VALUE", arg,
+					       fields[i]);
+		*eq = '\0';
+		if (!strcmp(fields[i], "type"))
+			type = eq + 1;
+		else if (!strcmp(fields[i], "dest"))
+			dest = eq + 1;
+		else
+			return cmd_usage_error(ctx, "--output '%s': unknown key '%s' (type, dest)", arg,
+					       fields[i]);
+	}
+	for (size_t i = 1; type && i < ARRAY_SIZE(types); i++)
+		if (!strcmp(type, types[i]))
+			o->type = (enum build_output)i;
+	if (o->type == OUT_NONE)
+		return cmd_usage_error(ctx, "--output '%s': type must be local, tar, oci or docker",
+				       arg);
+	if (!dest || !*dest)
+		return cmd_usage_error(ctx, "--output '%s': no dest", arg);
+	if (strcmp(dest, "-") == 0 && o->type != OUT_TAR)
+		return cmd_usage_error(ctx, "--output '%s': only type=tar can go to stdout", arg);
+	o->dest = xstrdup(dest);
+	return 0;
+}
+
+/* Writes the built image @img where -o says. */
+static int write_output(struct store *s, const struct build_out *bo, const char *const *tags,
+			const struct store_image *img, struct strata_error **err)
+{
+	int r = -1;
+
+	if (store_pin(s, err) < 0)
+		return -1;
+	if (bo->type == OUT_LOCAL) {
+		cleanup_close int dfd = -1;
+
+		if (path_mkdir_p(bo->dest, 0755, err) < 0)
+			goto out;
+		dfd = open(bo->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			strata_fail(err, errno, "--output '%s'", bo->dest);
+			goto out;
+		}
+		r = layers_apply_image(s, img, dfd, err);
+	} else if (bo->type == OUT_TAR) {
+		bool to_stdout = strcmp(bo->dest, "-") == 0;
+		int fd = to_stdout ? dup(STDOUT_FILENO)
+				   : open(bo->dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			strata_fail(err, errno, "--output '%s'", bo->dest);
+			goto out;
+		}
+		r = layers_export(s, img, fd, err);
+		if (close(fd) < 0 && r == 0)
+			r = strata_fail(err, errno, "write '%s'", bo->dest);
+		if (r < 0 && !to_stdout)
+			unlink(bo->dest);
+	} else {
+		struct layers_save_item item = { img, (char **)tags };
+
+		r = layers_save(s, &item, 1,
+				bo->type == OUT_OCI ? LAYERS_ARCHIVE_OCI_ARCHIVE
+						    : LAYERS_ARCHIVE_DOCKER_ARCHIVE,
+				bo->dest, err);
+	}
+out:
+	store_unpin(s);
+	if (r < 0)
+		return strata_wrap(err, "--output");
+	return 0;
+}
+
 /* Largest secret read (buildkit's limit). */
 #define BUILD_SECRET_MAX (500u << 10)
 
@@ -190,11 +292,14 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_strv char **build_args = xcalloc(1, sizeof(char *));
 	cleanup_strv char **labels = xcalloc(1, sizeof(char *));
 	cleanup_strv char **secret_specs = xcalloc(1, sizeof(char *));
+	struct build_out bout = { OUT_NONE, NULL };
+	bool tar_stdout;
+	const char *iidfile = NULL;
 	cleanup_strv char **ssh = xcalloc(1, sizeof(char *));
 	struct strata_error *err = NULL;
 	bool quiet = false;
 	char id[DIGEST_STR_LEN];
-	struct store *s;
+	struct store *s = NULL;
 	const struct cmd_option opts[] = {
 		OPT_CALLBACK('t', "tag", &tags, "NAME[:TAG]", "name the image (repeatable)", opt_tag),
 		OPT_STRING('f', "file", &o.file, "FILE",
@@ -221,6 +326,12 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_STRING(0, "platform", &o.platform, "OS/ARCH",
 			   "the platform to build for: only this machine's"),
 		OPT_BOOL('q', "quiet", &quiet, "print only the image ID"),
+		OPT_CALLBACK('o', "output", &bout, "type=local|tar|oci|docker,dest=PATH",
+			     "also write the result: its files to a directory\n"
+			     "(local; '-o DIR'), its rootfs as a tar (tar; '-o -':\n"
+			     "stdout), or the image as an archive (oci, docker)",
+			     opt_output),
+		OPT_STRING(0, "iidfile", &iidfile, "FILE", "write the image ID (sha256:...) to FILE"),
 		OPT_CALLBACK(0, "secret", &secret_specs, "id=ID,src=FILE|env=VAR",
 			     "a secret RUN --mount=type=secret shows (repeatable;\n"
 			     "never stored)",
@@ -245,8 +356,10 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	o.labels = labels;
 	o.ssh = ssh;
 	o.backend = ctx->backend;
-	o.out = quiet ? NULL : stdout;
-	o.run_stdout = quiet ? -1 : STDOUT_FILENO;
+	/* a tar on stdout: the progress goes to stderr */
+	tar_stdout = bout.type == OUT_TAR && !strcmp(bout.dest, "-");
+	o.out = quiet ? NULL : tar_stdout ? stderr : stdout;
+	o.run_stdout = quiet ? -1 : o.out == stderr ? STDERR_FILENO : STDOUT_FILENO;
 	o.run_stderr = quiet ? -1 : STDERR_FILENO;
 	/*
 	 * Without root the whole build runs as root of a user namespace (as
@@ -269,11 +382,30 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	free(secrets);
 	if (ret == -2)
 		return EXIT_STRATA;
+	if (ret == 0 && bout.type != OUT_NONE) {
+		struct store_image *img = NULL;
+
+		fflush(stdout);
+		ret = store_image_load(s, id, &img, &err);
+		if (ret == 0)
+			ret = write_output(s, &bout, (const char *const *)tags, img, &err);
+		store_image_free(img);
+	}
+	if (ret == 0 && iidfile) {
+		cleanup_close int fd = open(iidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			ret = strata_fail(&err, errno, "--iidfile '%s'", iidfile);
+		else if (file_write_all(fd, id, strlen(id), &err) < 0)
+			ret = strata_wrap(&err, "--iidfile '%s'", iidfile);
+	}
+	free(bout.dest);
 	if (ret < 0) {
 		fflush(stdout);
 		return cmd_fail(ctx, err);
 	}
-	printf("%s\n", digest_hex(id));
+	if (!tar_stdout)
+		printf("%s\n", digest_hex(id));
 	return 0;
 }
 
