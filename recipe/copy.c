@@ -72,15 +72,6 @@ static bool is_url(const char *s)
 	return str_has_prefix(s, "http://") || str_has_prefix(s, "https://");
 }
 
-static bool is_git(const char *s)
-{
-	const char *q = s + strcspn(s, "?#");
-	cleanup_free char *base = xstrndup(s, (size_t)(q - s));
-
-	return str_has_prefix(s, "git@") || str_has_prefix(s, "git://") ||
-	       (is_url(s) && str_has_suffix(base, ".git"));
-}
-
 /* The heredoc a "<<NAME" source names, or NULL. */
 static const struct recipe_heredoc *heredoc_of(const struct recipe_instr *x, const char *arg)
 {
@@ -181,6 +172,32 @@ static const char *parents_kept(const struct copy_job *job, const char *matched)
 	return matched;
 }
 
+/* ADD of a git URL: the checkout's files are the sources, keyed by their content. */
+static int prepare_git(struct builder *b, const struct recipe_instr *x, struct copy_job *job,
+		       const char *url, const char *checksum, struct strata_error **err)
+{
+	const char *keep = recipe_instr_flag(x, "keep-git-dir");
+	char dot[] = ".";
+	char *root[] = { dot, NULL };
+
+	if (recipe_git_fetch(b->s, url, keep && strcasecmp(keep, "false") != 0, &job->git_tmp,
+			     &job->git_fd, job->git_commit, err) < 0)
+		return strata_wrap(err, "ADD");
+	/* --checksum of a git source is its commit, as the dockerfile frontend checks it */
+	if (checksum && *checksum && strcmp(checksum, job->git_commit) != 0)
+		return strata_fail_msg(err, EINVAL,
+				       "ADD: checksum mismatch for '%s': expected %s, got commit %s",
+				       url, checksum, job->git_commit);
+	free(job->local.matched);
+	job->local.matched = NULL;
+	if (recipe_sources_collect_in(job->git_fd, root, "the git checkout", &job->local, err) < 0)
+		return strata_wrap(err, "ADD");
+	if (apply_excludes(x, &job->local, err) < 0)
+		return -1;
+	job->n_items = 1;
+	return 0;
+}
+
 int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_instr *x,
 			struct copy_job *job, struct strata_error **err)
 {
@@ -204,10 +221,16 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 
 		if (h) {
 			job->docs[job->n_docs++] = h;
-		} else if (is_git(a)) {
-			return strata_fail_msg(err, ENOTSUP,
-					       "%s: git source '%s' is not supported: clone it into the build context",
-					       cmd, a);
+		} else if (recipe_git_is_url(a)) {
+			if (!job->is_add)
+				return strata_fail_msg(err, EINVAL,
+						       "COPY: source can't be a git URL ('%s'): use ADD",
+						       a);
+			if (x->n_args != 2 || from)
+				return strata_fail_msg(err, EINVAL,
+						       "ADD: a git source must be the only source, "
+						       "without --from");
+			return prepare_git(b, x, job, a, checksum, err);
 		} else if (is_url(a)) {
 			if (!job->is_add)
 				return strata_fail_msg(err, EINVAL,
@@ -269,8 +292,16 @@ void recipe_copy_digest(const struct copy_job *job, char out[DIGEST_STR_LEN])
 	struct sbuf b = SBUF_INIT;
 	char d[DIGEST_STR_LEN];
 
-	recipe_sources_digest(&job->local, d);
-	sbuf_addf(&b, "local %s", d);
+	/*
+	 * A git checkout is its commit (the URL, ref, subdir and flags are in
+	 * the instruction): a fresh clone's .git differs byte for byte.
+	 */
+	if (job->git_tmp) {
+		sbuf_addf(&b, "git %s", job->git_commit);
+	} else {
+		recipe_sources_digest(&job->local, d);
+		sbuf_addf(&b, "local %s", d);
+	}
 	sbuf_add(&b, "", 1);
 	for (size_t i = 0; i < job->n_docs; i++) {
 		sbuf_add(&b, job->docs[i]->name, strlen(job->docs[i]->name) + 1);
@@ -291,6 +322,12 @@ void recipe_copy_job_release(struct copy_job *job)
 {
 	for (size_t i = 0; job->url_files && job->url_files[i]; i++)
 		unlink(job->url_files[i]);
+	if (job->git_tmp) {
+		if (job->git_fd >= 0)
+			close(job->git_fd);
+		store_tmp_remove(job->s, job->git_tmp, NULL);
+		free(job->git_tmp);
+	}
 	strv_free(job->patterns);
 	recipe_sources_release(&job->local);
 	free(job->docs);

@@ -46,11 +46,20 @@ struct run_mount {
 	char *tmp_name;		      /* a copy in ROOT/tmp (rw bind, filtered context) */
 };
 
+/* A directory where a step made mount points, and its times before. */
+struct stub_parent {
+	char *path; /* inside the rootfs, no leading '/' ("" for the top) */
+	char *stub; /* the first mount point made in it */
+	struct timespec atime, mtime;
+};
+
 struct run_mounts {
 	struct run_mount *v;
 	size_t n;
 	char *secret_dir; /* the step's secret files, on a tmpfs */
 	char **stubs;	  /* mount points the step made, to remove when left empty */
+	struct stub_parent *parents;
+	size_t n_parents;
 };
 
 /*
@@ -129,6 +138,9 @@ struct copy_job {
 	size_t n_items;			     /* sources before globbing, to check "dest must be a dir" */
 	bool is_add;
 	struct store *s;
+	char *git_tmp;	     /* ADD of a git URL: its checkout's ROOT/tmp dir, or NULL */
+	int git_fd;	     /* with @git_tmp: the checkout (or its subdir), where sources are read */
+	char git_commit[41]; /* with @git_tmp: the commit checked out */
 };
 
 /* Gathers the sources of COPY/ADD @x (expanded) for stage @stage. */
@@ -172,6 +184,20 @@ int recipe_copy_parse_chown(int rootfd, const char *spec, uid_t *uid, gid_t *gid
  */
 int recipe_fetch(struct store *s, const char *url, char **path, char digest[DIGEST_STR_LEN],
 		 struct strata_error **err);
+
+/* ---- git.c ---- */
+
+/* True when @s is a git URL ADD clones (git@, git://, ssh://, or http(s)/file ending in .git). */
+bool recipe_git_is_url(const char *s);
+
+/*
+ * Clones @url ("REPO[#REF[:SUBDIR]]") with the git program into a new
+ * ROOT/tmp dir (*tmp_name, which the caller removes), checks REF out
+ * detached (.git removed unless @keep_git_dir), sets *dirfd on the
+ * checkout or SUBDIR (resolved inside it) and @commit to the commit.
+ */
+int recipe_git_fetch(struct store *s, const char *url, bool keep_git_dir, char **tmp_name,
+		     int *dirfd, char commit[41], struct strata_error **err);
 
 /* ---- build-fs.c ---- */
 
