@@ -1,7 +1,8 @@
 #!/bin/sh
 # strata build against buildah bud on the same 10-step recipe FROM the same
 # busybox base: a cold build (base present, nothing cached) and a fully
-# cached rebuild. buildah uses its overlay driver and runc, --layers.
+# cached rebuild. buildah uses its overlay driver and runc, --layers. Then
+# the cost of RUN --mount=type=cache per step, for both.
 . "$(dirname "$0")/lib.sh"
 command -v buildah >/dev/null || { echo "bench: buildah missing (make deps)" >&2; exit 1; }
 
@@ -49,13 +50,31 @@ set -- $(bench_pair "'$STRATA_BIN' --root '$sroot' build -q '$ctx'" "b $bud '$ct
 warm_s=$1 warm_b=$2
 rss_s=$(bench_rss "$STRATA_BIN" --root "$sroot" build -q --no-cache "$ctx")
 
+# RUN --mount=type=cache: five RUN steps with a cache mount each against the
+# same five without; the mount may cost at most 5 ms a step.
+mk() { printf 'FROM busybox\n'; for i in 1 2 3 4 5; do printf 'RUN %s echo %s >/f%s\n' "$1" $i $i; done; }
+mk "" >"$ctx/Containerfile.plain"
+mk "--mount=type=cache,target=/root/.cache" >"$ctx/Containerfile.cache"
+sb() { echo "'$STRATA_BIN' --root '$sroot' build -q --no-cache -f '$ctx/Containerfile.$1' '$ctx'"; }
+set -- $(bench_pair "$(sb cache)" "$(sb plain)")
+mount_s=$1 plain_s=$2
+set -- $(bench_pair "b $bud --no-cache -f '$ctx/Containerfile.cache' '$ctx'" \
+	"b $bud --no-cache -f '$ctx/Containerfile.plain' '$ctx'")
+mount_b=$1 plain_b=$2
+step_s=$(awk -v a="$mount_s" -v b="$plain_s" 'BEGIN { printf "%.4f", (a - b) / 5 }')
+step_b=$(awk -v a="$mount_b" -v b="$plain_b" 'BEGIN { printf "%.4f", (a - b) / 5 }')
+
 bench_header "build of a 10-step recipe FROM busybox" "strata (s)" "buildah (s)" "strata/buildah"
 bench_row "cold (base present, no cache)" "$cold_s" "$cold_b" "$(bench_ratio "$cold_s" "$cold_b")"
 bench_row "fully cached rebuild" "$warm_s" "$warm_b" "$(bench_ratio "$warm_s" "$warm_b")"
 bench_row "peak RSS of a cold build (MB)" "$rss_s" "" ""
+bench_row "5 RUN steps, a cache mount each" "$mount_s" "$mount_b" "$(bench_ratio "$mount_s" "$mount_b")"
+bench_row "the same 5 RUN steps without" "$plain_s" "$plain_b" "$(bench_ratio "$plain_s" "$plain_b")"
+bench_row "cost of a cache mount per step" "$step_s" "$step_b" ""
 
 ok=0
 awk -v a="$cold_s" -v b="$cold_b" 'BEGIN { exit !(a <= b) }' || { echo "bench: cold build slower than buildah" >&2; ok=1; }
 awk -v a="$warm_s" 'BEGIN { exit !(a <= 0.2) }' || { echo "bench: cached rebuild over 0.2 s" >&2; ok=1; }
 awk -v a="$warm_s" -v b="$warm_b" 'BEGIN { exit !(a * 10 <= b) }' || { echo "bench: cached rebuild over a tenth of buildah's" >&2; ok=1; }
+awk -v a="$step_s" 'BEGIN { exit !(a <= 0.005) }' || { echo "bench: a cache mount costs over 5 ms a step" >&2; ok=1; }
 exit $ok

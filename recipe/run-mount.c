@@ -174,6 +174,8 @@ int recipe_run_mounts_prepare(struct builder *b, size_t stage, const struct reci
 	return 0;
 }
 
+static int remove_stubs(struct run_mounts *rms, int rootfd, struct strata_error **err);
+
 /* Records the components of @target that @rootfd lacks, deepest last, as stubs to remove. */
 static void note_stubs(struct run_mounts *rms, int rootfd, const char *target)
 {
@@ -192,6 +194,17 @@ static void note_stubs(struct run_mounts *rms, int rootfd, const char *target)
 			if (!missing) {
 				dfd = path_open_parent_in(rootfd, p, false, &owner, &base, NULL);
 				missing = dfd < 0 || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0;
+				/* its parent's times, put back once the stubs are gone */
+				if (missing && dfd >= 0 && fstat(dfd, &st) == 0) {
+					const char *slash = strrchr(p, '/');
+
+					rms->parents = xrealloc(rms->parents, (rms->n_parents + 1) *
+									  sizeof(*rms->parents));
+					rms->parents[rms->n_parents++] = (struct stub_parent){
+						xstrndup(p, slash ? (size_t)(slash - p) : 0),
+						xstrdup(p), st.st_atim, st.st_mtim
+					};
+				}
 			}
 			if (missing)
 				strv_append(&rms->stubs, p);
@@ -203,6 +216,27 @@ static void note_stubs(struct run_mounts *rms, int rootfd, const char *target)
 }
 
 int recipe_run_mounts_unstub(struct run_mounts *rms, int rootfd, struct strata_error **err)
+{
+	int r = remove_stubs(rms, rootfd, err);
+
+	/* the directories that held them keep their times, as buildkit's stub cleaner does */
+	for (size_t i = r == 0 ? rms->n_parents : 0; i-- > 0;) {
+		const struct stub_parent *sp = &rms->parents[i];
+		cleanup_close int fd = *sp->path ? path_open_in(rootfd, sp->path,
+								O_RDONLY | O_DIRECTORY, 0, NULL)
+						 : openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		const char *slash = strrchr(sp->stub, '/');
+		struct timespec ts[2] = { sp->atime, sp->mtime };
+		struct stat st;
+
+		/* only where the stub went: what the step made there keeps its mark */
+		if (fd >= 0 && fstatat(fd, slash ? slash + 1 : sp->stub, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			futimens(fd, ts);
+	}
+	return r;
+}
+
+static int remove_stubs(struct run_mounts *rms, int rootfd, struct strata_error **err)
 {
 	/* deepest first: the later a stub was noted under a target, the deeper it is */
 	for (size_t i = strv_len(rms->stubs); i-- > 0;) {
@@ -577,6 +611,11 @@ void recipe_run_mounts_release(struct builder *b, struct run_mounts *rms)
 		free(rms->secret_dir);
 	}
 	strv_free(rms->stubs);
+	for (size_t i = 0; i < rms->n_parents; i++) {
+		free(rms->parents[i].path);
+		free(rms->parents[i].stub);
+	}
+	free(rms->parents);
 	free(rms->v);
 	memset(rms, 0, sizeof(*rms));
 }
