@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -241,6 +242,31 @@ out:
 	return 0;
 }
 
+/* --build-context NAME=DIR|docker-image://REF. */
+static int opt_build_context(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct stat st;
+
+	if (!eq || eq == arg || !eq[1])
+		return cmd_usage_error(ctx, "invalid --build-context '%s' (NAME=DIR or "
+					    "NAME=docker-image://REF)",
+				       arg);
+	if (str_has_prefix(eq + 1, "docker-image://")) {
+		if (!eq[1 + strlen("docker-image://")])
+			return cmd_usage_error(ctx, "--build-context '%s': no image", arg);
+	} else if (strstr(eq + 1, "://")) {
+		return cmd_usage_error(ctx, "--build-context '%s': only a directory or "
+					    "docker-image://REF is supported",
+				       arg);
+	} else if (stat(eq + 1, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		return cmd_usage_error(ctx, "--build-context '%s': '%s' is not a directory", arg,
+				       eq + 1);
+	}
+	strv_append(opt->value, arg);
+	return 0;
+}
+
 /* Largest secret read (buildkit's limit). */
 #define BUILD_SECRET_MAX (500u << 10)
 
@@ -296,6 +322,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	bool tar_stdout;
 	const char *iidfile = NULL;
 	cleanup_strv char **ssh = xcalloc(1, sizeof(char *));
+	cleanup_strv char **contexts = xcalloc(1, sizeof(char *));
 	struct strata_error *err = NULL;
 	bool quiet = false;
 	char id[DIGEST_STR_LEN];
@@ -336,6 +363,10 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 			     "a secret RUN --mount=type=secret shows (repeatable;\n"
 			     "never stored)",
 			     opt_secret),
+		OPT_CALLBACK(0, "build-context", &contexts, "NAME=DIR|docker-image://REF",
+			     "what FROM NAME, COPY --from=NAME and RUN --mount\n"
+			     "from=NAME read (repeatable)",
+			     opt_build_context),
 		OPT_CALLBACK(0, "ssh", &ssh, "ID[=SOCKET]",
 			     "an ssh agent socket RUN --mount=type=ssh shows\n"
 			     "(repeatable; 'default' alone: $SSH_AUTH_SOCK)",
@@ -355,6 +386,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	o.build_args = build_args;
 	o.labels = labels;
 	o.ssh = ssh;
+	o.build_contexts = contexts;
 	o.backend = ctx->backend;
 	/* a tar on stdout: the progress goes to stderr */
 	tar_stdout = bout.type == OUT_TAR && !strcmp(bout.dest, "-");

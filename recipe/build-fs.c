@@ -301,7 +301,7 @@ static int do_copy(struct builder *b, struct stage_state *ss, const struct recip
 	json_t *cc = json_object_get(ss->config, "config");
 	const char *wd = jv_str(cc, "WorkingDir");
 	cleanup_free char *from_id = NULL;
-	int srcfd = job->git_tmp ? job->git_fd : b->ctxfd;
+	int srcfd = job->has_src_fd ? job->src_fd : b->ctxfd;
 	int r;
 
 	if (job->from_stage >= 0 || job->from) {

@@ -333,6 +333,37 @@ static int check_base_platform(const struct builder *b, const struct recipe_stag
 			       arch && *arch ? arch : "?", store_arch());
 }
 
+const char *recipe_build_context_get(const struct builder *b, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; b->o->build_contexts && b->o->build_contexts[i]; i++) {
+		const char *c = b->o->build_contexts[i];
+
+		if (strncmp(c, name, len) == 0 && c[len] == '=')
+			return c + len + 1;
+	}
+	return NULL;
+}
+
+int recipe_build_context_open(const struct builder *b, const char *name, const char **image_ref,
+			      int *fd, struct strata_error **err)
+{
+	const char *v = recipe_build_context_get(b, name);
+
+	*image_ref = NULL;
+	if (!v)
+		return 0;
+	if (str_has_prefix(v, "docker-image://")) {
+		*image_ref = v + strlen("docker-image://");
+		return 0;
+	}
+	*fd = open(v, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return strata_fail(err, errno, "build context '%s': '%s'", name, v);
+	return 1;
+}
+
 /* The image FROM names: an earlier stage's result, an image in the store, or none (scratch). */
 static int load_base(struct builder *b, const struct recipe_stage *st, struct store_image **out,
 		     struct strata_error **err)
@@ -344,6 +375,20 @@ static int load_base(struct builder *b, const struct recipe_stage *st, struct st
 			return strata_fail_msg(err, EINVAL, "%s:%u: stage '%s' made no image",
 					       b->file->name, st->from->line, st->base);
 		return store_image_load_manifest(b->s, bs->img->manifest_digest, out, err);
+	}
+	if (recipe_build_context_get(b, st->base)) {
+		const char *v = recipe_build_context_get(b, st->base);
+
+		/* --build-context NAME=docker-image://REF stands for the image NAME */
+		if (!str_has_prefix(v, "docker-image://"))
+			return strata_fail_msg(err, ENOTSUP,
+					       "%s:%u: FROM build context '%s': a directory as a "
+					       "base is not supported (only docker-image://REF)",
+					       b->file->name, st->from->line, st->base);
+		if (store_image_load(b->s, v + strlen("docker-image://"), out, err) < 0)
+			return strata_wrap(err, "%s:%u: base image (build context '%s')",
+					   b->file->name, st->from->line, st->base);
+		return check_base_platform(b, st, *out, err) < 0 ? -1 : 0;
 	}
 	if (strcasecmp(st->base, "scratch") == 0) {
 		*out = NULL;

@@ -181,7 +181,7 @@ static int prepare_git(struct builder *b, const struct recipe_instr *x, struct c
 	char *root[] = { dot, NULL };
 
 	if (recipe_git_fetch(b->s, url, keep && strcasecmp(keep, "false") != 0, &job->git_tmp,
-			     &job->git_fd, job->git_commit, err) < 0)
+			     &job->src_fd, job->git_commit, err) < 0)
 		return strata_wrap(err, "ADD");
 	/* --checksum of a git source is its commit, as the dockerfile frontend checks it */
 	if (checksum && *checksum && strcmp(checksum, job->git_commit) != 0)
@@ -190,7 +190,8 @@ static int prepare_git(struct builder *b, const struct recipe_instr *x, struct c
 				       url, checksum, job->git_commit);
 	free(job->local.matched);
 	job->local.matched = NULL;
-	if (recipe_sources_collect_in(job->git_fd, root, "the git checkout", &job->local, err) < 0)
+	job->has_src_fd = job->src_fd >= 0;
+	if (recipe_sources_collect_in(job->src_fd, root, "the git checkout", &job->local, err) < 0)
 		return strata_wrap(err, "ADD");
 	if (apply_excludes(x, &job->local, err) < 0)
 		return -1;
@@ -249,8 +250,27 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 				       checksum);
 	if (from && *from) {
 		long dep = recipe_plan_find_stage(b->plan, from, stage);
+		const char *ref = NULL;
+		int r = recipe_build_context_open(b, from, &ref, &job->src_fd, err);
 
-		if (dep >= 0) {
+		if (r < 0)
+			return strata_wrap(err, "%s --from", cmd);
+		if (r > 0) {
+			/* a directory given with --build-context: sources as from the context */
+			cleanup_free char *where = xasprintf("build context '%s'", from);
+
+			job->has_src_fd = true;
+			free(job->local.matched);
+			job->local.matched = NULL;
+			if (recipe_sources_collect_in(job->src_fd, job->patterns, where, &job->local,
+						      err) < 0)
+				return strata_wrap(err, "%s --from", cmd);
+			if (apply_excludes(x, &job->local, err) < 0)
+				return -1;
+		} else if (ref) {
+			if (store_image_load(b->s, ref, &job->from, err) < 0)
+				return strata_wrap(err, "%s --from (build context '%s')", cmd, from);
+		} else if (dep >= 0) {
 			if (!b->ss[dep].img)
 				return strata_fail_msg(err, EINVAL, "COPY --from stage '%s' was not built",
 						       from);
@@ -322,9 +342,9 @@ void recipe_copy_job_release(struct copy_job *job)
 {
 	for (size_t i = 0; job->url_files && job->url_files[i]; i++)
 		unlink(job->url_files[i]);
+	if (job->has_src_fd)
+		close(job->src_fd);
 	if (job->git_tmp) {
-		if (job->git_fd >= 0)
-			close(job->git_fd);
 		store_tmp_remove(job->s, job->git_tmp, NULL);
 		free(job->git_tmp);
 	}

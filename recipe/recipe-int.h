@@ -43,6 +43,7 @@ struct run_mount {
 	struct store_cachedir cache;  /* type=cache: the dir, locked */
 	char *mounted_id;	      /* the from= image mounted read-only, to unmount */
 	int fd;			      /* the bind's source, resolved; -1 */
+	int ctx_fd;		      /* from= a --build-context directory; -1 */
 	char *tmp_name;		      /* a copy in ROOT/tmp (rw bind, filtered context) */
 };
 
@@ -82,6 +83,16 @@ int recipe_run_mounts_unstub(struct run_mounts *rms, int rootfd, struct strata_e
 void recipe_run_mounts_release(struct builder *b, struct run_mounts *rms);
 
 /* ---- build.c ---- */
+
+/* The --build-context value NAME has ("docker-image://REF" or a directory), or NULL. */
+const char *recipe_build_context_get(const struct builder *b, const char *name);
+
+/*
+ * For a --build-context NAME=DIR: an O_DIRECTORY fd on DIR (1), else 0;
+ * for NAME=docker-image://REF, *image_ref is REF (borrowed) and 0.
+ */
+int recipe_build_context_open(const struct builder *b, const char *name, const char **image_ref,
+			      int *fd, struct strata_error **err);
 
 /* The PATH a stage gets when its base has none (buildkit's DefaultPathEnvUnix). */
 #define RECIPE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -139,7 +150,8 @@ struct copy_job {
 	bool is_add;
 	struct store *s;
 	char *git_tmp;	     /* ADD of a git URL: its checkout's ROOT/tmp dir, or NULL */
-	int git_fd;	     /* with @git_tmp: the checkout (or its subdir), where sources are read */
+	bool has_src_fd;     /* sources are read from @src_fd: a git checkout, a named context */
+	int src_fd;
 	char git_commit[41]; /* with @git_tmp: the commit checked out */
 };
 

@@ -474,6 +474,7 @@ struct recipe_build_opts {
 	const struct recipe_secret *secrets; /* --secret */
 	size_t n_secrets;
 	char *const *ssh; /* --ssh: ID=AGENT-SOCKET; NULL-terminated or NULL */
+	char *const *build_contexts; /* --build-context NAME=DIR|docker-image://REF; or NULL */
 };
 
 /*

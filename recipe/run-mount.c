@@ -56,7 +56,31 @@ static int resolve_from(struct builder *b, size_t stage, struct run_mount *rm,
 			struct sbuf *key, struct strata_error **err)
 {
 	long dep = recipe_plan_find_stage(b->plan, rm->m.from, stage);
+	const char *ref = NULL;
+	int r = recipe_build_context_open(b, rm->m.from, &ref, &rm->ctx_fd, err);
 
+	if (r < 0)
+		return strata_wrap(err, "--mount from='%s'", rm->m.from);
+	if (r > 0) {
+		/* a directory given with --build-context: its files under source= are the input */
+		cleanup_free char *src = path_clean(rm->m.source ? rm->m.source : "");
+		char dot[] = ".";
+		char *srcs[] = { *src ? src : dot, NULL };
+		char d[DIGEST_STR_LEN];
+
+		if (recipe_sources_collect_in(rm->ctx_fd, srcs, "the build context", &rm->ctx,
+					      err) < 0)
+			return strata_wrap(err, "--mount from='%s'", rm->m.from);
+		recipe_sources_digest(&rm->ctx, d);
+		sbuf_addf(key, "from-context=%s", d);
+		return 0;
+	}
+	if (ref) {
+		if (store_image_load(b->s, ref, &rm->from_img, err) < 0)
+			return strata_wrap(err, "--mount from='%s' (build context)", rm->m.from);
+		sbuf_addf(key, "from-image=%s", rm->from_img->manifest_digest);
+		return 0;
+	}
 	if (dep >= 0) {
 		if (!b->ss[dep].img)
 			return strata_fail_msg(err, EINVAL, "--mount from='%s': the stage has no "
@@ -159,6 +183,7 @@ int recipe_run_mounts_prepare(struct builder *b, size_t stage, const struct reci
 	out->v = out->n ? xcalloc(out->n, sizeof(*out->v)) : NULL;
 	for (size_t i = 0; i < out->n; i++) {
 		out->v[i].fd = -1;
+		out->v[i].ctx_fd = -1;
 		out->v[i].cache.lock_fd = -1;
 	}
 	for (size_t i = 0; i < out->n; i++) {
@@ -371,7 +396,12 @@ static int setup_bind(struct builder *b, struct run_mount *rm, struct launch_spe
 	cleanup_close int rootfd = -1;
 	cleanup_free char *host = NULL;
 
-	if (!rm->m.from && !recipe_ignore_is_empty(b->ig)) {
+	if (rm->ctx_fd >= 0) {
+		rm->fd = *src ? path_open_in(rm->ctx_fd, src, O_PATH, 0, err)
+			      : openat(rm->ctx_fd, ".", O_PATH | O_CLOEXEC);
+		if (rm->fd < 0)
+			return strata_wrap(err, "--mount source='%s'", *src ? src : "/");
+	} else if (!rm->m.from && !recipe_ignore_is_empty(b->ig)) {
 		if (materialise_context(b, rm, &rm->fd, err) < 0)
 			return -1;
 	} else {
@@ -427,7 +457,9 @@ static int setup_cache(struct builder *b, struct run_mount *rm, struct launch_sp
 			return strata_fail(err, errno, "open '%s'", rm->cache.path);
 		if (rm->m.from) {
 			cleanup_free char *src = path_clean(rm->m.source ? rm->m.source : "");
-			cleanup_close int rootfd = open_from_root(b, rm, err);
+			cleanup_close int rootfd = rm->ctx_fd >= 0
+							   ? fcntl(rm->ctx_fd, F_DUPFD_CLOEXEC, 3)
+							   : open_from_root(b, rm, err);
 			cleanup_close int sfd = -1;
 
 			if (rootfd < 0)
@@ -584,6 +616,8 @@ void recipe_run_mounts_release(struct builder *b, struct run_mounts *rms)
 
 		if (rm->fd >= 0)
 			close(rm->fd);
+		if (rm->ctx_fd >= 0)
+			close(rm->ctx_fd);
 		if (rm->cache.lock_fd >= 0 || rm->cache.path)
 			store_cachedir_close(&rm->cache);
 		if (rm->mounted_id)
