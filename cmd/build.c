@@ -2,12 +2,14 @@
  * build: images from a Containerfile/Dockerfile (recipe/).
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -267,6 +269,114 @@ static int opt_build_context(struct cmd_ctx *ctx, const struct cmd_option *opt, 
 	return 0;
 }
 
+/* The ssh agents started for --ssh ID=KEYFILE: one per key file. */
+struct key_agents {
+	pid_t *pids;
+	char **dirs;
+	size_t n;
+};
+
+static void key_agents_stop(struct key_agents *ka)
+{
+	for (size_t i = 0; i < ka->n; i++) {
+		cleanup_free char *sock = xasprintf("%s/agent.sock", ka->dirs[i]);
+
+		if (ka->pids[i] > 0) {
+			kill(ka->pids[i], SIGTERM);
+			while (waitpid(ka->pids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		unlink(sock);
+		rmdir(ka->dirs[i]);
+		free(ka->dirs[i]);
+	}
+	free(ka->pids);
+	free(ka->dirs);
+	memset(ka, 0, sizeof(*ka));
+}
+
+/*
+ * Runs @argv with SSH_AUTH_SOCK=@sock, stdio on /dev/null: in the
+ * background when @bg (its PID there), else waited for (its exit status).
+ */
+static int run_with_sock(const char *const *argv, const char *sock, pid_t *bg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		setenv("SSH_AUTH_SOCK", sock, 1);
+		unsetenv("DISPLAY");
+		unsetenv("SSH_ASKPASS");
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (bg) {
+		*bg = pid;
+		return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * --ssh ID=KEYFILE: an ssh-agent of our own holding that key (as buildkit
+ * loads key files into an agent it runs), its socket taking the file's
+ * place in @ssh; a socket is used as it is.
+ */
+static int key_agents_start(char **ssh, struct key_agents *ka, struct strata_error **err)
+{
+	for (size_t i = 0; ssh[i]; i++) {
+		char *eq = strchr(ssh[i], '=');
+		char tmpl[] = "/tmp/strata-ssh-XXXXXX";
+		cleanup_free char *sock = NULL;
+		cleanup_free char *id = NULL;
+		const char *agent[] = { "ssh-agent", "-D", "-a", NULL, NULL };
+		const char *add[] = { "ssh-add", "-q", NULL, NULL };
+		struct stat st;
+		pid_t pid = -1;
+
+		if (!eq || stat(eq + 1, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (!mkdtemp(tmpl))
+			return strata_fail(err, errno, "--ssh: a directory for the agent");
+		ka->pids = xrealloc(ka->pids, (ka->n + 1) * sizeof(*ka->pids));
+		ka->dirs = xrealloc(ka->dirs, (ka->n + 1) * sizeof(*ka->dirs));
+		ka->pids[ka->n] = -1;
+		ka->dirs[ka->n++] = xstrdup(tmpl);
+		sock = xasprintf("%s/agent.sock", tmpl);
+		agent[3] = sock;
+		if (run_with_sock(agent, sock, &pid) < 0)
+			return strata_fail(err, errno, "--ssh: start ssh-agent");
+		ka->pids[ka->n - 1] = pid;
+		for (int k = 0; k < 500 && stat(sock, &st) < 0; k++)
+			usleep(10000);
+		if (stat(sock, &st) < 0)
+			return strata_fail_msg(err, EIO,
+					       "--ssh %s: ssh-agent did not start (is openssh-client "
+					       "installed?)",
+					       ssh[i]);
+		add[2] = eq + 1;
+		if (run_with_sock(add, sock, NULL) != 0)
+			return strata_fail_msg(err, EINVAL,
+					       "--ssh %s: ssh-add could not load the key (a "
+					       "passphrase, or not a private key)",
+					       ssh[i]);
+		id = xstrndup(ssh[i], (size_t)(eq - ssh[i]));
+		free(ssh[i]);
+		ssh[i] = xasprintf("%s=%s", id, sock);
+	}
+	return 0;
+}
+
 /* Largest secret read (buildkit's limit). */
 #define BUILD_SECRET_MAX (500u << 10)
 
@@ -323,6 +433,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *iidfile = NULL;
 	cleanup_strv char **ssh = xcalloc(1, sizeof(char *));
 	cleanup_strv char **contexts = xcalloc(1, sizeof(char *));
+	struct key_agents agents = { NULL, NULL, 0 };
 	struct strata_error *err = NULL;
 	bool quiet = false;
 	char id[DIGEST_STR_LEN];
@@ -367,8 +478,9 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 			     "what FROM NAME, COPY --from=NAME and RUN --mount\n"
 			     "from=NAME read (repeatable)",
 			     opt_build_context),
-		OPT_CALLBACK(0, "ssh", &ssh, "ID[=SOCKET]",
-			     "an ssh agent socket RUN --mount=type=ssh shows\n"
+		OPT_CALLBACK(0, "ssh", &ssh, "ID[=SOCKET|KEYFILE]",
+			     "an ssh agent socket, or a key file loaded into an\n"
+			     "agent of its own, that RUN --mount=type=ssh shows\n"
 			     "(repeatable; 'default' alone: $SSH_AUTH_SOCK)",
 			     opt_ssh),
 		OPT_END(),
@@ -401,6 +513,8 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	if (geteuid() != 0 && launch_userns_enter(&err) < 0)
 		return cmd_fail(ctx, err);
 	ret = load_secrets(secret_specs, &secrets, &secret_data, &err);
+	if (ret == 0)
+		ret = key_agents_start(ssh, &agents, &err);
 	o.secrets = secrets;
 	o.n_secrets = strv_len(secret_specs);
 	if (ret == 0 && !(s = cmd_store(ctx)))
@@ -412,6 +526,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 		free((char *)secrets[i].id);
 	}
 	free(secrets);
+	key_agents_stop(&agents);
 	if (ret == -2)
 		return EXIT_STRATA;
 	if (ret == 0 && bout.type != OUT_NONE) {

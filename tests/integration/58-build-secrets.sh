@@ -3,7 +3,8 @@
 # target with mode and owner, or in an environment variable; the secret's
 # bytes are nowhere in the store afterwards (layers, configs, history,
 # cache entries) nor in the build's output; only its presence keys the
-# step. A step reaches the ssh agent forwarded with --ssh (ssh-add -l).
+# step. A step reaches the ssh agent forwarded with --ssh (ssh-add -l), or
+# an agent strata runs for a key file.
 . "${0%/*}/../lib.sh"
 require_root "builds run containers and mount overlays"
 require_cmd ssh-agent
@@ -109,6 +110,13 @@ keys=$(strata run --rm sshimg cat /keys)
 assert_contains "$keys" "strata-test-key (ED25519)"
 assert_contains "$keys" "sock=/run/buildkit/ssh_agent.0"
 assert_contains "$(strata run --rm sshimg cat /deploy)" "strata-test-key"
+# A key file: loaded into an agent of strata's own for the build, gone after it.
+ssh-keygen -q -t ed25519 -N '' -C strata-file-key -f "$TEST_TMP/id2" >/dev/null
+strata build -q --no-cache -t sshimg2 --ssh default="$TEST_TMP/id2" --ssh deploy="$sock" \
+	"$ctx/ssh" >/dev/null
+assert_contains "$(strata run --rm sshimg2 cat /keys)" "strata-file-key (ED25519)"
+assert_not_contains "$(strata run --rm sshimg2 cat /keys)" "strata-test-key"
+assert_eq "$(ls -d /tmp/strata-ssh-* 2>/dev/null | wc -l)" 0 "agent dirs left"
 f=$(strata export sshimg | tar -t)
 assert_not_contains "$f" "run/buildkit"
 assert_not_contains "$f" "agent.sock"
@@ -121,7 +129,7 @@ set -e
 assert_eq "$rc" 125
 assert_contains "$e" "ssh agent 'default' is required"
 set +e
-e=$(strata build --ssh default="$TEST_TMP/id" -f "$ctx/ssh/Dockerfile.req" "$ctx/ssh" 2>&1 >/dev/null)
+e=$(strata build --ssh default="$TEST_TMP" -f "$ctx/ssh/Dockerfile.req" "$ctx/ssh" 2>&1 >/dev/null)
 rc=$?
 set -e
 assert_eq "$rc" 125
