@@ -139,7 +139,7 @@ static int prepare_one(struct builder *b, size_t stage, const char *wd, struct r
 			return resolve_from(b, stage, rm, key, err);
 		return prepare_context_bind(b, rm, key, err);
 	case RECIPE_MOUNT_CACHE:
-		/* the seed is an input only through the instruction text, as in buildkit */
+		/* the seed's source is an input (its stage's key, its image), the content not */
 		if (m->from && resolve_from(b, stage, rm, key, err) < 0)
 			return -1;
 		return 0;

@@ -144,7 +144,11 @@ fail:
 
 int store_cachedir_ready(struct store_cachedir *c, struct strata_error **err)
 {
-	if (c->is_shared && c->is_new && do_flock(c->lock_fd, LOCK_SH) < 0)
+	/*
+	 * Back to shared whenever it was taken exclusively to make the dir,
+	 * made here or by another user in between (a no-op when already shared).
+	 */
+	if (c->is_shared && do_flock(c->lock_fd, LOCK_SH) < 0)
 		return strata_fail(err, errno, "lock the cache '%s'", c->path);
 	return 0;
 }

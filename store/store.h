@@ -595,7 +595,7 @@ struct store_cachedir {
 int store_cachedir_open(struct store *s, const char *id, enum store_cachedir_sharing sharing,
 			struct store_cachedir *out, struct strata_error **err);
 
-/* After seeding a new dir: a SHARED user lets the others in. */
+/* After seeding a new dir: a SHARED user holds its lock shared again, letting the others in. */
 int store_cachedir_ready(struct store_cachedir *c, struct strata_error **err);
 
 /* Releases the lock and frees @c's path. */
