@@ -863,6 +863,71 @@ START_TEST(test_lock_excludes_other_process)
 }
 END_TEST
 
+/* ---- cache-mount dirs ---- */
+
+/* Counts the report calls of store_cachedir_prune. */
+static void count_id(const char *id, void *arg)
+{
+	(void)id;
+	(*(int *)arg)++;
+}
+
+START_TEST(test_cachedir_sharing)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_cachedir a, b, c;
+	uint64_t removed = 0;
+	int reports = 0;
+
+	/* new: made and reported so; the same id again is the same dir */
+	ck_assert_ok(store_cachedir_open(st, "/root/.cache", STORE_CACHEDIR_SHARED, &a, &err), err);
+	ck_assert(a.is_new);
+	ck_assert_ok(store_cachedir_ready(&a, &err), err);
+	ck_assert_ok(store_cachedir_open(st, "/root/.cache", STORE_CACHEDIR_SHARED, &b, &err), err);
+	ck_assert(!b.is_new);
+	ck_assert_str_eq(a.path, b.path);
+	/* private, while it is in use: another instance */
+	ck_assert_ok(store_cachedir_open(st, "/root/.cache", STORE_CACHEDIR_PRIVATE, &c, &err), err);
+	ck_assert_str_ne(a.path, c.path);
+	ck_assert(c.is_new);
+	store_cachedir_close(&c);
+	/* prune leaves the one in use, removes the idle one */
+	ck_assert_ok(store_cachedir_prune(st, -1, count_id, &reports, &removed, &err), err);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_int_eq(reports, 1);
+	ck_assert_int_eq(access(a.path, F_OK), 0);
+	/* locked: another process waits while a user holds it */
+	{
+		pid_t pid = fork();
+		int status;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			struct store_cachedir l;
+			int64_t t0 = time_now_ns();
+
+			/* the parent's descriptions: held here, they would hold the lock too */
+			close(a.lock_fd);
+			close(b.lock_fd);
+			if (store_cachedir_open(st, "/root/.cache", STORE_CACHEDIR_LOCKED, &l,
+						NULL) < 0)
+				_exit(2);
+			_exit(time_now_ns() - t0 >= 200000000LL ? 0 : 3);
+		}
+		usleep(300000);
+		ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+		store_cachedir_close(&a);
+		store_cachedir_close(&b);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	ck_assert_ok(store_cachedir_prune(st, -1, NULL, NULL, &removed, &err), err);
+	ck_assert_uint_eq(removed, 1);
+	ck_assert_int_eq(count_entries("buildcache"), 0);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -917,6 +982,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("locks");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lock_excludes_other_process);
+	tcase_add_test(tc, test_cachedir_sharing);
 	suite_add_tcase(s, tc);
 	return s;
 }
