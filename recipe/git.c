@@ -31,7 +31,8 @@ bool recipe_git_is_url(const char *s)
 
 /*
  * Runs git with @argv (argv[0] "git") in @cwd (may be NULL), its stdout
- * into *out when @out is not NULL; its stderr's last line makes the error.
+ * into *out when @out is not NULL; its stderr's "fatal:" line (else its
+ * last line) makes the error.
  */
 static int run_git(const char *const *argv, const char *cwd, char **out, struct strata_error **err)
 {
@@ -88,8 +89,13 @@ static int run_git(const char *const *argv, const char *cwd, char **out, struct 
 		len = strlen(msg);
 		while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
 			msg[--len] = '\0';
-		if (strrchr(msg, '\n'))
+		/* git's "fatal:" line says what went wrong; else its last line */
+		if (strstr(msg, "fatal: ")) {
+			msg = strstr(msg, "fatal: ");
+			msg[strcspn(msg, "\n")] = '\0';
+		} else if (strrchr(msg, '\n')) {
 			msg = strrchr(msg, '\n') + 1;
+		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*msg)
 			strata_fail_msg(err, ENOENT, "cannot run the git program (is it installed?)");
 		else
