@@ -11,26 +11,6 @@
 sizes=${BENCH_EXPORT_SIZES:-10000 100000 300000}
 root=$BENCH_TMP/root
 
-# A tree of N small files, made once: prints its directory.
-small_tree() {
-	d=$BENCH_CACHE/small-$1
-	if [ ! -d "$d" ]; then
-		python3 - "$d.tmp" "$1" <<'PY'
-import os, sys
-top, n = sys.argv[1], int(sys.argv[2])
-data = bytes(range(256)) * 6
-for i in range(n):
-    d = f"{top}/d{i // 1000:03d}"
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(f"{d}/f{i % 1000:04d}", "wb") as f:
-        f.write(data[: 500 + (i * 7) % 1000])
-PY
-		mv "$d.tmp" "$d"
-	fi
-	echo "$d"
-}
-
 # A docker archive of three layers: the export of the one-layer image, then
 # a layer whiting out a directory, making one opaque and deleting half of
 # another's files (and adding 1,000 files), then one deleting a third of a
@@ -83,7 +63,7 @@ PY
 echo "median of $BENCH_RUNS runs; tars written to $BENCH_TMP"
 bench_header "operation" "strata (s)" "peer (s)" "ratio" "target" "strata peak RSS (MB)"
 for n in $sizes; do
-	tree=$(small_tree "$n")
+	tree=$(bench_small_tree "$n")
 	rm -rf "$root"
 	"$STRATA_BIN" --root "$root" import --compression zstd "$tree" small:1 >/dev/null
 	set -- $(bench_pair --setup "rm -f '$BENCH_TMP/a.tar' '$BENCH_TMP/b.tar'" \

@@ -72,6 +72,27 @@ bench_debian_layout() {
 	echo "$l"
 }
 
+# A tree of N files of 0.5 to 1.5 KB, 1,000 to a directory, made once in
+# $BENCH_CACHE: prints its directory.
+bench_small_tree() {
+	d=$BENCH_CACHE/small-$1
+	if [ ! -d "$d" ]; then
+		python3 - "$d.tmp" "$1" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+data = bytes(range(256)) * 6
+for i in range(n):
+    d = f"{top}/d{i // 1000:03d}"
+    if i % 1000 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i % 1000:04d}", "wb") as f:
+        f.write(data[: 500 + (i * 7) % 1000])
+PY
+		mv "$d.tmp" "$d"
+	fi
+	echo "$d"
+}
+
 # Mounts a new, empty ext4 filesystem at DIR (a sparse 4 GB image, made
 # again at every call; mkfs initialises its inode tables at once, so no
 # background thread writes them during a run). For the benchmarks that
