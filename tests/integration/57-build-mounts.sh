@@ -87,6 +87,33 @@ X
 strata build -q -f "$ctx/py/Dockerfile.npm" -t npmapp "$ctx/py" >/dev/null
 assert_eq "$(strata run --rm npmapp cat /seen)" "wheel-2.31.0"
 
+# --- cargo: a locked registry cache, a target dir cache keyed by an ARG,
+# the binary copied out of the cache (which no layer holds) ---
+mkdir -p "$ctx/rust/src"
+printf '[package]\nname = "app"\n' >"$ctx/rust/Cargo.toml"
+printf 'fn main() {}\n' >"$ctx/rust/src/main.rs"
+cat >"$ctx/rust/Dockerfile" <<'X'
+FROM busybox
+ARG TARGETARCH
+WORKDIR /app
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,target=/app/target,id=target-${TARGETARCH:-none} \
+    n=$(ls /app/target | wc -l) && echo "compiled-$n" >/app/target/app-$n && \
+    touch /usr/local/cargo/registry/index && mkdir -p /usr/local/bin && \
+    cp /app/target/app-$n /usr/local/bin/app
+X
+strata build -q -t rs1 "$ctx/rust" >/dev/null
+echo '// changed' >>"$ctx/rust/src/main.rs"
+strata build -q -t rs2 "$ctx/rust" >/dev/null
+assert_eq "$(strata run --rm rs1 cat /usr/local/bin/app)" "compiled-0"
+assert_eq "$(strata run --rm rs2 cat /usr/local/bin/app)" "compiled-1" "incremental target dir"
+assert_eq "$(for i in "$ROOT"/buildcache/*.id; do cat "$i"; echo; done | grep -c "^target-$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')\$" || true)" 1 \
+	"the cache id expanded with TARGETARCH"
+f=$(files rs2)
+assert_not_contains "$f" "app/target/"
+assert_not_contains "$f" "cargo/registry"
+
 # --- apt: two locked caches, a relative cache target, --network, a heredoc ---
 mkdir -p "$ctx/apt"
 cat >"$ctx/apt/Dockerfile" <<'X'
