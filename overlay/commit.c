@@ -45,16 +45,9 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 		cleanup_strv char **stubs = NULL;
 		struct layers_pack_opts o = *po;
 
-		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		/*
-		 * A commit killed after its upper dir moved into the layer dir
-		 * left the container on the new image without one: no change.
-		 */
-		if (fd < 0 && errno == ENOENT && mkdirat(c->dirfd, "upper", 0755) == 0)
-			fd = openat(c->dirfd, "upper",
-				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = overlay_ctr_open_upper(c, img, err);
 		if (fd < 0)
-			return strata_fail(err, errno, "open the upper dir");
+			return -1;
 		/*
 		 * A running container's mount points cannot leave its upper dir
 		 * (they are mounted over): they are left out of the layer instead.

@@ -727,6 +727,28 @@ void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_chang
 	*n = k;
 }
 
+int overlay_ctr_open_upper(struct ctr *c, const struct store_image *img,
+			   struct strata_error **err)
+{
+	int fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		/*
+		 * A commit killed after the container moved onto its new image
+		 * and gave its upper dir up: nothing changed since, so an empty
+		 * upper dir is the container's change.
+		 */
+		cleanup_free char *top = top_lower(c->s, c->b->name, img);
+
+		if (ensure_dirs(c, top, err) < 0)
+			return -1;
+		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return strata_fail(err, errno, "open the upper dir");
+	return fd;
+}
+
 int overlay_ctr_diff(struct ctr *c, const struct store_image *img, bool remove_stubs,
 	     struct layers_change **out, size_t *n, struct strata_error **err)
 {
@@ -739,9 +761,9 @@ int overlay_ctr_diff(struct ctr *c, const struct store_image *img, bool remove_s
 	if (c->b->has_upper) {
 		if (overlay_stack_all_layers(c->s, c->b->name, img, &lowers, err) < 0)
 			return -1;
-		fd = openat(c->dirfd, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = overlay_ctr_open_upper(c, img, err);
 		if (fd < 0)
-			return strata_fail(err, errno, "open the upper dir");
+			return -1;
 		ret = overlay_diff_upper(fd, c->b->whiteout, lowers, strv_len(lowers), c->b->whiteout,
 					 out, n, err);
 	} else {

@@ -158,6 +158,10 @@ char **overlay_ctr_stub_paths(const struct ctr *c, int treefd);
 void overlay_ctr_drop_stubs(const struct ctr *c, int treefd, struct layers_change *ch, size_t *n,
 		    bool remove);
 
+/* Opens @c's upper dir, made again (empty, owned as @img's root) when a killed commit left none. */
+int overlay_ctr_open_upper(struct ctr *c, const struct store_image *img,
+			   struct strata_error **err);
+
 /*
  * The change list of container @c (of image @img) without the launcher's
  * mount points; with @remove_stubs they leave its upper dir as well.

@@ -55,7 +55,7 @@ redo_commit() { strata commit cm committed >/dev/null; }
 check_commit() { assert_eq "$(strata run --rm committed cat /changed)" "change" "the committed file"; }
 
 points=0
-for op in create rm tag rmi import commit; do
+for op in ${CRASH_POINTS_OPS:-create rm tag rmi import commit}; do
 	for sc in openat renameat mkdirat unlinkat symlinkat; do
 		# The calls before the first one in the store (loading libraries,
 		# reading /etc and /proc) change nothing of it: start at that one.
