@@ -6,7 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +172,56 @@ static const char *lookup(struct lexer *lx, const char *name, bool *is_set)
 }
 
 /*
+ * A shell pattern ('*', '?', "[...]" with '!' or '^', '\\' quoting) as a
+ * POSIX extended regular expression, anchored at both ends when @whole.
+ * regexec's leftmost-longest match is the shell's, in time polynomial in
+ * the value where fnmatch backtracks exponentially on many stars.
+ */
+static char *pattern_regex(const char *pat, bool whole)
+{
+	struct sbuf re = SBUF_INIT;
+
+	sbuf_addstr(&re, whole ? "^(" : "(");
+	for (const char *p = pat; *p; p++) {
+		if (*p == '*') {
+			sbuf_addstr(&re, ".*");
+		} else if (*p == '?') {
+			sbuf_addstr(&re, ".");
+		} else if (*p == '[') {
+			const char *q = p + 1;
+
+			if (*q == '!' || *q == '^')
+				q++;
+			if (*q == ']')
+				q++;
+			while (*q && *q != ']')
+				q++;
+			if (!*q) {
+				sbuf_addstr(&re, "\\[");
+				continue;
+			}
+			sbuf_addstr(&re, "[");
+			p++;
+			if (*p == '!' || *p == '^') {
+				sbuf_addstr(&re, "^");
+				p++;
+			}
+			for (; p < q; p++)
+				sbuf_add(&re, p, 1);
+			sbuf_addstr(&re, "]");
+		} else {
+			char c = *p == '\\' && p[1] ? *++p : *p;
+
+			if (strchr(".[]()*+?{}|^$\\", c))
+				sbuf_addstr(&re, "\\");
+			sbuf_add(&re, &c, 1);
+		}
+	}
+	sbuf_addstr(&re, whole ? ")$" : ")");
+	return sbuf_detach(&re, NULL);
+}
+
+/*
  * ${v#pat} ${v##pat} ${v%pat} ${v%%pat}: @value without its shortest (or,
  * @greedy, longest) prefix (or suffix, @suffix) matching the shell pattern
  * @pat, as a POSIX shell and buildkit's lexer do.
@@ -181,19 +231,26 @@ static void trim_pattern(const char *value, const char *pat, bool suffix, bool g
 {
 	size_t len = strlen(value);
 	char *buf = xstrdup(value);
+	cleanup_free char *rx = pattern_regex(pat, true);
+	regex_t re;
 
+	if (regcomp(&re, rx, REG_EXTENDED | REG_NOSUB) != 0) {
+		sbuf_addstr(out, value);
+		free(buf);
+		return;
+	}
 	for (size_t k = 0; k <= len; k++) {
 		/* the candidate length: growing for the shortest, shrinking for the longest */
 		size_t n = greedy ? len - k : k;
 		int m;
 
 		if (suffix) {
-			m = fnmatch(pat, buf + (len - n), 0);
+			m = regexec(&re, buf + (len - n), 0, NULL, 0);
 		} else {
 			char c = buf[n];
 
 			buf[n] = '\0';
-			m = fnmatch(pat, buf, 0);
+			m = regexec(&re, buf, 0, NULL, 0);
 			buf[n] = c;
 		}
 		if (m == 0) {
@@ -201,50 +258,54 @@ static void trim_pattern(const char *value, const char *pat, bool suffix, bool g
 				sbuf_add(out, value, len - n);
 			else
 				sbuf_addstr(out, value + n);
+			regfree(&re);
 			free(buf);
 			return;
 		}
 	}
 	sbuf_addstr(out, value);
+	regfree(&re);
 	free(buf);
 }
 
 /*
  * ${v/pat/repl} and ${v//pat/repl}: the first (@all: every) longest match
- * of the shell pattern @pat, leftmost first, replaced by @repl, as bash.
+ * of the shell pattern @pat, leftmost first, replaced by @repl, as bash
+ * (an empty match replaces nothing).
  */
 static void replace_pattern(const char *value, const char *pat, const char *repl, bool all,
 			    struct sbuf *out)
 {
 	size_t len = strlen(value), i = 0;
-	char *buf = xstrdup(value);
-	bool done = false;
+	cleanup_free char *rx = pattern_regex(pat, false);
+	bool done = !*pat;
+	regex_t re;
 
+	if (!done && regcomp(&re, rx, REG_EXTENDED) != 0) {
+		sbuf_addstr(out, value);
+		return;
+	}
 	while (i < len) {
-		size_t n = 0;
+		regmatch_t m[1];
 
-		if (!done && *pat) {
-			for (n = len - i; n > 0; n--) {
-				char c = buf[i + n];
-				int m;
-
-				buf[i + n] = '\0';
-				m = fnmatch(pat, buf + i, 0);
-				buf[i + n] = c;
-				if (m == 0)
-					break;
-			}
+		if (done || regexec(&re, value + i, 1, m, i ? REG_NOTBOL : 0) != 0) {
+			sbuf_addstr(out, value + i);
+			break;
 		}
-		if (n > 0) {
+		sbuf_add(out, value + i, (size_t)m[0].rm_so);
+		if (m[0].rm_eo > m[0].rm_so) {
 			sbuf_addstr(out, repl);
-			i += n;
+			i += (size_t)m[0].rm_eo;
 			done = !all;
 		} else {
-			sbuf_add(out, value + i, 1);
-			i++;
+			/* an empty match: the next character stays, the search goes on after it */
+			if (i + (size_t)m[0].rm_so < len)
+				sbuf_add(out, value + i + m[0].rm_so, 1);
+			i += (size_t)m[0].rm_so + 1;
 		}
 	}
-	free(buf);
+	if (*pat)
+		regfree(&re);
 }
 
 /* After '$': a name, or ${...} with its modifiers. Appends the value to @out. */

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: any bytes as a Containerfile (parse, plan, expand every
- * instruction, print it back), as an ignore file (match a few paths) and as
+ * instruction and RUN --mount, print it back), as an ignore file (match a few paths) and as
  * glob pattern and name. Nothing may crash, hang, leak or read out of
  * bounds. `make fuzz` builds it with clang and runs it for FUZZ_TIME seconds
  * over fixtures/recipes and tests/fuzz/corpus.
@@ -41,6 +41,20 @@ static void exercise_file(const struct recipe_file *f)
 				strata_error_free(err);
 				err = NULL;
 				continue;
+			}
+			if (x->cmd == RECIPE_RUN) {
+				/* RUN --mount values are expanded where the step runs */
+				char **specs = recipe_instr_flag_all(x, "mount");
+
+				for (size_t j = 0; specs[j]; j++) {
+					struct recipe_mount m;
+
+					if (recipe_mount_parse(specs[j], f->escape, &v, &m, &err) == 0)
+						recipe_mount_release(&m);
+					strata_error_free(err);
+					err = NULL;
+				}
+				strv_free(specs);
 			}
 			if (x->cmd == RECIPE_ARG)
 				recipe_plan_apply_arg(p, x, &v, NULL);
