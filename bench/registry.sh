@@ -81,3 +81,23 @@ ours=$1 peer=$2
 start_registry empty
 rss=$(bench_rss "$STRATA_BIN" --root "$root" push -q --tls-verify=false "$reg/debian:latest")
 bench_row "push vs skopeo copy oci: docker://" "$ours" "$peer" "$(bench_ratio "$ours" "$peer")" "<= 1.0" "$rss"
+
+# Eight pulls of the image at once into one store, against one pull: the
+# others wait for the one fetching each blob (per-digest locks), so the
+# eight take little more than one and download each blob once.
+pull8() {
+	_pids=""
+	for _i in 1 2 3 4 5 6 7 8; do
+		"$STRATA_BIN" --root "$root" pull -q --tls-verify=false "$reg/debian:latest" >/dev/null &
+		_pids="$_pids $!"
+	done
+	_st=0
+	for _p in $_pids; do wait "$_p" || _st=1; done
+	return $_st
+}
+start_registry
+skopeo copy -q --dest-tls-verify=false "oci:$layout:debian" "docker://$reg/debian:latest"
+set -- $(bench_pair --setup "bench_fresh_fs '$fs'" "pull8" \
+	"'$STRATA_BIN' --root '$root' pull -q --tls-verify=false '$reg/debian:latest'")
+bench_row "8 concurrent pulls into one store vs one pull" "$1" "$2" "$(bench_ratio "$1" "$2")" "<= 1.5" "-"
+

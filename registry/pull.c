@@ -234,13 +234,37 @@ struct layer_fetch {
 	enum layer_later *later;      /* what waits for each layer */
 	struct strata_error **later_err; /* LATER_RESUME: the transfer's error */
 	struct reg_resp *later_resp;  /* LATER_STATUS: the answer */
+	size_t *map;		      /* this round's transfer -> layer index */
+	int *locks;		      /* per layer: its digest lock while this process fetches it */
+	bool *busy;		      /* per layer: another process holds its lock */
 };
 
-static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_error **err)
+static int layer_begin(size_t k, struct reg_req *rq, void *arg, struct strata_error **err)
 {
 	struct layer_fetch *lf = arg;
+	size_t i = lf->map[k];
 	const struct store_desc *d = &lf->m->layers[i];
+	struct strata_error *lerr = NULL;
 
+	/*
+	 * One process fetches a blob and makes its layer dir; another pulling
+	 * the same blob now leaves it for the next round, when it has waited
+	 * for the lock and finds it present (a wait here, holding the locks of
+	 * earlier layers, could deadlock with a pull of the layers in another order).
+	 */
+	lf->locks[i] = store_digest_lock(lf->s, d->digest, false, &lerr);
+	if (lf->locks[i] < 0) {
+		if (strata_error_code(lerr) == EWOULDBLOCK) {
+			lf->busy[i] = true;
+			strata_error_free(lerr);
+			return 0;
+		}
+		if (err && !*err)
+			*err = lerr;
+		else
+			strata_error_free(lerr);
+		return -1;
+	}
 	if (store_blob_exists(lf->s, d->digest)) {
 		reg_event(lf->o, REGISTRY_EVENT_DONE, d->digest, 0, (uint64_t)d->size,
 			  "already present");
@@ -275,10 +299,11 @@ static int layer_begin(size_t i, struct reg_req *rq, void *arg, struct strata_er
 	return 0;
 }
 
-static int layer_end(size_t i, struct reg_resp *resp, struct strata_error *xerr, void *arg,
+static int layer_end(size_t k, struct reg_resp *resp, struct strata_error *xerr, void *arg,
 		     struct strata_error **err)
 {
 	struct layer_fetch *lf = arg;
+	size_t i = lf->map[k];
 	struct blob_sink *sink = &lf->sinks[i];
 	const struct store_desc *d = &lf->m->layers[i];
 
@@ -370,6 +395,7 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 {
 	struct layer_fetch lf = { .c = c, .s = s, .repo = repo, .m = m, .o = o,
 				  .diff_ids = diff_ids };
+	size_t pending = m->n_layers;
 	int ret;
 
 	lf.chain_ids = store_chain_ids(diff_ids, m->n_layers);
@@ -378,17 +404,57 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 	lf.later = xcalloc(m->n_layers + 1, sizeof(*lf.later));
 	lf.later_err = xcalloc(m->n_layers + 1, sizeof(*lf.later_err));
 	lf.later_resp = xcalloc(m->n_layers + 1, sizeof(*lf.later_resp));
-	ret = reg_do_parallel(c, m->n_layers, PULL_PARALLEL, layer_begin, layer_end, &lf, err);
-	if (ret == 0)
-		ret = fetch_later(&lf, err);
+	lf.map = xcalloc(m->n_layers + 1, sizeof(*lf.map));
+	lf.locks = xcalloc(m->n_layers + 1, sizeof(*lf.locks));
+	lf.busy = xcalloc(m->n_layers + 1, sizeof(*lf.busy));
 	for (size_t i = 0; i < m->n_layers; i++) {
-		strata_error_free(lf.later_err[i]);
-		reg_resp_release(&lf.later_resp[i]);
-		/* After the transfers, so that none waited for an unpack to end. */
+		lf.map[i] = i;
+		lf.locks[i] = -1;
+	}
+	/*
+	 * Rounds: the layers another process was fetching are looked at again
+	 * once it is done, or dead (the kernel drops its lock; this process then
+	 * finds the blob absent and fetches it itself).
+	 */
+	for (ret = 0; ret == 0 && pending > 0;) {
+		size_t next = 0;
+
+		for (size_t k = 0; k < pending; k++)
+			lf.busy[lf.map[k]] = false;
+		ret = reg_do_parallel(c, pending, PULL_PARALLEL, layer_begin, layer_end, &lf, err);
 		if (ret == 0)
-			sink_install(&lf.sinks[i]);
-		sink_drop(&lf.sinks[i]);
-		free(lf.urls[i]);
+			ret = fetch_later(&lf, err);
+		for (size_t k = 0; k < pending; k++) {
+			size_t i = lf.map[k];
+
+			strata_error_free(steal_ptr(&lf.later_err[i]));
+			reg_resp_release(&lf.later_resp[i]);
+			/*
+			 * After the transfers, so that none waited for an unpack to end;
+			 * the lock goes once the layer dir is in place.
+			 */
+			if (ret == 0)
+				sink_install(&lf.sinks[i]);
+			sink_drop(&lf.sinks[i]);
+			free(lf.urls[i]);
+			lf.urls[i] = NULL;
+			store_digest_unlock(lf.locks[i]);
+			lf.locks[i] = -1;
+			if (lf.busy[i])
+				lf.map[next++] = i;
+		}
+		pending = next;
+		if (ret == 0 && pending > 0) {
+			/* Holding no lock: wait for the other process to end one of them. */
+			const char *dg = m->layers[lf.map[0]].digest;
+			int fd;
+
+			reg_notef(o, dg, "being fetched by another process, waiting");
+			fd = store_digest_lock(s, dg, true, err);
+			if (fd < 0)
+				ret = -1;
+			store_digest_unlock(fd);
+		}
 	}
 	strv_free(lf.chain_ids);
 	free(lf.sinks);
@@ -396,6 +462,9 @@ static int fetch_layers(struct reg_client *c, struct store *s, const char *repo,
 	free(lf.later);
 	free(lf.later_err);
 	free(lf.later_resp);
+	free(lf.map);
+	free(lf.locks);
+	free(lf.busy);
 	return ret;
 }
 
@@ -409,10 +478,17 @@ static int make_layer_dirs(struct store *s, const char *backend, const struct st
 {
 	cleanup_strv char **chains = store_chain_ids(diff_ids, m->n_layers);
 
-	for (size_t i = 0; i < m->n_layers; i++)
-		if (layers_dir_unpack(s, backend, chains[i], i ? chains[i - 1] : NULL, diff_ids[i],
-				      &m->layers[i], err) < 0)
+	for (size_t i = 0; i < m->n_layers; i++) {
+		/* Under the blob's lock: one process unpacks it, the others then find the dir. */
+		int fd = store_digest_lock(s, m->layers[i].digest, true, err);
+		int r = fd < 0 ? -1
+			       : layers_dir_unpack(s, backend, chains[i], i ? chains[i - 1] : NULL,
+						   diff_ids[i], &m->layers[i], err);
+
+		store_digest_unlock(fd);
+		if (r < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -613,8 +689,15 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 	if (store_pin(s, err) < 0)
 		goto out;
 	pinned = true;
-	if (fetch_blob(c, s, repo, &m->config, o, err) < 0)
-		goto out;
+	/* The config, like each layer, is fetched by one process at a time (no other lock held here). */
+	{
+		int fd = store_digest_lock(s, m->config.digest, true, err);
+		int r = fd < 0 ? -1 : fetch_blob(c, s, repo, &m->config, o, err);
+
+		store_digest_unlock(fd);
+		if (r < 0)
+			goto out;
+	}
 	if (check_config(s, m, &diff_ids, err) < 0)
 		goto out;
 	if (fetch_layers(c, s, repo, m, diff_ids, o, err) < 0)

@@ -263,7 +263,8 @@ int store_gc(struct store *s, void (*report)(const char *what, void *arg), void 
 	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
 		goto out_pin;
 	if (mark_all(s, &m, err) < 0 || sweep_blobs(s, &m, report, arg, &st, err) < 0 ||
-	    sweep_layers(s, &m, report, arg, &st, err) < 0 || sweep_tmp(s, &st, err) < 0)
+	    sweep_layers(s, &m, report, arg, &st, err) < 0 || sweep_tmp(s, &st, err) < 0 ||
+	    store_digest_locks_sweep(s, err) < 0)
 		goto out_unlock;
 	ret = 0;
 out_unlock:

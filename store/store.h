@@ -110,6 +110,23 @@ int store_pin(struct store *s, struct strata_error **err);
 /* Releases one level of store_pin(). */
 void store_unpin(struct store *s);
 
+/*
+ * Takes the lock of @digest (ROOT/locks/<hex>, flock exclusive): the
+ * process that fetches a blob and makes its layer dir holds it, so that
+ * another one fetching the same digest waits, then finds it present,
+ * instead of fetching it again. Only while pinned. Returns the fd holding
+ * it (release with store_digest_unlock); with @wait false, fails with
+ * EWOULDBLOCK when another process holds it. Taking it over from a killed
+ * holder removes that process's staging in ROOT/tmp.
+ */
+int store_digest_lock(struct store *s, const char *digest, bool wait, struct strata_error **err);
+
+/* Releases a lock from store_digest_lock; -1 is fine. */
+void store_digest_unlock(int fd);
+
+/* Removes the lock files (gc, which holds gc.lock exclusively: no one holds one). */
+int store_digest_locks_sweep(struct store *s, struct strata_error **err);
+
 /* ---- blob.c ---- */
 
 /* A blob being written: bytes go to ROOT/tmp, hashed as they pass. */
