@@ -207,13 +207,15 @@ struct cat_id {
 
 struct store_catalog {
 	struct store *s;
-	json_t *index;
+	struct store_index_scan index; /* the names point into it */
 	struct cat_entry **entries; /* distinct entry digests, index order */
 	size_t n_entries;
 	struct cat_id **ids;	    /* distinct IDs, in the order first seen */
 	size_t n_ids;
 	struct strmap by_entry;	    /* entry digest -> struct cat_entry */
-	struct strmap by_manifest;  /* manifest digest (also of an index's pick) -> struct cat_entry */
+	struct strmap by_manifest;  /* manifest digest (also of an index's pick) -> struct cat_entry;
+				       made at the first lookup (a listing needs none) */
+	bool manifests_mapped;
 	struct strmap by_id;	    /* image ID -> struct cat_id */
 	struct strmap by_name;	    /* name -> struct cat_entry */
 };
@@ -238,7 +240,7 @@ void store_catalog_free(struct store_catalog *c)
 	strmap_release(&c->by_manifest, NULL);
 	strmap_release(&c->by_id, NULL);
 	strmap_release(&c->by_name, NULL);
-	json_decref(c->index);
+	store_index_scan_release(&c->index);
 	free(c);
 }
 
@@ -260,24 +262,41 @@ struct summary_line {
 	uint64_t bytes;
 };
 
-/*
- * Reads ROOT/image-summary into @lines (manifest digest -> struct
- * summary_line inside *buf). A missing, torn or unknown file reads as empty.
- */
-static void summary_read(struct store *s, struct strmap *lines, char **buf)
+/* ROOT/image-summary as read: its lines, and a map of them by manifest digest. */
+struct summary {
+	char *buf;		   /* the file; the lines point into it */
+	struct summary_line *lines;
+	struct strmap by_manifest; /* manifest digest (borrowed) -> struct summary_line */
+};
+
+static void summary_release(struct summary *sm)
+{
+	strmap_release(&sm->by_manifest, NULL);
+	free(sm->lines);
+	free(sm->buf);
+}
+
+/* Reads ROOT/image-summary into @sm. A missing, torn or unknown file reads as empty. */
+static void summary_read(struct store *s, struct summary *sm)
 {
 	char *p, *nl;
-	size_t len = 0;
+	size_t len = 0, n = 0;
 
-	*buf = NULL;
-	if (file_read_at(s->root_fd, SUMMARY_FILE, 256u << 20, buf, &len, NULL) < 0)
+	memset(sm, 0, sizeof(*sm));
+	if (file_read_at(s->root_fd, SUMMARY_FILE, 256u << 20, &sm->buf, &len, NULL) < 0)
 		return;
-	if (!str_has_prefix(*buf, SUMMARY_HEADER) || len < 4 || !str_has_suffix(*buf, "\nend\n"))
+	if (!str_has_prefix(sm->buf, SUMMARY_HEADER) || len < 4 ||
+	    !str_has_suffix(sm->buf, "\nend\n"))
 		return;
-	for (p = *buf + strlen(SUMMARY_HEADER); (nl = strchr(p, '\n')); p = nl + 1) {
+	for (p = sm->buf; (p = memchr(p, '\n', len - (size_t)(p - sm->buf))); p++)
+		n++;
+	sm->lines = xcalloc(n + 1, sizeof(*sm->lines));
+	strmap_init_sized(&sm->by_manifest, n, true);
+	n = 0;
+	for (p = sm->buf + strlen(SUMMARY_HEADER); (nl = strchr(p, '\n')); p = nl + 1) {
+		struct summary_line *l = &sm->lines[n];
 		char *f[4];
 		char *q = p, *end = NULL;
-		struct summary_line *l;
 		size_t k = 0;
 
 		*nl = '\0';
@@ -287,15 +306,15 @@ static void summary_read(struct store *s, struct strmap *lines, char **buf)
 			if (q)
 				*q++ = '\0';
 		}
-		if (k != 4 || q || !digest_is_valid(f[0]) || !digest_is_valid(f[1]))
+		/* A bad manifest digest matches no entry of index.json; the ID is shown. */
+		if (k != 4 || q || !digest_is_valid(f[1]))
 			continue;
-		l = xcalloc(1, sizeof(*l));
 		l->manifest = f[0];
 		l->id = f[1];
 		l->bytes = strtoull(f[2], &end, 10);
 		l->created = strcmp(f[3], "-") == 0 ? NULL : f[3];
-		if (!end || *end || !strmap_put(lines, f[0], l, NULL))
-			free(l);
+		if (end && !*end && strmap_put(&sm->by_manifest, f[0], l, NULL))
+			n++;
 	}
 }
 
@@ -356,45 +375,61 @@ static void catalog_add_to_id(struct store_catalog *c, struct cat_entry *ce)
 	}
 	id->entries[id->n_entries++] = ce;
 	ce->cid = id;
-	strmap_put(&c->by_manifest, ce->digest, ce, NULL);
-	strmap_put(&c->by_manifest, ce->manifest, ce, NULL);
+}
+
+/* Fills by_manifest, once: every entry that loaded, by its digest and its manifest's. */
+static void catalog_map_manifests(struct store_catalog *c)
+{
+	if (c->manifests_mapped)
+		return;
+	c->manifests_mapped = true;
+	strmap_init_sized(&c->by_manifest, c->n_entries, true);
+	for (size_t i = 0; i < c->n_entries; i++) {
+		struct cat_entry *ce = c->entries[i];
+
+		if (!ce->cid)
+			continue;
+		strmap_put(&c->by_manifest, ce->digest, ce, NULL);
+		strmap_put(&c->by_manifest, ce->manifest, ce, NULL);
+	}
 }
 
 int store_catalog_open(struct store *s, struct store_catalog **out, struct strata_error **err)
 {
 	struct store_catalog *c = xcalloc(1, sizeof(*c));
-	struct strmap summary = STRMAP_INIT;
-	cleanup_free char *summary_buf = NULL;
-	size_t i, loaded = 0, summarised = 0;
-	json_t *list, *e;
+	struct summary summary;
+	size_t loaded = 0, summarised = 0;
+	int r;
 
 	c->s = s;
 	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
 		goto fail;
-	c->index = store_index_load(s, err);
+	r = store_index_scan(s, &c->index, err);
 	store_unlock(s);
-	if (!c->index)
+	if (r < 0)
 		goto fail;
-	summary_read(s, &summary, &summary_buf);
-	list = json_object_get(c->index, "manifests");
-	c->entries = xcalloc(json_array_size(list) + 1, sizeof(*c->entries));
-	c->ids = xcalloc(json_array_size(list) + 1, sizeof(*c->ids));
-	json_array_foreach(list, i, e)
-	{
-		const char *dg = jv_str(e, "digest");
-		const char *ref = store_index_entry_ref(e);
+	summary_read(s, &summary);
+	c->entries = xcalloc(c->index.n + 1, sizeof(*c->entries));
+	c->ids = xcalloc(c->index.n + 1, sizeof(*c->ids));
+	/* Keys borrowed from the entries and the scan's buffer, which the catalog holds. */
+	strmap_init_sized(&c->by_entry, c->index.n, true);
+	strmap_init_sized(&c->by_id, c->index.n, true);
+	strmap_init_sized(&c->by_name, c->index.n, true);
+	for (size_t i = 0; i < c->index.n; i++) {
+		const char *dg = c->index.entries[i].digest;
+		const char *ref = c->index.entries[i].ref;
 		struct cat_entry *ce;
 
 		if (!dg || !digest_is_valid(dg))
 			continue;
 		ce = strmap_get(&c->by_entry, dg);
 		if (!ce) {
-			const struct summary_line *l = strmap_get(&summary, dg);
+			const struct summary_line *l = strmap_get(&summary.by_manifest, dg);
 			struct strata_error *lerr = NULL;
 
 			ce = xcalloc(1, sizeof(*ce));
 			memcpy(ce->digest, dg, DIGEST_STR_LEN);
-			strmap_put(&c->by_entry, dg, ce, NULL);
+			strmap_put(&c->by_entry, ce->digest, ce, NULL);
 			c->entries[c->n_entries++] = ce;
 			if (l) {
 				memcpy(ce->manifest, dg, DIGEST_STR_LEN);
@@ -418,13 +453,12 @@ int store_catalog_open(struct store *s, struct store_catalog **out, struct strat
 			id_add_name(ce->cid, ref, ce->digest);
 	}
 	/* New manifests were read, or lines of gone ones linger: the next command reads one file. */
-	if (loaded || summarised != summary.len)
+	if (loaded || summarised != summary.by_manifest.len)
 		summary_write(c);
-	strmap_release(&summary, free);
+	summary_release(&summary);
 	*out = c;
 	return 0;
 fail:
-	strmap_release(&summary, free);
 	store_catalog_free(c);
 	return -1;
 }
@@ -472,33 +506,67 @@ static int catalog_image(struct store_catalog *c, struct cat_entry *ce, unsigned
 
 void store_image_infos_free(struct store_image_info *infos, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(infos[i].created);
-		strv_free(infos[i].tags);
-		strv_free(infos[i].tag_digests);
-		strv_free(infos[i].digests);
-	}
+	(void)n; /* one block: see store_catalog_list */
 	free(infos);
 }
 
+/* Copies @str to *@at and steps past it. */
+static char *block_str(char **at, const char *str, size_t len)
+{
+	char *out = *at;
+
+	memcpy(out, str, len);
+	out[len] = '\0';
+	*at += len + 1;
+	return out;
+}
+
+/*
+ * The listing is one allocation: the infos, then every pointer array, then
+ * every string. At 10,000 images, an allocation per string and per array
+ * (60,000 of them) cost more than reading the store.
+ */
 void store_catalog_list(const struct store_catalog *c, struct store_image_info **out, size_t *n)
 {
-	struct store_image_info *infos = xcalloc(c->n_ids + 1, sizeof(*infos));
+	size_t ptrs = 0, bytes = 0;
+	struct store_image_info *infos;
+	char **pp, *sp;
 
 	for (size_t i = 0; i < c->n_ids; i++) {
 		const struct cat_id *id = c->ids[i];
 		const struct cat_entry *ce = id->entries[0];
+
+		ptrs += 2 * (id->n_names + 1) + id->n_entries + 1;
+		bytes += (id->n_names + id->n_entries) * DIGEST_STR_LEN;
+		for (size_t k = 0; k < id->n_names; k++)
+			bytes += strlen(id->names[k]) + 1;
+		if (ce->created)
+			bytes += strlen(ce->created) + 1;
+	}
+	infos = xcalloc(1, (c->n_ids + 1) * sizeof(*infos) + ptrs * sizeof(char *) + bytes);
+	pp = (char **)(infos + c->n_ids + 1);
+	sp = (char *)(pp + ptrs);
+	for (size_t i = 0; i < c->n_ids; i++) {
+		const struct cat_id *id = c->ids[i];
+		const struct cat_entry *ce = id->entries[0];
 		struct store_image_info *in = &infos[i];
-		struct store_image tmp = { 0 };
 
 		memcpy(in->id, id->id, DIGEST_STR_LEN);
 		memcpy(in->manifest_digest, ce->manifest, DIGEST_STR_LEN);
 		in->size = ce->bytes;
-		in->created = xstrdup(ce->created);
-		image_fill_names(&tmp, id, 0);
-		in->tags = tmp.tags;
-		in->tag_digests = tmp.tag_digests;
-		in->digests = tmp.digests;
+		in->created = ce->created ? block_str(&sp, ce->created, strlen(ce->created)) : NULL;
+		in->tags = pp;
+		pp += id->n_names + 1;
+		in->tag_digests = pp;
+		pp += id->n_names + 1;
+		in->digests = pp;
+		pp += id->n_entries + 1;
+		for (size_t k = 0; k < id->n_names; k++) {
+			in->tags[k] = block_str(&sp, id->names[k], strlen(id->names[k]));
+			in->tag_digests[k] = block_str(&sp, id->name_digests[k], strlen(id->name_digests[k]));
+		}
+		for (size_t k = 0; k < id->n_entries; k++)
+			in->digests[k] = block_str(&sp, id->entries[k]->digest, strlen(id->entries[k]->digest));
 	}
 	*out = infos;
 	*n = c->n_ids;
@@ -528,6 +596,7 @@ int store_catalog_find(struct store_catalog *c, const char *spec, unsigned flags
 	const char *hex = NULL;
 	struct store_ref ref;
 
+	catalog_map_manifests(c);
 	/* A reference first, as docker does: "abc" is a name before it is an ID prefix. */
 	if (store_ref_parse(spec, &ref, NULL) == 0) {
 		if (ref.digest && !ref.tag) {

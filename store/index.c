@@ -40,6 +40,130 @@ json_t *store_index_load(struct store *s, struct strata_error **err)
 	return idx;
 }
 
+void store_index_scan_release(struct store_index_scan *sc)
+{
+	free(sc->entries);
+	free(sc->buf);
+	json_decref(sc->doc);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* Adds an entry to @sc (room for @cap kept in *@cap). */
+static struct store_index_entry *scan_add(struct store_index_scan *sc, size_t *cap)
+{
+	if (sc->n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		sc->entries = xrealloc(sc->entries, *cap * sizeof(*sc->entries));
+	}
+	memset(&sc->entries[sc->n], 0, sizeof(sc->entries[0]));
+	return &sc->entries[sc->n++];
+}
+
+/* A string member's value, or NULL (and the value skipped) when it is another kind. */
+static const char *scan_str(struct jscan *j)
+{
+	if (jscan_peek(j) == '"')
+		return jscan_string(j);
+	jscan_skip(j);
+	return NULL;
+}
+
+/* One element of "manifests": the members a listing needs, the rest checked and skipped. */
+static void scan_entry(struct jscan *j, struct store_index_entry *e)
+{
+	bool first = true;
+	char *key;
+
+	if (!jscan_enter(j, '{')) {
+		jscan_skip(j); /* not an object: an entry without a digest */
+		return;
+	}
+	while (jscan_object_next(j, &first, &key)) {
+		if (strcmp(key, "digest") == 0) {
+			e->digest = scan_str(j);
+		} else if (strcmp(key, "mediaType") == 0) {
+			e->media_type = scan_str(j);
+		} else if (strcmp(key, "size") == 0) {
+			char c = jscan_peek(j);
+			bool is_int = false;
+			int64_t v = 0;
+
+			if (c == '-' || (c >= '0' && c <= '9'))
+				jscan_number(j, &v, &is_int);
+			else
+				jscan_skip(j);
+			e->size = is_int ? v : 0;
+		} else if (strcmp(key, "annotations") == 0 && jscan_enter(j, '{')) {
+			bool afirst = true;
+			char *akey;
+
+			e->ref = NULL;
+			while (jscan_object_next(j, &afirst, &akey)) {
+				if (strcmp(akey, ANNOTATION_REF_NAME) == 0)
+					e->ref = scan_str(j);
+				else
+					jscan_skip(j);
+			}
+		} else {
+			jscan_skip(j);
+		}
+	}
+}
+
+/* The whole file with the scanner; false when it refuses it. */
+static bool scan_doc(struct store_index_scan *sc, size_t len)
+{
+	struct jscan j;
+	bool first = true, seen = false;
+	size_t cap = 0;
+	char *key;
+
+	jscan_init(&j, sc->buf, len);
+	if (!jscan_enter(&j, '{'))
+		return false;
+	while (jscan_object_next(&j, &first, &key)) {
+		bool efirst = true;
+
+		if (strcmp(key, "manifests") != 0) {
+			jscan_skip(&j);
+			continue;
+		}
+		if (seen || !jscan_enter(&j, '['))
+			return false;
+		seen = true;
+		while (jscan_array_next(&j, &efirst))
+			scan_entry(&j, scan_add(sc, &cap));
+	}
+	return seen && jscan_at_end(&j);
+}
+
+int store_index_scan(struct store *s, struct store_index_scan *out, struct strata_error **err)
+{
+	size_t len = 0, i;
+	json_t *e;
+
+	memset(out, 0, sizeof(*out));
+	if (file_read_at(s->root_fd, "index.json", STORE_JSON_MAX, &out->buf, &len, NULL) == 0 &&
+	    scan_doc(out, len))
+		return 0;
+	/* Refused, or unreadable: jansson says why, or reads what the scanner would not. */
+	store_index_scan_release(out);
+	if (!(out->doc = store_index_load(s, err)))
+		return -1;
+	out->entries = xcalloc(json_array_size(json_object_get(out->doc, "manifests")) + 1,
+			       sizeof(*out->entries));
+	json_array_foreach(json_object_get(out->doc, "manifests"), i, e)
+	{
+		struct store_index_entry *ie = &out->entries[out->n++];
+
+		ie->digest = jv_str(e, "digest");
+		ie->media_type = jv_str(e, "mediaType");
+		ie->ref = store_index_entry_ref(e);
+		ie->size = jv_int(e, "size", 0);
+	}
+	return 0;
+}
+
 int store_index_save(struct store *s, const json_t *index, struct strata_error **err)
 {
 	if (jv_write_at(s->root_fd, "index.json", index, err) < 0)

@@ -337,6 +337,34 @@ json_t *store_index_load(struct store *s, struct strata_error **err);
 /* Rewrites index.json atomically (caller holds the exclusive lock). */
 int store_index_save(struct store *s, const json_t *index, struct strata_error **err);
 
+/* One entry of index.json; its strings are borrowed from the scan holding it. */
+struct store_index_entry {
+	const char *digest;	/* NULL when missing or not a string */
+	const char *media_type; /* likewise */
+	const char *ref;	/* the org.opencontainers.image.ref.name annotation, or NULL */
+	int64_t size;		/* 0 when missing or not an integer */
+};
+
+/* The entries of index.json in their order, as store_index_scan() read them. */
+struct store_index_scan {
+	struct store_index_entry *entries;
+	size_t n;
+	char *buf;   /* the file, its strings decoded in place */
+	json_t *doc; /* or the jansson tree, when the scanner refused the file */
+};
+
+/*
+ * Reads index.json's entries without building a JSON tree (caller holds a
+ * lock): one pass over the file, where a tree of 10,000 entries costs tens
+ * of thousands of allocations. A file the scanner refuses is parsed by
+ * jansson again, so that the error (or its verdict) is jansson's. Release
+ * with store_index_scan_release().
+ */
+int store_index_scan(struct store *s, struct store_index_scan *out, struct strata_error **err);
+
+/* Frees what store_index_scan() filled in (a zeroed struct is fine). */
+void store_index_scan_release(struct store_index_scan *sc);
+
 /* ---- image.c: images as manifest + config ---- */
 
 struct store_image {
@@ -386,7 +414,7 @@ struct store_image_info {
 int store_image_list(struct store *s, struct store_image_info **out, size_t *n,
 		     struct strata_error **err);
 
-/* Frees an array from store_image_list or store_catalog_list. */
+/* Frees an array from store_image_list or store_catalog_list (one block, its strings inside). */
 void store_image_infos_free(struct store_image_info *infos, size_t n);
 
 /*

@@ -101,11 +101,18 @@ struct strmap {
 	struct strmap_slot *slots;
 	size_t cap; /* a power of two, or 0 */
 	size_t len; /* keys held */
+	bool borrow_keys; /* keys are the caller's, not copied (strmap_init_sized) */
 };
-#define STRMAP_INIT { NULL, 0, 0 }
+#define STRMAP_INIT { NULL, 0, 0, false }
 
 /* Makes @m an empty map. */
 void strmap_init(struct strmap *m);
+/*
+ * Makes @m an empty map with room for @n keys before it grows; with
+ * @borrow_keys, keys are not copied and must outlive @m (a map of strings
+ * inside one buffer then costs no allocation per key).
+ */
+void strmap_init_sized(struct strmap *m, size_t n, bool borrow_keys);
 /* Frees the keys and slots of @m (and each value with @free_value when not NULL); @m is empty after. */
 void strmap_release(struct strmap *m, void (*free_value)(void *value));
 /* Maps @key to @value; true when @key is new, else false with the previous value in *old (may be NULL). */
@@ -368,6 +375,48 @@ static inline void jv_decrefp(json_t **j)
 		json_decref(*j);
 }
 #define cleanup_json __attribute__((cleanup(jv_decrefp)))
+
+/* ---- a JSON scanner that builds no tree (jscan.c) ---- */
+
+/* A position in a JSON document held in a writable buffer. */
+struct jscan {
+	char *p, *end;
+	int depth;
+	bool failed; /* set by the first syntax error; every call then fails */
+};
+
+/* Starts scanning the @len bytes at @buf (strings are decoded in place there). */
+void jscan_init(struct jscan *j, char *buf, size_t len);
+
+/* Consumes @c if it is the next character after whitespace. */
+bool jscan_eat(struct jscan *j, char c);
+
+/* The next character after whitespace, not consumed; '\0' at the end or after an error. */
+char jscan_peek(struct jscan *j);
+
+/* Enters the object or array @open ('{' or '['); false when the next value is not one. */
+bool jscan_enter(struct jscan *j, char open);
+
+/*
+ * Steps to the next member of an entered object: true with *@key set, false
+ * at its end (or on an error: see failed). *@first is true before the first.
+ */
+bool jscan_object_next(struct jscan *j, bool *first, char **key);
+
+/* Steps to the next element of an entered array, as jscan_object_next. */
+bool jscan_array_next(struct jscan *j, bool *first);
+
+/* A string value, decoded in place and NUL-terminated inside the buffer; NULL on error. */
+char *jscan_string(struct jscan *j);
+
+/* A number; *@is_int false (and *@ival 0) for one with a fraction or exponent. */
+bool jscan_number(struct jscan *j, int64_t *ival, bool *is_int);
+
+/* Skips one value of any kind, checking its syntax. */
+bool jscan_skip(struct jscan *j);
+
+/* True when only whitespace is left and no error was met. */
+bool jscan_at_end(struct jscan *j);
 
 /* ---- time and sizes (fmt.c) ---- */
 

@@ -1,4 +1,4 @@
-# Costs grow linearly with the number of names and images: a listing, a
+# Costs grow linearly with the number of names and images: each listing,
 # lookup, tag, rmi, gc and fsck of a store of 2,000 names of one image (and
 # of 2,000 distinct images) takes under 3x its CPU time at 1,000 (linear is
 # 2x; the quadratic and cubic scans this replaced took 4x and 8x). CPU time,
@@ -41,6 +41,8 @@ for kind in names images; do
 		"$STRATA_BIN" --root "$R" images >/dev/null
 	done
 	growth $kind images '"$STRATA_BIN"' --root '"$R"' images
+	growth $kind images-q '"$STRATA_BIN"' --root '"$R"' images -q
+	growth $kind info '"$STRATA_BIN"' --root '"$R"' info
 	growth $kind inspect '"$STRATA_BIN"' --root '"$R"' inspect scale/base
 	growth $kind tag-all '"$STRATA_BIN"' --root '"$R"' tag scale/base '$(cat "$R/new-names")'
 	growth $kind rmi-all '"$STRATA_BIN"' --root '"$R"' rmi '$(cat "$R/names")'

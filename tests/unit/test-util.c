@@ -386,6 +386,105 @@ START_TEST(test_strmap)
 }
 END_TEST
 
+START_TEST(test_strmap_sized_borrowed)
+{
+	struct strmap m;
+	char buf[] = "alpha\0beta\0gamma";
+	const char *keys[] = { buf, buf + 6, buf + 11 };
+
+	strmap_init_sized(&m, 3, true);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		ck_assert(strmap_put(&m, keys[i], (void *)(uintptr_t)(i + 1), NULL));
+	/* Borrowed: the map holds the caller's pointers, not copies. */
+	ck_assert_ptr_eq(strmap_get(&m, "beta"), (void *)2);
+	ck_assert(!strmap_add(&m, "gamma"));
+	/* Sized for 3, it still grows past them. */
+	char *extra[100];
+
+	for (int i = 0; i < 100; i++) {
+		extra[i] = xasprintf("extra%d", i);
+		ck_assert(strmap_add(&m, extra[i]));
+		ck_assert_uint_eq(m.len, (size_t)(4 + i));
+	}
+	ck_assert_ptr_eq(strmap_get(&m, "alpha"), (void *)1);
+	ck_assert(strmap_has(&m, "extra99"));
+	strmap_release(&m, NULL); /* frees no key: they are the caller's */
+	for (int i = 0; i < 100; i++)
+		free(extra[i]);
+}
+END_TEST
+
+/* Scans @doc whole with jscan: true when it is one valid value and nothing after it. */
+static bool jscan_accepts(const char *doc)
+{
+	char *copy = xstrdup(doc);
+	struct jscan j;
+	bool ok;
+
+	jscan_init(&j, copy, strlen(copy));
+	ok = jscan_skip(&j) && jscan_at_end(&j);
+	free(copy);
+	return ok;
+}
+
+START_TEST(test_jscan_agrees_with_jansson)
+{
+	/* Each is accepted by both or refused by both (jansson: an object or array at the top). */
+	static const char *const docs[] = {
+		"{}", "[]", " { \"a\" : [1, -2, 3.5e+2, true, false, null, \"x\"] } ",
+		"{\"k\":\"\\u00e9\\ud83d\\ude00\\n\\t\\\\\\/\"}", "[\"caf\xc3\xa9\"]", "[0]", "[-0.0]",
+		"[1e5]", "[9223372036854775807]", "[-9223372036854775808]",
+		/* refused */
+		"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "[01]", "[1.]", "[.5]", "[+1]", "[1e]",
+		"[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\udc00x\"]", "[\"\\x\"]", "[\"a\tb\"]",
+		"[\"\xff\"]", "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[tru]", "[nul]", "{} x",
+		"[9223372036854775808]", "{\"a\":1}{}", "[\"unterminated]",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+		json_error_t jerr;
+		json_t *j = json_loads(docs[i], 0, &jerr);
+
+		ck_assert_msg(jscan_accepts(docs[i]) == (j != NULL), "jscan and jansson disagree on '%s'",
+			      docs[i]);
+		json_decref(j);
+	}
+}
+END_TEST
+
+START_TEST(test_jscan_decodes_in_place)
+{
+	char doc[] = "{\"name\": \"a\\\"b\\u00e9\\ud83d\\ude00\", \"n\": 42, \"skip\": {\"x\": [1, {}]}, "
+		     "\"f\": 1.5}";
+	struct jscan j;
+	bool first = true, is_int = false;
+	char *key, *name = NULL;
+	int64_t n = 0, f = -1;
+
+	jscan_init(&j, doc, strlen(doc));
+	ck_assert(jscan_enter(&j, '{'));
+	while (jscan_object_next(&j, &first, &key)) {
+		if (strcmp(key, "name") == 0) {
+			ck_assert_int_eq(jscan_peek(&j), '"');
+			name = jscan_string(&j);
+		} else if (strcmp(key, "n") == 0) {
+			ck_assert(jscan_number(&j, &n, &is_int));
+			ck_assert(is_int);
+		} else if (strcmp(key, "f") == 0) {
+			ck_assert(jscan_number(&j, &f, &is_int));
+			ck_assert(!is_int);
+		} else {
+			ck_assert(jscan_skip(&j));
+		}
+	}
+	ck_assert(!j.failed);
+	ck_assert(jscan_at_end(&j));
+	ck_assert_str_eq(name, "a\"b\xc3\xa9\xf0\x9f\x98\x80");
+	ck_assert_int_eq(n, 42);
+	ck_assert_int_eq(f, 0);
+}
+END_TEST
+
 START_TEST(test_digest_valid)
 {
 	ck_assert(digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
@@ -669,6 +768,7 @@ Suite *unit_suite(void)
 
 	tc = tcase_create("strmap");
 	tcase_add_test(tc, test_strmap);
+	tcase_add_test(tc, test_strmap_sized_borrowed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("digests");
@@ -682,6 +782,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_time_roundtrip);
 	tcase_add_test(tc, test_size_human);
 	tcase_add_test(tc, test_jv_string_non_utf8);
+	tcase_add_test(tc, test_jscan_agrees_with_jansson);
+	tcase_add_test(tc, test_jscan_decodes_in_place);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("read-ahead");
