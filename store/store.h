@@ -343,6 +343,7 @@ struct store_index_entry {
 	const char *media_type; /* likewise */
 	const char *ref;	/* the org.opencontainers.image.ref.name annotation, or NULL */
 	int64_t size;		/* 0 when missing or not an integer */
+	size_t raw_start, raw_end; /* its bytes in the file (a scan of the file only) */
 };
 
 /* The entries of index.json in their order, as store_index_scan() read them. */
@@ -350,6 +351,9 @@ struct store_index_scan {
 	struct store_index_entry *entries;
 	size_t n;
 	char *buf;   /* the file, its strings decoded in place */
+	size_t len;
+	size_t list_start, list_end; /* the bytes of the "manifests" array: after '[', at ']' */
+	char *text;  /* the file as it was, for a rewrite (index.c only) */
 	json_t *doc; /* or the jansson tree, when the scanner refused the file */
 };
 

@@ -31,6 +31,21 @@ awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b <= 3 * (a > 0.02 ? a : 0.02)) }' ||
 	fail "rm grows faster than linearly: $t1 s for 500, $t2 s for 1,000"
 assert_eq "$(strata ps -aq | wc -l)" 1 "containers left after rm of 1,000"
 
+# rm of one container, one command after another, costs the same in a store
+# of 1,000 containers as in a store of one: nothing is read per record.
+victim() {
+	echo "${1:-} '$STRATA_BIN' --root '$ROOT' create --name victim base /bin/hello >/dev/null"
+}
+t1=$(cpu 3 --setup "$(victim "rm -rf '$ROOT' && cp -a '$TEST_TMP/proto-root' '$ROOT' &&")" -- \
+	"$STRATA_BIN" --root "$ROOT" rm victim) || fail "rm in a store of one container"
+sh -c "$(fill_cmd 1000)"
+"$STRATA_BIN" --root "$ROOT" ps -a >/dev/null # the name index, built once
+t2=$(cpu 3 --setup "$(victim "")" -- "$STRATA_BIN" --root "$ROOT" rm victim) ||
+	fail "rm in a store of 1,000 containers"
+echo "rm of one container among 1: $t1 s CPU, among 1,000: $t2 s"
+awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b <= 1.5 * (a > 0.02 ? a : 0.02)) }' ||
+	fail "rm of one container costs more in a bigger store: $t1 s among 1, $t2 s among 1,000"
+
 # The index keeps names unique, and a link to a removed container is no name.
 sh -c "$(fill_cmd 10)"
 expect_fail strata create --name c3 base /bin/hello
