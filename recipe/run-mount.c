@@ -159,6 +159,12 @@ static int prepare_one(struct builder *b, size_t stage, const char *wd, struct r
 	case RECIPE_MOUNT_SSH: {
 		bool has = find_ssh(b, m->id) != NULL;
 
+		/* the agent's own socket is bound: its owner and mode are the host's */
+		if (m->uid >= 0 || m->gid >= 0 || m->mode != 0600)
+			return strata_fail_msg(err, ENOTSUP,
+					       "type=ssh: uid, gid and mode are not supported (the "
+					       "socket is the agent's own)");
+
 		if (!has && m->required)
 			return strata_fail_msg(err, ENOENT,
 					       "ssh agent '%s' is required: give it with --ssh %s",

@@ -135,5 +135,13 @@ set -e
 assert_eq "$rc" 125
 assert_one_line_error "$e"
 assert_contains "$e" "is not an agent socket"
+printf 'FROM busybox\nRUN --mount=type=ssh,uid=1000 true\n' >"$ctx/ssh/Dockerfile.uid"
+set +e
+e=$(strata build -f "$ctx/ssh/Dockerfile.uid" "$ctx/ssh" 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq "$rc" 125
+assert_one_line_error "$e"
+assert_contains "$e" "Dockerfile.uid:2: RUN: type=ssh: uid, gid and mode are not supported"
 kill "$SSH_AGENT_PID"
 assert_fsck_clean
