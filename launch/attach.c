@@ -393,7 +393,7 @@ static int client_loop(struct client *c, int *status)
 				continue;
 			if (si.ssi_signo == SIGWINCH)
 				client_size(c->sock);
-			else if (c->pid > 0)
+			else if (c->pid > 1)
 				kill(c->pid, (int)si.ssi_signo);
 		}
 		if (p[0].revents) {

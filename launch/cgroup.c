@@ -611,8 +611,12 @@ static void kill_all(const char *dir)
 
 	if (!procs)
 		return;
-	for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save))
-		kill((pid_t)atoi(t), SIGKILL);
+	for (char *t = strtok_r(procs, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+		long pid = strtol(t, NULL, 10);
+
+		if (pid > 1 && pid <= INT32_MAX) /* never a group, init or everyone */
+			kill((pid_t)pid, SIGKILL);
+	}
 }
 
 static void remove_dir(const char *dir)

@@ -492,9 +492,16 @@ static pid_t running_pid(struct store *s, const char *id, json_t **rec_out,
 	return 0;
 }
 
+/*
+ * The host pid of the container's PID 1, or 0 when the record holds none
+ * that may be signalled: 0, 1 and negative pids mean a process group,
+ * init, or every process, never one container's process.
+ */
 static pid_t state_pid(const json_t *rec)
 {
-	return (pid_t)jv_int(json_object_get(rec, "State"), "Pid", 0);
+	json_int_t pid = jv_int(json_object_get(rec, "State"), "Pid", 0);
+
+	return pid > 1 && pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
 int launch_container_kill(struct store *s, const char *id, int sig, struct strata_error **err)
@@ -503,6 +510,9 @@ int launch_container_kill(struct store *s, const char *id, int sig, struct strat
 
 	if (running_pid(s, id, &rec, err) < 0)
 		return -1;
+	if (state_pid(rec) == 0)
+		return strata_fail_msg(err, ESRCH, "container '%.12s': its record holds no process",
+				       id);
 	if (kill(state_pid(rec), sig) < 0)
 		return strata_fail(err, errno, "signal container '%.12s'", id);
 	return 0;
@@ -582,11 +592,13 @@ int launch_container_stop(struct store *s, const char *id, int timeout, struct s
 		sig = launch_signal_parse(ss);
 	launch_run_config_release(&rc);
 	pid = state_pid(rec);
-	kill(pid, sig);
-	for (int i = 0; i < timeout * 50 && sys_pid_alive(pid); i++)
-		nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
-	if (sys_pid_alive(pid))
-		kill(pid, SIGKILL);
+	if (pid > 0) {
+		kill(pid, sig);
+		for (int i = 0; i < timeout * 50 && sys_pid_alive(pid); i++)
+			nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+		if (sys_pid_alive(pid))
+			kill(pid, SIGKILL);
+	}
 	return wait_exited(s, id, 10000, NULL, err) < 0 ? -1 : 0;
 }
 

@@ -324,6 +324,51 @@ START_TEST(test_device_parse)
 END_TEST
 
 /* v2 without the memory controller delegated: --memory says so, not EACCES. */
+/*
+ * A dead build's cgroup whose cgroup.procs holds 0 or a line that is no
+ * number (a fake or damaged tree): removing it signals no process group.
+ * Run in a child with its own process group beside a sleeping sibling:
+ * kill(0, SIGKILL) would take both.
+ */
+START_TEST(test_cgroup_dead_build_signals_no_group)
+{
+	cleanup_free char *mnt = xasprintf("%s/cg2dead", scratch);
+	cleanup_free char *self = xasprintf("%s/selfdead", scratch);
+	cleanup_free char *dir = NULL;
+	cleanup_free char *procs = NULL;
+	cleanup_free char *ctl = xasprintf("%s/cg2dead/cgroup.controllers", scratch);
+	pid_t dead, child, sib;
+	int st;
+
+	dead = fork();
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	waitpid(dead, NULL, 0);
+	dir = xasprintf("%s/strata/build-%d-1", mnt, (int)dead);
+	procs = xasprintf("%s/cgroup.procs", dir);
+	mkdirs(dir);
+	unit_write_file(ctl, "memory pids\n", 0644);
+	unit_write_file(self, "0::/\n", 0644);
+	unit_write_file(procs, "0\nnot-a-pid\n", 0644);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		setpgid(0, 0);
+		sib = fork();
+		if (sib == 0) {
+			pause();
+			_exit(0);
+		}
+		launch_cgroup_remove_dead_builds(mnt, self);
+		_exit(kill(sib, 0) == 0 && kill(sib, SIGKILL) == 0 ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(child, &st, 0), child);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+	ck_assert_int_ne(access(dir, F_OK), 0);
+}
+END_TEST
+
 START_TEST(test_cgroup_v2_missing_controller)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -934,6 +979,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_cgroup_v2_fake_tree);
 	tcase_add_test(tc, test_cgroup_v1_fake_tree);
 	tcase_add_test(tc, test_cgroup_v2_missing_controller);
+	tcase_add_test(tc, test_cgroup_dead_build_signals_no_group);
 	tcase_add_test(tc, test_cgroup_limits_without_a_hierarchy);
 	tcase_add_test(tc, test_cgroup_rootless);
 	tcase_add_test(tc, test_device_program);
