@@ -23,6 +23,7 @@ struct run_opts {
 	const char *name;
 	const char *detach_keys; /* run -it */
 	bool is_run; /* run (takes -d) rather than create or bundle */
+	bool is_bundle;
 	bool detach;
 };
 
@@ -269,6 +270,7 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 	struct launch_limits *l = &rc->limits;
 	unsigned only_run = o->is_run ? 0 : CMD_OPTION_HIDDEN;
 	struct strata_error *err = NULL;
+	bool proc_view = true;
 	const struct cmd_option opts[] = {
 		{ CMD_OPTION_BOOL, 0, "rm", &rc->auto_remove, NULL,
 		  "remove the container when it ends", only_run, NULL, 0, 0 },
@@ -314,11 +316,17 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		{ CMD_OPTION_CALLBACK, 0, "detach-keys", &o->detach_keys, "KEYS",
 		  "-it: keys that detach (default ctrl-p,ctrl-q)", only_run,
 		  opt_detach_keys, 0, 0 },
+		{ CMD_OPTION_CALLBACK, 0, "proc-view", &proc_view, "true|false",
+		  "the container's own /proc/meminfo, cpuinfo, stat, uptime... (default; =false: "
+		  "the host's)",
+		  CMD_OPTION_OPTARG | (o->is_bundle ? CMD_OPTION_HIDDEN : 0), cmd_option_bool_arg, 0,
+		  0 },
 		OPT_END(),
 	};
 
 	if (cmd_parse_options(ctx, argc, argv, opts, CMD_PARSE_STOP_AT_OPERAND) < 0)
 		return -1;
+	rc->no_proc_view = !proc_view;
 	if (launch_run_config_check(rc, &err) < 0) {
 		ctx->status = cmd_usage_error(ctx, "%s", strata_error_msg(err));
 		strata_error_free(err);
@@ -735,7 +743,7 @@ static int cmd_stats(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct run_opts o = { 0 };
+	struct run_opts o = { .is_bundle = true };
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
 	cleanup_json json_t *rec = NULL;
@@ -813,6 +821,8 @@ const struct command cmd_run_commands[] = {
 	{ "stats", "[--no-stream] CONTAINER...", "CPU, memory and process counts of containers",
 	  cmd_stats },
 	{ "bundle", "[run options] IMAGE DIR [COMMAND [ARG...]]",
-	  "write an OCI runtime bundle (config.json, rootfs/) for crun or runc", cmd_bundle },
+	  "write an OCI runtime bundle (config.json, rootfs/) for crun or runc; without the "
+	  "/proc view: a bundle cannot carry its FUSE server",
+	  cmd_bundle },
 	{ NULL, NULL, NULL, NULL },
 };

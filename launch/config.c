@@ -146,6 +146,7 @@ static json_t *to_json(const struct launch_run_config *rc)
 		json_object_set_new(o, "Seccomp", json_false());
 	set_true(o, "NoNewPrivileges", rc->no_new_privs);
 	set_true(o, "Init", rc->init);
+	set_true(o, "NoProcView", rc->no_proc_view);
 	set_true(o, "AutoRemove", rc->auto_remove);
 	set_true(o, "Interactive", rc->interactive);
 	set_true(o, "Tty", rc->tty);
@@ -230,6 +231,7 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc)
 	rc->no_seccomp = json_is_false(json_object_get(o, "Seccomp"));
 	rc->no_new_privs = json_is_true(json_object_get(o, "NoNewPrivileges"));
 	rc->init = json_is_true(json_object_get(o, "Init"));
+	rc->no_proc_view = json_is_true(json_object_get(o, "NoProcView"));
 	rc->auto_remove = json_is_true(json_object_get(o, "AutoRemove"));
 	rc->interactive = json_is_true(json_object_get(o, "Interactive"));
 	rc->tty = json_is_true(json_object_get(o, "Tty"));

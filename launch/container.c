@@ -218,7 +218,39 @@ struct run_io {
 	int notify_fd;	  /* -1: attached; otherwise the monitor's pipe to its caller */
 	bool wait_client; /* with a terminal: its output waits for the first attach */
 	unsigned short rows, cols; /* the terminal's first size (0: strata's stdin's) */
+	bool proc_view;		   /* the container gets its own /proc view */
+	const char *view_off;	   /* attached: why it has none, said once it has started */
 };
+
+/*
+ * Whether container @rec gets the /proc view: asked for (the default) and
+ * /dev/fuse usable here. When it is not, *why (static) says why, for the
+ * caller to say once the container has started (a failed start says its
+ * own error alone).
+ */
+static bool view_wanted(const json_t *rec, const char **why)
+{
+	static char buf[256];
+	struct launch_run_config rc;
+	bool on;
+	int fd;
+
+	*why = NULL;
+	launch_run_config_get(rec, &rc);
+	on = !rc.no_proc_view;
+	launch_run_config_release(&rc);
+	if (!on)
+		return false;
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, sizeof(buf), "the /proc view is off: open /dev/fuse: %s",
+			 strerror(errno));
+		*why = buf;
+		return false;
+	}
+	close(fd);
+	return true;
+}
 
 /* The whole life of a started container, in this process: returns its exit status. */
 static int run_here(struct store *s, const char *id, json_t *rec, const struct run_io *io,
@@ -235,6 +267,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	cleanup_free char *finished = NULL;
 	struct launch_run_config rc;
 	struct attach_server *srv = NULL;
+	struct procview_server *view = NULL;
 	bool auto_remove, tty, held = false;
 	int master = -1, listen_fd = -1;
 	sigset_t mask;
@@ -254,6 +287,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	spec.tty_cols = io->cols;
 	spec.forward_signals = true;
 	spec.tty = tty;
+	spec.proc_view = io->proc_view ? &view : NULL;
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
 	/* Detached with a terminal: this monitor holds it for `attach`. */
@@ -289,6 +323,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 		waitpid(pid, NULL, 0);
 		goto out_cgroup;
 	}
+	if (io->view_off)
+		log_warn("%s", io->view_off);
 	if (notify_fd >= 0) {
 		if (write(notify_fd, "", 1) < 0)
 			log_debug("monitor: caller gone");
@@ -312,6 +348,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	if (save_state(s, id, state, err) < 0)
 		ret = -1;
 out_cgroup:
+	/* the container's mounts are gone with it: the server has no reader left */
+	procview_server_free(view);
 	launch_cgroup_destroy(cg);
 out_umount:
 	if (rootfs.counted)
@@ -427,13 +465,15 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 			   struct strata_error **err)
 {
 	cleanup_json json_t *rec = store_container_load(s, id, err);
-	struct run_io io = { 1, 2, -1, -1, false, 0, 0 };
+	struct run_io io = { 1, 2, -1, -1, false, 0, 0, false, NULL };
+	const char *why;
 
 	if (!rec)
 		return -1;
 	if (launch_container_running(rec))
 		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
 	*status = 0;
+	io.proc_view = view_wanted(rec, &why);
 	if (attach) {
 		struct launch_run_config rc;
 
@@ -441,16 +481,22 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 		if (rc.interactive)
 			io.in_fd = 0;
 		launch_run_config_release(&rc);
+		io.view_off = why;
 		return run_here(s, id, rec, &io, status, err);
 	}
-	return start_monitor(s, id, rec, &io, err);
+	if (start_monitor(s, id, rec, &io, err) < 0)
+		return -1;
+	if (why)
+		log_warn("%s", why);
+	return 0;
 }
 
 int launch_container_run_attached(struct store *s, const char *id, const char *detach_keys,
 				  int *status, bool *detached, struct strata_error **err)
 {
 	cleanup_json json_t *rec = store_container_load(s, id, err);
-	struct run_io io = { 1, 2, -1, -1, true, 0, 0 };
+	struct run_io io = { 1, 2, -1, -1, true, 0, 0, false, NULL };
+	const char *why;
 	struct winsize ws;
 
 	*status = 0;
@@ -469,8 +515,11 @@ int launch_container_run_attached(struct store *s, const char *id, const char *d
 		io.rows = ws.ws_row;
 		io.cols = ws.ws_col;
 	}
+	io.proc_view = view_wanted(rec, &why);
 	if (start_monitor(s, id, rec, &io, err) < 0)
 		return -1;
+	if (why)
+		log_warn("%s", why);
 	return launch_container_attach(s, id, detach_keys, status, detached, err);
 }
 

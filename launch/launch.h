@@ -17,6 +17,7 @@
 #include "util/util.h"
 #include "store/store.h"
 #include "overlay/overlay.h"
+#include "procview/procview.h"
 
 /* ---- devices.c: the device policy ---- */
 
@@ -236,6 +237,13 @@ struct launch_spec {
 	bool forward_signals;	      /* forward TERM, INT, HUP, QUIT, USR1, USR2 to the process */
 	bool die_with_parent;	      /* SIGKILL (PR_SET_PDEATHSIG) once the caller dies: a build's RUN */
 	bool tty;		      /* a pty of the container's devpts as stdio and controlling terminal */
+	/*
+	 * Non-NULL: the container gets its own /proc view (procview/), bound
+	 * over /proc/meminfo and the others before exec, from @cgroup; its
+	 * server is set here (NULL, after a warning, when FUSE cannot be
+	 * mounted), for the caller to free once the container has ended.
+	 */
+	struct procview_server **proc_view;
 	unsigned short tty_rows, tty_cols; /* its first size; 0: that of our stdin's terminal */
 };
 
@@ -308,6 +316,7 @@ struct launch_run_config {
 	char *stop_signal;    /* a name or number launch_signal_parse takes */
 	bool host_network, readonly_rootfs, no_seccomp, no_new_privs, init;
 	bool auto_remove, interactive, tty;
+	bool no_proc_view;    /* --proc-view=false: the host's /proc files */
 	char **cap_add, **cap_drop;
 	struct launch_mount *mounts;
 	size_t n_mounts;

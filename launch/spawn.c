@@ -395,6 +395,7 @@ struct child_args {
 	const struct launch_spec *spec;
 	uint64_t caps;
 	int sync_fd, err_fd;
+	int view_fd; /* /dev/fuse opened by the parent (root), or -1 */
 };
 
 /* Who the process becomes, read from the container's /etc/passwd and /etc/group. */
@@ -477,6 +478,129 @@ static int child_mount_rootfs(const struct child_args *a, struct strata_error **
 	return steal_fd(&rootfd);
 }
 
+/* What the container process says of its /proc view: 0 with the FUSE device, or why there is none.
+ */
+struct view_msg {
+	int code;
+	char what[160];
+};
+
+/* Sends @m up the sync socket, with @fd (SCM_RIGHTS) when not -1. */
+static int view_send(int sock, const struct view_msg *m, int fd, struct strata_error **err)
+{
+	struct iovec iov = {(void *)m, sizeof(*m)};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	memset(&c, 0, sizeof(c));
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = c.buf;
+		msg.msg_controllen = sizeof(c.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	while (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
+		if (errno != EINTR)
+			return strata_fail(err, errno, "send the /proc view");
+	return 0;
+}
+
+/* Tells the parent why the view is off; the container runs without it. */
+static int view_off(int sock, int code, const char *what, struct strata_error **err)
+{
+	struct view_msg m = {.code = code ? code : EIO};
+
+	snprintf(m.what, sizeof(m.what), "%s", what);
+	return view_send(sock, &m, -1, err);
+}
+
+#define VIEW_DIR "dev/.strata-procview"
+
+/* Binds each file of the view mounted at VIEW_DIR over its place in /proc and /sys. */
+static int view_bind(int rootfd, struct strata_error **err)
+{
+	for (int f = 0; f < PROCVIEW_N_FILES; f++) {
+		const char *target = procview_file_target((enum procview_file)f);
+		cleanup_free char *src =
+		    xasprintf(VIEW_DIR "/%s", procview_file_name((enum procview_file)f));
+		cleanup_free char *what = xasprintf("the /proc view on /%s", target);
+		cleanup_close int sfd = path_open_in(rootfd, src, O_PATH | O_NOFOLLOW, 0, err);
+		cleanup_close int tfd = -1;
+		char s[64];
+
+		if (sfd < 0)
+			return -1;
+		/* a kernel without the file (no swap support: no /proc/swaps) gets none */
+		tfd = path_open_in(rootfd, target, O_PATH | O_NOFOLLOW, 0, NULL);
+		if (tfd < 0)
+			continue;
+		snprintf(s, sizeof(s), "/proc/self/fd/%d", sfd);
+		/* the bind keeps the view's read-only mount flags */
+		if (mount_fd(s, tfd, NULL, MS_BIND, NULL, what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The container's /proc view: /dev/fuse, opened by the parent as root
+ * (before this process is in its cgroup, whose device policy refuses it),
+ * or here, rootless (a FUSE mount must match the user namespace of the
+ * device's opener), mounted read-only on a
+ * scratch directory of the container's /dev, its device sent to the parent,
+ * which serves it, then each file bound over its place and the scratch
+ * mount and directory removed: the view lives in this mount namespace
+ * alone, so nothing of it is left on the host or after the container.
+ * Without /dev/fuse, or when the mount is refused, the parent is told why
+ * and the container runs with the host's files.
+ */
+static int child_proc_view(const struct child_args *a, int rootfd, struct strata_error **err)
+{
+	cleanup_close int fuse_fd =
+	    a->view_fd >= 0 ? a->view_fd : open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	cleanup_close int dfd = -1;
+	cleanup_free char *data = NULL;
+	struct view_msg ok = {0};
+	int r;
+
+	if (fuse_fd < 0)
+		return view_off(a->sync_fd, errno, "open /dev/fuse", err);
+	dfd = open_target(rootfd, VIEW_DIR, false, err);
+	if (dfd < 0)
+		return -1;
+	data = procview_mount_data(fuse_fd);
+	if (mount_fd("strata", dfd, PROCVIEW_FSTYPE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     data, "the /proc view", NULL) < 0) {
+		int e = errno;
+
+		unlinkat(rootfd, VIEW_DIR, AT_REMOVEDIR);
+		return view_off(a->sync_fd, e, "mount a FUSE filesystem", err);
+	}
+	if (view_send(a->sync_fd, &ok, fuse_fd, err) < 0)
+		return -1;
+	/* the parent's is the only one left: when it goes, the connection ends */
+	close(fuse_fd);
+	fuse_fd = -1;
+	r = view_bind(rootfd, err);
+	{
+		cleanup_free char *mnt = path_join(a->rootfs, VIEW_DIR);
+
+		if (sys_umount2(mnt, MNT_DETACH) < 0 && r == 0)
+			r = strata_fail(err, errno, "unmount the /proc view's scratch mount");
+	}
+	if (unlinkat(rootfd, VIEW_DIR, AT_REMOVEDIR) < 0 && r == 0)
+		r = strata_fail(err, errno, "remove the /proc view's scratch directory");
+	return r;
+}
+
 /*
  * Third stage: the container's cgroup at /sys/fs/cgroup, /etc/hosts,
  * resolv.conf and hostname, the volumes and tmpfs mounts, the --device
@@ -487,6 +611,8 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 	const struct launch_spec *spec = a->spec;
 
 	if (mount_cgroup(rootfd, spec->cgroup, err) < 0)
+		return -1;
+	if (spec->proc_view && child_proc_view(a, rootfd, err) < 0)
 		return -1;
 	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, err) < 0) ||
 	    (spec->resolv_file &&
@@ -749,6 +875,60 @@ static int wait_exec(int errfd, pid_t child, struct strata_error **err)
 	return 0;
 }
 
+/* The view's source: the host's files and the container's cgroup directories. */
+static struct procview_source *view_source(const struct launch_spec *spec, pid_t child)
+{
+	struct procview_source *src =
+	    procview_source_new("/proc", "/sys/devices/system/cpu/online");
+	const char *name, *dir;
+
+	for (size_t i = 0; launch_cgroup_dir(spec->cgroup, i, &name, &dir); i++)
+		procview_source_set_dir(src, name, dir);
+	procview_source_set_start(src, procview_pid_boottime(child));
+	return src;
+}
+
+/*
+ * The parent's side of the view: the container process's word, then the
+ * server on the device it sent. A view that cannot be had is no error: the
+ * container runs with the host's files, and this says why.
+ */
+static int view_recv(pid_t child, int sock, const struct launch_spec *spec,
+		     struct strata_error **err)
+{
+	struct view_msg m;
+	struct iovec iov = {&m, sizeof(m)};
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} c;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = -1;
+
+	msg.msg_control = c.buf;
+	msg.msg_controllen = sizeof(c.buf);
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(m))
+		return strata_fail_msg(err, EIO,
+				       "the container process ended before its /proc view");
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	m.what[sizeof(m.what) - 1] = '\0';
+	if (m.code || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("the /proc view is off: %s: %s", m.what, strerror(m.code ? m.code : EIO));
+		return 0;
+	}
+	/* a server that cannot start closes the device: the container's binds then fail */
+	return procview_server_start(view_source(spec, child), fd, spec->proc_view, err);
+}
+
 /*
  * The parent's side of the start: "m" once the uid/gid maps are written
  * (rootless), and the child makes its mounts; with -t its pty's master
@@ -771,6 +951,8 @@ static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch
 		r = strata_fail(&e, errno, "start the container process");
 	if (r == 0 && spec->cgroup && !placed)
 		r = launch_cgroup_add(spec->cgroup, child, &e);
+	if (r == 0 && spec->proc_view)
+		r = view_recv(child, sock, spec, &e);
 	if (r == 0 && spec->tty) {
 		master = launch_tty_recv_fd(sock, &e);
 		r = master < 0 ? -1 : 0;
@@ -810,7 +992,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
-	struct child_args a = { rootfs, spec, 0, -1, -1 };
+	struct child_args a = { rootfs, spec, 0, -1, -1, -1 };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
@@ -820,6 +1002,8 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 
 	if (tty_master)
 		*tty_master = -1;
+	if (spec->proc_view)
+		*spec->proc_view = NULL;
 	if (!spec->argv || !spec->argv[0])
 		return strata_fail_msg(err, EINVAL, "no command to run");
 	if (spec->tty && !tty_master)
@@ -839,6 +1023,9 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		close(sync[1]);
 		return strata_fail(err, errno, "pipe");
 	}
+	/* failing, the child opens it and says why */
+	if (spec->proc_view && !rootless)
+		a.view_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	fflush(NULL);
 	/*
 	 * On cgroup v2 the child starts in its cgroup (clone3 CLONE_INTO_CGROUP):
@@ -860,6 +1047,9 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	close(errp[1]);
 	if (cg_fd >= 0)
 		close(cg_fd);
+	/* the child sends the device back: its copy is the one served */
+	if (a.view_fd >= 0)
+		close(a.view_fd);
 	if (child < 0) {
 		int e = errno;
 
@@ -870,12 +1060,15 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 					       "clone the container process: user namespaces are not available to this user");
 		return strata_fail(err, e, "clone the container process");
 	}
-	if (spawn_handshake(child, sync[1], errp[0], spec, placed, tty_master, err) < 0)
-		return -1;
-	if (wait_exec(errp[0], child, err) < 0) {
+	if (spawn_handshake(child, sync[1], errp[0], spec, placed, tty_master, err) < 0 ||
+	    wait_exec(errp[0], child, err) < 0) {
 		if (tty_master && *tty_master >= 0) {
 			close(*tty_master);
 			*tty_master = -1;
+		}
+		if (spec->proc_view) {
+			procview_server_free(*spec->proc_view);
+			*spec->proc_view = NULL;
 		}
 		return -1;
 	}

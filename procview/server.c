@@ -45,9 +45,16 @@ struct procview_server {
 struct handle {
 	enum procview_file file;
 	struct sbuf text;
-	bool rendered;
+	bool rendered, served;
 };
 
+/* The view file of inode @ino, or -1 (the root, or none). */
+static int ino_file(fuse_ino_t ino)
+{
+	return ino >= 2 && ino < 2 + PROCVIEW_N_FILES ? (int)(ino - 2) : -1;
+}
+
+/* Attributes: the size is 0, as procfs says (see op_open for what sendfile needs). */
 static void file_attr(fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -59,12 +66,6 @@ static void file_attr(fuse_ino_t ino, struct stat *st)
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 	}
-}
-
-/* The view file of inode @ino, or -1 (the root, or none). */
-static int ino_file(fuse_ino_t ino)
-{
-	return ino >= 2 && ino < 2 + PROCVIEW_N_FILES ? (int)(ino - 2) : -1;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -100,6 +101,30 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, TIMEOUT);
 }
 
+/* Renders the handle's file afresh. */
+static int handle_render(struct procview_server *srv, struct handle *h)
+{
+	struct strata_error *e = NULL;
+
+	sbuf_release(&h->text);
+	h->rendered = h->served = false;
+	if (procview_render(srv->src, h->file, &h->text, &e) < 0) {
+		log_debug("procview: %s: %s", procview_file_name(h->file), strata_error_msg(e));
+		strata_error_free(e);
+		return -1;
+	}
+	h->rendered = true;
+	return 0;
+}
+
+/*
+ * Opening renders the file. Reads through the page cache (sendfile and
+ * splice, which busybox's cat uses) stop at the inode's size, which the
+ * kernel cuts to the end of the last short read; so the size is made at
+ * least this rendering's by storing its last byte (FUSE_NOTIFY_STORE grows
+ * the size), and the page-cache read that follows, short, sets it exactly.
+ * Reads through read(2) are direct and see no size.
+ */
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int f = ino_file(ino);
@@ -115,6 +140,18 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->file = (enum procview_file)f;
+	if (handle_render(fuse_req_userdata(req), h) < 0) {
+		free(h);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	if (h->text.len) {
+		struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
+
+		last.buf[0].mem = h->text.buf + h->text.len - 1;
+		fuse_lowlevel_notify_store(((struct procview_server *)fuse_req_userdata(req))->se,
+					   ino, (off_t)h->text.len - 1, &last, 0);
+	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
@@ -129,25 +166,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (off == 0 || !h->rendered) {
-		struct strata_error *e = NULL;
-
-		sbuf_release(&h->text);
-		if (procview_render(srv->src, h->file, &h->text, &e) < 0) {
-			log_debug("procview: %s: %s", procview_file_name(h->file),
-				  strata_error_msg(e));
-			strata_error_free(e);
-			fuse_reply_err(req, EIO);
-			return;
-		}
-		h->rendered = true;
+	/* read again from the start (top rereads /proc/stat so): a new rendering */
+	if (((off == 0 && h->served) || !h->rendered) && handle_render(srv, h) < 0) {
+		fuse_reply_err(req, EIO);
+		return;
 	}
 	if (off < 0 || (size_t)off >= h->text.len) {
+		h->served = true;
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	if (size > h->text.len - (size_t)off)
 		size = h->text.len - (size_t)off;
+	h->served = true;
 	fuse_reply_buf(req, h->text.buf + off, size);
 }
 

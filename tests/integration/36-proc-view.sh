@@ -1,0 +1,129 @@
+# The container's own /proc view: under --memory 64m --cpus 1.5
+# --cpuset-cpus 0, free says 64 MB, nproc, cpuinfo, stat and cpu/online one
+# CPU, uptime counts from the container's start; --cpus 1.5 alone shows 2
+# CPUs; a memory hog's "used" grows; without limits the host's values;
+# --proc-view=false gives the host's files; exec sees the view; commit and
+# diff never see it; no mount or process is left; a dead server makes reads
+# fail at once instead of hanging. Then side by side with LXCFS, run on a
+# scratch mount point and bound into the same container.
+. "${0%/*}/../lib.sh"
+require_root "FUSE mounts, namespaces and cgroups"
+[ -c /dev/fuse ] || fail "no /dev/fuse: the view cannot be tested"
+import_busybox
+on_cleanup 'for c in $(strata ps -aq 2>/dev/null); do strata rm -f "$c" >/dev/null 2>&1; done'
+
+# procps' free, bound in: it reads /proc/meminfo alone (busybox's free takes
+# its total from sysinfo(2), which no /proc view changes).
+procps="-v /usr/bin/free:/opt/free:ro -v /lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu:ro -v /lib64:/lib64:ro"
+view_mounts() { grep -c 'fuse.strata-procview' /proc/self/mountinfo || true; }
+
+# shellcheck disable=SC2086
+out=$(strata run --rm --memory 64m --cpus 1.5 --cpuset-cpus 0 $procps busybox sh -c '
+	/opt/free -m | awk "/^Mem:/ {print \$2}"
+	nproc
+	grep -c ^processor /proc/cpuinfo
+	grep -c "^cpu[0-9]" /proc/stat
+	cut -d. -f1 /proc/uptime
+	cat /sys/devices/system/cpu/online')
+set -- $out
+assert_eq "$1" 64 "free -m total under --memory 64m"
+assert_eq "$2" 1 "nproc under --cpuset-cpus 0"
+assert_eq "$3" 1 "processors in /proc/cpuinfo"
+assert_eq "$4" 1 "cpu lines in /proc/stat"
+[ "$5" -lt 10 ] || fail "uptime is the host's: $5 s"
+assert_eq "$6" 0 "/sys/devices/system/cpu/online"
+
+# --cpus 1.5 alone: ceil(1.5) = 2 CPUs, numbered from 0.
+out=$(strata run --rm --cpus 1.5 busybox sh -c '
+	grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat
+	cat /sys/devices/system/cpu/online')
+assert_eq "$(echo $out)" "2 2 0-1" "--cpus 1.5: processors, stat lines, online"
+
+# A memory hog (20 MiB in a tmpfs, charged to the container) shows in used.
+# shellcheck disable=SC2086
+out=$(strata run --rm --memory 64m $procps busybox sh -c '
+	/opt/free -m | awk "/^Mem:/ {print \$3}"
+	dd if=/dev/zero of=/dev/shm/hog bs=1M count=20 2>/dev/null
+	/opt/free -m | awk "/^Mem:/ {print \$3}"')
+set -- $out
+[ "$2" -ge $(($1 + 15)) ] || fail "used did not grow with a 20 MiB hog: $1 -> $2"
+
+# Without limits: the host's memory and CPUs.
+host_total=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+host_cpus=$(grep -c ^processor /proc/cpuinfo)
+out=$(strata run --rm busybox sh -c 'awk "/^MemTotal:/ {print \$2}" /proc/meminfo
+	grep -c ^processor /proc/cpuinfo')
+assert_eq "$(echo $out)" "$host_total $host_cpus" "no limits: MemTotal and processors"
+
+# --proc-view=false: the host's files even under limits; no view mounted.
+out=$(strata run --rm --proc-view=false --memory 64m busybox sh -c \
+	'awk "/^MemTotal:/ {print \$2}" /proc/meminfo; grep -c fuse /proc/self/mountinfo || true')
+assert_eq "$(echo $out)" "$host_total 0" "--proc-view=false"
+expect_fail strata run --rm --proc-view=maybe busybox true
+assert_one_line_error "$out"
+assert_contains "$(strata bundle --help)" "cannot carry its FUSE server" "bundle --help"
+
+# Detached: exec sees the view; commit and diff never see its files.
+id=$(strata run -d --memory 48m busybox sh -c 'echo x > /made; sleep 300')
+assert_eq "$(strata exec "$id" awk '/^MemTotal:/ {print $2}' /proc/meminfo)" 49152 "exec sees the view"
+out=$(strata diff "$id")
+assert_contains "$out" "A /made" "diff lists the change"
+assert_eq "$(printf '%s\n' "$out" | grep -cE ' /(proc|sys|dev)' || true)" 0 "the view in diff: $out"
+strata commit "$id" committed >/dev/null
+assert_eq "$(strata run --rm committed cat /made)" x "the committed change"
+[ "$(view_mounts)" = 0 ] || fail "a view is mounted in strata's mount namespace"
+
+# A dead server (its monitor killed): reads fail at once, they do not hang.
+pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["State"]["Pid"])' \
+	"$ROOT/containers/$id/container.json")
+mon=$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$pid/stat")
+kill -9 "$mon"
+set +e
+timeout 20 "$STRATA_BIN" --root "$ROOT" exec "$id" cat /proc/meminfo >/dev/null 2>&1
+rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "read of a dead view: status $rc (124: it hung)"
+strata rm -f "$id" >/dev/null
+[ "$(view_mounts)" = 0 ] || fail "a view left mounted"
+
+# Side by side with LXCFS, for the same container's cgroup: LXCFS on a
+# scratch mount point, bound in; it finds the cgroup from the reader's pid.
+command -v lxcfs >/dev/null || fail "lxcfs is not installed (scripts/deps.sh)"
+lx=$TEST_TMP/lxcfs
+mkdir -p "$lx"
+lxcfs -f --enable-cfs "$lx" >"$TEST_TMP/lxcfs.log" 2>&1 &
+track_pid $!
+on_cleanup "umount -l '$lx' 2>/dev/null || true"
+for _ in $(seq 100); do [ -f "$lx/proc/meminfo" ] && break; sleep 0.1; done
+[ -f "$lx/proc/meminfo" ] || fail "lxcfs did not start: $(cat "$TEST_TMP/lxcfs.log")"
+out=$(strata run --rm --memory 64m --cpus 1.5 -v "$lx/proc:/lxcfs:ro" busybox sh -c '
+	for f in /proc /lxcfs; do
+		awk "/^(MemTotal|MemFree|MemAvailable|Cached|Active|Inactive|Shmem|SwapTotal|SwapFree):/ \
+			{ printf \"%s %s\\n\", \$1, \$2 }" $f/meminfo
+		cut -d" " -f1 $f/uptime
+		grep -c ^processor $f/cpuinfo
+		grep -v "^cpu MHz" $f/cpuinfo | md5sum | cut -c1-32
+		grep -o "^cpu[0-9]*" $f/stat | tr "\n" " "; echo
+		echo ==
+	done')
+mine=$(printf '%s\n' "$out" | awk '/^==$/ {exit} {print}')
+theirs=$(printf '%s\n' "$out" | awk 'seen {print} /^==$/ {seen = 1}' | sed '$d')
+# memory fields: equal, or within 4 MiB for the ones that move
+printf '%s\n' "$mine" | grep ':' | while read -r k v; do
+	w=$(printf '%s\n' "$theirs" | awk -v k="$k" '$1 == k {print $2}')
+	[ -n "$w" ] || fail "LXCFS has no $k"
+	d=$((v > w ? v - w : w - v))
+	case $k in MemTotal: | SwapTotal:) assert_eq "$v" "$w" "$k with LXCFS" ;; esac
+	[ "$d" -le 4096 ] || fail "$k: $v kB here, $w kB in LXCFS"
+done
+set -- $(printf '%s\n' "$mine" | grep -v ':')
+mine_up=$1 mine_cpus=$2 mine_sum=$3
+shift 3
+mine_stat=$*
+set -- $(printf '%s\n' "$theirs" | grep -v ':')
+up_d=$(echo "$mine_up $1" | awk '{ d = $1 - $2; print (d < 0 ? -d : d) < 2 }')
+assert_eq "$up_d" 1 "uptime within 2 s of LXCFS ($mine_up, $1)"
+assert_eq "$mine_cpus" "$2" "processors with LXCFS"
+assert_eq "$mine_sum" "$3" "cpuinfo (but cpu MHz) with LXCFS"
+shift 3
+assert_eq "$mine_stat" "$*" "the cpu lines of /proc/stat with LXCFS"
