@@ -171,8 +171,56 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* The store-wide settings: the name `config` takes, the key of ROOT/settings.json. */
+static const struct {
+	const char *name, *key;
+} settings[] = {
+	/* run, create: the container's own /proc view (false: the host's files) */
+	{ "proc-view", "ProcView" },
+};
+
+static int cmd_config(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct strata_error *err = NULL;
+	const struct cmd_option opts[] = { OPT_END() };
+	struct store *s;
+	size_t i;
+
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 2, "[KEY [true|false]]")))
+		return ctx->status;
+	for (i = 0; i < ARRAY_SIZE(settings); i++) {
+		cleanup_json json_t *v = NULL;
+
+		if (argc && strcmp(argv[0], settings[i].name))
+			continue;
+		if (argc < 2) {
+			v = store_setting_get(s, settings[i].key);
+			printf("%s %s\n", settings[i].name, json_is_false(v) ? "false" : "true");
+			continue;
+		}
+		if (strcmp(argv[1], "true") && strcmp(argv[1], "false"))
+			return cmd_usage_error(ctx, "invalid value '%s' for '%s' (true or false)",
+					       argv[1], argv[0]);
+		/* true is the default: the key goes */
+		if (store_setting_set(s, settings[i].key,
+				      strcmp(argv[1], "false") ? NULL : json_false(), &err) < 0)
+			return cmd_fail(ctx, err);
+		return 0;
+	}
+	if (argc) {
+		for (i = 0; i < ARRAY_SIZE(settings); i++)
+			if (!strcmp(argv[0], settings[i].name))
+				return 0;
+		return cmd_usage_error(ctx, "unknown setting '%s' (proc-view)", argv[0]);
+	}
+	return 0;
+}
+
 const struct command cmd_info_commands[] = {
 	{ "info", "[--format json]", "show the store, host and library versions",
 	  cmd_info },
+	{ "config", "[KEY [true|false]]",
+	  "show or change the store-wide settings (proc-view: the containers' own /proc)",
+	  cmd_config },
 	{ NULL, NULL, NULL, NULL },
 };

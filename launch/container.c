@@ -223,21 +223,23 @@ struct run_io {
 };
 
 /*
- * Whether container @rec gets the /proc view: asked for (the default) and
- * /dev/fuse usable here. When it is not, *why (static) says why, for the
+ * Whether container @rec gets the /proc view: asked for (the default, in
+ * its run options and the store's settings) and /dev/fuse usable here. When it is not, *why (static) says why, for the
  * caller to say once the container has started (a failed start says its
  * own error alone).
  */
-static bool view_wanted(const json_t *rec, const char **why)
+static bool view_wanted(struct store *s, const json_t *rec, const char **why)
 {
 	static char buf[256];
 	struct launch_run_config rc;
+	cleanup_json json_t *setting = store_setting_get(s, "ProcView");
 	bool on;
 	int fd;
 
 	*why = NULL;
 	launch_run_config_get(rec, &rc);
-	on = !rc.no_proc_view;
+	/* --proc-view=false, or `strata config proc-view false` for the whole store */
+	on = !rc.no_proc_view && !json_is_false(setting);
 	launch_run_config_release(&rc);
 	if (!on)
 		return false;
@@ -473,7 +475,7 @@ int launch_container_start(struct store *s, const char *id, bool attach, int *st
 	if (launch_container_running(rec))
 		return strata_fail_msg(err, EBUSY, "container '%.12s' is already running", id);
 	*status = 0;
-	io.proc_view = view_wanted(rec, &why);
+	io.proc_view = view_wanted(s, rec, &why);
 	if (attach) {
 		struct launch_run_config rc;
 
@@ -515,7 +517,7 @@ int launch_container_run_attached(struct store *s, const char *id, const char *d
 		io.rows = ws.ws_row;
 		io.cols = ws.ws_col;
 	}
-	io.proc_view = view_wanted(rec, &why);
+	io.proc_view = view_wanted(s, rec, &why);
 	if (start_monitor(s, id, rec, &io, err) < 0)
 		return -1;
 	if (why)

@@ -87,6 +87,14 @@ int store_tmp_file(struct store *s, struct strata_error **err);
  */
 int store_tmp_create(struct store *s, const char *suffix, char **path, struct strata_error **err);
 
+/* ---- settings.c: store-wide settings (ROOT/settings.json) ---- */
+
+/* Setting @key (a new reference), or NULL when it is not set. */
+json_t *store_setting_get(struct store *s, const char *key);
+
+/* Sets @key to @value (taken; NULL: back to its default), under the exclusive lock. */
+int store_setting_set(struct store *s, const char *key, json_t *value, struct strata_error **err);
+
 /* ---- lock.c ---- */
 
 enum store_lock_mode { STORE_LOCK_SHARED = 1, STORE_LOCK_EXCLUSIVE = 2 };

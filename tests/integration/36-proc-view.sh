@@ -61,6 +61,19 @@ out=$(strata run --rm --proc-view=false --memory 64m busybox sh -c \
 assert_eq "$(echo $out)" "$host_total 0" "--proc-view=false"
 expect_fail strata run --rm --proc-view=maybe busybox true
 assert_one_line_error "$out"
+# The store-wide setting: every container of the store gets the host's files.
+assert_eq "$(strata config proc-view)" "proc-view true" "the default setting"
+strata config proc-view false
+assert_eq "$(strata config)" "proc-view false" "the setting"
+assert_eq "$(strata run --rm --memory 64m busybox awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
+	"$host_total" "config proc-view false"
+strata config proc-view true
+assert_eq "$(strata run --rm --memory 64m busybox awk '/^MemTotal:/ {print $2}' /proc/meminfo)" \
+	65536 "config proc-view true"
+expect_fail strata config proc-view maybe
+assert_one_line_error "$out"
+expect_fail strata config no-such-setting
+assert_one_line_error "$out"
 assert_contains "$(strata bundle --help)" "cannot carry its FUSE server" "bundle --help"
 
 # Detached: exec sees the view; commit and diff never see its files.
