@@ -46,8 +46,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HELPER := $(BUILD)/tests/unit/unit.o
 # Programs the tests run: no-fsopen makes fsopen(2) fail so mount(2) fallbacks run;
 # no-userns makes user namespaces fail so the rootless error is seen;
-# ptrace-probe (static, bound into containers) tries ptrace and process_vm_readv.
-TEST_HELPERS := $(BUILD)/tests/no-fsopen $(BUILD)/tests/no-userns $(BUILD)/tests/ptrace-probe
+# ptrace-probe (static, bound into containers) tries ptrace and process_vm_readv;
+# read-loop (static, bound into containers) times N opens and reads of a file.
+TEST_HELPERS := $(BUILD)/tests/no-fsopen $(BUILD)/tests/no-userns $(BUILD)/tests/ptrace-probe \
+	$(BUILD)/tests/read-loop
 
 ifdef SANITIZE
 BIN := $(BUILD)/strata
@@ -116,7 +118,7 @@ $(BUILD)/tests/%: tests/helpers/%.c
 	$(Q)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(PKG_LIBS)
 
 # Static and without the sanitizers: it runs inside a container's rootfs.
-$(BUILD)/tests/ptrace-probe: tests/helpers/ptrace-probe.c
+$(BUILD)/tests/ptrace-probe $(BUILD)/tests/read-loop: $(BUILD)/tests/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(BASE_CFLAGS) -O2 -static -o $@ $<
