@@ -254,6 +254,20 @@ static bool view_wanted(struct store *s, const json_t *rec, const char **why)
 	return true;
 }
 
+/* @spec's stdio, terminal and /proc view from @io (the view's server goes to *view). */
+static void spec_set_io(struct launch_spec *spec, const struct run_io *io, bool tty,
+			struct procview_server **view)
+{
+	spec->stdin_fd = io->in_fd;
+	spec->stdout_fd = io->out_fd;
+	spec->stderr_fd = io->err_fd;
+	spec->tty_rows = io->rows;
+	spec->tty_cols = io->cols;
+	spec->forward_signals = true;
+	spec->tty = tty;
+	spec->proc_view = io->proc_view ? view : NULL;
+}
+
 /* The whole life of a started container, in this process: returns its exit status. */
 static int run_here(struct store *s, const char *id, json_t *rec, const struct run_io *io,
 		    int *status, struct strata_error **err)
@@ -282,14 +296,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	launch_run_config_release(&rc);
 	if (launch_spec_from_record(rec, &spec, &limits, err) < 0)
 		return -1;
-	spec.stdin_fd = io->in_fd;
-	spec.stdout_fd = io->out_fd;
-	spec.stderr_fd = io->err_fd;
-	spec.tty_rows = io->rows;
-	spec.tty_cols = io->cols;
-	spec.forward_signals = true;
-	spec.tty = tty;
-	spec.proc_view = io->proc_view ? &view : NULL;
+	spec_set_io(&spec, io, tty, &view);
 	if (write_etc(s, id, &spec, etc, err) < 0)
 		goto out_spec;
 	/* Detached with a terminal: this monitor holds it for `attach`. */
