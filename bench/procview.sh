@@ -28,7 +28,7 @@ bench_row "run --rm busybox true, view on vs --proc-view=false (+$d)" "$1" "$2" 
 
 lx=$BENCH_TMP/lxcfs
 mkdir -p "$lx"
-lxcfs -f "$lx" >"$BENCH_TMP/lxcfs.log" 2>&1 &
+lxcfs -f -p "$BENCH_TMP/lxcfs.pid" "$lx" >"$BENCH_TMP/lxcfs.log" 2>&1 &
 lxpid=$!
 bench_on_cleanup "kill $lxpid 2>/dev/null; umount -l '$lx' 2>/dev/null; true"
 for _ in $(seq 100); do [ -f "$lx/proc/meminfo" ] && break; sleep 0.1; done

@@ -922,7 +922,15 @@ static int view_recv(pid_t child, int sock, const struct launch_spec *spec,
 	if (m.code || fd < 0) {
 		if (fd >= 0)
 			close(fd);
+		procview_server_free(*spec->proc_view);
+		*spec->proc_view = NULL;
 		log_warn("the /proc view is off: %s: %s", m.what, strerror(m.code ? m.code : EIO));
+		return 0;
+	}
+	/* as root the server already waits on the device, opened here (launch_spawn) */
+	if (*spec->proc_view) {
+		close(fd);
+		procview_server_mounted(*spec->proc_view);
 		return 0;
 	}
 	/* a server that cannot start closes the device: the container's binds then fail */
@@ -1047,7 +1055,15 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	close(errp[1]);
 	if (cg_fd >= 0)
 		close(cg_fd);
-	/* the child sends the device back: its copy is the one served */
+	/*
+	 * As root, the server starts now, on the device the child mounts,
+	 * while the child makes its mounts: its thread is up when the child
+	 * says the view is mounted, and answers its binds at once.
+	 */
+	if (a.view_fd >= 0 && child > 0 &&
+	    procview_server_start_unmounted(view_source(spec, child), steal_fd(&a.view_fd),
+					    spec->proc_view, NULL) < 0)
+		log_debug("launch: the /proc view's server did not start");
 	if (a.view_fd >= 0)
 		close(a.view_fd);
 	if (child < 0) {

@@ -78,6 +78,17 @@ struct procview_server;
 int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
 			  struct strata_error **err);
 
+/*
+ * As procview_server_start, on a device not mounted yet: the thread waits
+ * for procview_server_mounted before it reads the device (whose poll is an
+ * error until then), so that its start overlaps the mount's preparation.
+ */
+int procview_server_start_unmounted(struct procview_source *src, int fuse_fd,
+				    struct procview_server **out, struct strata_error **err);
+
+/* Says that the device of a server started unmounted is mounted now. */
+void procview_server_mounted(struct procview_server *srv);
+
 /* True while the server thread serves. */
 bool procview_server_alive(const struct procview_server *srv);
 

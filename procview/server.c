@@ -37,6 +37,7 @@ struct procview_server {
 	struct fuse_session *se;
 	pthread_t thread;
 	int stop_fd;
+	int go_fd; /* -1, or written once the device is mounted (procview_server_mounted) */
 	atomic_bool alive;
 	bool started;
 };
@@ -249,6 +250,16 @@ static void *serve(void *arg)
 			       {.fd = srv->stop_fd, .events = POLLIN}};
 
 	memset(&buf, 0, sizeof(buf));
+	/* a device not mounted yet polls as an error: wait for the word that it is */
+	if (srv->go_fd >= 0) {
+		struct pollfd w[2] = { { .fd = srv->go_fd, .events = POLLIN },
+				       { .fd = srv->stop_fd, .events = POLLIN } };
+
+		while (poll(w, 2, -1) < 0 && errno == EINTR)
+			;
+		if (w[1].revents || !w[0].revents)
+			fuse_session_exit(srv->se);
+	}
 	while (!fuse_session_exited(srv->se)) {
 		int r;
 
@@ -281,8 +292,31 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+static int server_start(struct procview_source *src, int fuse_fd, bool before_mount,
+			struct procview_server **out, struct strata_error **err);
+
 int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
 			  struct strata_error **err)
+{
+	return server_start(src, fuse_fd, false, out, err);
+}
+
+int procview_server_start_unmounted(struct procview_source *src, int fuse_fd,
+				    struct procview_server **out, struct strata_error **err)
+{
+	return server_start(src, fuse_fd, true, out, err);
+}
+
+void procview_server_mounted(struct procview_server *srv)
+{
+	uint64_t one = 1;
+
+	if (srv && srv->go_fd >= 0 && write(srv->go_fd, &one, sizeof(one)) < 0)
+		log_debug("procview: go: %s", strerror(errno));
+}
+
+static int server_start(struct procview_source *src, int fuse_fd, bool before_mount,
+			struct procview_server **out, struct strata_error **err)
 {
 	char *argv[] = {(char *)"strata", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -293,8 +327,9 @@ int procview_server_start(struct procview_source *src, int fuse_fd, struct procv
 
 	srv->src = src;
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC);
+	srv->go_fd = before_mount ? eventfd(0, EFD_CLOEXEC) : -1;
 	srv->se = fuse_session_new(&args, &ops, sizeof(ops), srv);
-	if (srv->stop_fd < 0 || !srv->se) {
+	if (srv->stop_fd < 0 || !srv->se || (before_mount && srv->go_fd < 0)) {
 		close(fuse_fd);
 		procview_server_free(srv);
 		return strata_fail_msg(err, EIO, "start the /proc view's filesystem");
@@ -342,6 +377,8 @@ void procview_server_free(struct procview_server *srv)
 		fuse_session_destroy(srv->se);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
+	if (srv->go_fd > 0)
+		close(srv->go_fd);
 	procview_source_free(srv->src);
 	free(srv);
 }

@@ -104,7 +104,7 @@ strata rm -f "$id" >/dev/null
 command -v lxcfs >/dev/null || fail "lxcfs is not installed (scripts/deps.sh)"
 lx=$TEST_TMP/lxcfs
 mkdir -p "$lx"
-lxcfs -f --enable-cfs "$lx" >"$TEST_TMP/lxcfs.log" 2>&1 &
+lxcfs -f --enable-cfs -p "$TEST_TMP/lxcfs.pid" "$lx" >"$TEST_TMP/lxcfs.log" 2>&1 &
 track_pid $!
 on_cleanup "umount -l '$lx' 2>/dev/null || true"
 for _ in $(seq 100); do [ -f "$lx/proc/meminfo" ] && break; sleep 0.1; done
