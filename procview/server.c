@@ -329,6 +329,7 @@ static int server_start(struct procview_source *src, int fuse_fd, bool before_mo
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC);
 	srv->go_fd = before_mount ? eventfd(0, EFD_CLOEXEC) : -1;
 	srv->se = fuse_session_new(&args, &ops, sizeof(ops), srv);
+	fuse_opt_free_args(&args); /* what it parsed into args: the session keeps none of it */
 	if (srv->stop_fd < 0 || !srv->se || (before_mount && srv->go_fd < 0)) {
 		close(fuse_fd);
 		procview_server_free(srv);
