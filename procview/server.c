@@ -40,6 +40,7 @@ struct procview_server {
 	int go_fd; /* -1, or written once the device is mounted (procview_server_mounted) */
 	atomic_bool alive;
 	bool started;
+	struct handle *open; /* the open files, freed with the server if never released */
 };
 
 /* One open file: its last rendering. */
@@ -47,7 +48,31 @@ struct handle {
 	enum procview_file file;
 	struct sbuf text;
 	bool rendered, served;
+	struct handle *prev, *next;
 };
+
+/* Adds @h to the server's open files (the server's one thread calls this). */
+static void handle_link(struct procview_server *srv, struct handle *h)
+{
+	h->prev = NULL;
+	h->next = srv->open;
+	if (srv->open)
+		srv->open->prev = h;
+	srv->open = h;
+}
+
+/* Takes @h out of the server's open files and frees it. */
+static void handle_free(struct procview_server *srv, struct handle *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (srv->open == h)
+		srv->open = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	sbuf_release(&h->text);
+	free(h);
+}
 
 /* The view file of inode @ino, or -1 (the root, or none). */
 static int ino_file(fuse_ino_t ino)
@@ -156,8 +181,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
+	handle_link(fuse_req_userdata(req), h);
 	if (fuse_reply_open(req, fi) != 0)
-		free(h);
+		handle_free(fuse_req_userdata(req), h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -188,10 +214,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	if (h) {
-		sbuf_release(&h->text);
-		free(h);
-	}
+	if (h)
+		handle_free(fuse_req_userdata(req), h);
 	fuse_reply_err(req, 0);
 }
 
@@ -376,6 +400,9 @@ void procview_server_free(struct procview_server *srv)
 	}
 	if (srv->se)
 		fuse_session_destroy(srv->se);
+	/* files still open when the connection ended get no release */
+	while (srv->open)
+		handle_free(srv, srv->open);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
 	if (srv->go_fd > 0)
