@@ -11,9 +11,10 @@ TEST_PKGS := check
 
 # Library flags come from pkg-config only; a missing package stops the build
 # with pkg-config's own message, which names it.
-# libcurl is compiled against but not linked: registry/curl-load.c loads it
-# on first use, so commands without HTTP do not map it and its libraries.
-LINK_PKGS := $(filter-out libcurl,$(PKGS))
+# libcurl and libfuse3 are compiled against but not linked: registry/curl-load.c
+# loads libcurl on first use, procview/server.c libfuse3 when a /proc view
+# starts, so commands without HTTP or a view do not map them.
+LINK_PKGS := $(filter-out libcurl fuse3,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS))
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS))

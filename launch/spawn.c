@@ -395,7 +395,8 @@ struct child_args {
 	const struct launch_spec *spec;
 	uint64_t caps;
 	int sync_fd, err_fd;
-	int view_fd; /* /dev/fuse opened by the parent (root), or -1 */
+	bool view;			/* the container gets its /proc view */
+	int view_fds[PROCVIEW_N_FILES]; /* /dev/fuse per view file, opened by the parent (root) */
 };
 
 /* Who the process becomes, read from the container's /etc/passwd and /etc/group. */
@@ -478,34 +479,38 @@ static int child_mount_rootfs(const struct child_args *a, struct strata_error **
 	return steal_fd(&rootfd);
 }
 
-/* What the container process says of its /proc view: 0 with the FUSE device, or why there is none.
+/*
+ * What the container process says of its /proc view: 0 and which files it
+ * mounted (bit f: file f), or why there is none.
  */
 struct view_msg {
 	int code;
+	unsigned mounted;
 	char what[160];
 };
 
-/* Sends @m up the sync socket, with @fd (SCM_RIGHTS) when not -1. */
-static int view_send(int sock, const struct view_msg *m, int fd, struct strata_error **err)
+/* Sends @m up the sync socket, with the @n devices of @fds (SCM_RIGHTS) when @n is not 0. */
+static int view_send(int sock, const struct view_msg *m, const int *fds, size_t n,
+		     struct strata_error **err)
 {
-	struct iovec iov = {(void *)m, sizeof(*m)};
+	struct iovec iov = { (void *)m, sizeof(*m) };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * PROCVIEW_N_FILES)];
 	} c;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	memset(&c, 0, sizeof(c));
-	if (fd >= 0) {
+	if (n) {
 		struct cmsghdr *cm;
 
 		msg.msg_control = c.buf;
-		msg.msg_controllen = sizeof(c.buf);
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
 		cm = CMSG_FIRSTHDR(&msg);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
 	}
 	while (sendmsg(sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(*m))
 		if (errno != EINTR)
@@ -516,88 +521,73 @@ static int view_send(int sock, const struct view_msg *m, int fd, struct strata_e
 /* Tells the parent why the view is off; the container runs without it. */
 static int view_off(int sock, int code, const char *what, struct strata_error **err)
 {
-	struct view_msg m = {.code = code ? code : EIO};
+	struct view_msg m = { .code = code ? code : EIO };
 
 	snprintf(m.what, sizeof(m.what), "%s", what);
-	return view_send(sock, &m, -1, err);
+	return view_send(sock, &m, NULL, 0, err);
 }
 
-#define VIEW_DIR "dev/.strata-procview"
-
-/* Binds each file of the view mounted at VIEW_DIR over its place in /proc and /sys. */
-static int view_bind(int rootfd, struct strata_error **err)
+/*
+ * Mounts the view's files, each its own FUSE connection whose root is the
+ * file, straight on its place in /proc and /sys; a kernel without the file
+ * (no swap support: no /proc/swaps) gets none. Returns the files mounted,
+ * or -1 with errno when the first mount is refused (no view at all).
+ */
+static int view_mount(int rootfd, const int *fds, unsigned *mounted, struct strata_error **err)
 {
+	*mounted = 0;
 	for (int f = 0; f < PROCVIEW_N_FILES; f++) {
 		const char *target = procview_file_target((enum procview_file)f);
-		cleanup_free char *src =
-		    xasprintf(VIEW_DIR "/%s", procview_file_name((enum procview_file)f));
+		cleanup_close int tfd = path_open_in(rootfd, target, O_PATH | O_NOFOLLOW, 0, NULL);
 		cleanup_free char *what = xasprintf("the /proc view on /%s", target);
-		cleanup_close int sfd = path_open_in(rootfd, src, O_PATH | O_NOFOLLOW, 0, err);
-		cleanup_close int tfd = -1;
-		char s[64];
+		cleanup_free char *data = NULL;
 
-		if (sfd < 0)
-			return -1;
-		/* a kernel without the file (no swap support: no /proc/swaps) gets none */
-		tfd = path_open_in(rootfd, target, O_PATH | O_NOFOLLOW, 0, NULL);
 		if (tfd < 0)
 			continue;
-		snprintf(s, sizeof(s), "/proc/self/fd/%d", sfd);
-		/* the bind keeps the view's read-only mount flags */
-		if (mount_fd(s, tfd, NULL, MS_BIND, NULL, what, err) < 0)
+		data = procview_mount_data(fds[f], (enum procview_file)f);
+		if (mount_fd("strata", tfd, PROCVIEW_FSTYPE,
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data, what,
+			     *mounted ? err : NULL) < 0)
 			return -1;
+		*mounted |= 1u << f;
 	}
 	return 0;
 }
 
 /*
- * The container's /proc view: /dev/fuse, opened by the parent as root
- * (before this process is in its cgroup, whose device policy refuses it),
- * or here, rootless (a FUSE mount must match the user namespace of the
- * device's opener), mounted read-only on a
- * scratch directory of the container's /dev, its device sent to the parent,
- * which serves it, then each file bound over its place and the scratch
- * mount and directory removed: the view lives in this mount namespace
- * alone, so nothing of it is left on the host or after the container.
- * Without /dev/fuse, or when the mount is refused, the parent is told why
- * and the container runs with the host's files.
+ * The container's /proc view: one /dev/fuse per file, opened by the parent
+ * as root (before this process is in its cgroup, whose device policy
+ * refuses it), or here, rootless (a FUSE mount must match the user
+ * namespace of the device's opener), each mounted read-only over its file.
+ * The parent serves them: as root on its own copies, told here which are
+ * mounted; rootless on the devices sent up. Nothing here waits for the
+ * server (the kernel holds a read until the connection's INIT is
+ * answered), and the view lives in this mount namespace alone, so nothing
+ * of it is left on the host or after the container. Without /dev/fuse, or
+ * when the mount is refused, the parent is told why and the container
+ * runs with the host's files.
  */
 static int child_proc_view(const struct child_args *a, int rootfd, struct strata_error **err)
 {
-	cleanup_close int fuse_fd =
-	    a->view_fd >= 0 ? a->view_fd : open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	cleanup_close int dfd = -1;
-	cleanup_free char *data = NULL;
-	struct view_msg ok = {0};
+	int fds[PROCVIEW_N_FILES];
+	bool own = a->view_fds[0] < 0;
+	struct view_msg ok = { 0 };
 	int r;
 
-	if (fuse_fd < 0)
+	memcpy(fds, a->view_fds, sizeof(fds));
+	if (own && procview_devices_open(fds, NULL) < 0)
 		return view_off(a->sync_fd, errno, "open /dev/fuse", err);
-	dfd = open_target(rootfd, VIEW_DIR, false, err);
-	if (dfd < 0)
-		return -1;
-	data = procview_mount_data(fuse_fd);
-	if (mount_fd("strata", dfd, PROCVIEW_FSTYPE, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     data, "the /proc view", NULL) < 0) {
+	if (view_mount(rootfd, fds, &ok.mounted, err) < 0) {
 		int e = errno;
 
-		unlinkat(rootfd, VIEW_DIR, AT_REMOVEDIR);
+		procview_devices_close(fds);
+		if (ok.mounted)
+			return -1;
 		return view_off(a->sync_fd, e, "mount a FUSE filesystem", err);
 	}
-	if (view_send(a->sync_fd, &ok, fuse_fd, err) < 0)
-		return -1;
-	/* the parent's is the only one left: when it goes, the connection ends */
-	close(fuse_fd);
-	fuse_fd = -1;
-	r = view_bind(rootfd, err);
-	{
-		cleanup_free char *mnt = path_join(a->rootfs, VIEW_DIR);
-
-		if (sys_umount2(mnt, MNT_DETACH) < 0 && r == 0)
-			r = strata_fail(err, errno, "unmount the /proc view's scratch mount");
-	}
-	if (unlinkat(rootfd, VIEW_DIR, AT_REMOVEDIR) < 0 && r == 0)
-		r = strata_fail(err, errno, "remove the /proc view's scratch directory");
+	r = view_send(a->sync_fd, &ok, fds, own ? PROCVIEW_N_FILES : 0, err);
+	/* the parent's are the only ones left: when they go, the connections end */
+	procview_devices_close(fds);
 	return r;
 }
 
@@ -612,7 +602,7 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 
 	if (mount_cgroup(rootfd, spec->cgroup, err) < 0)
 		return -1;
-	if (spec->proc_view && child_proc_view(a, rootfd, err) < 0)
+	if (a->view && child_proc_view(a, rootfd, err) < 0)
 		return -1;
 	if ((spec->hosts_file && bind_in(rootfd, spec->hosts_file, "etc/hosts", false, err) < 0) ||
 	    (spec->resolv_file &&
@@ -888,53 +878,68 @@ static struct procview_source *view_source(const struct launch_spec *spec, pid_t
 	return src;
 }
 
+/* Loads libfuse3 for the view; without it the container runs with the host's files. */
+static bool view_load(void)
+{
+	cleanup_error struct strata_error *e = NULL;
+
+	if (procview_fuse_load(&e) == 0)
+		return true;
+	log_warn("the /proc view is off: %s", strata_error_msg(e));
+	return false;
+}
+
 /*
  * The parent's side of the view: the container process's word, then the
- * server on the device it sent. A view that cannot be had is no error: the
- * container runs with the host's files, and this says why.
+ * server on the devices it mounted. A view that cannot be had is no error:
+ * the container runs with the host's files, and this says why.
  */
 static int view_recv(pid_t child, int sock, const struct launch_spec *spec,
 		     struct strata_error **err)
 {
 	struct view_msg m;
-	struct iovec iov = {&m, sizeof(m)};
+	struct iovec iov = { &m, sizeof(m) };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * PROCVIEW_N_FILES)];
 	} c;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
-	ssize_t n;
-	int fd = -1;
+	int fds[PROCVIEW_N_FILES];
+	size_t n = 0;
+	ssize_t got;
 
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		fds[f] = -1;
 	msg.msg_control = c.buf;
 	msg.msg_controllen = sizeof(c.buf);
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)
+	while ((got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL)) < 0 && errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(m))
+	if (got != (ssize_t)sizeof(m))
 		return strata_fail_msg(err, EIO,
 				       "the container process ended before its /proc view");
 	cm = CMSG_FIRSTHDR(&msg);
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(cm), sizeof(int) * (n < PROCVIEW_N_FILES ? n : PROCVIEW_N_FILES));
+	}
 	m.what[sizeof(m.what) - 1] = '\0';
-	if (m.code || fd < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (m.code) {
+		procview_devices_close(fds);
 		procview_server_free(*spec->proc_view);
 		*spec->proc_view = NULL;
-		log_warn("the /proc view is off: %s: %s", m.what, strerror(m.code ? m.code : EIO));
+		log_warn("the /proc view is off: %s: %s", m.what, strerror(m.code));
 		return 0;
 	}
-	/* as root the server already waits on the device, opened here (launch_spawn) */
-	if (*spec->proc_view) {
-		close(fd);
-		procview_server_mounted(*spec->proc_view);
-		return 0;
-	}
-	/* a server that cannot start closes the device: the container's binds then fail */
-	return procview_server_start(view_source(spec, child), fd, spec->proc_view, err);
+	/* rootless: the devices came up with the word; as root the server has its own */
+	if (!*spec->proc_view && n == PROCVIEW_N_FILES &&
+	    procview_server_start(view_source(spec, child), fds, spec->proc_view, err) < 0)
+		return -1;
+	procview_devices_close(fds);
+	if (!*spec->proc_view)
+		return strata_fail_msg(err, EIO, "the /proc view's server did not start");
+	procview_server_mounted(*spec->proc_view, m.mounted);
+	return 0;
 }
 
 /*
@@ -945,7 +950,7 @@ static int view_recv(pid_t child, int sock, const struct launch_spec *spec,
  * its setup meanwhile) is the one reported.
  */
 static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch_spec *spec,
-			   bool placed, int *tty_master, struct strata_error **err)
+			   bool placed, bool view, int *tty_master, struct strata_error **err)
 {
 	struct strata_error *e = NULL;
 	cleanup_close int master = -1;
@@ -959,7 +964,7 @@ static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch
 		r = strata_fail(&e, errno, "start the container process");
 	if (r == 0 && spec->cgroup && !placed)
 		r = launch_cgroup_add(spec->cgroup, child, &e);
-	if (r == 0 && spec->proc_view)
+	if (r == 0 && view)
 		r = view_recv(child, sock, spec, &e);
 	if (r == 0 && spec->tty) {
 		master = launch_tty_recv_fd(sock, &e);
@@ -1000,7 +1005,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
-	struct child_args a = { rootfs, spec, 0, -1, -1, -1 };
+	struct child_args a = { rootfs, spec, 0, -1, -1, false, { 0 } };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
@@ -1031,9 +1036,12 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		close(sync[1]);
 		return strata_fail(err, errno, "pipe");
 	}
-	/* failing, the child opens it and says why */
-	if (spec->proc_view && !rootless)
-		a.view_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		a.view_fds[f] = -1;
+	a.view = spec->proc_view && view_load();
+	/* failing, the child opens them and says why */
+	if (a.view && !rootless && procview_devices_open(a.view_fds, NULL) < 0)
+		log_debug("launch: /dev/fuse: %s", strerror(errno));
 	fflush(NULL);
 	/*
 	 * On cgroup v2 the child starts in its cgroup (clone3 CLONE_INTO_CGROUP):
@@ -1060,12 +1068,14 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	 * while the child makes its mounts: its thread is up when the child
 	 * says the view is mounted, and answers its binds at once.
 	 */
-	if (a.view_fd >= 0 && child > 0 &&
-	    procview_server_start_unmounted(view_source(spec, child), steal_fd(&a.view_fd),
-					    spec->proc_view, NULL) < 0)
-		log_debug("launch: the /proc view's server did not start");
-	if (a.view_fd >= 0)
-		close(a.view_fd);
+	if (a.view_fds[0] >= 0 && child > 0) {
+		cleanup_error struct strata_error *e = NULL;
+
+		if (procview_server_start(view_source(spec, child), a.view_fds, spec->proc_view,
+					  &e) < 0)
+			log_debug("launch: %s", strata_error_msg(e));
+	}
+	procview_devices_close(a.view_fds);
 	if (child < 0) {
 		int e = errno;
 
@@ -1076,7 +1086,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 					       "clone the container process: user namespaces are not available to this user");
 		return strata_fail(err, e, "clone the container process");
 	}
-	if (spawn_handshake(child, sync[1], errp[0], spec, placed, tty_master, err) < 0 ||
+	if (spawn_handshake(child, sync[1], errp[0], spec, placed, a.view, tty_master, err) < 0 ||
 	    wait_exec(errp[0], child, err) < 0) {
 		if (tty_master && *tty_master >= 0) {
 			close(*tty_master);

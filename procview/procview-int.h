@@ -42,6 +42,7 @@ struct procview_source {
 	double start;		 /* CLOCK_BOOTTIME seconds; 0: the host's uptime */
 	double load[3], load_at; /* the decayed averages and when they were last sampled */
 	long hz;
+	pid_t reader; /* the thread reading, left out of loadavg's count; 0: none */
 };
 
 /* The value of @key in a "key value" file's text (memory.stat, cpu.stat); 0 when absent. */

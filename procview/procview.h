@@ -66,40 +66,56 @@ int procview_render(struct procview_source *src, enum procview_file f, struct sb
 /* The CLOCK_BOOTTIME time of process @pid's start, in seconds; 0 when it is gone. */
 double procview_pid_boottime(pid_t pid);
 
-/* A running view: the FUSE session and the thread that serves it. */
+/*
+ * The thread id on the host of the process reading (a FUSE request's
+ * sender), which the next rendering leaves out of what it counts (a reader
+ * waiting for its answer is in state D).
+ */
+void procview_source_set_reader(struct procview_source *src, pid_t reader);
+
+/*
+ * Loads libfuse3 (dlopen, once per process), which a view's server needs;
+ * commands that serve no view never map it. Fails when it cannot be loaded.
+ */
+int procview_fuse_load(struct strata_error **err);
+
+/* Opens /dev/fuse once per file of the view (one FUSE connection each) into @fds. */
+int procview_devices_open(int fds[PROCVIEW_N_FILES], struct strata_error **err);
+
+/* Closes the devices of @fds that are open and sets them to -1. */
+void procview_devices_close(int fds[PROCVIEW_N_FILES]);
+
+/*
+ * The data of mount(2) for file @f of a view on its device @fuse_fd: a
+ * read-only filesystem whose root is the file itself (so it is mounted
+ * straight on the file's place), which every user of the container may read
+ * (allow_other), owned by root. Caller frees.
+ */
+char *procview_mount_data(int fuse_fd, enum procview_file f);
+
+/* A running view: the FUSE sessions and the thread that serves them. */
 struct procview_server;
 
 /*
- * Serves @src (taken; freed with the server) on @fuse_fd (an open /dev/fuse
- * whose mount the caller made or will make; taken) in a new thread, which
- * ends when the filesystem is unmounted everywhere or at
- * procview_server_free. Signals stay with the caller's threads.
+ * Starts serving @src (taken; freed with the server) on the devices @fds
+ * (taken, each set to -1; -1 entries have no file) in a new thread, which
+ * waits for procview_server_mounted before it reads them, so that its start
+ * overlaps the mounts. The thread ends when every connection has ended (the
+ * mounts are gone) or at procview_server_free. Signals stay with the
+ * caller's threads. Fails (closing the devices) when libfuse3 cannot be
+ * loaded or a session made.
  */
-int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
-			  struct strata_error **err);
+int procview_server_start(struct procview_source *src, int fds[PROCVIEW_N_FILES],
+			  struct procview_server **out, struct strata_error **err);
 
-/*
- * As procview_server_start, on a device not mounted yet: the thread waits
- * for procview_server_mounted before it reads the device (whose poll is an
- * error until then), so that its start overlaps the mount's preparation.
- */
-int procview_server_start_unmounted(struct procview_source *src, int fuse_fd,
-				    struct procview_server **out, struct strata_error **err);
-
-/* Says that the device of a server started unmounted is mounted now. */
-void procview_server_mounted(struct procview_server *srv);
+/* Says which devices are mounted now (bit f: file f); the others are closed. */
+void procview_server_mounted(struct procview_server *srv, unsigned mounted);
 
 /* True while the server thread serves. */
 bool procview_server_alive(const struct procview_server *srv);
 
-/* Stops the thread (the mount's reads then fail), closes the device, frees @srv. NULL is fine. */
+/* Stops the thread (the mounts' reads then fail), closes the devices, frees @srv. NULL is fine. */
 void procview_server_free(struct procview_server *srv);
-
-/*
- * The data of mount(2) for a view on @fuse_fd: a read-only filesystem every
- * user of the container may read (allow_other), owned by root. Caller frees.
- */
-char *procview_mount_data(int fuse_fd);
 
 /* The filesystem type to give mount(2) ("fuse.strata-procview"). */
 #define PROCVIEW_FSTYPE "fuse.strata-procview"

@@ -98,6 +98,11 @@ void procview_source_set_start(struct procview_source *src, double boottime)
 	src->start = boottime;
 }
 
+void procview_source_set_reader(struct procview_source *src, pid_t reader)
+{
+	src->reader = reader;
+}
+
 void procview_source_free(struct procview_source *src)
 {
 	if (!src)

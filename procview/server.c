@@ -1,19 +1,29 @@
 /*
- * The view's FUSE filesystem (libfuse3's low-level API): a root directory
- * holding one read-only file per view file. A file is rendered when it is
- * read at offset 0, and later offsets are served from that rendering, so a
- * reader sees one consistent snapshot per pass and a tool that rereads an
- * open file from the start (top, on /proc/stat) gets fresh values. Direct
- * I/O: the kernel caches nothing, and the size (0, as procfs says) does not
- * cut reads short.
+ * The view's FUSE filesystems (libfuse3's low-level API): one connection
+ * per view file, whose root inode is the file itself, so that the
+ * container mounts each one straight on its place in /proc or /sys. No
+ * lookup, scratch mount or answer from this server is on the container's
+ * way to exec: the kernel queues FUSE_INIT at the mount and holds a read
+ * until it is answered, and the thread answers once told the devices are
+ * mounted (procview_server_mounted), while the container goes on. libfuse3
+ * is loaded with dlopen when a view starts (procview_fuse_load), so that
+ * no other command maps it.
  *
- * One thread serves: it polls the device and an eventfd that
- * procview_server_free writes. The kernel ends the connection (reads
- * return ENODEV) once the last mount of it is gone, which is when the
- * container's mount namespace dies; after the device is closed, reads in a
- * mount that outlives the server fail with ENOTCONN instead of waiting.
+ * A file is rendered when it is read at offset 0, and later offsets are
+ * served from that rendering, so a reader sees one consistent snapshot per
+ * pass and a tool that rereads an open file from the start (top, on
+ * /proc/stat) gets fresh values. Direct I/O: the kernel caches nothing, and
+ * the size (0, as procfs says) does not cut reads short.
+ *
+ * One thread serves every connection: it polls the devices and an eventfd
+ * that procview_server_free writes. The kernel ends a connection (its
+ * device polls as an error) once the last mount of it is gone, which is
+ * when the container's mount namespace dies; after the device is closed,
+ * reads in a mount that outlives the server fail with ENOTCONN instead of
+ * waiting.
  */
 #define FUSE_USE_VERSION 34
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -32,12 +42,109 @@
 /* The entries never change: the kernel may keep them for as long as it likes. */
 #define TIMEOUT 86400.0
 
+/* ---- libfuse3, loaded on first use ---- */
+
+/* The ABI's soname: libfuse has kept version 3 since 2016. */
+#define FUSE_SONAME "libfuse3.so.3"
+
+/* libfuse's functions the server calls, typed from its own header. */
+static struct {
+	__typeof__(&fuse_session_new) session_new;
+	__typeof__(&fuse_session_mount) session_mount;
+	__typeof__(&fuse_session_fd) session_fd;
+	__typeof__(&fuse_session_receive_buf) session_receive_buf;
+	__typeof__(&fuse_session_process_buf) session_process_buf;
+	__typeof__(&fuse_session_destroy) session_destroy;
+	__typeof__(&fuse_opt_free_args) opt_free_args;
+	__typeof__(&fuse_reply_err) reply_err;
+	__typeof__(&fuse_reply_entry) reply_entry;
+	__typeof__(&fuse_reply_attr) reply_attr;
+	__typeof__(&fuse_reply_open) reply_open;
+	__typeof__(&fuse_reply_buf) reply_buf;
+	__typeof__(&fuse_reply_readlink) reply_readlink;
+	__typeof__(&fuse_req_userdata) req_userdata;
+	__typeof__(&fuse_req_ctx) req_ctx;
+	__typeof__(&fuse_add_direntry) add_direntry;
+	__typeof__(&fuse_lowlevel_notify_store) notify_store;
+} fl;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static bool loaded;
+static char load_error[256];
+
+static void load(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(field, name) {name, offsetof(__typeof__(fl), field)}
+	    SYM(session_new, "fuse_session_new"),
+	    SYM(session_mount, "fuse_session_mount"),
+	    SYM(session_fd, "fuse_session_fd"),
+	    SYM(session_receive_buf, "fuse_session_receive_buf"),
+	    SYM(session_process_buf, "fuse_session_process_buf"),
+	    SYM(session_destroy, "fuse_session_destroy"),
+	    SYM(opt_free_args, "fuse_opt_free_args"),
+	    SYM(reply_err, "fuse_reply_err"),
+	    SYM(reply_entry, "fuse_reply_entry"),
+	    SYM(reply_attr, "fuse_reply_attr"),
+	    SYM(reply_open, "fuse_reply_open"),
+	    SYM(reply_buf, "fuse_reply_buf"),
+	    SYM(reply_readlink, "fuse_reply_readlink"),
+	    SYM(req_userdata, "fuse_req_userdata"),
+	    SYM(req_ctx, "fuse_req_ctx"),
+	    SYM(add_direntry, "fuse_add_direntry"),
+	    SYM(notify_store, "fuse_lowlevel_notify_store"),
+#undef SYM
+	};
+	/* Never closed: the library stays for the life of the process. */
+	void *h = dlopen(FUSE_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(load_error, sizeof(load_error), "cannot load %s: %s", FUSE_SONAME,
+			 dlerror());
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
+		void *p = dlsym(h, syms[i].name);
+
+		if (!p) {
+			snprintf(load_error, sizeof(load_error), "%s has no '%s'", FUSE_SONAME,
+				 syms[i].name);
+			return;
+		}
+		memcpy((char *)&fl + syms[i].off, &p, sizeof(p));
+	}
+	loaded = true;
+}
+
+int procview_fuse_load(struct strata_error **err)
+{
+	pthread_once(&load_once, load);
+	if (!loaded)
+		return strata_fail_msg(err, ENOSYS, "%s", load_error);
+	return 0;
+}
+
+/* ---- the filesystems ---- */
+
+/* One connection: one file of the view, its root inode. */
+struct conn {
+	struct procview_server *srv;
+	struct fuse_session *se;
+	enum procview_file file;
+	int fd;	   /* the device, owned by the session once it has one */
+	bool live; /* served: mounted, and the connection not ended */
+};
+
 struct procview_server {
 	struct procview_source *src;
-	struct fuse_session *se;
+	struct conn conns[PROCVIEW_N_FILES];
 	pthread_t thread;
 	int stop_fd;
-	int go_fd; /* -1, or written once the device is mounted (procview_server_mounted) */
+	int go_fd;	     /* written once the devices are mounted (procview_server_mounted) */
+	atomic_uint mounted; /* bit f: file f's device is mounted */
 	atomic_bool alive;
 	bool started;
 	struct handle *open; /* the open files, freed with the server if never released */
@@ -74,44 +181,20 @@ static void handle_free(struct procview_server *srv, struct handle *h)
 	free(h);
 }
 
-/* The view file of inode @ino, or -1 (the root, or none). */
-static int ino_file(fuse_ino_t ino)
-{
-	return ino >= 2 && ino < 2 + PROCVIEW_N_FILES ? (int)(ino - 2) : -1;
-}
-
-/* Attributes: the size is 0, as procfs says (see op_open for what sendfile needs). */
+/* A file root's attributes: size 0, as procfs says (op_open says what sendfile needs). */
 static void file_attr(fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	if (ino == FUSE_ROOT_ID) {
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-	} else {
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-	}
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fuse_entry_param e;
-
-	memset(&e, 0, sizeof(e));
-	if (parent != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	for (int f = 0; f < PROCVIEW_N_FILES; f++)
-		if (!strcmp(name, procview_file_name((enum procview_file)f))) {
-			e.ino = 2 + (fuse_ino_t)f;
-			e.attr_timeout = e.entry_timeout = TIMEOUT;
-			file_attr(e.ino, &e.attr);
-			fuse_reply_entry(req, &e);
-			return;
-		}
-	fuse_reply_err(req, ENOENT);
+	(void)parent;
+	(void)name;
+	fl.reply_err(req, ENOTDIR);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -119,21 +202,22 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 
 	(void)fi;
-	if (ino != FUSE_ROOT_ID && ino_file(ino) < 0) {
-		fuse_reply_err(req, ENOENT);
+	if (ino != FUSE_ROOT_ID) {
+		fl.reply_err(req, ENOENT);
 		return;
 	}
 	file_attr(ino, &st);
-	fuse_reply_attr(req, &st, TIMEOUT);
+	fl.reply_attr(req, &st, TIMEOUT);
 }
 
-/* Renders the handle's file afresh. */
-static int handle_render(struct procview_server *srv, struct handle *h)
+/* Renders the handle's file afresh, for the reader @reader (a thread id on the host). */
+static int handle_render(struct procview_server *srv, struct handle *h, pid_t reader)
 {
 	struct strata_error *e = NULL;
 
 	sbuf_release(&h->text);
 	h->rendered = h->served = false;
+	procview_source_set_reader(srv->src, reader);
 	if (procview_render(srv->src, h->file, &h->text, &e) < 0) {
 		log_debug("procview: %s: %s", procview_file_name(h->file), strata_error_msg(e));
 		strata_error_free(e);
@@ -153,95 +237,71 @@ static int handle_render(struct procview_server *srv, struct handle *h)
  */
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int f = ino_file(ino);
+	struct conn *c = fl.req_userdata(req);
 	struct handle *h;
 
-	if (f < 0) {
-		fuse_reply_err(req, EISDIR);
+	if (ino != FUSE_ROOT_ID) {
+		fl.reply_err(req, ENOENT);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EACCES);
+		fl.reply_err(req, EACCES);
 		return;
 	}
 	h = xcalloc(1, sizeof(*h));
-	h->file = (enum procview_file)f;
-	if (handle_render(fuse_req_userdata(req), h) < 0) {
+	h->file = c->file;
+	if (handle_render(c->srv, h, fl.req_ctx(req)->pid) < 0) {
 		free(h);
-		fuse_reply_err(req, EIO);
+		fl.reply_err(req, EIO);
 		return;
 	}
 	if (h->text.len) {
 		struct fuse_bufvec last = FUSE_BUFVEC_INIT(1);
 
 		last.buf[0].mem = h->text.buf + h->text.len - 1;
-		fuse_lowlevel_notify_store(((struct procview_server *)fuse_req_userdata(req))->se,
-					   ino, (off_t)h->text.len - 1, &last, 0);
+		fl.notify_store(c->se, ino, (off_t)h->text.len - 1, &last, 0);
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	handle_link(fuse_req_userdata(req), h);
-	if (fuse_reply_open(req, fi) != 0)
-		handle_free(fuse_req_userdata(req), h);
+	handle_link(c->srv, h);
+	if (fl.reply_open(req, fi) != 0)
+		handle_free(c->srv, h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct procview_server *srv = fuse_req_userdata(req);
+	struct conn *c = fl.req_userdata(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
 	/* read again from the start (top rereads /proc/stat so): a new rendering */
-	if (((off == 0 && h->served) || !h->rendered) && handle_render(srv, h) < 0) {
-		fuse_reply_err(req, EIO);
+	if (((off == 0 && h->served) || !h->rendered) &&
+	    handle_render(c->srv, h, fl.req_ctx(req)->pid) < 0) {
+		fl.reply_err(req, EIO);
 		return;
 	}
 	if (off < 0 || (size_t)off >= h->text.len) {
 		h->served = true;
-		fuse_reply_buf(req, NULL, 0);
+		fl.reply_buf(req, NULL, 0);
 		return;
 	}
 	if (size > h->text.len - (size_t)off)
 		size = h->text.len - (size_t)off;
 	h->served = true;
-	fuse_reply_buf(req, h->text.buf + off, size);
+	fl.reply_buf(req, h->text.buf + off, size);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct conn *c = fl.req_userdata(req);
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
 	if (h)
-		handle_free(fuse_req_userdata(req), h);
-	fuse_reply_err(req, 0);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	char buf[4096];
-	size_t len = 0;
-
-	(void)fi;
-	if (ino != FUSE_ROOT_ID) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	for (off_t i = off; i < PROCVIEW_N_FILES; i++) {
-		struct stat st;
-		size_t n;
-
-		file_attr(2 + (fuse_ino_t)i, &st);
-		n = fuse_add_direntry(req, buf + len, sizeof(buf) - len,
-				      procview_file_name((enum procview_file)i), &st, i + 1);
-		if (len + n > size || len + n > sizeof(buf))
-			break;
-		len += n;
-	}
-	fuse_reply_buf(req, buf, len);
+		handle_free(c->srv, h);
+	fl.reply_err(req, 0);
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -250,121 +310,161 @@ static const struct fuse_lowlevel_ops ops = {
     .open = op_open,
     .read = op_read,
     .release = op_release,
-    .readdir = op_readdir,
 };
 
-/* Replaces the device @fd with /dev/null, which ends the connection when it held the last
- * reference. */
-static void abort_connection(int fd)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+/* ---- the thread ---- */
 
-	if (null < 0 || dup3(null, fd, O_CLOEXEC) < 0)
+/*
+ * Ends connection @c on this side: its device is replaced with /dev/null
+ * (the number stays valid for fuse_session_destroy), which ends the
+ * connection when it held the last reference; reads then fail at once.
+ */
+static void conn_end(struct conn *c)
+{
+	int null;
+
+	if (c->fd < 0 || !c->live)
+		return;
+	c->live = false;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup3(null, c->fd, O_CLOEXEC) < 0)
 		log_debug("procview: close the device: %s", strerror(errno));
 	if (null >= 0)
 		close(null);
 }
 
-/* Serves until stopped, or until the kernel ends the connection. */
+/* Waits for the word that the devices are mounted (an unmounted one polls as an error). */
+static bool wait_mounted(struct procview_server *srv)
+{
+	struct pollfd w[2] = {{.fd = srv->go_fd, .events = POLLIN},
+			      {.fd = srv->stop_fd, .events = POLLIN}};
+	unsigned mounted;
+
+	while (poll(w, 2, -1) < 0)
+		if (errno != EINTR)
+			return false;
+	if (w[1].revents || !w[0].revents)
+		return false;
+	mounted = atomic_load(&srv->mounted);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		if (!(mounted & (1u << f)))
+			conn_end(&srv->conns[f]);
+	return true;
+}
+
+/* Serves every live connection until stopped, or until the kernel has ended them all. */
 static void *serve(void *arg)
 {
 	struct procview_server *srv = arg;
 	struct fuse_buf buf;
-	struct pollfd pf[2] = {{.fd = fuse_session_fd(srv->se), .events = POLLIN},
-			       {.fd = srv->stop_fd, .events = POLLIN}};
 
 	memset(&buf, 0, sizeof(buf));
-	/* a device not mounted yet polls as an error: wait for the word that it is */
-	if (srv->go_fd >= 0) {
-		struct pollfd w[2] = { { .fd = srv->go_fd, .events = POLLIN },
-				       { .fd = srv->stop_fd, .events = POLLIN } };
+	if (!wait_mounted(srv))
+		goto out;
+	for (;;) {
+		struct pollfd pf[PROCVIEW_N_FILES + 1];
+		struct conn *who[PROCVIEW_N_FILES];
+		nfds_t n = 0;
 
-		while (poll(w, 2, -1) < 0 && errno == EINTR)
-			;
-		if (w[1].revents || !w[0].revents)
-			fuse_session_exit(srv->se);
-	}
-	while (!fuse_session_exited(srv->se)) {
-		int r;
-
-		if (poll(pf, 2, -1) < 0) {
+		for (int f = 0; f < PROCVIEW_N_FILES; f++)
+			if (srv->conns[f].live) {
+				who[n] = &srv->conns[f];
+				pf[n++] = (struct pollfd){.fd = srv->conns[f].fd, .events = POLLIN};
+			}
+		if (!n)
+			break;
+		pf[n] = (struct pollfd){.fd = srv->stop_fd, .events = POLLIN};
+		if (poll(pf, n + 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (pf[1].revents)
+		if (pf[n].revents)
 			break;
-		if (pf[0].revents & (POLLERR | POLLHUP | POLLNVAL))
-			break;
-		r = fuse_session_receive_buf(srv->se, &buf);
-		if (r == -EINTR || r == -EAGAIN)
-			continue;
-		if (r <= 0)
-			break;
-		fuse_session_process_buf(srv->se, &buf);
+		for (nfds_t i = 0; i < n; i++) {
+			int r;
+
+			if (pf[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				conn_end(who[i]);
+				continue;
+			}
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			r = fl.session_receive_buf(who[i]->se, &buf);
+			if (r == -EINTR || r == -EAGAIN)
+				continue;
+			if (r <= 0) {
+				conn_end(who[i]);
+				continue;
+			}
+			fl.session_process_buf(who[i]->se, &buf);
+		}
 	}
+out:
 	free(buf.mem);
 	/*
 	 * Whatever ended the loop, no request may wait for an answer that
 	 * will not come: a request the kernel has handed over waits even
 	 * SIGKILL out, and a container process stuck so would hold the
-	 * container's exit. Closing the device (its number stays valid for
-	 * fuse_session_destroy) aborts the connection: reads fail at once.
+	 * container's exit. Closing the devices aborts the connections.
 	 */
-	abort_connection(pf[0].fd);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		conn_end(&srv->conns[f]);
 	atomic_store(&srv->alive, false);
 	return NULL;
 }
 
-static int server_start(struct procview_source *src, int fuse_fd, bool before_mount,
-			struct procview_server **out, struct strata_error **err);
-
-int procview_server_start(struct procview_source *src, int fuse_fd, struct procview_server **out,
-			  struct strata_error **err)
-{
-	return server_start(src, fuse_fd, false, out, err);
-}
-
-int procview_server_start_unmounted(struct procview_source *src, int fuse_fd,
-				    struct procview_server **out, struct strata_error **err)
-{
-	return server_start(src, fuse_fd, true, out, err);
-}
-
-void procview_server_mounted(struct procview_server *srv)
-{
-	uint64_t one = 1;
-
-	if (srv && srv->go_fd >= 0 && write(srv->go_fd, &one, sizeof(one)) < 0)
-		log_debug("procview: go: %s", strerror(errno));
-}
-
-static int server_start(struct procview_source *src, int fuse_fd, bool before_mount,
-			struct procview_server **out, struct strata_error **err)
+/* A session of libfuse on device @fd (taken) for file @f of @srv. */
+static int conn_init(struct procview_server *srv, enum procview_file f, int fd)
 {
 	char *argv[] = {(char *)"strata", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
-	struct procview_server *srv = xcalloc(1, sizeof(*srv));
+	struct conn *c = &srv->conns[f];
 	char dev[32];
-	sigset_t all, old;
-	int r;
 
+	c->srv = srv;
+	c->file = f;
+	c->fd = fd;
+	if (fd < 0)
+		return 0;
+	c->se = fl.session_new(&args, &ops, sizeof(ops), c);
+	fl.opt_free_args(&args); /* what it parsed into args: the session keeps none of it */
+	if (!c->se)
+		return -1;
+	/* "/dev/fd/N": libfuse serves an fd its caller mounted (or will mount) itself */
+	snprintf(dev, sizeof(dev), "/dev/fd/%d", fd);
+	if (fl.session_mount(c->se, dev) != 0)
+		return -1;
+	c->live = true;
+	return 0;
+}
+
+int procview_server_start(struct procview_source *src, int fds[PROCVIEW_N_FILES],
+			  struct procview_server **out, struct strata_error **err)
+{
+	struct procview_server *srv;
+	sigset_t all, old;
+	int r = 0;
+
+	if (procview_fuse_load(err) < 0) {
+		procview_devices_close(fds);
+		procview_source_free(src);
+		return -1;
+	}
+	srv = xcalloc(1, sizeof(*srv));
 	srv->src = src;
 	srv->stop_fd = eventfd(0, EFD_CLOEXEC);
-	srv->go_fd = before_mount ? eventfd(0, EFD_CLOEXEC) : -1;
-	srv->se = fuse_session_new(&args, &ops, sizeof(ops), srv);
-	fuse_opt_free_args(&args); /* what it parsed into args: the session keeps none of it */
-	if (srv->stop_fd < 0 || !srv->se || (before_mount && srv->go_fd < 0)) {
-		close(fuse_fd);
+	srv->go_fd = eventfd(0, EFD_CLOEXEC);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++) {
+		int fd = fds[f];
+
+		fds[f] = -1;
+		if (conn_init(srv, (enum procview_file)f, fd) < 0 && r == 0)
+			r = -1;
+	}
+	if (r < 0 || srv->stop_fd < 0 || srv->go_fd < 0) {
 		procview_server_free(srv);
 		return strata_fail_msg(err, EIO, "start the /proc view's filesystem");
-	}
-	/* "/dev/fd/N": libfuse serves an fd its caller mounted (or will mount) itself */
-	snprintf(dev, sizeof(dev), "/dev/fd/%d", fuse_fd);
-	if (fuse_session_mount(srv->se, dev) != 0) {
-		close(fuse_fd);
-		procview_server_free(srv);
-		return strata_fail_msg(err, EIO, "serve the /proc view on its device");
 	}
 	/* the caller's signals (SIGCHLD, the forwarded ones) are never this thread's */
 	sigfillset(&all);
@@ -380,6 +480,17 @@ static int server_start(struct procview_source *src, int fuse_fd, bool before_mo
 	srv->started = true;
 	*out = srv;
 	return 0;
+}
+
+void procview_server_mounted(struct procview_server *srv, unsigned mounted)
+{
+	uint64_t one = 1;
+
+	if (!srv)
+		return;
+	atomic_store(&srv->mounted, mounted);
+	if (write(srv->go_fd, &one, sizeof(one)) < 0)
+		log_debug("procview: go: %s", strerror(errno));
 }
 
 bool procview_server_alive(const struct procview_server *srv)
@@ -398,20 +509,55 @@ void procview_server_free(struct procview_server *srv)
 			log_debug("procview: stop: %s", strerror(errno));
 		pthread_join(srv->thread, NULL);
 	}
-	if (srv->se)
-		fuse_session_destroy(srv->se);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++) {
+		struct conn *c = &srv->conns[f];
+
+		if (c->se)
+			fl.session_destroy(c->se); /* closes the device */
+		else if (c->fd >= 0)
+			close(c->fd);
+	}
 	/* files still open when the connection ended get no release */
 	while (srv->open)
 		handle_free(srv, srv->open);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
-	if (srv->go_fd > 0)
+	if (srv->go_fd >= 0)
 		close(srv->go_fd);
 	procview_source_free(srv->src);
 	free(srv);
 }
 
-char *procview_mount_data(int fuse_fd)
+/* ---- devices and mounts ---- */
+
+int procview_devices_open(int fds[PROCVIEW_N_FILES], struct strata_error **err)
 {
-	return xasprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fuse_fd);
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		fds[f] = -1;
+	for (int f = 0; f < PROCVIEW_N_FILES; f++) {
+		fds[f] = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		if (fds[f] < 0) {
+			int e = errno;
+
+			procview_devices_close(fds);
+			return strata_fail(err, e, "open /dev/fuse");
+		}
+	}
+	return 0;
+}
+
+void procview_devices_close(int fds[PROCVIEW_N_FILES])
+{
+	for (int f = 0; f < PROCVIEW_N_FILES; f++)
+		if (fds[f] >= 0) {
+			close(fds[f]);
+			fds[f] = -1;
+		}
+}
+
+char *procview_mount_data(int fuse_fd, enum procview_file f)
+{
+	(void)f;
+	/* rootmode: the root is a regular file (S_IFREG, octal) */
+	return xasprintf("fd=%d,rootmode=100000,user_id=0,group_id=0,allow_other", fuse_fd);
 }

@@ -135,12 +135,15 @@ int store_blob_put_fd(struct store *s, int fd, const char *expected, char out[DI
 		      uint64_t *size, struct strata_error **err)
 {
 	struct store_blob_writer *w = NULL;
-	static __thread char buf[256 * 1024];
+	/* on the heap: a static thread-local buffer is set up (zeroed) in every new thread */
+	const size_t len = 256 * 1024;
+	cleanup_free char *buf = NULL;
 
 	if (store_blob_writer_new(s, &w, err) < 0)
 		return -1;
+	buf = xmalloc(len);
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, len);
 
 		if (n < 0) {
 			if (errno == EINTR)

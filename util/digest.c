@@ -69,14 +69,17 @@ void digest_buf(const void *buf, size_t n, char out[DIGEST_STR_LEN])
 	digester_free(d);
 }
 
+#define DIGEST_FD_BUF (256 * 1024)
+
 int digest_fd(int fd, char out[DIGEST_STR_LEN], uint64_t *size, struct strata_error **err)
 {
 	struct digester *d = digester_new();
-	static __thread char buf[256 * 1024];
+	/* on the heap: a static thread-local buffer is set up (zeroed) in every new thread */
+	cleanup_free char *buf = xmalloc(DIGEST_FD_BUF);
 	uint64_t total = 0;
 
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, DIGEST_FD_BUF);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -451,66 +451,104 @@ static ssize_t read_file(const char *path, char *buf, size_t len, int *e)
 	return n;
 }
 
-/* The server on a real mount: the same text as the render; after it stops, reads fail at once. */
+/* Serves file @f of @src on a FUSE connection of its own, mounted on @file; the device goes in *fd. */
+static struct procview_server *serve_one(struct procview_source *src, enum procview_file f,
+					 const char *file, int *fd)
+{
+	struct procview_server *srv = NULL;
+	struct strata_error *err = NULL;
+	cleanup_free char *data = NULL;
+	int fds[PROCVIEW_N_FILES];
+
+	for (int i = 0; i < PROCVIEW_N_FILES; i++)
+		fds[i] = -1;
+	fds[f] = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fds[f], 0);
+	*fd = fds[f];
+	data = procview_mount_data(fds[f], f);
+	ck_assert_int_eq(mount("strata", file, PROCVIEW_FSTYPE, MS_RDONLY | MS_NOSUID | MS_NODEV,
+			       data),
+			 0);
+	ck_assert_ok(procview_server_start(src, fds, &srv, &err), err);
+	ck_assert_int_eq(fds[f], -1);
+	procview_server_mounted(srv, 1u << f);
+	return srv;
+}
+
+/*
+ * The server on a real mount (a file whose root is the file): the same text
+ * as the render; after it stops, reads fail at once.
+ */
 START_TEST(test_server_mount)
 {
 	struct procview_source *src = make_v1("150000\n", "0-3\n");
 	struct procview_server *srv = NULL;
-	struct strata_error *err = NULL;
-	cleanup_free char *mnt = path_join(scratch, "mnt");
-	cleanup_free char *file = path_join(mnt, "cpuinfo");
+	cleanup_free char *file = path_join(scratch, "cpuinfo");
 	cleanup_free char *want = render(src, PROCVIEW_CPUINFO);
-	cleanup_free char *data = NULL;
 	char buf[65536];
-	int fuse_fd, fds, e = 0;
+	int fd, fds, e = 0;
+	struct stat st;
 
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	unit_write_file(file, "host\n", 0644);
 	fds = count_fds();
-	fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	ck_assert_int_ge(fuse_fd, 0);
-	data = procview_mount_data(fuse_fd);
-	ck_assert_int_eq(
-	    mount("strata", mnt, PROCVIEW_FSTYPE, MS_RDONLY | MS_NOSUID | MS_NODEV, data), 0);
-	ck_assert_ok(procview_server_start(src, fuse_fd, &srv, &err), err);
+	srv = serve_one(src, PROCVIEW_CPUINFO, file, &fd);
 	ck_assert(procview_server_alive(srv));
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_gt(read_file(file, buf, sizeof(buf), &e), 0);
 		ck_assert_str_eq(buf, want);
 	}
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_mode & 0777, 0444);
 	/* read-only */
 	ck_assert_int_lt(open(file, O_WRONLY | O_CLOEXEC), 0);
 	procview_server_free(srv);
 	ck_assert_int_eq(count_fds(), fds);
 	ck_assert_int_lt(read_file(file, buf, sizeof(buf), &e), 0);
 	ck_assert_int_eq(e, ENOTCONN);
-	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	ck_assert_int_eq(umount2(file, MNT_DETACH), 0);
+	ck_assert_int_gt(read_file(file, buf, sizeof(buf), &e), 0);
+	ck_assert_str_eq(buf, "host\n");
 }
 END_TEST
 
 /* The thread ends by itself once the last mount is gone. */
 START_TEST(test_server_ends_with_mount)
 {
-	struct procview_server *srv = NULL;
-	struct strata_error *err = NULL;
-	cleanup_free char *mnt = path_join(scratch, "mnt");
-	cleanup_free char *data = NULL;
-	int fuse_fd;
+	cleanup_free char *file = path_join(scratch, "meminfo");
+	struct procview_server *srv;
+	int fd;
 
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
-	ck_assert_int_eq(mkdir(mnt, 0755), 0);
-	fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	ck_assert_int_ge(fuse_fd, 0);
-	data = procview_mount_data(fuse_fd);
-	ck_assert_int_eq(mount("strata", mnt, PROCVIEW_FSTYPE, MS_RDONLY, data), 0);
-	ck_assert_ok(procview_server_start(source(), fuse_fd, &srv, &err), err);
-	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	unit_write_file(file, "host\n", 0644);
+	srv = serve_one(source(), PROCVIEW_MEMINFO, file, &fd);
+	ck_assert_int_eq(umount2(file, MNT_DETACH), 0);
 	for (int i = 0; i < 200 && procview_server_alive(srv); i++)
 		usleep(10000);
 	ck_assert(!procview_server_alive(srv));
 	procview_server_free(srv);
+}
+END_TEST
+
+/* A server told that none of its devices is mounted ends at once, closing them. */
+START_TEST(test_server_none_mounted)
+{
+	struct procview_server *srv = NULL;
+	struct strata_error *err = NULL;
+	int fds[PROCVIEW_N_FILES], before = count_fds();
+
+	ck_assert_ok(procview_devices_open(fds, &err), err);
+	ck_assert_int_eq(count_fds(), before + PROCVIEW_N_FILES);
+	ck_assert_ok(procview_server_start(source(), fds, &srv, &err), err);
+	procview_server_mounted(srv, 0);
+	for (int i = 0; i < 200 && procview_server_alive(srv); i++)
+		usleep(10000);
+	ck_assert(!procview_server_alive(srv));
+	procview_server_free(srv);
+	ck_assert_int_eq(count_fds(), before);
 }
 END_TEST
 
@@ -544,6 +582,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_server_mount);
 	tcase_add_test(tc, test_server_ends_with_mount);
+	tcase_add_test(tc, test_server_none_mounted);
 	unit_need_root(s, tc, "mounting a FUSE filesystem needs root");
 	return s;
 }
