@@ -107,8 +107,10 @@ $(BUILD)/tests/test-%: $(BUILD)/tests/unit/test-%.o $(UNIT_HELPER) $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(UNIT_HELPER) $(LIB) $(PKG_LIBS) $(TEST_LIBS) -lm
 
 # The cmd suite links the commands (all of cmd/ but main.o) to test their option parsing.
+# The template suite links them too: the template engine lives in cmd/.
 CMD_TEST_OBJS := $(filter-out $(BUILD)/cmd/main.o,$(CMD_OBJS))
-$(BUILD)/tests/test-cmd: $(BUILD)/tests/unit/test-cmd.o $(UNIT_HELPER) $(CMD_TEST_OBJS) $(LIB)
+$(BUILD)/tests/test-cmd $(BUILD)/tests/test-template: $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o \
+		$(UNIT_HELPER) $(CMD_TEST_OBJS) $(LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $< $(UNIT_HELPER) $(CMD_TEST_OBJS) $(LIB) $(PKG_LIBS) \
 		$(TEST_LIBS) -lm

@@ -83,6 +83,89 @@ void cmd_table_add(struct cmd_table *t, const char *const *cells);
 /* Prints (with the header unless @no_header) and frees the table. */
 void cmd_table_print(struct cmd_table *t, bool no_header);
 
+/* ---- format.c: --format table, json, or a Go template ---- */
+
+struct cmd_template;
+
+/* What --format asked for: the default table, JSON, or a template (owned; cmd_format_release). */
+struct cmd_format {
+	bool json;
+	bool noheading; /* set by the command: no header row even for "table" */
+	struct cmd_template *tmpl;
+};
+
+/* --format table|json|TEMPLATE into a struct cmd_format *. */
+#define OPT_TEMPLATE(s, v, h) OPT_CALLBACK((s), "format", (v), "FORMAT", (h), cmd_option_template)
+
+/* Callback of OPT_TEMPLATE: a bad template is a one-line usage error. */
+int cmd_option_template(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg);
+
+/* Frees the template of @f. */
+void cmd_format_release(struct cmd_format *f);
+
+/* True when the template of @f refers to the field @name (or to a whole row: "."). */
+bool cmd_format_uses(const struct cmd_format *f, const char *name);
+
+/* Rows printed through a template: a header first for "table", columns aligned. */
+struct cmd_rows;
+
+/*
+ * Starts the output of @f (which has a template): @fields names every field
+ * of a row (a NULL-terminated list), @headers the headers that are not
+ * derived from the name ("ID", "IMAGE ID", ..., NULL). A field the
+ * template names that is not in @fields is reported (NULL returned).
+ */
+struct cmd_rows *cmd_rows_new(struct cmd_ctx *ctx, const struct cmd_format *f,
+			      const char *const *fields, const char *const *headers);
+
+/* Adds @row (an object with the fields; borrowed); -1 once reported. */
+int cmd_rows_add(struct cmd_rows *r, const json_t *row);
+
+/* Prints what was added and frees @r. */
+void cmd_rows_print(struct cmd_rows *r);
+
+/* Discards what was added and frees @r; NULL is fine. */
+void cmd_rows_free(struct cmd_rows *r);
+
+/* "2026-12-07 06:19:30.5 +0000 UTC": a time as Go prints it (podman's CreatedAt). Caller frees. */
+char *cmd_go_time(int64_t sec, long nsec);
+
+/* "2.14 MB": a size as podman prints it (three significant digits, a space). Caller frees. */
+char *cmd_size_text(uint64_t n);
+
+/* ---- filter.c: --filter KEY=VALUE, podman's way ---- */
+
+/* The filters given, grouped by key: values of one key match any, keys all. */
+struct cmd_filters {
+	size_t n;
+	struct cmd_filter {
+		char *key;
+		char **values;
+	} *v;
+};
+
+/*
+ * Groups @specs (KEY=VALUE or KEY, as given to --filter) by key; a key not
+ * in @keys (NULL-terminated) or a malformed spec is a one-line usage error.
+ */
+int cmd_filters_parse(struct cmd_ctx *ctx, char *const *specs, const char *const *keys,
+		      struct cmd_filters *out);
+
+/* Frees the contents of @f. */
+void cmd_filters_release(struct cmd_filters *f);
+
+/* The values given for @key, or NULL. */
+char *const *cmd_filters_get(const struct cmd_filters *f, const char *key);
+
+/*
+ * A time of an "until" filter: seconds since 1970, an RFC 3339 time, a
+ * date (2006-01-02), or a duration before now (10m, 24h, 1h30m). 0 or -1.
+ */
+int cmd_time_parse(const char *s, int64_t *out);
+
+/* label=KEY or label=KEY=VALUE against an object of labels (NULL: none). */
+bool cmd_label_matches(const json_t *labels, const char *spec);
+
 /* ---- progress.c: pull and push progress on stderr ---- */
 
 struct cmd_progress;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,85 +47,374 @@ static int64_t created_sec(const char *created)
 	return 0;
 }
 
+/* The fields of a row of `images --format`, podman's names, and the headers not derived from them. */
+static const char *const image_fields[] = {
+	"ID",	       "Id",	      "ParentId",  "Repository", "Tag",	      "Digest",
+	"RepoTags",    "RepoDigests", "Names",	   "History",	 "Created",   "CreatedSince",
+	"CreatedAt",   "CreatedTime", "Size",	   "SharedSize", "VirtualSize", "ReadOnly",
+	"IsReadOnly",  "Dangling",    "Labels",	   "Containers", NULL,
+};
+static const char *const image_headers[] = {
+	"ID", "IMAGE ID", "Created", "CREATED", "CreatedSince", "CREATED", "ReadOnly", "R/O",
+	"IsReadOnly", "R/O", NULL,
+};
+
+static const char *const image_filter_keys[] = { "dangling", "reference", "label", "before",
+						 "since", "until", "id", NULL };
+
+/* What the rows and filters of one `images` need beyond the listing, read once. */
+struct images_ctx {
+	struct store *s;
+	struct cmd_filters filters;
+	bool want_labels, want_containers;
+	struct strmap users; /* image ID -> containers using it (as a count) */
+	int64_t before, since;
+	bool has_before, has_since;
+};
+
+/* The labels of image @id (a new reference; an empty object when unreadable). */
+static json_t *image_labels(struct store *s, const char *id)
+{
+	struct store_image *img = NULL;
+	json_t *l = NULL;
+
+	if (store_image_load(s, id, &img, NULL) == 0) {
+		l = json_object_get(json_object_get(img->config, "config"), "Labels");
+		l = json_is_object(l) ? json_incref(l) : NULL;
+		store_image_free(img);
+	}
+	return l ? l : json_object();
+}
+
+/* reference=PATTERN against the name @ref: the whole name, the repository, or a tail of it. */
+static bool reference_matches(const char *pattern, const char *ref)
+{
+	cleanup_free char *repo = NULL;
+	cleanup_free char *tag = NULL;
+	bool with_tag = strchr(pattern, ':') && !strchr(strchr(pattern, ':'), '/');
+	const char *p;
+
+	split_ref(ref, &repo, &tag);
+	for (p = repo; p; p = strchr(p, '/'), p = p ? p + 1 : NULL) {
+		cleanup_free char *full = xasprintf("%s:%s", p, tag);
+
+		if (fnmatch(pattern, with_tag ? full : p, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool image_filter_one(struct images_ctx *c, const struct store_image_info *img,
+			     const json_t *labels, const char *key, const char *val)
+{
+	int64_t created = created_sec(img->created), t;
+
+	if (!strcmp(key, "dangling"))
+		return (strv_len(img->tags) == 0) == (strcmp(val, "true") == 0);
+	if (!strcmp(key, "reference")) {
+		if (str_has_prefix(val, "sha256:"))
+			return strv_contains(img->digests, val) || str_has_prefix(img->id, val);
+		for (size_t k = 0; img->tags && img->tags[k]; k++)
+			if (reference_matches(val, img->tags[k]))
+				return true;
+		return false;
+	}
+	if (!strcmp(key, "label"))
+		return cmd_label_matches(labels, val);
+	if (!strcmp(key, "id"))
+		return str_has_prefix(digest_hex(img->id), str_has_prefix(val, "sha256:") ? val + 7 : val);
+	if (!strcmp(key, "until"))
+		return cmd_time_parse(val, &t) == 0 && created < t;
+	if (!strcmp(key, "before"))
+		return created < c->before;
+	if (!strcmp(key, "since"))
+		return created > c->since;
+	return false;
+}
+
+/* Every key's group has a value that matches. */
+static bool image_filter(struct images_ctx *c, const struct store_image_info *img,
+			 const json_t *labels)
+{
+	for (size_t i = 0; i < c->filters.n; i++) {
+		bool any = false;
+
+		for (size_t k = 0; !any && c->filters.v[i].values[k]; k++)
+			any = image_filter_one(c, img, labels, c->filters.v[i].key,
+					       c->filters.v[i].values[k]);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+/* The created time of the image @spec names (before=, since=). */
+static int image_created(struct cmd_ctx *ctx, struct store *s, const char *spec, int64_t *out)
+{
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+
+	if (store_image_load(s, spec, &img, &err) < 0)
+		return cmd_fail(ctx, err);
+	*out = created_sec(jv_str(img->config, "created"));
+	store_image_free(img);
+	return 0;
+}
+
+/* The row of name @k of @img for a template (podman's imageReporter). */
+static json_t *image_row(struct images_ctx *c, const struct store_image_info *img, size_t k,
+			 bool no_trunc, json_t *labels)
+{
+	json_t *o = json_object();
+	json_t *rd = json_array();
+	size_t ntags = strv_len(img->tags);
+	cleanup_free char *repo = NULL;
+	cleanup_free char *tag = NULL;
+	cleanup_free char *ago = NULL;
+	cleanup_free char *at = NULL;
+	cleanup_free char *size = cmd_size_text(img->size);
+	struct sbuf hist = SBUF_INIT;
+	int64_t sec = 0;
+	long nsec = 0;
+
+	if (ntags) {
+		split_ref(img->tags[k], &repo, &tag);
+	} else {
+		repo = xstrdup("<none>");
+		tag = xstrdup("<none>");
+	}
+	if (img->created)
+		time_parse_rfc3339(img->created, &sec, &nsec);
+	ago = time_ago(sec);
+	at = cmd_go_time(sec, nsec);
+	for (size_t i = 0; i < ntags; i++) {
+		cleanup_free char *r = NULL;
+		cleanup_free char *t = NULL;
+
+		split_ref(img->tags[i], &r, &t);
+		json_array_append_new(rd, json_sprintf("%s@%s", r, img->tag_digests[i]));
+		sbuf_addf(&hist, "%s%s", i ? ", " : "", img->tags[i]);
+	}
+	if (no_trunc)
+		jv_set_str(o, "ID", img->id);
+	else
+		json_object_set_new(o, "ID", json_stringn(digest_hex(img->id), 12));
+	jv_set_str(o, "Id", digest_hex(img->id));
+	jv_set_str(o, "ParentId", "");
+	jv_set_str(o, "Repository", repo);
+	jv_set_str(o, "Tag", tag);
+	jv_set_str(o, "Digest", ntags ? img->tag_digests[k] : img->manifest_digest);
+	json_object_set_new(o, "RepoTags", jv_strv(img->tags));
+	json_object_set_new(o, "RepoDigests", rd);
+	json_object_set_new(o, "Names", jv_strv(img->tags));
+	jv_set_str(o, "History", hist.buf ? hist.buf : "");
+	jv_set_str(o, "Created", ago);
+	jv_set_str(o, "CreatedSince", ago);
+	jv_set_str(o, "CreatedAt", at);
+	jv_set_str(o, "CreatedTime", at);
+	jv_set_str(o, "Size", size);
+	json_object_set_new(o, "SharedSize", json_integer(0));
+	json_object_set_new(o, "VirtualSize", json_integer((json_int_t)img->size));
+	json_object_set_new(o, "ReadOnly", json_false());
+	json_object_set_new(o, "IsReadOnly", json_false());
+	json_object_set_new(o, "Dangling", json_boolean(ntags == 0));
+	json_object_set(o, "Labels", labels ? labels : json_null());
+	json_object_set_new(o, "Containers",
+			    json_integer((json_int_t)(uintptr_t)strmap_get(&c->users, img->id)));
+	sbuf_release(&hist);
+	return o;
+}
+
+/* Image ID -> how many containers use it. */
+static void count_users(struct store *s, struct strmap *users)
+{
+	cleanup_strv char **ids = NULL;
+
+	if (store_container_list(s, &ids, NULL) < 0)
+		return;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		const char *img = rec ? jv_str(rec, "Image") : NULL;
+
+		if (img)
+			strmap_put(users, img, (void *)((uintptr_t)strmap_get(users, img) + 1), NULL);
+	}
+}
+
+static int images_setup(struct cmd_ctx *ctx, struct images_ctx *c, const struct cmd_format *fmt,
+			char ***filters, int argc, char **argv)
+{
+	char *const *v;
+
+	/* `images REF` is `--filter reference=REF` */
+	if (argc) {
+		cleanup_free char *f = xasprintf("reference=%s", argv[0]);
+
+		strv_append(filters, f);
+	}
+	if (cmd_filters_parse(ctx, *filters, image_filter_keys, &c->filters))
+		return EXIT_STRATA;
+	for (v = cmd_filters_get(&c->filters, "dangling"); v && *v; v++)
+		if (strcmp(*v, "true") && strcmp(*v, "false"))
+			return cmd_usage_error(ctx, "invalid filter 'dangling=%s' (true or false)", *v);
+	for (v = cmd_filters_get(&c->filters, "until"); v && *v; v++) {
+		int64_t t;
+
+		if (cmd_time_parse(*v, &t) < 0)
+			return cmd_usage_error(ctx, "invalid filter 'until=%s' (a time or a duration)",
+					       *v);
+	}
+	/* before= and since= name images: the newest time given wins for before, as podman */
+	for (v = cmd_filters_get(&c->filters, "before"); v && *v; v++) {
+		int64_t t;
+
+		if (image_created(ctx, c->s, *v, &t))
+			return EXIT_STRATA;
+		if (!c->has_before || t > c->before)
+			c->before = t;
+		c->has_before = true;
+	}
+	for (v = cmd_filters_get(&c->filters, "since"); v && *v; v++) {
+		int64_t t;
+
+		if (image_created(ctx, c->s, *v, &t))
+			return EXIT_STRATA;
+		if (!c->has_since || t < c->since)
+			c->since = t;
+		c->has_since = true;
+	}
+	c->want_labels = cmd_filters_get(&c->filters, "label") || cmd_format_uses(fmt, "Labels");
+	c->want_containers = cmd_format_uses(fmt, "Containers");
+	if (c->want_containers)
+		count_users(c->s, &c->users);
+	return 0;
+}
+
 static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	struct store_image_info *imgs = NULL;
-	bool quiet = false, json = false, no_trunc = false, digests = false;
+	struct images_ctx c = { 0 };
+	struct cmd_format fmt = { 0 };
+	cleanup_strv char **filters = NULL;
+	bool quiet = false, no_trunc = false, digests = false, all = false, noheading = false;
+	struct cmd_table *t = NULL;
+	struct cmd_rows *rows = NULL;
+	cleanup_json json_t *arr = NULL;
 	size_t n = 0;
-	struct store *s;
+	int ret = 0;
 	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "all", &all, "all images (strata keeps no intermediate ones)"),
 		OPT_BOOL('q', "quiet", &quiet, "only image IDs"),
 		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs"),
 		OPT_BOOL(0, "digests", &digests, "a DIGEST column: the manifest each name points at"),
-		OPT_FORMAT('f', &json, "table (default) or json"),
+		OPT_BOOL('n', "noheading", &noheading, "no header row"),
+		OPT_LIST(0, "filter", &filters, "KEY=VALUE",
+			 "dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE,\n"
+			 "since=IMAGE, until=TIME, id=ID (one key's values: any; keys: all)"),
+		OPT_TEMPLATE('f', &fmt, "table (default), json, or a Go template:\n"
+					"'table {{.Repository}}\\t{{.Tag}}\\t{{.Size}}'"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 1, "")))
-		return ctx->status;
-	if (store_image_list(s, &imgs, &n, &err) < 0)
-		return cmd_fail(ctx, err);
+	if (!(c.s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 1, "")))
+		goto out_status;
+	fmt.noheading = noheading;
+	if ((ret = images_setup(ctx, &c, &fmt, &filters, argc, argv)))
+		goto out;
+	if (store_image_list(c.s, &imgs, &n, &err) < 0) {
+		ret = cmd_fail(ctx, err);
+		goto out;
+	}
+	if (fmt.tmpl && !quiet && !(rows = cmd_rows_new(ctx, &fmt, image_fields, image_headers))) {
+		ret = EXIT_STRATA;
+		goto out;
+	}
+	if (fmt.json)
+		arr = json_array();
+	else if (!quiet && !rows)
+		t = cmd_table_new(digests ? (const char *const[]){ "REPOSITORY", "TAG", "DIGEST",
+								   "IMAGE ID", "CREATED", "SIZE",
+								   NULL }
+					  : (const char *const[]){ "REPOSITORY", "TAG", "IMAGE ID",
+								   "CREATED", "SIZE", NULL });
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct store_image_info *img = &imgs[i];
+		cleanup_json json_t *labels = c.want_labels ? image_labels(c.s, img->id) : NULL;
+		size_t ntags = strv_len(img->tags);
 
-	if (json) {
-		cleanup_json json_t *arr = json_array();
-
-		for (size_t i = 0; i < n; i++) {
+		if (c.filters.n && !image_filter(&c, img, labels))
+			continue;
+		if (arr) {
 			json_t *o = json_object();
 
-			jv_set_str(o, "Id", digest_hex(imgs[i].id));
-			jv_set_str(o, "Digest", imgs[i].manifest_digest);
-			json_object_set_new(o, "Digests", jv_strv(imgs[i].digests));
-			json_object_set_new(o, "RepoTags", jv_strv(imgs[i].tags));
-			json_object_set_new(o, "Created", json_integer(created_sec(imgs[i].created)));
-			jv_set_str(o, "CreatedAt", imgs[i].created);
-			json_object_set_new(o, "Size", json_integer((json_int_t)imgs[i].size));
+			jv_set_str(o, "Id", digest_hex(img->id));
+			jv_set_str(o, "Digest", img->manifest_digest);
+			json_object_set_new(o, "Digests", jv_strv(img->digests));
+			json_object_set_new(o, "RepoTags", jv_strv(img->tags));
+			json_object_set_new(o, "Created", json_integer(created_sec(img->created)));
+			jv_set_str(o, "CreatedAt", img->created);
+			json_object_set_new(o, "Size", json_integer((json_int_t)img->size));
+			if (labels)
+				json_object_set(o, "Labels", labels);
 			json_array_append_new(arr, o);
+			continue;
 		}
-		cmd_print_json(arr);
-	} else if (quiet) {
-		/* One line per image ID, as podman's -q. */
-		for (size_t i = 0; i < n; i++)
+		if (quiet) {
+			/* One line per image ID, as podman's -q. */
 			printf("%.*s\n", no_trunc ? DIGEST_STR_LEN : 12,
-			       no_trunc ? imgs[i].id : digest_hex(imgs[i].id));
-	} else {
-		static const char *const hdr[] = { "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
-						   "SIZE", NULL };
-		static const char *const hdr_digests[] = { "REPOSITORY", "TAG",     "DIGEST",
-							   "IMAGE ID",   "CREATED", "SIZE",
-							   NULL };
-		struct cmd_table *t = cmd_table_new(digests ? hdr_digests : hdr);
-
-		for (size_t i = 0; i < n; i++) {
-			const struct store_image_info *img = &imgs[i];
-			cleanup_free char *id = no_trunc ? xstrdup(img->id) : short_id(img->id);
-			cleanup_free char *ago = time_ago(created_sec(img->created));
-			cleanup_free char *size = size_human(img->size);
-			size_t ntags = strv_len(img->tags);
-
-			/* A row per name; an image without one is a <none> row, as podman lists them. */
-			for (size_t k = 0; k < (ntags ? ntags : 1); k++) {
-				cleanup_free char *repo = NULL;
-				cleanup_free char *tag = NULL;
-				const char *dg = ntags ? img->tag_digests[k] : img->digests[0];
-
-				if (ntags) {
-					split_ref(img->tags[k], &repo, &tag);
-				} else {
-					repo = xstrdup("<none>");
-					tag = xstrdup("<none>");
-				}
-				if (digests)
-					cmd_table_add(t, (const char *const[]){ repo, tag, dg, id, ago,
-										size });
-				else
-					cmd_table_add(t, (const char *const[]){ repo, tag, id, ago, size });
-			}
+			       no_trunc ? img->id : digest_hex(img->id));
+			continue;
 		}
-		cmd_table_print(t, false);
+		/* A row per name; an image without one is a <none> row, as podman lists them. */
+		for (size_t k = 0; k < (ntags ? ntags : 1) && !ret; k++) {
+			cleanup_free char *id = NULL;
+			cleanup_free char *ago = NULL;
+			cleanup_free char *size = NULL;
+			cleanup_free char *repo = NULL;
+			cleanup_free char *tag = NULL;
+			const char *dg = ntags ? img->tag_digests[k] : img->digests[0];
+
+			if (rows) {
+				cleanup_json json_t *row = image_row(&c, img, k, no_trunc, labels);
+
+				if (cmd_rows_add(rows, row) < 0)
+					ret = EXIT_STRATA;
+				continue;
+			}
+			id = no_trunc ? xstrdup(img->id) : short_id(img->id);
+			ago = time_ago(created_sec(img->created));
+			size = size_human(img->size);
+			if (ntags) {
+				split_ref(img->tags[k], &repo, &tag);
+			} else {
+				repo = xstrdup("<none>");
+				tag = xstrdup("<none>");
+			}
+			if (digests)
+				cmd_table_add(t, (const char *const[]){ repo, tag, dg, id, ago, size });
+			else
+				cmd_table_add(t, (const char *const[]){ repo, tag, id, ago, size });
+		}
 	}
+	if (ret) {
+		cmd_rows_free(rows);
+		rows = NULL;
+	}
+	if (arr)
+		cmd_print_json(arr);
+	if (t)
+		cmd_table_print(t, noheading);
+	cmd_rows_print(rows);
+out:
 	store_image_infos_free(imgs, n);
-	return 0;
+	cmd_filters_release(&c.filters);
+	strmap_release(&c.users, NULL);
+	cmd_format_release(&fmt);
+	return ret;
+out_status:
+	cmd_format_release(&fmt);
+	return ctx->status;
 }
 
 /* ---- tag ---- */
