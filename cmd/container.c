@@ -2,6 +2,8 @@
  * Container commands: create, mount, umount, diff, rm, ps, commit.
  */
 #include <errno.h>
+#include <fnmatch.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +331,229 @@ static char *status_text(const json_t *rec)
 	return xstrdup(st);
 }
 
+/* The fields of a row of `ps --format`, podman's names, and the headers not derived from them. */
+static const char *const ps_fields[] = {
+	"ID",	     "Id",	   "Image",	 "ImageID",    "Command",  "CreatedAt", "Created",
+	"CreatedHuman", "RunningFor", "Status",	 "State",      "Names",	   "Ports",	"Labels",
+	"Mounts",    "Networks",   "Pod",	 "PodName",    "ExitCode", "Exited",	"ExitedAt",
+	"StartedAt", "Pid",	   "AutoRemove", "IsInfra",    "Namespaces", "Backend", NULL,
+};
+static const char *const ps_headers[] = {
+	"ID", "CONTAINER ID", "Pod", "POD ID", "CreatedHuman", "CREATED", NULL,
+};
+
+static const char *const ps_filter_keys[] = { "status", "ancestor", "name", "id", "label",
+					      "exited", "before", "since", "until", NULL };
+
+static int64_t rec_time(const json_t *o, const char *key, long *nsec)
+{
+	int64_t sec = 0;
+	const char *v = jv_str(o, key);
+
+	if (nsec)
+		*nsec = 0;
+	if (v)
+		time_parse_rfc3339(v, &sec, nsec);
+	return sec;
+}
+
+/* The row of container @rec for a template (podman's psReporter). */
+static json_t *ps_row(const json_t *rec, bool no_trunc)
+{
+	json_t *o = json_object();
+	json_t *state = json_object_get(rec, "State");
+	json_t *rc = json_object_get(rec, "RunConfig");
+	json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
+	json_t *mounts = json_array(), *m;
+	const char *id = jv_str(rec, "Id");
+	const char *st = state_status(rec);
+	cleanup_free char *cmd = command_of(rec);
+	cleanup_free char *status = status_text(rec);
+	cleanup_free char *at = NULL;
+	cleanup_free char *ago = NULL;
+	int64_t sec;
+	long nsec;
+	size_t i;
+
+	sec = rec_time(rec, "Created", &nsec);
+	at = cmd_go_time(sec, nsec);
+	ago = time_ago(sec);
+	json_array_foreach(json_object_get(rc, "Mounts"), i, m)
+		if (jv_str(m, "Destination"))
+			json_array_append_new(mounts, json_string(jv_str(m, "Destination")));
+	if (no_trunc)
+		jv_set_str(o, "ID", id);
+	else
+		json_object_set_new(o, "ID", json_stringn(id, 12));
+	jv_set_str(o, "Id", id);
+	jv_set_str(o, "Image", jv_str(rec, "ImageName"));
+	{
+		const char *img = digest_hex(jv_str(rec, "Image") ? jv_str(rec, "Image") : "");
+
+		json_object_set_new(o, "ImageID", json_stringn(img, no_trunc ? strlen(img)
+									 : strnlen(img, 12)));
+	}
+	jv_set_str(o, "Command", cmd);
+	jv_set_str(o, "CreatedAt", at);
+	jv_set_str(o, "Created", at);
+	jv_set_str(o, "CreatedHuman", ago);
+	jv_set_str(o, "RunningFor", ago);
+	jv_set_str(o, "Status", status);
+	jv_set_str(o, "State", status);
+	jv_set_str(o, "Names", jv_str(rec, "Name") ? jv_str(rec, "Name") : "");
+	jv_set_str(o, "Ports", "");
+	json_object_set_new(o, "Labels", json_is_object(labels) ? json_incref(labels) : json_object());
+	json_object_set_new(o, "Mounts", mounts);
+	json_object_set_new(o, "Networks", json_array());
+	jv_set_str(o, "Pod", "");
+	jv_set_str(o, "PodName", "");
+	json_object_set_new(o, "ExitCode", json_integer(jv_int(state, "ExitCode", 0)));
+	json_object_set_new(o, "Exited", json_boolean(!strcmp(st, "exited")));
+	json_object_set_new(o, "ExitedAt", json_integer(rec_time(state, "FinishedAt", NULL)));
+	json_object_set_new(o, "StartedAt", json_integer(rec_time(state, "StartedAt", NULL)));
+	json_object_set_new(o, "Pid", json_integer(strcmp(st, "running") ? 0
+									 : jv_int(state, "Pid", 0)));
+	json_object_set_new(o, "AutoRemove", json_boolean(json_is_true(json_object_get(rc, "AutoRemove"))));
+	json_object_set_new(o, "IsInfra", json_false());
+	json_object_set_new(o, "Namespaces", json_object());
+	jv_set_str(o, "Backend", jv_str(rec, "Backend"));
+	return o;
+}
+
+/* The container @spec names: its created time (before=, since=). */
+static int container_created(struct cmd_ctx *ctx, struct store *s, const char *spec, int64_t *out)
+{
+	struct strata_error *err = NULL;
+	char id[STORE_ID_LEN + 1];
+	cleanup_json json_t *rec = NULL;
+
+	if (store_container_find(s, spec, id, &err) < 0 || !(rec = store_container_load(s, id, &err)))
+		return cmd_fail(ctx, err);
+	*out = rec_time(rec, "Created", NULL);
+	return 0;
+}
+
+struct ps_filter_ctx {
+	struct cmd_filters f;
+	int64_t before, since;
+};
+
+static bool ps_filter_one(struct store *s, const struct ps_filter_ctx *c, const json_t *rec,
+			  const char *key, const char *val)
+{
+	const char *id = jv_str(rec, "Id"), *name = jv_str(rec, "Name");
+	const char *image = jv_str(rec, "ImageName"), *image_id = jv_str(rec, "Image");
+	const char *st = state_status(rec);
+	int64_t created = rec_time(rec, "Created", NULL), t;
+
+	if (!strcmp(key, "status"))
+		return !strcmp(st, val) || (!strcmp(val, "stopped") && !strcmp(st, "exited"));
+	if (!strcmp(key, "id"))
+		return str_has_prefix(id, val);
+	if (!strcmp(key, "name")) {
+		regex_t re;
+		bool m;
+
+		/* podman: a regular expression on the name */
+		if (!name || regcomp(&re, val, REG_EXTENDED | REG_NOSUB))
+			return name && strstr(name, val);
+		m = regexec(&re, name, 0, NULL, 0) == 0;
+		regfree(&re);
+		return m;
+	}
+	if (!strcmp(key, "label"))
+		return cmd_label_matches(json_object_get(json_object_get(rec, "Config"), "Labels"), val);
+	if (!strcmp(key, "exited"))
+		return !strcmp(st, "exited") &&
+		       jv_int(json_object_get(rec, "State"), "ExitCode", 137) == atoll(val);
+	if (!strcmp(key, "ancestor")) {
+		struct store_image *img = NULL;
+		bool m;
+
+		if (image && (fnmatch(val, image, 0) == 0 || !strcmp(image, val)))
+			return true;
+		if (image_id && str_has_prefix(digest_hex(image_id), val))
+			return true;
+		/* a name as the user writes it (busybox for busybox:latest), or another name of it */
+		if (store_image_load(s, val, &img, NULL) < 0)
+			return false;
+		m = image_id && !strcmp(img->id, image_id);
+		store_image_free(img);
+		return m;
+	}
+	if (!strcmp(key, "before"))
+		return created < c->before;
+	if (!strcmp(key, "since"))
+		return created > c->since;
+	if (!strcmp(key, "until"))
+		return cmd_time_parse(val, &t) == 0 && created < t;
+	return false;
+}
+
+static bool ps_filter(struct store *s, const struct ps_filter_ctx *c, const json_t *rec)
+{
+	for (size_t i = 0; i < c->f.n; i++) {
+		bool any = false;
+
+		for (size_t k = 0; !any && c->f.v[i].values[k]; k++)
+			any = ps_filter_one(s, c, rec, c->f.v[i].key, c->f.v[i].values[k]);
+		if (!any)
+			return false;
+	}
+	return true;
+}
+
+static int ps_filter_setup(struct cmd_ctx *ctx, struct store *s, char **specs,
+			   struct ps_filter_ctx *c)
+{
+	static const char *const states[] = { "created", "running", "exited", "stopped", "paused",
+					      NULL };
+	char *const *v;
+
+	if (cmd_filters_parse(ctx, specs, ps_filter_keys, &c->f))
+		return EXIT_STRATA;
+	for (v = cmd_filters_get(&c->f, "status"); v && *v; v++) {
+		size_t k;
+
+		for (k = 0; states[k] && strcmp(states[k], *v); k++)
+			;
+		if (!states[k])
+			return cmd_usage_error(ctx, "invalid filter 'status=%s' (want created, running, "
+						    "exited, stopped or paused)", *v);
+	}
+	for (v = cmd_filters_get(&c->f, "exited"); v && *v; v++) {
+		char *end = NULL;
+
+		strtol(*v, &end, 10);
+		if (!**v || *end)
+			return cmd_usage_error(ctx, "invalid filter 'exited=%s' (an exit code)", *v);
+	}
+	for (v = cmd_filters_get(&c->f, "until"); v && *v; v++) {
+		int64_t t;
+
+		if (cmd_time_parse(*v, &t) < 0)
+			return cmd_usage_error(ctx, "invalid filter 'until=%s' (a time or a duration)",
+					       *v);
+	}
+	c->before = INT64_MAX;
+	c->since = INT64_MIN;
+	for (v = cmd_filters_get(&c->f, "before"); v && *v; v++) {
+		int64_t t;
+
+		if (container_created(ctx, s, *v, &t))
+			return EXIT_STRATA;
+		c->before = c->before == INT64_MAX || t > c->before ? t : c->before;
+	}
+	for (v = cmd_filters_get(&c->f, "since"); v && *v; v++) {
+		int64_t t;
+
+		if (container_created(ctx, s, *v, &t))
+			return EXIT_STRATA;
+		c->since = t < c->since || c->since == INT64_MIN ? t : c->since;
+	}
+	return 0;
+}
+
 static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const char *const hdr[] = { "CONTAINER ID", "IMAGE",  "COMMAND", "CREATED",
@@ -336,9 +561,14 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 	struct strata_error *err = NULL;
 	cleanup_json json_t *recs = NULL;
 	cleanup_json json_t *out = json_array();
-	bool all = false, quiet = false, no_trunc = false, json = false;
+	cleanup_strv char **filters = NULL;
+	struct ps_filter_ctx fc = { 0 };
+	struct cmd_format fmt = { 0 };
+	bool all = false, quiet = false, no_trunc = false, noheading = false;
 	struct cmd_table *t = NULL;
+	struct cmd_rows *rows = NULL;
 	struct store *s;
+	int ret = 0;
 	json_t *rec;
 	size_t i;
 	const struct cmd_option opts[] = {
@@ -347,22 +577,42 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 		/* -n: accepted for --no-trunc as it always was, unlisted (podman's -n is --last) */
 		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs and commands"),
 		{ CMD_OPTION_BOOL, 'n', NULL, &no_trunc, NULL, NULL, CMD_OPTION_HIDDEN, NULL, 0, 0 },
-		OPT_FORMAT(0, &json, "table (default) or json"),
+		OPT_BOOL(0, "noheading", &noheading, "no header row"),
+		OPT_LIST('f', "filter", &filters, "KEY=VALUE",
+			 "status=STATE, ancestor=IMAGE, name=REGEX, id=ID, label=KEY[=VALUE],\n"
+			 "exited=CODE, before=CONTAINER, since=CONTAINER, until=TIME\n"
+			 "(one key's values: any; keys: all)"),
+		OPT_TEMPLATE(0, &fmt, "table (default), json, or a Go template:\n"
+				      "'table {{.ID}}\\t{{.Names}}\\t{{.Status}}'"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, ""))) {
+		cmd_format_release(&fmt);
 		return ctx->status;
-	if (overlay_container_list(s, &recs, &err) < 0)
-		return cmd_fail(ctx, err);
-	if (!json && !quiet)
+	}
+	fmt.noheading = noheading;
+	if ((ret = ps_filter_setup(ctx, s, filters, &fc)))
+		goto out;
+	/* a filter looks at every container, as podman's */
+	if (fc.f.n)
+		all = true;
+	if (overlay_container_list(s, &recs, &err) < 0) {
+		ret = cmd_fail(ctx, err);
+		goto out;
+	}
+	if (fmt.tmpl && !quiet && !(rows = cmd_rows_new(ctx, &fmt, ps_fields, ps_headers))) {
+		ret = EXIT_STRATA;
+		goto out;
+	}
+	if (!fmt.json && !quiet && !rows)
 		t = cmd_table_new(hdr);
 	json_array_foreach(recs, i, rec)
 	{
 		const char *id = jv_str(rec, "Id");
 		const char *created = jv_str(rec, "Created");
-		cleanup_free char *cmd = command_of(rec);
-		cleanup_free char *status = status_text(rec);
+		cleanup_free char *cmd = NULL;
+		cleanup_free char *status = NULL;
 		cleanup_free char *shown = NULL;
 		cleanup_free char *ago = NULL;
 		cleanup_free char *sid = NULL;
@@ -372,9 +622,22 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 			continue;
 		if (!all && strcmp(state_status(rec), "running") != 0)
 			continue;
+		if (fc.f.n && !ps_filter(s, &fc, rec))
+			continue;
+		if (rows) {
+			cleanup_json json_t *row = ps_row(rec, no_trunc);
+
+			if (cmd_rows_add(rows, row) < 0) {
+				ret = EXIT_STRATA;
+				break;
+			}
+			continue;
+		}
+		cmd = command_of(rec);
+		status = status_text(rec);
 		if (created)
 			time_parse_rfc3339(created, &sec, NULL);
-		if (json) {
+		if (fmt.json) {
 			json_t *o = json_object();
 			const char *name = jv_str(rec, "Name");
 
@@ -406,11 +669,18 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 		cmd_table_add(t, (const char *const[]){ sid, jv_str(rec, "ImageName"), shown, ago,
 							status, jv_str(rec, "Name") });
 	}
-	if (json)
+	if (ret)
+		cmd_rows_free(rows);
+	else
+		cmd_rows_print(rows);
+	if (fmt.json && !ret)
 		cmd_print_json(out);
 	if (t)
-		cmd_table_print(t, false);
-	return 0;
+		cmd_table_print(t, noheading);
+out:
+	cmd_filters_release(&fc.f);
+	cmd_format_release(&fmt);
+	return ret;
 }
 
 /* ---- commit ---- */

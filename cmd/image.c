@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/template.h"
 #include "launch/launch.h"
 #include "layers/layers.h"
 #include "overlay/overlay.h"
@@ -648,10 +649,22 @@ static json_t *image_inspect_json(const struct store_image *img)
 	json_t *o = json_object();
 	json_t *cfg = json_object_get(img->config, "config");
 	json_t *rootfs = json_object();
+	json_t *rd = json_array();
+	json_t *labels = json_object_get(cfg, "Labels");
 
+	for (size_t i = 0; img->tags && img->tags[i]; i++) {
+		cleanup_free char *repo = NULL;
+		cleanup_free char *tag = NULL;
+
+		split_ref(img->tags[i], &repo, &tag);
+		json_array_append_new(rd, json_sprintf("%s@%s", repo, img->manifest_digest));
+	}
 	jv_set_str(o, "Id", digest_hex(img->id));
 	jv_set_str(o, "Digest", img->manifest_digest);
 	json_object_set_new(o, "RepoTags", jv_strv(img->tags));
+	json_object_set_new(o, "RepoDigests", rd);
+	jv_set_str(o, "Parent", "");
+	jv_set_str(o, "Comment", "");
 	jv_set_str(o, "Created", jv_str(img->config, "created"));
 	jv_set_str(o, "Author", jv_str(img->config, "author"));
 	jv_set_str(o, "Architecture", jv_str(img->config, "architecture"));
@@ -659,6 +672,8 @@ static json_t *image_inspect_json(const struct store_image *img)
 	if (jv_str(img->config, "variant"))
 		jv_set_str(o, "Variant", jv_str(img->config, "variant"));
 	json_object_set(o, "Config", json_is_object(cfg) ? cfg : json_object());
+	json_object_set_new(o, "Labels", json_is_object(labels) ? json_incref(labels) : json_object());
+	jv_set_str(o, "User", jv_str(cfg, "User") ? jv_str(cfg, "User") : "");
 	jv_set_str(rootfs, "Type", "layers");
 	json_object_set_new(rootfs, "Layers", jv_strv(img->diff_ids));
 	json_object_set_new(rootfs, "DiffIDs", jv_strv(img->diff_ids));
@@ -669,66 +684,278 @@ static json_t *image_inspect_json(const struct store_image *img)
 		json_object_set_new(o, "History", json_is_array(h) ? json_incref(h) : json_array());
 	}
 	json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(img)));
+	json_object_set_new(o, "VirtualSize", json_integer((json_int_t)store_image_size(img)));
 	jv_set_str(o, "ManifestType", img->manifest->media_type);
 	return o;
+}
+
+/* The record of container @id as podman's container inspect shows it. */
+static json_t *container_inspect_json(const json_t *rec)
+{
+	json_t *o = json_object();
+	json_t *st = json_object_get(rec, "State");
+	json_t *cfg = json_deep_copy(json_object_get(rec, "Config"));
+	json_t *cmd = json_object_get(rec, "Command");
+	json_t *state = json_object();
+	json_t *args = json_array();
+	const char *status = jv_str(st, "Status") ? jv_str(st, "Status") : "created";
+	bool running = !strcmp(status, "running") && launch_container_running(rec);
+
+	if (!json_is_object(cfg)) {
+		if (cfg)
+			json_decref(cfg);
+		cfg = json_object();
+	}
+	if (json_array_size(cmd))
+		json_object_set(cfg, "Cmd", cmd);
+	jv_set_str(cfg, "Image", jv_str(rec, "ImageName"));
+	for (size_t i = 1; i < json_array_size(json_object_get(cfg, "Cmd")); i++)
+		json_array_append(args, json_array_get(json_object_get(cfg, "Cmd"), i));
+	jv_set_str(state, "Status", running || strcmp(status, "running") ? status : "exited");
+	json_object_set_new(state, "Running", json_boolean(running));
+	json_object_set_new(state, "ExitCode", json_integer(jv_int(st, "ExitCode", 0)));
+	json_object_set_new(state, "Pid", json_integer(running ? jv_int(st, "Pid", 0) : 0));
+	jv_set_str(state, "StartedAt", jv_str(st, "StartedAt") ? jv_str(st, "StartedAt") : "");
+	jv_set_str(state, "FinishedAt", jv_str(st, "FinishedAt") ? jv_str(st, "FinishedAt") : "");
+	jv_set_str(o, "Id", jv_str(rec, "Id"));
+	jv_set_str(o, "Created", jv_str(rec, "Created"));
+	{
+		json_t *c0 = json_array_get(json_object_get(cfg, "Cmd"), 0);
+
+		jv_set_str(o, "Path", json_is_string(c0) ? json_string_value(c0) : "");
+	}
+	json_object_set_new(o, "Args", args);
+	json_object_set_new(o, "State", state);
+	jv_set_str(o, "Image", digest_hex(jv_str(rec, "Image") ? jv_str(rec, "Image") : ""));
+	jv_set_str(o, "ImageDigest", jv_str(rec, "ImageDigest"));
+	jv_set_str(o, "ImageName", jv_str(rec, "ImageName"));
+	jv_set_str(o, "Name", jv_str(rec, "Name") ? jv_str(rec, "Name") : "");
+	jv_set_str(o, "Driver", jv_str(rec, "Backend"));
+	json_object_set_new(o, "Config", cfg);
+	json_object_set(o, "Mounts", json_is_array(json_object_get(json_object_get(rec, "RunConfig"),
+								    "Mounts"))
+					    ? json_object_get(json_object_get(rec, "RunConfig"), "Mounts")
+					    : json_array());
+	return o;
+}
+
+/*
+ * The zero values podman's Config struct has where the image's config has
+ * no key: {{.Config.Entrypoint}} prints [] as podman's does, not <no value>.
+ */
+static void config_defaults(json_t *o)
+{
+	static const char *const lists[] = { "Env", "Entrypoint", "Cmd", NULL };
+	static const char *const maps[] = { "ExposedPorts", "Volumes", "Labels", NULL };
+	static const char *const strs[] = { "User", "WorkingDir", "StopSignal", NULL };
+	json_t *cfg = json_object_get(o, "Config");
+
+	if (!json_is_object(cfg))
+		return;
+	for (size_t i = 0; lists[i]; i++)
+		if (!json_object_get(cfg, lists[i]) || json_is_null(json_object_get(cfg, lists[i])))
+			json_object_set_new(cfg, lists[i], json_array());
+	for (size_t i = 0; maps[i]; i++)
+		if (!json_object_get(cfg, maps[i]) || json_is_null(json_object_get(cfg, maps[i])))
+			json_object_set_new(cfg, maps[i], json_object());
+	for (size_t i = 0; strs[i]; i++)
+		if (!json_object_get(cfg, strs[i]))
+			jv_set_str(cfg, strs[i], "");
+}
+
+/* The image @spec names, else the container (podman's inspect takes both). */
+static json_t *inspect_one(struct store *s, const char *spec, bool want_container,
+			   struct strata_error **err)
+{
+	struct store_image *img = NULL;
+	char id[STORE_ID_LEN + 1];
+	cleanup_json json_t *rec = NULL;
+	json_t *o;
+
+	if (!want_container) {
+		if (store_image_load(s, spec, &img, err) == 0) {
+			o = image_inspect_json(img);
+			store_image_free(img);
+			return o;
+		}
+		if (strata_error_code(*err) != ENOENT)
+			return NULL;
+	}
+	{
+		struct strata_error *e2 = NULL;
+
+		if (store_container_find(s, spec, id, &e2) < 0 ||
+		    !(rec = store_container_load(s, id, &e2))) {
+			if (want_container) {
+				*err = e2;
+				return NULL;
+			}
+			strata_error_free(e2);
+			return NULL; /* the image's error stands */
+		}
+	}
+	if (*err) {
+		strata_error_free(*err);
+		*err = NULL;
+	}
+	return container_inspect_json(rec);
 }
 
 static int cmd_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	cleanup_json json_t *arr = json_array();
-	bool json = true;
+	struct cmd_format fmt = { 0 };
+	const char *type = "all";
+	struct sbuf out = SBUF_INIT;
 	struct store *s;
 	int ret = 0;
 	const struct cmd_option opts[] = {
-		OPT_FORMAT('f', &json, "json (the default; table is taken as json too)"),
+		OPT_TEMPLATE('f', &fmt, "json (the default; table is taken as json too), or a Go\n"
+					"template: '{{.Config.Cmd}}', '{{json .Config}}'"),
+		OPT_STRING('t', "type", &type, "TYPE", "image, container or all (the default)"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE")))
-		return ctx->status;
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE or CONTAINER")))
+		goto out_status;
+	if (strcmp(type, "all") && strcmp(type, "image") && strcmp(type, "container")) {
+		ret = cmd_usage_error(ctx, "invalid --type '%s' (want image, container or all)", type);
+		goto out;
+	}
 	for (int i = 0; i < argc; i++) {
 		struct strata_error *err = NULL;
-		struct store_image *img = NULL;
+		json_t *o = NULL;
 
-		if (store_image_load(s, argv[i], &img, &err) < 0) {
+		if (!strcmp(type, "image")) {
+			struct store_image *img = NULL;
+
+			if (store_image_load(s, argv[i], &img, &err) == 0) {
+				o = image_inspect_json(img);
+				store_image_free(img);
+			}
+		} else {
+			o = inspect_one(s, argv[i], !strcmp(type, "container"), &err);
+		}
+		if (!o) {
 			ret = cmd_fail(ctx, err);
 			continue;
 		}
-		json_array_append_new(arr, image_inspect_json(img));
-		store_image_free(img);
+		if (fmt.tmpl) {
+			/* a copy: the image's Config is shared with its loaded config */
+			json_t *c = json_deep_copy(json_object_get(o, "Config"));
+
+			if (c)
+				json_object_set_new(o, "Config", c);
+			config_defaults(o);
+			if (cmd_template_exec(fmt.tmpl, o, &out, &err) < 0)
+				ret = cmd_fail(ctx, err);
+			json_decref(o);
+			continue;
+		}
+		json_array_append_new(arr, o);
 	}
-	cmd_print_json(arr);
+	if (fmt.tmpl)
+		fwrite(out.buf ? out.buf : "", 1, out.len, stdout);
+	else
+		cmd_print_json(arr);
+out:
+	sbuf_release(&out);
+	cmd_format_release(&fmt);
 	return ret;
+out_status:
+	cmd_format_release(&fmt);
+	return ctx->status;
 }
 
 /* ---- history ---- */
+
+/* The fields of a row of `history --format`, and the headers not derived from them. */
+static const char *const history_fields[] = { "ID", "Created", "CreatedAt", "CreatedSince",
+					       "CreatedBy", "Size", "Comment", "Tags", NULL };
+static const char *const history_headers[] = { "CreatedSince", "CREATED", NULL };
+
+/* A history entry @h as podman's history reporter has it; @img for the top one, else NULL. */
+static json_t *history_row(const struct store_image *img, bool no_trunc, const json_t *h,
+			   uint64_t size)
+{
+	json_t *o = json_object();
+	cleanup_free char *ago = NULL;
+	cleanup_free char *at = NULL;
+	cleanup_free char *sz = cmd_size_text(size);
+	int64_t sec = 0;
+	long nsec = 0;
+
+	if (jv_str(h, "created"))
+		time_parse_rfc3339(jv_str(h, "created"), &sec, &nsec);
+	ago = time_ago(sec);
+	at = cmd_go_time(sec, nsec);
+	if (!img)
+		jv_set_str(o, "ID", "<missing>");
+	else if (no_trunc)
+		jv_set_str(o, "ID", img->id);
+	else
+		json_object_set_new(o, "ID", json_stringn(digest_hex(img->id), 12));
+	jv_set_str(o, "Created", ago);
+	jv_set_str(o, "CreatedSince", ago);
+	jv_set_str(o, "CreatedAt", at);
+	{
+		const char *by = jv_str(h, "created_by") ? jv_str(h, "created_by") : "";
+
+		/* podman cuts it as the table does, unless --no-trunc */
+		if (!no_trunc && strlen(by) > 45)
+			json_object_set_new(o, "CreatedBy", json_sprintf("%.42s...", by));
+		else
+			jv_set_str(o, "CreatedBy", by);
+	}
+	jv_set_str(o, "Size", sz);
+	jv_set_str(o, "Comment", jv_str(h, "comment") ? jv_str(h, "comment") : "");
+	json_object_set_new(o, "Tags", img ? jv_strv(img->tags) : json_array());
+	return o;
+}
 
 static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
-	bool json = false, no_trunc = false, quiet = false;
+	bool no_trunc = false, quiet = false, noheading = false;
+	struct cmd_format fmt = { 0 };
+	struct cmd_rows *rows = NULL;
+	bool json;
+	int ret = 0;
 	json_t *hist, *h;
 	size_t layer, i, n;
 	struct store *s;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('q', "quiet", &quiet, "only IDs"),
 		OPT_BOOL(0, "no-trunc", &no_trunc, "full IDs and commands"),
-		OPT_FORMAT('f', &json, "table (default) or json"),
+		OPT_BOOL('n', "noheading", &noheading, "no header row"),
+		OPT_TEMPLATE('f', &fmt, "table (default), json, or a Go template:\n"
+					"'{{.ID}} {{.CreatedBy}} {{.Size}}'"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, 1, "IMAGE")))
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, 1, "IMAGE"))) {
+		cmd_format_release(&fmt);
 		return ctx->status;
-	if (store_image_load(s, argv[0], &img, &err) < 0)
+	}
+	json = fmt.json;
+	fmt.noheading = noheading;
+	if (store_image_load(s, argv[0], &img, &err) < 0) {
+		cmd_format_release(&fmt);
 		return cmd_fail(ctx, err);
+	}
+	if (fmt.tmpl && !quiet && !(rows = cmd_rows_new(ctx, &fmt, history_fields, history_headers))) {
+		store_image_free(img);
+		cmd_format_release(&fmt);
+		return EXIT_STRATA;
+	}
 	hist = json_object_get(img->config, "history");
 	n = json_array_size(hist);
 	layer = img->manifest->n_layers;
 	{
 		static const char *const hdr[] = { "IMAGE", "CREATED", "CREATED BY", "SIZE",
 						   "COMMENT", NULL };
-		struct cmd_table *t = (json || quiet) ? NULL : cmd_table_new(hdr);
+		struct cmd_table *t = (json || quiet || rows) ? NULL : cmd_table_new(hdr);
 		cleanup_json json_t *arr = json_array();
 
 		/* Newest first; non-empty entries match layers from the top down. */
@@ -772,6 +999,16 @@ static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 				printf("%s\n", id);
 				continue;
 			}
+			if (rows) {
+				cleanup_json json_t *row = history_row(i == n - 1 ? img : NULL, no_trunc,
+								       h, size);
+
+				if (cmd_rows_add(rows, row) < 0) {
+					ret = EXIT_STRATA;
+					break;
+				}
+				continue;
+			}
 			ago = time_ago(sec);
 			sz = size_human(size);
 			by_short = xstrdup(by ? by : "");
@@ -785,10 +1022,15 @@ static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 		if (json)
 			cmd_print_json(arr);
 		if (t)
-			cmd_table_print(t, false);
+			cmd_table_print(t, noheading);
+		if (ret)
+			cmd_rows_free(rows);
+		else
+			cmd_rows_print(rows);
 	}
 	store_image_free(img);
-	return 0;
+	cmd_format_release(&fmt);
+	return ret;
 }
 
 /* ---- import ---- */
@@ -1095,7 +1337,8 @@ const struct command cmd_image_commands[] = {
 	{ "images", "[options]", "list images", cmd_images },
 	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", cmd_tag },
 	{ "rmi", "[options] IMAGE [IMAGE...]", "remove image names (the data goes at gc)", cmd_rmi },
-	{ "inspect", "[options] IMAGE [IMAGE...]", "show an image's details as JSON", cmd_inspect },
+	{ "inspect", "[options] IMAGE|CONTAINER [...]", "show an image's or a container's details",
+	  cmd_inspect },
 	{ "history", "[options] IMAGE", "show how an image was made", cmd_history },
 	{ "import", "[options] SOURCE NAME[:TAG]",
 	  "make a one-layer image from a tar file (plain, gzip or zstd), a directory, or '-' for stdin",

@@ -17,6 +17,7 @@
 #include <zstd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/template.h"
 #include "launch/launch.h"
 #include "overlay/overlay.h"
 
@@ -88,6 +89,31 @@ static json_t *library_versions(void)
 	return o;
 }
 
+/* The keys podman's info has (Host, Store, Version) beside strata's own. */
+static void add_podman_names(json_t *info, const char *kernel, size_t images, size_t containers,
+			     const struct cmd_ctx *ctx)
+{
+	json_t *host = json_object(), *store = json_object(), *ver = json_object();
+	const char *mode = launch_cgroup_mode();
+
+	jv_set_str(host, "Arch", store_arch());
+	jv_set_str(host, "Kernel", kernel);
+	jv_set_str(host, "OS", "linux");
+	json_object_set_new(host, "CPUs", json_integer(sys_ncpus()));
+	jv_set_str(host, "CgroupsVersion", strstr(mode, "2") ? "v2" : "v1");
+	json_object_set_new(host, "Rootless", json_boolean(!sys_is_host_root()));
+	jv_set_str(store, "GraphRoot", ctx->root);
+	jv_set_str(store, "GraphDriverName",
+		   ctx->backend ? ctx->backend : jv_str(json_object_get(info, "backends"), "selected"));
+	json_object_set_new(store, "ImageStore", json_pack("{s:I}", "Number", (json_int_t)images));
+	json_object_set_new(store, "ContainerStore",
+			    json_pack("{s:I}", "Number", (json_int_t)containers));
+	jv_set_str(ver, "Version", STRATA_VERSION);
+	json_object_set_new(info, "Host", host);
+	json_object_set_new(info, "Store", store);
+	json_object_set_new(info, "Version", ver);
+}
+
 static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
@@ -98,15 +124,18 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	uint64_t img_bytes = 0;
 	struct utsname u;
 	size_t n = 0;
-	bool json = false;
+	struct cmd_format fmt = { 0 };
 	struct store *s;
 	const struct cmd_option opts[] = {
-		OPT_FORMAT('f', &json, "text (default) or json"),
+		OPT_TEMPLATE('f', &fmt, "text (default), json, or a Go template on podman's names\n"
+					"and strata's: '{{.Host.Arch}} {{.Store.GraphRoot}}'"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, ""))) {
+		cmd_format_release(&fmt);
 		return ctx->status;
+	}
 	/* Counts and sizes come from the image summary: no blob is read. */
 	if (store_image_list(s, &imgs, &n, &err) < 0)
 		return cmd_fail(ctx, err);
@@ -140,8 +169,23 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	json_object_set_new(info, "libraries", libs);
 	jv_set_str(info, "version", STRATA_VERSION);
 
-	if (json) {
+	if (fmt.json) {
 		cmd_print_json(info);
+		return 0;
+	}
+	if (fmt.tmpl) {
+		struct sbuf out = SBUF_INIT;
+		int r;
+
+		add_podman_names(info, u.release, n, strv_len(cids), ctx);
+		r = cmd_template_exec(fmt.tmpl, info, &out, &err);
+		cmd_format_release(&fmt);
+		if (r < 0) {
+			sbuf_release(&out);
+			return cmd_fail(ctx, err);
+		}
+		fwrite(out.buf, 1, out.len, stdout);
+		sbuf_release(&out);
 		return 0;
 	}
 	{
@@ -217,7 +261,7 @@ static int cmd_config(struct cmd_ctx *ctx, int argc, char **argv)
 }
 
 const struct command cmd_info_commands[] = {
-	{ "info", "[--format json]", "show the store, host and library versions",
+	{ "info", "[--format FORMAT]", "show the store, host and library versions",
 	  cmd_info },
 	{ "config", "[KEY [true|false]]",
 	  "show or change the store-wide settings (proc-view: the containers' own /proc)",

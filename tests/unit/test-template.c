@@ -81,7 +81,7 @@ START_TEST(test_fields_and_values)
 	expect("{{- .ID -}}  \n  {{.Tag}}", "6915f9863320latest\n");
 	expect("a{{/* a comment */}}b", "ab\n");
 	expect("{{\"}}\"}}", "}}\n");
-	/* podman turns \\n into a newline everywhere in the text, raw strings too */
+	/* podman turns backslash-n into a newline everywhere in the text, raw strings too */
 	expect("{{`raw\\n`}}", "raw\n\n");
 }
 END_TEST
