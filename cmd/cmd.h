@@ -42,6 +42,7 @@ extern const struct command cmd_container_commands[];
 extern const struct command cmd_run_commands[];
 extern const struct command cmd_build_commands[];
 extern const struct command cmd_registry_commands[];
+extern const struct command cmd_prune_commands[];
 
 /* Prints "Usage: strata CMD SYNOPSIS" and the summary of the current command. */
 void cmd_print_usage(struct cmd_ctx *ctx);
@@ -68,6 +69,22 @@ typedef int cmd_container_fn(struct cmd_ctx *ctx, const char *id, const char *na
  */
 int cmd_for_each_container(struct cmd_ctx *ctx, int argc, char **argv, cmd_container_fn *fn,
 			   void *arg);
+
+/* A container record's status, but "exited" for a running one whose PID 1 is gone. */
+const char *cmd_container_state(const json_t *rec);
+
+/* Removes container @id (a running one only with @force, killed first) and its filesystem. */
+int cmd_container_remove(struct store *s, const char *id, bool force, struct strata_error **err);
+
+/*
+ * Pulls @ref as `strata pull` does (progress on stderr unless @quiet),
+ * layer dirs made; 0 with the image ID in @id, or EXIT_STRATA once reported.
+ */
+int cmd_pull_image(struct cmd_ctx *ctx, struct store *s, const char *ref, bool quiet,
+		   char id[DIGEST_STR_LEN]);
+
+/* Asks "@question [y/N]" on stderr unless @force; true for y or yes on stdin. */
+bool cmd_confirm(bool force, const char *question);
 
 /* Prints @j indented, then a newline. */
 void cmd_print_json(const json_t *j);
@@ -129,6 +146,9 @@ void cmd_rows_free(struct cmd_rows *r);
 
 /* "2026-12-07 06:19:30.5 +0000 UTC": a time as Go prints it (podman's CreatedAt). Caller frees. */
 char *cmd_go_time(int64_t sec, long nsec);
+
+/* "4.283MB": a size as podman's system df prints it (four significant digits). Caller frees. */
+char *cmd_df_size(uint64_t n);
 
 /* "2.14 MB": a size as podman prints it (three significant digits, a space). Caller frees. */
 char *cmd_size_text(uint64_t n);

@@ -231,6 +231,12 @@ static int release_container(struct store *s, const char *id, bool force,
 	return 0;
 }
 
+int cmd_container_remove(struct store *s, const char *id, bool force, struct strata_error **err)
+{
+	return release_container(s, id, force, err) < 0 ? -1
+							: overlay_container_remove(s, id, force, err);
+}
+
 static int rm_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
 		  struct strata_error **err)
 {
@@ -286,8 +292,7 @@ static char *command_of(const json_t *rec)
 	return sbuf_detach(&b, NULL);
 }
 
-/* The record's status, but "exited" for a running one whose PID 1 is gone (its monitor killed too). */
-static const char *state_status(const json_t *rec)
+const char *cmd_container_state(const json_t *rec)
 {
 	const char *st = jv_str(json_object_get(rec, "State"), "Status");
 
@@ -300,7 +305,7 @@ static const char *state_status(const json_t *rec)
 static char *status_text(const json_t *rec)
 {
 	json_t *state = json_object_get(rec, "State");
-	const char *st = state_status(rec);
+	const char *st = cmd_container_state(rec);
 	int64_t sec = 0;
 
 	if (strcmp(st, "running") == 0) {
@@ -366,7 +371,7 @@ static json_t *ps_row(const json_t *rec, bool no_trunc)
 	json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
 	json_t *mounts = json_array(), *m;
 	const char *id = jv_str(rec, "Id");
-	const char *st = state_status(rec);
+	const char *st = cmd_container_state(rec);
 	cleanup_free char *cmd = command_of(rec);
 	cleanup_free char *status = status_text(rec);
 	cleanup_free char *at = NULL;
@@ -443,7 +448,7 @@ static bool ps_filter_one(struct store *s, const struct ps_filter_ctx *c, const 
 {
 	const char *id = jv_str(rec, "Id"), *name = jv_str(rec, "Name");
 	const char *image = jv_str(rec, "ImageName"), *image_id = jv_str(rec, "Image");
-	const char *st = state_status(rec);
+	const char *st = cmd_container_state(rec);
 	int64_t created = rec_time(rec, "Created", NULL), t;
 
 	if (!strcmp(key, "status"))
@@ -620,7 +625,7 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 
 		if (!id)
 			continue;
-		if (!all && strcmp(state_status(rec), "running") != 0)
+		if (!all && strcmp(cmd_container_state(rec), "running") != 0)
 			continue;
 		if (fc.f.n && !ps_filter(s, &fc, rec))
 			continue;
@@ -648,7 +653,7 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 			jv_set_str(o, "Command", cmd);
 			json_object_set_new(o, "Created", json_integer(sec));
 			jv_set_str(o, "CreatedAt", created);
-			jv_set_str(o, "State", state_status(rec));
+			jv_set_str(o, "State", cmd_container_state(rec));
 			jv_set_str(o, "Status", status);
 			json_object_set(o, "Mounted", json_object_get(rec, "Mounted"));
 			jv_set_str(o, "Backend", jv_str(rec, "Backend"));

@@ -555,16 +555,38 @@ static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 	struct strata_error *err = NULL;
 	char **deleted = NULL;
 	size_t n_deleted = 0, cap_deleted = 0;
-	bool force = false, users_read = false;
+	bool force = false, users_read = false, all = false;
+	cleanup_strv char **every = NULL;
 	struct store *s;
 	int ret = 0;
 	const struct cmd_option opts[] = {
+		OPT_BOOL('a', "all", &all, "every image"),
 		OPT_BOOL('f', "force", &force, "untag even when a container uses the image"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 1, -1, "IMAGE")))
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, -1, "IMAGE") < 0)
 		return ctx->status;
+	if (all && argc)
+		return cmd_usage_error(ctx, "--all takes no IMAGE");
+	if (!all && !argc)
+		return cmd_usage_error(ctx, "missing argument: IMAGE");
+	if (!(s = cmd_store(ctx)))
+		return EXIT_STRATA;
+	if (all) {
+		struct store_image_info *imgs = NULL;
+		size_t n = 0;
+
+		/* every image by its ID: all its names and manifests go */
+		if (store_image_list(s, &imgs, &n, &err) < 0)
+			return cmd_fail(ctx, err);
+		every = xcalloc(n + 1, sizeof(char *));
+		for (size_t i = 0; i < n; i++)
+			every[i] = xstrdup(imgs[i].id);
+		store_image_infos_free(imgs, n);
+		argv = every;
+		argc = (int)n;
+	}
 	/* Every operand is resolved in one reading of index.json, and removed in one rewrite. */
 	if (store_catalog_open(s, &cat, &err) < 0)
 		return cmd_fail(ctx, err);
@@ -1336,7 +1358,7 @@ static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
 const struct command cmd_image_commands[] = {
 	{ "images", "[options]", "list images", cmd_images },
 	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", cmd_tag },
-	{ "rmi", "[options] IMAGE [IMAGE...]", "remove image names (the data goes at gc)", cmd_rmi },
+	{ "rmi", "[options] IMAGE [IMAGE...] | -a", "remove image names (the data goes at gc)", cmd_rmi },
 	{ "inspect", "[options] IMAGE|CONTAINER [...]", "show an image's or a container's details",
 	  cmd_inspect },
 	{ "history", "[options] IMAGE", "show how an image was made", cmd_history },

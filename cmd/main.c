@@ -28,6 +28,7 @@ static const struct {
 	{ "Running", cmd_run_commands },
 	{ "Building", cmd_build_commands },
 	{ "Registries", cmd_registry_commands },
+	{ "Cleaning up", cmd_prune_commands },
 	{ "Other commands", other_commands },
 };
 

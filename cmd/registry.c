@@ -120,17 +120,95 @@ static struct cmd_progress *start_progress(struct transfer_opts *t)
 	return prog;
 }
 
+/* Pulls @ref with @t and makes its layer dirs; 0, or EXIT_STRATA once reported. */
+static int pull_one(struct cmd_ctx *ctx, struct store *s, const char *ref, struct transfer_opts *t,
+		    char id[DIGEST_STR_LEN])
+{
+	struct strata_error *err = NULL;
+	struct cmd_progress *prog = start_progress(t);
+	struct store_image *img = NULL;
+	int r;
+
+	/*
+	 * Ready to mount: the layer dirs of the backend are made as the layers
+	 * arrive, and whatever could not be (vfs dirs, which replay their
+	 * parents) right after, not at first use.
+	 */
+	t->o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
+	r = registry_pull(s, ref, &t->o, id, &err);
+	cmd_progress_free(prog);
+	t->o.progress = NULL;
+	t->o.progress_arg = NULL;
+	if (r < 0)
+		return cmd_fail(ctx, err);
+	if (store_image_load(s, id, &img, &err) < 0 ||
+	    layers_dir_ensure(s, t->o.unpack_backend, img, img->manifest->n_layers, &err) < 0) {
+		store_image_free(img);
+		return cmd_fail(ctx, err);
+	}
+	store_image_free(img);
+	return 0;
+}
+
+int cmd_pull_image(struct cmd_ctx *ctx, struct store *s, const char *ref, bool quiet,
+		   char id[DIGEST_STR_LEN])
+{
+	struct transfer_opts t = { .quiet = quiet };
+
+	return pull_one(ctx, s, ref, &t, id);
+}
+
+/* pull --all-tags REPO: each tag the registry lists, one after the other. */
+static int pull_all_tags(struct cmd_ctx *ctx, struct store *s, const char *repo,
+			 struct transfer_opts *t)
+{
+	struct strata_error *err = NULL;
+	cleanup_strv char **tags = NULL;
+	struct store_ref ref;
+	int ret = 0;
+
+	if (store_ref_parse(repo, &ref, &err) < 0) {
+		wipe_free(t->creds);
+		return cmd_fail(ctx, err);
+	}
+	/* a reference without tag parses as :latest; podman refuses one written with a tag */
+	if (ref.digest || strchr(repo + (strrchr(repo, '/') ? strrchr(repo, '/') - repo : 0), ':')) {
+		store_ref_release(&ref);
+		wipe_free(t->creds);
+		return cmd_usage_error(ctx, "--all-tags takes a repository without a tag or digest: '%s'",
+				       repo);
+	}
+	store_ref_release(&ref);
+	if (registry_tags_list(repo, &t->o, &tags, &err) < 0) {
+		wipe_free(t->creds);
+		return cmd_fail(ctx, err);
+	}
+	if (!tags[0])
+		ret = cmd_failf(ctx, "repository '%s' has no tags", repo);
+	for (size_t i = 0; tags[i]; i++) {
+		cleanup_free char *one = xasprintf("%s:%s", repo, tags[i]);
+		char id[DIGEST_STR_LEN];
+
+		if (pull_one(ctx, s, one, t, id) == 0)
+			printf("%s\n", digest_hex(id));
+		else
+			ret = EXIT_STRATA;
+	}
+	wipe_free(t->creds);
+	return ret;
+}
+
 static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct transfer_opts t = { 0 };
-	struct strata_error *err = NULL;
-	struct cmd_progress *prog = NULL;
 	char id[DIGEST_STR_LEN];
+	bool all_tags = false;
 	struct store *s;
 	int r;
 	const struct cmd_option opts[] = {
 		OPT_STRING(0, "platform", &t.o.platform, "OS/ARCH[/V]",
 			   "the image to pick from an index (default: this machine)"),
+		OPT_BOOL('a', "all-tags", &all_tags, "every tag of the repository REF names"),
 		OPT_END(),
 	};
 
@@ -140,29 +218,12 @@ static int cmd_pull(struct cmd_ctx *ctx, int argc, char **argv)
 		wipe_free(t.creds);
 		return EXIT_STRATA;
 	}
-	prog = start_progress(&t);
-	/*
-	 * Ready to mount: the layer dirs of the backend are made as the layers
-	 * arrive, and whatever could not be (vfs dirs, which replay their
-	 * parents) right after, not at first use.
-	 */
-	t.o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
-	r = registry_pull(s, argv[0], &t.o, id, &err);
-	cmd_progress_free(prog);
+	if (all_tags)
+		return pull_all_tags(ctx, s, argv[0], &t);
+	r = pull_one(ctx, s, argv[0], &t, id);
 	wipe_free(t.creds);
-	if (r < 0)
-		return cmd_fail(ctx, err);
-	{
-		struct store_image *img = NULL;
-		const char *backend = t.o.unpack_backend;
-
-		if (store_image_load(s, id, &img, &err) < 0 ||
-		    layers_dir_ensure(s, backend, img, img->manifest->n_layers, &err) < 0) {
-			store_image_free(img);
-			return cmd_fail(ctx, err);
-		}
-		store_image_free(img);
-	}
+	if (r)
+		return r;
 	printf("%s\n", digest_hex(id));
 	return 0;
 }

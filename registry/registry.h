@@ -66,6 +66,13 @@ int registry_pull(struct store *s, const char *ref, const struct registry_opts *
 		  char id[DIGEST_STR_LEN], struct strata_error **err);
 
 /*
+ * The tags of the repository @ref names (its tag, if any, is ignored), in
+ * the registry's order, into *out (strv_free).
+ */
+int registry_tags_list(const char *ref, const struct registry_opts *o, char ***out,
+		       struct strata_error **err);
+
+/*
  * Pushes the image @image of @s to @dest (a reference, optionally with a
  * "docker://" prefix; NULL: @image itself): blobs the registry lacks
  * (chunked PATCH uploads for large ones), then the manifest. With

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,6 +140,83 @@ int store_cache_prune(struct store *s, const struct store_cache_prune_opts *o,
 	}
 	ret = 0;
 out:
+	store_unlock(s);
+	return ret;
+}
+
+/* Adds the blobs of @entry to @seen (digest -> 1 listed by a used entry, 2 by an unused one). */
+static void usage_add(struct store *s, const json_t *entry, bool used, struct strmap *seen,
+		      char ***unused, struct store_cache_usage *u)
+{
+	json_t *b;
+	size_t i;
+
+	json_array_foreach(json_object_get(entry, "Blobs"), i, b)
+	{
+		const char *dg = json_string_value(b);
+		uintptr_t was;
+		uint64_t size = 0;
+
+		if (!dg)
+			continue;
+		was = (uintptr_t)strmap_get(seen, dg);
+		if (!was) {
+			if (store_blob_size(s, dg, &size, NULL) == 0)
+				u->bytes += size;
+			strmap_put(seen, dg, (void *)(uintptr_t)(used ? 1 : 2), NULL);
+			if (!used)
+				strv_append(unused, dg);
+		} else if (used && was == 2) {
+			strmap_put(seen, dg, (void *)(uintptr_t)1, NULL);
+		}
+	}
+}
+
+int store_cache_usage(struct store *s, struct store_cache_usage *out, struct strata_error **err)
+{
+	struct strmap seen = STRMAP_INIT;
+	cleanup_strv char **used = NULL;
+	cleanup_strv char **unused = xcalloc(1, sizeof(char *));
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd, ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
+		return -1;
+	if (!(used = used_images(s, err)))
+		goto out;
+	fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		strata_fail(err, errno, "read '%s/cache'", s->root);
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		cleanup_json json_t *entry = NULL;
+		const char *image;
+		bool in_use;
+
+		if (!str_has_suffix(de->d_name, ".json") ||
+		    !(entry = jv_load_at(s->cache_fd, de->d_name, STORE_JSON_MAX, NULL)))
+			continue;
+		image = jv_str(entry, "Image");
+		in_use = image && strv_contains(used, image);
+		out->entries++;
+		out->unused_entries += !in_use;
+		usage_add(s, entry, in_use, &seen, &unused, out);
+	}
+	for (size_t i = 0; unused[i]; i++) {
+		uint64_t size = 0;
+
+		if ((uintptr_t)strmap_get(&seen, unused[i]) == 2 &&
+		    store_blob_size(s, unused[i], &size, NULL) == 0)
+			out->unused_bytes += size;
+	}
+	ret = 0;
+out:
+	strmap_release(&seen, NULL);
 	store_unlock(s);
 	return ret;
 }

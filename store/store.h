@@ -628,6 +628,20 @@ int store_cache_prune(struct store *s, const struct store_cache_prune_opts *o,
 		      void (*report)(const char *key, void *arg), void *arg, uint64_t *removed,
 		      struct strata_error **err);
 
+/*
+ * What the build cache holds: its entries and the bytes of the blobs they
+ * list (each blob once); "unused" is what `builder prune` would remove:
+ * the entries whose image no tag or container uses, and the blobs only
+ * they list.
+ */
+struct store_cache_usage {
+	uint64_t entries, bytes;
+	uint64_t unused_entries, unused_bytes;
+};
+
+/* Fills @out (shared lock). */
+int store_cache_usage(struct store *s, struct store_cache_usage *out, struct strata_error **err);
+
 /* ---- cachedir.c: the directories of RUN --mount=type=cache (ROOT/buildcache/) ---- */
 
 enum store_cachedir_sharing {

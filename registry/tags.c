@@ -1,0 +1,57 @@
+/*
+ * The tags of a repository: GET /v2/NAME/tags/list (distribution spec).
+ * Asked without "n=", a registry answers with every tag in one page.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "registry/registry-int.h"
+
+int registry_tags_list(const char *refstr, const struct registry_opts *o, char ***out,
+		       struct strata_error **err)
+{
+	struct store_ref ref = { 0 };
+	struct reg_client *c = NULL;
+	struct reg_resp resp = { 0 };
+	cleanup_free char *repo = NULL;
+	cleanup_free char *url = NULL;
+	cleanup_json json_t *j = NULL;
+	char **tags = xcalloc(1, sizeof(char *));
+	json_t *t;
+	size_t i;
+	int ret = -1;
+
+	if (str_has_prefix(refstr, "docker://"))
+		refstr += strlen("docker://");
+	if (store_ref_parse(refstr, &ref, err) < 0)
+		goto out;
+	repo = reg_repo_of(ref.domain, ref.path);
+	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, o, &c, err) < 0)
+		goto out;
+	url = xasprintf("/v2/%s/tags/list", repo);
+	{
+		struct reg_req rq = { .method = "GET", .url = url, .accept = "application/json",
+				      .body_fd = -1 };
+
+		if (reg_do(c, &rq, &resp, err) < 0)
+			goto out;
+	}
+	if (resp.status != 200) {
+		reg_status_fail(&resp, "list tags", err);
+		goto out;
+	}
+	if (!(j = jv_loadb(resp.body.buf, resp.body.len, "tag list", err)))
+		goto out;
+	json_array_foreach(json_object_get(j, "tags"), i, t)
+		if (json_is_string(t))
+			strv_append(&tags, json_string_value(t));
+	*out = tags;
+	tags = NULL;
+	ret = 0;
+out:
+	strv_free(tags);
+	reg_resp_release(&resp);
+	reg_client_free(c);
+	store_ref_release(&ref);
+	return ret;
+}
