@@ -1104,6 +1104,9 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 			return cmd_fail(ctx, err);
 
 	if (strcmp(source, "-") == 0) {
+		if (isatty(0))
+			return cmd_usage_error(ctx, "refusing to read a tar from a terminal: "
+						    "redirect stdin");
 		fd = dup(0);
 	} else {
 		fd = open(source, O_RDONLY | O_CLOEXEC);
@@ -1158,7 +1161,7 @@ static int cmd_export(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, 1, "IMAGE") < 0)
 		return ctx->status;
-	if (!output && isatty(1))
+	if ((!output || !strcmp(output, "-")) && isatty(1))
 		return cmd_usage_error(ctx, "refusing to write a tar to a terminal: use -o FILE or a pipe");
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
@@ -1210,7 +1213,8 @@ static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
 	struct store *s;
 	int r = 0;
 	const struct cmd_option opts[] = {
-		OPT_STRING('o', "output", &output, "PATH", "the directory or tar file to write"),
+		OPT_STRING('o', "output", &output, "PATH",
+			   "the directory or tar file to write (default, or '-': stdout)"),
 		OPT_CALLBACK('f', "format", &f, "FORMAT",
 			     "docker-archive (default), oci-archive or oci-dir", archive_format),
 		OPT_END(),
@@ -1218,8 +1222,15 @@ static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (cmd_parse_args(ctx, &argc, &argv, opts, 1, -1, "IMAGE") < 0)
 		return ctx->status;
-	if (!output)
-		return cmd_usage_error(ctx, "missing -o PATH");
+	if (!output || !strcmp(output, "-")) {
+		/* podman: the archive goes to stdout, never to a terminal */
+		if (f == LAYERS_ARCHIVE_OCI_DIR)
+			return cmd_usage_error(ctx, "an oci-dir is a directory: it needs -o DIR");
+		if (isatty(1))
+			return cmd_usage_error(ctx, "refusing to write an archive to a terminal: "
+						    "use -o FILE or redirect stdout");
+		output = "-";
+	}
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
 	items = xcalloc((size_t)argc, sizeof(*items));
@@ -1259,26 +1270,68 @@ static int cmd_save(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* Copies all of @in to @out. */
+static int copy_fd(int in, int out, struct strata_error **err)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return strata_fail(err, errno, "read stdin");
+		}
+		if (file_write_all(out, buf, (size_t)n, err) < 0)
+			return -1;
+	}
+}
+
 static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	cleanup_strv char **loaded = NULL;
+	cleanup_close int spool = -1;
+	char stdin_path[64];
 	const char *input = NULL;
 	bool quiet = false;
 	struct store *s;
 	int r;
 	const struct cmd_option opts[] = {
-		OPT_STRING('i', "input", &input, "PATH", "the directory or tar file to read"),
+		OPT_STRING('i', "input", &input, "PATH",
+			   "the directory or tar file to read (default, or '-': stdin)"),
 		OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
 		OPT_END(),
 	};
 
 	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 0, "") < 0)
 		return ctx->status;
-	if (!input)
-		return cmd_usage_error(ctx, "missing -i PATH");
+	if ((!input || !strcmp(input, "-")) && isatty(0))
+		return cmd_usage_error(ctx, "refusing to read an archive from a terminal: "
+					    "use -i FILE or redirect stdin");
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
+	if (!input || !strcmp(input, "-")) {
+		/*
+		 * stdin: a file is read where it is; a pipe is copied to an unnamed
+		 * file of the store first, since an archive is read more than once.
+		 */
+		struct stat st;
+
+		if (fstat(0, &st) < 0)
+			return cmd_failf(ctx, "stdin: %s", strerror(errno));
+		if (!S_ISREG(st.st_mode)) {
+			if ((spool = store_tmp_file(s, &err)) < 0 || copy_fd(0, spool, &err) < 0)
+				return cmd_fail(ctx, err);
+			snprintf(stdin_path, sizeof(stdin_path), "/proc/self/fd/%d", spool);
+		} else {
+			snprintf(stdin_path, sizeof(stdin_path), "/proc/self/fd/0");
+		}
+		input = stdin_path;
+	}
 	r = layers_load(s, input, &loaded, &err);
 	for (size_t i = 0; !quiet && loaded && loaded[i]; i++)
 		printf("Loaded image%s: %s\n", str_has_prefix(loaded[i], "sha256:") ? " ID" : "",
@@ -1367,9 +1420,9 @@ const struct command cmd_image_commands[] = {
 	  cmd_import },
 	{ "export", "[options] IMAGE", "write the image's flattened rootfs as a tar (stdout by default)",
 	  cmd_export },
-	{ "save", "-o PATH [options] IMAGE [IMAGE...]",
+	{ "save", "[-o PATH] [options] IMAGE [IMAGE...]",
 	  "write images to an OCI layout, an OCI archive or a docker archive", cmd_save },
-	{ "load", "-i PATH", "load images from an OCI layout, an OCI archive or a docker archive",
+	{ "load", "[-i PATH]", "load images from an OCI layout, an OCI archive or a docker archive",
 	  cmd_load },
 	{ "gc", "", "remove blobs and layers that nothing reaches", cmd_gc },
 	{ "fsck", "[--repair]", "verify every blob and record", cmd_fsck },

@@ -359,11 +359,15 @@ int layers_save(struct store *s, const struct layers_save_item *items, size_t n,
 			abort();
 		archive_write_set_format_pax_restricted(o.a);
 		archive_write_add_filter_none(o.a);
-		if (archive_write_open_filename(o.a, path) != ARCHIVE_OK) {
+		/* no padding of the last record: the same bytes to a file or to stdout */
+		archive_write_set_bytes_in_last_block(o.a, 1);
+		/* "-": the tar goes to stdout, which is never removed on failure */
+		if ((strcmp(path, "-") ? archive_write_open_filename(o.a, path)
+				       : archive_write_open_fd(o.a, 1)) != ARCHIVE_OK) {
 			strata_fail_msg(err, EIO, "create '%s': %s", path, archive_error_string(o.a));
 			goto out;
 		}
-		created = true;
+		created = strcmp(path, "-") != 0;
 	}
 	if (f == LAYERS_ARCHIVE_DOCKER_ARCHIVE)
 		r = save_docker(s, &o, items, n, err);

@@ -263,8 +263,9 @@ struct layers_save_item {
 };
 
 /*
- * Writes the @n images to @path in format @f. An oci-dir @path must be
- * missing or hold no layout yet. On failure nothing made by it is left.
+ * Writes the @n images to @path in format @f ("-": a tar format to
+ * stdout). An oci-dir @path must be missing or hold no layout yet. On
+ * failure nothing made by it is left.
  */
 int layers_save(struct store *s, const struct layers_save_item *items, size_t n,
 		enum layers_archive_format f, const char *path, struct strata_error **err);
