@@ -40,6 +40,7 @@ extern const struct command cmd_image_commands[];
 extern const struct command cmd_layer_commands[];
 extern const struct command cmd_container_commands[];
 extern const struct command cmd_run_commands[];
+extern const struct command cmd_volume_commands[];
 extern const struct command cmd_build_commands[];
 extern const struct command cmd_registry_commands[];
 extern const struct command cmd_prune_commands[];

@@ -237,29 +237,38 @@ int cmd_container_remove(struct store *s, const char *id, bool force, struct str
 							: overlay_container_remove(s, id, force, err);
 }
 
+struct rm_opts {
+	bool force, volumes;
+};
+
 static int rm_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
 		  struct strata_error **err)
 {
-	bool force = *(bool *)arg;
+	const struct rm_opts *o = arg;
+	cleanup_json json_t *rec = o->volumes ? store_container_load(ctx->store, id, NULL) : NULL;
 
-	if (release_container(ctx->store, id, force, err) < 0 ||
-	    overlay_container_remove(ctx->store, id, force, err) < 0)
+	if (release_container(ctx->store, id, o->force, err) < 0 ||
+	    overlay_container_remove(ctx->store, id, o->force, err) < 0)
 		return -1;
+	/* -v: its anonymous volumes go with it; named ones stay, as podman */
+	if (rec)
+		launch_volumes_remove_anonymous(ctx->store, rec);
 	printf("%s\n", name);
 	return 0;
 }
 
 static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	bool force = false;
+	struct rm_opts o = { false, false };
 	const struct cmd_option opts[] = {
-		OPT_BOOL('f', "force", &force, "remove even when running or busy"),
+		OPT_BOOL('f', "force", &o.force, "remove even when running or busy"),
+		OPT_BOOL('v', "volumes", &o.volumes, "remove its anonymous volumes too"),
 		OPT_END(),
 	};
 
 	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
 		return ctx->status;
-	return cmd_for_each_container(ctx, argc, argv, rm_one, &force);
+	return cmd_for_each_container(ctx, argc, argv, rm_one, &o);
 }
 
 /* ---- ps ---- */
@@ -290,6 +299,19 @@ static char *command_of(const json_t *rec)
 		}
 	}
 	return sbuf_detach(&b, NULL);
+}
+
+/* The destinations of the container's mounts, as podman's ps shows them (a new array). */
+static json_t *mount_destinations(const json_t *rec)
+{
+	cleanup_json json_t *mounts = launch_mounts_inspect(rec);
+	json_t *out = json_array();
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(mounts, i, m)
+		json_array_append(out, json_object_get(m, "Destination"));
+	return out;
 }
 
 const char *cmd_container_state(const json_t *rec)
@@ -656,6 +678,7 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 			jv_set_str(o, "State", cmd_container_state(rec));
 			jv_set_str(o, "Status", status);
 			json_object_set(o, "Mounted", json_object_get(rec, "Mounted"));
+			json_object_set_new(o, "Mounts", mount_destinations(rec));
 			jv_set_str(o, "Backend", jv_str(rec, "Backend"));
 			json_array_append_new(out, o);
 			continue;

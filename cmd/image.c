@@ -754,10 +754,7 @@ static json_t *container_inspect_json(const json_t *rec)
 	jv_set_str(o, "Name", jv_str(rec, "Name") ? jv_str(rec, "Name") : "");
 	jv_set_str(o, "Driver", jv_str(rec, "Backend"));
 	json_object_set_new(o, "Config", cfg);
-	json_object_set(o, "Mounts", json_is_array(json_object_get(json_object_get(rec, "RunConfig"),
-								    "Mounts"))
-					    ? json_object_get(json_object_get(rec, "RunConfig"), "Mounts")
-					    : json_array());
+	json_object_set_new(o, "Mounts", launch_mounts_inspect(rec));
 	return o;
 }
 

@@ -26,6 +26,7 @@ static const struct {
 	{ "Layers and archives", cmd_layer_commands },
 	{ "Containers", cmd_container_commands },
 	{ "Running", cmd_run_commands },
+	{ "Volumes", cmd_volume_commands },
 	{ "Building", cmd_build_commands },
 	{ "Registries", cmd_registry_commands },
 	{ "Cleaning up", cmd_prune_commands },

@@ -74,34 +74,252 @@ static int opt_env_file(struct cmd_ctx *ctx, const struct cmd_option *opt, const
 	return 0;
 }
 
-/* -v SRC:DST[:ro|rw] into the struct launch_run_config at opt->value. */
+/* @s split at each @sep (empty parts kept). Caller frees. */
+static char **split(const char *s, char sep)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	const char *p = s;
+
+	for (;;) {
+		const char *e = strchr(p, sep);
+		cleanup_free char *part = e ? xstrndup(p, (size_t)(e - p)) : xstrdup(p);
+
+		strv_append(&v, part);
+		if (!e)
+			return v;
+		p = e + 1;
+	}
+}
+
+/* A bind's host source: absolute, or relative to here ("./dir"), resolved now. */
+static int bind_source(struct cmd_ctx *ctx, const char *src, char **out)
+{
+	if (src[0] != '/' && src[0] != '.')
+		return cmd_usage_error(ctx, "bind source '%s' is not a host path", src);
+	*out = realpath(src, NULL);
+	if (!*out)
+		return cmd_failf(ctx, "bind source '%s': %s", src, strerror(errno));
+	return 0;
+}
+
+/* What -v and --mount may say of a mount besides its source and destination. */
+struct mount_flags {
+	bool ro, nocopy, chown;
+};
+
+/*
+ * One option of -v's third part: ro, rw, [no]copy, U, z and Z (SELinux
+ * labels: nothing to relabel on a host without SELinux, as podman there),
+ * rbind and [r]private (what every mount is).
+ */
+static int volume_flag(struct cmd_ctx *ctx, const char *f, struct mount_flags *mf)
+{
+	static const char *const same[] = { "z", "Z", "rbind", "private", "rprivate", NULL };
+
+	if (!strcmp(f, "ro") || !strcmp(f, "rw"))
+		mf->ro = !strcmp(f, "ro");
+	else if (!strcmp(f, "nocopy") || !strcmp(f, "copy"))
+		mf->nocopy = !strcmp(f, "nocopy");
+	else if (!strcmp(f, "U"))
+		mf->chown = true;
+	else if (strv_contains((char *const *)same, f))
+		return 0;
+	else if (strstr(f, "shared") || strstr(f, "slave"))
+		return cmd_usage_error(ctx, "volume option '%s': mounts are private to the container "
+					    "(shared and slave propagation are not supported)",
+				       f);
+	else
+		return cmd_usage_error(ctx, "invalid volume option '%s' (want ro, rw, z, Z, U, "
+					    "nocopy, copy, rbind or rprivate)",
+				       f);
+	return 0;
+}
+
+static void set_flags(struct launch_mount *m, const struct mount_flags *mf)
+{
+	m->nocopy = mf->nocopy;
+	m->chown = mf->chown;
+}
+
+/*
+ * -v SRC:DST[:OPTS] into the struct launch_run_config at opt->value: SRC a
+ * host path (absolute, or starting with '.') or a volume name; -v DST alone
+ * is an anonymous volume.
+ */
 static int opt_volume(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *spec)
 {
-	cleanup_free char *copy = xstrdup(spec);
-	char *dst = strchr(copy, ':');
-	char *mode = NULL;
+	cleanup_strv char **parts = split(spec, ':');
+	size_t n = strv_len(parts);
+	struct mount_flags mf = { 0 };
 	cleanup_free char *src = NULL;
-	bool ro = false;
+	cleanup_strv char **flags = NULL;
+	const char *dst;
+	struct launch_mount *m;
 
-	if (!dst || dst == copy || !dst[1])
-		return cmd_usage_error(ctx, "invalid volume '%s' (want SRC:DST[:ro])", spec);
-	*dst++ = '\0';
-	mode = strchr(dst, ':');
-	if (mode) {
-		*mode++ = '\0';
-		if (!strcmp(mode, "ro"))
-			ro = true;
-		else if (strcmp(mode, "rw"))
-			return cmd_usage_error(ctx, "invalid volume mode '%s' (want ro or rw)", mode);
-	}
+	if (n < 1 || n > 3 || !*parts[0] || (n > 1 && !*parts[1]))
+		return cmd_usage_error(ctx, "invalid volume '%s' (want [SRC:]DST[:OPTS])", spec);
+	dst = n == 1 ? parts[0] : parts[1];
 	if (*dst != '/')
 		return cmd_usage_error(ctx, "volume destination '%s' is not absolute", dst);
-	if (copy[0] != '/')
-		return cmd_usage_error(ctx, "volume source '%s' is not an absolute host path", copy);
-	src = realpath(copy, NULL);
-	if (!src)
-		return cmd_failf(ctx, "volume source '%s': %s", copy, strerror(errno));
-	launch_run_config_add_mount(opt->value, src, dst, ro);
+	if (n == 3) {
+		flags = split(parts[2], ',');
+		for (size_t i = 0; flags[i]; i++)
+			if (volume_flag(ctx, flags[i], &mf))
+				return EXIT_STRATA;
+	}
+	if (n == 1) {
+		m = launch_run_config_add_volume(opt->value, "", dst, false);
+	} else if (parts[0][0] == '/' || parts[0][0] == '.') {
+		if (bind_source(ctx, parts[0], &src))
+			return EXIT_STRATA;
+		m = launch_run_config_add_mount(opt->value, src, dst, mf.ro);
+	} else {
+		if (!store_volume_name_is_valid(parts[0]))
+			return cmd_usage_error(ctx, "invalid volume name '%s': names must match "
+						    "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+					       parts[0]);
+		m = launch_run_config_add_volume(opt->value, parts[0], dst, mf.ro);
+	}
+	set_flags(m, &mf);
+	return 0;
+}
+
+/* A boolean of --mount: "KEY" alone or KEY=true|false. */
+static int mount_bool(struct cmd_ctx *ctx, const char *key, const char *v, bool *out)
+{
+	if (!v || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return cmd_usage_error(ctx, "--mount: invalid value '%s' for '%s' (want true or false)",
+				       v, key);
+	return 0;
+}
+
+/* The settings of one --mount. */
+struct mount_spec {
+	const char *type, *src, *dst;
+	struct mount_flags mf;
+	uint64_t size;
+	unsigned mode;
+	bool has_mode;
+};
+
+/* One KEY[=VALUE] of --mount into @ms; each key only with the types that take it. */
+static int mount_key(struct cmd_ctx *ctx, char *kv, struct mount_spec *ms)
+{
+	char *v = strchr(kv, '=');
+	const char *t = ms->type ? ms->type : "";
+
+	if (v)
+		*v++ = '\0';
+	if (!strcmp(kv, "type")) {
+		if (!v || (strcmp(v, "bind") && strcmp(v, "volume") && strcmp(v, "tmpfs")))
+			return cmd_usage_error(ctx, "--mount: unknown type '%s' (want bind, volume or "
+						    "tmpfs)",
+					       v ? v : "");
+		ms->type = v;
+		return 0;
+	}
+	if (!strcmp(kv, "source") || !strcmp(kv, "src")) {
+		if (!v || !*v)
+			return cmd_usage_error(ctx, "--mount: '%s' needs a value", kv);
+		ms->src = v;
+	} else if (!strcmp(kv, "target") || !strcmp(kv, "destination") || !strcmp(kv, "dst")) {
+		if (!v || !*v)
+			return cmd_usage_error(ctx, "--mount: '%s' needs a value", kv);
+		ms->dst = v;
+	} else if (!strcmp(kv, "readonly") || !strcmp(kv, "ro")) {
+		return mount_bool(ctx, kv, v, &ms->mf.ro);
+	} else if (!strcmp(kv, "rw")) {
+		bool rw = true;
+
+		if (mount_bool(ctx, kv, v, &rw))
+			return EXIT_STRATA;
+		ms->mf.ro = !rw;
+	} else if (!strcmp(kv, "bind-propagation") && !strcmp(t, "bind")) {
+		if (!v || (strcmp(v, "private") && strcmp(v, "rprivate")))
+			return cmd_usage_error(ctx, "--mount: bind-propagation '%s': mounts are private "
+						    "to the container (shared and slave propagation "
+						    "are not supported)",
+					       v ? v : "");
+	} else if (!strcmp(kv, "relabel") && !strcmp(t, "bind")) {
+		if (!v || (strcmp(v, "shared") && strcmp(v, "private")))
+			return cmd_usage_error(ctx, "--mount: invalid relabel '%s' (want shared or "
+						    "private)",
+					       v ? v : "");
+	} else if (!strcmp(kv, "volume-nocopy") && !strcmp(t, "volume")) {
+		return mount_bool(ctx, kv, v, &ms->mf.nocopy);
+	} else if ((!strcmp(kv, "U") || !strcmp(kv, "chown")) &&
+		   (!strcmp(t, "bind") || !strcmp(t, "volume"))) {
+		return mount_bool(ctx, kv, v, &ms->mf.chown);
+	} else if (!strcmp(kv, "tmpfs-size") && !strcmp(t, "tmpfs")) {
+		if (!v || size_parse(v, &ms->size) < 0 || !ms->size)
+			return cmd_usage_error(ctx, "--mount: invalid tmpfs-size '%s'", v ? v : "");
+	} else if (!strcmp(kv, "tmpfs-mode") && !strcmp(t, "tmpfs")) {
+		char *end;
+		unsigned long m = v ? strtoul(v, &end, 8) : 0;
+
+		if (!v || !*v || *end || m > 07777)
+			return cmd_usage_error(ctx, "--mount: invalid tmpfs-mode '%s' (want octal)",
+					       v ? v : "");
+		ms->mode = (unsigned)m;
+		ms->has_mode = true;
+	} else {
+		return cmd_usage_error(ctx, "--mount: unknown option '%s' for type '%s'", kv,
+				       ms->type ? ms->type : "(none yet: type= comes first)");
+	}
+	return 0;
+}
+
+/*
+ * --mount type=bind|volume|tmpfs,KEY=VALUE,... (podman's syntax) into the
+ * struct launch_run_config at opt->value.
+ */
+static int opt_mount(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	cleanup_strv char **kvs = split(arg, ',');
+	struct mount_spec ms = { 0 };
+	cleanup_free char *src = NULL;
+	struct launch_mount *m;
+
+	/* type= may come anywhere: find it first, so that the keys are checked against it */
+	for (size_t i = 0; kvs[i]; i++)
+		if (str_has_prefix(kvs[i], "type=") && mount_key(ctx, kvs[i], &ms))
+			return EXIT_STRATA;
+	if (!ms.type)
+		return cmd_usage_error(ctx, "--mount '%s': no type= (want bind, volume or tmpfs)",
+				       arg);
+	for (size_t i = 0; kvs[i]; i++)
+		if (!str_has_prefix(kvs[i], "type") && mount_key(ctx, kvs[i], &ms))
+			return EXIT_STRATA;
+	if (!ms.dst)
+		return cmd_usage_error(ctx, "--mount '%s': no target=", arg);
+	if (ms.dst[0] != '/')
+		return cmd_usage_error(ctx, "--mount target '%s' is not absolute", ms.dst);
+	if (!strcmp(ms.type, "tmpfs")) {
+		if (ms.src)
+			return cmd_usage_error(ctx, "--mount: a tmpfs takes no source");
+		m = launch_run_config_add_mount(opt->value, NULL, ms.dst, ms.mf.ro);
+		m->tmpfs_size = ms.size;
+		m->tmpfs_mode = ms.has_mode ? ms.mode : 0;
+		return 0;
+	}
+	if (!strcmp(ms.type, "bind")) {
+		if (!ms.src)
+			return cmd_usage_error(ctx, "--mount '%s': a bind needs source=", arg);
+		if (bind_source(ctx, ms.src, &src))
+			return EXIT_STRATA;
+		m = launch_run_config_add_mount(opt->value, src, ms.dst, ms.mf.ro);
+	} else {
+		if (ms.src && !store_volume_name_is_valid(ms.src))
+			return cmd_usage_error(ctx, "invalid volume name '%s': names must match "
+						    "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+					       ms.src);
+		m = launch_run_config_add_volume(opt->value, ms.src ? ms.src : "", ms.dst, ms.mf.ro);
+	}
+	set_flags(m, &ms.mf);
 	return 0;
 }
 
@@ -289,7 +507,14 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 			     opt_copy),
 		OPT_CALLBACK(0, "entrypoint", rc, "CMD",
 			     "replace the image's entrypoint (and its Cmd)", opt_entrypoint),
-		OPT_CALLBACK('v', "volume", rc, "SRC:DST[:ro]", "bind mount a host path", opt_volume),
+		OPT_CALLBACK('v', "volume", rc, "[SRC:]DST[:OPTS]",
+			     "bind a host path (SRC from / or .) or a named volume; DST alone: an "
+			     "anonymous volume; OPTS: ro, rw, nocopy, U, z, Z",
+			     opt_volume),
+		OPT_CALLBACK(0, "mount", rc, "type=TYPE,...",
+			     "bind (source=,target=,readonly,bind-propagation=), volume (source=,"
+			     "target=,ro,volume-nocopy) or tmpfs (target=,tmpfs-size=,tmpfs-mode=)",
+			     opt_mount),
 		OPT_CALLBACK(0, "tmpfs", rc, "DST", "mount a tmpfs", opt_tmpfs),
 		OPT_BOOL(0, "read-only", &rc->readonly_rootfs, "read-only rootfs"),
 		OPT_CALLBACK(0, "device", rc, "HOST[:CTR][:rwm]", "give a host device to the container",
@@ -344,6 +569,7 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	struct strata_error *err = NULL;
 	struct store_image *img = NULL;
 	cleanup_json json_t *rec = NULL;
+	cleanup_strv char **made = NULL;
 	struct store *s;
 	int r;
 
@@ -353,34 +579,36 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		return EXIT_STRATA;
 	if (store_image_load(s, argv[0], &img, &err) < 0)
 		return cmd_fail(ctx, err);
+	/* named volumes made on first use, anonymous ones for the image's VOLUMEs */
+	if (launch_run_config_volumes(s, &o->rc, img->config, &made, &err) < 0) {
+		store_image_free(img);
+		return cmd_fail(ctx, err);
+	}
 	r = overlay_container_create(s, ctx->backend, img, o->name, argc > 1 ? argv + 1 : NULL,
 				     o->rc.auto_remove ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
 	store_image_free(img);
 	if (r < 0)
-		return cmd_fail(ctx, err);
+		goto fail;
 	rec = store_container_load(s, id, &err);
-	if (!rec)
-		return cmd_fail(ctx, err);
-	if (launch_run_config_put(rec, &o->rc, &err) < 0) {
-		overlay_container_remove(s, id, true, NULL);
-		return cmd_fail(ctx, err);
-	}
+	if (!rec || launch_run_config_put(rec, &o->rc, &err) < 0)
+		goto fail_rm;
 	if (check_command) {
 		/* Check the command now rather than at start. */
 		struct launch_spec spec;
 		struct launch_limits lim;
 
-		if (launch_spec_from_record(rec, &spec, &lim, &err) < 0) {
-			overlay_container_remove(s, id, true, NULL);
-			return cmd_fail(ctx, err);
-		}
+		if (launch_spec_from_record(rec, &spec, &lim, &err) < 0)
+			goto fail_rm;
 		launch_spec_free(&spec);
 	}
-	if (store_container_save(s, id, rec, &err) < 0) {
-		overlay_container_remove(s, id, true, NULL);
-		return cmd_fail(ctx, err);
-	}
+	if (store_container_save(s, id, rec, &err) < 0)
+		goto fail_rm;
 	return 0;
+fail_rm:
+	overlay_container_remove(s, id, true, NULL);
+fail:
+	launch_volumes_remove(s, made);
+	return cmd_fail(ctx, err);
 }
 
 int cmd_create_container(struct cmd_ctx *ctx, int argc, char **argv)
@@ -430,8 +658,9 @@ static int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 		cleanup_json json_t *rec = rm ? store_container_load(ctx->store, id, NULL) : NULL;
 
 		/* not one that started and could not be attached to: it runs on */
-		if (rec && !launch_container_running(rec))
-			overlay_container_remove(ctx->store, id, true, NULL);
+		if (rec && !launch_container_running(rec) &&
+		    overlay_container_remove(ctx->store, id, true, NULL) == 0)
+			launch_volumes_remove_anonymous(ctx->store, rec);
 		cmd_fail(ctx, err);
 		/* docker: 127 when the command is not found, 126 when it cannot run */
 		return code == ENOENT ? 127 : code == EACCES ? 126 : EXIT_STRATA;
@@ -762,6 +991,12 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 		launch_run_config_release(&o.rc);
 		return r;
 	}
+	for (size_t i = 0; i < o.rc.n_mounts; i++)
+		if (o.rc.mounts[i].volume || o.rc.mounts[i].chown) {
+			launch_run_config_release(&o.rc);
+			return cmd_usage_error(ctx, "a bundle takes binds and tmpfs mounts, not volumes "
+						    "or :U (its runtime would not fill them)");
+		}
 	dir = argv[1];
 	if (!cmd_store(ctx) || store_image_load(ctx->store, argv[0], &img, &err) < 0) {
 		launch_run_config_release(&o.rc);

@@ -56,10 +56,19 @@ static json_t *bundle_mounts(const struct launch_spec *spec)
 						"nosuid,noexec,nodev,relatime,ro"));
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct launch_mount *m = &spec->mounts[i];
+		cleanup_free char *topts = NULL;
 
+		/* a tmpfs as run makes it: its mode (1777 unless given) and size */
+		topts = xasprintf("nosuid,nodev,mode=%o%s", m->tmpfs_mode ? m->tmpfs_mode : 01777,
+				  m->readonly ? ",ro" : "");
+		if (m->tmpfs_size) {
+			char *t = xasprintf("%s,size=%llu", topts, (unsigned long long)m->tmpfs_size);
+
+			free(topts);
+			topts = t;
+		}
 		json_array_append_new(mounts,
-				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs",
-							   m->readonly ? "nosuid,nodev,ro" : "nosuid,nodev")
+				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs", topts)
 					       : mount_obj(m->destination, "bind", m->source,
 							   m->readonly ? "rbind,ro" : "rbind"));
 	}

@@ -14,17 +14,30 @@
 /* The kernel refuses smaller memory limits on some versions; Docker's floor. */
 #define MEMORY_MIN (6LL << 20)
 
-void launch_run_config_add_mount(struct launch_run_config *rc, const char *source,
-				 const char *destination, bool readonly)
+struct launch_mount *launch_run_config_add_mount(struct launch_run_config *rc, const char *source,
+						 const char *destination, bool readonly)
 {
 	struct launch_mount *m;
 
 	rc->mounts = xrealloc(rc->mounts, (rc->n_mounts + 1) * sizeof(*rc->mounts));
 	m = &rc->mounts[rc->n_mounts++];
+	memset(m, 0, sizeof(*m));
 	m->source = source ? xstrdup(source) : NULL;
 	m->destination = xstrdup(destination);
 	m->readonly = readonly;
 	m->tmpfs = !source;
+	return m;
+}
+
+struct launch_mount *launch_run_config_add_volume(struct launch_run_config *rc, const char *name,
+						  const char *destination, bool readonly)
+{
+	struct launch_mount *m = launch_run_config_add_mount(rc, "", destination, readonly);
+
+	free(m->source);
+	m->source = NULL;
+	m->volume = xstrdup(name);
+	return m;
 }
 
 void launch_run_config_add_device(struct launch_run_config *rc, const struct launch_device *dev)
@@ -60,6 +73,7 @@ void launch_run_config_release(struct launch_run_config *rc)
 	for (size_t i = 0; i < rc->n_mounts; i++) {
 		free(rc->mounts[i].source);
 		free(rc->mounts[i].destination);
+		free(rc->mounts[i].volume);
 	}
 	free(rc->mounts);
 	launch_devices_free(rc->devices, rc->n_devices);
@@ -80,10 +94,30 @@ int launch_run_config_check(const struct launch_run_config *rc, struct strata_er
 		return strata_fail_msg(err, EINVAL, "a negative limit");
 	if (l->cpuset && (!*l->cpuset || strspn(l->cpuset, "0123456789,-") != strlen(l->cpuset)))
 		return strata_fail_msg(err, EINVAL, "invalid CPU list '%s'", l->cpuset);
-	for (size_t i = 0; i < rc->n_mounts; i++)
-		if (rc->mounts[i].destination[0] != '/')
+	for (size_t i = 0; i < rc->n_mounts; i++) {
+		const struct launch_mount *m = &rc->mounts[i];
+		cleanup_free char *clean = path_clean(m->destination);
+
+		if (m->destination[0] != '/')
 			return strata_fail_msg(err, EINVAL, "mount destination '%s' is not absolute",
-					       rc->mounts[i].destination);
+					       m->destination);
+		if (!*clean)
+			return strata_fail_msg(err, EINVAL, "cannot mount over '/'");
+		if (m->volume && *m->volume && !store_volume_name_is_valid(m->volume))
+			return strata_fail_msg(err, EINVAL,
+					       "invalid volume name '%s': names must match "
+					       "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
+					       m->volume);
+		if (m->tmpfs_mode > 07777)
+			return strata_fail_msg(err, EINVAL, "invalid tmpfs mode %o", m->tmpfs_mode);
+		for (size_t j = 0; j < i; j++) {
+			cleanup_free char *other = path_clean(rc->mounts[j].destination);
+
+			if (!strcmp(clean, other))
+				return strata_fail_msg(err, EINVAL, "duplicate mount destination '%s'",
+						       m->destination);
+		}
+	}
 	for (size_t i = 0; i < rc->n_devices; i++)
 		if (rc->devices[i].source[0] != '/' || rc->devices[i].destination[0] != '/' ||
 		    !rc->devices[i].access || (rc->devices[i].access & ~7U))
@@ -157,11 +191,18 @@ static json_t *to_json(const struct launch_run_config *rc)
 
 		for (size_t i = 0; i < rc->n_mounts; i++) {
 			const struct launch_mount *m = &rc->mounts[i];
-			json_t *j = json_pack("{s:s, s:s}", "Type", m->tmpfs ? "tmpfs" : "bind",
+			json_t *j = json_pack("{s:s, s:s}", "Type",
+					      m->volume ? "volume" : m->tmpfs ? "tmpfs" : "bind",
 					      "Destination", m->destination);
 
+			set_str(j, "Name", m->volume);
 			set_str(j, "Source", m->source);
 			set_true(j, "ReadOnly", m->readonly);
+			set_true(j, "Anonymous", m->anonymous);
+			set_true(j, "NoCopy", m->nocopy);
+			set_true(j, "Chown", m->chown);
+			set_int(j, "TmpfsSize", (int64_t)m->tmpfs_size);
+			set_int(j, "TmpfsMode", m->tmpfs_mode);
 			json_array_append_new(a, j);
 		}
 		json_object_set_new(o, "Mounts", a);
@@ -192,9 +233,18 @@ static json_t *to_json(const struct launch_run_config *rc)
 int launch_run_config_put(json_t *rec, const struct launch_run_config *rc,
 			  struct strata_error **err)
 {
-	if (launch_run_config_check(rc, err) < 0)
+	json_t *vols = json_array();
+
+	if (launch_run_config_check(rc, err) < 0) {
+		json_decref(vols);
 		return -1;
+	}
 	json_object_set_new(rec, "RunConfig", to_json(rc));
+	/* the store reads which volumes a container uses from this list */
+	for (size_t i = 0; i < rc->n_mounts; i++)
+		if (rc->mounts[i].volume && *rc->mounts[i].volume)
+			json_array_append_new(vols, json_string(rc->mounts[i].volume));
+	json_object_set_new(rec, "Volumes", vols);
 	return 0;
 }
 
@@ -245,12 +295,22 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc)
 			const char *type = jv_str(m, "Type");
 			const char *src = jv_str(m, "Source");
 			const char *dst = jv_str(m, "Destination");
+			const char *vol = jv_str(m, "Name");
 			bool tmpfs = type && !strcmp(type, "tmpfs");
+			bool is_vol = type && !strcmp(type, "volume");
+			struct launch_mount *lm;
 
-			if (!tmpfs && !src)
+			if ((!tmpfs && !src) || (is_vol && !vol))
 				continue; /* a bind without a source was never written */
-			launch_run_config_add_mount(rc, tmpfs ? NULL : src, dst ? dst : "/",
-						    json_is_true(json_object_get(m, "ReadOnly")));
+			lm = launch_run_config_add_mount(rc, tmpfs ? NULL : src, dst ? dst : "/",
+							 json_is_true(json_object_get(m, "ReadOnly")));
+			if (is_vol)
+				lm->volume = xstrdup(vol);
+			lm->anonymous = json_is_true(json_object_get(m, "Anonymous"));
+			lm->nocopy = json_is_true(json_object_get(m, "NoCopy"));
+			lm->chown = json_is_true(json_object_get(m, "Chown"));
+			lm->tmpfs_size = (uint64_t)jv_int(m, "TmpfsSize", 0);
+			lm->tmpfs_mode = (unsigned)jv_int(m, "TmpfsMode", 0) & 07777;
 		}
 	}
 	{

@@ -153,6 +153,7 @@ void launch_spec_free(struct launch_spec *spec)
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		free(spec->mounts[i].source);
 		free(spec->mounts[i].destination);
+		free(spec->mounts[i].volume);
 	}
 	free(spec->mounts);
 	launch_devices_free(spec->devices, spec->n_devices);
@@ -269,6 +270,45 @@ static void spec_set_io(struct launch_spec *spec, const struct run_io *io, bool 
 }
 
 /* The whole life of a started container, in this process: returns its exit status. */
+/* Fills the container's new volumes from its rootfs (and :U), where this process has it mounted. */
+static int copy_up(struct store *s, const struct launch_spec *spec,
+		   const struct overlay_rootfs *rootfs, struct strata_error **err)
+{
+	cleanup_close int rootfd = -1;
+
+	if (!launch_mounts_need_prepare(spec))
+		return 0;
+	if (rootfs->backend) {
+		/* mounted only inside the container's own namespaces (rootless) */
+		for (size_t i = 0; i < spec->n_mounts; i++)
+			if (spec->mounts[i].chown && !spec->mounts[i].tmpfs)
+				return strata_fail_msg(err, ENOTSUP,
+						       ":U needs the rootfs mounted by strata "
+						       "(as root, or in a user namespace)");
+		log_warn("volumes left empty: filling them from the image needs the rootfs mounted "
+			 "by strata (as root, or in a user namespace); they fill at a later start "
+			 "that has it");
+		return 0;
+	}
+	rootfd = open(rootfs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return strata_fail(err, errno, "open the rootfs '%s'", rootfs->merged);
+	return launch_mounts_prepare(s, spec, rootfd, err);
+}
+
+/* --rm: the container, then its anonymous volumes. */
+static void remove_ended(struct store *s, const char *id, const json_t *rec)
+{
+	struct strata_error *e = NULL;
+
+	if (overlay_container_remove(s, id, true, &e) < 0) {
+		log_warn("--rm: %s", strata_error_msg(e));
+		strata_error_free(e);
+		return;
+	}
+	launch_volumes_remove_anonymous(s, rec);
+}
+
 static int run_here(struct store *s, const char *id, json_t *rec, const struct run_io *io,
 		    int *status, struct strata_error **err)
 {
@@ -308,6 +348,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
+	if (copy_up(s, &spec, &rootfs, err) < 0)
+		goto out_umount;
 	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,
 			       err) < 0)
 		goto out_umount;
@@ -364,14 +406,8 @@ out_umount:
 	if (rootfs.counted)
 		overlay_container_umount(s, id, true, NULL);
 	overlay_rootfs_release(&rootfs);
-	if (auto_remove && ret == 0) {
-		struct strata_error *e2 = NULL;
-
-		if (overlay_container_remove(s, id, true, &e2) < 0) {
-			log_warn("--rm: %s", strata_error_msg(e2));
-			strata_error_free(e2);
-		}
-	}
+	if (auto_remove && ret == 0)
+		remove_ended(s, id, rec);
 	/* the clients learn the status once the record says it (or is gone, --rm) */
 	launch_attach_server_end(srv, *status);
 out_spec:

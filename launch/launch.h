@@ -208,6 +208,11 @@ struct launch_mount {
 	bool readonly;
 	bool tmpfs;
 	uint64_t tmpfs_size; /* tmpfs: its size limit in bytes; 0: the kernel's default (half of RAM) */
+	unsigned tmpfs_mode; /* tmpfs: the mode of its root; 0: 1777 */
+	char *volume;	     /* a named volume ("": one to make, anonymous); @source is its _data */
+	bool anonymous;	     /* a volume made for this container: rm -v and run --rm remove it */
+	bool nocopy;	     /* the volume is not filled from the image's content at @destination */
+	bool chown;	     /* :U: the source's tree is given to the container's user at start */
 };
 
 struct launch_spec {
@@ -328,9 +333,16 @@ struct launch_run_config {
 /* Adds host device @dev (its strings copied). */
 void launch_run_config_add_device(struct launch_run_config *rc, const struct launch_device *dev);
 
-/* Adds a bind of host @source (absolute), or a tmpfs when @source is NULL, at @destination. */
-void launch_run_config_add_mount(struct launch_run_config *rc, const char *source,
-				 const char *destination, bool readonly);
+/*
+ * Adds a bind of host @source (absolute), or a tmpfs when @source is NULL, at
+ * @destination; returns the new entry (valid until the next one is added).
+ */
+struct launch_mount *launch_run_config_add_mount(struct launch_run_config *rc, const char *source,
+						 const char *destination, bool readonly);
+
+/* Adds volume @name ("": an anonymous one, made by launch_run_config_volumes) at @destination. */
+struct launch_mount *launch_run_config_add_volume(struct launch_run_config *rc, const char *name,
+						  const char *destination, bool readonly);
 
 /* EINVAL (with what is wrong) unless @rc can be run: limits, mounts, signal, capabilities. */
 int launch_run_config_check(const struct launch_run_config *rc, struct strata_error **err);
@@ -344,6 +356,41 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc);
 
 /* Frees what @rc holds and zeroes it. */
 void launch_run_config_release(struct launch_run_config *rc);
+
+/* ---- volume.c: named and anonymous volumes of a container ---- */
+
+/*
+ * Gives @rc's volume mounts their volumes: a named one is made on first
+ * use, an anonymous one ("") gets a new volume, and each VOLUME of image
+ * config @image_config (its "config" object's "Volumes"; may be NULL) that
+ * no mount covers gets an anonymous one, as podman does. Sets each
+ * mount's source to its volume's data dir. The anonymous volumes made are
+ * added to *made (caller frees), for launch_volumes_remove on failure.
+ */
+int launch_run_config_volumes(struct store *s, struct launch_run_config *rc,
+			      const json_t *image_config, char ***made, struct strata_error **err);
+
+/*
+ * Before @spec's mounts are made in rootfs @rootfd: fills each volume that
+ * still needs it (new and empty, not nocopy) with the content at its
+ * destination in the rootfs, owners and modes kept, as podman's copy-up
+ * (once per volume); then gives the tree of each :U mount's source to the
+ * container's user.
+ */
+int launch_mounts_prepare(struct store *s, const struct launch_spec *spec, int rootfd,
+			  struct strata_error **err);
+
+/* True when @spec has mounts launch_mounts_prepare has work for. */
+bool launch_mounts_need_prepare(const struct launch_spec *spec);
+
+/* Removes the anonymous volumes of container record @rec (those not used elsewhere). */
+void launch_volumes_remove_anonymous(struct store *s, const json_t *rec);
+
+/* Removes volumes @names, ignoring errors (a failed create's anonymous volumes). */
+void launch_volumes_remove(struct store *s, char *const *names);
+
+/* The Mounts of container record @rec as podman's inspect shows them (a new JSON array). */
+json_t *launch_mounts_inspect(const json_t *rec);
 
 /* ---- container.c: container lifecycle on top of overlay ---- */
 

@@ -591,6 +591,19 @@ static int child_proc_view(const struct child_args *a, int rootfd, struct strata
 	return r;
 }
 
+/* A volume's data dir is a directory of the store, never a symlink planted there. */
+static int volume_source_check(const struct launch_mount *m, struct strata_error **err)
+{
+	struct stat st;
+
+	if (lstat(m->source, &st) < 0)
+		return strata_fail(err, errno, "volume '%s'", m->volume);
+	if (!S_ISDIR(st.st_mode))
+		return strata_fail_msg(err, ENOTDIR, "volume '%s': its data dir '%s' is not a directory",
+				       m->volume, m->source);
+	return 0;
+}
+
 /*
  * Third stage: the container's cgroup at /sys/fs/cgroup, /etc/hosts,
  * resolv.conf and hostname, the volumes and tmpfs mounts, the --device
@@ -618,8 +631,10 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 			return strata_fail_msg(err, EINVAL, "cannot mount over '/'");
 		char data[64];
 
-		snprintf(data, sizeof(data), m->tmpfs_size ? "mode=1777,size=%llu" : "mode=1777",
-			 (unsigned long long)m->tmpfs_size);
+		snprintf(data, sizeof(data), m->tmpfs_size ? "mode=%o,size=%llu" : "mode=%o",
+			 m->tmpfs_mode ? m->tmpfs_mode : 01777, (unsigned long long)m->tmpfs_size);
+		if (m->volume && volume_source_check(m, err) < 0)
+			return -1;
 		if (m->tmpfs ? mount_in(rootfd, dst, "tmpfs", "tmpfs",
 					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), data,
 					err) < 0

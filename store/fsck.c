@@ -1,7 +1,7 @@
 /*
  * Consistency check: every blob re-hashed against its name, every tag,
- * container record, layer record and cache entry checked for what it
- * points at. With repair, corrupt blobs move to ROOT/corrupt/ (kept for
+ * container record, layer record, volume and cache entry checked for what
+ * it points at. With repair, corrupt blobs move to ROOT/corrupt/ (kept for
  * inspection, never served again) and dangling records are dropped.
  */
 #include <dirent.h>
@@ -224,6 +224,67 @@ static int check_tags(struct fsck *f, struct strata_error **err)
 	return 0;
 }
 
+/* Each volume a container's record lists must exist. */
+static void check_container_volumes(struct fsck *f, const char *id, const json_t *rec)
+{
+	json_t *vols = json_object_get(rec, "Volumes");
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(vols, i, v) {
+		const char *name = json_string_value(v);
+		cleanup_free char *rel = NULL;
+
+		if (!name || !store_volume_name_is_valid(name)) {
+			problem(f, false, "container %.12s: invalid volume name in its record", id);
+			continue;
+		}
+		rel = xasprintf("volumes/%s", name);
+		if (faccessat(f->s->root_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			problem(f, false, "container %.12s: volume '%s' is missing", id, name);
+	}
+}
+
+/*
+ * Volumes: each entry of ROOT/volumes a valid name with a record naming it
+ * and a data dir. A broken one is reported, never removed: its data is the
+ * user's (a killed create or rm leaves nothing half-made here, only
+ * garbage in tmp).
+ */
+static int check_volumes(struct fsck *f, struct strata_error **err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(f->s->root_fd, "volumes", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "fsck: open volumes");
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return strata_fail(err, errno, "fsck: read volumes");
+	}
+	while ((de = readdir(d))) {
+		struct strata_error *e = NULL;
+		cleanup_json json_t *vol = NULL;
+		int dfd;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!store_volume_name_is_valid(de->d_name)) {
+			problem(f, false, "volumes/%s: not a volume name", de->d_name);
+			continue;
+		}
+		vol = store_volume_load(f->s, de->d_name, &e);
+		dfd = vol ? store_volume_data_open(f->s, de->d_name, &e) : -1;
+		if (dfd >= 0)
+			close(dfd);
+		else
+			problem(f, false, "volume '%s': %s", de->d_name, strata_error_msg(e));
+		strata_error_free(e);
+	}
+	return 0;
+}
+
 /*
  * Reads the records under the shared lock, as their writers (create, save,
  * remove) hold the exclusive one: a record is never seen half-made or
@@ -262,6 +323,7 @@ static int check_containers(struct fsck *f, struct strata_error **err)
 		dg = jv_str(rec, "ImageDigest");
 		if (dg && *dg && !store_blob_exists(f->s, dg))
 			problem(f, false, "container %.12s: image manifest %s is missing", ids[i], dg);
+		check_container_volumes(f, ids[i], rec);
 	}
 	store_unlock(f->s);
 	for (size_t i = 0; broken[i]; i++) {
@@ -317,6 +379,8 @@ int store_fsck(struct store *s, bool repair, void (*report)(const char *problem,
 		ret = check_tags(&f, err);
 	if (ret == 0)
 		ret = check_layers(&f, err);
+	if (ret == 0)
+		ret = check_volumes(&f, err);
 	store_unlock(s);
 	/* Container removal takes the lock itself. */
 	if (ret == 0)

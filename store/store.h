@@ -544,6 +544,55 @@ int store_container_dirfd(struct store *s, const char *id, struct strata_error *
 /* The absolute path of ROOT/containers/<id>. Caller frees. */
 char *store_container_path(struct store *s, const char *id);
 
+/* ---- volume.c: named volumes (ROOT/volumes/<name>/volume.json and _data/) ---- */
+
+#define STORE_VOLUME_NAME_MAX 255
+#define STORE_VOLUME_DATA "_data"
+
+enum store_volume_flags {
+	STORE_VOLUME_ANONYMOUS = 1 << 0, /* made for an image's VOLUME: rm -v and run --rm remove it */
+	STORE_VOLUME_EXIST_OK = 1 << 1,	 /* one of that name already there is no error */
+};
+
+/* True for a valid volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, as podman. */
+bool store_volume_name_is_valid(const char *name);
+
+/*
+ * Creates volume @name (NULL: a random 64-hex name) with @labels (a JSON
+ * object of strings, may be NULL), whole or not at all; EEXIST when it
+ * exists (unless STORE_VOLUME_EXIST_OK). Sets *created (may be NULL) to its name.
+ */
+int store_volume_create(struct store *s, const char *name, const json_t *labels, unsigned flags,
+			char **created, struct strata_error **err);
+
+/* The volume's record as `volume inspect` shows it (podman's keys); ENOENT when there is none. */
+json_t *store_volume_load(struct store *s, const char *name, struct strata_error **err);
+
+/* The names of every volume, sorted; caller frees with strv_free. */
+int store_volume_list(struct store *s, char ***names, struct strata_error **err);
+
+/* The IDs of the containers whose records list volume @name ("Volumes"); caller frees. */
+int store_volume_users(struct store *s, const char *name, char ***ids, struct strata_error **err);
+
+/* Removes volume @name and its data; EBUSY (naming them) while containers use it. */
+int store_volume_remove(struct store *s, const char *name, struct strata_error **err);
+
+/* Drops the volume's "NeedsCopyUp": the image's content was copied in, or never will be. */
+int store_volume_copied(struct store *s, const char *name, struct strata_error **err);
+
+/* Opens the volume's _data dir (never through a symlink); an O_DIRECTORY fd. */
+int store_volume_data_open(struct store *s, const char *name, struct strata_error **err);
+
+/* The absolute path of the volume's _data dir (its Mountpoint). Caller frees. */
+char *store_volume_path(struct store *s, const char *name);
+
+/* The bytes of the regular files and symlinks in the volume (symlinks never followed). */
+int store_volume_size(struct store *s, const char *name, uint64_t *bytes,
+		      struct strata_error **err);
+
+/* True when the directory @datafd holds nothing. */
+bool store_volume_is_empty(int datafd);
+
 /* ---- layer.c: layer directories (ROOT/layers/<backend>/<chain-hex>/) ---- */
 
 /*

@@ -711,6 +711,50 @@ START_TEST(test_run_config_round_trip)
 }
 END_TEST
 
+/* Volume mounts and tmpfs settings survive the record; the record lists the volumes. */
+START_TEST(test_run_config_volumes_round_trip)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *rec = json_object();
+	struct launch_run_config rc = { 0 }, back;
+	struct launch_mount *m;
+
+	m = launch_run_config_add_volume(&rc, "data", "/d", true);
+	free(m->source);
+	m->source = xstrdup("/root/volumes/data/_data");
+	m->nocopy = m->chown = true;
+	m = launch_run_config_add_volume(&rc, "abc", "/a", false);
+	m->source = xstrdup("/root/volumes/abc/_data");
+	m->anonymous = true;
+	m = launch_run_config_add_mount(&rc, NULL, "/t", false);
+	m->tmpfs_size = 1 << 20;
+	m->tmpfs_mode = 0700;
+	ck_assert_ok(launch_run_config_put(rec, &rc, &err), err);
+	ck_assert_int_eq(json_array_size(json_object_get(rec, "Volumes")), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(rec, "Volumes"), 1)),
+			 "abc");
+	launch_run_config_get(rec, &back);
+	ck_assert_int_eq(back.n_mounts, 3);
+	ck_assert_str_eq(back.mounts[0].volume, "data");
+	ck_assert(back.mounts[0].readonly && back.mounts[0].nocopy && back.mounts[0].chown &&
+		  !back.mounts[0].anonymous);
+	ck_assert(back.mounts[1].anonymous && !back.mounts[1].nocopy);
+	ck_assert_str_eq(back.mounts[1].source, "/root/volumes/abc/_data");
+	ck_assert(back.mounts[2].tmpfs && !back.mounts[2].volume);
+	ck_assert_uint_eq(back.mounts[2].tmpfs_size, 1 << 20);
+	ck_assert_uint_eq(back.mounts[2].tmpfs_mode, 0700);
+	{
+		cleanup_json json_t *ins = launch_mounts_inspect(rec);
+
+		ck_assert_str_eq(jv_str(json_array_get(ins, 0), "Type"), "volume");
+		ck_assert(json_is_false(json_object_get(json_array_get(ins, 0), "RW")));
+		ck_assert_str_eq(jv_str(json_array_get(ins, 2), "Source"), "tmpfs");
+	}
+	launch_run_config_release(&back);
+	launch_run_config_release(&rc);
+}
+END_TEST
+
 START_TEST(test_run_config_check)
 {
 	static const struct {
@@ -725,6 +769,7 @@ START_TEST(test_run_config_check)
 		{ { 0 }, "sys_admin", "TERM", "/x", NULL },
 		{ { 0 }, NULL, "NOSIG", NULL, "unknown signal" },
 		{ { 0 }, NULL, NULL, "rel", "not absolute" },
+		{ { 0 }, NULL, NULL, "/", "cannot mount over '/'" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -1004,6 +1049,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_default_caps);
 	tcase_add_test(tc, test_seccomp_by_caps);
 	tcase_add_test(tc, test_run_config_round_trip);
+	tcase_add_test(tc, test_run_config_volumes_round_trip);
 	tcase_add_test(tc, test_run_config_check);
 	suite_add_tcase(s, tc);
 	return s;

@@ -685,6 +685,110 @@ START_TEST(test_containers)
 }
 END_TEST
 
+/* ---- volumes ---- */
+
+START_TEST(test_volume_names)
+{
+	static const char *const good[] = { "a", "data", "my_vol.1-x", "0abc", NULL };
+	static const char *const bad[] = { "", ".", "..", "a/b", "/abs", ".hidden", "-x",
+					   "_x", "x y", "x:y", "../up", NULL };
+
+	for (size_t i = 0; good[i]; i++)
+		ck_assert_msg(store_volume_name_is_valid(good[i]), "'%s' is a name", good[i]);
+	for (size_t i = 0; bad[i]; i++)
+		ck_assert_msg(!store_volume_name_is_valid(bad[i]), "'%s' is not a name", bad[i]);
+}
+END_TEST
+
+START_TEST(test_volume_lifecycle)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *labels = json_pack("{s:s}", "env", "prod");
+	cleanup_json json_t *vol = NULL;
+	cleanup_json json_t *rec = json_object();
+	cleanup_free char *name = NULL;
+	cleanup_free char *anon = NULL;
+	cleanup_strv char **names = NULL;
+	cleanup_strv char **users = NULL;
+	char id[STORE_ID_LEN + 1];
+	int fd;
+
+	ck_assert_ok(store_volume_create(st, "v1", labels, 0, &name, &err), err);
+	ck_assert_str_eq(name, "v1");
+	ck_assert_int_eq(store_volume_create(st, "v1", NULL, 0, NULL, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EEXIST);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_volume_create(st, "v1", NULL, STORE_VOLUME_EXIST_OK, NULL, &err), err);
+	ck_assert_ok(store_volume_create(st, NULL, NULL, STORE_VOLUME_ANONYMOUS, &anon, &err), err);
+	ck_assert_int_eq(strlen(anon), 64);
+	ck_assert_int_eq(store_volume_create(st, "a/b", NULL, 0, NULL, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EINVAL);
+	strata_error_free(err);
+	err = NULL;
+
+	vol = store_volume_load(st, "v1", &err);
+	ck_assert_ptr_nonnull(vol);
+	ck_assert_str_eq(jv_str(vol, "Driver"), "local");
+	ck_assert_str_eq(jv_str(json_object_get(vol, "Labels"), "env"), "prod");
+	ck_assert(json_is_true(json_object_get(vol, "NeedsCopyUp")));
+	ck_assert_ok(store_volume_copied(st, "v1", &err), err);
+	json_decref(vol);
+	vol = store_volume_load(st, "v1", &err);
+	ck_assert_ptr_null(json_object_get(vol, "NeedsCopyUp"));
+	fd = store_volume_data_open(st, "v1", &err);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(store_volume_is_empty(fd));
+	close(fd);
+
+	ck_assert_ok(store_volume_list(st, &names, &err), err);
+	ck_assert_int_eq(strv_len(names), 2);
+	ck_assert_str_eq(names[1], "v1");
+
+	/* a container listing it: in use, refused */
+	json_object_set_new(rec, "Volumes", json_pack("[s]", "v1"));
+	ck_assert_ok(store_container_create(st, "user", rec, id, &err), err);
+	ck_assert_ok(store_volume_users(st, "v1", &users, &err), err);
+	ck_assert_int_eq(strv_len(users), 1);
+	ck_assert_str_eq(users[0], id);
+	ck_assert_int_eq(store_volume_remove(st, "v1", &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EBUSY);
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_ok(store_container_remove(st, id, &err), err);
+	ck_assert_ok(store_volume_remove(st, "v1", &err), err);
+	ck_assert_int_eq(store_volume_remove(st, "v1", &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOENT);
+	ck_assert_int_eq(count_entries("tmp"), 0);
+}
+END_TEST
+
+START_TEST(test_volume_rm_follows_no_symlink)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *victim = xasprintf("%s/victim", scratch);
+	cleanup_free char *data = NULL;
+	uint64_t size = 0;
+
+	ck_assert_int_eq(unit_sh("mkdir -p '%s' && echo precious >'%s/file'", victim, victim), 0);
+	ck_assert_ok(store_volume_create(st, "evil", NULL, 0, NULL, &err), err);
+	data = store_volume_path(st, "evil");
+	ck_assert_int_eq(unit_sh("ln -s '%s' '%s/out' && echo 12345 >'%s/own'", victim, data, data),
+			 0);
+	ck_assert_ok(store_volume_size(st, "evil", &size, &err), err);
+	ck_assert_uint_eq(size, 6 + strlen(victim)); /* "12345\n" and the link itself */
+	ck_assert_ok(store_volume_remove(st, "evil", &err), err);
+	ck_assert_int_eq(unit_sh("grep -q precious '%s/file'", victim), 0);
+	/* a data dir replaced by a symlink is not opened */
+	ck_assert_ok(store_volume_create(st, "swapped", NULL, 0, NULL, &err), err);
+	free(data);
+	data = store_volume_path(st, "swapped");
+	ck_assert_int_eq(unit_sh("rmdir '%s' && ln -s '%s' '%s'", data, victim, data), 0);
+	ck_assert_int_eq(store_volume_data_open(st, "swapped", &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOTDIR);
+}
+END_TEST
+
 /* ---- gc and fsck ---- */
 
 START_TEST(test_gc_frees_unreached)
@@ -969,6 +1073,13 @@ Suite *unit_suite(void)
 	tc = tcase_create("containers");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_containers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("volumes");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_volume_names);
+	tcase_add_test(tc, test_volume_lifecycle);
+	tcase_add_test(tc, test_volume_rm_follows_no_symlink);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("gc-fsck");

@@ -1,0 +1,292 @@
+# Volumes as a podman user types them: volume create/ls/inspect/exists/rm/
+# prune, -v NAME:/path (made on first use, filled from the image), the
+# image's VOLUMEs as anonymous volumes (rm -v, run --rm), --mount
+# bind|volume|tmpfs, in-use refusal, Mounts in ps and inspect; compared
+# with podman on the same image. Hostile: bad names, symlinks planted in
+# a volume or in the image, a replaced data dir, a killed volume create.
+. "${0%/*}/../lib.sh"
+require_root "mounts volumes into containers"
+import_busybox
+on_cleanup 'for c in $(strata ps -aq 2>/dev/null); do strata rm -f "$c" >/dev/null 2>&1; done'
+
+# An image with two VOLUMEs, content at /data owned by 1000 with mode 700.
+ctx=$TEST_TMP/ctx
+mkdir -p "$ctx"
+cat >"$ctx/Containerfile" <<'EOF'
+FROM busybox
+RUN mkdir -p /data/sub /other && echo hi >/data/f && echo deep >/data/sub/g && \
+    chown -R 1000:1000 /data && chmod 700 /data && chmod 640 /data/f && \
+    ln -s /etc/passwd /data/link && ln -s ../../../../../.. /up
+VOLUME /data
+VOLUME /other
+EOF
+strata build -q -t vimg "$ctx" >/dev/null
+
+vols() { strata volume ls -q | tr '\n' ' '; }
+
+# ---- volume create / ls / inspect / exists / rm ----
+assert_eq "$(strata volume create --label env=prod --label tier myvol)" myvol
+anon=$(strata volume create)
+[ ${#anon} -eq 64 ] || fail "a volume without a name gets 64 hex digits: '$anon'"
+assert_eq "$(strata volume ls -q | tr '\n' ' ')" "$anon myvol " "volume ls -q"
+assert_eq "$(strata volume ls | head -1 | tr -s ' ')" "DRIVER VOLUME NAME" "volume ls header"
+insp=$(strata volume inspect myvol)
+for k in '"Name": "myvol"' '"Driver": "local"' "\"Mountpoint\": \"$ROOT/volumes/myvol/_data\"" \
+	'"Scope": "local"' '"env": "prod"' '"tier": ""' '"Options": {}' '"CreatedAt": "20'; do
+	assert_contains "$insp" "$k" "volume inspect"
+done
+[ -d "$ROOT/volumes/myvol/_data" ] || fail "the data dir"
+assert_eq "$(stat -c %a "$ROOT/volumes/myvol/_data")" 755 "data dir mode"
+assert_eq "$(strata volume ls --format json | grep -c '"Name"')" 2 "volume ls --format json"
+strata volume exists myvol || fail "volume exists of a volume"
+set +e
+strata volume exists nope
+rc=$?
+set -e
+assert_eq "$rc" 1 "volume exists of none"
+expect_fail strata volume create myvol
+assert_one_line_error "$out"
+assert_contains "$out" "already exists"
+expect_fail strata volume inspect nope
+assert_one_line_error "$out"
+assert_eq "$rc" 125 "inspect of none"
+expect_fail strata volume rm nope
+assert_one_line_error "$out"
+# filters
+assert_eq "$(strata volume ls -q --filter label=env=prod)" myvol "label=K=V"
+assert_eq "$(strata volume ls -q --filter label=tier)" myvol "label=K"
+assert_eq "$(strata volume ls -q --filter label=env=dev)" "" "label=K=other"
+assert_eq "$(strata volume ls -q --filter name=my)" myvol "name="
+assert_eq "$(strata volume ls -q --filter dangling=true | tr '\n' ' ')" "$anon myvol " "dangling"
+expect_fail strata volume ls --filter bogus=1
+assert_one_line_error "$out"
+assert_contains "$out" "invalid volume filter"
+assert_eq "$(strata volume rm "$anon")" "$anon" "volume rm prints the name"
+
+# ---- hostile names: never a path ----
+for bad in a/b .. . ../x /abs .hidden 'x y' ''; do
+	expect_fail strata volume create "$bad"
+	assert_one_line_error "$out"
+	assert_eq "$rc" 125 "volume create '$bad'"
+	expect_fail strata volume inspect "$bad"
+	expect_fail strata volume rm "$bad"
+done
+expect_fail strata run --rm -v 'a..b/c:/x' vimg true
+assert_one_line_error "$out"
+[ -z "$(ls "$ROOT/volumes" | grep -v myvol)" ] || fail "a bad name made something: $(ls "$ROOT/volumes")"
+
+# ---- -v NAME:/path: made on first use, filled from the image (owners, modes) ----
+assert_eq "$(strata run --rm -v newvol:/data vimg sh -c 'stat -c "%a %u:%g" /data /data/f /data/sub/g; cat /data/sub/g; readlink /data/link')" \
+	"700 1000:1000
+640 1000:1000
+644 1000:1000
+deep
+/etc/passwd" "copy-up keeps owners and modes"
+assert_contains "$(vols)" newvol "the volume made on first use"
+assert_not_contains "$(strata volume inspect newvol)" NeedsCopyUp "copied once"
+# what a container writes stays; an emptied volume is not filled again (podman)
+strata run --rm -v newvol:/data vimg sh -c 'echo kept >/data/new; rm /data/f'
+assert_eq "$(strata run --rm -v newvol:/data vimg cat /data/new)" kept "data persists"
+assert_eq "$(cat "$ROOT/volumes/newvol/_data/new")" kept "data in the store's volume"
+strata run --rm -v newvol:/data vimg sh -c 'rm -rf /data/* /data/.[!.]* 2>/dev/null; true'
+assert_eq "$(strata run --rm -v newvol:/data vimg ls -A /data)" "" "filled only once"
+# nocopy; a created volume fills on its first use; ro
+strata volume create fresh >/dev/null
+assert_eq "$(strata run --rm -v fresh:/data:nocopy vimg ls -A /data)" "" ":nocopy"
+assert_eq "$(strata run --rm --mount type=volume,src=fresh2,dst=/data,volume-nocopy vimg ls -A /data)" "" \
+	"volume-nocopy"
+assert_eq "$(strata run --rm -v myvol:/data vimg ls /data | tr '\n' ' ')" "f link sub " "created, filled on first use"
+expect_fail strata run --rm -v myvol:/data:ro vimg touch /data/x
+assert_contains "$out" "Read-only file system"
+assert_eq "$(strata run --rm -v myvol:/data:rw,z vimg sh -c 'touch /data/x && echo ok')" ok ":rw,z"
+# :U gives the tree to the container's user
+strata volume create uvol >/dev/null
+strata run --rm -u 1000:1000 -v uvol:/mnt/u:U vimg sh -c 'touch /mnt/u/mine'
+assert_eq "$(stat -c %u:%g "$ROOT/volumes/uvol/_data/mine" "$ROOT/volumes/uvol/_data" | tr '\n' ' ')" \
+	"1000:1000 1000:1000 " ":U"
+# -v SRC:DST:OPTS with a bad option, a relative destination: one line each
+for bad in 'myvol:/x:bogus' 'myvol:rel' 'myvol:/x:shared' ':/x' 'myvol:'; do
+	expect_fail strata run --rm -v "$bad" vimg true
+	assert_one_line_error "$out"
+	assert_eq "$rc" 125 "-v $bad"
+done
+# a bind keeps working, from . too
+mkdir -p "$TEST_TMP/host"
+echo h >"$TEST_TMP/host/file"
+assert_eq "$(cd "$TEST_TMP" && strata run --rm -v ./host:/h:ro vimg cat /h/file)" h "-v ./dir"
+
+# ---- anonymous volumes for the image's VOLUMEs ----
+before=$(vols)
+cid=$(strata create --name withvols vimg true)
+anon_data=$(strata inspect withvols | grep -B3 '"Destination": "/data"' | sed -n 's/.*"Name": "\(.*\)",/\1/p')
+[ ${#anon_data} -eq 64 ] || fail "an anonymous volume for /data: '$anon_data'"
+assert_eq "$(strata inspect withvols | grep -c '"Type": "volume"')" 2 "two anonymous volumes"
+assert_eq "$(strata ps -a --format json | grep -A3 '"Mounts"' | tr -d ' \n')" '"Mounts":["/data","/other"],' \
+	"ps shows the mounts"
+strata start -a withvols
+assert_eq "$(ls "$ROOT/volumes/$anon_data/_data" | tr '\n' ' ')" "f link sub " "anonymous volume filled"
+expect_fail strata volume rm "$anon_data"
+assert_one_line_error "$out"
+assert_contains "$out" "is being used by container(s) ${cid%${cid#????????????}}"
+strata rm -v withvols >/dev/null
+assert_eq "$(vols)" "$before" "rm -v removes the anonymous volumes"
+# without -v they stay, dangling
+strata create --name keepvols vimg true >/dev/null
+n_before=$(strata volume ls -q | wc -l)
+strata rm keepvols >/dev/null
+assert_eq "$(strata volume ls -q | wc -l)" "$n_before" "rm without -v keeps them"
+assert_eq "$(strata volume ls -q --filter dangling=true | wc -l)" "$n_before" "now dangling"
+assert_contains "$(strata volume prune -f)" myvol "prune -f removes every unused volume"
+# run --rm removes them; a named volume given for one VOLUME replaces its anonymous one
+strata volume create myvol >/dev/null
+before=$(vols)
+strata run --rm -v myvol:/data vimg true
+assert_eq "$(vols)" "$before" "run --rm leaves no anonymous volume"
+# -v /path alone is an anonymous volume
+strata run --rm -v /scratch vimg sh -c 'touch /scratch/x'
+assert_eq "$(vols)" "$before" "-v /path is anonymous"
+
+# ---- --mount ----
+out=$(strata run --rm --mount type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=700 vimg \
+	sh -c 'stat -c %a /t; df -k /t | tail -1 | awk "{print \$2}"')
+assert_eq "$out" "700
+1024" "--mount type=tmpfs"
+assert_eq "$(strata run --rm --mount type=bind,source="$TEST_TMP/host",target=/h,readonly vimg sh -c 'cat /h/file; touch /h/x 2>/dev/null || echo ro')" \
+	"h
+ro" "--mount type=bind,readonly"
+assert_eq "$(strata run --rm --mount type=bind,src="$TEST_TMP/host",dst=/h,bind-propagation=rprivate vimg cat /h/file)" h \
+	"bind-propagation=rprivate"
+assert_eq "$(strata run --rm --mount type=volume,source=myvol,target=/v,ro=true vimg sh -c 'ls /v >/dev/null; touch /v/y 2>/dev/null || echo ro')" ro \
+	"--mount type=volume,ro"
+for bad in type=bind,target=/x type=bind,source=/nonexistent,target=/x type=volume,target=/x,tmpfs-size=1m \
+	type=tmpfs,target=/x,source=/tmp type=nfs,target=/x target=/x type=volume,src=a/b,target=/x \
+	type=bind,source=/tmp,target=/x,bind-propagation=rshared type=tmpfs,target=/x,tmpfs-mode=999 \
+	type=tmpfs,target=rel type=volume,source=v,target=/x,ro=maybe type=volume,target=/x,bogus; do
+	expect_fail strata run --rm --mount "$bad" vimg true
+	assert_one_line_error "$out"
+	assert_eq "$rc" 125 "--mount $bad"
+done
+expect_fail strata run --rm -v myvol:/x --mount type=tmpfs,target=/x/ vimg true
+assert_contains "$out" "duplicate mount destination"
+
+# ---- in use: rm refused, rm -f removes the containers, then prune ----
+strata create --name user1 -v myvol:/data vimg true >/dev/null
+expect_fail strata volume rm myvol
+assert_one_line_error "$out"
+assert_contains "$out" "volume 'myvol' is being used by container(s)"
+assert_contains "$(strata volume ls -q --filter dangling=false)" myvol "in use"
+assert_eq "$(strata volume rm -f myvol)" myvol "volume rm -f"
+expect_fail strata inspect user1
+strata volume create --label keep=1 kept >/dev/null
+strata volume create --label keep=0 gone1 >/dev/null
+strata create --name user2 -v gone1:/data vimg true >/dev/null
+assert_eq "$(strata volume prune -f --filter label=keep=1)" kept "prune --filter label"
+assert_eq "$(strata volume prune -f --filter label=keep=0)" "" "prune keeps one in use"
+assert_eq "$(echo n | strata volume prune 2>/dev/null)" "" "prune asks, n keeps"
+strata rm user2 >/dev/null
+assert_contains "$(echo y | strata volume prune 2>/dev/null)" gone1 "prune asks, y removes"
+
+# ---- hostile: symlinks ----
+# one planted in a volume pointing out: rm, prune, size and copy-up never follow it
+mkdir -p "$TEST_TMP/victim"
+echo precious >"$TEST_TMP/victim/file"
+strata run --rm -v evil:/e vimg sh -c "ln -s $TEST_TMP/victim /e/out && ln -s $TEST_TMP/victim/file /e/outfile"
+assert_eq "$(strata run --rm -v evil:/e vimg sh -c 'cat /e/outfile 2>/dev/null || echo none')" none \
+	"a symlink in a volume resolves inside the container"
+strata volume rm evil >/dev/null
+assert_eq "$(cat "$TEST_TMP/victim/file")" precious "volume rm follows no symlink"
+# the image's /up is ../../.. : a volume mounted there lands inside the rootfs
+strata run --rm -v upvol:/up/x vimg sh -c 'touch /up/x/y'
+assert_not_exists /x/y
+[ -e "$ROOT/volumes/upvol/_data/y" ] || fail "the volume mounted through the image's symlink"
+# a data dir replaced by a symlink to the host is refused, not mounted
+strata volume create swapped >/dev/null
+rmdir "$ROOT/volumes/swapped/_data"
+ln -s "$TEST_TMP/victim" "$ROOT/volumes/swapped/_data"
+expect_fail strata run --rm -v swapped:/s vimg ls /s
+assert_one_line_error "$out"
+assert_contains "$out" "swapped"
+expect_fail strata fsck
+rm "$ROOT/volumes/swapped/_data"
+mkdir "$ROOT/volumes/swapped/_data"
+strata volume rm swapped >/dev/null
+assert_eq "$(cat "$TEST_TMP/victim/file")" precious "the victim is untouched"
+
+# ---- a killed volume create or rm: whole or nothing, fsck clean, again works ----
+if command -v strace >/dev/null; then
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+	export ASAN_OPTIONS
+	for op in create rm; do
+		for sc in mkdirat renameat openat; do
+			# start at the first call in the store (not the libraries' opens)
+			if [ $op = rm ]; then strata volume create killme >/dev/null; fi
+			strace -f -qq -o "$TEST_TMP/trace" -e trace=$sc "$STRATA_BIN" --root "$ROOT" volume $op killme >/dev/null 2>&1 ||
+				fail "volume $op under strace"
+			n=$(grep -n -e "$ROOT" "$TEST_TMP/trace" | head -1 | cut -d: -f1)
+			n=${n:-1}
+			if [ $op = create ]; then strata volume rm killme >/dev/null; fi
+			while :; do
+				if [ $op = rm ]; then strata volume create killme >/dev/null 2>&1 || true; fi
+				rc=$({ (exec strace -f -qq -o /dev/null -e trace=$sc -e inject=$sc:signal=KILL:when=$n \
+					"$STRATA_BIN" --root "$ROOT" volume $op killme >/dev/null 2>&1) && echo 0 || echo $?; } 2>/dev/null)
+				o=$(strata fsck 2>&1) || fail "fsck after volume $op killed at $sc #$n: $o"
+				case "$(vols)" in
+				*killme*) [ -d "$ROOT/volumes/killme/_data" ] && [ -f "$ROOT/volumes/killme/volume.json" ] ||
+					fail "a half volume after a kill at $sc #$n" ;;
+				esac
+				if [ $op = create ]; then
+					strata volume rm killme >/dev/null 2>&1 || true
+					assert_eq "$(strata volume create killme)" killme "create again after a kill"
+					strata volume rm killme >/dev/null
+				else
+					strata volume rm killme >/dev/null 2>&1 || true
+					assert_not_contains "$(vols)" killme "rm again after a kill"
+				fi
+				[ "$rc" = 137 ] || break
+				n=$((n + 1))
+				[ $n -le 60 ] || fail "volume $op: more than 60 calls of $sc"
+			done
+		done
+	done
+else
+	skip "the killed volume create (needs strace)"
+fi
+# gc removes the staging a kill left and no volume
+strata volume create survivor >/dev/null
+echo data >"$ROOT/volumes/survivor/_data/d"
+strata gc >/dev/null
+assert_eq "$(cat "$ROOT/volumes/survivor/_data/d")" data "gc keeps volumes"
+assert_eq "$(ls "$ROOT/tmp" | wc -l)" 0 "gc removed the staging"
+assert_fsck_clean
+
+# ---- compared with podman on the same image ----
+if command -v podman >/dev/null && command -v skopeo >/dev/null; then
+	P="podman --root $TEST_TMP/proot --runroot $TEST_TMP/prun --runtime runc --cgroup-manager=cgroupfs --events-backend=file --storage-driver vfs"
+	R="--network=none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768"
+	skopeo copy -q oci:"$ROOT":vimg:latest "containers-storage:[vfs@$TEST_TMP/proot+$TEST_TMP/prun]localhost/vimg:latest" >/dev/null
+	on_cleanup "$P rm -af >/dev/null 2>&1; $P volume rm -af >/dev/null 2>&1"
+	look='stat -c "%n %a %u:%g %F" /data /data/f /data/sub /data/sub/g /data/link; ls -A /other'
+	want=$($P run --rm $R -v cmpvol:/data vimg sh -c "$look")
+	assert_eq "$(strata run --rm -v cmpvol:/data vimg sh -c "$look")" "$want" "copy-up as podman's"
+	want=$($P run --rm $R -v cmpvol2:/data:nocopy vimg ls -A /data)
+	assert_eq "$(strata run --rm -v cmpvol2:/data:nocopy vimg ls -A /data)" "$want" "nocopy as podman's"
+	for c in "$P" strata; do
+		$c volume create --label a=b l1 >/dev/null
+		$c volume create l2 >/dev/null
+	done
+	for f in "label=a=b" "label=a" "name=l" "name=^l2$" "dangling=true"; do
+		assert_eq "$(strata volume ls -q --filter "$f" | grep -xE 'l1|l2|cmpvol2?')" \
+			"$($P volume ls -q --filter "$f" | grep -xE 'l1|l2|cmpvol2?')" "volume ls --filter $f as podman"
+	done
+	keys() { grep -o '^ *"[A-Za-z]*":' | tr -d ' ":' | sort | tr '\n' ' '; }
+	assert_eq "$(strata volume inspect l2 | keys)" "$($P volume inspect l2 | keys | sed 's/MountCount //; s/NeedsChown //')" \
+		"volume inspect keys as podman's"
+	pm=$($P create $R --name pc vimg true >/dev/null && $P inspect pc --format '{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{.Propagation}};{{end}}')
+	strata create --name sc vimg true >/dev/null
+	sm=$(strata inspect sc | tr -d ' ,"' | awk -F: '/^Type/{t=$2} /^Destination/{d=$2} /^RW/{r=$2} /^Propagation/{printf "%s %s %s %s;", t, d, r, $2}')
+	assert_eq "$(echo "$sm" | tr ';' '\n' | sort)" "$(echo "$pm" | tr ';' '\n' | sort)" "Mounts as podman's"
+	strata rm -f sc >/dev/null
+else
+	skip "the comparison with podman (needs podman and skopeo)"
+fi
+echo "volumes: ok"
