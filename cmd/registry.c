@@ -25,10 +25,13 @@ static int opt_tls(struct cmd_ctx *ctx, const struct cmd_option *opt, const char
 {
 	struct registry_opts *o = opt->value;
 
-	if (!arg || strcmp(arg, "true") == 0)
+	if (!arg || strcmp(arg, "true") == 0) {
 		o->insecure = false;
-	else if (strcmp(arg, "false") == 0)
+		o->tls_verify = true;
+	} else if (strcmp(arg, "false") == 0) {
 		o->insecure = true;
+		o->tls_verify = false;
+	}
 	else
 		return cmd_usage_error(ctx, "--tls-verify wants true or false, not '%s'", arg);
 	return 0;
@@ -86,6 +89,10 @@ static int parse_transfer(struct cmd_ctx *ctx, int *argc, char ***argv,
 			     "credentials (else the auth file's)", opt_creds),
 		OPT_AUTHFILE(&t->o.authfile, "read credentials from FILE"),
 		OPT_BOOL('q', "quiet", &t->quiet, "no progress lines"),
+		OPT_STRING(0, "signature-policy", &t->o.signature_policy, "FILE",
+			   "the containers-policy.json to obey (default: the user's, else the system's)"),
+		OPT_STRING(0, "cert-dir", &t->o.cert_dir, "DIR",
+			   "TLS certificates: *.crt CAs, *.cert/*.key client pairs (default: certs.d)"),
 	};
 	size_t n_extra = 0, n_common = ARRAY_SIZE(common);
 

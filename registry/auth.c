@@ -1,11 +1,14 @@
 /*
  * Credentials in containers-auth.json(5) files: {"auths": {"HOST[:PORT]":
  * {"auth": base64("user:pass")}}}, the format podman, skopeo and docker
- * (config.json) share. Files are written atomically with mode 0600.
+ * (config.json) share. Keys may carry a scheme ("https://host:port") or a
+ * namespace ("host:port/repo/sub"): the longest namespace of an image
+ * wins, down to its host. Files are written atomically with mode 0600.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,33 +61,80 @@ static json_t *auth_load(const char *path, struct strata_error **err)
 	return doc;
 }
 
-/* Looks @registry up in one file: 1 found, 0 not there, -1 error. */
-static int lookup_in(const char *path, const char *registry, char **user, char **pass,
+/*
+ * A key of an auth file as containers/image compares them: without an
+ * http(s):// scheme (and then without any path after the host, as in
+ * "https://index.docker.io/v1/"); in a legacy .dockercfg host only; Docker
+ * Hub's names made one ("index.docker.io"). Caller frees.
+ */
+char *reg_auth_key_normalize(const char *key, bool legacy)
+{
+	const char *k = key;
+	cleanup_free char *n = NULL;
+	size_t hl;
+
+	if (str_has_prefix(k, "http://"))
+		k += strlen("http://");
+	else if (str_has_prefix(k, "https://"))
+		k += strlen("https://");
+	n = legacy || k != key ? xstrndup(k, strcspn(k, "/")) : xstrdup(k);
+	hl = strcspn(n, "/");
+	if ((hl == 9 && strncmp(n, "docker.io", 9) == 0) ||
+	    (hl == 20 && strncmp(n, "registry-1.docker.io", 20) == 0))
+		return xasprintf("index.docker.io%s", n + hl);
+	return steal_ptr(&n);
+}
+
+/* The entry of @auths whose normalized key is @want, or NULL. */
+static json_t *find_entry(json_t *auths, const char *want, bool legacy)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach (auths, k, v) {
+		cleanup_free char *nk = reg_auth_key_normalize(k, legacy);
+
+		if (strcmp(nk, want) == 0 && json_is_object(v) && jv_str(v, "auth") &&
+		    *jv_str(v, "auth"))
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * Looks @name ("host[:port][/namespace...]") up in one file, the longest
+ * namespace first, down to the host: 1 found, 0 not there, -1 error.
+ */
+static int lookup_in(const char *path, bool legacy, const char *name, char **user, char **pass,
 		     struct strata_error **err)
 {
 	cleanup_json json_t *doc = auth_load(path, err);
+	cleanup_free char *want = NULL, *plain = NULL;
 	json_t *auths, *e = NULL;
-	cleanup_free char *plain = NULL;
 	const char *b64;
 	char *colon;
 
 	if (!doc)
 		return -1;
-	auths = json_object_get(doc, "auths");
-	if (json_is_object(auths)) {
-		e = json_object_get(auths, registry);
-		if (!e && strcmp(registry, "docker.io") == 0)
-			e = json_object_get(auths, "https://index.docker.io/v1/");
+	auths = legacy ? doc : json_object_get(doc, "auths");
+	if (!json_is_object(auths))
+		return 0;
+	want = reg_auth_key_normalize(name, false);
+	for (;;) {
+		char *slash;
+
+		if ((e = find_entry(auths, want, legacy)))
+			break;
+		slash = strrchr(want, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
 	}
-	if (!e)
-		return 0;
 	b64 = jv_str(e, "auth");
-	if (!b64 || !*b64)
-		return 0;
 	plain = reg_unbase64(b64);
 	if (!plain || !(colon = strchr(plain, ':')))
 		return strata_fail_msg(err, EINVAL, "auth file %s: the entry of %s is not base64 of USER:PASSWORD",
-				       path, registry);
+				       path, want);
 	*user = xstrndup(plain, (size_t)(colon - plain));
 	*pass = xstrdup(colon + 1);
 	explicit_bzero(plain, strlen(plain));
@@ -98,22 +148,45 @@ int registry_auth_lookup(const char *registry, const char *authfile, char **user
 	cleanup_free char *xdg = xdg_authfile();
 	const char *home = getenv("HOME");
 	const char *env = getenv("REGISTRY_AUTH_FILE");
+	const char *xdg_cfg = getenv("XDG_CONFIG_HOME");
+	const char *docker_cfg = getenv("DOCKER_CONFIG");
+	size_t legacy_at = SIZE_MAX;
 
 	*user = *pass = NULL;
+	/* A file named by the user is the only one read (as podman does). */
 	if (authfile && *authfile) {
 		strv_append(&paths, authfile);
+	} else if (env && *env) {
+		strv_append(&paths, env);
 	} else {
-		if (env && *env)
-			strv_append(&paths, env);
 		strv_append(&paths, xdg);
-		if (home && *home) {
+		if (xdg_cfg && *xdg_cfg) {
+			cleanup_free char *d = xasprintf("%s/containers/auth.json", xdg_cfg);
+
+			strv_append(&paths, d);
+		} else if (home && *home) {
+			cleanup_free char *d = xasprintf("%s/.config/containers/auth.json", home);
+
+			strv_append(&paths, d);
+		}
+		if (docker_cfg && *docker_cfg) {
+			cleanup_free char *d = xasprintf("%s/config.json", docker_cfg);
+
+			strv_append(&paths, d);
+		} else if (home && *home) {
 			cleanup_free char *d = xasprintf("%s/.docker/config.json", home);
 
 			strv_append(&paths, d);
 		}
+		if (home && *home) {
+			cleanup_free char *d = xasprintf("%s/.dockercfg", home);
+
+			legacy_at = strv_len(paths);
+			strv_append(&paths, d);
+		}
 	}
 	for (size_t i = 0; paths && paths[i]; i++) {
-		int r = lookup_in(paths[i], registry, user, pass, err);
+		int r = lookup_in(paths[i], i == legacy_at, registry, user, pass, err);
 
 		if (r != 0)
 			return r < 0 ? -1 : 0;

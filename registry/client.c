@@ -6,6 +6,7 @@
  * Credentials and tokens never appear in errors or logs.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -18,7 +19,6 @@
 
 #include "registry/registry-int.h"
 
-#define CERTS_D "/etc/containers/certs.d"
 #define ERROR_BODY_MAX (64u << 10)
 
 char *reg_host_of(const char *domain)
@@ -270,18 +270,97 @@ static void set_tls(struct reg_client *c, CURL *h)
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (c->certs_dir) {
-		cleanup_free char *ca = path_join(c->certs_dir, "ca.crt");
-		cleanup_free char *cert = path_join(c->certs_dir, "client.cert");
-		cleanup_free char *key = path_join(c->certs_dir, "client.key");
+	if (c->ca_pem.len) {
+		/* Added to the system's CAs (its CApath stays), as containers/image adds them to the pool. */
+		struct curl_blob blob = { .data = c->ca_pem.buf, .len = c->ca_pem.len,
+					  .flags = CURL_BLOB_COPY };
 
-		if (access(ca, R_OK) == 0)
-			curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-		if (access(cert, R_OK) == 0 && access(key, R_OK) == 0) {
-			curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
-			curl_easy_setopt(h, CURLOPT_SSLKEY, key);
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (c->client_cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->client_cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->client_key);
+	}
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The certificates directory of @host: --cert-dir, else the first certs.d dir that has it. */
+static char *certs_dir_for(const char *host, const char *cert_dir)
+{
+	cleanup_free char *user = reg_user_config_path("certs.d");
+	char *dirs[] = { user ? path_join(user, host) : NULL,
+			 xasprintf("%s/containers/certs.d/%s", reg_sysconfdir(), host),
+			 xasprintf("%s/docker/certs.d/%s", reg_sysconfdir(), host) };
+	char *found = NULL;
+	struct stat st;
+
+	if (cert_dir) {
+		found = xstrdup(cert_dir);
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(dirs) && !found; i++)
+			if (dirs[i] && stat(dirs[i], &st) == 0 && S_ISDIR(st.st_mode))
+				found = xstrdup(dirs[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		free(dirs[i]);
+	return found;
+}
+
+int reg_certs_load(const char *dir, struct sbuf *ca, char **cert, char **key,
+		   struct strata_error **err)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	cleanup_strv char **names = NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return strata_fail(err, errno, "certificates %s", dir);
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			strv_append(&names, de->d_name);
+	if (names)
+		qsort(names, strv_len(names), sizeof(*names), name_cmp);
+	for (size_t i = 0; names && names[i]; i++) {
+		const char *n = names[i];
+		size_t len = strlen(n);
+		cleanup_free char *p = path_join(dir, n), *base = NULL, *other = NULL;
+
+		if (str_has_suffix(n, ".crt")) {
+			cleanup_free char *buf = NULL;
+			size_t blen;
+
+			if (file_read_at(AT_FDCWD, p, 1u << 20, &buf, &blen, err) < 0)
+				return strata_wrap(err, "CA certificate");
+			sbuf_add(ca, buf, blen);
+			sbuf_addstr(ca, "\n");
+		} else if (str_has_suffix(n, ".cert")) {
+			base = xstrndup(n, len - 5);
+			other = xasprintf("%s/%s.key", dir, base);
+			if (access(other, F_OK) < 0)
+				return strata_fail_msg(err, ENOENT,
+						       "certificates %s: client certificate '%s' has no key '%s.key' (a CA certificate is named *.crt)",
+						       dir, n, base);
+			if (!*cert) {
+				*cert = steal_ptr(&p);
+				*key = steal_ptr(&other);
+			}
+		} else if (str_has_suffix(n, ".key")) {
+			base = xstrndup(n, len - 4);
+			other = xasprintf("%s/%s.cert", dir, base);
+			if (access(other, F_OK) < 0)
+				return strata_fail_msg(err, ENOENT,
+						       "certificates %s: key '%s' has no client certificate '%s.cert'",
+						       dir, n, base);
 		}
 	}
+	return 0;
 }
 
 bool reg_url_on_base(const char *url, const char *base)
@@ -428,7 +507,12 @@ static int xfer_finish(struct xfer *x, CURLcode rc, struct strata_error **err)
 		cleanup_free char *u = url_for_msg(x->url);
 		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 
-		ret = strata_fail_msg(err, transport_code(rc), "%s %s: %s%s", rq->method, u,
+		/* A TLS alert (a certificate refused) is an answer, not a dropped connection. */
+		int code = rc == CURLE_RECV_ERROR && strstr(why, "SSL") && strstr(why, "alert")
+				   ? EPROTO
+				   : transport_code(rc);
+
+		ret = strata_fail_msg(err, code, "%s %s: %s%s", rq->method, u,
 				      rc == CURLE_PARTIAL_FILE ? "truncated: " : "", why);
 	}
 	curl_slist_free_all(x->hdrs);
@@ -843,9 +927,7 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	struct reg_client *c = xcalloc(1, sizeof(*c));
 	struct reg_req rq = { .method = "GET", .url = "/v2/", .body_fd = -1, .max_body = 1u << 20 };
 	struct reg_resp resp = { 0 };
-	cleanup_free char *certs = NULL;
-	const char *auth_key = host ? host : "docker.io";
-	struct stat st;
+	cleanup_free char *auth_key = NULL;
 	int r;
 
 	if (registry_http_load(err) < 0) {
@@ -858,9 +940,15 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	reg_budget_init(&c->budget);
 	if (repo)
 		c->scope = xasprintf("repository:%s:%s", repo, actions);
-	certs = path_join(CERTS_D, c->host);
-	if (stat(certs, &st) == 0 && S_ISDIR(st.st_mode))
-		c->certs_dir = steal_ptr(&certs);
+	c->certs_dir = certs_dir_for(c->host, o ? o->cert_dir : NULL);
+	if (c->certs_dir &&
+	    reg_certs_load(c->certs_dir, &c->ca_pem, &c->client_cert, &c->client_key, err) < 0) {
+		reg_client_free(c);
+		return -1;
+	}
+	/* Credentials for the repository's namespace first (containers-auth.json(5)). */
+	auth_key = repo ? xasprintf("%s/%s", host ? host : "docker.io", repo)
+			: xstrdup(host ? host : "docker.io");
 	c->curl = curl_easy_init();
 	if (!c->curl) {
 		reg_client_free(c);
@@ -888,7 +976,8 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 	}
 	if (r < 0) {
 		strata_wrap(err, "registry %s", c->host);
-		if (!c->insecure && err && *err && strstr(strata_error_msg(*err), "SSL")) {
+		if (!c->insecure && err && *err &&
+		    strstr(strata_error_msg(*err), "wrong version number")) {
 			cleanup_free char *m = xstrdup(strata_error_msg(*err));
 			int code = strata_error_code(*err);
 
@@ -945,5 +1034,8 @@ void reg_client_free(struct reg_client *c)
 	free(c->realm);
 	free(c->service);
 	free(c->certs_dir);
+	sbuf_release(&c->ca_pem);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c);
 }

@@ -623,19 +623,209 @@ static int check_config(struct store *s, const struct store_manifest *m, char **
 	return 0;
 }
 
+/* An image's manifest as one source gave it; the client stays open for the blobs. */
+struct pull_source {
+	struct registry_opts eo; /* the caller's options, with the source's insecure */
+	struct reg_client *c;
+	char *repo;
+	struct reg_resp resp;
+	char digest[DIGEST_STR_LEN];
+};
+
+static void source_release(struct pull_source *src)
+{
+	reg_client_free(src->c);
+	free(src->repo);
+	reg_resp_release(&src->resp);
+	memset(src, 0, sizeof(*src));
+}
+
+/*
+ * Connects to @ep and fetches its manifest, resolving an index to the
+ * manifest of @plat, into @src (to release whatever happens).
+ */
+static int open_source(const struct reg_endpoint *ep, const struct registry_opts *o,
+		       const struct reg_platform *plat, struct pull_source *src,
+		       struct strata_error **err)
+{
+	struct store_ref ref = { 0 };
+	const char *mt;
+	int ret = -1;
+
+	if (o)
+		src->eo = *o;
+	/* --tls-verify=true beats an insecure registry; --tls-verify=false allows all. */
+	src->eo.insecure = !src->eo.tls_verify && (src->eo.insecure || ep->insecure);
+	if (store_ref_parse(ep->ref, &ref, err) < 0)
+		return -1;
+	src->repo = reg_repo_of(ref.domain, ref.path);
+	if (reg_client_new(ref.domain, src->repo, "pull", NULL, NULL, &src->eo, &src->c, err) < 0)
+		goto out;
+	if (fetch_manifest(src->c, src->repo, ref.digest ? ref.digest : ref.tag, ref.digest,
+			   &src->resp, src->digest, err) < 0)
+		goto out;
+	if (!(mt = manifest_type(&src->resp, err)))
+		goto out;
+	if (store_media_is_index(mt)) {
+		struct store_index *idx = NULL;
+		const struct store_desc *d;
+		char want[DIGEST_STR_LEN];
+
+		if (store_index_parse(src->resp.body.buf, src->resp.body.len, &idx, err) < 0) {
+			strata_wrap(err, "index %s", src->digest);
+			goto out;
+		}
+		d = reg_platform_pick(idx, plat);
+		if (!d) {
+			strata_fail_msg(err, ENOENT, "%s: no image for platform %s/%s%s%s in the index",
+					ep->ref, plat->os, plat->arch, plat->variant ? "/" : "",
+					plat->variant ? plat->variant : "");
+			store_index_free(idx);
+			goto out;
+		}
+		memcpy(want, d->digest, DIGEST_STR_LEN);
+		store_index_free(idx);
+		if (fetch_manifest(src->c, src->repo, want, want, &src->resp, src->digest, err) < 0)
+			goto out;
+		if (!(mt = manifest_type(&src->resp, err)))
+			goto out;
+		if (!store_media_is_manifest(mt)) {
+			strata_fail_msg(err, EPROTO, "manifest %s: an index inside an index", want);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	store_ref_release(&ref);
+	return ret;
+}
+
+/* Fetches the config and layers @src's manifest names, then tags it @tag. */
+static int pull_image(struct store *s, struct pull_source *src, const char *tag,
+		      char id[DIGEST_STR_LEN], struct strata_error **err)
+{
+	const struct registry_opts *o = &src->eo;
+	struct reg_client *c = src->c;
+	struct store_manifest *m = NULL;
+	cleanup_strv char **diff_ids = NULL;
+	char stored[DIGEST_STR_LEN];
+	bool pinned = false;
+	int ret = -1;
+
+	if (store_manifest_parse(src->resp.body.buf, src->resp.body.len, &m, err) < 0) {
+		strata_wrap(err, "manifest %s", src->digest);
+		goto out;
+	}
+	if (store_pin(s, err) < 0)
+		goto out;
+	pinned = true;
+	/* The config, like each layer, is fetched by one process at a time (no other lock held here). */
+	{
+		int fd = store_digest_lock(s, m->config.digest, true, err);
+		int r = fd < 0 ? -1 : fetch_blob(c, s, src->repo, &m->config, o, err);
+
+		store_digest_unlock(fd);
+		if (r < 0)
+			goto out;
+	}
+	if (check_config(s, m, &diff_ids, err) < 0)
+		goto out;
+	if (fetch_layers(c, s, src->repo, m, diff_ids, o, err) < 0)
+		goto out;
+	if (o->unpack_backend && make_layer_dirs(s, o->unpack_backend, m, diff_ids, err) < 0)
+		goto out;
+	if (store_blob_put_buf(s, src->resp.body.buf, src->resp.body.len, src->digest, stored,
+			       err) < 0) {
+		strata_wrap(err, "manifest %s", src->digest);
+		goto out;
+	}
+	if (store_tag_set(s, tag, src->digest,
+			  m->media_type && *m->media_type ? m->media_type : MEDIA_OCI_MANIFEST,
+			  (int64_t)src->resp.body.len, err) < 0)
+		goto out;
+	reg_notef(o, NULL, "Tagged %s (%s)", tag, src->digest);
+	memcpy(id, m->config.digest, DIGEST_STR_LEN);
+	ret = 0;
+out:
+	if (pinned)
+		store_unpin(s);
+	store_manifest_free(m);
+	return ret;
+}
+
+/*
+ * Pulls the fully qualified @name: the policy's verdict, the [[registry]]
+ * that covers it (blocked?), then its mirrors and location in order, until
+ * one gives the manifest. The tag is @name, whichever source served it.
+ */
+static int pull_candidate(struct store *s, const char *name, const struct reg_policy *policy,
+			  const struct reg_conf *conf, const struct registry_opts *o,
+			  const struct reg_platform *plat, char id[DIGEST_STR_LEN],
+			  struct strata_error **err)
+{
+	struct store_ref ref = { 0 };
+	struct pull_source src = { 0 };
+	const struct reg_registry *reg;
+	struct reg_endpoint *eps = NULL;
+	cleanup_free char *repo_name = NULL, *tag = NULL;
+	cleanup_strv char **scopes = NULL;
+	size_t n = 0, i;
+	int ret = -1;
+
+	if (store_ref_parse(name, &ref, err) < 0)
+		return -1;
+	repo_name = store_ref_name(&ref);
+	scopes = reg_docker_scopes(repo_name);
+	if (reg_policy_check(policy, "docker", name, scopes, err) < 0)
+		goto out;
+	reg = reg_conf_find(conf, name);
+	if (reg && reg->blocked) {
+		strata_fail_msg(err, EACCES, "%s: registry '%s' is blocked in %s", name, reg->prefix,
+				conf->files[0]);
+		goto out;
+	}
+	n = reg_conf_endpoints(reg, name, true, &eps);
+	for (i = 0; i < n; i++) {
+		struct strata_error *e = NULL;
+
+		if (n > 1 || strcmp(eps[i].ref, name) != 0)
+			reg_notef(o, NULL, "Trying to pull %s from %s%s", name, eps[i].ref,
+				  eps[i].mirror ? " (mirror)" : "");
+		if (open_source(&eps[i], o, plat, &src, &e) == 0)
+			break;
+		source_release(&src);
+		if (i + 1 == n) {
+			if (n > 1)
+				strata_wrap(&e, "%s (and its %zu mirrors)", eps[i].ref, n - 1);
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
+			goto out;
+		}
+		reg_notef(o, NULL, "%s: %s", eps[i].ref, strata_error_msg(e));
+		strata_error_free(e);
+	}
+	tag = ref.tag ? xasprintf("%s:%s", repo_name, ref.tag)
+		      : xasprintf("%s@%s", repo_name, src.digest);
+	ret = pull_image(s, &src, tag, id, err);
+out:
+	source_release(&src);
+	reg_endpoints_free(eps, n);
+	store_ref_release(&ref);
+	return ret;
+}
+
 int registry_pull(struct store *s, const char *refstr, const struct registry_opts *o,
 		  char id[DIGEST_STR_LEN], struct strata_error **err)
 {
 	struct store_ref ref = { 0 };
 	struct reg_platform plat = { 0 };
-	struct reg_client *c = NULL;
-	struct reg_resp resp = { 0 };
-	struct store_manifest *m = NULL;
-	cleanup_free char *repo = NULL, *tag = NULL, *plat_s = NULL;
-	cleanup_strv char **diff_ids = NULL;
-	char digest[DIGEST_STR_LEN], stored[DIGEST_STR_LEN];
-	const char *mt;
-	bool pinned = false;
+	struct reg_policy *policy = NULL;
+	const struct reg_conf *conf = NULL;
+	cleanup_strv char **names = NULL;
+	struct sbuf why = SBUF_INIT;
+	size_t n;
 	int ret = -1;
 
 	if (str_has_prefix(refstr, "docker://"))
@@ -644,89 +834,41 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 		return -1;
 	if (reg_platform_parse(o ? o->platform : NULL, &plat, err) < 0)
 		goto out;
-	repo = reg_repo_of(ref.domain, ref.path);
-	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, o, &c, err) < 0)
+	if (reg_policy_load(o ? o->signature_policy : NULL, &policy, err) < 0 ||
+	    reg_conf_get(&conf, err) < 0)
 		goto out;
-	if (fetch_manifest(c, repo, ref.digest ? ref.digest : ref.tag, ref.digest, &resp, digest,
-			   err) < 0)
-		goto out;
-	if (!(mt = manifest_type(&resp, err)))
-		goto out;
-	if (store_media_is_index(mt)) {
-		struct store_index *idx = NULL;
-		const struct store_desc *d;
-		char want[DIGEST_STR_LEN];
+	if (ref.domain) {
+		char *q = reg_ref_qualify(ref.domain, &ref);
 
-		if (store_index_parse(resp.body.buf, resp.body.len, &idx, err) < 0) {
-			strata_wrap(err, "index %s", digest);
+		strv_append(&names, q);
+		free(q);
+	} else if (reg_conf_candidates(conf, refstr, &ref, &names, err) < 0) {
+		goto out;
+	}
+	n = strv_len(names);
+	for (size_t i = 0; i < n; i++) {
+		struct strata_error *e = NULL;
+
+		if (n > 1)
+			reg_notef(o, NULL, "Trying to pull %s...", names[i]);
+		if (pull_candidate(s, names[i], policy, conf, o, &plat, id, &e) == 0) {
+			ret = 0;
 			goto out;
 		}
-		d = reg_platform_pick(idx, &plat);
-		if (!d) {
-			plat_s = xasprintf("%s/%s%s%s", plat.os, plat.arch, plat.variant ? "/" : "",
-					   plat.variant ? plat.variant : "");
-			strata_fail_msg(err, ENOENT, "%s: no image for platform %s in the index",
-					refstr, plat_s);
-			store_index_free(idx);
+		if (n == 1) {
+			if (err && !*err)
+				*err = e;
+			else
+				strata_error_free(e);
 			goto out;
 		}
-		memcpy(want, d->digest, DIGEST_STR_LEN);
-		store_index_free(idx);
-		if (fetch_manifest(c, repo, want, want, &resp, digest, err) < 0)
-			goto out;
-		if (!(mt = manifest_type(&resp, err)))
-			goto out;
-		if (!store_media_is_manifest(mt)) {
-			strata_fail_msg(err, EPROTO, "manifest %s: an index inside an index", want);
-			goto out;
-		}
+		sbuf_addf(&why, "%s%s", i ? "; " : "", strata_error_msg(e));
+		strata_error_free(e);
 	}
-	if (store_manifest_parse(resp.body.buf, resp.body.len, &m, err) < 0) {
-		strata_wrap(err, "manifest %s", digest);
-		goto out;
-	}
-
-	if (store_pin(s, err) < 0)
-		goto out;
-	pinned = true;
-	/* The config, like each layer, is fetched by one process at a time (no other lock held here). */
-	{
-		int fd = store_digest_lock(s, m->config.digest, true, err);
-		int r = fd < 0 ? -1 : fetch_blob(c, s, repo, &m->config, o, err);
-
-		store_digest_unlock(fd);
-		if (r < 0)
-			goto out;
-	}
-	if (check_config(s, m, &diff_ids, err) < 0)
-		goto out;
-	if (fetch_layers(c, s, repo, m, diff_ids, o, err) < 0)
-		goto out;
-	if (o && o->unpack_backend && make_layer_dirs(s, o->unpack_backend, m, diff_ids, err) < 0)
-		goto out;
-	if (store_blob_put_buf(s, resp.body.buf, resp.body.len, digest, stored, err) < 0) {
-		strata_wrap(err, "manifest %s", digest);
-		goto out;
-	}
-	{
-		cleanup_free char *name = ref.domain ? xasprintf("%s/%s", ref.domain, ref.path)
-						     : xasprintf("docker.io/%s", repo);
-
-		tag = ref.tag ? xasprintf("%s:%s", name, ref.tag) : xasprintf("%s@%s", name, digest);
-	}
-	if (store_tag_set(s, tag, digest, m->media_type && *m->media_type ? m->media_type
-									   : MEDIA_OCI_MANIFEST,
-			  (int64_t)resp.body.len, err) < 0)
-		goto out;
-	reg_notef(o, NULL, "Tagged %s (%s)", tag, digest);
-	memcpy(id, m->config.digest, DIGEST_STR_LEN);
-	ret = 0;
+	strata_fail_msg(err, ENOENT, "%s: no search registry gave it: %s", refstr, why.buf);
 out:
-	if (pinned)
-		store_unpin(s);
-	store_manifest_free(m);
-	reg_resp_release(&resp);
-	reg_client_free(c);
+	sbuf_release(&why);
+	reg_policy_free(policy);
 	reg_platform_release(&plat);
 	store_ref_release(&ref);
 	return ret;

@@ -445,6 +445,50 @@ static const char *oci_layer_type(const char *media_type)
 
 /* ---- the image ---- */
 
+/*
+ * Where a push of @ref goes, and with which options: the signature policy
+ * must accept the image as read from the store (transport "oci", scope the
+ * store's directory, as skopeo reading it would see it); the [[registry]]
+ * of the destination must not be blocked, and its insecure setting applies.
+ * Its location and mirrors are for pulls only: a push goes to the name
+ * given, as skopeo's and podman's do (containers-registries.conf(5)).
+ */
+static int push_target(struct store *s, const struct store_ref *ref, const struct registry_opts *o,
+		       struct reg_endpoint *ep, struct registry_opts *eo, struct strata_error **err)
+{
+	struct reg_policy *policy = NULL;
+	const struct reg_conf *conf = NULL;
+	const struct reg_registry *reg;
+	cleanup_free char *name = reg_ref_qualify(ref->domain ? ref->domain : "docker.io", ref);
+	cleanup_free char *root = realpath(store_root(s), NULL);
+	int r;
+
+	if (o)
+		*eo = *o;
+	if (reg_policy_load(o ? o->signature_policy : NULL, &policy, err) < 0)
+		return -1;
+	if (!root)
+		root = xstrdup(store_root(s));
+	{
+		cleanup_strv char **scopes = reg_path_scopes(root);
+
+		r = reg_policy_check(policy, "oci", root, scopes, err);
+		reg_policy_free(policy);
+		if (r < 0)
+			return strata_wrap(err, "push to %s", name);
+	}
+	if (reg_conf_get(&conf, err) < 0)
+		return -1;
+	reg = reg_conf_find(conf, name);
+	if (reg && reg->blocked)
+		return strata_fail_msg(err, EACCES, "%s: registry '%s' is blocked in %s", name,
+				       reg->prefix, conf->files[0]);
+	ep->ref = steal_ptr(&name);
+	ep->insecure = reg && reg->insecure;
+	eo->insecure = !eo->tls_verify && (eo->insecure || ep->insecure);
+	return 0;
+}
+
 int registry_push(struct store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],
 		  struct strata_error **err)
@@ -453,6 +497,8 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	struct store_ref ref = { 0 };
 	struct reg_client *c = NULL;
 	struct reg_resp resp = { 0 };
+	struct reg_endpoint ep = { 0 };
+	struct registry_opts eo = { 0 };
 	cleanup_free char *repo = NULL, *url = NULL, *buf = NULL, *from = NULL;
 	cleanup_json json_t *newman = NULL;
 	char pushed[DIGEST_STR_LEN];
@@ -467,6 +513,12 @@ int registry_push(struct store *s, const char *image, const char *dest,
 		dest += strlen("docker://");
 	if (store_ref_parse(dest, &ref, err) < 0)
 		return -1;
+	if (push_target(s, &ref, o, &ep, &eo, err) < 0)
+		goto out;
+	o = &eo;
+	store_ref_release(&ref);
+	if (store_ref_parse(ep.ref, &ref, err) < 0)
+		goto out;
 	if (store_image_load(s, image, &img, err) < 0)
 		goto out;
 	if (store_blob_read(s, img->manifest_digest, STORE_JSON_MAX, &buf, &len, err) < 0) {
@@ -550,6 +602,7 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	memcpy(digest, pushed, DIGEST_STR_LEN);
 	ret = 0;
 out:
+	free(ep.ref);
 	reg_resp_release(&resp);
 	reg_client_free(c);
 	store_image_free(img);

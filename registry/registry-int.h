@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "registry/registry.h"
 
@@ -36,7 +37,9 @@ struct reg_client {
 	char *token;	   /* Bearer token, once obtained */
 	bool basic;	   /* the registry asked for Basic auth */
 	char *realm, *service; /* the last Bearer challenge */
-	char *certs_dir;   /* /etc/containers/certs.d/HOST when it exists */
+	char *certs_dir;   /* --cert-dir, or the first certs.d/HOST that exists */
+	struct sbuf ca_pem; /* its *.crt, concatenated */
+	char *client_cert, *client_key; /* its first *.cert and *.key pair, or NULL */
 	const struct registry_opts *o; /* borrowed: for progress notes */
 	struct reg_budget budget;
 	CURL *curl;
@@ -185,6 +188,22 @@ bool reg_url_on_base(const char *url, const char *base);
  */
 char *reg_challenge_parse(const char *h, char **realm, char **service, char **scope);
 
+/*
+ * Reads a certificates directory as containers-certs.d(5) says: every *.crt
+ * appended to @ca, the first *.cert with its *.key as the client pair (each
+ * must have the other: ENOENT). A missing @dir has nothing.
+ */
+int reg_certs_load(const char *dir, struct sbuf *ca, char **cert, char **key,
+		   struct strata_error **err);
+
+/* ---- auth.c ---- */
+
+/*
+ * An auth file key as compared: no scheme (and then no path), host only
+ * when @legacy, Docker Hub's names as "index.docker.io". Caller frees.
+ */
+char *reg_auth_key_normalize(const char *key, bool legacy);
+
 /* ---- push.c ---- */
 
 /*
@@ -215,6 +234,149 @@ void reg_platform_release(struct reg_platform *p);
 /* The entry of @idx for @p (a variant asked for must match); NULL when none. */
 const struct store_desc *reg_platform_pick(const struct store_index *idx,
 					   const struct reg_platform *p);
+
+/* ---- toml.c ---- */
+
+/*
+ * Parses TOML text into a JSON tree (tables as objects). The subset
+ * containers' files use; anything else is refused with the line. EINVAL.
+ */
+int reg_toml_parse(const char *buf, size_t len, json_t **out, struct strata_error **err);
+
+/* ---- policy.c ---- */
+
+/* A loaded and checked containers-policy.json(5). */
+struct reg_policy;
+
+/* $STRATA_SYSCONFDIR, or "/etc": where the system's containers files are. */
+const char *reg_sysconfdir(void);
+
+/* $HOME/.config/containers/@name, or NULL without $HOME. Caller frees. */
+char *reg_user_config_path(const char *name);
+
+/* Parses and checks a policy read from @path (named in errors). EINVAL. */
+int reg_policy_parse(const char *buf, size_t len, const char *path, struct reg_policy **out,
+		     struct strata_error **err);
+
+/*
+ * Loads @override, else the user's, else the system's policy file; *out is
+ * NULL (everything accepted) when there is none.
+ */
+int reg_policy_load(const char *override, struct reg_policy **out, struct strata_error **err);
+
+/* Frees @p; NULL is fine. */
+void reg_policy_free(struct reg_policy *p);
+
+/* The docker scopes of @name ("host/a/b"), longest first: host/a/b, host/a, host, *.domain. */
+char **reg_docker_scopes(const char *name);
+
+/* The scopes of a directory: itself and each parent but "/". */
+char **reg_path_scopes(const char *dir);
+
+/*
+ * The requirements for @identity in @transport: the first scope of
+ * @identity, @scopes, "" that the transport has, else the default.
+ * *@matched names that scope (NULL: the default). Borrowed.
+ */
+const json_t *reg_policy_requirements(const struct reg_policy *p, const char *transport,
+				      const char *identity, char *const *scopes,
+				      const char **matched);
+
+/*
+ * 0 when @p (NULL: none) accepts @identity; EACCES when it rejects it,
+ * ENOTSUP when it asks for signatures, which cannot be checked yet.
+ */
+int reg_policy_check(const struct reg_policy *p, const char *transport, const char *identity,
+		     char *const *scopes, struct strata_error **err);
+
+/* ---- regconf.c ---- */
+
+enum reg_mirror_pull { REG_MIRROR_ALL, REG_MIRROR_DIGEST_ONLY, REG_MIRROR_TAG_ONLY };
+
+struct reg_mirror {
+	char *location;
+	bool insecure;
+	enum reg_mirror_pull pull_from;
+};
+
+/* One [[registry]] table. */
+struct reg_registry {
+	char *prefix;	/* "host[:port][/ns...]" or "*.example.com" */
+	char *location; /* NULL: the name stays as it is (a wildcarded prefix) */
+	bool insecure, blocked, mirror_by_digest_only;
+	struct reg_mirror *mirrors;
+	size_t n_mirrors;
+};
+
+enum reg_short_mode { REG_SHORT_PERMISSIVE, REG_SHORT_ENFORCING, REG_SHORT_DISABLED };
+
+/* registries.conf and its drop-ins, merged. */
+struct reg_conf {
+	char **search; /* unqualified-search-registries */
+	bool has_search;
+	enum reg_short_mode mode;
+	bool has_mode;
+	json_t *aliases; /* short name -> fully qualified name */
+	struct reg_registry *regs;
+	size_t n_regs;
+	char **files; /* the files read, in order */
+};
+
+/* Where to reach an image: a reference ("host/repo:tag") and whether plain http is allowed. */
+struct reg_endpoint {
+	char *ref;
+	bool insecure;
+	bool mirror;
+};
+
+/* An empty configuration. */
+struct reg_conf *reg_conf_new(void);
+
+/* Frees @c; NULL is fine. */
+void reg_conf_free(struct reg_conf *c);
+
+/* Parses one file (@dropin: version 2 only) named @path into *out. EINVAL. */
+int reg_conf_parse(const char *buf, size_t len, const char *path, bool dropin,
+		   struct reg_conf **out, struct strata_error **err);
+
+/* Adds @r (its contents taken) to @c, replacing a table of the same prefix. */
+void reg_conf_add_registry(struct reg_conf *c, struct reg_registry *r);
+
+/* Merges the drop-in @f into @c (what @f sets wins); takes @f's registries. */
+void reg_conf_merge(struct reg_conf *c, struct reg_conf *f);
+
+/* Loads the main file and drop-ins, in containers-registries.conf.d(5)'s order. */
+int reg_conf_load(struct reg_conf **out, struct strata_error **err);
+
+/* The process's configuration, loaded on first use. Borrowed. */
+int reg_conf_get(const struct reg_conf **out, struct strata_error **err);
+
+/* The length of @prefix's match at the start of @ref ("host/repo:tag"), or -1. */
+ssize_t reg_prefix_match(const char *ref, const char *prefix);
+
+/* The [[registry]] whose prefix matches @ref longest, or NULL. */
+const struct reg_registry *reg_conf_find(const struct reg_conf *c, const char *ref);
+
+/*
+ * Where to get @ref under @r (NULL: @ref itself): with @pull the mirrors
+ * that apply, in order, then the location; else the location alone.
+ * Returns the count; free with reg_endpoints_free.
+ */
+size_t reg_conf_endpoints(const struct reg_registry *r, const char *ref, bool pull,
+			  struct reg_endpoint **out);
+
+/* Frees what reg_conf_endpoints made. */
+void reg_endpoints_free(struct reg_endpoint *eps, size_t n);
+
+/* "@domain/path[:tag][@digest]" for @r, Docker Hub's "library/" added. Caller frees. */
+char *reg_ref_qualify(const char *domain, const struct store_ref *r);
+
+/*
+ * The fully qualified names to try for the short name @r (as typed: @name):
+ * its alias, else the search registries the short-name mode allows.
+ */
+int reg_conf_candidates(const struct reg_conf *c, const char *name, const struct store_ref *r,
+			char ***out, struct strata_error **err);
 
 /* ---- event.c ---- */
 

@@ -42,6 +42,9 @@ int registry_http_load(struct strata_error **err);
 /* How to reach a registry; every field may be left zero. */
 struct registry_opts {
 	bool insecure;	      /* --tls-verify=false: plain http allowed, certificates not checked */
+	bool tls_verify;      /* --tls-verify=true: verified https even where registries.conf allows less */
+	const char *signature_policy; /* --signature-policy FILE, or NULL for the default search */
+	const char *cert_dir; /* --cert-dir DIR, or NULL for the certs.d directories */
 	const char *creds;    /* "USER[:PASS]" given on the command line, or NULL */
 	const char *authfile; /* --authfile, or NULL for the default search */
 	const char *platform; /* "OS/ARCH[/VARIANT]" to pick from an index; NULL: this machine */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "registry/registry-int.h"
 #include "tests/unit/unit.h"
@@ -305,6 +306,531 @@ START_TEST(test_base64)
 }
 END_TEST
 
+/* ---- TOML ---- */
+
+/* Parses @text, expecting success; the tree as compact JSON (caller frees). */
+static char *toml_json(const char *text)
+{
+	struct strata_error *err = NULL;
+	json_t *doc = NULL;
+	char *out;
+
+	ck_assert_ok(reg_toml_parse(text, strlen(text), &doc, &err), err);
+	out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(doc);
+	return out;
+}
+
+/* Parses @text, expecting an error that contains @want. */
+static void toml_bad(const char *text, size_t len, const char *want)
+{
+	struct strata_error *err = NULL;
+	json_t *doc = NULL;
+
+	ck_assert_msg(reg_toml_parse(text, len, &doc, &err) < 0, "accepted: %s", text);
+	ck_assert_ptr_null(doc);
+	ck_assert_msg(strstr(strata_error_msg(err), want), "'%s' not in '%s'", want,
+		      strata_error_msg(err));
+	ck_assert_ptr_null(strchr(strata_error_msg(err), '\n'));
+	strata_error_free(err);
+}
+
+START_TEST(test_toml_registries_conf)
+{
+	cleanup_free char *j = toml_json(
+		"# comment\n"
+		"unqualified-search-registries = [\"a.io\", 'b.io:5000',] # trailing\n"
+		"short-name-mode=\"enforcing\"\r\n"
+		"\n"
+		"[aliases]\n"
+		"\"box\" = \"a.io/lib/box\"\n"
+		"[[registry]]\n"
+		"prefix = \"a.io/x\"\n"
+		"insecure = true\n"
+		"[[registry.mirror]]\n"
+		"location = \"m.io\"\n"
+		"[[registry.mirror]]\n"
+		"location = \"n.io\"\n"
+		"[[registry]]\n"
+		"location = \"c.io\"\n"
+		"mirror = [ { location = \"d.io\", insecure = false },\n"
+		"  # between\n"
+		"  { location = \"e.io\" } ]\n"
+		"[registries.search]\n"
+		"registries = [\n  \"x\",\n  \"y\"\n]\n"
+		"n = -1_000\n"
+		"s = \"tab\\tq\\\"\\u00e9\"\n"
+		"a.b.c = 1\n");
+
+	ck_assert_str_eq(j, "{\"aliases\":{\"box\":\"a.io/lib/box\"},"
+			    "\"registries\":{\"search\":{\"a\":{\"b\":{\"c\":1}},\"n\":-1000,"
+			    "\"registries\":[\"x\",\"y\"],\"s\":\"tab\\tq\\\"\u00e9\"}},"
+			    "\"registry\":[{\"insecure\":true,\"mirror\":[{\"location\":\"m.io\"},"
+			    "{\"location\":\"n.io\"}],\"prefix\":\"a.io/x\"},{\"location\":\"c.io\","
+			    "\"mirror\":[{\"insecure\":false,\"location\":\"d.io\"},{\"location\":"
+			    "\"e.io\"}]}],\"short-name-mode\":\"enforcing\","
+			    "\"unqualified-search-registries\":[\"a.io\",\"b.io:5000\"]}");
+}
+END_TEST
+
+START_TEST(test_toml_hostile)
+{
+	static const char nul[] = "a = \"x\0y\"\n";
+	cleanup_free char *deep = NULL;
+	struct sbuf b = SBUF_INIT;
+
+	toml_bad("a = 1\na = 2\n", 12, "line 2: key 'a' is defined twice");
+	toml_bad("[t]\n[t]\n", 8, "line 2: table 't' is defined twice");
+	toml_bad("a = yes\n", 8, "unsupported value 'yes'");
+	toml_bad("a = 1.5\n", 8, "unsupported value");
+	toml_bad("a = 1979-05-27\n", 15, "unsupported value");
+	toml_bad("a = \"\"\"x\"\"\"\n", 12, "multi-line strings are not supported");
+	toml_bad("a = \"open\n", 10, "line 1: unterminated string");
+	toml_bad("a = \"\\q\"\n", 9, "invalid escape");
+	toml_bad("a = \"\\ud800\"\n", 13, "not a Unicode scalar value");
+	toml_bad("a = \"\\u00\"\n", 11, "hex digits");
+	toml_bad(nul, sizeof(nul) - 1, "NUL");
+	toml_bad("a = \"\xff\xfe\"\n", 9, "UTF-8");
+	toml_bad("a = 1 b = 2\n", 12, "after the value");
+	toml_bad("a = [1 2]\n", 10, "',' or ']'");
+	toml_bad("a = {x = 1\n", 11, "',' or '}'");
+	toml_bad("= 1\n", 4, "invalid character '=' in a key");
+	toml_bad("a b = 1\n", 8, "want '='");
+	toml_bad("a = \n", 5, "a value is missing");
+	toml_bad("a = 99999999999999999999\n", 25, "too large");
+	toml_bad("a = 012\n", 8, "leading zeros");
+	toml_bad("a = 1\n[a]\n", 10, "already defined as a value");
+	toml_bad("a = {x = 1}\n[a.b]\n", 18, "inline");
+	toml_bad("a = [1]\n[[a]]\n", 14, "not an array of tables");
+	toml_bad("[[a]]\n[a]\n", 10, "already defined as a value");
+	toml_bad("[a\n", 3, "wants ']'");
+	toml_bad("a = \"x\x01\"\n", 9, "control character");
+	for (int i = 0; i < 100; i++)
+		sbuf_addstr(&b, "[");
+	deep = sbuf_detach(&b, NULL);
+	{
+		cleanup_free char *t = xasprintf("a = %s\n", deep);
+
+		toml_bad(t, strlen(t), "nested more than");
+	}
+}
+END_TEST
+
+/* ---- registries.conf ---- */
+
+static struct reg_conf *conf_of(const char *text)
+{
+	struct strata_error *err = NULL;
+	struct reg_conf *c = NULL;
+
+	ck_assert_ok(reg_conf_parse(text, strlen(text), "test.conf", false, &c, &err), err);
+	return c;
+}
+
+static void conf_bad(const char *text, bool dropin, const char *want)
+{
+	struct strata_error *err = NULL;
+	struct reg_conf *c = NULL;
+
+	ck_assert_msg(reg_conf_parse(text, strlen(text), "test.conf", dropin, &c, &err) < 0,
+		      "accepted: %s", text);
+	ck_assert_msg(strstr(strata_error_msg(err), want), "'%s' not in '%s'", want,
+		      strata_error_msg(err));
+	ck_assert_ptr_null(strchr(strata_error_msg(err), '\n'));
+	strata_error_free(err);
+}
+
+START_TEST(test_conf_prefix_match)
+{
+	ck_assert_int_eq(reg_prefix_match("example.com/foo/bar:1", "example.com/foo"), 15);
+	ck_assert_int_eq(reg_prefix_match("example.com/foobar", "example.com/foo"), -1);
+	ck_assert_int_eq(reg_prefix_match("example.com", "example.com"), 11);
+	ck_assert_int_eq(reg_prefix_match("example.com@sha256:1", "example.com"), 11);
+	ck_assert_int_eq(reg_prefix_match("a.b.example.com/x", "*.example.com"), 15);
+	ck_assert_int_eq(reg_prefix_match("example.com/x", "*.example.com"), -1);
+	ck_assert_int_eq(reg_prefix_match("q.io/a.example.com", "*.example.com"), -1);
+	ck_assert_int_eq(reg_prefix_match("a.example.community/x", "*.example.com"), -1);
+}
+END_TEST
+
+START_TEST(test_conf_find_and_endpoints)
+{
+	struct reg_conf *c = conf_of("[[registry]]\n"
+				     "prefix = \"example.com\"\n"
+				     "location = \"host.io\"\n"
+				     "[[registry]]\n"
+				     "prefix = \"example.com/foo\"\n"
+				     "location = \"internal.io/bar/\"\n"
+				     "insecure = true\n"
+				     "[[registry.mirror]]\n"
+				     "location = \"m0.local/mirror-for-foo\"\n"
+				     "[[registry.mirror]]\n"
+				     "location = \"m1.local/mirrors/foo\"\n"
+				     "insecure = true\n"
+				     "pull-from-mirror = \"digest-only\"\n"
+				     "[[registry]]\n"
+				     "prefix = \"*.wild.io\"\n"
+				     "blocked = true\n");
+	const struct reg_registry *r;
+	struct reg_endpoint *eps = NULL;
+	size_t n;
+
+	r = reg_conf_find(c, "example.com/foo/image:latest");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->location, "internal.io/bar");
+	n = reg_conf_endpoints(r, "example.com/foo/image:latest", true, &eps);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(eps[0].ref, "m0.local/mirror-for-foo/image:latest");
+	ck_assert(eps[0].mirror && !eps[0].insecure);
+	ck_assert_str_eq(eps[1].ref, "internal.io/bar/image:latest");
+	ck_assert(!eps[1].mirror && eps[1].insecure);
+	reg_endpoints_free(eps, n);
+	/* By digest the digest-only mirror is used too; a push uses no mirror. */
+	n = reg_conf_endpoints(r, "example.com/foo/image@sha256:0", true, &eps);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(eps[1].ref, "m1.local/mirrors/foo/image@sha256:0");
+	reg_endpoints_free(eps, n);
+	n = reg_conf_endpoints(r, "example.com/foo/image:1", false, &eps);
+	ck_assert_uint_eq(n, 1);
+	reg_endpoints_free(eps, n);
+	r = reg_conf_find(c, "example.com/other:1");
+	ck_assert_str_eq(r->prefix, "example.com");
+	r = reg_conf_find(c, "x.y.wild.io/img:1");
+	ck_assert(r && r->blocked && !r->location);
+	n = reg_conf_endpoints(r, "x.y.wild.io/img:1", true, &eps);
+	ck_assert_str_eq(eps[0].ref, "x.y.wild.io/img:1");
+	reg_endpoints_free(eps, n);
+	ck_assert_ptr_null(reg_conf_find(c, "other.io/x:1"));
+	reg_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_conf_short_names)
+{
+	struct reg_conf *c = conf_of("unqualified-search-registries = [\"one.io\", \"docker.io\"]\n"
+				     "[aliases]\n"
+				     "\"box\" = \"q.io/ns/box\"\n");
+	struct strata_error *err = NULL;
+	struct store_ref r = { 0 };
+	char **names = NULL;
+
+	ck_assert_ok(store_ref_parse("busybox", &r, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, &err), err);
+	ck_assert_uint_eq(strv_len(names), 2);
+	ck_assert_str_eq(names[0], "one.io/busybox:latest");
+	ck_assert_str_eq(names[1], "docker.io/library/busybox:latest");
+	strv_free(names);
+	names = NULL;
+	store_ref_release(&r);
+	/* An alias keeps the tag typed; no search. */
+	ck_assert_ok(store_ref_parse("box:2", &r, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "box:2", &r, &names, &err), err);
+	ck_assert_uint_eq(strv_len(names), 1);
+	ck_assert_str_eq(names[0], "q.io/ns/box:2");
+	strv_free(names);
+	names = NULL;
+	/* Enforcing with two registries cannot choose without a prompt. */
+	c->mode = REG_SHORT_ENFORCING;
+	store_ref_release(&r);
+	ck_assert_ok(store_ref_parse("busybox", &r, &err), err);
+	ck_assert_int_lt(reg_conf_candidates(c, "busybox", &r, &names, &err), 0);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "enforcing"));
+	strata_error_free(err);
+	err = NULL;
+	/* ... but one is no ambiguity. */
+	free(c->search[1]);
+	c->search[1] = NULL;
+	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, &err), err);
+	ck_assert_uint_eq(strv_len(names), 1);
+	strv_free(names);
+	store_ref_release(&r);
+	reg_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_conf_merge_and_v1)
+{
+	struct reg_conf *c = conf_of("[registries.search]\nregistries = ['a.io', 'b.io']\n"
+				     "[registries.insecure]\nregistries = ['b.io']\n"
+				     "[registries.block]\nregistries = ['bad.io']\n");
+	struct reg_conf *d = conf_of("unqualified-search-registries = [\"c.io\"]\n"
+				     "short-name-mode = \"disabled\"\n"
+				     "[aliases]\n\"x\" = \"\"\n\"y\" = \"c.io/y\"\n"
+				     "[[registry]]\nlocation = \"b.io\"\ninsecure = false\n");
+	const struct reg_registry *r;
+
+	ck_assert_uint_eq(strv_len(c->search), 2);
+	ck_assert(reg_conf_find(c, "b.io/x:1")->insecure);
+	ck_assert(reg_conf_find(c, "bad.io/x:1")->blocked);
+	json_object_set_new(c->aliases, "x", json_string("q.io/x"));
+	reg_conf_merge(c, d);
+	reg_conf_free(d);
+	ck_assert_uint_eq(strv_len(c->search), 1);
+	ck_assert_str_eq(c->search[0], "c.io");
+	ck_assert_int_eq(c->mode, REG_SHORT_DISABLED);
+	ck_assert_ptr_null(json_object_get(c->aliases, "x"));
+	ck_assert_str_eq(jv_str(c->aliases, "y"), "c.io/y");
+	r = reg_conf_find(c, "b.io/x:1");
+	ck_assert(!r->insecure);
+	ck_assert(reg_conf_find(c, "bad.io/x:1")->blocked);
+	reg_conf_free(c);
+}
+END_TEST
+
+START_TEST(test_conf_errors)
+{
+	conf_bad("[[registry]]\ninsecure = true\n", false, "neither prefix nor location");
+	conf_bad("[[registry]]\nprefix = \"a.io\"\n", false, "not a wildcard");
+	conf_bad("[[registry]]\nlocation = \"https://a.io\"\n", false, "URL schemes");
+	conf_bad("[[registry]]\nprefix = \"a.*.io\"\nlocation = \"a.io\"\n", false, "wildcard");
+	conf_bad("[[registry]]\nprefix = \"*.a.io/ns\"\n", false, "no port and no namespace");
+	conf_bad("[[registry]]\nlocation = \"a.io\"\nblocked = \"yes\"\n", false, "true or false");
+	conf_bad("[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\ninsecure = true\n", false,
+		 "mirror's location is unset");
+	conf_bad("[[registry]]\nlocation = \"a.io\"\nmirror-by-digest-only = true\n"
+		 "[[registry.mirror]]\nlocation = \"m.io\"\npull-from-mirror = \"all\"\n",
+		 false, "do not go together");
+	conf_bad("[[registry]]\nlocation = \"a.io\"\n[[registry.mirror]]\nlocation = \"m.io\"\n"
+		 "pull-from-mirror = \"sometimes\"\n",
+		 false, "pull-from-mirror 'sometimes'");
+	conf_bad("short-name-mode = \"lax\"\n", false, "want enforcing, permissive or disabled");
+	conf_bad("unqualified-search-registries = \"a.io\"\n", false, "list of strings");
+	conf_bad("unqualified-search-registries = [\"a.io/ns\"]\n", false, "not a host[:port]");
+	conf_bad("[aliases]\n\"a.io/box\" = \"b.io/box\"\n", false, "must be a short name");
+	conf_bad("[aliases]\n\"box:1\" = \"b.io/box\"\n", false, "must be a short name");
+	conf_bad("[aliases]\n\"box\" = \"box\"\n", false, "fully qualified");
+	conf_bad("[aliases]\n\"box\" = \"b.io/box:1\"\n", false, "fully qualified");
+	conf_bad("[registries.search]\nregistries = ['a.io']\n[[registry]]\nlocation = \"b.io\"\n",
+		 false, "mixes the version 1");
+	conf_bad("[registries.search]\nregistries = ['a.io']\n", true, "version 2");
+	conf_bad("a = 1\na = 2\n", false, "test.conf: line 2");
+}
+END_TEST
+
+/* ---- policy.json ---- */
+
+static struct reg_policy *policy_of(const char *text)
+{
+	struct strata_error *err = NULL;
+	struct reg_policy *p = NULL;
+
+	ck_assert_ok(reg_policy_parse(text, strlen(text), "p.json", &p, &err), err);
+	return p;
+}
+
+static void policy_bad(const char *text, const char *want)
+{
+	struct strata_error *err = NULL;
+	struct reg_policy *p = NULL;
+
+	ck_assert_msg(reg_policy_parse(text, strlen(text), "p.json", &p, &err) < 0, "accepted %s",
+		      text);
+	ck_assert_msg(strstr(strata_error_msg(err), want), "'%s' not in '%s'", want,
+		      strata_error_msg(err));
+	strata_error_free(err);
+}
+
+/* The check of @p for docker image @id ("host/repo:tag"): 0, or the error code. */
+static int docker_verdict(const struct reg_policy *p, const char *id)
+{
+	struct strata_error *err = NULL;
+	cleanup_free char *name = xstrndup(id, strcspn(id, "@"));
+	char *colon = strrchr(name, ':');
+	cleanup_strv char **scopes = NULL;
+	int code = 0;
+
+	if (colon && !strchr(colon, '/'))
+		*colon = '\0';
+	scopes = reg_docker_scopes(name);
+	if (reg_policy_check(p, "docker", id, scopes, &err) < 0) {
+		code = strata_error_code(err);
+		strata_error_free(err);
+	}
+	return code;
+}
+
+START_TEST(test_policy_scopes)
+{
+	cleanup_strv char **d = reg_docker_scopes("reg.example.com:5000/ns/sub/repo");
+	cleanup_strv char **o = reg_path_scopes("/var/lib/strata/");
+
+	ck_assert_uint_eq(strv_len(d), 6);
+	ck_assert_str_eq(d[0], "reg.example.com:5000/ns/sub/repo");
+	ck_assert_str_eq(d[2], "reg.example.com:5000/ns");
+	ck_assert_str_eq(d[3], "reg.example.com:5000");
+	ck_assert_str_eq(d[4], "*.example.com");
+	ck_assert_str_eq(d[5], "*.com");
+	ck_assert_uint_eq(strv_len(o), 3);
+	ck_assert_str_eq(o[0], "/var/lib/strata");
+	ck_assert_str_eq(o[2], "/var");
+}
+END_TEST
+
+START_TEST(test_policy_verdicts)
+{
+	struct reg_policy *p = policy_of(
+		"{\"default\": [{\"type\": \"reject\"}],"
+		" \"transports\": {\"docker\": {"
+		"   \"a.io/ok\": [{\"type\": \"insecureAcceptAnything\"}],"
+		"   \"a.io/ok/no:tag\": [{\"type\": \"reject\"}],"
+		"   \"a.io/signed\": [{\"type\": \"insecureAcceptAnything\"},"
+		"                     {\"type\": \"signedBy\", \"keyType\": \"GPGKeys\", \"keyPath\": \"/k\"}],"
+		"   \"*.wild.io\": [{\"type\": \"insecureAcceptAnything\"}],"
+		"   \"b.io\": [{\"type\": \"sigstoreSigned\", \"keyPath\": \"/k\"}]},"
+		"  \"oci\": {\"\": [{\"type\": \"insecureAcceptAnything\"}]}}}");
+	struct strata_error *err = NULL;
+
+	ck_assert_int_eq(docker_verdict(p, "a.io/ok:1"), 0);
+	ck_assert_int_eq(docker_verdict(p, "a.io/ok/sub:1"), 0);
+	ck_assert_int_eq(docker_verdict(p, "a.io/ok/no:tag"), EACCES);
+	ck_assert_int_eq(docker_verdict(p, "a.io/okay:1"), EACCES);
+	ck_assert_int_eq(docker_verdict(p, "a.io/signed:1"), ENOTSUP);
+	ck_assert_int_eq(docker_verdict(p, "b.io/x/y:1"), ENOTSUP);
+	ck_assert_int_eq(docker_verdict(p, "r.wild.io:5000/x:1"), 0);
+	ck_assert_int_eq(docker_verdict(p, "other.io/x:1"), EACCES);
+	ck_assert_int_eq(reg_policy_check(p, "oci", "/any/dir", NULL, &err), 0);
+	ck_assert_int_eq(reg_policy_check(NULL, "docker", "x.io/y:1", NULL, &err), 0);
+	reg_policy_free(p);
+}
+END_TEST
+
+START_TEST(test_policy_errors)
+{
+	policy_bad("{}", "\"default\" policy is missing");
+	policy_bad("{\"default\": []}", "must not be empty");
+	policy_bad("{\"default\": [{\"type\": \"maybe\"}]}", "unknown requirement type 'maybe'");
+	policy_bad("{\"default\": [{\"type\": \"reject\", \"x\": 1}]}", "unknown key 'x'");
+	policy_bad("{\"default\": [{}]}", "without a \"type\"");
+	policy_bad("{\"default\": [{\"type\": \"reject\"}], \"extra\": 1}", "unknown key 'extra'");
+	policy_bad("{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"docker\": []}}",
+		   "not an object of scopes");
+	policy_bad("{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"docker\": {\"a\": {}}}}",
+		   "list of requirements");
+	policy_bad("{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"oci\": {\"rel\": "
+		   "[{\"type\": \"reject\"}]}}}",
+		   "absolute path");
+	policy_bad("not json", "p.json");
+}
+END_TEST
+
+/* ---- auth files and certificates ---- */
+
+START_TEST(test_auth_keys)
+{
+	static const struct {
+		const char *key, *want;
+		bool legacy;
+	} cases[] = {
+		{ "reg.io:5000", "reg.io:5000", false },
+		{ "https://reg.io:5000", "reg.io:5000", false },
+		{ "http://reg.io/v1/", "reg.io", false },
+		{ "reg.io/ns/repo", "reg.io/ns/repo", false },
+		{ "reg.io/ns/repo", "reg.io", true },
+		{ "https://index.docker.io/v1/", "index.docker.io", false },
+		{ "docker.io", "index.docker.io", false },
+		{ "docker.io/library/busybox", "index.docker.io/library/busybox", false },
+		{ "registry-1.docker.io", "index.docker.io", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *n = reg_auth_key_normalize(cases[i].key, cases[i].legacy);
+
+		ck_assert_str_eq(n, cases[i].want);
+	}
+}
+END_TEST
+
+/* Looks @name up in @file, expecting @want_user (NULL: none). */
+static void auth_expect(const char *file, const char *name, const char *want_user)
+{
+	struct strata_error *err = NULL;
+	cleanup_free char *user = NULL, *pass = NULL;
+
+	ck_assert_ok(registry_auth_lookup(name, file, &user, &pass, &err), err);
+	if (!want_user) {
+		ck_assert_ptr_null(user);
+		return;
+	}
+	ck_assert_ptr_nonnull(user);
+	ck_assert_str_eq(user, want_user);
+	ck_assert_str_eq(pass, "pw");
+}
+
+START_TEST(test_auth_namespaces)
+{
+	cleanup_free char *dir = unit_scratch();
+	cleanup_free char *f = path_join(dir, "auth.json");
+	cleanup_free char *host = reg_base64("host:pw", 7);
+	cleanup_free char *ns = reg_base64("ns:pw", 5);
+	cleanup_free char *repo = reg_base64("repo:pw", 7);
+	cleanup_free char *hub = reg_base64("hub:pw", 6);
+	cleanup_free char *body = xasprintf(
+		"{\"auths\": {\"https://reg.io:5000\": {\"auth\": \"%s\"},"
+		" \"reg.io:5000/team\": {\"auth\": \"%s\"},"
+		" \"reg.io:5000/team/app/web\": {\"auth\": \"%s\"},"
+		" \"reg.io:5000/empty\": {},"
+		" \"https://index.docker.io/v1/\": {\"auth\": \"%s\"}}}",
+		host, ns, repo, hub);
+
+	unit_write_file(f, body, 0600);
+	auth_expect(f, "reg.io:5000/team/app/web", "repo");
+	auth_expect(f, "reg.io:5000/team/app/web/sub", "repo");
+	auth_expect(f, "reg.io:5000/team/app", "ns");
+	auth_expect(f, "reg.io:5000/team", "ns");
+	auth_expect(f, "reg.io:5000/teams", "host");
+	auth_expect(f, "reg.io:5000/empty/x", "host");
+	auth_expect(f, "reg.io:5000", "host");
+	auth_expect(f, "reg.io:5001/team", NULL);
+	auth_expect(f, "docker.io/library/busybox", "hub");
+	unit_scratch_cleanup(steal_ptr(&dir));
+}
+END_TEST
+
+START_TEST(test_certs_dir)
+{
+	cleanup_free char *dir = unit_scratch();
+	cleanup_free char *a = path_join(dir, "a.crt"), *b = path_join(dir, "b.crt");
+	cleanup_free char *cert = path_join(dir, "client.cert"), *key = path_join(dir, "client.key");
+	cleanup_free char *lone = path_join(dir, "lone.key");
+	struct strata_error *err = NULL;
+	struct sbuf ca = SBUF_INIT;
+	char *c = NULL, *k = NULL;
+
+	unit_write_file(a, "CA-A", 0644);
+	unit_write_file(b, "CA-B", 0644);
+	unit_write_file(cert, "C", 0644);
+	unit_write_file(key, "K", 0600);
+	ck_assert_ok(reg_certs_load(dir, &ca, &c, &k, &err), err);
+	ck_assert_ptr_nonnull(ca.buf);
+	ck_assert_str_eq(ca.buf, "CA-A\nCA-B\n");
+	ck_assert_str_eq(c, cert);
+	ck_assert_str_eq(k, key);
+	free(c);
+	free(k);
+	c = k = NULL;
+	sbuf_release(&ca);
+	/* A key without its certificate, and a certificate without its key. */
+	unit_write_file(lone, "K", 0600);
+	ck_assert_int_lt(reg_certs_load(dir, &ca, &c, &k, &err), 0);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "'lone.key' has no client certificate"));
+	strata_error_free(err);
+	err = NULL;
+	unlink(lone);
+	unlink(key);
+	free(c);
+	free(k);
+	c = k = NULL;
+	sbuf_release(&ca);
+	ck_assert_int_lt(reg_certs_load(dir, &ca, &c, &k, &err), 0);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "'client.cert' has no key"));
+	strata_error_free(err);
+	free(c);
+	free(k);
+	sbuf_release(&ca);
+	unit_scratch_cleanup(steal_ptr(&dir));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -331,6 +857,31 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_reference_hosts);
 	tcase_add_test(tc, test_reference_errors);
 	tcase_add_test(tc, test_base64);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("toml");
+	tcase_add_test(tc, test_toml_registries_conf);
+	tcase_add_test(tc, test_toml_hostile);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("registries-conf");
+	tcase_add_test(tc, test_conf_prefix_match);
+	tcase_add_test(tc, test_conf_find_and_endpoints);
+	tcase_add_test(tc, test_conf_short_names);
+	tcase_add_test(tc, test_conf_merge_and_v1);
+	tcase_add_test(tc, test_conf_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("policy");
+	tcase_add_test(tc, test_policy_scopes);
+	tcase_add_test(tc, test_policy_verdicts);
+	tcase_add_test(tc, test_policy_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("credentials");
+	tcase_add_test(tc, test_auth_keys);
+	tcase_add_test(tc, test_auth_namespaces);
+	tcase_add_test(tc, test_certs_dir);
 	suite_add_tcase(s, tc);
 	return s;
 }

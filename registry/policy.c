@@ -1,0 +1,284 @@
+/*
+ * The signature policy of containers-policy.json(5): which images may be
+ * read, per transport and scope. The file is --signature-policy when given,
+ * else $HOME/.config/containers/policy.json, else
+ * $STRATA_SYSCONFDIR/containers/policy.json (/etc by default); with none of
+ * them there is no policy and everything is accepted (as strata did before
+ * it read one).
+ *
+ * The requirements for an image are those of the first match among: its
+ * full identity, its namespaces from the longest down (for docker: the
+ * repository, each parent namespace, the host, then the host's wildcarded
+ * domains "*.example.com"), the transport's "" scope, then "default". All of
+ * them must accept: "insecureAcceptAnything" does, "reject" does not, and
+ * "signedBy", "sigstoreSigned" and "signedBaseLayer", which need signatures
+ * strata cannot verify yet, refuse the image with an error saying so
+ * (never an image accepted without the check the policy asks for).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "registry/registry-int.h"
+
+#define POLICY_MAX (4u << 20)
+
+struct reg_policy {
+	json_t *doc;
+	char *path;
+};
+
+const char *reg_sysconfdir(void)
+{
+	const char *d = getenv("STRATA_SYSCONFDIR");
+
+	return d && *d ? d : "/etc";
+}
+
+char *reg_user_config_path(const char *name)
+{
+	const char *home = getenv("HOME");
+
+	if (!home || !*home)
+		return NULL;
+	return xasprintf("%s/.config/containers/%s", home, name);
+}
+
+static const char *const known_types[] = { "insecureAcceptAnything", "reject", "signedBy",
+					   "sigstoreSigned", "signedBaseLayer", NULL };
+
+/* Checks one list of requirements; @where names it in errors. */
+static int check_requirements(const json_t *reqs, const char *where, struct strata_error **err)
+{
+	size_t i;
+	json_t *r;
+
+	if (!json_is_array(reqs))
+		return strata_fail_msg(err, EINVAL, "%s: want a list of requirements", where);
+	if (json_array_size(reqs) == 0)
+		return strata_fail_msg(err, EINVAL, "%s: the list of requirements must not be empty",
+				       where);
+	json_array_foreach (reqs, i, r) {
+		const char *type = jv_str(r, "type");
+		bool known = false;
+
+		if (!json_is_object(r) || !type)
+			return strata_fail_msg(err, EINVAL, "%s: a requirement without a \"type\"",
+					       where);
+		for (size_t k = 0; known_types[k]; k++)
+			known = known || strcmp(type, known_types[k]) == 0;
+		if (!known)
+			return strata_fail_msg(err, EINVAL, "%s: unknown requirement type '%s'", where,
+					       type);
+		if ((strcmp(type, "insecureAcceptAnything") == 0 || strcmp(type, "reject") == 0) &&
+		    json_object_size(r) != 1) {
+			const char *key;
+			json_t *v;
+
+			json_object_foreach ((json_t *)r, key, v) {
+				if (strcmp(key, "type") != 0)
+					return strata_fail_msg(err, EINVAL,
+							       "%s: unknown key '%s' in '%s'", where,
+							       key, type);
+			}
+		}
+	}
+	return 0;
+}
+
+int reg_policy_parse(const char *buf, size_t len, const char *path, struct reg_policy **out,
+		     struct strata_error **err)
+{
+	cleanup_json json_t *doc = jv_loadb(buf, len, "policy", err);
+	const char *key, *tkey, *skey;
+	json_t *v, *tv, *sv;
+
+	if (!doc)
+		return strata_wrap(err, "signature policy %s", path);
+	if (!json_is_object(doc))
+		return strata_fail_msg(err, EINVAL, "signature policy %s: not a JSON object", path);
+	json_object_foreach (doc, key, v) {
+		if (strcmp(key, "default") != 0 && strcmp(key, "transports") != 0)
+			return strata_fail_msg(err, EINVAL, "signature policy %s: unknown key '%s'",
+					       path, key);
+	}
+	if (!json_object_get(doc, "default"))
+		return strata_fail_msg(err, EINVAL, "signature policy %s: the \"default\" policy is missing",
+				       path);
+	{
+		cleanup_free char *where = xasprintf("signature policy %s: default", path);
+
+		if (check_requirements(json_object_get(doc, "default"), where, err) < 0)
+			return -1;
+	}
+	v = json_object_get(doc, "transports");
+	if (v && !json_is_object(v))
+		return strata_fail_msg(err, EINVAL, "signature policy %s: \"transports\" is not an object",
+				       path);
+	json_object_foreach (v, tkey, tv) {
+		if (!json_is_object(tv))
+			return strata_fail_msg(err, EINVAL,
+					       "signature policy %s: transport '%s' is not an object of scopes",
+					       path, tkey);
+		json_object_foreach (tv, skey, sv) {
+			cleanup_free char *where =
+				xasprintf("signature policy %s: %s scope '%s'", path, tkey, skey);
+
+			if (strcmp(tkey, "oci") == 0 && *skey && skey[0] != '/')
+				return strata_fail_msg(err, EINVAL, "%s: an oci scope is an absolute path",
+						       where);
+			if (check_requirements(sv, where, err) < 0)
+				return -1;
+		}
+	}
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->doc = steal_ptr(&doc);
+	(*out)->path = xstrdup(path);
+	return 0;
+}
+
+void reg_policy_free(struct reg_policy *p)
+{
+	if (!p)
+		return;
+	json_decref(p->doc);
+	free(p->path);
+	free(p);
+}
+
+/* The first of @paths (NULL entries skipped) that exists, or NULL. */
+static const char *first_existing(char *const *paths, size_t n)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < n; i++)
+		if (paths[i] && stat(paths[i], &st) == 0)
+			return paths[i];
+	return NULL;
+}
+
+int reg_policy_load(const char *override, struct reg_policy **out, struct strata_error **err)
+{
+	cleanup_free char *user = reg_user_config_path("policy.json");
+	cleanup_free char *sys = xasprintf("%s/containers/policy.json", reg_sysconfdir());
+	char *paths[] = { user, sys };
+	cleanup_free char *buf = NULL;
+	const char *path = override;
+	size_t len;
+
+	*out = NULL;
+	if (!path && !(path = first_existing(paths, ARRAY_SIZE(paths)))) {
+		log_debug("registry: no signature policy file: every image is accepted");
+		return 0;
+	}
+	if (file_read_at(AT_FDCWD, path, POLICY_MAX, &buf, &len, err) < 0)
+		return strata_wrap(err, "signature policy %s", path);
+	return reg_policy_parse(buf, len, path, out, err);
+}
+
+char **reg_docker_scopes(const char *name)
+{
+	cleanup_free char *n = xstrdup(name);
+	char **res = NULL;
+	char *slash, *colon, *host;
+
+	for (;;) {
+		strv_append(&res, n);
+		slash = strrchr(n, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	/* Now the host: its wildcarded parent domains, without the port. */
+	host = n;
+	if ((colon = strchr(host, ':')))
+		*colon = '\0';
+	for (char *dot = strchr(host, '.'); dot; dot = strchr(dot + 1, '.')) {
+		cleanup_free char *w = xasprintf("*%s", dot);
+
+		strv_append(&res, w);
+	}
+	return res;
+}
+
+char **reg_path_scopes(const char *dir)
+{
+	cleanup_free char *n = xstrdup(dir);
+	char **res = NULL;
+	char *slash;
+
+	for (;;) {
+		size_t len = strlen(n);
+
+		while (len > 1 && n[len - 1] == '/')
+			n[--len] = '\0';
+		if (len <= 1)
+			break;
+		strv_append(&res, n);
+		slash = strrchr(n, '/');
+		if (!slash || slash == n)
+			break;
+		*slash = '\0';
+	}
+	return res;
+}
+
+const json_t *reg_policy_requirements(const struct reg_policy *p, const char *transport,
+				      const char *identity, char *const *scopes,
+				      const char **matched)
+{
+	json_t *ts = json_object_get(json_object_get(p->doc, "transports"), transport);
+	json_t *r;
+
+	if (ts) {
+		if ((r = json_object_get(ts, identity))) {
+			*matched = identity;
+			return r;
+		}
+		for (size_t i = 0; scopes && scopes[i]; i++)
+			if ((r = json_object_get(ts, scopes[i]))) {
+				*matched = scopes[i];
+				return r;
+			}
+		if ((r = json_object_get(ts, ""))) {
+			*matched = "";
+			return r;
+		}
+	}
+	*matched = NULL;
+	return json_object_get(p->doc, "default");
+}
+
+int reg_policy_check(const struct reg_policy *p, const char *transport, const char *identity,
+		     char *const *scopes, struct strata_error **err)
+{
+	const char *matched = NULL, *unsupported = NULL;
+	const json_t *reqs;
+	cleanup_free char *where = NULL, *image = NULL;
+	size_t i;
+	json_t *r;
+
+	if (!p)
+		return 0;
+	reqs = reg_policy_requirements(p, transport, identity, scopes, &matched);
+	where = matched ? xasprintf("%s scope '%s'", transport, matched) : xstrdup("default");
+	image = strcmp(transport, "docker") == 0 ? xasprintf("docker://%s", identity)
+						  : xasprintf("%s:%s", transport, identity);
+	json_array_foreach (reqs, i, r) {
+		const char *type = jv_str(r, "type");
+
+		if (strcmp(type, "reject") == 0)
+			return strata_fail_msg(err, EACCES,
+					       "%s: rejected by the signature policy %s (%s)", image,
+					       p->path, where);
+		if (strcmp(type, "insecureAcceptAnything") != 0 && !unsupported)
+			unsupported = type;
+	}
+	if (unsupported)
+		return strata_fail_msg(err, ENOTSUP,
+				       "%s: the signature policy %s asks for '%s' signatures (%s), which strata cannot verify yet: refused",
+				       image, p->path, unsupported, where);
+	return 0;
+}

@@ -1,0 +1,265 @@
+# The containers configuration files, all in this test's temp dir (HOME,
+# STRATA_SYSCONFDIR, CONTAINERS_REGISTRIES_CONF: the machine's own
+# /etc/containers is never read): registries.conf short names (search list,
+# modes, aliases, drop-ins), prefix rewrites, mirrors, insecure, blocked;
+# policy.json (reject, per-scope insecureAcceptAnything, signedBy refused)
+# for pull and push, with skopeo's verdict on the same file; certs.d with a
+# client certificate over TLS.
+. "${0%/*}/../lib.sh"
+require_cmd skopeo "compares the policy verdicts"
+require_cmd docker-registry "is the registry"
+require_cmd openssl "makes the CA and the certificates"
+require_cmd curl "checks that the registry is up"
+. "${0%/*}/registry.inc"
+
+export HOME=$TEST_TMP/home STRATA_SYSCONFDIR=$TEST_TMP/etc XDG_RUNTIME_DIR=$TEST_TMP/run
+export CONTAINERS_REGISTRIES_CONF=$TEST_TMP/registries.conf
+unset XDG_CONFIG_HOME DOCKER_CONFIG REGISTRY_AUTH_FILE 2>/dev/null || true
+mkdir -p "$HOME/.config/containers" "$STRATA_SYSCONFDIR/containers/registries.conf.d" "$XDG_RUNTIME_DIR"
+: >"$CONTAINERS_REGISTRIES_CONF"
+
+start_registry one
+ONE=$REG
+start_registry two
+TWO=$REG
+import_busybox
+# No policy file anywhere: accepted. The image goes to ONE only.
+strata push -q --tls-verify=false busybox "$ONE/busybox:latest" >/dev/null || fail "push to ONE"
+strata push -q --tls-verify=false busybox "$ONE/other/img:1" >/dev/null || fail "push to ONE/other"
+
+# Each pull goes to a new store: R=$(new) then so ...
+n=0
+new() {
+	n=$((n + 1))
+	R=$TEST_TMP/r$n
+}
+so() { "$STRATA_BIN" --root "$R" "$@"; }
+last_images() { so images --format json; }
+
+# ---- short names ----
+cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF
+# two search registries: TWO lacks the image, ONE has it
+unqualified-search-registries = ["$TWO", "$ONE"]
+short-name-mode = "permissive"
+
+[[registry]]
+location = "$ONE"
+insecure = true
+
+[[registry]]
+location = "$TWO"
+insecure = true
+EOF
+new
+err=$(so pull busybox 2>&1 >/dev/null) || fail "pull a short name through the search list: $err"
+assert_contains "$err" "Trying to pull $TWO/busybox:latest"
+assert_contains "$err" "Trying to pull $ONE/busybox:latest"
+assert_contains "$(last_images)" "$ONE/busybox"
+# Enforcing, two search registries, no alias, no prompt: refused.
+sed -i 's/permissive/enforcing/' "$CONTAINERS_REGISTRIES_CONF"
+new
+expect_fail so pull -q busybox
+assert_one_line_error "$out"
+assert_contains "$out" "enforcing"
+# A drop-in of the system dir replaces the search list: one registry, no ambiguity.
+printf 'unqualified-search-registries = ["%s"]\n' "$ONE" >"$STRATA_SYSCONFDIR/containers/registries.conf.d/50-one.conf"
+new
+so pull -q busybox >/dev/null || fail "pull with the search list of a drop-in"
+assert_contains "$(last_images)" "$ONE/busybox"
+# A later drop-in (name order) empties it again: no alias, no search registry.
+printf 'unqualified-search-registries = []\n' >"$STRATA_SYSCONFDIR/containers/registries.conf.d/60-none.conf"
+new
+expect_fail so pull -q busybox
+assert_one_line_error "$out"
+assert_contains "$out" "did not resolve to an alias"
+# An alias (the user's drop-in dir) resolves without the search list.
+mkdir -p "$HOME/.config/containers/registries.conf.d"
+printf '[aliases]\n"mybox" = "%s/busybox"\n' "$ONE" >"$HOME/.config/containers/registries.conf.d/alias.conf"
+new
+so pull -q mybox:latest >/dev/null || fail "pull an alias"
+assert_contains "$(last_images)" "$ONE/busybox"
+rm -f "$STRATA_SYSCONFDIR"/containers/registries.conf.d/*.conf "$HOME"/.config/containers/registries.conf.d/*
+
+# ---- prefix rewrites, mirrors, blocked ----
+cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF
+[[registry]]
+prefix = "fake.example/foo"
+location = "$ONE"
+insecure = true
+
+[[registry]]
+prefix = "*.mirrored.example"
+[[registry.mirror]]
+location = "$TWO"
+insecure = true
+[[registry.mirror]]
+location = "$ONE"
+insecure = true
+
+[[registry]]
+prefix = "$ONE/blocked"
+location = "$ONE/blocked"
+insecure = true
+blocked = true
+
+[[registry]]
+location = "$ONE"
+insecure = true
+
+[[registry]]
+location = "$TWO"
+insecure = true
+EOF
+new
+so pull -q fake.example/foo/busybox >/dev/null || fail "pull through a prefix rewrite"
+assert_contains "$(last_images)" "fake.example/foo/busybox"
+# The first mirror lacks it, the second has it; the location itself (a
+# name that does not resolve) is never reached.
+new
+err=$(so pull a.b.mirrored.example/busybox 2>&1 >/dev/null) || fail "pull through mirrors: $err"
+assert_contains "$err" "from $TWO/busybox:latest (mirror)"
+assert_contains "$err" "from $ONE/busybox:latest (mirror)"
+assert_contains "$(last_images)" "a.b.mirrored.example/busybox"
+# Blocked: pull and push refused, one line each.
+new
+expect_fail so pull -q "$ONE/blocked/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "blocked"
+expect_fail strata push -q busybox "$ONE/blocked/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "blocked"
+# A push goes to the name given, not the location (skopeo and podman do the same).
+expect_fail strata push -q busybox fake.example/foo/pushed:1
+assert_one_line_error "$out"
+assert_contains "$out" "fake.example"
+assert_not_contains "$(curl -s "http://$ONE/v2/_catalog")" "pushed"
+# Insecure from registries.conf: no --tls-verify=false needed.
+strata push -q busybox "$ONE/viaconf:1" >/dev/null || fail "push to an insecure registry of registries.conf"
+curl -sf "http://$ONE/v2/viaconf/tags/list" >/dev/null || fail "the push did not reach ONE"
+# --tls-verify=true beats registries.conf's insecure.
+new
+expect_fail so pull -q --tls-verify=true "$ONE/busybox"
+assert_one_line_error "$out"
+# A malformed file: one line naming the file and line.
+printf '[[registry]]\nlocation = "%s"\ninsecure = yes\n' "$ONE" >"$CONTAINERS_REGISTRIES_CONF"
+new
+expect_fail so pull -q "$ONE/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "$CONTAINERS_REGISTRIES_CONF"
+assert_contains "$out" "line 3"
+printf '[[registry]]\nprefix = "x.example"\nlocation = "https://%s"\n' "$ONE" >"$CONTAINERS_REGISTRIES_CONF"
+new
+expect_fail so pull -q "$ONE/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "URL schemes are not supported"
+
+# ---- policy.json ----
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$ONE" >"$CONTAINERS_REGISTRIES_CONF"
+P=$TEST_TMP/policy
+mkdir -p "$P"
+echo '{"default": [{"type": "reject"}]}' >"$P/reject.json"
+new
+expect_fail so pull -q --signature-policy "$P/reject.json" "$ONE/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "rejected by the signature policy"
+assert_eq "$rc" 125 "exit status of a rejected pull"
+assert_eq "$(last_images)" "[]" "a rejected pull stored nothing"
+expect_fail strata push -q --signature-policy "$P/reject.json" busybox "$ONE/rejected:1"
+assert_one_line_error "$out"
+assert_contains "$out" "rejected by the signature policy"
+assert_eq "$rc" 125 "exit status of a rejected push"
+# skopeo refuses the same copies with the same file.
+expect_fail skopeo --policy "$P/reject.json" copy --src-tls-verify=false "docker://$ONE/busybox:latest" "oci:$TEST_TMP/sk:x"
+assert_contains "$out" "rejected by policy"
+expect_fail skopeo --policy "$P/reject.json" copy --dest-tls-verify=false "oci:$ROOT:busybox:latest" "docker://$ONE/rejected:1"
+assert_contains "$out" "rejected by policy"
+# Reject by default, one repository accepted, and the store (oci) for pushes.
+cat >"$P/scoped.json" <<EOF
+{"default": [{"type": "reject"}],
+ "transports": {
+   "docker": {"$ONE/busybox": [{"type": "insecureAcceptAnything"}],
+              "$ONE/other": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/nonexistent"}]},
+   "oci": {"$(realpath "$ROOT")": [{"type": "insecureAcceptAnything"}]}}}
+EOF
+new
+so pull -q --signature-policy "$P/scoped.json" "$ONE/busybox" >/dev/null || fail "pull an accepted scope"
+new
+expect_fail so pull -q --signature-policy "$P/scoped.json" "$ONE/viaconf:1"
+assert_one_line_error "$out"
+assert_contains "$out" "rejected"
+# signedBy cannot be checked yet: refused, saying so.
+new
+expect_fail so pull -q --signature-policy "$P/scoped.json" "$ONE/other/img:1"
+assert_one_line_error "$out"
+assert_contains "$out" "cannot verify"
+strata push -q --signature-policy "$P/scoped.json" busybox "$ONE/scoped:1" >/dev/null ||
+	fail "push from an accepted store"
+expect_fail "$STRATA_BIN" --root "$TEST_TMP/r1" push -q --signature-policy "$P/scoped.json" "$ONE/busybox" "$ONE/scoped:2"
+assert_one_line_error "$out"
+assert_contains "$out" "rejected"
+skopeo --policy "$P/scoped.json" copy -q --src-tls-verify=false "docker://$ONE/busybox:latest" "oci:$TEST_TMP/sk:x" ||
+	fail "skopeo accepts the scope strata accepts"
+# The user's policy.json comes before the system's; a broken one fails clearly.
+echo '{"default": [{"type": "insecureAcceptAnything"}]}' >"$STRATA_SYSCONFDIR/containers/policy.json"
+new
+so pull -q "$ONE/busybox" >/dev/null || fail "pull under the system policy"
+cp "$P/reject.json" "$HOME/.config/containers/policy.json"
+new
+expect_fail so pull -q "$ONE/busybox"
+assert_contains "$out" "$HOME/.config/containers/policy.json"
+echo '{"default": []}' >"$HOME/.config/containers/policy.json"
+new
+expect_fail so pull -q "$ONE/busybox"
+assert_one_line_error "$out"
+assert_contains "$out" "must not be empty"
+rm -f "$HOME/.config/containers/policy.json"
+
+# ---- certs.d: CAs and a client certificate ----
+K=$TEST_TMP/pki
+mkdir -p "$K"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/ca.key" -out "$K/ca.crt" -days 2 \
+	-subj /CN=strata-test-ca >/dev/null 2>&1 || fail "make the CA"
+for who in srv client; do
+	openssl req -newkey rsa:2048 -nodes -keyout "$K/$who.key" -out "$K/$who.csr" -subj "/CN=$who" \
+		>/dev/null 2>&1 || fail "make the $who key"
+done
+printf 'subjectAltName=IP:127.0.0.1\n' >"$K/ext"
+openssl x509 -req -in "$K/srv.csr" -CA "$K/ca.crt" -CAkey "$K/ca.key" -CAcreateserial \
+	-out "$K/srv.crt" -days 2 -extfile "$K/ext" >/dev/null 2>&1 || fail "sign the server certificate"
+openssl x509 -req -in "$K/client.csr" -CA "$K/ca.crt" -CAkey "$K/ca.key" -CAcreateserial \
+	-out "$K/client.cert" -days 2 >/dev/null 2>&1 || fail "sign the client certificate"
+REG_SCHEME=https
+REG_CURL_ARGS="--cacert $K/ca.crt --cert $K/client.cert --key $K/client.key"
+start_registry tls "  tls:
+    certificate: $K/srv.crt
+    key: $K/srv.key
+    clientcas:
+      - $K/ca.crt"
+TLS=$REG
+: >"$CONTAINERS_REGISTRIES_CONF"
+CD=$HOME/.config/containers/certs.d/$TLS
+mkdir -p "$CD"
+cp "$K/ca.crt" "$CD/0-ca.crt"
+# The CA alone: the server wants a client certificate.
+expect_fail strata push -q busybox "$TLS/busybox:1"
+assert_one_line_error "$out"
+cp "$K/client.cert" "$K/client.key" "$CD/"
+strata push -q busybox "$TLS/busybox:1" >/dev/null || fail "push with a client certificate from certs.d"
+new
+so pull -q "$TLS/busybox:1" >/dev/null || fail "pull with a client certificate from certs.d"
+# A .cert without its .key is an error, as in containers/image.
+rm "$CD/client.key"
+new
+expect_fail so pull -q "$TLS/busybox:1"
+assert_one_line_error "$out"
+assert_contains "$out" "has no key"
+# The system's certs.d when the user has none; --cert-dir beats both.
+mv "$CD" "$TEST_TMP/certs-moved"
+mkdir -p "$STRATA_SYSCONFDIR/containers/certs.d/$TLS"
+cp "$K/ca.crt" "$K/client.cert" "$K/client.key" "$STRATA_SYSCONFDIR/containers/certs.d/$TLS/"
+new
+so pull -q "$TLS/busybox:1" >/dev/null || fail "pull with the system's certs.d"
+new
+expect_fail so pull -q --cert-dir "$TEST_TMP/certs-moved" "$TLS/busybox:1"
+assert_contains "$out" "has no key"
+assert_fsck_clean
