@@ -188,7 +188,7 @@ install: $(BIN)
 
 # libFuzzer targets (clang): each tests/fuzz/fuzz-NAME.c (the recipe parser,
 # references, WWW-Authenticate challenges, manifests/indexes/configs,
-# --change instructions, .dockerignore patterns) runs for FUZZ_TIME seconds
+# --change instructions, .dockerignore patterns, registries.conf TOML) runs for FUZZ_TIME seconds
 # over its seeds in tests/fuzz/corpus/NAME and what it found before.
 FUZZ_TIME ?= 60
 FUZZ_SAN := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined

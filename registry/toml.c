@@ -42,7 +42,23 @@ static int tfail(struct tparse *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A key or value quoted back may hold escaped control characters. */
+	for (char *m = msg; *m; m++)
+		if ((unsigned char)*m < ' ' || *m == 0x7f)
+			*m = '?';
 	return strata_fail_msg(t->err, EINVAL, "line %d: %s", t->line, msg);
+}
+
+/* @c for a message: itself when printable, else its code ("\\x0a"). */
+static const char *show(char c, char buf[8])
+{
+	unsigned char u = (unsigned char)c;
+
+	if (u > ' ' && u < 0x7f && u != '\'')
+		snprintf(buf, 8, "%c", c);
+	else
+		snprintf(buf, 8, "\\x%02x", u);
+	return buf;
 }
 
 static void mark(json_t ***v, size_t *n, size_t *cap, json_t *j)
@@ -93,8 +109,12 @@ static int end_of_line(struct tparse *t)
 		return 0;
 	if (*t->p == '\r' && t->p + 1 < t->end && t->p[1] == '\n')
 		t->p++;
-	if (*t->p != '\n')
-		return tfail(t, "unexpected '%c' after the value (one key = value per line)", *t->p);
+	if (*t->p != '\n') {
+		char b[8];
+
+		return tfail(t, "unexpected '%s' after the value (one key = value per line)",
+			     show(*t->p, b));
+	}
 	t->p++;
 	t->line++;
 	return 0;
@@ -150,7 +170,7 @@ static int parse_escape(struct tparse *t, struct sbuf *b)
 	const char *map = "b\bt\tn\nf\fr\r\"\"\\\\";
 	unsigned long cp = 0;
 	int digits;
-	char c;
+	char c, shown[8];
 
 	if (t->p >= t->end)
 		return tfail(t, "unterminated string");
@@ -161,7 +181,7 @@ static int parse_escape(struct tparse *t, struct sbuf *b)
 			return 0;
 		}
 	if (c != 'u' && c != 'U')
-		return tfail(t, "invalid escape '\\%c' in a string", c);
+		return tfail(t, "invalid escape '\\%s' in a string", show(c, shown));
 	digits = c == 'u' ? 4 : 8;
 	for (int i = 0; i < digits; i++, t->p++) {
 		char h = t->p < t->end ? *t->p : '\0';
@@ -218,6 +238,7 @@ static int parse_string(struct tparse *t, char **out, size_t *len)
 	*out = sbuf_detach(&b, len);
 	if (memchr(*out, '\0', *len)) {
 		free(*out);
+		*out = NULL;
 		return tfail(t, "NUL character in a string");
 	}
 	return 0;
@@ -242,9 +263,11 @@ static int parse_key_part(struct tparse *t, char **out)
 	while (t->p < t->end && is_bare(*t->p))
 		t->p++;
 	if (t->p == s) {
+		char b[8];
+
 		if (t->p >= t->end || *t->p == '\n')
 			return tfail(t, "a key is missing");
-		return tfail(t, "invalid character '%c' in a key", *t->p);
+		return tfail(t, "invalid character '%s' in a key", show(*t->p, b));
 	}
 	*out = xstrndup(s, (size_t)(t->p - s));
 	return 0;

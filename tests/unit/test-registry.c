@@ -390,6 +390,10 @@ START_TEST(test_toml_hostile)
 	toml_bad("a = \"\\ud800\"\n", 13, "not a Unicode scalar value");
 	toml_bad("a = \"\\u00\"\n", 11, "hex digits");
 	toml_bad(nul, sizeof(nul) - 1, "NUL");
+	/* Found by fuzzing: an escaped NUL was freed twice; a raw newline went into the message. */
+	toml_bad("a = \"\\u0000\"\n", 13, "NUL character in a string");
+	toml_bad("a = \"\\\n\"\n", 9, "invalid escape '\\\\x0a'");
+	toml_bad("\"a\\nb\" = 1\n\"a\\nb\" = 2\n", 22, "key 'a?b' is defined twice");
 	toml_bad("a = \"\xff\xfe\"\n", 9, "UTF-8");
 	toml_bad("a = 1 b = 2\n", 12, "after the value");
 	toml_bad("a = [1 2]\n", 10, "',' or ']'");
