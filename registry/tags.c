@@ -11,6 +11,10 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 		       struct strata_error **err)
 {
 	struct store_ref ref = { 0 };
+	struct registry_opts eo = { 0 };
+	const struct reg_conf *conf = NULL;
+	const struct reg_registry *reg;
+	cleanup_strv char **names = NULL;
 	struct reg_client *c = NULL;
 	struct reg_resp resp = { 0 };
 	cleanup_free char *repo = NULL;
@@ -23,10 +27,31 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 
 	if (str_has_prefix(refstr, "docker://"))
 		refstr += strlen("docker://");
-	if (store_ref_parse(refstr, &ref, err) < 0)
+	if (store_ref_parse(refstr, &ref, err) < 0 || reg_conf_get(&conf, err) < 0)
 		goto out;
+	/* A short name lists the tags of its alias or first search registry; registries.conf's insecure and blocked apply. */
+	if (!ref.domain) {
+		if (reg_conf_candidates(conf, refstr, &ref, &names, err) < 0)
+			goto out;
+		store_ref_release(&ref);
+		if (store_ref_parse(names[0], &ref, err) < 0)
+			goto out;
+	}
+	{
+		cleanup_free char *q = reg_ref_qualify(ref.domain, &ref);
+
+		reg = reg_conf_find(conf, q);
+		if (reg && reg->blocked) {
+			strata_fail_msg(err, EACCES, "%s: registry '%s' is blocked in %s", q,
+					reg->prefix, conf->files[0]);
+			goto out;
+		}
+	}
+	if (o)
+		eo = *o;
+	eo.insecure = !eo.tls_verify && (eo.insecure || (reg && reg->insecure));
 	repo = reg_repo_of(ref.domain, ref.path);
-	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, o, &c, err) < 0)
+	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, &eo, &c, err) < 0)
 		goto out;
 	url = xasprintf("/v2/%s/tags/list", repo);
 	{

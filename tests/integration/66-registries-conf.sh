@@ -78,6 +78,10 @@ printf '[aliases]\n"mybox" = "%s/busybox"\n' "$ONE" >"$HOME/.config/containers/r
 new
 so pull -q mybox:latest >/dev/null || fail "pull an alias"
 assert_contains "$(last_images)" "$ONE/busybox"
+# --all-tags lists the tags where the alias points.
+new
+so pull -q --all-tags mybox >/dev/null || fail "pull --all-tags of an alias"
+assert_contains "$(last_images)" "$ONE/busybox"
 rm -f "$STRATA_SYSCONFDIR"/containers/registries.conf.d/*.conf "$HOME"/.config/containers/registries.conf.d/*
 
 # ---- prefix rewrites, mirrors, blocked ----
