@@ -78,11 +78,12 @@ const char *cmd_container_state(const json_t *rec);
 int cmd_container_remove(struct store *s, const char *id, bool force, struct strata_error **err);
 
 /*
- * Pulls @ref as `strata pull` does (progress on stderr unless @quiet),
- * layer dirs made; 0 with the image ID in @id, or EXIT_STRATA once reported.
+ * Pulls @ref as `strata pull` does (progress on stderr unless @quiet; plain
+ * http with @insecure), layer dirs made; 0 with the image ID in @id, or
+ * EXIT_STRATA once reported (@silent: not reported, only logged at debug).
  */
 int cmd_pull_image(struct cmd_ctx *ctx, struct store *s, const char *ref, bool quiet,
-		   char id[DIGEST_STR_LEN]);
+		   bool insecure, bool silent, char id[DIGEST_STR_LEN]);
 
 /* Asks "@question [y/N]" on stderr unless @force; true for y or yes on stdin. */
 bool cmd_confirm(bool force, const char *question);

@@ -92,7 +92,8 @@ static bool reference_matches(const char *pattern, const char *ref)
 {
 	cleanup_free char *repo = NULL;
 	cleanup_free char *tag = NULL;
-	bool with_tag = strchr(pattern, ':') && !strchr(strchr(pattern, ':'), '/');
+	const char *colon = strrchr(pattern, ':'), *slash = strrchr(pattern, '/');
+	bool with_tag = colon && (!slash || colon > slash);
 	const char *p;
 
 	split_ref(ref, &repo, &tag);

@@ -158,11 +158,28 @@ static int pull_one(struct cmd_ctx *ctx, struct store *s, const char *ref, struc
 }
 
 int cmd_pull_image(struct cmd_ctx *ctx, struct store *s, const char *ref, bool quiet,
-		   char id[DIGEST_STR_LEN])
+		   bool insecure, bool silent, char id[DIGEST_STR_LEN])
 {
 	struct transfer_opts t = { .quiet = quiet };
+	struct strata_error *err = NULL;
+	struct store_image *img = NULL;
+	int r;
 
-	return pull_one(ctx, s, ref, &t, id);
+	t.o.insecure = insecure;
+	if (!silent)
+		return pull_one(ctx, s, ref, &t, id);
+	/* no report: the caller goes on with what the store has */
+	t.o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
+	r = registry_pull(s, ref, &t.o, id, &err);
+	if (r == 0 && store_image_load(s, id, &img, &err) == 0)
+		r = layers_dir_ensure(s, t.o.unpack_backend, img, img->manifest->n_layers, &err);
+	store_image_free(img);
+	if (r < 0) {
+		log_debug("pull '%s': %s", ref, strata_error_msg(err));
+		strata_error_free(err);
+		return EXIT_STRATA;
+	}
+	return 0;
 }
 
 /* pull --all-tags REPO: each tag the registry lists, one after the other. */

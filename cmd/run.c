@@ -25,6 +25,9 @@ struct run_opts {
 	bool is_run; /* run (takes -d) rather than create or bundle */
 	bool is_bundle;
 	bool detach;
+	const char *pull;   /* --pull: always, missing (the default), never or newer */
+	bool quiet;	    /* -q: no pull progress */
+	bool insecure;	    /* --tls-verify=false for the pull */
 };
 
 static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
@@ -482,6 +485,66 @@ static int opt_detach_keys(struct cmd_ctx *ctx, const struct cmd_option *opt, co
  * operands (IMAGE [COMMAND...], or IMAGE DIR [COMMAND...]) in argc/argv;
  * the first operand ends the options. As cmd_parse_options.
  */
+static int opt_pull(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	static const char *const policies[] = { "always", "missing", "never", "newer", NULL };
+
+	for (size_t i = 0; policies[i]; i++)
+		if (!strcmp(arg, policies[i])) {
+			*(const char **)opt->value = policies[i];
+			return 0;
+		}
+	return cmd_usage_error(ctx, "invalid --pull '%s' (want always, missing, never or newer)",
+			       arg);
+}
+
+/* --tls-verify[=true|false] into the bool "insecure" at opt->value. */
+static int opt_tls_verify(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	bool verify = true;
+	struct cmd_option inner = *opt;
+
+	inner.value = &verify;
+	if (cmd_option_bool_arg(ctx, &inner, arg))
+		return EXIT_STRATA;
+	*(bool *)opt->value = !verify;
+	return 0;
+}
+
+/*
+ * The image IMAGE names, pulled first as --pull says (podman's default:
+ * missing, so that `run IMAGE` pulls an image the store does not have).
+ */
+static int image_for_run(struct cmd_ctx *ctx, struct store *s, const char *spec,
+			 const struct run_opts *o, struct store_image **img)
+{
+	const char *policy = o->pull ? o->pull : "missing";
+	struct strata_error *err = NULL;
+	char id[DIGEST_STR_LEN];
+	bool have;
+
+	have = store_image_load(s, spec, img, &err) == 0;
+	if (!have && strata_error_code(err) != ENOENT)
+		return cmd_fail(ctx, err);
+	if (!have && !strcmp(policy, "never")) {
+		strata_error_free(err);
+		return cmd_failf(ctx, "image '%s' not in the store, and --pull=never", spec);
+	}
+	strata_error_free(err);
+	err = NULL;
+	if (have && (!strcmp(policy, "missing") || !strcmp(policy, "never")))
+		return 0;
+	/* newer: a registry that cannot be reached is no failure while the store has the image */
+	if (cmd_pull_image(ctx, s, spec, o->quiet || (have && !strcmp(policy, "newer")), o->insecure,
+			   have && !strcmp(policy, "newer"), id) != 0)
+		return have && !strcmp(policy, "newer") ? 0 : EXIT_STRATA;
+	store_image_free(*img);
+	*img = NULL;
+	if (store_image_load(s, id, img, &err) < 0)
+		return cmd_fail(ctx, err);
+	return 0;
+}
+
 static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct run_opts *o)
 {
 	struct launch_run_config *rc = &o->rc;
@@ -546,6 +609,15 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		  "the host's)",
 		  CMD_OPTION_OPTARG | (o->is_bundle ? CMD_OPTION_HIDDEN : 0), cmd_option_bool_arg, 0,
 		  0 },
+		{ CMD_OPTION_CALLBACK, 0, "pull", &o->pull, "POLICY",
+		  "missing (default: pull an image not in the store), always,\n"
+		  "newer (pull; a failure is ignored when the store has it) or never",
+		  o->is_bundle ? CMD_OPTION_HIDDEN : 0, opt_pull, 0, 0 },
+		{ CMD_OPTION_BOOL, 'q', "quiet", &o->quiet, NULL, "no pull progress",
+		  o->is_bundle ? CMD_OPTION_HIDDEN : 0, NULL, 0, 0 },
+		{ CMD_OPTION_CALLBACK, 0, "tls-verify", &o->insecure, "false",
+		  "pull over plain http or unverified https", CMD_OPTION_OPTARG |
+		  (o->is_bundle ? CMD_OPTION_HIDDEN : 0), opt_tls_verify, 0, 0 },
 		OPT_END(),
 	};
 
@@ -577,8 +649,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		return EXIT_STRATA;
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if (store_image_load(s, argv[0], &img, &err) < 0)
-		return cmd_fail(ctx, err);
+	if ((r = image_for_run(ctx, s, argv[0], o, &img)))
+		return r;
 	/* named volumes made on first use, anonymous ones for the image's VOLUMEs */
 	if (launch_run_config_volumes(s, &o->rc, img->config, &made, &err) < 0) {
 		store_image_free(img);

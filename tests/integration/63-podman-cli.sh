@@ -104,6 +104,10 @@ nw=$(strata images -q newer)
 assert_eq "$(ids --filter reference=busybox)" "$bb " "reference"
 assert_eq "$(ids other)" "$bb " "images REF"
 assert_eq "$(ids 'nope*')" "" "images REF that matches nothing"
+strata tag newer:2 127.0.0.1:5000/ns/newer:2
+assert_eq "$(ids 127.0.0.1:5000/ns/newer:2)" "$nw " "a name with a registry port"
+assert_eq "$(ids ns/newer)" "$nw " "the tail of a repository"
+strata rmi 127.0.0.1:5000/ns/newer:2 >/dev/null
 assert_eq "$(ids --filter reference='*er*')" "$(printf '%s\n' "$bb" "$nw" | sort | tr '\n' ' ')" \
 	"reference glob"
 assert_eq "$(ids --filter reference=newer:2 --filter reference=busybox:latest)" \
