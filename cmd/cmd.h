@@ -188,6 +188,19 @@ int cmd_time_parse(const char *s, int64_t *out);
 /* label=KEY or label=KEY=VALUE against an object of labels (NULL: none). */
 bool cmd_label_matches(const json_t *labels, const char *spec);
 
+/* ---- volume.c ---- */
+
+/* Volume name -> how many containers' records list it (a pointer-sized count). */
+void cmd_volume_links(struct store *s, struct strmap *links);
+
+/*
+ * Removes the volumes no container uses that pass @f (label, label!,
+ * until); appends their names to *removed and adds their bytes to *bytes
+ * (may be NULL). Errors are reported; returns 0 or EXIT_STRATA.
+ */
+int cmd_volumes_prune(struct cmd_ctx *ctx, struct store *s, const struct cmd_filters *f,
+		      char ***removed, uint64_t *bytes);
+
 /* ---- progress.c: pull and push progress on stderr ---- */
 
 struct cmd_progress;

@@ -264,12 +264,14 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_free char *freed = NULL;
 	struct cmd_filters f = { 0 };
 	struct store_gc_stats st;
-	uint64_t entries = 0;
-	bool all = false, force = false;
+	cleanup_strv char **volumes = xcalloc(1, sizeof(char *));
+	uint64_t entries = 0, vol_bytes = 0;
+	bool all = false, force = false, with_volumes = false;
 	struct store *s;
 	int ret;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('a', "all", &all, "every image no container uses, not only those without a name"),
+		OPT_BOOL(0, "volumes", &with_volumes, "the volumes no container uses too"),
 		OPT_LIST(0, "filter", &filters, "KEY=VALUE",
 			 "until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]"),
 		OPT_BOOL('f', "force", &force, "do not ask for confirmation"),
@@ -280,12 +282,24 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 		return ctx->status;
 	if (prune_filters_parse(ctx, filters, &f))
 		return EXIT_STRATA;
-	if (!cmd_confirm(force, all ? "WARNING! This command removes:\n\t- all stopped containers\n"
-				      "\t- all images without at least one container associated with "
-				      "them\n\t- all build cache\nAre you sure you want to continue?"
-				    : "WARNING! This command removes:\n\t- all stopped containers\n\t- "
-				      "all dangling images\n\t- all dangling build cache\nAre you sure "
-				      "you want to continue?")) {
+	if (!cmd_confirm(force, all ? (with_volumes
+					       ? "WARNING! This command removes:\n\t- all stopped "
+						 "containers\n\t- all volumes not used by at least one "
+						 "container\n\t- all images without at least one container "
+						 "associated with them\n\t- all build cache\nAre you sure "
+						 "you want to continue?"
+					       : "WARNING! This command removes:\n\t- all stopped "
+						 "containers\n\t- all images without at least one container "
+						 "associated with them\n\t- all build cache\nAre you sure "
+						 "you want to continue?")
+				    : (with_volumes
+					       ? "WARNING! This command removes:\n\t- all stopped "
+						 "containers\n\t- all volumes not used by at least one "
+						 "container\n\t- all dangling images\n\t- all dangling build "
+						 "cache\nAre you sure you want to continue?"
+					       : "WARNING! This command removes:\n\t- all stopped "
+						 "containers\n\t- all dangling images\n\t- all dangling "
+						 "build cache\nAre you sure you want to continue?"))) {
 		cmd_filters_release(&f);
 		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
 	}
@@ -293,10 +307,9 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	ret = prune_containers(ctx, s, &f, &containers);
 	if (prune_images(s, all, &f, &images, &err) < 0)
 		ret = cmd_fail(ctx, err), err = NULL;
-	/*
-	 * Volumes: `system prune --volumes` removes the volumes no container
-	 * uses; that step goes here, after the containers, once volumes exist.
-	 */
+	/* --volumes: the volumes no container uses, once the containers have gone */
+	if (with_volumes && cmd_volumes_prune(ctx, s, &f, &volumes, &vol_bytes))
+		ret = EXIT_STRATA;
 	co.all = all;
 	if (store_cache_prune(s, &co, NULL, NULL, &entries, &err) < 0 ||
 	    store_gc(s, NULL, NULL, &st, &err) < 0) {
@@ -308,6 +321,11 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 		print_ids(containers);
 		printf("\n");
 	}
+	if (strv_len(volumes)) {
+		printf("Deleted Volumes\n");
+		print_ids(volumes);
+		printf("\n");
+	}
 	if (strv_len(images)) {
 		printf("Deleted Images\n");
 		print_ids(images);
@@ -316,7 +334,7 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	if (entries)
 		printf("Deleted %llu build cache entr%s\n\n", (unsigned long long)entries,
 		       entries == 1 ? "y" : "ies");
-	freed = cmd_df_size(st.blob_bytes);
+	freed = cmd_df_size(st.blob_bytes + vol_bytes);
 	printf("Total reclaimed space: %s\n", freed);
 	cmd_filters_release(&f);
 	return ret;
@@ -437,8 +455,9 @@ static char *since(int64_t sec)
 
 /* df -v: the images, containers and volumes one by one, as podman's. */
 static int df_verbose(struct cmd_ctx *ctx, const struct store_image_info *imgs, size_t n,
-		      struct strmap *users, json_t *ctrs)
+		      struct strmap *users, json_t *ctrs, json_t *vrows)
 {
+	static const char *const vol_fields[] = { "VolumeName", "Links", "Size", NULL };
 	static const char *const img_fields[] = { "Repository", "Tag", "ID", "Created", "Size",
 						  "SharedSize", "UniqueSize", "Containers", NULL };
 	static const char *const img_headers[] = { "ID", "IMAGE ID", NULL };
@@ -478,8 +497,9 @@ static int df_verbose(struct cmd_ctx *ctx, const struct store_image_info *imgs, 
 				     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t"
 				     "{{.Size}}\t{{.Created}}\t{{.Status}}\t{{.Names}}",
 				     ctrs, ctr_fields, ctr_headers);
-	/* Volumes: one row per volume (VOLUME NAME, LINKS, SIZE) once volumes exist. */
-	printf("\nLocal Volumes space usage:\n\nVOLUME NAME  LINKS       SIZE\n");
+	printf("\nLocal Volumes space usage:\n\n");
+	r = r ?: print_template_rows(ctx, "table {{.VolumeName}}\t{{.Links}}\t{{.Size}}", vrows,
+				     vol_fields, NULL);
 	return r;
 }
 
@@ -492,6 +512,9 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_strv char **ids = NULL;
 	cleanup_json json_t *rows = json_array();
 	cleanup_json json_t *ctrs = json_array();
+	cleanup_json json_t *vrows = json_array();
+	cleanup_strv char **vols = NULL;
+	struct strmap links = STRMAP_INIT;
 	struct cmd_format fmt = { 0 };
 	struct df_row img = { "Images", 0, 0, 0, 0 }, ctr = { "Containers", 0, 0, 0, 0 };
 	struct df_row vol = { "Local Volumes", 0, 0, 0, 0 }, cache = { "Build Cache", 0, 0, 0, 0 };
@@ -547,7 +570,9 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 		json_array_append_new(
 			ctrs, json_pack("{s:s%, s:s%, s:s, s:i, s:s, s:s, s:s, s:s}", "ID", ids[i],
 					(size_t)12, "Image", img_id, strnlen(img_id, 12), "Command",
-					cmdline, "LocalVolumes", 0, "Size", size, "Created", ago,
+					cmdline, "LocalVolumes",
+					(int)json_array_size(rec ? json_object_get(rec, "Volumes") : NULL),
+					"Size", size, "Created", ago,
 					"Status", rec ? cmd_container_state(rec) : "unknown", "Names",
 					rec && jv_str(rec, "Name") ? jv_str(rec, "Name") : ""));
 	}
@@ -555,13 +580,32 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 	cache.active = cu.entries - cu.unused_entries;
 	cache.size = cu.bytes;
 	cache.reclaimable = cu.unused_bytes;
-	/* Local Volumes: counted here once volumes exist (named volumes under the store). */
+	/* Local Volumes: active when a container uses one, running or not (podman) */
+	if (store_volume_list(s, &vols, &err) < 0) {
+		ret = cmd_fail(ctx, err);
+		goto out;
+	}
+	cmd_volume_links(s, &links);
+	for (size_t i = 0; vols[i]; i++) {
+		uintptr_t nl = (uintptr_t)strmap_get(&links, vols[i]);
+		uint64_t bytes = 0;
+		cleanup_free char *size = NULL;
+
+		store_volume_size(s, vols[i], &bytes, NULL);
+		size = cmd_df_size(bytes);
+		vol.total++;
+		vol.active += nl > 0;
+		vol.size += bytes;
+		vol.reclaimable += nl ? 0 : bytes;
+		json_array_append_new(vrows, json_pack("{s:s, s:I, s:s}", "VolumeName", vols[i],
+						       "Links", (json_int_t)nl, "Size", size));
+	}
 	json_array_append_new(rows, df_row_json(&img));
 	json_array_append_new(rows, df_row_json(&ctr));
 	json_array_append_new(rows, df_row_json(&vol));
 	json_array_append_new(rows, df_row_json(&cache));
 	if (verbose)
-		ret = df_verbose(ctx, imgs, n, &users, ctrs);
+		ret = df_verbose(ctx, imgs, n, &users, ctrs, vrows);
 	else if (fmt.json)
 		cmd_print_json(rows);
 	else if (fmt.tmpl) {
@@ -583,6 +627,7 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 out:
 	store_image_infos_free(imgs, n);
 	strmap_release(&users, NULL);
+	strmap_release(&links, NULL);
 	cmd_format_release(&fmt);
 	return ret;
 }

@@ -6,12 +6,14 @@
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/template.h"
 #include "launch/launch.h"
 #include "overlay/overlay.h"
 
@@ -61,209 +63,202 @@ static int cmd_volume_create(struct cmd_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-/* ---- filters (ls, prune) ---- */
+/* ---- users, sizes, filters ---- */
 
-struct vol_filter {
-	char **names;	/* regular expressions, any of which matches */
-	char **labels;	/* KEY or KEY=VALUE: every one must be there */
-	char **nolabels; /* label!=: none may be there */
-	int dangling;	/* -1: either; 0: in use; 1: unused */
-	int64_t until;	/* 0: none; else created before this (seconds) */
-};
-
-static void vol_filter_release(struct vol_filter *f)
+void cmd_volume_links(struct store *s, struct strmap *links)
 {
-	strv_free(f->names);
-	strv_free(f->labels);
-	strv_free(f->nolabels);
+	cleanup_strv char **ids = NULL;
+
+	if (store_container_list(s, &ids, NULL) < 0)
+		return;
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
+		json_t *v;
+		size_t k;
+
+		json_array_foreach(rec ? json_object_get(rec, "Volumes") : NULL, k, v) {
+			const char *name = json_string_value(v);
+
+			if (name)
+				strmap_put(links, name,
+					   (void *)((uintptr_t)strmap_get(links, name) + 1), NULL);
+		}
+	}
 }
 
-/* A time as podman's until= takes it: seconds since 1970, RFC 3339, or a Go duration ago. */
-static int parse_until(const char *v, int64_t *out)
+static int check_filters(struct cmd_ctx *ctx, char **specs, const char *const *keys,
+			 struct cmd_filters *f)
 {
-	int64_t sec;
-	long nsec;
-	char *end;
-	double total = 0;
-	const char *p = v;
+	char *const *v;
 
-	if (time_parse_rfc3339(v, &sec, &nsec) == 0) {
-		*out = sec;
-		return 0;
+	if (cmd_filters_parse(ctx, specs, keys, f))
+		return EXIT_STRATA;
+	for (v = cmd_filters_get(f, "until"); v && *v; v++) {
+		int64_t t;
+
+		if (cmd_time_parse(*v, &t) < 0)
+			goto bad;
 	}
-	errno = 0;
-	sec = strtoll(v, &end, 10);
-	if (*v && !*end && !errno) {
-		*out = sec;
-		return 0;
-	}
-	/* a Go duration: 10m, 1h30m, 45s */
-	while (*p) {
-		double n = strtod(p, &end);
-
-		if (end == p)
-			return -1;
-		if (*end == 'h')
-			total += n * 3600;
-		else if (*end == 'm' && end[1] != 's')
-			total += n * 60;
-		else if (*end == 's')
-			total += n;
-		else
-			return -1;
-		p = end + 1;
-	}
-	if (!*v || total <= 0)
-		return -1;
-	*out = (int64_t)time(NULL) - (int64_t)total;
-	return 0;
-}
-
-/* Adds one --filter KEY=VALUE; @keys says which keys the command takes. */
-static int filter_add(struct cmd_ctx *ctx, struct vol_filter *f, const char *arg,
-		      const char *const *keys)
-{
-	const char *eq = strchr(arg, '=');
-	cleanup_free char *key = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
-	const char *v = eq ? eq + 1 : NULL;
-	bool neg = key[0] && key[strlen(key) - 1] == '!';
-
-	if (neg)
-		key[strlen(key) - 1] = '\0';
-	if (!v || !strv_contains((char *const *)keys, neg ? "label!" : key))
-		return cmd_usage_error(ctx, "\"%s\" is an invalid volume filter", arg);
-	if (!strcmp(key, "name")) {
+	for (v = cmd_filters_get(f, "name"); v && *v; v++) {
 		regex_t re;
 
-		if (regcomp(&re, v, REG_EXTENDED | REG_NOSUB))
-			return cmd_usage_error(ctx, "invalid name filter '%s'", v);
+		if (regcomp(&re, *v, REG_EXTENDED | REG_NOSUB))
+			goto bad;
 		regfree(&re);
-		strv_append(&f->names, v);
-	} else if (!strcmp(key, "label")) {
-		strv_append(neg ? &f->nolabels : &f->labels, v);
-	} else if (!strcmp(key, "dangling")) {
-		if (strcmp(v, "true") && strcmp(v, "false") && strcmp(v, "1") && strcmp(v, "0"))
-			return cmd_usage_error(ctx, "invalid dangling filter '%s' (want true or false)",
-					       v);
-		f->dangling = !strcmp(v, "true") || !strcmp(v, "1");
-	} else if (!strcmp(key, "driver") || !strcmp(key, "scope")) {
-		if (strcmp(v, "local"))
-			f->dangling = 2; /* matches nothing: every volume is local */
-	} else if (!strcmp(key, "until")) {
-		if (parse_until(v, &f->until) < 0)
-			return cmd_usage_error(ctx, "invalid until filter '%s' (a time or a duration "
-						    "such as 24h)",
-					       v);
 	}
+	for (v = cmd_filters_get(f, "dangling"); v && *v; v++)
+		if (strcmp(*v, "true") && strcmp(*v, "false") && strcmp(*v, "1") && strcmp(*v, "0"))
+			goto bad;
 	return 0;
+bad:
+	{
+		cleanup_free char *what = xstrdup(*v);
+		int r;
+
+		cmd_filters_release(f);
+		r = cmd_usage_error(ctx, "invalid volume filter value '%s'", what);
+		return r;
+	}
 }
 
-/* True when labels object @labels has @kv (KEY, or KEY=VALUE). */
-static bool has_label(const json_t *labels, const char *kv)
+/* True when one of the regular expressions @res matches @name. */
+static bool name_matches(char *const *res, const char *name)
 {
-	const char *eq = strchr(kv, '=');
-	cleanup_free char *key = eq ? xstrndup(kv, (size_t)(eq - kv)) : xstrdup(kv);
-	json_t *v = json_object_get(labels, key);
+	for (; *res; res++) {
+		regex_t re;
+		bool hit;
 
-	if (!v)
-		return false;
-	return !eq || (json_is_string(v) && !strcmp(json_string_value(v), eq + 1));
+		if (regcomp(&re, *res, REG_EXTENDED | REG_NOSUB))
+			continue;
+		hit = regexec(&re, name, 0, NULL, 0) == 0;
+		regfree(&re);
+		if (hit)
+			return true;
+	}
+	return false;
 }
 
-static bool filter_match(struct store *s, const struct vol_filter *f, const json_t *vol)
+/*
+ * podman's volume filters: values of one key are alternatives (label and
+ * label!: every one must hold), keys must all match. @links: users per name.
+ */
+static bool filter_match(const struct cmd_filters *f, const json_t *vol,
+			 const struct strmap *links)
 {
 	const char *name = jv_str(vol, "Name");
 	json_t *labels = json_object_get(vol, "Labels");
+	bool used = strmap_get(links, name) != NULL;
+	char *const *v;
 
-	if (f->dangling == 2)
+	if ((v = cmd_filters_get(f, "name")) && !name_matches(v, name))
 		return false;
-	if (f->names) {
-		bool any = false;
-
-		for (size_t i = 0; f->names[i] && !any; i++) {
-			regex_t re;
-
-			if (regcomp(&re, f->names[i], REG_EXTENDED | REG_NOSUB) == 0) {
-				any = regexec(&re, name, 0, NULL, 0) == 0;
-				regfree(&re);
-			}
-		}
-		if (!any)
+	for (v = cmd_filters_get(f, "label"); v && *v; v++)
+		if (!cmd_label_matches(labels, *v))
 			return false;
-	}
-	for (size_t i = 0; f->labels && f->labels[i]; i++)
-		if (!has_label(labels, f->labels[i]))
+	for (v = cmd_filters_get(f, "label!"); v && *v; v++)
+		if (cmd_label_matches(labels, *v))
 			return false;
-	for (size_t i = 0; f->nolabels && f->nolabels[i]; i++)
-		if (has_label(labels, f->nolabels[i]))
+	for (v = cmd_filters_get(f, "driver"); v && *v; v++)
+		if (strcmp(*v, "local"))
 			return false;
-	if (f->until) {
-		int64_t sec = 0;
+	for (v = cmd_filters_get(f, "scope"); v && *v; v++)
+		if (strcmp(*v, "local"))
+			return false;
+	for (v = cmd_filters_get(f, "until"); v && *v; v++) {
+		int64_t t = 0, sec = 0;
 		long nsec;
 
-		if (!jv_str(vol, "CreatedAt") ||
-		    time_parse_rfc3339(jv_str(vol, "CreatedAt"), &sec, &nsec) < 0 || sec >= f->until)
+		if (cmd_time_parse(*v, &t) < 0 || !jv_str(vol, "CreatedAt") ||
+		    time_parse_rfc3339(jv_str(vol, "CreatedAt"), &sec, &nsec) < 0 || sec >= t)
 			return false;
 	}
-	if (f->dangling >= 0) {
-		cleanup_strv char **users = NULL;
+	if ((v = cmd_filters_get(f, "dangling"))) {
+		bool any = false;
 
-		if (store_volume_users(s, name, &users, NULL) < 0)
-			return false;
-		if ((users[0] == NULL) != (f->dangling == 1))
+		for (; *v; v++)
+			any |= used != (!strcmp(*v, "true") || !strcmp(*v, "1"));
+		if (!any)
 			return false;
 	}
 	return true;
 }
 
-/* The records of the volumes that pass @f, in name order (a new JSON array). */
-static json_t *select_volumes(struct store *s, const struct vol_filter *f,
+/* The records of the volumes that pass @f (and unused ones only with @unused), in name order. */
+static json_t *select_volumes(struct store *s, const struct cmd_filters *f, bool unused,
 			      struct strata_error **err)
 {
 	cleanup_strv char **names = NULL;
+	struct strmap links = STRMAP_INIT;
 	json_t *out;
 
 	if (store_volume_list(s, &names, err) < 0)
 		return NULL;
+	cmd_volume_links(s, &links);
 	out = json_array();
 	for (size_t i = 0; names[i]; i++) {
 		json_t *vol = store_volume_load(s, names[i], NULL);
 
 		/* one removed meanwhile, or broken (fsck says which), is left out */
-		if (vol && filter_match(s, f, vol))
+		if (vol && filter_match(f, vol, &links) &&
+		    !(unused && strmap_get(&links, names[i])))
 			json_array_append_new(out, vol);
 		else
 			json_decref(vol);
 	}
+	strmap_release(&links, NULL);
 	return out;
 }
 
 /* ---- output ---- */
 
-/* --format: NULL or "table": the table; "json": JSON; anything else is refused. */
-static int check_format(struct cmd_ctx *ctx, const char *fmt)
+/* The fields of a row of `volume ls --format`, podman's names. */
+static const char *const volume_fields[] = { "Name",   "Driver",    "Mountpoint", "CreatedAt",
+					     "Labels", "Scope",     "Options",	  "Anonymous",
+					     "NeedsCopyUp", "MountCount", NULL };
+
+/* A record as a template sees it: podman's zero values where the record has none. */
+static void template_row(json_t *vol)
 {
-	if (fmt && strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "{{json .}}"))
-		return cmd_usage_error(ctx, "unknown format '%s' (want 'table' or 'json')", fmt);
-	return 0;
+	if (!json_object_get(vol, "Anonymous"))
+		json_object_set_new(vol, "Anonymous", json_false());
+	if (!json_object_get(vol, "NeedsCopyUp"))
+		json_object_set_new(vol, "NeedsCopyUp", json_false());
+	json_object_set_new(vol, "MountCount", json_integer(0));
 }
 
-static bool format_is_json(const char *fmt)
+/* Prints @vols through the template of @fmt; 0 or EXIT_STRATA once reported. */
+static int print_template(struct cmd_ctx *ctx, const struct cmd_format *fmt, json_t *vols)
 {
-	return fmt && (!strcmp(fmt, "json") || !strcmp(fmt, "{{json .}}"));
+	static const char *const headers[] = { "Name", "VOLUME NAME", NULL };
+	struct cmd_rows *rows = cmd_rows_new(ctx, fmt, volume_fields, headers);
+	json_t *v;
+	size_t i;
+
+	if (!rows)
+		return EXIT_STRATA;
+	json_array_foreach(vols, i, v) {
+		template_row(v);
+		if (cmd_rows_add(rows, v) < 0) {
+			cmd_rows_free(rows);
+			return EXIT_STRATA;
+		}
+	}
+	cmd_rows_print(rows);
+	return 0;
 }
 
 static int cmd_volume_ls(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const char *const keys[] = { "name",  "label", "label!", "dangling",
 					    "driver", "scope", "until",	 NULL };
-	struct vol_filter f = { .dangling = -1 };
+	struct cmd_filters f = { 0 };
+	struct cmd_format fmt = { 0 };
 	struct strata_error *err = NULL;
 	cleanup_strv char **filters = NULL;
 	cleanup_json json_t *vols = NULL;
-	const char *fmt = NULL;
 	bool quiet = false, noheading = false;
 	struct store *s;
+	int ret = 0;
 	size_t i;
 	json_t *v;
 	const struct cmd_option opts[] = {
@@ -271,63 +266,62 @@ static int cmd_volume_ls(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_LIST('f', "filter", &filters, "KEY=VALUE",
 			 "name=REGEX, label=KEY[=VALUE], label!=..., dangling=true|false, "
 			 "driver=local, until=TIME"),
-		OPT_STRING(0, "format", &fmt, "FORMAT", "table or json"),
+		OPT_TEMPLATE(0, &fmt, "table (default), json, or a Go template on Name, Driver,\n"
+				      "Mountpoint, CreatedAt, Labels, Scope, Options"),
 		OPT_BOOL('n', "noheading", &noheading, "no header row"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
-		return ctx->status;
-	if (check_format(ctx, fmt))
-		return EXIT_STRATA;
-	for (size_t k = 0; filters && filters[k]; k++)
-		if (filter_add(ctx, &f, filters[k], keys)) {
-			vol_filter_release(&f);
-			return EXIT_STRATA;
-		}
-	vols = select_volumes(s, &f, &err);
-	vol_filter_release(&f);
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")) ||
+	    check_filters(ctx, filters, keys, &f)) {
+		cmd_format_release(&fmt);
+		return ctx->status ? ctx->status : EXIT_STRATA;
+	}
+	vols = select_volumes(s, &f, false, &err);
+	cmd_filters_release(&f);
+	fmt.noheading = noheading;
 	if (!vols)
-		return cmd_fail(ctx, err);
-	if (quiet) {
+		ret = cmd_fail(ctx, err);
+	else if (quiet)
 		json_array_foreach(vols, i, v)
 			printf("%s\n", jv_str(v, "Name"));
-	} else if (format_is_json(fmt)) {
+	else if (fmt.json)
 		cmd_print_json(vols);
-	} else {
-		static const char *const head[] = { "DRIVER", "VOLUME NAME", NULL };
-		struct cmd_table *t = cmd_table_new(head);
-
-		json_array_foreach(vols, i, v)
-			cmd_table_add(t, (const char *const[]){ "local", jv_str(v, "Name") });
-		cmd_table_print(t, noheading);
-	}
-	return 0;
+	else if (!fmt.tmpl && !(fmt.tmpl = cmd_template_parse("table {{.Driver}}\t{{.Name}}", &err)))
+		ret = cmd_fail(ctx, err);
+	else
+		ret = print_template(ctx, &fmt, vols);
+	cmd_format_release(&fmt);
+	return ret;
 }
 
 static int cmd_volume_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	cleanup_json json_t *out = json_array();
-	const char *fmt = NULL;
+	struct cmd_format fmt = { 0 };
 	bool all = false;
 	int ret = 0;
 	struct store *s;
 	cleanup_strv char **names = NULL;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('a', "all", &all, "every volume"),
-		OPT_STRING('f', "format", &fmt, "FORMAT", "json"),
+		OPT_TEMPLATE('f', &fmt, "json (the default), or a Go template: '{{.Mountpoint}}'"),
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, -1, "VOLUME")))
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, -1, "VOLUME"))) {
+		cmd_format_release(&fmt);
 		return ctx->status;
-	if (fmt && !format_is_json(fmt))
-		return cmd_usage_error(ctx, "unknown format '%s' (want 'json')", fmt);
-	if (!all && !argc)
+	}
+	if (!all && !argc) {
+		cmd_format_release(&fmt);
 		return cmd_usage_error(ctx, "give a VOLUME, or --all");
-	if (all && store_volume_list(s, &names, &err) < 0)
+	}
+	if (all && store_volume_list(s, &names, &err) < 0) {
+		cmd_format_release(&fmt);
 		return cmd_fail(ctx, err);
+	}
 	for (int i = 0; all ? names[i] != NULL : i < argc; i++) {
 		json_t *vol = store_volume_load(s, all ? names[i] : argv[i], &err);
 
@@ -338,7 +332,25 @@ static int cmd_volume_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		json_array_append_new(out, vol);
 	}
-	cmd_print_json(out);
+	if (fmt.tmpl) {
+		struct sbuf b = SBUF_INIT;
+		size_t i;
+		json_t *v;
+
+		/* inspect --format: the template once per volume, no header */
+		json_array_foreach(out, i, v) {
+			template_row(v);
+			if (cmd_template_exec(fmt.tmpl, v, &b, &err) < 0) {
+				ret = cmd_fail(ctx, err);
+				err = NULL;
+			}
+		}
+		fwrite(b.buf ? b.buf : "", 1, b.len, stdout);
+		sbuf_release(&b);
+	} else {
+		cmd_print_json(out);
+	}
+	cmd_format_release(&fmt);
 	return ret;
 }
 
@@ -403,30 +415,47 @@ static int cmd_volume_rm(struct cmd_ctx *ctx, int argc, char **argv)
 	return ret;
 }
 
-/* Asks "[y/N]" on stderr; true for y or yes on stdin. */
-static bool confirm(const char *question)
+int cmd_volumes_prune(struct cmd_ctx *ctx, struct store *s, const struct cmd_filters *f,
+		      char ***removed, uint64_t *bytes)
 {
-	char line[32];
+	struct strata_error *err = NULL;
+	cleanup_json json_t *vols = select_volumes(s, f, true, &err);
+	int ret = 0;
+	size_t i;
+	json_t *v;
 
-	fprintf(stderr, "%s [y/N] ", question);
-	fflush(stderr);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return !strcmp(line, "y\n") || !strcmp(line, "Y\n") || !strcmp(line, "yes\n");
+	if (!vols)
+		return cmd_fail(ctx, err);
+	json_array_foreach(vols, i, v) {
+		const char *name = jv_str(v, "Name");
+		uint64_t n = 0;
+
+		store_volume_size(s, name, &n, NULL);
+		/* one a container took meanwhile is refused here (EBUSY) and kept: not an error */
+		if (store_volume_remove(s, name, &err) < 0) {
+			if (strata_error_code(err) != EBUSY && strata_error_code(err) != ENOENT)
+				ret = cmd_fail(ctx, err);
+			else
+				strata_error_free(err);
+			err = NULL;
+			continue;
+		}
+		strv_append(removed, name);
+		if (bytes)
+			*bytes += n;
+	}
+	return ret;
 }
 
 static int cmd_volume_prune(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const char *const keys[] = { "label", "label!", "until", NULL };
-	struct vol_filter f = { .dangling = 1 };
-	struct strata_error *err = NULL;
+	struct cmd_filters f = { 0 };
 	cleanup_strv char **filters = NULL;
-	cleanup_json json_t *vols = NULL;
+	cleanup_strv char **removed = xcalloc(1, sizeof(char *));
 	bool force = false;
 	struct store *s;
-	int ret = 0;
-	size_t i;
-	json_t *v;
+	int ret;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('f', "force", &force, "do not ask"),
 		OPT_LIST(0, "filter", &filters, "KEY=VALUE",
@@ -436,32 +465,17 @@ static int cmd_volume_prune(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
-	for (size_t k = 0; filters && filters[k]; k++)
-		if (filter_add(ctx, &f, filters[k], keys)) {
-			vol_filter_release(&f);
-			return EXIT_STRATA;
-		}
-	if (!force && !confirm("WARNING! This will remove all volumes not used by at least one "
-			       "container.\nAre you sure you want to continue?")) {
-		vol_filter_release(&f);
-		return 0;
+	if (check_filters(ctx, filters, keys, &f))
+		return EXIT_STRATA;
+	if (!cmd_confirm(force, "WARNING! This will remove all volumes not used by at least one "
+				"container.\nAre you sure you want to continue?")) {
+		cmd_filters_release(&f);
+		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
 	}
-	vols = select_volumes(s, &f, &err);
-	vol_filter_release(&f);
-	if (!vols)
-		return cmd_fail(ctx, err);
-	json_array_foreach(vols, i, v) {
-		/* one a container took meanwhile is refused here (EBUSY) and kept: not an error */
-		if (store_volume_remove(s, jv_str(v, "Name"), &err) < 0) {
-			if (strata_error_code(err) != EBUSY && strata_error_code(err) != ENOENT)
-				ret = cmd_fail(ctx, err);
-			else
-				strata_error_free(err);
-			err = NULL;
-			continue;
-		}
-		printf("%s\n", jv_str(v, "Name"));
-	}
+	ret = cmd_volumes_prune(ctx, s, &f, &removed, NULL);
+	cmd_filters_release(&f);
+	for (size_t i = 0; removed[i]; i++)
+		printf("%s\n", removed[i]);
 	return ret;
 }
 

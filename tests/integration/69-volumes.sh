@@ -60,7 +60,7 @@ assert_eq "$(strata volume ls -q --filter name=my)" myvol "name="
 assert_eq "$(strata volume ls -q --filter dangling=true | tr '\n' ' ')" "$anon myvol " "dangling"
 expect_fail strata volume ls --filter bogus=1
 assert_one_line_error "$out"
-assert_contains "$out" "invalid volume filter"
+assert_contains "$out" "invalid filter 'bogus=1'"
 assert_eq "$(strata volume rm "$anon")" "$anon" "volume rm prints the name"
 
 # ---- hostile names: never a path ----
@@ -186,6 +186,40 @@ assert_eq "$(echo n | strata volume prune 2>/dev/null)" "" "prune asks, n keeps"
 strata rm user2 >/dev/null
 assert_contains "$(echo y | strata volume prune 2>/dev/null)" gone1 "prune asks, y removes"
 
+# ---- --format templates ----
+strata volume create --label keep=1 kept >/dev/null
+assert_eq "$(strata volume ls --filter name=^kept$ --format '{{.Name}} {{.Driver}} {{.Labels}} {{.Scope}}')" \
+	"kept local map[keep:1] local" "volume ls --format TEMPLATE"
+assert_eq "$(strata volume ls --filter name=^kept$ --format 'table {{.Name}}' | tr -s ' ' | tr '\n' '|')" \
+	"VOLUME NAME|kept|" "volume ls --format table"
+assert_eq "$(strata volume inspect --format '{{.Mountpoint}}' kept)" "$ROOT/volumes/kept/_data" \
+	"volume inspect --format"
+expect_fail strata volume ls --format '{{.Nope}}'
+assert_one_line_error "$out"
+
+# ---- system df and system prune --volumes ----
+strata volume prune -f >/dev/null
+strata volume create dfvol >/dev/null
+printf 12345 >"$ROOT/volumes/dfvol/_data/f"
+strata volume create dfused >/dev/null
+printf 123 >"$ROOT/volumes/dfused/_data/g"
+strata create --name dfuser -v dfused:/data vimg true >/dev/null
+assert_eq "$(strata system df --format '{{.Type}}|{{.Total}}|{{.Active}}|{{.RawSize}}|{{.RawReclaimable}}' | grep '^Local')" \
+	"Local Volumes|3|2|8|5" "system df: the volumes (one anonymous for /other)"
+dfv=$(strata system df -v)
+echo "$dfv" | grep -Eq '^dfused +1 +3B$' || fail "system df -v: dfused's row: $dfv"
+echo "$dfv" | grep -Eq '^dfvol +0 +5B$' || fail "system df -v: dfvol's row: $dfv"
+echo "$dfv" | grep -Eq '^[0-9a-f]{12} .* 2 +0B .* dfuser$' || fail "system df -v: the container's 2 volumes: $dfv"
+strata rm dfuser >/dev/null
+strata system prune -f >/dev/null
+assert_eq "$(strata volume ls -q | wc -l)" 3 "system prune keeps volumes without --volumes"
+out=$(strata system prune -f --volumes)
+assert_contains "$out" "Deleted Volumes
+" "system prune --volumes"
+assert_contains "$out" "dfvol"
+assert_contains "$out" "Total reclaimed space: "
+assert_eq "$(strata volume ls -q)" "" "system prune --volumes removes the unused volumes"
+
 # ---- hostile: symlinks ----
 # one planted in a volume pointing out: rm, prune, size and copy-up never follow it
 mkdir -p "$TEST_TMP/victim"
@@ -274,6 +308,7 @@ if command -v podman >/dev/null && command -v skopeo >/dev/null; then
 		$c volume create --label a=b l1 >/dev/null
 		$c volume create l2 >/dev/null
 	done
+	assert_eq "$(strata volume ls --filter name=^l)" "$($P volume ls --filter name=^l)" "volume ls as podman's"
 	for f in "label=a=b" "label=a" "name=l" "name=^l2$" "dangling=true"; do
 		assert_eq "$(strata volume ls -q --filter "$f" | grep -xE 'l1|l2|cmpvol2?')" \
 			"$($P volume ls -q --filter "$f" | grep -xE 'l1|l2|cmpvol2?')" "volume ls --filter $f as podman"
