@@ -1407,7 +1407,7 @@ static int cmd_fsck(struct cmd_ctx *ctx, int argc, char **argv)
 }
 
 const struct command cmd_image_commands[] = {
-	{ "images", "[options]", "list images", cmd_images },
+	{ "images", "[options] [REF]", "list images (REF: only those it matches)", cmd_images },
 	{ "tag", "SOURCE TARGET [TARGET...]", "add names to an image", cmd_tag },
 	{ "rmi", "[options] IMAGE [IMAGE...] | -a", "remove image names (the data goes at gc)", cmd_rmi },
 	{ "inspect", "[options] IMAGE|CONTAINER [...]", "show an image's or a container's details",

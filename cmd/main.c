@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/template.h"
 #include "overlay/overlay.h"
 
 void cmd_set_current(const struct command *c);
@@ -189,17 +190,45 @@ static int cmd_help(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_version(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct cmd_option opts[] = { OPT_END() };
+	struct cmd_format fmt = { 0 };
+	const struct cmd_option opts[] = {
+		OPT_TEMPLATE('f', &fmt, "text (default), json, or a Go template on podman's\n"
+					"names: '{{.Client.Version}}', '{{.Client.OsArch}}'"),
+		OPT_END(),
+	};
+	cleanup_json json_t *v = NULL;
+	struct strata_error *err = NULL;
+	struct sbuf out = SBUF_INIT;
+	cleanup_free char *osarch = xasprintf("linux/%s", store_arch());
 
-	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 0, "") < 0)
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 0, "") < 0) {
+		cmd_format_release(&fmt);
 		return ctx->status;
-	printf("strata version %s\n", STRATA_VERSION);
+	}
+	if (!fmt.json && !fmt.tmpl) {
+		printf("strata version %s\n", STRATA_VERSION);
+		return 0;
+	}
+	v = json_pack("{s:{s:s, s:s, s:s, s:s}}", "Client", "Version", STRATA_VERSION, "APIVersion",
+		      STRATA_VERSION, "OsArch", osarch, "Os", "linux");
+	if (fmt.json) {
+		cmd_print_json(v);
+		return 0;
+	}
+	if (cmd_template_exec(fmt.tmpl, v, &out, &err) < 0) {
+		cmd_format_release(&fmt);
+		sbuf_release(&out);
+		return cmd_fail(ctx, err);
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	sbuf_release(&out);
+	cmd_format_release(&fmt);
 	return 0;
 }
 
 static const struct command other_commands[] = {
 	{ "help", "[COMMAND]", "show this help, or a command's", cmd_help },
-	{ "version", "", "show the version", cmd_version },
+	{ "version", "[--format FORMAT]", "show the version", cmd_version },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -79,10 +79,19 @@ assert_eq "$a" "$b" "container inspect template"
 assert_eq "$(strata info --format '{{.Store.GraphRoot}} {{.Store.ImageStore.Number}}')" "$ROOT 2"
 assert_eq "$(strata info --format '{{.Host.Arch}}')" "$(podman_ info --format '{{.Host.Arch}}')"
 
+# version, help
+assert_eq "$(strata version --format '{{.Client.Version}}')" "$(strata version | awk '{print $3}')"
+assert_eq "$(strata version --format '{{.Client.OsArch}}')" "$(podman_ version --format '{{.Client.OsArch}}')"
+strata version --format json | python3 -c 'import json,sys; assert json.load(sys.stdin)["Client"]["Version"]'
+strata -h | grep -q "^Usage: strata" || fail "strata -h"
+strata help images | grep -q -- "--filter KEY=VALUE" || fail "help images lists --filter"
+strata help image prune | grep -q -- "--all" || fail "help image prune"
+assert_eq "$(strata help ps)" "$(strata ps --help)" "help CMD is CMD --help"
+
 # ---- a bad template: one line, 125, for every command ----
 for c in "images --format {{.Nope}}" "images --format {{.ID" "ps --format {{.Nope}}" \
 	"inspect --format {{.Config.Cmd busybox" "history --format {{nofunc}} busybox" \
-	"info --format {{if}}" "images --format {{join .ID}}"; do
+	"info --format {{if}}" "images --format {{join .ID}}" "version --format {{.Nope}}"; do
 	# shellcheck disable=SC2086
 	expect_fail strata $c
 	assert_one_line_error "$out"

@@ -459,6 +459,19 @@ START_TEST(test_every_command_help)
 	const struct command *const tables[] = {
 		cmd_info_commands,	cmd_image_commands, cmd_layer_commands, cmd_container_commands,
 		cmd_run_commands,	cmd_build_commands, cmd_registry_commands,
+		cmd_prune_commands,
+	};
+	/* options podman users type, which --help must list (from the option tables) */
+	static const char *const want[][2] = {
+		{ "images", "filter" },	     { "images", "format" },	 { "images", "noheading" },
+		{ "images", "digests" },     { "ps", "filter" },	 { "ps", "format" },
+		{ "inspect", "format" },     { "inspect", "type" },	 { "history", "format" },
+		{ "info", "format" },	     { "run", "pull" },		 { "create", "pull" },
+		{ "save", "output" },	     { "load", "input" },	 { "pull", "all-tags" },
+		{ "rmi", "all" },	     { "image prune", "all" },	 { "image prune", "filter" },
+		{ "image prune", "force" },  { "container prune", "filter" },
+		{ "system prune", "all" },   { "system prune", "force" }, { "system df", "verbose" },
+		{ "system df", "format" },
 	};
 	size_t n = 0;
 
@@ -496,6 +509,9 @@ START_TEST(test_every_command_help)
 				if (*lname)
 					strv_append(&seen, lname);
 			}
+			for (size_t w = 0; w < ARRAY_SIZE(want); w++)
+				ck_assert_msg(strcmp(want[w][0], c->name) || strv_contains(seen, want[w][1]),
+					      "%s --help does not list --%s", c->name, want[w][1]);
 			ck_assert_msg(strv_contains(seen, "help"), "%s: no --help line", c->name);
 		}
 	}
