@@ -142,6 +142,18 @@ strata volume create myvol >/dev/null
 before=$(vols)
 strata run --rm -v myvol:/data vimg true
 assert_eq "$(vols)" "$before" "run --rm leaves no anonymous volume"
+# run -d --rm: the monitor removes them when the container ends
+cid=$(strata run -d --rm vimg sleep 0.3)
+for _ in $(seq 50); do strata ps -aq --no-trunc | grep -q "$cid" || break; sleep 0.1; done
+assert_eq "$(vols)" "$before" "run -d --rm leaves no anonymous volume"
+# two containers starting at once on one new volume: it is filled once, both see it whole
+strata run -d --name race1 -v racevol:/data vimg sh -c 'ls /data >/tmp/seen' >/dev/null &
+strata run -d --name race2 -v racevol:/data vimg sh -c 'ls /data >/tmp/seen' >/dev/null &
+wait
+assert_eq "$(strata wait race1 race2 | tr '\n' ' ')" "0 0 " "both ran"
+assert_eq "$(ls "$ROOT/volumes/racevol/_data" | tr '\n' ' ')" "f link sub " "filled once"
+strata rm -v race1 race2 >/dev/null
+strata volume rm racevol >/dev/null
 # -v /path alone is an anonymous volume
 strata run --rm -v /scratch vimg sh -c 'touch /scratch/x'
 assert_eq "$(vols)" "$before" "-v /path is anonymous"
