@@ -264,7 +264,7 @@ static int cmd_volume_ls(struct cmd_ctx *ctx, int argc, char **argv)
 	const struct cmd_option opts[] = {
 		OPT_BOOL('q', "quiet", &quiet, "print the names only"),
 		OPT_LIST('f', "filter", &filters, "KEY=VALUE",
-			 "name=REGEX, label=KEY[=VALUE], label!=..., dangling=true|false, "
+			 "name=REGEX, label=KEY[=VALUE], label!=..., dangling=true|false,\n"
 			 "driver=local, until=TIME"),
 		OPT_TEMPLATE(0, &fmt, "table (default), json, or a Go template on Name, Driver,\n"
 				      "Mountpoint, CreatedAt, Labels, Scope, Options"),
@@ -272,10 +272,13 @@ static int cmd_volume_ls(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_END(),
 	};
 
-	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")) ||
-	    check_filters(ctx, filters, keys, &f)) {
+	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, ""))) {
 		cmd_format_release(&fmt);
-		return ctx->status ? ctx->status : EXIT_STRATA;
+		return ctx->status;
+	}
+	if (check_filters(ctx, filters, keys, &f)) {
+		cmd_format_release(&fmt);
+		return EXIT_STRATA;
 	}
 	vols = select_volumes(s, &f, false, &err);
 	cmd_filters_release(&f);

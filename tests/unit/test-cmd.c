@@ -459,7 +459,7 @@ START_TEST(test_every_command_help)
 	const struct command *const tables[] = {
 		cmd_info_commands,	cmd_image_commands, cmd_layer_commands, cmd_container_commands,
 		cmd_run_commands,	cmd_build_commands, cmd_registry_commands,
-		cmd_prune_commands,
+		cmd_prune_commands,	cmd_volume_commands,
 	};
 	/* options podman users type, which --help must list (from the option tables) */
 	static const char *const want[][2] = {
@@ -472,6 +472,11 @@ START_TEST(test_every_command_help)
 		{ "image prune", "force" },  { "container prune", "filter" },
 		{ "system prune", "all" },   { "system prune", "force" }, { "system df", "verbose" },
 		{ "system df", "format" },
+		{ "volume create", "label" }, { "volume ls", "filter" },   { "volume ls", "format" },
+		{ "volume ls", "quiet" },     { "volume inspect", "format" }, { "volume rm", "force" },
+		{ "volume prune", "force" },  { "volume prune", "filter" }, { "run", "volume" },
+		{ "run", "mount" },	      { "create", "mount" },	      { "rm", "volumes" },
+		{ "system prune", "volumes" },
 	};
 	size_t n = 0;
 
