@@ -69,6 +69,8 @@ struct images_ctx {
 	struct cmd_filters filters;
 	bool want_labels, want_containers;
 	struct strmap users; /* image ID -> containers using it (as a count) */
+	struct strmap used;  /* the fields the template reads */
+	json_t *row;	     /* the row object, reused (image_row) */
 	int64_t before, since;
 	bool has_before, has_since;
 };
@@ -164,67 +166,115 @@ static int image_created(struct cmd_ctx *ctx, struct store *s, const char *spec,
 }
 
 /* The row of name @k of @img for a template (podman's imageReporter). */
+/*
+ * A string field of a row. The row object is kept from one row to the
+ * next and its strings are set in place, so that a row costs no object,
+ * no hash insertion and no UTF-8 check (the store's strings are UTF-8).
+ */
+static void set_str(json_t *o, const char *key, const char *v)
+{
+	json_t *cur = json_object_get(o, key);
+
+	if (json_is_string(cur))
+		json_string_setn_nocheck(cur, v, strlen(v));
+	else
+		json_object_set_new_nocheck(o, key, json_stringn_nocheck(v, strlen(v)));
+}
+
 static json_t *image_row(struct images_ctx *c, const struct store_image_info *img, size_t k,
 			 bool no_trunc, json_t *labels)
 {
-	json_t *o = json_object();
-	json_t *rd = json_array();
+	json_t *o = c->row ? c->row : (c->row = json_object());
 	size_t ntags = strv_len(img->tags);
-	cleanup_free char *repo = NULL;
-	cleanup_free char *tag = NULL;
-	cleanup_free char *ago = NULL;
-	cleanup_free char *at = NULL;
-	cleanup_free char *size = cmd_size_text(img->size);
-	struct sbuf hist = SBUF_INIT;
+	const struct strmap *u = &c->used;
 	int64_t sec = 0;
 	long nsec = 0;
 
-	if (ntags) {
-		split_ref(img->tags[k], &repo, &tag);
-	} else {
-		repo = xstrdup("<none>");
-		tag = xstrdup("<none>");
+	/* only the fields the template reads: a row costs what it prints */
+	if (strmap_has(u, "Repository") || strmap_has(u, "Tag")) {
+		cleanup_free char *repo = NULL;
+		cleanup_free char *tag = NULL;
+
+		if (ntags) {
+			split_ref(img->tags[k], &repo, &tag);
+		} else {
+			repo = xstrdup("<none>");
+			tag = xstrdup("<none>");
+		}
+		set_str(o, "Repository", repo);
+		set_str(o, "Tag", tag);
 	}
 	if (img->created)
 		time_parse_rfc3339(img->created, &sec, &nsec);
-	ago = time_ago(sec);
-	at = cmd_go_time(sec, nsec);
-	for (size_t i = 0; i < ntags; i++) {
-		cleanup_free char *r = NULL;
-		cleanup_free char *t = NULL;
+	if (strmap_has(u, "Created") || strmap_has(u, "CreatedSince")) {
+		cleanup_free char *ago = time_ago(sec);
 
-		split_ref(img->tags[i], &r, &t);
-		json_array_append_new(rd, json_sprintf("%s@%s", r, img->tag_digests[i]));
-		sbuf_addf(&hist, "%s%s", i ? ", " : "", img->tags[i]);
+		set_str(o, "Created", ago);
+		set_str(o, "CreatedSince", ago);
 	}
-	if (no_trunc)
-		jv_set_str(o, "ID", img->id);
-	else
-		json_object_set_new(o, "ID", json_stringn(digest_hex(img->id), 12));
-	jv_set_str(o, "Id", digest_hex(img->id));
-	jv_set_str(o, "ParentId", "");
-	jv_set_str(o, "Repository", repo);
-	jv_set_str(o, "Tag", tag);
-	jv_set_str(o, "Digest", ntags ? img->tag_digests[k] : img->manifest_digest);
-	json_object_set_new(o, "RepoTags", jv_strv(img->tags));
-	json_object_set_new(o, "RepoDigests", rd);
-	json_object_set_new(o, "Names", jv_strv(img->tags));
-	jv_set_str(o, "History", hist.buf ? hist.buf : "");
-	jv_set_str(o, "Created", ago);
-	jv_set_str(o, "CreatedSince", ago);
-	jv_set_str(o, "CreatedAt", at);
-	jv_set_str(o, "CreatedTime", at);
-	jv_set_str(o, "Size", size);
-	json_object_set_new(o, "SharedSize", json_integer(0));
-	json_object_set_new(o, "VirtualSize", json_integer((json_int_t)img->size));
-	json_object_set_new(o, "ReadOnly", json_false());
-	json_object_set_new(o, "IsReadOnly", json_false());
-	json_object_set_new(o, "Dangling", json_boolean(ntags == 0));
-	json_object_set(o, "Labels", labels ? labels : json_null());
-	json_object_set_new(o, "Containers",
-			    json_integer((json_int_t)(uintptr_t)strmap_get(&c->users, img->id)));
-	sbuf_release(&hist);
-	return o;
+	if (strmap_has(u, "CreatedAt") || strmap_has(u, "CreatedTime")) {
+		cleanup_free char *at = cmd_go_time(sec, nsec);
+
+		set_str(o, "CreatedAt", at);
+		set_str(o, "CreatedTime", at);
+	}
+	if (strmap_has(u, "RepoDigests")) {
+		json_t *rd = json_array();
+
+		for (size_t i = 0; i < ntags; i++) {
+			cleanup_free char *r = NULL;
+			cleanup_free char *t = NULL;
+
+			split_ref(img->tags[i], &r, &t);
+			json_array_append_new(rd, json_sprintf("%s@%s", r, img->tag_digests[i]));
+		}
+		json_object_set_new(o, "RepoDigests", rd);
+	}
+	if (strmap_has(u, "History")) {
+		struct sbuf hist = SBUF_INIT;
+
+		for (size_t i = 0; i < ntags; i++)
+			sbuf_addf(&hist, "%s%s", i ? ", " : "", img->tags[i]);
+		set_str(o, "History", hist.buf ? hist.buf : "");
+		sbuf_release(&hist);
+	}
+	if (strmap_has(u, "Size")) {
+		cleanup_free char *size = cmd_size_text(img->size);
+
+		set_str(o, "Size", size);
+	}
+	if (strmap_has(u, "ID")) {
+		if (no_trunc)
+			set_str(o, "ID", img->id);
+		else
+			json_object_set_new(o, "ID", json_stringn(digest_hex(img->id), 12));
+	}
+	if (strmap_has(u, "Id"))
+		set_str(o, "Id", digest_hex(img->id));
+	if (strmap_has(u, "Digest"))
+		set_str(o, "Digest", ntags ? img->tag_digests[k] : img->manifest_digest);
+	if (strmap_has(u, "RepoTags"))
+		json_object_set_new(o, "RepoTags", jv_strv(img->tags));
+	if (strmap_has(u, "Names"))
+		json_object_set_new(o, "Names", jv_strv(img->tags));
+	if (strmap_has(u, "ParentId"))
+		set_str(o, "ParentId", "");
+	if (strmap_has(u, "SharedSize"))
+		json_object_set_new(o, "SharedSize", json_integer(0));
+	if (strmap_has(u, "VirtualSize"))
+		json_object_set_new(o, "VirtualSize", json_integer((json_int_t)img->size));
+	if (strmap_has(u, "ReadOnly") || strmap_has(u, "IsReadOnly")) {
+		json_object_set_new(o, "ReadOnly", json_false());
+		json_object_set_new(o, "IsReadOnly", json_false());
+	}
+	if (strmap_has(u, "Dangling"))
+		json_object_set_new(o, "Dangling", json_boolean(ntags == 0));
+	if (strmap_has(u, "Labels"))
+		json_object_set(o, "Labels", labels ? labels : json_null());
+	if (strmap_has(u, "Containers"))
+		json_object_set_new(o, "Containers", json_integer((json_int_t)(uintptr_t)strmap_get(
+								     &c->users, img->id)));
+	return json_incref(o);
 }
 
 /* Image ID -> how many containers use it. */
@@ -285,6 +335,9 @@ static int images_setup(struct cmd_ctx *ctx, struct images_ctx *c, const struct 
 			c->since = t;
 		c->has_since = true;
 	}
+	for (size_t i = 0; image_fields[i]; i++)
+		if (cmd_format_uses(fmt, image_fields[i]))
+			strmap_add(&c->used, image_fields[i]);
 	c->want_labels = cmd_filters_get(&c->filters, "label") || cmd_format_uses(fmt, "Labels");
 	c->want_containers = cmd_format_uses(fmt, "Containers");
 	if (c->want_containers)
@@ -412,6 +465,9 @@ out:
 	store_image_infos_free(imgs, n);
 	cmd_filters_release(&c.filters);
 	strmap_release(&c.users, NULL);
+	strmap_release(&c.used, NULL);
+	if (c.row)
+		json_decref(c.row);
 	cmd_format_release(&fmt);
 	return ret;
 out_status:

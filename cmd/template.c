@@ -278,15 +278,16 @@ static const char *type_name(const json_t *v)
 /* ---- execution state ---- */
 
 struct tvar {
-	char *name;
+	const char *name; /* borrowed from the tree (or "$") */
 	json_t *value;
 };
 
 struct texec {
 	const json_t *root;
 	struct sbuf *out;
-	struct tvar *vars;
-	size_t nvars;
+	struct tvar *vars; /* inline_vars until more are needed: a row allocates none */
+	size_t nvars, cap;
+	struct tvar inline_vars[8];
 	/* header mode: fields print their header */
 	bool header;
 	const json_t *fields, *headers;
@@ -294,8 +295,20 @@ struct texec {
 
 static void vars_push(struct texec *x, const char *name, json_t *v)
 {
-	x->vars = xrealloc(x->vars, (x->nvars + 1) * sizeof(*x->vars));
-	x->vars[x->nvars].name = xstrdup(name);
+	if (!x->vars) {
+		x->vars = x->inline_vars;
+		x->cap = ARRAY_SIZE(x->inline_vars);
+	}
+	if (x->nvars == x->cap) {
+		struct tvar *nv = xcalloc(x->cap * 2, sizeof(*nv));
+
+		memcpy(nv, x->vars, x->nvars * sizeof(*nv));
+		if (x->vars != x->inline_vars)
+			free(x->vars);
+		x->vars = nv;
+		x->cap *= 2;
+	}
+	x->vars[x->nvars].name = name;
 	x->vars[x->nvars].value = v ? json_incref(v) : NULL;
 	x->nvars++;
 }
@@ -304,7 +317,6 @@ static void vars_pop_to(struct texec *x, size_t n)
 {
 	while (x->nvars > n) {
 		x->nvars--;
-		free(x->vars[x->nvars].name);
 		if (x->vars[x->nvars].value)
 			json_decref(x->vars[x->nvars].value);
 	}
@@ -1750,7 +1762,8 @@ static int exec_root(struct texec *x, const struct cmd_template *t, struct strat
 	vars_push(x, "$", (json_t *)x->root);
 	r = exec_list(x, &t->root, (json_t *)x->root, err);
 	vars_pop_to(x, 0);
-	free(x->vars);
+	if (x->vars != x->inline_vars)
+		free(x->vars);
 	if (r < 0) {
 		/* no half row */
 		x->out->len = len;
@@ -1812,8 +1825,14 @@ static void tw_write_lines(const struct tw *tw, size_t l0, size_t l1)
 
 		for (size_t j = 0; j < ln->n; j++) {
 			fwrite(ln->cells[j].s, 1, ln->cells[j].len, stdout);
-			if (j < tw->nwidths)
-				printf("%*s", (int)(tw->widths[j] - ln->cells[j].width), "");
+			for (size_t pad = j < tw->nwidths ? tw->widths[j] - ln->cells[j].width : 0;
+			     pad;) {
+				static const char spaces[] = "                                ";
+				size_t k = pad < sizeof(spaces) - 1 ? pad : sizeof(spaces) - 1;
+
+				fwrite(spaces, 1, k, stdout);
+				pad -= k;
+			}
 		}
 		putchar('\n');
 	}
@@ -1844,7 +1863,7 @@ static void tw_format(struct tw *tw, size_t l0, size_t l1, size_t col)
 void cmd_template_print_columns(const char *text, size_t len)
 {
 	struct tw tw = { 0 };
-	size_t nlines = 0, maxcells = 0;
+	size_t nlines = 0, maxcells = 0, cap = 0;
 	const char *p = text, *end = text + len;
 
 	if (len && text[len - 1] == '\n')
@@ -1855,11 +1874,17 @@ void cmd_template_print_columns(const char *text, size_t len)
 
 		if (!eol)
 			eol = end;
+		{
+			size_t ncells = 1;
+
+			for (const char *c = p; c < eol; c++)
+				ncells += *c == '\t';
+			ln.cells = xmalloc(ncells * sizeof(*ln.cells));
+		}
 		for (const char *c = p;;) {
 			const char *tab = memchr(c, '\t', (size_t)(eol - c));
 			const char *ce = tab ? tab : eol;
 
-			ln.cells = xrealloc(ln.cells, (ln.n + 1) * sizeof(*ln.cells));
 			ln.cells[ln.n++] = (struct tw_cell){ c, (size_t)(ce - c),
 							     utf8_width(c, (size_t)(ce - c)) };
 			if (!tab)
@@ -1868,7 +1893,10 @@ void cmd_template_print_columns(const char *text, size_t len)
 		}
 		if (ln.n > maxcells)
 			maxcells = ln.n;
-		tw.lines = xrealloc(tw.lines, (nlines + 1) * sizeof(*tw.lines));
+		if (nlines == cap) {
+			cap = cap ? cap * 2 : 64;
+			tw.lines = xrealloc(tw.lines, cap * sizeof(*tw.lines));
+		}
 		tw.lines[nlines++] = ln;
 		p = eol + 1;
 	}
