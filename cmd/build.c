@@ -510,7 +510,7 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	 * buildah does): the working containers' overlays are mounted there,
 	 * where COPY writes and RUN starts.
 	 */
-	if (geteuid() != 0 && launch_userns_enter(&err) < 0)
+	if (cmd_userns_enter(&err) < 0)
 		return cmd_fail(ctx, err);
 	ret = load_secrets(secret_specs, &secrets, &secret_data, &err);
 	if (ret == 0)

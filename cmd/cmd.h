@@ -57,7 +57,18 @@ int cmd_fail(struct cmd_ctx *ctx, struct strata_error *err);
 /* Reports "strata: CMD: message" and returns EXIT_STRATA. */
 int cmd_failf(struct cmd_ctx *ctx, const char *fmt, ...) FMT(2, 3);
 
-/* Opens the store on first use; on failure reports and returns NULL. */
+/*
+ * Without root: moves this process, once, into a user namespace where the
+ * user is root and its subordinate ids (/etc/subuid, /etc/subgid) are the
+ * other ids, as `podman unshare` runs; nothing for root. Must be called
+ * while single-threaded.
+ */
+int cmd_userns_enter(struct strata_error **err);
+
+/*
+ * Opens the store on first use (in a command's user namespace, checking
+ * the id map it was written with); on failure reports and returns NULL.
+ */
 struct store *cmd_store(struct cmd_ctx *ctx);
 
 /* What cmd_for_each_container does to one: @id the full ID, @name as given; -1 sets *err. */

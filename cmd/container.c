@@ -93,7 +93,7 @@ static int cmd_unshare(struct cmd_ctx *ctx, int argc, char **argv)
 	if (geteuid() == 0)
 		return cmd_failf(ctx, "already root: mounts need no user namespace, run the command as it is");
 	args = argc > 0 ? argv : sh_argv;
-	if (launch_userns_enter(&err) < 0)
+	if (cmd_userns_enter(&err) < 0)
 		return cmd_fail(ctx, err);
 	/* Root here would pick /var/lib/strata: keep the caller's store and backend. */
 	setenv("STRATA_ROOT", ctx->root, 1);
@@ -247,8 +247,12 @@ static int rm_one(struct cmd_ctx *ctx, const char *id, const char *name, void *a
 	const struct rm_opts *o = arg;
 	cleanup_json json_t *rec = o->volumes ? store_container_load(ctx->store, id, NULL) : NULL;
 
-	if (release_container(ctx->store, id, o->force, err) < 0 ||
-	    overlay_container_remove(ctx->store, id, o->force, err) < 0)
+	/* killed from outside, where the user owns every container's namespaces */
+	if (release_container(ctx->store, id, o->force, err) < 0)
+		return -1;
+	if (cmd_userns_enter(err) < 0)
+		return -1;
+	if (overlay_container_remove(ctx->store, id, o->force, err) < 0)
 		return -1;
 	/* -v: its anonymous volumes go with it; named ones stay, as podman */
 	if (rec)

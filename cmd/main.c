@@ -134,6 +134,29 @@ static const char *take_value(int argc, char **argv, int *i, const char *opt, bo
 	return argv[*i];
 }
 
+/*
+ * Commands that read or write files of the store's layers and containers
+ * run, without root, in a user namespace with the user's subordinate ids
+ * (cmd_userns_enter), entered here once. These do not: they read records
+ * only, signal or join a container (its namespaces are reachable only from
+ * outside, where the user owns them all), or keep the user's own ids (layer
+ * unpack and pack into the user's dirs); rm enters once it has killed.
+ */
+static bool runs_outside(const char *name)
+{
+	static const char *const outside[] = {
+		"help",	   "version", "exec",  "kill",	  "stop",   "wait",	   "attach",
+		"logs",	   "ps",      "stats", "inspect", "images", "history",	   "tag",
+		"rmi",	   "login",   "logout", "info",	  "config", "mount",	   "umount",
+		"unshare", "bundle",  "rm",    "layer unpack", "layer pack",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
+		if (!strcmp(name, outside[i]))
+			return true;
+	return false;
+}
+
 /* Runs the command named by argv[0] (and argv[1] for two words) with the rest. */
 static int dispatch(struct cmd_ctx *ctx, int argc, char **argv)
 {
@@ -164,6 +187,12 @@ static int dispatch(struct cmd_ctx *ctx, int argc, char **argv)
 
 	ctx->name = cmd->name;
 	cmd_set_current(cmd);
+	if (!runs_outside(cmd->name)) {
+		struct strata_error *err = NULL;
+
+		if (cmd_userns_enter(&err) < 0)
+			return cmd_fail(ctx, err);
+	}
 	return cmd->run(ctx, argc - i, argv + i);
 }
 

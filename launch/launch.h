@@ -179,8 +179,41 @@ bool launch_limits_any(const struct launch_limits *limits);
 
 /* ---- userns.c: user namespaces without root ---- */
 
+/* @count ids from @inside (in the namespace) onto @outside (in its parent). */
+struct launch_idrange {
+	unsigned inside, outside, count;
+};
+
+/* A namespace's uid and gid maps: the caller's own id at 0, then its subordinate ranges. */
+struct launch_idmap {
+	uid_t uid_self;
+	gid_t gid_self;
+	struct launch_idrange *uid, *gid;
+	size_t n_uid, n_gid; /* 1: only the caller is mapped */
+};
+
 /* One line of a uid_map or gid_map: @count ids from @inside map onto @outside. Caller frees. */
 char *launch_idmap_line(unsigned inside, unsigned outside, unsigned count);
+
+/*
+ * The ranges of /etc/subuid-format @text ("NAME|UID:START:COUNT" lines)
+ * for the user @name or @id, in file order, into *out (caller frees).
+ * Returns how many lines did not parse (skipped).
+ */
+int launch_subid_parse(const char *text, const char *name, unsigned long id,
+		       struct launch_idrange **out, size_t *n);
+
+/*
+ * The caller's map: its uid and gid at 0, then its ranges of /etc/subuid
+ * and /etc/subgid from 1 on; only itself when either file has none.
+ */
+void launch_idmap_caller(struct launch_idmap *m);
+
+/* Frees the ranges of @m. */
+void launch_idmap_release(struct launch_idmap *m);
+
+/* "IN:OUT:COUNT,..." of @n ranges (the store's record of its map). Caller frees. */
+char *launch_idmap_text(const struct launch_idrange *r, size_t n);
 
 /* True when errno @e from clone or unshare of a user namespace means this user may not have one. */
 bool launch_userns_refused(int e);
@@ -192,13 +225,17 @@ bool launch_userns_refused(int e);
  */
 int launch_userns_map(pid_t pid, uid_t uid, gid_t gid, struct strata_error **err);
 
+/* Maps, in the new user namespace of @pid, every id of this process's namespace onto itself. */
+int launch_userns_map_identity(pid_t pid, struct strata_error **err);
+
 /*
- * Moves this process into a new user namespace where its uid and gid are
- * root, and a new mount namespace with every mount private: mounts made
- * afterwards (a rootless overlay) are seen only here and go with the
- * process. What `strata unshare` and a rootless build run in.
+ * Moves this process into a new user namespace mapped by @m (its ranges
+ * through newuidmap and newgidmap; NULL or a single id: the caller's own
+ * ids written directly) where it is root, and a new mount namespace with
+ * every mount private: mounts made afterwards are seen only here and go
+ * with the process. Must be called while single-threaded.
  */
-int launch_userns_enter(struct strata_error **err);
+int launch_userns_enter(const struct launch_idmap *m, struct strata_error **err);
 
 /* ---- spawn.c: one process in a container ---- */
 

@@ -312,6 +312,7 @@ static void set_owner(struct unpacker *u, int fd, const char *base, struct archi
 	 * Without root (also as root of a user namespace that maps one uid)
 	 * every file is the caller's, which a rootless container sees as
 	 * root: the owners of the tar cannot be kept, and that is expected.
+	 * With subordinate ids an owner beyond them fails (EINVAL): said once.
 	 */
 	if (!u->privileged)
 		return;
@@ -787,7 +788,8 @@ int layers_unpack(int fd, int dirfd, enum layers_whiteout wh, const struct layer
 
 	memset(st, 0, sizeof(*st));
 	u.max_bytes = opts && opts->max_bytes ? opts->max_bytes : LAYERS_UNPACK_DEFAULT_MAX;
-	u.privileged = sys_is_host_root();
+	/* root of a namespace with subordinate ids keeps owners too (those it maps) */
+	u.privileged = sys_may_chown();
 	u.euid = geteuid();
 	u.egid = getegid();
 	u.umask = read_umask();

@@ -208,6 +208,29 @@ bool sys_is_host_root(void)
 	return geteuid() == 0 && sys_userns_is_initial();
 }
 
+bool sys_may_chown(void)
+{
+	char buf[512];
+	unsigned long a, b, c, total = 0;
+	ssize_t n;
+	int fd;
+
+	if (geteuid() != 0)
+		return false;
+	fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; /* no user namespaces: the host's root */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (sscanf(l, "%lu %lu %lu", &a, &b, &c) == 3)
+			total += c;
+	return total > 1;
+}
+
 static char boot_id_buf[64];
 
 static void read_boot_id(void)

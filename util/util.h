@@ -493,6 +493,11 @@ bool sys_userns_is_initial(void);
  */
 bool sys_is_host_root(void);
 /*
+ * True for uid 0 of a namespace that maps other ids too (the host's, or a
+ * rootless one with subordinate ids): files may be given other owners.
+ */
+bool sys_may_chown(void);
+/*
  * This boot's ID (/proc/sys/kernel/random/boot_id, without its newline), or
  * "" when unknown. A static string, read once.
  */

@@ -498,7 +498,7 @@ START_TEST(test_userns_enter)
 	unsigned self = (unsigned)geteuid(), a, b, c;
 
 	ck_assert(sys_userns_is_initial() || !sys_is_host_root());
-	ck_assert_ok(launch_userns_enter(&err), err);
+	ck_assert_ok(launch_userns_enter(NULL, &err), err);
 	ck_assert_int_eq(geteuid(), 0);
 	ck_assert(!sys_userns_is_initial());
 	ck_assert(!sys_is_host_root());

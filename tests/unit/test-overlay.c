@@ -503,7 +503,7 @@ static int scenario_mount_userns(void)
 			"'%s/l1/od/shown' '%s/l0/keep/old'",
 			base, base, base, base, base, base) == 0,
 		"dirs");
-	T_OK(launch_userns_enter(&err), err);
+	T_OK(launch_userns_enter(NULL, &err), err);
 	T_CHECK(!sys_userns_is_initial() && !sys_is_host_root(), "still in the initial namespace");
 	T_CHECK(strcmp(layers_opaque_xattr(), "user.overlay.opaque") == 0, "opaque xattr is %s",
 		layers_opaque_xattr());
