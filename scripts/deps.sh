@@ -9,7 +9,7 @@ libarchive-dev libssl-dev libzstd-dev libmount-dev libcurl4-openssl-dev
 libjansson-dev libseccomp-dev zlib1g-dev libfuse3-dev check
 busybox-static python3 tar gzip zstd openssl curl iproute2 procps util-linux strace
 skopeo umoci crun runc buildah docker-registry apache2-utils valgrind tmux
-fuse3 lxcfs openssh-client"
+fuse3 lxcfs openssh-client uidmap"
 
 # The benchmarks also time podman and build a Debian rootfs.
 if [ "${1:-}" = "bench" ]; then

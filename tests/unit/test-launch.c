@@ -489,6 +489,76 @@ START_TEST(test_idmap)
 }
 END_TEST
 
+START_TEST(test_subid_parse)
+{
+	static const char text[] = "# comment\n"
+				   "alice:100000:65536\n"
+				   "bob:165536:65536\n"
+				   "1000:300000:10\n"
+				   "alice:bad:1\n"
+				   "alice:400000\n"
+				   "alice:500000:0\n"
+				   "\n"
+				   "alicex:600000:5\n"
+				   "alice:700000:100";
+	struct launch_idrange *r = NULL;
+	size_t n = 0;
+
+	/* by name and by uid, in file order; a bad line, a zero count, a longer name skipped */
+	ck_assert_int_eq(launch_subid_parse(text, "alice", 1000, &r, &n), 3);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(r[0].outside, 100000);
+	ck_assert_uint_eq(r[0].count, 65536);
+	ck_assert_uint_eq(r[1].outside, 300000);
+	ck_assert_uint_eq(r[1].count, 10);
+	ck_assert_uint_eq(r[2].outside, 700000);
+	ck_assert_uint_eq(r[2].count, 100);
+	free(r);
+	ck_assert_int_eq(launch_subid_parse(text, "carol", 1001, &r, &n), 2);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(launch_subid_parse("x:4294967295:2\n", "x", 1, &r, &n), 1);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* The caller's map from files of a test's own (STRATA_SUBID_DIR): itself, then its ranges. */
+START_TEST(test_idmap_caller)
+{
+	char *dir = unit_scratch();
+	cleanup_free char *u = path_join(dir, "subuid");
+	cleanup_free char *g = path_join(dir, "subgid");
+	cleanup_free char *ut = xasprintf("%u:200000:65536\n%u:400000:7\n", (unsigned)getuid(),
+					  (unsigned)getuid());
+	cleanup_free char *text = NULL;
+	struct launch_idmap m;
+
+	setenv("STRATA_SUBID_DIR", dir, 1);
+	ck_assert_int_eq(file_write_atomic_at(AT_FDCWD, u, ut, strlen(ut), 0644, NULL), 0);
+	/* no gid ranges: only the user */
+	launch_idmap_caller(&m);
+	ck_assert_uint_eq(m.n_uid, 1);
+	ck_assert_uint_eq(m.n_gid, 1);
+	ck_assert_uint_eq(m.uid[0].outside, getuid());
+	launch_idmap_release(&m);
+	ck_assert_int_eq(file_write_atomic_at(AT_FDCWD, g, ut, strlen(ut), 0644, NULL), 0);
+	launch_idmap_caller(&m);
+	ck_assert_uint_eq(m.n_uid, 3);
+	text = launch_idmap_text(m.uid, m.n_uid);
+	{
+		cleanup_free char *want = xasprintf("0:%u:1,1:200000:65536,65537:400000:7",
+						    (unsigned)getuid());
+
+		ck_assert_str_eq(text, want);
+	}
+	ck_assert_uint_eq(m.n_gid, 3);
+	ck_assert_uint_eq(m.gid[0].outside, getgid());
+	launch_idmap_release(&m);
+	unsetenv("STRATA_SUBID_DIR");
+	unit_scratch_cleanup(dir);
+}
+END_TEST
+
 /* Check forks each test: entering a user namespace here leaves the runner alone. */
 START_TEST(test_userns_enter)
 {
@@ -509,6 +579,8 @@ START_TEST(test_userns_enter)
 	ck_assert_uint_eq(c, 1);
 	ck_assert_int_eq(file_read_at(AT_FDCWD, "/proc/self/setgroups", 64, &sg, NULL, NULL), 0);
 	ck_assert_ptr_nonnull(strstr(sg, "deny"));
+	/* one id mapped: no other owner may be given */
+	ck_assert(!sys_may_chown());
 }
 END_TEST
 
@@ -1039,6 +1111,8 @@ Suite *unit_suite(void)
 
 	tc = tcase_create("userns");
 	tcase_add_test(tc, test_idmap);
+	tcase_add_test(tc, test_subid_parse);
+	tcase_add_test(tc, test_idmap_caller);
 	tcase_add_test(tc, test_userns_enter);
 	suite_add_tcase(s, tc);
 
