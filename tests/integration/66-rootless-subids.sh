@@ -23,8 +23,9 @@ RL=$(mktemp -d "${TMPDIR:-/tmp}/strata-subids.XXXXXX")
 chmod 0755 "$RL"
 H=$RL/home
 # The user, its lines in /etc/subuid and /etc/subgid, and all its files go whatever happens.
+RUID=none
 on_cleanup "for p in \$(ps -u $RUSER -o pid= 2>/dev/null); do kill -9 \$p; done; sleep 0.2; userdel $RUSER 2>/dev/null; \
-	sed -i '/^$RUSER:/d' /etc/subuid /etc/subgid; rm -rf '$RL'"
+	sed -i \"/^$RUSER:/d; /^\$RUID:/d\" /etc/subuid /etc/subgid; rm -rf '$RL'"
 useradd -M -d "$H" -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$RUSER" ||
 	fail "useradd $RUSER"
 RUID=$(id -u "$RUSER")
@@ -148,18 +149,15 @@ left=$(find "$STORE/tmp" -mindepth 1 | head -3)
 
 # A store made with only the user mapped (as before the map was recorded):
 # its layer dirs lost their owners and are made again from their blobs.
-python3 - "$RL/owned.tar" <<'EOF'
+# busybox with one file of 1000:42
+python3 - "$RL/busybox.tar" "$RL/owned.tar" <<'EOF'
 import io, sys, tarfile
-with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
-    for name, uid, gid in (("etc", 0, 0), ("etc/owned", 1000, 42)):
-        i = tarfile.TarInfo(name)
-        i.uid, i.gid, i.mtime = uid, gid, 0
-        if name == "etc":
-            i.type, i.mode = tarfile.DIRTYPE, 0o755
-            t.addfile(i)
-        else:
-            i.mode, i.size = 0o640, 2
-            t.addfile(i, io.BytesIO(b"x\n"))
+with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as t:
+    for m in src.getmembers():
+        t.addfile(m, src.extractfile(m) if m.isfile() else None)
+    i = tarfile.TarInfo("etc/owned")
+    i.uid, i.gid, i.mtime, i.mode, i.size = 1000, 42, 0, 0o640, 2
+    t.addfile(i, io.BytesIO(b"x\n"))
 EOF
 chown "$RUID:$RGID" "$RL/owned.tar"
 OLD=$H/old
@@ -167,7 +165,7 @@ single() { as_user env STRATA_SUBID_DIR="$RL/empty" "$STRATA_BIN" --root "$OLD" 
 out=$(single import "$RL/owned.tar" owned 2>&1 >/dev/null)
 assert_contains "$out" "no subordinate ids for '$RUSER'" "the warning without ranges"
 assert_contains "$out" "usermod --add-subuids" "says how to get ranges"
-out=$(single import "$RL/busybox.tar" busybox 2>&1 >/dev/null)
+out=$(single run --rm --proc-view=false owned true 2>&1 >/dev/null)
 assert_eq "$out" "" "the warning is said once per store"
 assert_eq "$(stat -c %u "$(find "$OLD/layers" -path '*/diff/etc/owned')")" "$RUID" \
 	"single mapping: the user's file"
