@@ -241,23 +241,17 @@ struct rm_opts {
 	bool force, volumes;
 };
 
-static int rm_one(struct cmd_ctx *ctx, const char *id, const char *name, void *arg,
+/* Removes container @id (released already) and, with -v, its anonymous volumes. */
+static int rm_one(struct cmd_ctx *ctx, const char *id, const struct rm_opts *o,
 		  struct strata_error **err)
 {
-	const struct rm_opts *o = arg;
 	cleanup_json json_t *rec = o->volumes ? store_container_load(ctx->store, id, NULL) : NULL;
 
-	/* killed from outside, where the user owns every container's namespaces */
-	if (release_container(ctx->store, id, o->force, err) < 0)
-		return -1;
-	if (cmd_userns_enter(err) < 0)
-		return -1;
-	if (overlay_container_remove(ctx->store, id, o->force, err) < 0)
+	if (cmd_userns_enter(err) < 0 || overlay_container_remove(ctx->store, id, o->force, err) < 0)
 		return -1;
 	/* -v: its anonymous volumes go with it; named ones stay, as podman */
 	if (rec)
 		launch_volumes_remove_anonymous(ctx->store, rec);
-	printf("%s\n", name);
 	return 0;
 }
 
@@ -269,10 +263,45 @@ static int cmd_rm(struct cmd_ctx *ctx, int argc, char **argv)
 		OPT_BOOL('v', "volumes", &o.volumes, "remove its anonymous volumes too"),
 		OPT_END(),
 	};
+	char (*ids)[STORE_ID_LEN + 1] = NULL;
+	bool *ok = NULL;
+	int ret = 0;
 
 	if (cmd_parse_options(ctx, &argc, &argv, opts, 0) < 0)
 		return ctx->status;
-	return cmd_for_each_container(ctx, argc, argv, rm_one, &o);
+	if (cmd_check_operands(ctx, argc, argv, 1, -1, "CONTAINER"))
+		return EXIT_STRATA;
+	if (!cmd_store(ctx))
+		return EXIT_STRATA;
+	ids = xcalloc((size_t)argc, sizeof(*ids));
+	ok = xcalloc((size_t)argc, sizeof(*ok));
+	/*
+	 * All killed first, from outside any user namespace (without root the
+	 * user owns every one its containers run in), then removed from inside
+	 * the command's, where files of every owner may go.
+	 */
+	for (int i = 0; i < argc; i++) {
+		struct strata_error *err = NULL;
+
+		if (store_container_find(ctx->store, argv[i], ids[i], &err) < 0 ||
+		    release_container(ctx->store, ids[i], o.force, &err) < 0)
+			ret = cmd_fail(ctx, err);
+		else
+			ok[i] = true;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct strata_error *err = NULL;
+
+		if (!ok[i])
+			continue;
+		if (rm_one(ctx, ids[i], &o, &err) < 0)
+			ret = cmd_fail(ctx, err);
+		else
+			printf("%s\n", argv[i]);
+	}
+	free(ids);
+	free(ok);
+	return ret;
 }
 
 /* ---- ps ---- */

@@ -137,6 +137,12 @@ assert_eq "$owners" "data/app 1000/1000
 data/carl 2000/2000
 data/root 0/0" "owners in the committed layer's tar headers"
 
+# rm -f of two running containers whose PID 1 is not root (killed from outside, then removed).
+rs run -d --proc-view=false --name k1 -u 1000 built sleep 60 >/dev/null
+rs run -d --proc-view=false --name k2 -u 2000:2000 built sh -c 'mkdir /tmp/d && sleep 60' >/dev/null
+assert_eq "$(rs rm -f k1 k2)" "k1
+k2" "rm -f of containers running as other users"
+
 # rm, gc, fsck clean, every file of other owners removed.
 rs rm three >/dev/null
 rs rmi snap built >/dev/null

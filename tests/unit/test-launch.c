@@ -475,6 +475,65 @@ START_TEST(test_cgroup_rootless)
 }
 END_TEST
 
+/*
+ * The same choice made as root of a user namespace (a rootless command's):
+ * a cgroup of ids mapped there (the user's, delegated) is written, one of
+ * ids it does not map (the host's) is refused with the note.
+ */
+START_TEST(test_cgroup_rootless_userns)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *mnt = xasprintf("%s/cg2", scratch);
+	cleanup_free char *self = xasprintf("%s/self", scratch);
+	cleanup_free char *base = xasprintf("%s/user.slice/me", mnt);
+	cleanup_free char *procs = xasprintf("%s/cgroup.procs", base);
+	cleanup_free char *ctl = xasprintf("%s/cgroup.controllers", mnt);
+	cleanup_free char *dir = xasprintf("%s/strata/c1", base);
+	struct launch_limits mem = { .memory = 32 << 20 };
+	struct launch_cgroup *cg = NULL;
+
+	mkdirs(base);
+	unit_write_file(ctl, "memory pids\n", 0644);
+	unit_write_file(procs, "", 0644);
+	unit_write_file(self, "0::/user.slice/me\n", 0644);
+	ck_assert_int_eq(chmod(scratch, 0755), 0);
+	/* not delegated: the tree is an id the namespace does not map */
+	ck_assert_int_eq(chown(base, 4000, 4000), 0);
+	ck_assert_int_eq(chown(procs, 4000, 4000), 0);
+	{
+		pid_t pid = fork();
+		int st = -1;
+
+		if (pid == 0) {
+			struct strata_error *e = NULL;
+			struct launch_cgroup *c = NULL;
+
+			if (launch_userns_enter(NULL, &e) < 0)
+				_exit(2);
+			if (launch_cgroup_open(mnt, self, "c1", &mem, false, &c, &e) == 0 || c ||
+			    !strstr(strata_error_msg(e), "need root or a delegated cgroup"))
+				_exit(3);
+			_exit(0);
+		}
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "not delegated: status %d", st);
+	}
+	/* delegated: the tree is the caller's, root in its namespace */
+	ck_assert_int_eq(chown(base, getuid(), getgid()), 0);
+	ck_assert_int_eq(chown(procs, getuid(), getgid()), 0);
+	ck_assert_ok(launch_userns_enter(NULL, &err), err);
+	ck_assert(!sys_is_host_root());
+	ck_assert_ok(launch_cgroup_open(mnt, self, "c1", &mem, false, &cg, &err), err);
+	ck_assert_ptr_nonnull(cg);
+	{
+		cleanup_free char *v = slurp(dir, "memory.max");
+
+		ck_assert_str_eq(v, "33554432");
+	}
+	launch_cgroup_destroy(cg);
+}
+END_TEST
+
 START_TEST(test_idmap)
 {
 	cleanup_free char *a = launch_idmap_line(0, 1000, 1);
@@ -1108,6 +1167,11 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_clone_into_cgroup_v2);
 	tcase_add_test(tc, test_device_program_attached);
 	unit_need_root(s, tc, "mounts cgroup2 and makes a cgroup in it");
+
+	tc = tcase_create("cgroup-userns");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_cgroup_rootless_userns);
+	unit_need_root(s, tc, "gives a fake cgroup tree to an id no namespace maps");
 
 	tc = tcase_create("userns");
 	tcase_add_test(tc, test_idmap);
