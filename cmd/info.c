@@ -161,6 +161,19 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 	jv_set_str(host, "cgroups", launch_cgroup_mode());
 	/* as podman info: containers of a non-root user get a user namespace */
 	json_object_set_new(host, "rootless", json_boolean(!sys_is_host_root()));
+	if (!sys_is_host_root() && geteuid() != 0) {
+		/* the map its commands enter (cmd_userns_enter): the user, then its ranges */
+		struct launch_idmap m;
+		cleanup_free char *um = NULL;
+		cleanup_free char *gm = NULL;
+
+		launch_idmap_caller(&m);
+		um = launch_idmap_text(m.uid, m.n_uid);
+		gm = launch_idmap_text(m.gid, m.n_gid);
+		jv_set_str(host, "uidmap", um);
+		jv_set_str(host, "gidmap", gm);
+		launch_idmap_release(&m);
+	}
 	json_object_set_new(info, "host", host);
 
 	json_object_set_new(info, "backends", backends_info(ctx));
@@ -199,6 +212,11 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("host:\n  kernel: %s\n  arch: %s\n  cpus: %d\n  cgroups: %s\n  rootless: %s\n",
 		       u.release, store_arch(), sys_ncpus(), launch_cgroup_mode(),
 		       sys_is_host_root() ? "no" : "yes (a user namespace maps this user to root)");
+		if (jv_str(host, "uidmap"))
+			printf("  uidmap: %s\n  gidmap: %s%s\n", jv_str(host, "uidmap"),
+			       jv_str(host, "gidmap"),
+			       strchr(jv_str(host, "uidmap"), ',') ? ""
+								   : " (no subordinate ids: only this user)");
 		{
 			json_t *bk = json_object_get(info, "backends");
 

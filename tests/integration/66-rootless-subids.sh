@@ -56,6 +56,8 @@ maps=$(rs unshare sh -c 'cat /proc/self/uid_map; echo; cat /proc/self/setgroups'
 assert_eq "$(echo "$maps" | sed -n 1,3p)" "$want_map" "uid_map of strata unshare"
 assert_eq "$(echo "$maps" | tail -1)" allow "setgroups with newgidmap"
 
+assert_contains "$(rs info)" "uidmap: 0:$RUID:1,1:$base:65536,65537:$((base + 65536)):1000" "info"
+
 # Debian through a loopback registry; its owners are kept.
 layout=${BENCH_CACHE:-/var/cache/strata-bench}/debian-layout
 if [ ! -f "$layout/index.json" ]; then
