@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,25 +256,31 @@ static char **helper_argv(const char *tool, pid_t pid, const struct launch_idran
 	return av;
 }
 
-/* In the helper: runs newuidmap and newgidmap on @pid at once, their stderr on @errfd. */
+/*
+ * In the helper: runs newuidmap and newgidmap on @pid at once, their
+ * stderr on @errfd. posix_spawn: no copy of the page tables per tool.
+ */
 static int run_map_helpers(pid_t pid, const struct launch_idmap *m, int errfd)
 {
 	const char *tools[2] = { "newuidmap", "newgidmap" };
 	pid_t kids[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
 	int bad = 0;
 
+	if (posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, errfd, 2) != 0)
+		return 1;
 	for (int i = 0; i < 2; i++) {
 		cleanup_strv char **av = i == 0 ? helper_argv(tools[i], pid, m->uid, m->n_uid)
 						: helper_argv(tools[i], pid, m->gid, m->n_gid);
+		int r = posix_spawnp(&kids[i], av[0], &fa, NULL, av, environ);
 
-		kids[i] = fork();
-		if (kids[i] == 0) {
-			dup2(errfd, 2);
-			execvp(av[0], av);
-			dprintf(2, "%s: %s\n", av[0], strerror(errno));
-			_exit(127);
+		if (r != 0) {
+			dprintf(errfd, "%s: %s\n", av[0], strerror(r));
+			kids[i] = -1;
 		}
 	}
+	posix_spawn_file_actions_destroy(&fa);
 	for (int i = 0; i < 2; i++) {
 		int st = 0;
 

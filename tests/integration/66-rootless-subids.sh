@@ -58,6 +58,15 @@ assert_eq "$(echo "$maps" | tail -1)" allow "setgroups with newgidmap"
 
 assert_contains "$(rs info)" "uidmap: 0:$RUID:1,1:$base:65536,65537:$((base + 65536)):1000" "info"
 
+# Ranges the helpers refuse (not this user's in /etc/subuid): one line, nothing made.
+mkdir -p "$RL/fake"
+echo "$RUSER:$((base + 200000)):65536" | tee "$RL/fake/subuid" >"$RL/fake/subgid"
+chmod -R a+rX "$RL/fake"
+expect_fail as_user env STRATA_SUBID_DIR="$RL/fake" "$STRATA_BIN" run --rm busybox true
+assert_one_line_error "$out"
+assert_contains "$out" "strata: run: map the subordinate ids: new" "the helpers' refusal"
+assert_eq "$rc" 125 "exit status"
+
 # Debian through a loopback registry; its owners are kept.
 layout=${BENCH_CACHE:-/var/cache/strata-bench}/debian-layout
 if [ ! -f "$layout/index.json" ]; then
