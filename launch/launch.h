@@ -204,8 +204,15 @@ int launch_subid_parse(const char *text, const char *name, unsigned long id,
 		       struct launch_idrange **out, size_t *n);
 
 /*
+ * The ranges of shadow's `getsubids` output @text ("INDEX: NAME START
+ * COUNT" lines) into *out (caller frees). Returns how many lines did not parse.
+ */
+int launch_getsubids_parse(const char *text, struct launch_idrange **out, size_t *n);
+
+/*
  * The caller's map: its uid and gid at 0, then its ranges of /etc/subuid
- * and /etc/subgid from 1 on; only itself when either file has none.
+ * and /etc/subgid (of getsubids where nsswitch.conf names a "subid:"
+ * source) from 1 on; only itself when either has none.
  */
 void launch_idmap_caller(struct launch_idmap *m);
 

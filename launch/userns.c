@@ -95,6 +95,87 @@ int launch_subid_parse(const char *text, const char *name, unsigned long id,
 	return bad;
 }
 
+int launch_getsubids_parse(const char *text, struct launch_idrange **out, size_t *n)
+{
+	int bad = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		unsigned long idx, start, count;
+		int used = 0;
+
+		if (*l == '\n')
+			continue;
+		/* "INDEX: NAME START COUNT" */
+		if (sscanf(l, "%lu: %*s %lu %lu%n", &idx, &start, &count, &used) != 3 || used == 0 ||
+		    count == 0 || start + count - 1 > 0xfffffffeUL) {
+			bad++;
+			continue;
+		}
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[*n] = (struct launch_idrange){ 0, (unsigned)start, (unsigned)count };
+		(*n)++;
+	}
+	return bad;
+}
+
+/*
+ * True when NSS names a source of subordinate ids ("subid:" in
+ * /etc/nsswitch.conf, shadow 4.9): then shadow's getsubids is asked, which
+ * reads it through libsubid, as newuidmap checks the ranges.
+ */
+static bool subid_from_nss(void)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+
+	if (file_read_at(AT_FDCWD, "/etc/nsswitch.conf", 1 << 16, &text, &len, NULL) < 0)
+		return false;
+	for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		l += strspn(l, " \t");
+		if (!strncmp(l, "subid:", 6))
+			return true;
+	}
+	return false;
+}
+
+/* The ranges getsubids prints for @name (-g: group ranges); none when it fails. */
+static void subid_from_getsubids(const char *name, bool groups, struct launch_idrange **out,
+				 size_t *n)
+{
+	char *av[] = { (char *)"getsubids", (char *)(groups ? "-g" : name),
+		       (char *)(groups ? name : NULL), NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2];
+	pid_t pid = -1;
+	struct sbuf b = SBUF_INIT;
+	cleanup_free char *text = NULL;
+	char buf[1024];
+	ssize_t r;
+	int st = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!name || pipe2(p, O_CLOEXEC) < 0)
+		return;
+	if (posix_spawn_file_actions_init(&fa) == 0) {
+		posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+		if (posix_spawnp(&pid, av[0], &fa, NULL, av, environ) != 0)
+			pid = -1;
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	close(p[1]);
+	while (pid > 0 && ((r = read(p[0], buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR)))
+		if (r > 0 && b.len < (1 << 20))
+			sbuf_add(&b, buf, (size_t)r);
+	close(p[0]);
+	text = sbuf_detach(&b, NULL);
+	if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		launch_getsubids_parse(text, out, n);
+}
+
 /* The ranges of @file for the caller; none when the file is missing or names it not. */
 static void subid_read(const char *file, const char *name, unsigned long id,
 		       struct launch_idrange **out, size_t *n)
@@ -147,7 +228,10 @@ void launch_idmap_caller(struct launch_idmap *m)
 		/* a test may point at its own files; the helpers read /etc's all the same */
 		cleanup_free char *f = env && *env ? path_join(env, files[i] + 5) : xstrdup(files[i]);
 
-		subid_read(f, name, m->uid_self, &sub[i], &n_sub[i]);
+		if (!(env && *env) && subid_from_nss())
+			subid_from_getsubids(name, i == 1, &sub[i], &n_sub[i]);
+		else
+			subid_read(f, name, m->uid_self, &sub[i], &n_sub[i]);
 	}
 	/* both or neither: a uid range without a gid range maps files we could not chgrp */
 	if (n_sub[0] == 0 || n_sub[1] == 0)

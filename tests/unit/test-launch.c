@@ -581,6 +581,26 @@ START_TEST(test_subid_parse)
 }
 END_TEST
 
+START_TEST(test_getsubids_parse)
+{
+	struct launch_idrange *r = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(launch_getsubids_parse("0: alice 100000 65536\n1: alice 300000 10\n"
+						"bad line\n2: alice 5 0\n\n",
+						&r, &n),
+			 2);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(r[0].outside, 100000);
+	ck_assert_uint_eq(r[0].count, 65536);
+	ck_assert_uint_eq(r[1].outside, 300000);
+	ck_assert_uint_eq(r[1].count, 10);
+	free(r);
+	ck_assert_int_eq(launch_getsubids_parse("", &r, &n), 0);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
 /* The caller's map from files of a test's own (STRATA_SUBID_DIR): itself, then its ranges. */
 START_TEST(test_idmap_caller)
 {
@@ -1176,6 +1196,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("userns");
 	tcase_add_test(tc, test_idmap);
 	tcase_add_test(tc, test_subid_parse);
+	tcase_add_test(tc, test_getsubids_parse);
 	tcase_add_test(tc, test_idmap_caller);
 	tcase_add_test(tc, test_userns_enter);
 	suite_add_tcase(s, tc);
