@@ -125,6 +125,8 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 		free(w);
 		return -1;
 	}
+	/* Nothing reads a layer blob before it is committed. */
+	store_blob_writer_bypass_cache(w->blob);
 	writer_init(w, c, level);
 	*out = w;
 	return 0;

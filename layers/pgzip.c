@@ -10,6 +10,13 @@
  * (already compressed files, random bytes) is stored, or coded with
  * run-lengths and Huffman codes only (Z_RLE): about as small, many times
  * faster (block_mode).
+ *
+ * The threads and their deflate states live as long as the compressor: a
+ * thread made and joined per block, and deflate's 270 KiB of state
+ * allocated and freed per block, had the kernel unmap and map memory
+ * (stacks, malloc arenas) thousands of times, and every unmap flushes the
+ * TLB of every CPU; on a paravirtualised machine those flushes were 40%
+ * of the CPU time of a 1 GiB gzip import.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +30,10 @@
 #define PGZ_DICT (32u << 10)
 #define PGZ_MAX_WORKERS 8
 
+enum block_state { BLOCK_IDLE, BLOCK_QUEUED, BLOCK_BUSY, BLOCK_DONE };
+
 struct pgz_block {
+	enum block_state state;
 	unsigned char *in;
 	size_t in_len;
 	unsigned char dict[PGZ_DICT];
@@ -34,8 +44,17 @@ struct pgz_block {
 	int level;
 	bool last;
 	bool failed;
-	bool threaded;
-	pthread_t thread;
+};
+
+/*
+ * A thread's deflate states, made on first use and reset for each block:
+ * one per way of deflating (block_mode), and one for the probe.
+ */
+enum { MODE_ASKED, MODE_STORED, MODE_RLE, MODE_PROBE, MODE_COUNT };
+
+struct pgz_streams {
+	z_stream z[MODE_COUNT];
+	bool ready[MODE_COUNT];
 };
 
 struct pgz_batch {
@@ -54,7 +73,16 @@ struct pgzip {
 	bool header_done;
 	unsigned long crc;
 	uint64_t isize;
+	struct pgz_streams own; /* the caller's, when no thread could be made */
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* a block was queued, or stop */
+	pthread_cond_t done; /* a block was compressed */
+	bool stop;
+	size_t nthreads;
+	pthread_t threads[PGZ_MAX_WORKERS];
 };
+
+static void *worker_main(void *arg);
 
 struct pgzip *layers_pgzip_new(int level, compressed_sink_fn sink, void *arg)
 {
@@ -75,26 +103,50 @@ struct pgzip *layers_pgzip_new(int level, compressed_sink_fn sink, void *arg)
 			k->out = xmalloc(k->out_cap);
 			k->level = g->level;
 		}
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->work, NULL);
+	pthread_cond_init(&g->done, NULL);
+	for (size_t i = 0; i < g->nblocks; i++)
+		if (pthread_create(&g->threads[g->nthreads], NULL, worker_main, g) == 0)
+			g->nthreads++;
 	return g;
 }
 
+/* @t's stream for @mode, reset, or NULL when zlib cannot make it. */
+static z_stream *stream_get(struct pgz_streams *t, int mode, int level)
+{
+	static const int levels[MODE_COUNT] = { -1, 0, -1, 1 };
+	z_stream *z = &t->z[mode];
+
+	if (t->ready[mode])
+		return deflateReset(z) == Z_OK ? z : NULL;
+	if (deflateInit2(z, levels[mode] < 0 ? level : levels[mode], Z_DEFLATED, -15, 8,
+			 mode == MODE_RLE ? Z_RLE : Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	t->ready[mode] = true;
+	return z;
+}
+
+static void streams_release(struct pgz_streams *t)
+{
+	for (int m = 0; m < MODE_COUNT; m++)
+		if (t->ready[m])
+			deflateEnd(&t->z[m]);
+}
+
 /* Size of @n (at most 32 KiB) bytes at @in deflated at level 1, or SIZE_MAX. */
-static size_t probe_size(const unsigned char *in, size_t n)
+static size_t probe_size(struct pgz_streams *t, const unsigned char *in, size_t n)
 {
 	unsigned char out[(32u << 10) + 256];
-	z_stream z = { 0 };
-	size_t size = SIZE_MAX;
+	z_stream *z = stream_get(t, MODE_PROBE, 1);
 
-	if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return size;
-	z.next_in = (unsigned char *)in;
-	z.avail_in = (uInt)n;
-	z.next_out = out;
-	z.avail_out = sizeof(out);
-	if (deflate(&z, Z_FINISH) == Z_STREAM_END)
-		size = z.total_out;
-	deflateEnd(&z);
-	return size;
+	if (!z)
+		return SIZE_MAX;
+	z->next_in = (unsigned char *)in;
+	z->avail_in = (uInt)n;
+	z->next_out = out;
+	z->avail_out = sizeof(out);
+	return deflate(z, Z_FINISH) == Z_STREAM_END ? z->total_out : SIZE_MAX;
 }
 
 /*
@@ -109,59 +161,83 @@ static size_t probe_size(const unsigned char *in, size_t n)
  * deflated as asked. Decided by the block's bytes alone (every fourth one
  * for the counts), so that the output is the same everywhere.
  */
-static void block_mode(const struct pgz_block *k, int *level, int *strategy)
+static int block_mode(struct pgz_streams *t, const struct pgz_block *k)
 {
 	enum { SAMPLE = 32u << 10 };
 	uint64_t count[256] = { 0 }, sum = 0, n = 0, zeros = 0;
 	const unsigned char *mid = k->in + k->in_len / 2 - SAMPLE / 2;
 	size_t lz;
 
-	*level = k->level;
-	*strategy = Z_DEFAULT_STRATEGY;
 	if (k->in_len < 4 * SAMPLE)
-		return;
+		return MODE_ASKED;
 	for (size_t i = 0; i < k->in_len; i += 4)
 		count[k->in[i]]++, n++;
 	n -= count[0];
 	for (int c = 1; c < 256; c++)
 		sum += count[c] * (count[c] ? count[c] - 1 : 0);
 	if (n < SAMPLE / 2 || 255 * 100 * sum > 105 * n * (n - 1))
-		return;
+		return MODE_ASKED;
 	for (size_t i = 0; i < SAMPLE; i++)
 		zeros += !mid[i];
-	lz = probe_size(mid, SAMPLE);
+	lz = probe_size(t, mid, SAMPLE);
 	if (lz == SIZE_MAX || lz * 100 < (SAMPLE - zeros) * 94)
-		return;
-	if (count[0] * 256 * 100 <= (n + count[0]) * 120)
-		*level = 0;
-	else
-		*strategy = Z_RLE;
+		return MODE_ASKED;
+	return count[0] * 256 * 100 <= (n + count[0]) * 120 ? MODE_STORED : MODE_RLE;
 }
 
-static void *compress_block(void *data)
+static void compress_block(struct pgz_streams *t, struct pgz_block *k)
 {
-	struct pgz_block *k = data;
-	z_stream z = { 0 };
-	int level, strategy;
+	z_stream *z;
 
 	k->failed = true;
 	k->crc = crc32(crc32(0L, Z_NULL, 0), k->in, (uInt)k->in_len);
-	block_mode(k, &level, &strategy);
-	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, strategy) != Z_OK)
-		return NULL;
-	if (k->dict_len && deflateSetDictionary(&z, k->dict, (uInt)k->dict_len) != Z_OK)
-		goto out;
-	z.next_in = k->in;
-	z.avail_in = (uInt)k->in_len;
-	z.next_out = k->out;
-	z.avail_out = (uInt)k->out_cap;
-	if (deflate(&z, k->last ? Z_FINISH : Z_SYNC_FLUSH) == Z_STREAM_ERROR || z.avail_in ||
-	    (k->last && z.avail_out == 0))
-		goto out;
-	k->out_len = k->out_cap - z.avail_out;
+	z = stream_get(t, block_mode(t, k), k->level);
+	if (!z)
+		return;
+	if (k->dict_len && deflateSetDictionary(z, k->dict, (uInt)k->dict_len) != Z_OK)
+		return;
+	z->next_in = k->in;
+	z->avail_in = (uInt)k->in_len;
+	z->next_out = k->out;
+	z->avail_out = (uInt)k->out_cap;
+	if (deflate(z, k->last ? Z_FINISH : Z_SYNC_FLUSH) == Z_STREAM_ERROR || z->avail_in ||
+	    (k->last && z->avail_out == 0))
+		return;
+	k->out_len = k->out_cap - z->avail_out;
 	k->failed = false;
-out:
-	deflateEnd(&z);
+}
+
+/* The first queued block of the running batches, or NULL (g->mu held). */
+static struct pgz_block *next_queued(struct pgzip *g)
+{
+	for (int b = 0; b < 2; b++)
+		for (size_t i = 0; i < g->batch[b].used; i++)
+			if (g->batch[b].blocks[i].state == BLOCK_QUEUED)
+				return &g->batch[b].blocks[i];
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct pgzip *g = arg;
+	struct pgz_streams t = { 0 };
+	struct pgz_block *k;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		while (!g->stop && !(k = next_queued(g)))
+			pthread_cond_wait(&g->work, &g->mu);
+		if (g->stop)
+			break;
+		k->state = BLOCK_BUSY;
+		pthread_mutex_unlock(&g->mu);
+		compress_block(&t, k);
+		pthread_mutex_lock(&g->mu);
+		k->state = BLOCK_DONE;
+		pthread_cond_broadcast(&g->done);
+	}
+	pthread_mutex_unlock(&g->mu);
+	streams_release(&t);
 	return NULL;
 }
 
@@ -182,10 +258,14 @@ static int drain(struct pgzip *g, struct pgz_batch *b, struct strata_error **err
 
 	if (!b->running)
 		return 0;
+	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < b->used; i++)
-		if (b->blocks[i].threaded)
-			pthread_join(b->blocks[i].thread, NULL);
+		while (b->blocks[i].state != BLOCK_DONE)
+			pthread_cond_wait(&g->done, &g->mu);
+	for (size_t i = 0; i < b->used; i++)
+		b->blocks[i].state = BLOCK_IDLE;
 	b->running = false;
+	pthread_mutex_unlock(&g->mu);
 	for (size_t i = 0; i < b->used; i++) {
 		struct pgz_block *k = &b->blocks[i];
 
@@ -215,14 +295,20 @@ static int launch(struct pgzip *g, struct strata_error **err)
 
 	if (drain(g, &g->batch[!g->fill], err) < 0)
 		return -1;
+	pthread_mutex_lock(&g->mu);
 	for (size_t i = 0; i < b->used; i++) {
 		struct pgz_block *k = &b->blocks[i];
 
-		k->threaded = pthread_create(&k->thread, NULL, compress_block, k) == 0;
-		if (!k->threaded)
-			compress_block(k); /* no thread to be had: compress here */
+		if (g->nthreads) {
+			k->state = BLOCK_QUEUED;
+		} else {
+			compress_block(&g->own, k); /* no thread to be had: compress here */
+			k->state = BLOCK_DONE;
+		}
 	}
 	b->running = true;
+	pthread_cond_broadcast(&g->work);
+	pthread_mutex_unlock(&g->mu);
 	g->fill = !g->fill;
 	return 0;
 }
@@ -308,11 +394,23 @@ void layers_pgzip_free(struct pgzip *g)
 {
 	if (!g)
 		return;
+	/* The workers finish the blocks queued (their buffers are freed below), then stop. */
+	pthread_mutex_lock(&g->mu);
+	for (int b = 0; b < 2; b++)
+		for (size_t i = 0; i < g->batch[b].used; i++)
+			while (g->batch[b].running && g->batch[b].blocks[i].state != BLOCK_DONE &&
+			       g->nthreads)
+				pthread_cond_wait(&g->done, &g->mu);
+	g->stop = true;
+	pthread_cond_broadcast(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	for (size_t i = 0; i < g->nthreads; i++)
+		pthread_join(g->threads[i], NULL);
+	streams_release(&g->own);
+	pthread_cond_destroy(&g->work);
+	pthread_cond_destroy(&g->done);
+	pthread_mutex_destroy(&g->mu);
 	for (int b = 0; b < 2; b++) {
-		if (g->batch[b].running)
-			for (size_t i = 0; i < g->batch[b].used; i++)
-				if (g->batch[b].blocks[i].threaded)
-					pthread_join(g->batch[b].blocks[i].thread, NULL);
 		for (size_t i = 0; i < g->nblocks; i++) {
 			free(g->batch[b].blocks[i].in);
 			free(g->batch[b].blocks[i].out);

@@ -148,6 +148,12 @@ int store_blob_writer_new(struct store *s, struct store_blob_writer **out,
 int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t n,
 			    struct strata_error **err);
 
+/*
+ * Says that @w's blob is not read before its commit (nor through
+ * store_blob_writer_open_read): a large one then bypasses the page cache.
+ */
+void store_blob_writer_bypass_cache(struct store_blob_writer *w);
+
 /* Bytes written so far. */
 uint64_t store_blob_writer_size(const struct store_blob_writer *w);
 
