@@ -6,9 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,20 +36,6 @@
 #define DIRECT_BUF   (1u << 20)
 #define DIRECT_NBUF  4u
 
-struct blob_direct {
-	unsigned char *mem; /* DIRECT_NBUF buffers of DIRECT_BUF bytes */
-	size_t len[DIRECT_NBUF];
-	uint64_t off[DIRECT_NBUF];
-	unsigned head, count; /* the buffers queued for the thread, oldest first */
-	unsigned fill;	      /* the buffer being filled (the caller's own) */
-	size_t fill_len;      /* bytes in it */
-	int error;	      /* errno of a failed write, sticky */
-	bool stop;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-};
-
 struct store_blob_writer {
 	struct store *s;
 	char *tmpname;
@@ -60,7 +44,8 @@ struct store_blob_writer {
 	uint64_t size;
 	uint64_t synced;
 	bool may_bypass; /* the caller does not read the blob before the commit */
-	struct blob_direct *direct;
+	struct bufring *direct;
+	uint64_t direct_from; /* the offset of its first byte */
 };
 
 int store_blob_writer_new(struct store *s, struct store_blob_writer **out,
@@ -108,32 +93,14 @@ static int direct_pwrite(int fd, const unsigned char *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static void *direct_main(void *arg)
+/* The ring's function: a buffer written at its offset, padded to the alignment. */
+static int direct_out(void *arg, unsigned char *buf, size_t len, uint64_t off)
 {
 	struct store_blob_writer *w = arg;
-	struct blob_direct *d = w->direct;
+	size_t pad = (DIRECT_ALIGN - len % DIRECT_ALIGN) % DIRECT_ALIGN;
 
-	pthread_mutex_lock(&d->mu);
-	for (;;) {
-		unsigned i;
-		int e;
-
-		while (!d->count && !d->stop)
-			pthread_cond_wait(&d->cv, &d->mu);
-		if (!d->count)
-			break;
-		i = d->head;
-		pthread_mutex_unlock(&d->mu);
-		e = direct_pwrite(w->fd, d->mem + (size_t)i * DIRECT_BUF, d->len[i], d->off[i]);
-		pthread_mutex_lock(&d->mu);
-		if (e && !d->error)
-			d->error = e;
-		d->head = (d->head + 1) % DIRECT_NBUF;
-		d->count--;
-		pthread_cond_broadcast(&d->cv);
-	}
-	pthread_mutex_unlock(&d->mu);
-	return NULL;
+	memset(buf + len, 0, pad);
+	return direct_pwrite(w->fd, buf, len + pad, w->direct_from + off);
 }
 
 /*
@@ -142,115 +109,26 @@ static void *direct_main(void *arg)
  */
 static void direct_start(struct store_blob_writer *w)
 {
-	struct blob_direct *d;
-	void *mem;
 	int fl = fcntl(w->fd, F_GETFL);
 
 	w->may_bypass = false; /* one try */
-	if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0)
-		return;
-	if (posix_memalign(&mem, DIRECT_ALIGN, (size_t)DIRECT_NBUF * DIRECT_BUF) != 0)
-		abort(); /* out of memory, as xmalloc */
-	d = xcalloc(1, sizeof(*d));
-	d->mem = mem;
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
-	w->direct = d;
-	if (pthread_create(&d->thread, NULL, direct_main, w) != 0) {
-		w->direct = NULL;
-		pthread_cond_destroy(&d->cv);
-		pthread_mutex_destroy(&d->mu);
-		free(d->mem);
-		free(d);
-		fcntl(w->fd, F_SETFL, fl);
-		return;
-	}
 	/* What went through the page cache is on its way to the disk. */
 	store_blob_writer_start_writeback(w);
+	if (fl < 0 || fcntl(w->fd, F_SETFL, fl | O_DIRECT) < 0)
+		return;
+	w->direct_from = w->size;
+	w->direct = bufring_new(DIRECT_NBUF, DIRECT_BUF, DIRECT_ALIGN, direct_out, w);
+	if (!w->direct)
+		fcntl(w->fd, F_SETFL, fl);
 }
 
-/*
- * Queues the buffer being filled (@len bytes of it to write) and waits for
- * a free one; the first write error, as an errno, or 0.
- */
-static int direct_queue(struct blob_direct *d, size_t len, uint64_t off)
-{
-	unsigned i = d->fill;
-	int e;
-
-	pthread_mutex_lock(&d->mu);
-	d->len[i] = len;
-	d->off[i] = off;
-	d->count++;
-	d->fill = (i + 1) % DIRECT_NBUF;
-	d->fill_len = 0;
-	pthread_cond_broadcast(&d->cv);
-	while (d->count == DIRECT_NBUF && !d->error)
-		pthread_cond_wait(&d->cv, &d->mu);
-	e = d->error;
-	pthread_mutex_unlock(&d->mu);
-	return e;
-}
-
-/* Waits for every queued write; stops the thread and frees the buffers. */
-static int direct_stop(struct blob_direct *d)
-{
-	int e;
-
-	pthread_mutex_lock(&d->mu);
-	d->stop = true;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-	pthread_join(d->thread, NULL);
-	e = d->error;
-	pthread_cond_destroy(&d->cv);
-	pthread_mutex_destroy(&d->mu);
-	free(d->mem);
-	free(d);
-	return e;
-}
-
-static int direct_write(struct store_blob_writer *w, const unsigned char *p, size_t n,
-			struct strata_error **err)
-{
-	struct blob_direct *d = w->direct;
-
-	while (n) {
-		unsigned i = d->fill;
-		size_t take = DIRECT_BUF - d->fill_len < n ? DIRECT_BUF - d->fill_len : n;
-		int e;
-
-		memcpy(d->mem + (size_t)i * DIRECT_BUF + d->fill_len, p, take);
-		d->fill_len += take;
-		w->size += take;
-		p += take;
-		n -= take;
-		if (d->fill_len < DIRECT_BUF)
-			continue;
-		if ((e = direct_queue(d, DIRECT_BUF, w->size - DIRECT_BUF)))
-			return strata_fail(err, e, "blob: write");
-	}
-	return 0;
-}
-
-/* Writes what is left in the buffer being filled and waits for the thread. */
+/* Writes what is left, waits for the thread, cuts the padding of the tail off. */
 static int direct_finish(struct store_blob_writer *w, struct strata_error **err)
 {
-	struct blob_direct *d = w->direct;
-	size_t len = d->fill_len, pad = (DIRECT_ALIGN - len % DIRECT_ALIGN) % DIRECT_ALIGN;
-	int e = 0;
+	int e = bufring_finish(w->direct);
 
 	w->direct = NULL;
-	if (len) {
-		/* The tail padded to the alignment, then cut back to the blob's size. */
-		memset(d->mem + (size_t)d->fill * DIRECT_BUF + len, 0, pad);
-		e = direct_queue(d, len + pad, w->size - len);
-	}
-	if (!e)
-		e = direct_stop(d);
-	else
-		direct_stop(d);
-	if (!e && pad && ftruncate(w->fd, (off_t)w->size) < 0)
+	if (!e && w->size % DIRECT_ALIGN && ftruncate(w->fd, (off_t)w->size) < 0)
 		e = errno;
 	w->synced = w->size;
 	return e ? strata_fail(err, e, "blob: write") : 0;
@@ -280,8 +158,12 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *buf, size_t
 		if (w->size % DIRECT_ALIGN == 0)
 			direct_start(w);
 	}
-	if (w->direct)
-		return direct_write(w, p, n, err);
+	if (w->direct) {
+		int e = bufring_write(w->direct, p, n);
+
+		w->size += n;
+		return e ? strata_fail(err, e, "blob: write") : 0;
+	}
 	if (file_write_all(w->fd, p, n, err) < 0)
 		return strata_wrap(err, "blob");
 	w->size += n;
@@ -315,8 +197,7 @@ int store_blob_writer_open_read(const struct store_blob_writer *w, struct strata
 
 static void writer_free(struct store_blob_writer *w, bool unlink_tmp)
 {
-	if (w->direct)
-		direct_stop(w->direct);
+	bufring_free(w->direct);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (unlink_tmp)

@@ -271,6 +271,32 @@ bool digest_is_hex_prefix(const char *s);
 /* Writes @nhex random lowercase hex digits and a NUL to @out. */
 void random_hex(char *out, size_t nhex);
 
+/* ---- a ring of buffers emptied in order by a thread of its own (bufring.c) ---- */
+
+/*
+ * Takes @len bytes at @buf, the stream's bytes from @off, on the ring's
+ * thread; returns 0 or an errno (the ring then hands nothing more on).
+ * @buf has room for padding up to the ring's alignment past @len.
+ */
+typedef int (*bufring_fn)(void *arg, unsigned char *buf, size_t len, uint64_t off);
+
+struct bufring;
+
+/*
+ * @nbuf buffers of @size bytes, aligned to @align (0: any), handed to @fn
+ * as each fills; NULL when no thread can be made.
+ */
+struct bufring *bufring_new(unsigned nbuf, size_t size, size_t align, bufring_fn fn, void *arg);
+
+/* Copies @n bytes in, waiting while every buffer is queued; 0 or @fn's first errno. */
+int bufring_write(struct bufring *r, const void *buf, size_t n);
+
+/* Hands on the last, partial buffer, waits for the thread and frees @r; 0 or @fn's first errno. */
+int bufring_finish(struct bufring *r);
+
+/* Stops the thread, dropping what is queued, and frees @r (NULL is fine). */
+void bufring_free(struct bufring *r);
+
 /* ---- read-ahead of a tree being walked in sorted depth-first order (readahead.c) ---- */
 
 struct read_ahead;

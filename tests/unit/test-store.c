@@ -143,6 +143,46 @@ START_TEST(test_blob_put_fd_streams)
 }
 END_TEST
 
+/* A blob past the direct-write threshold, in odd pieces, with an unaligned tail. */
+START_TEST(test_blob_bypass_cache)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *path = NULL;
+	cleanup_free char *back = NULL;
+	struct store_blob_writer *w = NULL;
+	struct digester *dg = digester_new();
+	char d[DIGEST_STR_LEN], want[DIGEST_STR_LEN];
+	const size_t total = (21u << 20) + 4321;
+	unsigned char *data = xmalloc(total);
+	size_t done = 0, len = 0;
+	uint64_t size = 0;
+
+	for (size_t i = 0; i < total; i++)
+		data[i] = (unsigned char)(i * 7 + i / 4099);
+	ck_assert_ok(store_blob_writer_new(st, &w, &err), err);
+	store_blob_writer_bypass_cache(w);
+	for (size_t n = 1; done < total; n = n * 3 % 1000003 + 1) {
+		size_t k = total - done < n ? total - done : n;
+
+		ck_assert_ok(store_blob_writer_write(w, data + done, k, &err), err);
+		done += k;
+		ck_assert_uint_eq(store_blob_writer_size(w), done);
+	}
+	digester_update(dg, data, total);
+	digester_final(dg, want);
+	ck_assert_ok(store_blob_writer_commit(w, want, d, &size, &err), err);
+	ck_assert_str_eq(d, want);
+	ck_assert_uint_eq(size, total);
+	path = xasprintf("blobs/sha256/%s", digest_hex(d));
+	ck_assert_ok(file_read_at(root_fd(), path, total + 1, &back, &len, &err), err);
+	ck_assert_uint_eq(len, total);
+	ck_assert_int_eq(memcmp(back, data, total), 0);
+	ck_assert_int_eq(count_entries("tmp"), 0);
+	digester_free(dg);
+	free(data);
+}
+END_TEST
+
 /* ENOSPC: a tiny tmpfs as the store root. */
 START_TEST(test_blob_full_disk)
 {
@@ -161,6 +201,40 @@ START_TEST(test_blob_full_disk)
 	ck_assert_ok(store_blob_writer_new(s2, &w, &err), err);
 	for (int i = 0; i < 4 && r == 0; i++)
 		r = store_blob_writer_write(w, chunk, 1 << 20, &err);
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(strata_error_code(err), ENOSPC);
+	store_blob_writer_abort(w);
+	ck_assert_int_eq(unit_sh("test $(ls -A '%s/tmp' | wc -l) -eq 0", small), 0);
+	ck_assert_int_eq(unit_sh("test $(ls -A '%s/blobs/sha256' | wc -l) -eq 0", small), 0);
+	store_free(s2);
+	free(chunk);
+}
+END_TEST
+
+/* ENOSPC past the direct-write threshold: from a write or from the commit. */
+START_TEST(test_blob_full_disk_bypass)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_free char *small = xasprintf("%s/small", scratch);
+	struct store *s2 = NULL;
+	struct store_blob_writer *w = NULL;
+	char *chunk = xcalloc(1, 1 << 20);
+	char d[DIGEST_STR_LEN];
+	int r = 0;
+
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(sys_mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mkdir(small, 0755), 0);
+	ck_assert_int_eq(sys_mount("tmpfs", small, "tmpfs", 0, "size=24m"), 0);
+	ck_assert_ok(store_open(small, &s2, &err), err);
+	ck_assert_ok(store_blob_writer_new(s2, &w, &err), err);
+	store_blob_writer_bypass_cache(w);
+	for (int i = 0; i < 32 && r == 0; i++)
+		r = store_blob_writer_write(w, chunk, 1 << 20, &err);
+	if (r == 0) {
+		r = store_blob_writer_commit(w, NULL, d, NULL, &err);
+		w = NULL;
+	}
 	ck_assert_int_eq(r, -1);
 	ck_assert_int_eq(strata_error_code(err), ENOSPC);
 	store_blob_writer_abort(w);
@@ -1044,11 +1118,13 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_blob_mismatch_leaves_nothing);
 	tcase_add_test(tc, test_blob_abort_leaves_nothing);
 	tcase_add_test(tc, test_blob_put_fd_streams);
+	tcase_add_test(tc, test_blob_bypass_cache);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("full-disk");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_blob_full_disk);
+	tcase_add_test(tc, test_blob_full_disk_bypass);
 	unit_need_root(s, tc, "mounts a small tmpfs to fill it");
 
 	tc = tcase_create("refs");
