@@ -163,6 +163,8 @@ static int index_read(struct store *s, char **out, size_t *len)
 
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STORE_JSON_MAX)
 		return -1;
+	/* A catalog of it takes about eight times its size (10,000 images: 20 MB). */
+	xalloc_expect((size_t)st.st_size * 8);
 	buf = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);

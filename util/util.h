@@ -68,6 +68,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...) FMT(2, 3);
 
 /* ---- memory and strings (xalloc.c) ---- */
 
+/*
+ * Says that about @bytes will be allocated in small pieces before exit: the
+ * heap grows once, in huge pages where the kernel gives them. Once a process.
+ */
+void xalloc_expect(size_t bytes);
 /* Allocation that aborts with a message when memory runs out. */
 void *xmalloc(size_t n);
 /* As calloc, aborting when memory runs out. */

@@ -2,9 +2,12 @@
  * Allocation that cannot fail (out of memory aborts, as crun's OOM()), string
  * arrays and a growable buffer.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -16,6 +19,36 @@ static void __attribute__((noreturn)) oom(void)
 		/* nothing more can be done */
 	}
 	abort();
+}
+
+/*
+ * A command about to build a large catalog in many small pieces (10,000
+ * images: 20 MB in 60,000 allocations) took a page fault per 4 KiB page
+ * touched, and on a paravirtualised machine each fault costs several
+ * microseconds of hypervisor work: a third of `images`. Here the heap
+ * grows once by what is expected, every later allocation comes from it
+ * (none mmap'ed on its own), and the kernel is asked to back it with huge
+ * pages (transparent huge pages in "madvise" mode, as Debian ships): a
+ * fault per 2 MiB. Nothing is returned to the kernel before exit.
+ */
+void xalloc_expect(size_t bytes)
+{
+	static bool done;
+	const uintptr_t huge = 2u << 20;
+	uintptr_t start, end;
+
+	if (done || bytes < huge)
+		return;
+	done = true;
+	bytes = bytes > (30u << 20) ? 30u << 20 : bytes; /* under the mmap threshold set here */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	start = (uintptr_t)sbrk(0);
+	free(xmalloc(bytes)); /* the heap grows, and keeps its top free */
+	end = (uintptr_t)sbrk(0);
+	start = (start + huge - 1) & ~(huge - 1);
+	if (end > start + huge)
+		madvise((void *)start, (end - start) & ~(huge - 1), MADV_HUGEPAGE);
 }
 
 void *xmalloc(size_t n)
