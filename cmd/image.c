@@ -593,7 +593,7 @@ static int plan_take_image(struct rmi_plan *p, struct store_catalog *cat, const 
 {
 	struct store_image *img = NULL;
 
-	if (store_catalog_find(cat, id, STORE_CATALOG_NO_CONFIG, &img, err) < 0)
+	if (store_catalog_find(cat, id, STORE_CATALOG_NO_BLOBS, &img, err) < 0)
 		return -1;
 	for (size_t k = 0; img->tags && img->tags[k]; k++)
 		plan_take_name(p, id, img->tags[k]);
@@ -655,7 +655,7 @@ static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 		size_t taken, names;
 		const char *user;
 
-		if (store_catalog_find(cat, argv[i], STORE_CATALOG_NO_CONFIG | STORE_CATALOG_NO_NAMES,
+		if (store_catalog_find(cat, argv[i], STORE_CATALOG_NO_BLOBS | STORE_CATALOG_NO_NAMES,
 				       &img, &err) < 0) {
 			ret = cmd_fail(ctx, err);
 			err = NULL;

@@ -485,6 +485,15 @@ static int catalog_image(struct store_catalog *c, struct cat_entry *ce, unsigned
 {
 	struct store_image *img = NULL;
 
+	if ((flags & STORE_CATALOG_NO_BLOBS) && ce->cid) {
+		/* What an rmi of 10,000 images needs, without reading 10,000 manifests. */
+		img = xcalloc(1, sizeof(*img));
+		memcpy(img->manifest_digest, ce->manifest, DIGEST_STR_LEN);
+		memcpy(img->id, ce->cid->id, DIGEST_STR_LEN);
+		image_fill_names(img, ce->cid, flags);
+		*out = img;
+		return 0;
+	}
 	if (image_load(c->s, ce->digest, !(flags & STORE_CATALOG_NO_CONFIG), &img, err) < 0)
 		return -1;
 	if (!ce->cid) {

@@ -455,6 +455,8 @@ void store_catalog_free(struct store_catalog *c);
 enum store_catalog_flags {
 	STORE_CATALOG_NO_CONFIG = 1 << 0, /* leave the config unread: config and diff_ids NULL */
 	STORE_CATALOG_NO_NAMES = 1 << 1,  /* leave tags and tag_digests NULL (digests are set) */
+	STORE_CATALOG_NO_BLOBS = 1 << 2,  /* read no blob: ID, manifest digest, names and
+					     digests from the catalog; manifest and config NULL */
 };
 
 /* As store_image_load, within the catalog's snapshot; @flags from enum store_catalog_flags. */
