@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""cputime.py RUNS [--restore SRC DST]... [--setup SHELL-CMD] -- CMD ARGS...
+"""cputime.py RUNS [--sys] [--restore SRC DST]... [--setup SHELL-CMD] -- CMD ARGS...
 
 Runs CMD RUNS times (stdout to /dev/null) and prints the least CPU time
 (user + system, seconds) one run took: CPU time rather than wall time, and
 the least of several, so that other work on a loaded machine does not
 count. Before each run, every --restore copies file SRC over DST (a store's
 index.json saved before a command that changes it), then --setup runs
-(untimed). A failing run ends with its status.
+(untimed). A failing run ends with its status. With --sys, the least system
+time alone (the kernel's work for the command).
 """
 import os
 import shutil
@@ -19,8 +20,12 @@ def main():
     runs = int(args.pop(0))
     restores = []
     setup = None
-    while args[0] in ("--restore", "--setup"):
-        if args[0] == "--restore":
+    sys_only = False
+    while args[0] in ("--restore", "--setup", "--sys"):
+        if args[0] == "--sys":
+            sys_only = True
+            args = args[1:]
+        elif args[0] == "--restore":
             restores.append((args[1], args[2]))
             args = args[3:]
         else:
@@ -42,7 +47,7 @@ def main():
         _, status, ru = os.wait4(pid, 0)
         if status != 0:
             sys.exit("cputime.py: failed (status %d): %s" % (status, " ".join(args[:4])))
-        t = ru.ru_utime + ru.ru_stime
+        t = ru.ru_stime if sys_only else ru.ru_utime + ru.ru_stime
         best = t if best is None else min(best, t)
     print("%.4f" % best)
 
