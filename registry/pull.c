@@ -743,6 +743,14 @@ static int pull_image(struct store *s, struct pull_source *src, const char *tag,
 			  m->media_type && *m->media_type ? m->media_type : MEDIA_OCI_MANIFEST,
 			  (int64_t)src->resp.body.len, err) < 0)
 		goto out;
+	{
+		cleanup_strv char **seen = NULL;
+
+		strv_append(&seen, m->config.digest);
+		for (size_t i = 0; i < m->n_layers; i++)
+			strv_append(&seen, m->layers[i].digest);
+		reg_blobinfo_record(s, c->host, src->repo, seen);
+	}
 	reg_notef(o, NULL, "Tagged %s (%s)", tag, src->digest);
 	memcpy(id, m->config.digest, DIGEST_STR_LEN);
 	ret = 0;

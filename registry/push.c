@@ -29,6 +29,9 @@
 #define PUSH_CHUNK_THRESHOLD (16ull << 20)
 #define PUSH_CHUNK_SIZE (8ull << 20)
 
+/* Sources of a cross-repository mount tried per blob before it is uploaded. */
+#define PUSH_MOUNT_TRIES 3
+
 static void chunking(uint64_t *threshold, uint64_t *chunk)
 {
 	const char *v = getenv("STRATA_PUSH_CHUNK_SIZE");
@@ -249,22 +252,21 @@ out:
  * One attempt at blob @digest (@size bytes of @fd): HEAD, then POST (with
  * a mount request when @from is set), then one PUT or PATCH chunks.
  */
-static int upload_blob(struct reg_client *c, const char *repo, const char *from,
+static int upload_blob(struct reg_client *c, const char *repo, char *const *froms,
 		       const char *digest, int fd, uint64_t size, const struct registry_opts *o,
 		       struct strata_error **err)
 {
 	cleanup_free char *head_url = xasprintf("/v2/%s/blobs/%s", repo, digest);
-	cleanup_free char *post_url =
-		from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from)
-		     : xasprintf("/v2/%s/blobs/uploads/", repo);
 	cleanup_free char *loc = NULL, *put_url = NULL, *what = xasprintf("blob %s", digest);
 	struct reg_req head = { .method = "HEAD", .url = head_url, .body_fd = -1 };
-	struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
 	struct reg_resp resp = { 0 };
 	struct up_progress prog = { .o = o, .digest = digest, .total = size };
 	uint64_t threshold, chunk;
+	size_t n_from = strv_len(froms);
 	int ret = -1;
 
+	if (n_from > PUSH_MOUNT_TRIES)
+		n_from = PUSH_MOUNT_TRIES;
 	if (reg_do(c, &head, &resp, err) < 0)
 		goto out;
 	if (resp.status == 200) {
@@ -276,16 +278,41 @@ static int upload_blob(struct reg_client *c, const char *repo, const char *from,
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
-	if (reg_do(c, &post, &resp, err) < 0)
-		goto out;
-	if (from && resp.status == 201) {
-		reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, "mounted from another repository");
-		ret = 0;
-		goto out;
-	}
-	if (resp.status != 202) {
-		reg_status_fail(&resp, what, err);
-		goto out;
+	/*
+	 * A mount from each known source in turn; a declined mount opens an
+	 * upload session (202): dropped while another source is left, used
+	 * for the upload after the last.
+	 */
+	for (size_t k = 0;; k++) {
+		const char *from = k < n_from ? froms[k] : NULL;
+		cleanup_free char *post_url =
+			from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from)
+			     : xasprintf("/v2/%s/blobs/uploads/", repo);
+		struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
+
+		if (reg_do(c, &post, &resp, err) < 0)
+			goto out;
+		if (from && resp.status == 201) {
+			reg_notef(o, digest, "mounted from %s", from);
+			reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0,
+				  "mounted from another repository");
+			ret = 0;
+			goto out;
+		}
+		if (resp.status != 202) {
+			reg_status_fail(&resp, what, err);
+			goto out;
+		}
+		if (!from || k + 1 >= n_from)
+			break;
+		if (resp.location && (loc = reg_upload_location(c->host, resp.location, NULL))) {
+			struct reg_req del = { .method = "DELETE", .url = loc, .body_fd = -1 };
+			struct strata_error *ignored = NULL;
+
+			if (reg_do(c, &del, &resp, &ignored) < 0)
+				strata_error_free(ignored);
+			free(steal_ptr(&loc));
+		}
 	}
 	loc = reg_upload_location(c->host, resp.location, err);
 	if (!loc)
@@ -318,15 +345,19 @@ out:
 
 /*
  * Uploads the blob @digest unless the registry has it: read from @fd when
- * it is not -1, else from the store. With @from (another repository of the
- * same registry that holds the image), asks for a cross-repository mount
- * first, and uploads only when the registry declines. A dropped connection
+ * it is not -1, else from the store. Asks for a cross-repository mount from
+ * @from (another repository of the same registry that holds the image) and
+ * the repositories of that registry where the blob-info @cache saw the blob,
+ * and uploads only when the registry declines them. A dropped connection
  * is retried with backoff, from the HEAD on.
  */
 static int push_blob(struct reg_client *c, struct store *s, const char *repo, const char *from,
-		     const char *digest, int fd, const struct registry_opts *o,
-		     struct strata_error **err)
+		     const json_t *cache, const char *digest, int fd,
+		     const struct registry_opts *o, struct strata_error **err)
 {
+	cleanup_strv char **froms = NULL;
+	cleanup_strv char **seen = reg_blobinfo_repos(cache, c->host, repo, digest);
+
 	cleanup_close int own_fd = -1;
 	struct stat st;
 
@@ -338,10 +369,15 @@ static int push_blob(struct reg_client *c, struct store *s, const char *repo, co
 	}
 	if (fstat(fd, &st) < 0)
 		return strata_fail(err, errno, "blob %s: fstat", digest);
+	if (from)
+		strv_append(&froms, from);
+	for (size_t i = 0; seen && seen[i]; i++)
+		if (!strv_contains(froms, seen[i]))
+			strv_append(&froms, seen[i]);
 	for (;;) {
 		struct strata_error *e = NULL;
 
-		if (upload_blob(c, repo, from, digest, fd, (uint64_t)st.st_size, o, &e) == 0)
+		if (upload_blob(c, repo, froms, digest, fd, (uint64_t)st.st_size, o, &e) == 0)
 			return 0;
 		if (strata_error_code(e) != EAGAIN)
 			reg_notef(o, digest, "connection lost, retrying the upload");
@@ -501,6 +537,8 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	struct registry_opts eo = { 0 };
 	cleanup_free char *repo = NULL, *url = NULL, *buf = NULL, *from = NULL;
 	cleanup_json json_t *newman = NULL;
+	cleanup_json json_t *cache = NULL;
+	cleanup_strv char **sent = NULL;
 	char pushed[DIGEST_STR_LEN];
 	const char *mt;
 	bool changed = false;
@@ -531,7 +569,9 @@ int registry_push(struct store *s, const char *image, const char *dest,
 	if (reg_client_new(ref.domain, repo, "pull,push", NULL, NULL, o, &c, err) < 0)
 		goto out;
 	from = mount_source(img, ref.domain, repo);
-	if (push_blob(c, s, repo, from, img->manifest->config.digest, -1, o, err) < 0)
+	cache = reg_blobinfo_load(s);
+	strv_append(&sent, img->manifest->config.digest);
+	if (push_blob(c, s, repo, from, cache, img->manifest->config.digest, -1, o, err) < 0)
 		goto out;
 	if (o && o->recompress)
 		newman = json_deep_copy(img->manifest->json);
@@ -543,8 +583,9 @@ int registry_push(struct store *s, const char *image, const char *dest,
 
 		if (!newman || is_foreign(d->media_type) ||
 		    layer_compression(d->media_type) == o->compression) {
-			if (push_blob(c, s, repo, from, d->digest, -1, o, err) < 0)
+			if (push_blob(c, s, repo, from, cache, d->digest, -1, o, err) < 0)
 				goto out;
+			strv_append(&sent, d->digest);
 			if (jl)
 				jv_set_str(jl, "mediaType", oci_layer_type(d->media_type));
 			continue;
@@ -556,8 +597,9 @@ int registry_push(struct store *s, const char *image, const char *dest,
 		}
 		if (recompress_layer(s, img, i, o, &fd, &nb, err) < 0)
 			goto out;
-		if (push_blob(c, s, repo, NULL, nb.digest, fd, o, err) < 0)
+		if (push_blob(c, s, repo, NULL, cache, nb.digest, fd, o, err) < 0)
 			goto out;
+		strv_append(&sent, nb.digest);
 		jv_set_str(jl, "mediaType", nb.media_type);
 		jv_set_str(jl, "digest", nb.digest);
 		json_object_set_new(jl, "size", json_integer((json_int_t)nb.size));
@@ -598,6 +640,7 @@ int registry_push(struct store *s, const char *image, const char *dest,
 		reg_status_fail(&resp, what, err);
 		goto out;
 	}
+	reg_blobinfo_record(s, c->host, repo, sent);
 	reg_notef(o, NULL, "Manifest %.19s: pushed to %s", pushed, dest);
 	memcpy(digest, pushed, DIGEST_STR_LEN);
 	ret = 0;

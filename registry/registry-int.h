@@ -378,6 +378,26 @@ char *reg_ref_qualify(const char *domain, const struct store_ref *r);
 int reg_conf_candidates(const struct reg_conf *c, const char *name, const struct store_ref *r,
 			char ***out, struct strata_error **err);
 
+/* ---- blobinfo.c ---- */
+
+/* What the blob-info cache keeps: digests, and places per digest. */
+#define BLOBINFO_MAX_BLOBS 1024
+#define BLOBINFO_MAX_PLACES 8
+
+/*
+ * Remembers that repository @repo of registry @host holds each of @digests
+ * (NULL-terminated), in @s's cache. A cache: failures are only logged.
+ */
+void reg_blobinfo_record(struct store *s, const char *host, const char *repo,
+			 char *const *digests);
+
+/* The cache of @s as it stands (empty when absent or damaged). Caller decrefs. */
+json_t *reg_blobinfo_load(struct store *s);
+
+/* The repositories of @host but @repo where @cache saw @digest, latest first. Caller frees. */
+char **reg_blobinfo_repos(const json_t *cache, const char *host, const char *repo,
+			  const char *digest);
+
 /* ---- event.c ---- */
 
 /* Sends one progress event to o->progress, when there is one. */

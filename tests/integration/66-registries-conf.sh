@@ -4,7 +4,8 @@
 # modes, aliases, drop-ins), prefix rewrites, mirrors, insecure, blocked;
 # policy.json (reject, per-scope insecureAcceptAnything, signedBy refused)
 # for pull and push, with skopeo's verdict on the same file; certs.d with a
-# client certificate over TLS.
+# client certificate over TLS; the blob-info cache turning a push into
+# cross-repository mounts.
 . "${0%/*}/../lib.sh"
 require_cmd skopeo "compares the policy verdicts"
 require_cmd docker-registry "is the registry"
@@ -117,6 +118,17 @@ EOF
 new
 so pull -q fake.example/foo/busybox >/dev/null || fail "pull through a prefix rewrite"
 assert_contains "$(last_images)" "fake.example/foo/busybox"
+# The blob-info cache: the store that pulled fake.example/foo/busybox saw its
+# blobs in ONE's "busybox"; a push to another repository of ONE mounts them
+# from there (the image has no name in ONE, so only the cache knows).
+assert_exists "$R/blob-info.json"
+err=$(so push --tls-verify=false fake.example/foo/busybox "$ONE/mounted:1" 2>&1 >/dev/null) ||
+	fail "push with the blob-info cache: $err"
+assert_contains "$err" "mounted from busybox"
+assert_not_contains "$err" "MB"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(p["repository"] == "mounted" for v in d["blobs"].values() for p in v)' \
+	"$R/blob-info.json" || fail "the push is not in the blob-info cache"
+skopeo inspect --tls-verify=false "docker://$ONE/mounted:1" >/dev/null || fail "skopeo reads the mounted image"
 # The first mirror lacks it, the second has it; the location itself (a
 # name that does not resolve) is never reached.
 new

@@ -835,6 +835,71 @@ START_TEST(test_certs_dir)
 }
 END_TEST
 
+/* ---- the blob-info cache ---- */
+
+START_TEST(test_blobinfo_bounded)
+{
+	cleanup_free char *dir = unit_scratch();
+	cleanup_free char *root = path_join(dir, "root");
+	cleanup_free char *file = path_join(root, "blob-info.json");
+	struct strata_error *err = NULL;
+	struct store *st = NULL;
+	char **digests = NULL, **repos;
+	json_t *cache;
+	size_t total = BLOBINFO_MAX_BLOBS + 20;
+
+	ck_assert_ok(store_open(root, &st, &err), err);
+	for (size_t i = 0; i < total; i++) {
+		char d[DIGEST_STR_LEN];
+		cleanup_free char *in = xasprintf("%zu", i);
+
+		digest_buf(in, strlen(in), d);
+		strv_append(&digests, d);
+	}
+	reg_blobinfo_record(st, "r.io:5000", "a", digests);
+	/* The same blob seen in more repositories than are kept: the latest first. */
+	for (int k = 0; k < BLOBINFO_MAX_PLACES + 3; k++) {
+		cleanup_free char *repo = xasprintf("repo%d", k);
+		char *one[] = { digests[0], NULL };
+
+		reg_blobinfo_record(st, "r.io:5000", repo, one);
+	}
+	cache = reg_blobinfo_load(st);
+	ck_assert_uint_eq(json_object_size(json_object_get(cache, "blobs")), BLOBINFO_MAX_BLOBS);
+	repos = reg_blobinfo_repos(cache, "r.io:5000", "x", digests[0]);
+	ck_assert_uint_eq(strv_len(repos), BLOBINFO_MAX_PLACES);
+	ck_assert_str_eq(repos[0], "repo10");
+	ck_assert(!strv_contains(repos, "repo0") && !strv_contains(repos, "a"));
+	strv_free(repos);
+	/* Its own repository is no source of a mount. */
+	repos = reg_blobinfo_repos(cache, "r.io:5000", "repo10", digests[0]);
+	ck_assert_uint_eq(strv_len(repos), BLOBINFO_MAX_PLACES - 1);
+	strv_free(repos);
+	ck_assert_ptr_null(reg_blobinfo_repos(cache, "other.io", "x", digests[0]));
+	ck_assert_ptr_null(reg_blobinfo_repos(cache, "r.io:5000", "x", "sha256:00"));
+	json_decref(cache);
+	/* A damaged file is started again, never an error. */
+	unit_write_file(file, "{\"blobs\": [1, 2", 0644);
+	cache = reg_blobinfo_load(st);
+	ck_assert_uint_eq(json_object_size(json_object_get(cache, "blobs")), 0);
+	json_decref(cache);
+	{
+		char *one[] = { digests[1], NULL };
+
+		reg_blobinfo_record(st, "r.io:5000", "b", one);
+	}
+	cache = reg_blobinfo_load(st);
+	repos = reg_blobinfo_repos(cache, "r.io:5000", "x", digests[1]);
+	ck_assert_uint_eq(strv_len(repos), 1);
+	ck_assert_str_eq(repos[0], "b");
+	strv_free(repos);
+	json_decref(cache);
+	strv_free(digests);
+	store_free(st);
+	unit_scratch_cleanup(steal_ptr(&dir));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -886,6 +951,11 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_auth_keys);
 	tcase_add_test(tc, test_auth_namespaces);
 	tcase_add_test(tc, test_certs_dir);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blob-info");
+	tcase_add_test(tc, test_blobinfo_bounded);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }
