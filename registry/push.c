@@ -293,9 +293,9 @@ static int upload_blob(struct reg_client *c, const char *repo, char *const *from
 		if (reg_do(c, &post, &resp, err) < 0)
 			goto out;
 		if (from && resp.status == 201) {
-			reg_notef(o, digest, "mounted from %s", from);
-			reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0,
-				  "mounted from another repository");
+			cleanup_free char *msg = xasprintf("mounted from %s", from);
+
+			reg_event(o, REGISTRY_EVENT_DONE, digest, 0, 0, msg);
 			ret = 0;
 			goto out;
 		}

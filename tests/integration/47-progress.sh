@@ -71,6 +71,8 @@ STRATA_RATE_LIMIT=400k python3 "$TEST_TMP/pty.py" "$TEST_TMP/pull.tty" \
 	"$STRATA_BIN" --root "$TEST_TMP/p3" pull --tls-verify=false "$REG/p/bb:v1" || fail "pull on a pty"
 tty_check "$TEST_TMP/pull.tty"
 assert_contains "$(cat "$TEST_TMP/pull.tty")" "Tagged $REG/p/bb:v1"
+# An upload to watch: without the blob-info cache, which would mount the blobs from p/bb.
+rm -f "$ROOT/blob-info.json"
 STRATA_RATE_LIMIT=400k python3 "$TEST_TMP/pty.py" "$TEST_TMP/push.tty" \
 	"$STRATA_BIN" --root "$ROOT" push --tls-verify=false busybox "$REG/p/other:v1" || fail "push on a pty"
 tty_check "$TEST_TMP/push.tty"

@@ -192,6 +192,8 @@ refused "long layer" 3 "blob $LAYER" "more than"
 # ---- push through the liar ----
 # lie_push REPO: pushes lies to $LIAR/REPO:v1; sets $out, $rc, $secs.
 lie_push() {
+	# Each push uploads: the blob-info cache would mount the blobs from the last repository.
+	rm -f "$ROOT/blob-info.json"
 	t0=$(date +%s%N)
 	set +e
 	out=$(strata push ${2:+"$2"} --tls-verify=false lies "$LIAR/$1:v1" 2>&1 >/dev/null)

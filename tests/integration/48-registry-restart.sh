@@ -64,6 +64,8 @@ ROOT=$P assert_fsck_clean
 assert_eq "$(ls -A "$P/tmp")" "" "staging left behind"
 
 # The same for a push (chunked: the layer is over 16 MiB).
+# An upload (the blob-info cache would mount the layer from big instead).
+rm -f "$ROOT/blob-info.json"
 STRATA_RATE_LIMIT=3m strata push --tls-verify=false big "$REG/big2:v1" >"$TEST_TMP/push.out" 2>"$TEST_TMP/push.err" &
 push_pid=$!
 track_pid $push_pid
