@@ -244,6 +244,9 @@ int registry_login(const char *registry, const char *user, const char *pass,
 		   const struct registry_opts *o, struct strata_error **err)
 {
 	struct reg_client *c = NULL;
+	struct registry_opts eo = { 0 };
+	const struct reg_conf *conf = NULL;
+	const struct reg_registry *reg;
 	cleanup_free char *key = NULL;
 
 	if (!user || !*user)
@@ -251,8 +254,15 @@ int registry_login(const char *registry, const char *user, const char *pass,
 	if (strchr(user, ':'))
 		return strata_fail_msg(err, EINVAL, "login: the user name may not contain ':'");
 	key = xstrdup(strcmp(registry, "index.docker.io") == 0 ? "docker.io" : registry);
-	if (reg_client_new(strcmp(key, "docker.io") == 0 ? NULL : key, NULL, NULL, user, pass, o, &c,
-			   err) < 0)
+	/* registries.conf's insecure applies to the login as to the pulls it is for. */
+	if (reg_conf_get(&conf, err) < 0)
+		return -1;
+	reg = reg_conf_find(conf, key);
+	if (o)
+		eo = *o;
+	eo.insecure = !eo.tls_verify && (eo.insecure || (reg && reg->insecure));
+	if (reg_client_new(strcmp(key, "docker.io") == 0 ? NULL : key, NULL, NULL, user, pass, &eo,
+			   &c, err) < 0)
 		return -1;
 	/* A Bearer registry checked the credentials at the token server; a Basic one at /v2/. */
 	if (!c->token && !c->basic) {

@@ -5,12 +5,14 @@
 # policy.json (reject, per-scope insecureAcceptAnything, signedBy refused)
 # for pull and push, with skopeo's verdict on the same file; certs.d with a
 # client certificate over TLS; the blob-info cache turning a push into
-# cross-repository mounts.
+# cross-repository mounts; login through an insecure registry of
+# registries.conf, and auth.json keys with a scheme or a namespace.
 . "${0%/*}/../lib.sh"
 require_cmd skopeo "compares the policy verdicts"
 require_cmd docker-registry "is the registry"
 require_cmd openssl "makes the CA and the certificates"
 require_cmd curl "checks that the registry is up"
+require_cmd htpasswd "makes the bcrypt password file"
 . "${0%/*}/registry.inc"
 
 export HOME=$TEST_TMP/home STRATA_SYSCONFDIR=$TEST_TMP/etc XDG_RUNTIME_DIR=$TEST_TMP/run
@@ -229,6 +231,39 @@ expect_fail so pull -q "$ONE/busybox"
 assert_one_line_error "$out"
 assert_contains "$out" "must not be empty"
 rm -f "$HOME/.config/containers/policy.json"
+
+# ---- auth files: schemes and namespaces ----
+htpasswd -Bbn alice pw-a >"$TEST_TMP/htpasswd"
+htpasswd -Bbn bob pw-b >>"$TEST_TMP/htpasswd"
+start_registry auth "auth:
+  htpasswd:
+    realm: strata-test
+    path: $TEST_TMP/htpasswd"
+AUTHREG=$REG
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$AUTHREG" >"$CONTAINERS_REGISTRIES_CONF"
+strata push -q --creds alice:pw-a busybox "$AUTHREG/team/app:1" >/dev/null || fail "push with --creds"
+strata push -q --creds alice:pw-a busybox "$AUTHREG/other:1" >/dev/null || fail "push with --creds"
+# login needs no --tls-verify=false: registries.conf says insecure.
+strata login -u bob -p pw-b "$AUTHREG" >/dev/null || fail "login to an insecure registry of registries.conf"
+assert_contains "$(cat "$XDG_RUNTIME_DIR/containers/auth.json")" "\"$AUTHREG\""
+rm "$XDG_RUNTIME_DIR/containers/auth.json"
+# A namespaced key beats the host's (wrong) one; other repositories get the host's.
+a_ok=$(printf alice:pw-a | base64)
+a_bad=$(printf alice:nope | base64)
+printf '{"auths": {"https://%s": {"auth": "%s"}, "%s/team": {"auth": "%s"}}}\n' \
+	"$AUTHREG" "$a_bad" "$AUTHREG" "$a_ok" >"$TEST_TMP/auth.json"
+new
+so pull -q --authfile "$TEST_TMP/auth.json" "$AUTHREG/team/app:1" >/dev/null ||
+	fail "pull with the namespace's credentials"
+new
+expect_fail so pull -q --authfile "$TEST_TMP/auth.json" "$AUTHREG/other:1"
+assert_one_line_error "$out"
+assert_contains "$out" "401"
+# The https:// key alone is the host's.
+printf '{"auths": {"https://%s": {"auth": "%s"}}}\n' "$AUTHREG" "$a_ok" >"$TEST_TMP/auth.json"
+new
+so pull -q --authfile "$TEST_TMP/auth.json" "$AUTHREG/other:1" >/dev/null ||
+	fail "pull with a key that has a scheme"
 
 # ---- certs.d: CAs and a client certificate ----
 K=$TEST_TMP/pki
