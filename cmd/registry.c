@@ -72,7 +72,8 @@ static int opt_password(struct cmd_ctx *ctx, const struct cmd_option *opt, const
 
 #define OPT_TLS_VERIFY(o) \
 	OPT_CALLBACK_OPTARG(0, "tls-verify", (o), "false", \
-			    "allow plain http and unverified https", opt_tls)
+			    "false: plain http and unverified https allowed; " \
+			    "true: never, whatever registries.conf says", opt_tls)
 #define OPT_AUTHFILE(v, h) OPT_STRING(0, "authfile", (v), "FILE", (h))
 
 /*

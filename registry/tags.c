@@ -29,7 +29,10 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 		refstr += strlen("docker://");
 	if (store_ref_parse(refstr, &ref, err) < 0 || reg_conf_get(&conf, err) < 0)
 		goto out;
-	/* A short name lists the tags of its alias or first search registry; registries.conf's insecure and blocked apply. */
+	/*
+	 * A short name lists the tags of its alias or first search registry;
+	 * registries.conf's insecure and blocked apply.
+	 */
 	if (!ref.domain) {
 		if (reg_conf_candidates(conf, refstr, &ref, &names, err) < 0)
 			goto out;
