@@ -424,8 +424,8 @@ static int setup_bind(struct builder *b, struct run_mount *rm, struct launch_spe
 		if (rm->fd < 0)
 			return strata_wrap(err, "--mount source='%s'", *src ? src : "/");
 	}
-	if (!rm->m.readonly) {
-		/* rw: writes go to a copy, dropped after the step */
+	if (!rm->m.readonly && !rm->tmp_name) {
+		/* rw: writes go to a copy, dropped after the step (a filtered context is one) */
 		if (!(host = copy_to_tmp(b, rm, rm->fd, err)))
 			return strata_wrap(err, "--mount source='%s' (rw)", *src ? src : "/");
 	} else {

@@ -224,6 +224,9 @@ assert_eq "$(strata run --rm bound cat /w/out | tr '\n' ' ')" \
 	"tool in-context seeded no-ignored read-only changed in-context "
 assert_eq "$(cat "$ctx/bind/sub/file")" in-context "rw bind left the context alone"
 assert_not_exists "$ctx/bind/sub/new"
+# The rw bind of a filtered context wrote to the filtered copy: no second copy,
+# and nothing of either left in ROOT/tmp.
+assert_eq "$(ls -A "$ROOT/tmp")" "" "what the build left in ROOT/tmp"
 f=$(files bound)
 assert_not_contains "$f" "usr/local/bin/tool"
 assert_not_contains "$f" "busybox-bin"
