@@ -108,16 +108,17 @@ static int bind_source(struct cmd_ctx *ctx, const char *src, char **out)
 /* What -v and --mount may say of a mount besides its source and destination. */
 struct mount_flags {
 	bool ro, nocopy, chown;
+	unsigned long propagation;
 };
 
 /*
  * One option of -v's third part: ro, rw, [no]copy, U, z and Z (SELinux
  * labels: nothing to relabel on a host without SELinux, as podman there),
- * rbind and [r]private (what every mount is).
+ * rbind, and the propagation: [r]private (the default), [r]shared, [r]slave.
  */
 static int volume_flag(struct cmd_ctx *ctx, const char *f, struct mount_flags *mf)
 {
-	static const char *const same[] = { "z", "Z", "rbind", "private", "rprivate", NULL };
+	static const char *const same[] = { "z", "Z", "rbind", NULL };
 
 	if (!strcmp(f, "ro") || !strcmp(f, "rw"))
 		mf->ro = !strcmp(f, "ro");
@@ -127,13 +128,9 @@ static int volume_flag(struct cmd_ctx *ctx, const char *f, struct mount_flags *m
 		mf->chown = true;
 	else if (strv_contains((char *const *)same, f))
 		return 0;
-	else if (strstr(f, "shared") || strstr(f, "slave"))
-		return cmd_usage_error(ctx, "volume option '%s': mounts are private to the container "
-					    "(shared and slave propagation are not supported)",
-				       f);
-	else
+	else if (launch_propagation_parse(f, &mf->propagation) < 0)
 		return cmd_usage_error(ctx, "invalid volume option '%s' (want ro, rw, z, Z, U, "
-					    "nocopy, copy, rbind or rprivate)",
+					    "nocopy, copy, rbind, [r]private, [r]shared or [r]slave)",
 				       f);
 	return 0;
 }
@@ -142,6 +139,7 @@ static void set_flags(struct launch_mount *m, const struct mount_flags *mf)
 {
 	m->nocopy = mf->nocopy;
 	m->chown = mf->chown;
+	m->propagation = mf->propagation;
 }
 
 /*
@@ -242,10 +240,9 @@ static int mount_key(struct cmd_ctx *ctx, char *kv, struct mount_spec *ms)
 			return EXIT_STRATA;
 		ms->mf.ro = !rw;
 	} else if (!strcmp(kv, "bind-propagation") && !strcmp(t, "bind")) {
-		if (!v || (strcmp(v, "private") && strcmp(v, "rprivate")))
-			return cmd_usage_error(ctx, "--mount: bind-propagation '%s': mounts are private "
-						    "to the container (shared and slave propagation "
-						    "are not supported)",
+		if (!v || launch_propagation_parse(v, &ms->mf.propagation) < 0)
+			return cmd_usage_error(ctx, "--mount: invalid bind-propagation '%s' (want "
+						    "[r]private, [r]shared or [r]slave)",
 					       v ? v : "");
 	} else if (!strcmp(kv, "relabel") && !strcmp(t, "bind")) {
 		if (!v || (strcmp(v, "shared") && strcmp(v, "private")))
@@ -572,7 +569,7 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 			     "replace the image's entrypoint (and its Cmd)", opt_entrypoint),
 		OPT_CALLBACK('v', "volume", rc, "[SRC:]DST[:OPTS]",
 			     "bind a host path (SRC from / or .) or a named volume; DST alone: an "
-			     "anonymous volume; OPTS: ro, rw, nocopy, U, z, Z",
+			     "anonymous volume; OPTS: ro, rw, nocopy, U, z, Z, [r]shared, [r]slave",
 			     opt_volume),
 		OPT_CALLBACK(0, "mount", rc, "type=TYPE,...",
 			     "bind (source=,target=,readonly,bind-propagation=), volume (source=,"

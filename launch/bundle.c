@@ -67,10 +67,12 @@ static json_t *bundle_mounts(const struct launch_spec *spec)
 			free(topts);
 			topts = t;
 		}
+		cleanup_free char *bopts = xasprintf("rbind%s,%s", m->readonly ? ",ro" : "",
+						     launch_propagation_name(m->propagation));
+
 		json_array_append_new(mounts,
 				      m->tmpfs ? mount_obj(m->destination, "tmpfs", "tmpfs", topts)
-					       : mount_obj(m->destination, "bind", m->source,
-							   m->readonly ? "rbind,ro" : "rbind"));
+					       : mount_obj(m->destination, "bind", m->source, bopts));
 	}
 	return mounts;
 }

@@ -108,6 +108,8 @@ int launch_run_config_check(const struct launch_run_config *rc, struct strata_er
 					       "invalid volume name '%s': names must match "
 					       "[a-zA-Z0-9][a-zA-Z0-9_.-]*",
 					       m->volume);
+		if (m->propagation && m->tmpfs)
+			return strata_fail_msg(err, EINVAL, "a tmpfs takes no propagation");
 		if (m->tmpfs_mode > 07777)
 			return strata_fail_msg(err, EINVAL, "invalid tmpfs mode %o", m->tmpfs_mode);
 		for (size_t j = 0; j < i; j++) {
@@ -201,6 +203,8 @@ static json_t *to_json(const struct launch_run_config *rc)
 			set_true(j, "Anonymous", m->anonymous);
 			set_true(j, "NoCopy", m->nocopy);
 			set_true(j, "Chown", m->chown);
+			if (m->propagation)
+				set_str(j, "Propagation", launch_propagation_name(m->propagation));
 			set_int(j, "TmpfsSize", (int64_t)m->tmpfs_size);
 			set_int(j, "TmpfsMode", m->tmpfs_mode);
 			json_array_append_new(a, j);
@@ -309,6 +313,9 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc)
 			lm->anonymous = json_is_true(json_object_get(m, "Anonymous"));
 			lm->nocopy = json_is_true(json_object_get(m, "NoCopy"));
 			lm->chown = json_is_true(json_object_get(m, "Chown"));
+			if (jv_str(m, "Propagation") &&
+			    launch_propagation_parse(jv_str(m, "Propagation"), &lm->propagation) < 0)
+				lm->propagation = 0;
 			lm->tmpfs_size = (uint64_t)jv_int(m, "TmpfsSize", 0);
 			lm->tmpfs_mode = (unsigned)jv_int(m, "TmpfsMode", 0) & 07777;
 		}

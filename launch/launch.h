@@ -257,6 +257,7 @@ struct launch_mount {
 	bool anonymous;	     /* a volume made for this container: rm -v and run --rm remove it */
 	bool nocopy;	     /* the volume is not filled from the image's content at @destination */
 	bool chown;	     /* :U: the source's tree is given to the container's user at start */
+	unsigned long propagation; /* a bind: MS_SHARED or MS_SLAVE (| MS_REC); 0: private */
 };
 
 struct launch_spec {
@@ -429,6 +430,21 @@ bool launch_mounts_need_prepare(const struct launch_spec *spec);
 
 /* Removes the anonymous volumes of container record @rec (those not used elsewhere). */
 void launch_volumes_remove_anonymous(struct store *s, const json_t *rec);
+
+/*
+ * Parses a propagation name (private, rprivate, shared, rshared, slave,
+ * rslave) into MS_* flags; private ones give 0 (every mount is private). -1 when unknown.
+ */
+int launch_propagation_parse(const char *name, unsigned long *flags);
+
+/* The name of propagation @flags ("rprivate" for 0). */
+const char *launch_propagation_name(unsigned long flags);
+
+/*
+ * EINVAL (saying so) unless the host mount holding @path can give what
+ * @flags asks: shared for MS_SHARED, shared or a slave for MS_SLAVE (as runc).
+ */
+int launch_propagation_check(const char *path, unsigned long flags, struct strata_error **err);
 
 /* Removes volumes @names, ignoring errors (a failed create's anonymous volumes). */
 void launch_volumes_remove(struct store *s, char *const *names);

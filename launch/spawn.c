@@ -395,6 +395,7 @@ struct child_args {
 	const struct launch_spec *spec;
 	uint64_t caps;
 	int sync_fd, err_fd;
+	int *trees;			/* per mount: the tree the parent cloned (propagation), or -1 */
 	bool view;			/* the container gets its /proc view */
 	int view_fds[PROCVIEW_N_FILES]; /* /dev/fuse per view file, opened by the parent (root) */
 };
@@ -591,6 +592,77 @@ static int child_proc_view(const struct child_args *a, int rootfd, struct strata
 	return r;
 }
 
+/*
+ * A bind that keeps receiving (rslave) or exchanging (rshared) the host's
+ * mount events: the tree the parent cloned before the namespaces were made
+ * private, still in its host peer group, moved into place, then made a
+ * slave or left shared.
+ */
+static int attach_tree(int rootfd, int tree, const struct launch_mount *m, const char *path,
+		       struct strata_error **err)
+{
+	cleanup_free char *what = xasprintf("%s on /%s", m->source, path);
+	cleanup_close int tfd = -1;
+	cleanup_close int nfd = -1;
+	struct stat st;
+
+	if (fstat(tree, &st) < 0)
+		return strata_fail(err, errno, "bind source '%s'", m->source);
+	tfd = open_target(rootfd, path, !S_ISDIR(st.st_mode), err);
+	if (tfd < 0)
+		return -1;
+	if (sys_move_mount(tree, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return strata_fail(err, errno, "mount %s", what);
+	/* a new fd: the old one names the covered inode */
+	nfd = path_open_in(rootfd, path, O_PATH | O_NOFOLLOW, 0, err);
+	if (nfd < 0 || mount_fd(NULL, nfd, NULL, m->propagation, NULL, what, err) < 0)
+		return -1;
+	if (m->readonly && mount_fd(NULL, nfd, NULL,
+				    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | kept_flags(nfd), NULL,
+				    what, err) < 0)
+		return -1;
+	return 0;
+}
+
+static void close_trees(int *trees, size_t n)
+{
+	for (size_t i = 0; trees && i < n; i++)
+		if (trees[i] >= 0)
+			close(trees[i]);
+	free(trees);
+}
+
+/* The binds with a propagation, cloned here (still peers of the host's mounts); *trees per mount. */
+static int open_trees(const struct launch_spec *spec, int **trees, struct strata_error **err)
+{
+	*trees = NULL;
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct launch_mount *m = &spec->mounts[i];
+
+		if (!m->propagation || m->tmpfs)
+			continue;
+		if (!*trees) {
+			*trees = xcalloc(spec->n_mounts, sizeof(int));
+			for (size_t k = 0; k < spec->n_mounts; k++)
+				(*trees)[k] = -1;
+		}
+		if (launch_propagation_check(m->source, m->propagation, err) < 0)
+			goto fail;
+		(*trees)[i] = sys_open_tree(AT_FDCWD, m->source,
+					    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if ((*trees)[i] < 0) {
+			strata_fail(err, errno, "%s propagation of '%s'",
+				    launch_propagation_name(m->propagation), m->source);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	close_trees(*trees, spec->n_mounts);
+	*trees = NULL;
+	return -1;
+}
+
 /* A volume's data dir is a directory of the store, never a symlink planted there. */
 static int volume_source_check(const struct launch_mount *m, struct strata_error **err)
 {
@@ -626,19 +698,24 @@ static int child_mount_binds(const struct child_args *a, int rootfd, struct stra
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct launch_mount *m = &spec->mounts[i];
 		cleanup_free char *dst = path_clean(m->destination);
+		char data[64];
+		int r;
 
 		if (!*dst)
 			return strata_fail_msg(err, EINVAL, "cannot mount over '/'");
-		char data[64];
 
 		snprintf(data, sizeof(data), m->tmpfs_size ? "mode=%o,size=%llu" : "mode=%o",
 			 m->tmpfs_mode ? m->tmpfs_mode : 01777, (unsigned long long)m->tmpfs_size);
 		if (m->volume && volume_source_check(m, err) < 0)
 			return -1;
-		if (m->tmpfs ? mount_in(rootfd, dst, "tmpfs", "tmpfs",
-					MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), data,
-					err) < 0
-			     : bind_in(rootfd, m->source, dst, m->readonly, err) < 0)
+		if (m->tmpfs)
+			r = mount_in(rootfd, dst, "tmpfs", "tmpfs",
+				     MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0), data, err);
+		else if (a->trees && a->trees[i] >= 0)
+			r = attach_tree(rootfd, a->trees[i], m, dst, err);
+		else
+			r = bind_in(rootfd, m->source, dst, m->readonly, err);
+		if (r < 0)
 			return -1;
 	}
 	/* --device: the host's node bound in; the cgroup's device policy allows it */
@@ -1020,7 +1097,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
-	struct child_args a = { rootfs, spec, 0, -1, -1, false, { 0 } };
+	struct child_args a = { rootfs, spec, 0, -1, -1, NULL, false, { 0 } };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
@@ -1036,7 +1113,8 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		return strata_fail_msg(err, EINVAL, "no command to run");
 	if (spec->tty && !tty_master)
 		return strata_fail_msg(err, EINVAL, "a terminal asked for without a place for it");
-	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0)
+	if (launch_caps_mask(spec->cap_add, spec->cap_drop, &a.caps, err) < 0 ||
+	    open_trees(spec, &a.trees, err) < 0)
 		return -1;
 	if (!spec->host_network)
 		flags |= CLONE_NEWNET;
@@ -1091,6 +1169,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 			log_debug("launch: %s", strata_error_msg(e));
 	}
 	procview_devices_close(a.view_fds);
+	close_trees(a.trees, spec->n_mounts);
 	if (child < 0) {
 		int e = errno;
 

@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,6 +213,78 @@ int launch_mounts_prepare(struct store *s, const struct launch_spec *spec, int r
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned long flags;
+} propagations[] = {
+	{ "rprivate", 0 },	    { "private", 0 },	      { "rshared", MS_SHARED | MS_REC },
+	{ "shared", MS_SHARED }, { "rslave", MS_SLAVE | MS_REC }, { "slave", MS_SLAVE },
+};
+
+int launch_propagation_parse(const char *name, unsigned long *flags)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(propagations); i++)
+		if (!strcmp(name, propagations[i].name)) {
+			*flags = propagations[i].flags;
+			return 0;
+		}
+	return -1;
+}
+
+const char *launch_propagation_name(unsigned long flags)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(propagations); i++)
+		if (propagations[i].flags == flags)
+			return propagations[i].name;
+	return "rprivate";
+}
+
+/* The optional fields (shared:N master:N ...) of the mount that holds @path. Caller frees. */
+static char *mount_fields_of(const char *path)
+{
+	cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0, best = 0;
+	char *found = NULL;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char mp[4096], *dash = strstr(line, " - ");
+		int off = 0;
+		size_t n;
+
+		/* id parent maj:min root mountpoint options [optional fields...] - fs ... */
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s %*s %n", mp, &off) != 1 || !off)
+			continue;
+		n = strlen(mp);
+		if (!(str_has_prefix(path, mp) && (path[n] == '/' || !path[n] || n == 1)) ||
+		    n < best)
+			continue;
+		best = n;
+		free(found);
+		found = xstrndup(line + off, (size_t)(dash - line) - (size_t)off);
+	}
+	return found ? found : xstrdup("");
+}
+
+int launch_propagation_check(const char *path, unsigned long flags, struct strata_error **err)
+{
+	cleanup_free char *fields = mount_fields_of(path);
+	bool shared = strstr(fields, "shared:") != NULL;
+	bool slave = strstr(fields, "master:") != NULL;
+
+	if ((flags & MS_SHARED) && !shared)
+		return strata_fail_msg(err, EINVAL,
+				       "'%s' is not on a shared mount: %s propagation needs one "
+				       "(mount --make-shared)",
+				       path, launch_propagation_name(flags));
+	if ((flags & MS_SLAVE) && !shared && !slave)
+		return strata_fail_msg(err, EINVAL,
+				       "'%s' is not on a shared or slave mount: %s propagation needs "
+				       "one (mount --make-shared)",
+				       path, launch_propagation_name(flags));
+	return 0;
+}
+
 void launch_volumes_remove(struct store *s, char *const *names)
 {
 	for (size_t i = 0; names && names[i]; i++) {
@@ -255,7 +329,8 @@ json_t *launch_mounts_inspect(const json_t *rec)
 			json_object_set_new(j, "Driver", json_string("local"));
 		json_object_set_new(j, "Mode", json_string(""));
 		json_object_set_new(j, "RW", json_boolean(!m->readonly));
-		json_object_set_new(j, "Propagation", json_string(m->tmpfs ? "" : "rprivate"));
+		json_object_set_new(j, "Propagation",
+				    json_string(m->tmpfs ? "" : launch_propagation_name(m->propagation)));
 		json_array_append_new(a, j);
 	}
 	launch_run_config_release(&rc);

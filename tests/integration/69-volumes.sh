@@ -172,12 +172,42 @@ assert_eq "$(strata run --rm --mount type=volume,source=myvol,target=/v,ro=true 
 	"--mount type=volume,ro"
 for bad in type=bind,target=/x type=bind,source=/nonexistent,target=/x type=volume,target=/x,tmpfs-size=1m \
 	type=tmpfs,target=/x,source=/tmp type=nfs,target=/x target=/x type=volume,src=a/b,target=/x \
-	type=bind,source=/tmp,target=/x,bind-propagation=rshared type=tmpfs,target=/x,tmpfs-mode=999 \
+	type=bind,source=/tmp,target=/x,bind-propagation=sideways type=tmpfs,target=/x,tmpfs-mode=999 \
 	type=tmpfs,target=rel type=volume,source=v,target=/x,ro=maybe type=volume,target=/x,bogus; do
 	expect_fail strata run --rm --mount "$bad" vimg true
 	assert_one_line_error "$out"
 	assert_eq "$rc" 125 "--mount $bad"
 done
+# bind-propagation: rslave sees what the host mounts later, rprivate does not; rshared and
+# rslave need a source on a shared mount (as runc), said in one line
+mkdir -p "$TEST_TMP/shared" "$TEST_TMP/plain"
+mount -t tmpfs tmpfs "$TEST_TMP/shared"
+mount --make-shared "$TEST_TMP/shared"
+probe='for i in $(seq 30); do [ -e /s/sub/marker ] && echo seen && exit 0; sleep 0.1; done; echo unseen'
+for prop in rslave rprivate; do
+	cid=$(strata run -d --mount type=bind,src="$TEST_TMP/shared",dst=/s,bind-propagation=$prop vimg sh -c "$probe")
+	sleep 0.5
+	mkdir -p "$TEST_TMP/shared/sub"
+	mount -t tmpfs tmpfs "$TEST_TMP/shared/sub"
+	touch "$TEST_TMP/shared/sub/marker"
+	strata wait "$cid" >/dev/null
+	[ $prop = rslave ] && want=seen || want=unseen
+	assert_eq "$(strata logs "$cid")" $want "bind-propagation=$prop"
+	strata rm "$cid" >/dev/null
+	umount "$TEST_TMP/shared/sub"
+done
+assert_contains "$(strata run --rm -v "$TEST_TMP/shared:/s:rshared,ro" vimg grep ' /s ' /proc/self/mountinfo)" \
+	" ro,relatime shared:" ":rshared,ro"
+cid=$(strata create -v "$TEST_TMP/shared:/s:rslave" vimg true)
+assert_contains "$(strata inspect --format '{{range .Mounts}}{{.Propagation}} {{end}}' "$cid")" \
+	"rslave" "Propagation in inspect"
+strata rm -v "$cid" >/dev/null
+for bad in "$TEST_TMP/plain:/s:rshared" "$TEST_TMP/plain:/s:rslave"; do
+	expect_fail strata run --rm -v "$bad" vimg true
+	assert_one_line_error "$out"
+	assert_contains "$out" "mount --make-shared"
+done
+umount "$TEST_TMP/shared"
 expect_fail strata run --rm -v myvol:/x --mount type=tmpfs,target=/x/ vimg true
 assert_contains "$out" "duplicate mount destination"
 

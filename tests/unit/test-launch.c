@@ -877,6 +877,9 @@ START_TEST(test_run_config_volumes_round_trip)
 	m = launch_run_config_add_volume(&rc, "abc", "/a", false);
 	m->source = xstrdup("/root/volumes/abc/_data");
 	m->anonymous = true;
+	m = launch_run_config_add_mount(&rc, "/srv", "/p", false);
+	ck_assert_int_eq(launch_propagation_parse("rslave", &m->propagation), 0);
+	ck_assert_int_eq(launch_propagation_parse("sideways", &m->propagation), -1);
 	m = launch_run_config_add_mount(&rc, NULL, "/t", false);
 	m->tmpfs_size = 1 << 20;
 	m->tmpfs_mode = 0700;
@@ -885,21 +888,24 @@ START_TEST(test_run_config_volumes_round_trip)
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(rec, "Volumes"), 1)),
 			 "abc");
 	launch_run_config_get(rec, &back);
-	ck_assert_int_eq(back.n_mounts, 3);
+	ck_assert_int_eq(back.n_mounts, 4);
 	ck_assert_str_eq(back.mounts[0].volume, "data");
 	ck_assert(back.mounts[0].readonly && back.mounts[0].nocopy && back.mounts[0].chown &&
 		  !back.mounts[0].anonymous);
 	ck_assert(back.mounts[1].anonymous && !back.mounts[1].nocopy);
 	ck_assert_str_eq(back.mounts[1].source, "/root/volumes/abc/_data");
-	ck_assert(back.mounts[2].tmpfs && !back.mounts[2].volume);
-	ck_assert_uint_eq(back.mounts[2].tmpfs_size, 1 << 20);
-	ck_assert_uint_eq(back.mounts[2].tmpfs_mode, 0700);
+	ck_assert_str_eq(launch_propagation_name(back.mounts[2].propagation), "rslave");
+	ck_assert_str_eq(launch_propagation_name(back.mounts[0].propagation), "rprivate");
+	ck_assert(back.mounts[3].tmpfs && !back.mounts[3].volume);
+	ck_assert_uint_eq(back.mounts[3].tmpfs_size, 1 << 20);
+	ck_assert_uint_eq(back.mounts[3].tmpfs_mode, 0700);
 	{
 		cleanup_json json_t *ins = launch_mounts_inspect(rec);
 
 		ck_assert_str_eq(jv_str(json_array_get(ins, 0), "Type"), "volume");
 		ck_assert(json_is_false(json_object_get(json_array_get(ins, 0), "RW")));
-		ck_assert_str_eq(jv_str(json_array_get(ins, 2), "Source"), "tmpfs");
+		ck_assert_str_eq(jv_str(json_array_get(ins, 2), "Propagation"), "rslave");
+		ck_assert_str_eq(jv_str(json_array_get(ins, 3), "Source"), "tmpfs");
 	}
 	launch_run_config_release(&back);
 	launch_run_config_release(&rc);
