@@ -723,7 +723,7 @@ out:
 
 /* ---- inspect ---- */
 
-static json_t *image_inspect_json(const struct store_image *img)
+static json_t *image_inspect_json(struct store *s, const struct store_image *img)
 {
 	json_t *o = json_object();
 	json_t *cfg = json_object_get(img->config, "config");
@@ -762,8 +762,10 @@ static json_t *image_inspect_json(const struct store_image *img)
 
 		json_object_set_new(o, "History", json_is_array(h) ? json_incref(h) : json_array());
 	}
-	json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size(img)));
-	json_object_set_new(o, "VirtualSize", json_integer((json_int_t)store_image_size(img)));
+	/* unpacked, as podman's */
+	json_object_set_new(o, "Size", json_integer((json_int_t)store_image_size_unpacked(s, img)));
+	json_object_set_new(o, "VirtualSize",
+			    json_integer((json_int_t)store_image_size_unpacked(s, img)));
 	jv_set_str(o, "ManifestType", img->manifest->media_type);
 	return o;
 }
@@ -850,7 +852,7 @@ static json_t *inspect_one(struct store *s, const char *spec, bool want_containe
 
 	if (!want_container) {
 		if (store_image_load(s, spec, &img, err) == 0) {
-			o = image_inspect_json(img);
+			o = image_inspect_json(s, img);
 			store_image_free(img);
 			return o;
 		}
@@ -906,7 +908,7 @@ static int cmd_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 			struct store_image *img = NULL;
 
 			if (store_image_load(s, argv[i], &img, &err) == 0) {
-				o = image_inspect_json(img);
+				o = image_inspect_json(s, img);
 				store_image_free(img);
 			}
 		} else {
@@ -1052,7 +1054,7 @@ static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 			empty = json_is_true(json_object_get(h, "empty_layer"));
 			if (!empty && layer > 0) {
 				layer--;
-				size = (uint64_t)img->manifest->layers[layer].size;
+				size = store_layer_tar_size(s, &img->manifest->layers[layer]);
 			}
 			if (i == n - 1)
 				id = no_trunc ? xstrdup(img->id) : short_id(img->id);

@@ -693,6 +693,35 @@ static void pending_add(struct pending **p, size_t *n, const char *ref, const ch
 }
 
 /* Loads the image manifest @d (and all it names): the config digest goes to @id. */
+/*
+ * Records the tar size of the compressed layer @l (read through once), so
+ * that listings show the image's size unpacked, as podman does.
+ */
+static int record_tar_size(struct load *ld, const struct store_desc *l, struct strata_error **err)
+{
+	struct layers_source *src = NULL;
+	uint64_t n;
+	ssize_t r;
+	int fd;
+
+	if (store_layer_tar_size(ld->s, l) != (uint64_t)l->size ||
+	    store_blob_tar_size_get(ld->s, l->digest, &n))
+		return 0; /* a plain tar, or known */
+	if ((fd = store_blob_open(ld->s, l->digest, err)) < 0)
+		return -1;
+	if (layers_source_open(fd, &src, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	while ((r = layers_source_read(src, ld->buf, CHUNK, err)) > 0)
+		;
+	if (r == 0 && strcmp(layers_source_compression(src), "none"))
+		store_blob_tar_size_put(ld->s, l->digest, layers_source_bytes(src));
+	layers_source_free(src);
+	close(fd);
+	return r < 0 ? strata_wrap(err, "layer %.19s", l->digest) : 0;
+}
+
 static int load_oci_manifest(struct load *ld, const struct store_desc *d, char id[DIGEST_STR_LEN],
 			     struct strata_error **err)
 {
@@ -707,7 +736,8 @@ static int load_oci_manifest(struct load *ld, const struct store_desc *d, char i
 	if (need_blob(ld, m->config.digest, err) < 0)
 		goto fail;
 	for (size_t i = 0; i < m->n_layers; i++)
-		if (need_blob(ld, m->layers[i].digest, err) < 0)
+		if (need_blob(ld, m->layers[i].digest, err) < 0 ||
+		    record_tar_size(ld, &m->layers[i], err) < 0)
 			goto fail;
 	memcpy(id, m->config.digest, DIGEST_STR_LEN);
 	store_manifest_free(m);

@@ -37,6 +37,7 @@
 
 struct layers_blob_writer {
 	enum layers_compression c;
+	struct store *s;		/* the store of @blob, for the tar size record */
 	struct store_blob_writer *blob; /* into the store, or NULL when writing to out_fd */
 	int out_fd;
 	struct digester *out_digest;	/* of what goes to out_fd */
@@ -135,6 +136,7 @@ int layers_blob_writer_new(struct store *s, enum layers_compression c, int level
 	struct layers_blob_writer *w = xcalloc(1, sizeof(*w));
 
 	w->out_fd = -1;
+	w->s = s;
 	if (store_blob_writer_new(s, &w->blob, err) < 0) {
 		free(w);
 		return -1;
@@ -278,6 +280,9 @@ int layers_blob_writer_commit(struct layers_blob_writer *w, struct layers_blob *
 		digester_final(w->diff, out->diff_id);
 	else if (r == 0)
 		memcpy(out->diff_id, out->digest, DIGEST_STR_LEN);
+	/* the size podman shows, known here for nothing */
+	if (r == 0 && w->s && w->c != LAYERS_COMPRESSION_NONE)
+		store_blob_tar_size_put(w->s, out->digest, out->tar_size);
 	writer_free(w);
 	return r;
 }

@@ -226,6 +226,9 @@ int layers_stage_publish(struct layers_stage *st, const struct layers_dir_record
 		return strata_fail_msg(err, EINVAL, "layer %.19s: published twice", rec->chain_id);
 	if (stage_record(st, rec, err) < 0)
 		return strata_wrap(err, "layer %.19s", rec->chain_id);
+	/* what the blob holds unpacked: the size listings show, as podman's */
+	if (rec->blob && *rec->blob && rec->size)
+		store_blob_tar_size_put(s, rec->blob, rec->size);
 	/* A second round only after a stale dir was moved aside; a third means it came back. */
 	for (int round = 0; round < 3; round++) {
 		struct strata_error *e = NULL;

@@ -181,6 +181,7 @@ static int sweep_blobs(struct store *s, struct marks *m,
 			continue;
 		if (unlinkat(s->blobs_fd, de->d_name, 0) < 0)
 			return strata_fail(err, errno, "gc: remove blob '%s'", digest);
+		store_blob_tar_size_remove(s, digest);
 		st->blobs++;
 		st->blob_bytes += (uint64_t)sb.st_size;
 		if (report) {

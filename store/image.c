@@ -168,8 +168,8 @@ int store_image_load_manifest(struct store *s, const char *digest, struct store_
  * What a listing shows of each image (ID, size, creation time) comes from
  * ROOT/image-summary, one line per manifest digest:
  *
- *   strata-image-summary 1
- *   <manifest digest> <config digest> <bytes of config + layers> <created|->
+ *   strata-image-summary 2
+ *   <manifest digest> <config digest> <bytes of config + layer tars> <created|->
  *   ...
  *   end
  *
@@ -182,14 +182,14 @@ int store_image_load_manifest(struct store *s, const char *digest, struct store_
  */
 
 #define SUMMARY_FILE "image-summary"
-#define SUMMARY_HEADER "strata-image-summary 1\n"
+#define SUMMARY_HEADER "strata-image-summary 2\n"
 
 /* One distinct digest of index.json (a manifest, or an index naming one). */
 struct cat_entry {
 	char digest[DIGEST_STR_LEN];
 	char manifest[DIGEST_STR_LEN]; /* the manifest it resolves to (itself unless an index) */
 	char id[DIGEST_STR_LEN];       /* its image ID; empty when it does not load */
-	uint64_t bytes;		       /* config + layer blobs */
+	uint64_t bytes;		       /* config + layer tars (store_image_size_unpacked) */
 	char *created;		       /* config "created", or NULL */
 	bool is_index;
 	struct cat_id *cid;
@@ -351,7 +351,7 @@ static int entry_load(struct store *s, struct cat_entry *ce, struct strata_error
 		return -1;
 	memcpy(ce->manifest, img->manifest_digest, DIGEST_STR_LEN);
 	memcpy(ce->id, img->id, DIGEST_STR_LEN);
-	ce->bytes = store_image_size(img);
+	ce->bytes = store_image_size_unpacked(s, img);
 	created = jv_str(img->config, "created");
 	ce->created = created ? xstrdup(created) : NULL;
 	ce->is_index = strcmp(ce->manifest, ce->digest) != 0;

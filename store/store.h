@@ -7,6 +7,7 @@
  *   ROOT/containers/<id>/                container.json + the container's dirs
  *   ROOT/cache/<key-hex>.json            build cache entries ({"Blobs": [...]})
  *   ROOT/buildcache/<id-hex>.<n>/         RUN --mount=type=cache dirs (+ .lock, .id)
+ *   ROOT/tar-sizes/<hex>                 the tar size of a compressed layer blob (a hint)
  *   ROOT/tmp/                            staging: written here, then renamed
  *   ROOT/lock                            flock: shared to read, exclusive to change records
  *   ROOT/gc.lock                         flock: shared while adding content, exclusive for gc
@@ -481,6 +482,27 @@ char **store_image_chain_ids(const struct store_image *img);
 
 /* Sum of the sizes of config and layer blobs. */
 uint64_t store_image_size(const struct store_image *img);
+
+/*
+ * What an image takes unpacked, as podman shows it: the config and each
+ * layer's tar (its recorded uncompressed size; the blob's size where none
+ * is recorded).
+ */
+uint64_t store_image_size_unpacked(struct store *s, const struct store_image *img);
+
+/* ---- tarsize.c: the uncompressed size of layer blobs (ROOT/tar-sizes/) ---- */
+
+/* Records that the layer blob @digest holds a tar of @size bytes; a failure only costs the hint. */
+void store_blob_tar_size_put(struct store *s, const char *digest, uint64_t size);
+
+/* The recorded tar size of the layer blob @digest; false when none is. */
+bool store_blob_tar_size_get(struct store *s, const char *digest, uint64_t *size);
+
+/* Drops the record of @digest (gc, with its blob). */
+void store_blob_tar_size_remove(struct store *s, const char *digest);
+
+/* The tar size of the layer @d: its blob's size when uncompressed, else the record, else the blob's. */
+uint64_t store_layer_tar_size(struct store *s, const struct store_desc *d);
 
 /*
  * Writes @config as a blob, then an OCI manifest naming it and the @n

@@ -39,6 +39,16 @@ same_image inspect --format '{{if .Config.Labels.a}}has a{{else}}no a{{end}} {{.
 same_image inspect --format '{{range .Config.Env}}{{printf "%-6s|" .}}{{end}} {{title "a b"}}'
 same_image images --format '{{truncate .ID 7}} {{lower .Tag}} {{upper .Tag}} {{title .Tag}}'
 
+# sizes unpacked, as podman shows them: the layer's tar, not its gzip blob
+same_image images --format '{{.Size}}'
+same_image history --format '{{.Size}}'
+tarsize=$(stat -c %s "$tar")
+isize=$(strata inspect --format '{{.Size}}' busybox)
+[ "$isize" -ge "$tarsize" ] && [ "$isize" -lt $((tarsize + 4096)) ] ||
+	fail "inspect Size $isize is not the tar's $tarsize and the config"
+assert_eq "$(strata images --format json | python3 -c 'import json,sys; print([i["Size"] for i in json.load(sys.stdin) if "busybox:latest" in i["RepoTags"]][0])')" \
+	"$isize" "images json Size"
+
 # images: podman's names for the fields (its repository has localhost/ in front)
 a=$(strata images --format '{{.ID}}|{{.Tag}}|{{.Labels}}|{{.Dangling}}|{{.ReadOnly}}|{{.CreatedAt}}' \
 	busybox)

@@ -29,7 +29,13 @@ for how in pipe file dash; do
 	assert_eq "$(cat "$TEST_TMP/msg")" "Loaded image: bb:1" "load ($how)"
 	assert_eq "$("$STRATA_BIN" --root "$R" images -q)" "$(strata images -q)" "same image ($how)"
 	"$STRATA_BIN" --root "$R" fsck >/dev/null || fail "fsck after load ($how)"
+	# the size shown is the layer's tar (an oci-archive's layer is gzip: read once at load)
+	assert_eq "$("$STRATA_BIN" --root "$R" images --format '{{.VirtualSize}}')" \
+		"$(strata images --format '{{.VirtualSize}}' bb:1)" "size after load ($how)"
 done
+assert_eq "$(strata history --format '{{.Size}}' bb:1)" \
+	"$(python3 -c "import os; s=os.path.getsize('$tar')/1000**2; print('%.3g MB' % s)")" \
+	"history: the tar's size"
 # a broken stream loads nothing and says so on one line
 head -c 5000 "$TEST_TMP/out.tar" >"$TEST_TMP/cut.tar"
 set +e

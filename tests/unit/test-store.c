@@ -600,6 +600,30 @@ START_TEST(test_image_summary)
 }
 END_TEST
 
+/* The tar size of a layer blob: recorded, read back, preferred to the blob's, gone with it. */
+START_TEST(test_tar_size_record)
+{
+	struct store_desc gz = { .media_type = (char *)MEDIA_OCI_LAYER_GZIP, .size = 100 };
+	struct store_desc tar = { .media_type = (char *)MEDIA_OCI_LAYER, .size = 300 };
+	uint64_t n = 0;
+
+	memcpy(gz.digest, "sha256:", 7);
+	memset(gz.digest + 7, 'a', DIGEST_HEX_LEN);
+	gz.digest[DIGEST_STR_LEN - 1] = '\0';
+	memcpy(tar.digest, gz.digest, DIGEST_STR_LEN);
+	ck_assert(!store_blob_tar_size_get(st, gz.digest, &n));
+	ck_assert_uint_eq(store_layer_tar_size(st, &gz), 100); /* unknown: the blob's */
+	store_blob_tar_size_put(st, gz.digest, 250);
+	ck_assert(store_blob_tar_size_get(st, gz.digest, &n));
+	ck_assert_uint_eq(n, 250);
+	ck_assert_uint_eq(store_layer_tar_size(st, &gz), 250);
+	ck_assert_uint_eq(store_layer_tar_size(st, &tar), 300); /* a plain tar is its blob */
+	store_blob_tar_size_put(st, "sha256:nothex", 1); /* ignored */
+	store_blob_tar_size_remove(st, gz.digest);
+	ck_assert(!store_blob_tar_size_get(st, gz.digest, &n));
+}
+END_TEST
+
 START_TEST(test_image_list_groups_tags)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -1140,6 +1164,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_prefix_of_two_ids_is_ambiguous);
 	tcase_add_test(tc, test_tags_set_many_and_keep);
 	tcase_add_test(tc, test_image_summary);
+	tcase_add_test(tc, test_tar_size_record);
 	tcase_add_test(tc, test_malformed_index_is_an_error);
 	tcase_add_test(tc, test_chain_ids);
 	tcase_add_test(tc, test_manifest_parse_docker_and_reject_index);
