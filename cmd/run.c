@@ -284,15 +284,19 @@ static int opt_mount(struct cmd_ctx *ctx, const struct cmd_option *opt, const ch
 	cleanup_free char *src = NULL;
 	struct launch_mount *m;
 
-	/* type= may come anywhere: find it first, so that the keys are checked against it */
+	/*
+	 * type= may come anywhere: find it first, so that the keys are checked
+	 * against it (mount_key cuts "type=bind" to "type", which the second pass skips)
+	 */
 	for (size_t i = 0; kvs[i]; i++)
-		if (str_has_prefix(kvs[i], "type=") && mount_key(ctx, kvs[i], &ms))
+		if ((str_has_prefix(kvs[i], "type=") || !strcmp(kvs[i], "type")) &&
+		    mount_key(ctx, kvs[i], &ms))
 			return EXIT_STRATA;
 	if (!ms.type)
 		return cmd_usage_error(ctx, "--mount '%s': no type= (want bind, volume or tmpfs)",
 				       arg);
 	for (size_t i = 0; kvs[i]; i++)
-		if (!str_has_prefix(kvs[i], "type") && mount_key(ctx, kvs[i], &ms))
+		if (strcmp(kvs[i], "type") && mount_key(ctx, kvs[i], &ms))
 			return EXIT_STRATA;
 	if (!ms.dst)
 		return cmd_usage_error(ctx, "--mount '%s': no target=", arg);

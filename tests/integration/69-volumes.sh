@@ -173,7 +173,8 @@ assert_eq "$(strata run --rm --mount type=volume,source=myvol,target=/v,ro=true 
 for bad in type=bind,target=/x type=bind,source=/nonexistent,target=/x type=volume,target=/x,tmpfs-size=1m \
 	type=tmpfs,target=/x,source=/tmp type=nfs,target=/x target=/x type=volume,src=a/b,target=/x \
 	type=bind,source=/tmp,target=/x,bind-propagation=sideways type=tmpfs,target=/x,tmpfs-mode=999 \
-	type=tmpfs,target=rel type=volume,source=v,target=/x,ro=maybe type=volume,target=/x,bogus; do
+	type=tmpfs,target=rel type=volume,source=v,target=/x,ro=maybe type=volume,target=/x,bogus \
+	type=bind,source=/tmp,target=/x,typo=1 type=bind,src=/tmp,dst=/x,type; do
 	expect_fail strata run --rm --mount "$bad" vimg true
 	assert_one_line_error "$out"
 	assert_eq "$rc" 125 "--mount $bad"
