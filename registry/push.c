@@ -281,7 +281,9 @@ static int upload_blob(struct reg_client *c, const char *repo, char *const *from
 	/*
 	 * A mount from each known source in turn; a declined mount opens an
 	 * upload session (202): dropped while another source is left, used
-	 * for the upload after the last.
+	 * for the upload after the last. A refused one (401, 403: the
+	 * credentials do not reach the source) opens none: the next source,
+	 * or a plain upload, is asked for.
 	 */
 	for (size_t k = 0;; k++) {
 		const char *from = k < n_from ? froms[k] : NULL;
@@ -292,6 +294,11 @@ static int upload_blob(struct reg_client *c, const char *repo, char *const *from
 
 		if (reg_do(c, &post, &resp, err) < 0)
 			goto out;
+		if (from && resp.status != 201 && resp.status != 202) {
+			/* Refused (no pull access to @from, say): a plain upload still may not be. */
+			log_debug("push: mount of %.19s from %s: HTTP %ld", digest, from, resp.status);
+			continue;
+		}
 		if (from && resp.status == 201) {
 			cleanup_free char *msg = xasprintf("mounted from %s", from);
 
