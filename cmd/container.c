@@ -365,6 +365,7 @@ static char *status_text(const json_t *rec)
 
 	if (strcmp(st, "running") == 0) {
 		const char *at = jv_str(state, "StartedAt");
+		const char *view;
 		cleanup_free char *ago = NULL;
 
 		if (at && time_parse_rfc3339(at, &sec, NULL) == 0) {
@@ -372,6 +373,10 @@ static char *status_text(const json_t *rec)
 			/* time_ago says "N units ago"; docker says "Up N units". */
 			if (str_has_suffix(ago, " ago"))
 				ago[strlen(ago) - 4] = '\0';
+			/* a dead /proc view server: the container's view files fail */
+			view = launch_container_view_state(rec);
+			if (view && !strcmp(view, "dead"))
+				return xasprintf("Up %s (proc view dead)", ago);
 			return xasprintf("Up %s", ago);
 		}
 		return xstrdup("Up");
@@ -710,6 +715,7 @@ static int cmd_ps(struct cmd_ctx *ctx, int argc, char **argv)
 			jv_set_str(o, "CreatedAt", created);
 			jv_set_str(o, "State", cmd_container_state(rec));
 			jv_set_str(o, "Status", status);
+			jv_set_str(o, "ProcView", launch_container_view_state(rec));
 			json_object_set(o, "Mounted", json_object_get(rec, "Mounted"));
 			json_object_set_new(o, "Mounts", mount_destinations(rec));
 			jv_set_str(o, "Backend", jv_str(rec, "Backend"));

@@ -27,7 +27,7 @@
 
 /* v1 controllers strata uses, and the directory each is mounted as. */
 static const char *const v1_controllers[] = { "memory", "cpu", "pids", "cpuset", "freezer",
-					     "cpuacct", "devices" };
+					     "cpuacct", "devices", "blkio" };
 #define V1_DEVICES 6
 #define N_V1 ARRAY_SIZE(v1_controllers)
 
@@ -317,6 +317,44 @@ static void v1_cpuset_inherit(const char *dir)
 }
 
 /*
+ * v1 blkio counts a cgroup's I/O per device (blkio.throttle.io_serviced,
+ * io_service_bytes) only on a device it has a throttle rule for (kernels
+ * since 6.x skip the throttle layer, and its counters, otherwise): so each
+ * disk gets a rule far above any device's speed (2^50 bytes/s), for reads
+ * and writes. Disks are the /sys/block entries with a device (not loop,
+ * ram or device-mapper ones, whose I/O reaches a disk below them).
+ */
+static void v1_blkio_count(const char *dir)
+{
+	static const char *const files[] = { "blkio.throttle.read_bps_device",
+					     "blkio.throttle.write_bps_device" };
+	cleanup_dir DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		cleanup_free char *devlink = NULL;
+		cleanup_free char *sys = NULL;
+		cleanup_free char *dev = NULL;
+		cleanup_free char *rule = NULL;
+
+		if (e->d_name[0] == '.')
+			continue;
+		devlink = xasprintf("/sys/block/%s/device", e->d_name);
+		if (access(devlink, F_OK) < 0)
+			continue;
+		sys = xasprintf("/sys/block/%s", e->d_name);
+		dev = read_file(sys, "dev");
+		if (!dev || !*dev)
+			continue;
+		dev[strcspn(dev, "\n")] = '\0';
+		rule = xasprintf("%s %llu", dev, 1ULL << 50);
+		for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+			if (write_file(dir, files[i], rule, NULL) < 0)
+				log_debug("cgroup: blkio rule on %s: %s", dev, strerror(errno));
+	}
+}
+
+/*
  * The device policy, before any process of the container is in the cgroup:
  * v1 devices.deny/allow; v2 a device program, on cgroup2 only (a fake tree
  * in a plain directory has nothing to attach it to).
@@ -382,8 +420,10 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 
 			if (access(cdir, F_OK) < 0)
 				continue;
-			/* joining a v1 hierarchy costs a few ms: cpuset only when it is asked for */
+			/* joining a v1 hierarchy costs a few ms: cpuset and blkio when asked for */
 			if (!strcmp(v1_controllers[i], "cpuset") && !(limits->cpuset && *limits->cpuset))
+				continue;
+			if (!strcmp(v1_controllers[i], "blkio") && !limits->io_stats)
 				continue;
 			self = self_path(self_file, v1_controllers[i]);
 			base = path_join(cdir, self);
@@ -391,6 +431,8 @@ int launch_cgroup_create(const char *mnt, int version, const char *self_file, co
 				goto fail;
 			if (!strcmp(v1_controllers[i], "cpuset"))
 				v1_cpuset_inherit(cg->v1[i]);
+			if (!strcmp(v1_controllers[i], "blkio"))
+				v1_blkio_count(cg->v1[i]);
 		}
 		if (v1_limits(cg, limits, err) < 0)
 			goto fail;

@@ -56,6 +56,18 @@ bool launch_container_running(const json_t *rec)
 	return status && !strcmp(status, "running") && state_alive(st);
 }
 
+const char *launch_container_view_state(const json_t *rec)
+{
+	json_t *v = json_object_get(json_object_get(rec, "State"), "ProcView");
+	json_int_t pid = jv_int(v, "Pid", 0);
+
+	if (!v || !launch_container_running(rec))
+		return NULL;
+	return pid > 0 && sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(v, "PidStartTime", 0))
+		   ? "serving"
+		   : "dead";
+}
+
 char *launch_container_log_path(struct store *s, const char *id)
 {
 	cleanup_free char *dir = store_container_path(s, id);
@@ -269,6 +281,25 @@ static void spec_set_io(struct launch_spec *spec, const struct run_io *io, bool 
 	spec->proc_view = io->proc_view ? view : NULL;
 }
 
+/* The record's State of a container started at @started, its PID 1 @pid. */
+static json_t *running_state(pid_t pid, const char *started, const struct launch_cgroup *cg,
+			     const struct procview_server *view)
+{
+	json_t *state = json_pack("{s:s, s:i, s:I, s:s}", "Status", "running", "Pid", (json_int_t)pid,
+				  "PidStartTime", (json_int_t)sys_pid_start_time(pid), "StartedAt",
+				  started);
+
+	if (cg)
+		json_object_set_new(state, "Cgroup", launch_cgroup_to_json(cg));
+	/* the view's server is this process: ps tells a dead one by it */
+	if (view)
+		json_object_set_new(state, "ProcView",
+				    json_pack("{s:I, s:I}", "Pid", (json_int_t)getpid(),
+					      "PidStartTime",
+					      (json_int_t)sys_pid_start_time(getpid())));
+	return state;
+}
+
 /* The whole life of a started container, in this process: returns its exit status. */
 /* Fills the container's new volumes from its rootfs (and :U), where this process has it mounted. */
 static int copy_up(struct store *s, const struct launch_spec *spec,
@@ -350,6 +381,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 		goto out_spec;
 	if (copy_up(s, &spec, &rootfs, err) < 0)
 		goto out_umount;
+	limits.io_stats = io->proc_view; /* the view's diskstats */
 	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,
 			       err) < 0)
 		goto out_umount;
@@ -365,10 +397,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	if (launch_spawn(rootfs.merged, &spec, &pid, &master, err) < 0)
 		goto out_cgroup;
 	started = now_rfc3339();
-	state = json_pack("{s:s, s:i, s:I, s:s}", "Status", "running", "Pid", (json_int_t)pid,
-			  "PidStartTime", (json_int_t)sys_pid_start_time(pid), "StartedAt", started);
-	if (cg)
-		json_object_set_new(state, "Cgroup", launch_cgroup_to_json(cg));
+	state = running_state(pid, started, cg, view);
 	if (save_state(s, id, state, err) < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

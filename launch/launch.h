@@ -91,6 +91,7 @@ struct launch_limits {
 	const char *cpuset;  /* "0-1" */
 	const struct launch_device *devices; /* allowed beyond the default set */
 	size_t n_devices;
+	bool io_stats; /* v1: a blkio cgroup that counts I/O per disk (the /proc view's diskstats) */
 };
 
 /* A container's cgroup: one directory per v1 controller, or one v2 directory. */
@@ -510,6 +511,13 @@ int launch_container_thaw(struct store *s, const char *id, struct strata_error *
 
 /* True when the container's record says running and its PID 1 is alive. */
 bool launch_container_running(const json_t *rec);
+
+/*
+ * The /proc view of a running container: "serving" while the process
+ * serving it lives, "dead" once it is gone (reads then fail); NULL when the
+ * container is not running or has no view.
+ */
+const char *launch_container_view_state(const json_t *rec);
 
 /* Reads a running container's cgroup usage. */
 int launch_container_stats(struct store *s, const char *id, struct launch_stats *st,

@@ -73,6 +73,12 @@ double procview_pid_boottime(pid_t pid);
  */
 void procview_source_set_reader(struct procview_source *src, pid_t reader);
 
+/* How often, in seconds, the server samples a container's load (as the kernel and LXCFS do). */
+#define PROCVIEW_LOAD_EVERY 5
+
+/* Takes a sample of the cgroup's running threads into the load averages of /proc/loadavg. */
+void procview_source_sample(struct procview_source *src);
+
 /*
  * Loads libfuse3 (dlopen, once per process), which a view's server needs;
  * commands that serve no view never map it. Fails when it cannot be loaded.

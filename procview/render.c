@@ -773,31 +773,16 @@ static char *task_list(const struct procview_source *src)
 	return NULL;
 }
 
-/*
- * /proc/loadavg, an estimate: at each read the cgroup's threads are counted
- * (running: state R, or D as the kernel counts), and the three averages
- * decay toward that count as the kernel's do (exp(-t/60), exp(-t/300),
- * exp(-t/900) over the time since the last read), as if the count had held
- * since then. Kernel and LXCFS sample every 5 seconds instead; a view read
- * seldom follows a short burst less closely. Then running/total threads and
- * the highest host pid among them.
- */
-static int render_loadavg(struct procview_source *src, struct sbuf *out, struct strata_error **err)
+/* Counts the cgroup's threads, and those running (state R, or D as the kernel counts), but @skip. */
+static bool task_count(const struct procview_source *src, pid_t skip, unsigned *running,
+		       unsigned *total, long *last)
 {
-	static const double span[3] = {60, 300, 900};
 	cleanup_free char *tasks = task_list(src);
-	unsigned running = 0, total = 0;
-	long last = 0;
-	double now = boottime_now();
 
-	if (!tasks) {
-		cleanup_free char *text = NULL;
-
-		if (host_file(src, "loadavg", &text, err) < 0)
-			return -1;
-		sbuf_addstr(out, text);
-		return 0;
-	}
+	*running = *total = 0;
+	*last = 0;
+	if (!tasks)
+		return false;
 	for (char *p = tasks; *p;) {
 		char *end;
 		long pid = strtol(p, &end, 10);
@@ -809,9 +794,11 @@ static int render_loadavg(struct procview_source *src, struct sbuf *out, struct 
 		if (end == p)
 			break;
 		p = *end ? end + 1 : end;
-		total++;
-		if (pid > last)
-			last = pid;
+		if (pid == (long)skip && skip > 0)
+			continue;
+		(*total)++;
+		if (pid > *last)
+			*last = pid;
 		snprintf(path, sizeof(path), "%s/%ld/stat", src->host_proc, pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
@@ -820,14 +807,59 @@ static int render_loadavg(struct procview_source *src, struct sbuf *out, struct 
 		buf[n] = '\0';
 		paren = strrchr(buf, ')');
 		if (paren && (paren[2] == 'R' || paren[2] == 'D'))
-			running++;
+			(*running)++;
 	}
+	return true;
+}
+
+/* The averages decay toward @running over the time since the last sample (exp(-t/60), ...). */
+static void load_update(struct procview_source *src, unsigned running, double now)
+{
+	static const double span[3] = { 60, 300, 900 };
+	/* the first sample counts from the container's start, as the kernel's from boot */
+	double since = src->load_at ? src->load_at : src->start;
+
 	for (int i = 0; i < 3; i++) {
-		double e = src->load_at ? exp(-(now - src->load_at) / span[i]) : 0;
+		double e = since && now > since ? exp(-(now - since) / span[i]) : 0;
 
 		src->load[i] = src->load[i] * e + running * (1 - e);
 	}
 	src->load_at = now;
+}
+
+void procview_source_sample(struct procview_source *src)
+{
+	unsigned running, total;
+	long last;
+
+	if (task_count(src, 0, &running, &total, &last))
+		load_update(src, running, boottime_now());
+}
+
+/*
+ * /proc/loadavg: the three averages of the cgroup's running threads
+ * (state R, or D as the kernel counts), sampled every PROCVIEW_LOAD_EVERY
+ * seconds (the server's thread, as LXCFS's, and a read that finds the last
+ * sample older) and decayed with the kernel's 1, 5 and 15 minute constants;
+ * then running/total threads now and the highest host pid among them. The
+ * reader itself, which waits for this answer, is never counted.
+ */
+static int render_loadavg(struct procview_source *src, struct sbuf *out, struct strata_error **err)
+{
+	unsigned running, total;
+	long last;
+	double now = boottime_now();
+
+	if (!task_count(src, src->reader, &running, &total, &last)) {
+		cleanup_free char *text = NULL;
+
+		if (host_file(src, "loadavg", &text, err) < 0)
+			return -1;
+		sbuf_addstr(out, text);
+		return 0;
+	}
+	if (!src->load_at || now - src->load_at >= PROCVIEW_LOAD_EVERY)
+		load_update(src, running, now);
 	sbuf_addf(out, "%.2f %.2f %.2f %u/%u %ld\n", src->load[0], src->load[1], src->load[2],
 		  running, total, last);
 	return 0;

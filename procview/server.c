@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procview/procview-int.h"
@@ -352,11 +353,21 @@ static bool wait_mounted(struct procview_server *srv)
 	return true;
 }
 
+static double seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Serves every live connection until stopped, or until the kernel has ended them all. */
 static void *serve(void *arg)
 {
 	struct procview_server *srv = arg;
+	double sampled = seconds_now();
 	struct fuse_buf buf;
+	int r;
 
 	memset(&buf, 0, sizeof(buf));
 	if (!wait_mounted(srv))
@@ -374,16 +385,19 @@ static void *serve(void *arg)
 		if (!n)
 			break;
 		pf[n] = (struct pollfd){.fd = srv->stop_fd, .events = POLLIN};
-		if (poll(pf, n + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		r = poll(pf, n + 1, PROCVIEW_LOAD_EVERY * 1000);
+		if (r < 0 && errno != EINTR)
 			break;
+		/* the load's sample every few seconds, read or not, as the kernel's */
+		if (seconds_now() - sampled >= PROCVIEW_LOAD_EVERY) {
+			procview_source_sample(srv->src);
+			sampled = seconds_now();
 		}
+		if (r <= 0)
+			continue;
 		if (pf[n].revents)
 			break;
 		for (nfds_t i = 0; i < n; i++) {
-			int r;
-
 			if (pf[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				conn_end(who[i]);
 				continue;

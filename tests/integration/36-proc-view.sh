@@ -1,11 +1,12 @@
 # The container's own /proc view: under --memory 64m --cpus 1.5
 # --cpuset-cpus 0, free says 64 MB, nproc, cpuinfo, stat and cpu/online one
 # CPU, uptime counts from the container's start; --cpus 1.5 alone shows 2
-# CPUs; a memory hog's "used" grows; without limits the host's values;
+# CPUs; a memory hog's "used" grows; reads show in diskstats; a busy loop
+# in loadavg; without limits the host's values;
 # --proc-view=false gives the host's files; exec sees the view; commit and
 # diff never see it; no mount or process is left; a dead server makes reads
-# fail at once instead of hanging. Then side by side with LXCFS, run on a
-# scratch mount point and bound into the same container.
+# fail at once instead of hanging, and ps says so. Then side by side with
+# LXCFS, run on a scratch mount point and bound into the same container.
 . "${0%/*}/../lib.sh"
 require_root "FUSE mounts, namespaces and cgroups"
 [ -c /dev/fuse ] || fail "no /dev/fuse: the view cannot be tested"
@@ -47,6 +48,27 @@ out=$(strata run --rm --memory 64m $procps busybox sh -c '
 	/opt/free -m | awk "/^Mem:/ {print \$3}"')
 set -- $out
 [ "$2" -ge $(($1 + 15)) ] || fail "used did not grow with a 20 MiB hog: $1 -> $2"
+
+# I/O the container does shows in its diskstats (v1 blkio, v2 io.stat): a
+# 4 MiB file written, then read back bypassing the page cache. Before it,
+# the container has done no read of its own on any disk.
+out=$(strata run --rm busybox sh -c '
+	awk "{ r += \$4 } END { print r + 0 }" /proc/diskstats
+	dd if=/dev/urandom of=/big bs=64k count=64 2>/dev/null
+	dd if=/big of=/dev/null bs=64k iflag=direct 2>/dev/null
+	awk "{ r += \$4; s += \$6 } END { print r + 0, s + 0 }" /proc/diskstats')
+set -- $out
+[ "$1" -lt 64 ] || fail "diskstats: reads before any: $1"
+[ "$2" -ge 64 ] && [ "$3" -ge 8192 ] || fail "diskstats: 64 reads of 64 KiB not counted: $out"
+
+# loadavg counts the container's own threads, sampled every 5 s: a busy
+# loop for 11 s brings the 1-minute average near 1 - exp(-10/60) = 0.15;
+# the reader (cat, waiting for its answer) is not among the running ones.
+out=$(strata run --rm busybox sh -c '(while :; do :; done) & sleep 11; cat /proc/loadavg; kill $!')
+set -- $out
+ok=$(echo "$1" | awk '{ print ($1 >= 0.05 && $1 < 0.5) }')
+assert_eq "$ok" 1 "loadavg after 11 s of a busy loop: $out"
+assert_eq "${4%/*}" 1 "running threads in loadavg (the loop, not the reader): $out"
 
 # Without limits: the host's memory and CPUs.
 host_total=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
@@ -90,7 +112,16 @@ assert_eq "$(strata run --rm committed cat /made)" x "the committed change"
 pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["State"]["Pid"])' \
 	"$ROOT/containers/$id/container.json")
 mon=$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$pid/stat")
+view_state() {
+	strata ps --format json | python3 -c 'import json,sys
+print(next(c.get("ProcView") for c in json.load(sys.stdin) if c["Id"] == sys.argv[1]))' "$id"
+}
+assert_eq "$(view_state)" serving "ps: the view of a running container"
+case $(strata ps --no-trunc | grep "^$id") in *"proc view dead"*) fail "ps: a live view said dead" ;; esac
 kill -9 "$mon"
+# ps tells: the container runs on, its view is dead
+assert_eq "$(view_state)" dead "ps --format json: a dead view's server"
+assert_contains "$(strata ps --no-trunc | grep "^$id")" "(proc view dead)" "ps: a dead view's server"
 set +e
 timeout 20 "$STRATA_BIN" --root "$ROOT" exec "$id" cat /proc/meminfo >/dev/null 2>&1
 rc=$?

@@ -376,7 +376,7 @@ START_TEST(test_loadavg)
 {
 	struct procview_source *src = make_v1("-1\n", "0-3\n");
 	cleanup_free char *l = NULL;
-	double a, b, c;
+	double a, b, c, d;
 	unsigned run, total;
 	long last;
 
@@ -399,6 +399,20 @@ START_TEST(test_loadavg)
 	ck_assert_int_eq(sscanf(l, "%lf %lf %lf %u/%u %ld", &a, &b, &c, &run, &total, &last), 6);
 	ck_assert_uint_eq(run, 0);
 	ck_assert_msg(a > 0.7 && a < 0.8 && b > a && c > b, "loadavg %s", l);
+	/* the reader, waiting for this answer (D), is not counted; the averages hold between samples */
+	put("proc/103/stat", "103 (cat) D 1 2 3\n");
+	procview_source_set_reader(src, 103);
+	free(l);
+	l = render(src, PROCVIEW_LOADAVG);
+	ck_assert_int_eq(sscanf(l, "%lf %lf %lf %u/%u %ld", &d, &b, &c, &run, &total, &last), 6);
+	ck_assert_uint_eq(run, 0);
+	ck_assert_uint_eq(total, 2);
+	ck_assert_int_eq(last, 102);
+	ck_assert(d == a);
+	/* a sample (the server's, every few seconds) counts every thread */
+	src->load_at -= PROCVIEW_LOAD_EVERY;
+	procview_source_sample(src);
+	ck_assert(src->load[0] > a);
 	procview_source_free(src);
 }
 END_TEST
