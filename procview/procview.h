@@ -14,7 +14,7 @@
 
 #include "util/util.h"
 
-/* The files of the view, in the order they are bound. */
+/* The files of the view, in the order they are mounted. */
 enum procview_file {
 	PROCVIEW_MEMINFO,
 	PROCVIEW_CPUINFO,
@@ -30,8 +30,16 @@ enum procview_file {
 /* The file's name at the top of the view's filesystem ("meminfo", "cpu-online"). */
 const char *procview_file_name(enum procview_file f);
 
-/* Where the file is bound in the container, relative to its root ("proc/meminfo"). */
+/*
+ * Where the file's filesystem is mounted in the container, relative to its
+ * root ("proc/meminfo"); PROCVIEW_CPU_ONLINE's is the directory
+ * "sys/devices/system/cpu", the host's but for the CPUs the container does
+ * not see, whose "online" is the file.
+ */
 const char *procview_file_target(enum procview_file f);
+
+/* True when the file's filesystem is a directory (PROCVIEW_CPU_ONLINE's), not the file itself. */
+bool procview_file_is_dir(enum procview_file f);
 
 /* Where one container's values come from, and what the view remembers between reads. */
 struct procview_source;

@@ -31,12 +31,17 @@ static const struct {
     [PROCVIEW_LOADAVG] = {"loadavg", "proc/loadavg"},
     [PROCVIEW_SWAPS] = {"swaps", "proc/swaps"},
     [PROCVIEW_DISKSTATS] = {"diskstats", "proc/diskstats"},
-    [PROCVIEW_CPU_ONLINE] = {"cpu-online", "sys/devices/system/cpu/online"},
+    [PROCVIEW_CPU_ONLINE] = {"cpu-online", "sys/devices/system/cpu"},
 };
 
 const char *procview_file_name(enum procview_file f)
 {
 	return f < PROCVIEW_N_FILES ? files[f].name : NULL;
+}
+
+bool procview_file_is_dir(enum procview_file f)
+{
+	return f == PROCVIEW_CPU_ONLINE;
 }
 
 const char *procview_file_target(enum procview_file f)

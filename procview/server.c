@@ -23,6 +23,7 @@
  * waiting.
  */
 #define FUSE_USE_VERSION 34
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +138,10 @@ struct conn {
 	enum procview_file file;
 	int fd;	   /* the device, owned by the session once it has one */
 	bool live; /* served: mounted, and the connection not ended */
+	/* a directory root (the cpu directory): the host's, and its nodes by inode */
+	int host_fd;  /* O_PATH of the host's directory */
+	char **paths; /* inode 2 + i: path under it (the host's names) */
+	size_t n_paths;
 };
 
 struct procview_server {
@@ -154,6 +159,7 @@ struct procview_server {
 /* One open file: its last rendering. */
 struct handle {
 	enum procview_file file;
+	const char *path; /* a host file of a directory root (a node's), or NULL: the view file */
 	struct sbuf text;
 	bool rendered, served;
 	struct handle *prev, *next;
@@ -191,24 +197,239 @@ static void file_attr(fuse_ino_t ino, struct stat *st)
 	st->st_nlink = 1;
 }
 
+/* ---- the cpu directory: the host's, but the CPUs the container does not see ---- */
+
+/* Entries of the cpu directory may change (cpuset, hotplug): the kernel keeps them a second. */
+#define DIR_TIMEOUT 1.0
+
+/* The host path of inode @ino of a directory root ("" for the root), or NULL. */
+static const char *node_path(const struct conn *c, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return "";
+	if (ino < 2 || ino - 2 >= c->n_paths)
+		return NULL;
+	return c->paths[ino - 2];
+}
+
+/* The inode of host path @path, added when new. */
+static fuse_ino_t node_ino(struct conn *c, const char *path)
+{
+	for (size_t i = 0; i < c->n_paths; i++)
+		if (!strcmp(c->paths[i], path))
+			return 2 + i;
+	c->paths = xrealloc(c->paths, (c->n_paths + 1) * sizeof(*c->paths));
+	c->paths[c->n_paths] = xstrdup(path);
+	return 2 + c->n_paths++;
+}
+
+/* N when @name is "cpuN" (a CPU's directory), else -1. */
+static long cpu_number(const char *name)
+{
+	char *end;
+	long n;
+
+	if (strncmp(name, "cpu", 3) || name[3] < '0' || name[3] > '9')
+		return -1;
+	n = strtol(name + 3, &end, 10);
+	return *end || n >= PROCVIEW_MAX_CPUS ? -1 : n;
+}
+
+/*
+ * The host CPU shown as CPU @shown, or -1 when the container does not see
+ * it: its own number when the cpuset gives the CPUs, the shown-th of them
+ * when the quota cut them (shown as 0..n-1, as cpuinfo and online number them).
+ */
+static long cpu_shown_host(const struct procview_visible *v, long shown)
+{
+	if (!v->renumbered)
+		return procview_cpus_has(&v->cpus, (unsigned)shown) ? shown : -1;
+	for (unsigned c = 0, k = 0; c < PROCVIEW_MAX_CPUS; c++)
+		if (procview_cpus_has(&v->cpus, c) && k++ == (unsigned)shown)
+			return c;
+	return -1;
+}
+
+/* The attributes of host path @path as the container sees them (read-only); -1 with errno. */
+static int node_attr(const struct conn *c, const char *path, fuse_ino_t ino, struct stat *st)
+{
+	if (!strcmp(path, "online")) {
+		file_attr(ino, st);
+		return 0;
+	}
+	if (fstatat(c->host_fd, *path ? path : ".", st, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) < 0)
+		return -1;
+	st->st_ino = ino;
+	st->st_mode &= ~(mode_t)0222;
+	return 0;
+}
+
+static void dir_lookup(fuse_req_t req, struct conn *c, fuse_ino_t parent, const char *name)
+{
+	const char *dir = node_path(c, parent);
+	struct fuse_entry_param e;
+	cleanup_free char *path = NULL;
+	long cpu = -1;
+
+	memset(&e, 0, sizeof(e));
+	if (!dir) {
+		fl.reply_err(req, ENOENT);
+		return;
+	}
+	if (!*dir && (cpu = cpu_number(name)) >= 0) {
+		struct procview_visible v;
+
+		procview_visible_cpus(c->srv->src, &v);
+		cpu = cpu_shown_host(&v, cpu);
+		if (cpu < 0) {
+			fl.reply_err(req, ENOENT);
+			return;
+		}
+		path = xasprintf("cpu%ld", cpu);
+	} else {
+		path = *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
+	}
+	e.ino = node_ino(c, path);
+	if (node_attr(c, path, e.ino, &e.attr) < 0) {
+		fl.reply_err(req, errno);
+		return;
+	}
+	e.attr_timeout = e.entry_timeout = DIR_TIMEOUT;
+	fl.reply_entry(req, &e);
+}
+
+/* The names listed in directory @dir: the host's, without the CPUs not seen (renamed when renumbered). */
+static char **dir_names(struct conn *c, const char *dir, size_t *n)
+{
+	cleanup_close int fd = openat(c->host_fd, *dir ? dir : ".",
+				      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct procview_visible v;
+	char **names = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	memset(&v, 0, sizeof(v));
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return NULL;
+	fd = -1;
+	if (!*dir)
+		procview_visible_cpus(c->srv->src, &v);
+	while ((de = readdir(d))) {
+		long cpu = *dir ? -1 : cpu_number(de->d_name);
+
+		if (cpu >= 0 && v.renumbered)
+			continue; /* listed below, as 0..n-1 */
+		if (cpu >= 0 && !procview_cpus_has(&v.cpus, (unsigned)cpu))
+			continue;
+		names = xrealloc(names, (*n + 1) * sizeof(*names));
+		names[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (unsigned k = 0; !*dir && v.renumbered && k < v.n; k++) {
+		names = xrealloc(names, (*n + 1) * sizeof(*names));
+		names[(*n)++] = xasprintf("cpu%u", k);
+	}
+	return names;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct conn *c = fl.req_userdata(req);
+	const char *dir = c->host_fd >= 0 ? node_path(c, ino) : NULL;
+	cleanup_free char *buf = NULL;
+	char **names;
+	size_t n, len = 0;
+
+	(void)fi;
+	if (!dir) {
+		fl.reply_err(req, ENOTDIR);
+		return;
+	}
+	names = dir_names(c, dir, &n);
+	buf = xmalloc(size);
+	for (size_t i = off > 0 ? (size_t)off : 0; i < n; i++) {
+		struct stat st = { .st_ino = 1, .st_mode = S_IFREG };
+		size_t add = fl.add_direntry(req, buf + len, size - len, names[i], &st, (off_t)i + 1);
+
+		if (add > size - len)
+			break;
+		len += add;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	fl.reply_buf(req, buf, len);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct conn *c = fl.req_userdata(req);
+	const char *path = c->host_fd >= 0 ? node_path(c, ino) : NULL;
+	char target[4096];
+	ssize_t n;
+
+	if (!path || (n = readlinkat(c->host_fd, path, target, sizeof(target) - 1)) < 0) {
+		fl.reply_err(req, path ? errno : EINVAL);
+		return;
+	}
+	target[n] = '\0';
+	fl.reply_readlink(req, target);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
-	(void)name;
-	fl.reply_err(req, ENOTDIR);
+	struct conn *c = fl.req_userdata(req);
+
+	if (c->host_fd < 0) {
+		fl.reply_err(req, ENOTDIR);
+		return;
+	}
+	dir_lookup(req, c, parent, name);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct conn *c = fl.req_userdata(req);
+	const char *path;
 	struct stat st;
 
 	(void)fi;
+	if (c->host_fd >= 0) {
+		if (!(path = node_path(c, ino)) || node_attr(c, path, ino, &st) < 0)
+			fl.reply_err(req, path ? errno : ENOENT);
+		else
+			fl.reply_attr(req, &st, DIR_TIMEOUT);
+		return;
+	}
 	if (ino != FUSE_ROOT_ID) {
 		fl.reply_err(req, ENOENT);
 		return;
 	}
 	file_attr(ino, &st);
 	fl.reply_attr(req, &st, TIMEOUT);
+}
+
+/* Reads the host's file @path under @dirfd into @out (sysfs files are small: at most 1 MiB). */
+static int host_read(int dirfd, const char *path, struct sbuf *out)
+{
+	cleanup_close int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char buf[8192];
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		sbuf_add(out, buf, (size_t)n);
+		if (out->len > (1 << 20))
+			break;
+	}
+	return 0;
 }
 
 /* Renders the handle's file afresh, for the reader @reader (a thread id on the host). */
@@ -219,6 +440,12 @@ static int handle_render(struct procview_server *srv, struct handle *h, pid_t re
 	sbuf_release(&h->text);
 	h->rendered = h->served = false;
 	procview_source_set_reader(srv->src, reader);
+	if (h->path) {
+		if (host_read(srv->conns[h->file].host_fd, h->path, &h->text) < 0)
+			return -1;
+		h->rendered = true;
+		return 0;
+	}
 	if (procview_render(srv->src, h->file, &h->text, &e) < 0) {
 		log_debug("procview: %s: %s", procview_file_name(h->file), strata_error_msg(e));
 		strata_error_free(e);
@@ -239,9 +466,10 @@ static int handle_render(struct procview_server *srv, struct handle *h, pid_t re
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct conn *c = fl.req_userdata(req);
+	const char *path = NULL;
 	struct handle *h;
 
-	if (ino != FUSE_ROOT_ID) {
+	if (c->host_fd >= 0 ? !(path = node_path(c, ino)) : ino != FUSE_ROOT_ID) {
 		fl.reply_err(req, ENOENT);
 		return;
 	}
@@ -251,9 +479,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->file = c->file;
+	/* in the cpu directory, "online" is the view's; the rest the host's */
+	h->path = path && strcmp(path, "online") ? path : NULL;
 	if (handle_render(c->srv, h, fl.req_ctx(req)->pid) < 0) {
+		int e = h->path && errno ? errno : EIO;
+
 		free(h);
-		fl.reply_err(req, EIO);
+		fl.reply_err(req, e);
 		return;
 	}
 	if (h->text.len) {
@@ -311,6 +543,8 @@ static const struct fuse_lowlevel_ops ops = {
     .open = op_open,
     .read = op_read,
     .release = op_release,
+    .readdir = op_readdir,
+    .readlink = op_readlink,
 };
 
 /* ---- the thread ---- */
@@ -439,8 +673,19 @@ static int conn_init(struct procview_server *srv, enum procview_file f, int fd)
 	c->srv = srv;
 	c->file = f;
 	c->fd = fd;
+	c->host_fd = -1;
 	if (fd < 0)
 		return 0;
+	if (procview_file_is_dir(f)) {
+		cleanup_free char *dir = xstrdup(srv->src->host_cpu_online);
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = '\0';
+		c->host_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (c->host_fd < 0)
+			return -1;
+	}
 	c->se = fl.session_new(&args, &ops, sizeof(ops), c);
 	fl.opt_free_args(&args); /* what it parsed into args: the session keeps none of it */
 	if (!c->se)
@@ -530,6 +775,11 @@ void procview_server_free(struct procview_server *srv)
 			fl.session_destroy(c->se); /* closes the device */
 		else if (c->fd >= 0)
 			close(c->fd);
+		if (c->host_fd >= 0)
+			close(c->host_fd);
+		for (size_t i = 0; i < c->n_paths; i++)
+			free(c->paths[i]);
+		free(c->paths);
 	}
 	/* files still open when the connection ended get no release */
 	while (srv->open)
@@ -571,7 +821,7 @@ void procview_devices_close(int fds[PROCVIEW_N_FILES])
 
 char *procview_mount_data(int fuse_fd, enum procview_file f)
 {
-	(void)f;
-	/* rootmode: the root is a regular file (S_IFREG, octal) */
-	return xasprintf("fd=%d,rootmode=100000,user_id=0,group_id=0,allow_other", fuse_fd);
+	/* rootmode: the root's type, S_IFDIR or S_IFREG (octal) */
+	return xasprintf("fd=%d,rootmode=%o,user_id=0,group_id=0,allow_other", fuse_fd,
+			 procview_file_is_dir(f) ? S_IFDIR : S_IFREG);
 }

@@ -1,7 +1,7 @@
 # The container's own /proc view: under --memory 64m --cpus 1.5
 # --cpuset-cpus 0, free says 64 MB, nproc, cpuinfo, stat and cpu/online one
 # CPU, uptime counts from the container's start; --cpus 1.5 alone shows 2
-# CPUs; a memory hog's "used" grows; reads show in diskstats; a busy loop
+# CPUs; /sys/devices/system/cpu lists the CPUs seen alone; a memory hog's "used" grows; reads show in diskstats; a busy loop
 # in loadavg; without limits the host's values;
 # --proc-view=false gives the host's files; exec sees the view; commit and
 # diff never see it; no mount or process is left; a dead server makes reads
@@ -39,6 +39,22 @@ out=$(strata run --rm --cpus 1.5 busybox sh -c '
 	grep -c ^processor /proc/cpuinfo; grep -c "^cpu[0-9]" /proc/stat
 	cat /sys/devices/system/cpu/online')
 assert_eq "$(echo $out)" "2 2 0-1" "--cpus 1.5: processors, stat lines, online"
+
+# /sys/devices/system/cpu: the host's directory, but for the CPUs the
+# container does not see (LXCFS 5.0 lists them all): under --cpuset-cpus 1
+# only cpu1, whose files are the host's; under --cpus 1 (quota), cpu0
+# only; read-only. (glibc's _SC_NPROCESSORS_CONF counts these directories.)
+if [ "$(grep -c ^processor /proc/cpuinfo)" -ge 2 ]; then
+	core=$(cat /sys/devices/system/cpu/cpu1/topology/core_id)
+	out=$(strata run --rm --cpuset-cpus 1 busybox sh -c '
+		cd /sys/devices/system/cpu && echo cpu[0-9]*; cat online
+		cat cpu1/topology/core_id; test -f kernel_max && echo kernel_max
+		echo 0 > cpu1/online 2>/dev/null || echo read-only')
+	assert_eq "$(echo $out)" "cpu1 1 $core kernel_max read-only" "cpu dir under --cpuset-cpus 1"
+	out=$(strata run --rm --cpus 1 busybox sh -c 'cd /sys/devices/system/cpu && echo cpu[0-9]*
+		cat online; ls cpu0/topology >/dev/null && echo ok')
+	assert_eq "$(echo $out)" "cpu0 0 ok" "cpu dir under --cpus 1"
+fi
 
 # A memory hog (20 MiB in a tmpfs, charged to the container) shows in used.
 # shellcheck disable=SC2086

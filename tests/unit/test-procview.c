@@ -547,6 +547,91 @@ START_TEST(test_server_ends_with_mount)
 }
 END_TEST
 
+/* Names in directory @dir but "." and "..", sorted, joined by spaces. Caller frees. */
+static char *list_dir(const char *dir)
+{
+	struct dirent **ents = NULL;
+	struct sbuf b = SBUF_INIT;
+	int n = scandir(dir, &ents, NULL, alphasort);
+
+	ck_assert_int_ge(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, ".."))
+			sbuf_addf(&b, "%s%s", b.len ? " " : "", ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	return sbuf_detach(&b, NULL);
+}
+
+/*
+ * The cpu directory: the host's, but for the CPUs outside the cpuset (and,
+ * under a quota that cuts them, renumbered from 0); "online" is the view's.
+ */
+START_TEST(test_server_cpu_dir)
+{
+	cleanup_free char *proc = path_join(scratch, "proc");
+	cleanup_free char *online = path_join(scratch, "cpu/online");
+	cleanup_free char *cpuset = path_join(scratch, "v1/cpuset");
+	cleanup_free char *cpu = path_join(scratch, "v1/cpu");
+	cleanup_free char *mnt = path_join(scratch, "mnt");
+	cleanup_free char *link = path_join(scratch, "cpu/cpu2/subsystem");
+	cleanup_free char *names = NULL;
+	struct procview_source *src;
+	struct procview_server *srv;
+	char buf[4096], path[PATH_MAX];
+	int fd, e = 0;
+	ssize_t n;
+
+	put("cpu/online", "0-3\n");
+	put("cpu/kernel_max", "1023\n");
+	for (int i = 0; i < 4; i++) {
+		cleanup_free char *f = xasprintf("cpu/cpu%d/topology/core_id", i);
+		cleanup_free char *v = xasprintf("%d\n", i);
+
+		put(f, v);
+	}
+	ck_assert_int_eq(symlink("../../bus/cpu", link), 0);
+	put("v1/cpuset/cpuset.effective_cpus", "1-2\n");
+	put("v1/cpu/cpu.cfs_quota_us", "-1\n");
+	put("v1/cpu/cpu.cfs_period_us", "100000\n");
+	src = procview_source_new(proc, online);
+	procview_source_set_dir(src, "cpuset", cpuset);
+	procview_source_set_dir(src, "cpu", cpu);
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	srv = serve_one(src, PROCVIEW_CPU_ONLINE, mnt, &fd);
+	names = list_dir(mnt);
+	ck_assert_str_eq(names, "cpu1 cpu2 kernel_max online");
+	snprintf(path, sizeof(path), "%s/online", mnt);
+	ck_assert_int_gt(read_file(path, buf, sizeof(buf), &e), 0);
+	ck_assert_str_eq(buf, "1-2\n");
+	snprintf(path, sizeof(path), "%s/cpu2/topology/core_id", mnt);
+	ck_assert_int_gt(read_file(path, buf, sizeof(buf), &e), 0);
+	ck_assert_str_eq(buf, "2\n");
+	snprintf(path, sizeof(path), "%s/cpu0/topology/core_id", mnt);
+	ck_assert_int_lt(read_file(path, buf, sizeof(buf), &e), 0);
+	ck_assert_int_eq(e, ENOENT);
+	snprintf(path, sizeof(path), "%s/cpu2/subsystem", mnt);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, (ssize_t)strlen("../../bus/cpu"));
+	snprintf(path, sizeof(path), "%s/kernel_max", mnt);
+	ck_assert_int_lt(open(path, O_WRONLY | O_CLOEXEC), 0);
+	/* a quota of 1 CPU: the first of the cpuset, shown as cpu0 */
+	put("v1/cpu/cpu.cfs_quota_us", "100000\n");
+	usleep(1100 * 1000); /* the kernel keeps the entries a second */
+	free(names);
+	names = list_dir(mnt);
+	ck_assert_str_eq(names, "cpu0 kernel_max online");
+	snprintf(path, sizeof(path), "%s/cpu0/topology/core_id", mnt);
+	ck_assert_int_gt(read_file(path, buf, sizeof(buf), &e), 0);
+	ck_assert_str_eq(buf, "1\n");
+	procview_server_free(srv);
+	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+}
+END_TEST
+
 /* A server told that none of its devices is mounted ends at once, closing them. */
 START_TEST(test_server_none_mounted)
 {
@@ -597,6 +682,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_server_mount);
 	tcase_add_test(tc, test_server_ends_with_mount);
 	tcase_add_test(tc, test_server_none_mounted);
+	tcase_add_test(tc, test_server_cpu_dir);
 	unit_need_root(s, tc, "mounting a FUSE filesystem needs root");
 	return s;
 }
