@@ -798,6 +798,9 @@ static json_t *container_inspect_json(const json_t *rec)
 	json_object_set_new(state, "Pid", json_integer(running ? jv_int(st, "Pid", 0) : 0));
 	jv_set_str(state, "StartedAt", jv_str(st, "StartedAt") ? jv_str(st, "StartedAt") : "");
 	jv_set_str(state, "FinishedAt", jv_str(st, "FinishedAt") ? jv_str(st, "FinishedAt") : "");
+	/* strata's own: the /proc view's server, "serving" or "dead" */
+	if (launch_container_view_state(rec))
+		jv_set_str(state, "ProcView", launch_container_view_state(rec));
 	jv_set_str(o, "Id", jv_str(rec, "Id"));
 	jv_set_str(o, "Created", jv_str(rec, "Created"));
 	{

@@ -133,11 +133,13 @@ view_state() {
 print(next(c.get("ProcView") for c in json.load(sys.stdin) if c["Id"] == sys.argv[1]))' "$id"
 }
 assert_eq "$(view_state)" serving "ps: the view of a running container"
+assert_contains "$(strata inspect "$id")" '"ProcView": "serving"' "inspect: a live view's server"
 case $(strata ps --no-trunc | grep "^$id") in *"proc view dead"*) fail "ps: a live view said dead" ;; esac
 kill -9 "$mon"
 # ps tells: the container runs on, its view is dead
 assert_eq "$(view_state)" dead "ps --format json: a dead view's server"
 assert_contains "$(strata ps --no-trunc | grep "^$id")" "(proc view dead)" "ps: a dead view's server"
+assert_contains "$(strata inspect "$id")" '"ProcView": "dead"' "inspect: a dead view's server"
 set +e
 timeout 20 "$STRATA_BIN" --root "$ROOT" exec "$id" cat /proc/meminfo >/dev/null 2>&1
 rc=$?
