@@ -125,6 +125,27 @@ static int stubs_remove(int rootfd, unsigned absent, struct strata_error **err)
 }
 
 /*
+ * RUN steps get the container's /proc view (their own uptime, loadavg,
+ * cpu and memory files) unless the store's setting turns it off; where
+ * /dev/fuse cannot be opened, the build says so once and runs without it.
+ */
+static bool run_view(struct builder *b)
+{
+	if (!b->proc_view) {
+		cleanup_json json_t *setting = store_setting_get(b->s, "ProcView");
+		int fd = json_is_false(setting) ? -2 : open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+		if (fd == -1)
+			log_warn("the /proc view is off in RUN steps: open /dev/fuse: %s",
+				 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		b->proc_view = fd >= 0 ? 1 : -1;
+	}
+	return b->proc_view > 0;
+}
+
+/*
  * VOLUME's directories exist before RUN, as with docker and buildah, and
  * what RUN writes into an empty one is discarded (a tmpfs over it), as the
  * Dockerfile reference says; a volume that holds files keeps RUN's changes.
@@ -169,6 +190,7 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 	const char *net = recipe_instr_flag(x, "network");
 	struct launch_spec spec = { 0 };
 	struct launch_cgroup *cg = NULL;
+	struct procview_server *view = NULL;
 	int status = 0, r;
 	int devnull = -1;
 
@@ -230,13 +252,17 @@ static int do_run(struct builder *b, struct stage_state *ss, const struct recipe
 		cleanup_free char *name = xasprintf("build-%d-%lld", (int)getpid(),
 						     (long long)time_now_ns());
 
-		r = launch_cgroup_open("/sys/fs/cgroup", "/proc/self/cgroup", name, NULL,
+		struct launch_limits none = { .io_stats = run_view(b) };
+
+		r = launch_cgroup_open("/sys/fs/cgroup", "/proc/self/cgroup", name, &none,
 				       sys_is_host_root(), &cg, err);
 	}
 	spec.cgroup = cg;
 	spec.die_with_parent = true; /* the build killed, its RUN dies with it */
+	spec.proc_view = run_view(b) ? &view : NULL;
 	if (r == 0)
 		r = launch_run(merged, &spec, &status, err);
+	procview_server_free(view);
 	launch_cgroup_destroy(cg);
 	/* caches unlocked, sources unmounted, secrets gone: before the commit */
 	if (r == 0)

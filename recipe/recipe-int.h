@@ -123,6 +123,7 @@ struct builder {
 	char *work_merged;
 	/* run-mount.c: the current RUN's mounts */
 	struct run_mounts run;
+	int proc_view; /* build-fs.c: RUN's /proc view: 0 not decided yet, 1 on, -1 off */
 };
 
 /*

@@ -1,11 +1,12 @@
 # The container's own /proc view: under --memory 64m --cpus 1.5
 # --cpuset-cpus 0, free says 64 MB, nproc, cpuinfo, stat and cpu/online one
 # CPU, uptime counts from the container's start; --cpus 1.5 alone shows 2
-# CPUs; /sys/devices/system/cpu lists the CPUs seen alone; a memory hog's "used" grows; reads show in diskstats; a busy loop
-# in loadavg; without limits the host's values;
-# --proc-view=false gives the host's files; exec sees the view; commit and
-# diff never see it; no mount or process is left; a dead server makes reads
-# fail at once instead of hanging, and ps says so. Then side by side with
+# CPUs; /sys/devices/system/cpu lists the CPUs seen alone; a memory hog's
+# "used" grows; reads show in diskstats; a busy loop in loadavg; without
+# limits the host's values; --proc-view=false gives the host's files; RUN
+# steps of a build get the view; exec sees it; commit and diff never see
+# it; no mount or process is left; a dead server makes reads fail at once
+# instead of hanging, and ps and inspect say so. Then side by side with
 # LXCFS, run on a scratch mount point and bound into the same container.
 . "${0%/*}/../lib.sh"
 require_root "FUSE mounts, namespaces and cgroups"
@@ -113,6 +114,27 @@ assert_one_line_error "$out"
 expect_fail strata config no-such-setting
 assert_one_line_error "$out"
 assert_contains "$(strata bundle --help)" "cannot carry its FUSE server" "bundle --help"
+
+# A build's RUN steps get the view too (no limits: the host's memory, but
+# their own uptime and files), and nothing of it enters the layer; the
+# store's setting turns it off there as well.
+mkdir -p "$TEST_TMP/ctx"
+printf '%s\n' 'FROM busybox' \
+	'RUN grep -c " fuse.strata-procview " /proc/self/mountinfo > /views; cut -d. -f1 /proc/uptime > /up' \
+	>"$TEST_TMP/ctx/Containerfile"
+strata build -q -t viewbuild "$TEST_TMP/ctx" >/dev/null
+out=$(strata run --rm --proc-view=false viewbuild sh -c 'cat /views /up')
+set -- $out
+assert_eq "$1" 8 "the view's mounts in a RUN step"
+[ "$2" -lt 30 ] || fail "uptime in a RUN step is the host's: $2 s"
+assert_eq "$(strata run --rm --proc-view=false viewbuild sh -c 'ls /dev | grep -c procview || true')" 0 \
+	"nothing of the view in the layer"
+printf '%s\n' 'FROM busybox' 'RUN grep -c " fuse.strata-procview " /proc/self/mountinfo > /views || true' \
+	>"$TEST_TMP/ctx/Containerfile"
+strata config proc-view false
+strata build -q -t viewbuild3 "$TEST_TMP/ctx" >/dev/null
+strata config proc-view true
+assert_eq "$(strata run --rm viewbuild3 cat /views)" 0 "config proc-view false in a RUN step"
 
 # Detached: exec sees the view; commit and diff never see its files.
 id=$(strata run -d --memory 48m busybox sh -c 'echo x > /made; sleep 300')
