@@ -361,6 +361,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	pid_t pid;
 	int ret = -1;
 
+	/* the view's library loads while the rootfs and the cgroup are made (launch_spawn waits) */
+	if (io->proc_view)
+		procview_fuse_preload();
 	launch_run_config_get(rec, &rc);
 	auto_remove = rc.auto_remove;
 	tty = rc.tty;

@@ -121,8 +121,41 @@ static void load(void)
 	loaded = true;
 }
 
+static void *preload(void *arg)
+{
+	(void)arg;
+	pthread_once(&load_once, load);
+	return NULL;
+}
+
+/* The thread procview_fuse_preload started, joined by procview_fuse_load. */
+static pthread_t preload_thread;
+static bool preloading;
+
+void procview_fuse_preload(void)
+{
+	sigset_t all, old;
+
+	if (preloading)
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	preloading = pthread_create(&preload_thread, NULL, preload, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 int procview_fuse_load(struct strata_error **err)
 {
+	/*
+	 * Joined, not only waited for: the launcher clones its container
+	 * process with a raw clone(2), and a thread still ending (glibc's
+	 * locks held as it frees its stack and arena) would leave them held
+	 * in the child for ever.
+	 */
+	if (preloading) {
+		pthread_join(preload_thread, NULL);
+		preloading = false;
+	}
 	pthread_once(&load_once, load);
 	if (!loaded)
 		return strata_fail_msg(err, ENOSYS, "%s", load_error);
