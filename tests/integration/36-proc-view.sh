@@ -4,10 +4,11 @@
 # CPUs; /sys/devices/system/cpu lists the CPUs seen alone; a memory hog's
 # "used" grows; reads show in diskstats; a busy loop in loadavg; without
 # limits the host's values; --proc-view=false gives the host's files; RUN
-# steps of a build get the view; exec sees it; commit and diff never see
-# it; no mount or process is left; a dead server makes reads fail at once
-# instead of hanging, and ps and inspect say so. Then side by side with
-# LXCFS, run on a scratch mount point and bound into the same container.
+# steps of a build get the view; exec sees it, and after a restart; commit
+# and diff never see it; no mount or process is left; a dead server makes
+# reads fail at once instead of hanging, and ps and inspect say so. Then
+# side by side with LXCFS, run on a scratch mount point and bound into the
+# same container.
 . "${0%/*}/../lib.sh"
 require_root "FUSE mounts, namespaces and cgroups"
 [ -c /dev/fuse ] || fail "no /dev/fuse: the view cannot be tested"
@@ -145,6 +146,13 @@ assert_eq "$(printf '%s\n' "$out" | grep -cE ' /(proc|sys|dev)' || true)" 0 "the
 strata commit "$id" committed >/dev/null
 assert_eq "$(strata run --rm committed cat /made)" x "the committed change"
 [ "$(view_mounts)" = 0 ] || fail "a view is mounted in strata's mount namespace"
+
+# Stopped and started again (a new monitor): the view again.
+rid=$(strata run -d --memory 40m busybox sleep 300)
+strata stop -t 1 "$rid" >/dev/null
+strata start "$rid" >/dev/null
+assert_eq "$(strata exec "$rid" awk '/^MemTotal:/ {print $2}' /proc/meminfo)" 40960 "after a restart"
+strata rm -f "$rid" >/dev/null
 
 # A dead server (its monitor killed): reads fail at once, they do not hang.
 pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["State"]["Pid"])' \
