@@ -162,12 +162,14 @@ crash-trials: $(BIN)
 # nobody: the folder is writable by all). UndefinedBehaviorSanitizer, which
 # ignores log_path inside ASan's runtime, ends the process (exit 1) with its
 # report on stderr. Sanitized code runs two to three times slower: each
-# end-to-end test gets 30 minutes instead of 10.
+# end-to-end test gets 30 minutes instead of 10, each unit test 4 times its
+# Check timeout.
 SAN_REPORTS := $(abspath build-san/reports)
 asan:
 	@rm -rf $(SAN_REPORTS) && mkdir -p -m 1777 $(SAN_REPORTS)
 	@ASAN_OPTIONS=log_path=$(SAN_REPORTS)/asan UBSAN_OPTIONS=print_stacktrace=1 \
 	STRATA_TEST_TIMEOUT=$${STRATA_TEST_TIMEOUT:-1800} \
+	CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4} \
 		$(MAKE) SANITIZE=address,undefined check; rc=$$?; \
 	if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
 		echo "sanitizer reports ($(SAN_REPORTS)):"; head -n 40 $(SAN_REPORTS)/*; exit 1; \
