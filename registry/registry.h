@@ -2,7 +2,8 @@
  * registry: pull and push images from and to registries that speak the OCI
  * distribution spec (and Docker's flavour of it), over libcurl; the
  * WWW-Authenticate challenge (Bearer tokens and Basic); credentials in
- * containers-auth.json files (login, logout).
+ * containers-auth.json files (login, logout); the containers configuration
+ * (registries.conf, policy.json, certs.d) and a blob-info cache.
  */
 #ifndef STRATA_REGISTRY_REGISTRY_H
 #define STRATA_REGISTRY_REGISTRY_H
@@ -99,9 +100,11 @@ int registry_logout(const char *registry, bool all, const char *authfile,
 char *registry_authfile_path(const char *authfile);
 
 /*
- * Finds stored credentials for @registry: in @authfile when given, else
- * $REGISTRY_AUTH_FILE, the XDG auth.json, ~/.docker/config.json. Sets *user
- * and *pass (caller frees) or leaves them NULL when none are stored.
+ * Finds stored credentials for @registry ("HOST[:PORT][/NAMESPACE...]", the
+ * longest namespace first): in @authfile or $REGISTRY_AUTH_FILE alone when
+ * given, else the XDG runtime auth.json, ~/.config/containers/auth.json,
+ * ~/.docker/config.json, ~/.dockercfg, the first file with an entry
+ * winning. Sets *user and *pass (caller frees) or leaves them NULL.
  */
 int registry_auth_lookup(const char *registry, const char *authfile, char **user, char **pass,
 			 struct strata_error **err);
