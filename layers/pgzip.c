@@ -207,11 +207,15 @@ static void compress_block(struct pgz_streams *t, struct pgz_block *k)
 	k->failed = false;
 }
 
-/* The first queued block of the running batches, or NULL (g->mu held). */
+/*
+ * The first queued block of the running batches, or NULL (g->mu held). The
+ * batch being filled is the caller's alone: its count is read only once
+ * launch has made it running, under the lock.
+ */
 static struct pgz_block *next_queued(struct pgzip *g)
 {
 	for (int b = 0; b < 2; b++)
-		for (size_t i = 0; i < g->batch[b].used; i++)
+		for (size_t i = 0; g->batch[b].running && i < g->batch[b].used; i++)
 			if (g->batch[b].blocks[i].state == BLOCK_QUEUED)
 				return &g->batch[b].blocks[i];
 	return NULL;
