@@ -54,11 +54,36 @@ static bool has_bit(const unsigned char *set, unsigned char c)
 	return set[c >> 3] & (1u << (c & 7));
 }
 
-/* Parses "[...]" at *pp (just after '['); -1 when malformed. */
-static int parse_class(const char **pp, struct tok *t)
+/*
+ * One end of a class range at *pp, as Go's getEsc: never '-' or ']' there,
+ * '\\' escapes, and the class must go on after it. -1 when malformed.
+ */
+static int class_char(const char **pp, unsigned char *out)
 {
 	const char *p = *pp;
-	bool first = true;
+
+	if (!*p || *p == '-' || *p == ']')
+		return -1;
+	if (*p == '\\' && !*++p)
+		return -1;
+	*out = (unsigned char)*p++;
+	if (!*p)
+		return -1;
+	*pp = p;
+	return 0;
+}
+
+/*
+ * Parses "[...]" at *pp (just after '['); -1 when malformed. The syntax is
+ * Go's filepath.Match (which moby's matcher checks every pattern with): a
+ * class is not empty, a bare '-' or a ']' first is an error. "z-a" is an
+ * empty range for Match, an error in an ignore file (@strict), whose
+ * patterns moby compiles as regular expressions.
+ */
+static int parse_class(const char **pp, struct tok *t, bool strict)
+{
+	const char *p = *pp;
+	size_t nrange = 0;
 
 	t->kind = T_CLASS;
 	memset(t->set, 0, sizeof(t->set));
@@ -69,31 +94,19 @@ static int parse_class(const char **pp, struct tok *t)
 	for (;;) {
 		unsigned char lo, hi;
 
-		if (!*p)
-			return -1;
-		if (*p == ']' && !first)
+		if (*p == ']' && nrange > 0)
 			break;
-		first = false;
-		if (*p == '\\') {
-			p++;
-			if (!*p)
-				return -1;
-		}
-		lo = (unsigned char)*p++;
+		if (class_char(&p, &lo) < 0)
+			return -1;
 		hi = lo;
-		if (*p == '-' && p[1] && p[1] != ']') {
+		if (*p == '-') {
 			p++;
-			if (*p == '\\') {
-				p++;
-				if (!*p)
-					return -1;
-			}
-			hi = (unsigned char)*p++;
-			if (hi < lo)
+			if (class_char(&p, &hi) < 0 || (strict && hi < lo))
 				return -1;
 		}
 		for (unsigned c = lo; c <= hi; c++)
 			set_bit(t->set, (unsigned char)c);
+		nrange++;
 	}
 	*pp = p + 1;
 	return 0;
@@ -125,19 +138,16 @@ static int compile(const char *pat, bool dstar, struct tok **out, size_t *n)
 			c->kind = T_ANY;
 		} else if (*p == '[') {
 			p++;
-			if (parse_class(&p, c) < 0) {
+			if (parse_class(&p, c, dstar) < 0) {
 				free(t);
 				return -1;
 			}
 		} else if (*p == '\\') {
 			p++;
 			if (!*p) {
-				if (!dstar) {
-					free(t);
-					return -1;
-				}
-				c->kind = T_LIT;
-				c->ch = '\\';
+				/* filepath.Match: a trailing '\\' is malformed, in ignore files too */
+				free(t);
+				return -1;
 			} else {
 				c->kind = T_LIT;
 				c->ch = (unsigned char)*p++;

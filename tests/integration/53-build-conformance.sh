@@ -1,11 +1,12 @@
 # Conformance with buildah: every recipe of fixtures/recipes that buildah
 # 1.28 supports is built by both, from the same busybox base, and the images
 # are compared: file trees (paths, types, all mode bits, owners, mtimes,
-# contents, link targets, user.* xattrs, hard links) and the config fields
-# Env, Cmd, Entrypoint, WorkingDir, User, Labels, ExposedPorts, Volumes,
-# StopSignal. Where buildah is not what docker does, the recipe's
-# "expected" file says what is (see expect_tree). Prints "N recipes, M
-# equal" and fails unless every recipe is equal.
+# contents, link targets, user.* xattrs, hard links) and the whole config
+# (every field of config.config, os, architecture). Where buildah is not
+# what docker does, the recipe's "expected" file says what is (see
+# expect_tree; with a whole expected tree, "expected-config" is the
+# config). Prints "N recipes, M equal" and fails unless every recipe is
+# equal.
 # test-timeout: 1800
 . "${0%/*}/../lib.sh"
 . "$TOP/fixtures/recipes/lib.sh"
@@ -67,20 +68,32 @@ PY
 
 whole_expected() { [ -f "$1/expected" ] && head -1 "$1/expected" | grep -q '^# whole'; }
 
+# The whole config (config.config, with the image's os and architecture),
+# empty values left out: what buildah or strata add that the other does not
+# is a difference too. buildah's own io.buildah.* labels are left aside.
 config_of() {
 	python3 -c '
 import json, sys
-c = json.load(sys.stdin)
-c = c[0].get("Config") if isinstance(c, list) else c["OCIv1"]["config"]
+d = json.load(sys.stdin)
+if isinstance(d, list):
+    c, top = d[0].get("Config") or {}, {"os": d[0].get("Os"), "architecture": d[0].get("Architecture")}
+else:
+    c, top = d["OCIv1"].get("config") or {}, {"os": d["OCIv1"].get("os"), "architecture": d["OCIv1"].get("architecture")}
 out = {}
-for k in ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal"):
-    v = c.get(k)
+for k, v in list(c.items()) + list(top.items()):
     if k == "Labels" and v:
         v = {a: b for a, b in v.items() if not a.startswith("io.buildah.")}
-    if v in (None, "", {}, []):
-        v = None
+    if v in (None, "", {}, [], False):
+        continue
     out[k] = v
 print(json.dumps(out, sort_keys=True, indent=1))'
+}
+
+# settle_ctx DIR: what the context's prepare script made during this test
+# gets a fixed old mtime, so that a copy keeping it and a copy stamping the
+# build's time (both "new" in the tree) tell apart.
+settle_ctx() {
+	find "$1" -newermt "@$((T_START - 1))" -exec touch -h -d @1500000000 {} +
 }
 
 # buildah's side of recipe $1 (context $2, flags $3) into $TEST_TMP/bh/$1/:
@@ -128,6 +141,7 @@ for lane in 0 1 2 3; do
 			[ $((i % 4)) = "$lane" ] || continue
 			whole_expected "$RECIPES/$name" && continue
 			ctx=$(recipe_context "$name")
+			settle_ctx "$ctx"
 			buildah_side "$name" "$ctx" "$(recipe_flags "$name")"
 		done
 	) &
@@ -137,6 +151,7 @@ done
 
 for name in $names; do
 	ctx=$(recipe_context "$name" "$TEST_TMP/ours-ctx")
+	settle_ctx "$ctx"
 	flags=$(recipe_flags "$name")
 	# shellcheck disable=SC2086
 	strata build -q -t "c-$name" $flags "$ctx" >/dev/null || fail "strata build '$name'"
@@ -156,6 +171,13 @@ for name in $names; do
 	n=$((n + 1))
 	if whole_expected "$dir"; then
 		grep -v '^#' "$dir/expected" >"$TEST_TMP/want.tree"
+		# buildah is not asked: the config docker gives is in expected-config
+		[ -f "$dir/expected-config" ] || fail "'$name': a whole expected tree needs expected-config"
+		if ! diff -u "$dir/expected-config" "$o.ours-cfg" >"$TEST_TMP/cfg.diff"; then
+			diffs="$diffs
+'$name': config differs from expected-config: $(cat "$TEST_TMP/cfg.diff")"
+			continue
+		fi
 	else
 		[ -f "$o/done" ] || fail "'$name': $(cat "$o/failed" 2>/dev/null || echo 'buildah did not finish')"
 		if [ -f "$dir/expected" ]; then

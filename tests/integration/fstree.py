@@ -1,6 +1,6 @@
 """Prints an unpacked root filesystem as sorted lines, one per entry:
 path, type, all mode bits (setuid, setgid, sticky too), owner, mtime,
-content digest or link target, user.* xattrs, and the first path of its
+content digest, link target or device numbers, user.* xattrs, and the first path of its
 hard-link group. Usage: fstree.py ROOTFS [NEW_FROM NEW_TO]: an mtime
 within [NEW_FROM, NEW_TO] (the build's own window) prints as "new", so
 that two builds made at different times compare equal where both stamped
@@ -36,6 +36,8 @@ for d, dirs, files in os.walk(top):
                 extra = hashlib.sha256(f.read()).hexdigest()[:16]
         elif stat.S_ISLNK(st.st_mode):
             extra = "->" + os.readlink(p)
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            extra = f"dev{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
         mt = int(st.st_mtime)
         mts = "new" if lo is not None and lo <= mt <= hi else str(mt)
         xs = []

@@ -950,7 +950,26 @@ START_TEST(test_ignore_rules)
 		ck_assert_int_eq(recipe_ignore_parse("[a-\n", 4, ".dockerignore", &ig, &err), -1);
 		ck_assert_str_eq(strata_error_msg(err),
 				 ".dockerignore:1: syntax error in pattern '[a-'");
+		/* moby checks each pattern with Go's filepath.Match: its syntax errors too */
+		for (size_t i = 0; i < 6; i++) {
+			static const char *const bad[] = { "a\\\n", "[]a]\n", "[-a]\n", "[a-]\n",
+							   "x[a-b-c]\n", "q[z-a]\n" };
+
+			strata_error_free(err);
+			err = NULL;
+			ck_assert_int_eq(recipe_ignore_parse(bad[i], strlen(bad[i]), ".dockerignore",
+							     &ig, &err),
+					 -1);
+			ck_assert_int_eq(strata_error_code(err), EINVAL);
+		}
 	}
+	/* what Go's Match allows: an escaped ']' or '-'; an empty range in a glob */
+	ig = ignore_ok("[\\]x]\n[\\-]\n");
+	ck_assert(recipe_ignore_match(ig, "]"));
+	ck_assert(recipe_ignore_match(ig, "x"));
+	ck_assert(recipe_ignore_match(ig, "-"));
+	ck_assert_int_eq(recipe_glob_match("q[z-a]", "qq"), 0);
+	recipe_ignore_free(ig);
 }
 END_TEST
 
@@ -975,6 +994,9 @@ START_TEST(test_glob)
 	ck_assert_int_eq(recipe_glob_match("[^a-c]at", "bat"), 0);
 	ck_assert_int_eq(recipe_glob_match("[^a-c]at", "rat"), 1);
 	ck_assert_int_eq(recipe_glob_match("\\*", "*"), 1);
+	ck_assert_int_eq(recipe_glob_match("[]a]", "a"), -1);
+	ck_assert_int_eq(recipe_glob_match("[a-]", "a"), -1);
+	ck_assert_int_eq(recipe_glob_match("a\\", "a"), -1);
 	ck_assert_int_eq(recipe_glob_match("\\*", "a"), 0);
 	ck_assert_int_eq(recipe_glob_match("a*b*c", "aXbYc"), 1);
 	ck_assert_int_eq(recipe_glob_match("[", "a"), -1);
