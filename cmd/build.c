@@ -15,6 +15,7 @@
 #include "cmd/cmd.h"
 #include "launch/launch.h"
 #include "recipe/recipe.h"
+#include "registry/registry.h"
 
 /* -t NAME[:TAG]: a name, not a digest reference; repeatable. */
 static int opt_tag(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
@@ -61,6 +62,75 @@ static int opt_label(struct cmd_ctx *ctx, const struct cmd_option *opt, const ch
 {
 	if (!strchr(arg, '=') || arg[0] == '=')
 		return cmd_usage_error(ctx, "invalid --label '%s' (KEY=VALUE)", arg);
+	strv_append(opt->value, arg);
+	return 0;
+}
+
+/*
+ * --pull[=POLICY]: always, missing, never, newer; bare --pull and "true"
+ * are always, "false" is missing (as buildah).
+ */
+static int opt_pull(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	static const char *const names[] = { [RECIPE_PULL_MISSING] = "missing",
+					     [RECIPE_PULL_ALWAYS] = "always",
+					     [RECIPE_PULL_NEVER] = "never",
+					     [RECIPE_PULL_NEWER] = "newer" };
+	enum recipe_pull *p = opt->value;
+
+	if (!arg || strcmp(arg, "true") == 0) {
+		*p = RECIPE_PULL_ALWAYS;
+		return 0;
+	}
+	if (strcmp(arg, "false") == 0) {
+		*p = RECIPE_PULL_MISSING;
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			*p = (enum recipe_pull)i;
+			return 0;
+		}
+	}
+	return cmd_usage_error(ctx, "invalid --pull '%s' (always, missing, never or newer)", arg);
+}
+
+/* --tls-verify[=true|false] for the pulls of a build. */
+static int opt_tls_verify(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	struct registry_opts *o = opt->value;
+
+	if (!arg || strcmp(arg, "true") == 0)
+		o->insecure = false;
+	else if (strcmp(arg, "false") == 0)
+		o->insecure = true;
+	else
+		return cmd_usage_error(ctx, "--tls-verify wants true or false, not '%s'", arg);
+	return 0;
+}
+
+/* --creds USER[:PASS]: copied, and the password blanked in argv (the process title). */
+static int opt_build_creds(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	char **creds = opt->value;
+	char *colon = strchr(arg, ':');
+
+	(void)ctx;
+	if (*creds) {
+		explicit_bzero(*creds, strlen(*creds));
+		free(*creds);
+	}
+	*creds = xstrdup(arg);
+	if (colon)
+		memset(colon + 1, 'x', strlen(colon + 1));
+	return 0;
+}
+
+/* --annotation KEY=VALUE: on the manifest of the image made. */
+static int opt_annotation(struct cmd_ctx *ctx, const struct cmd_option *opt, const char *arg)
+{
+	if (!strchr(arg, '=') || arg[0] == '=')
+		return cmd_usage_error(ctx, "invalid --annotation '%s' (KEY=VALUE)", arg);
 	strv_append(opt->value, arg);
 	return 0;
 }
@@ -433,6 +503,10 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	const char *iidfile = NULL;
 	cleanup_strv char **ssh = xcalloc(1, sizeof(char *));
 	cleanup_strv char **contexts = xcalloc(1, sizeof(char *));
+	cleanup_strv char **annotations = xcalloc(1, sizeof(char *));
+	struct registry_opts ro = { 0 };
+	char *creds = NULL;
+	bool squash = false, squash_all = false;
 	struct key_agents agents = { NULL, NULL, 0 };
 	struct strata_error *err = NULL;
 	bool quiet = false;
@@ -483,14 +557,39 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 			     "agent of its own, that RUN --mount=type=ssh shows\n"
 			     "(repeatable; 'default' alone: $SSH_AUTH_SOCK)",
 			     opt_ssh),
+		OPT_CALLBACK_OPTARG(0, "pull", &o.pull, "always|missing|never|newer",
+				    "when to pull the images FROM, COPY --from and\n"
+				    "RUN --mount from= name (default missing; bare: always)",
+				    opt_pull),
+		OPT_CALLBACK_OPTARG(0, "tls-verify", &ro, "false",
+				    "pulls: allow plain http and unverified https", opt_tls_verify),
+		OPT_CALLBACK(0, "creds", &creds, "USER:PASS",
+			     "pulls: credentials (else the auth file's)", opt_build_creds),
+		OPT_STRING(0, "authfile", &ro.authfile, "FILE", "pulls: read credentials from FILE"),
+		OPT_CALLBACK(0, "annotation", &annotations, "KEY=VALUE",
+			     "set an annotation on the image's manifest\n(repeatable)",
+			     opt_annotation),
+		OPT_BOOL(0, "squash", &squash, "the layers the build makes as one layer"),
+		OPT_BOOL(0, "squash-all", &squash_all,
+			 "all layers, the base image's too, as one layer"),
 		OPT_END(),
 	};
 	cleanup_strv char **secret_data = NULL;
 	struct recipe_secret *secrets = NULL;
 	int ret;
 
-	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 1, "CONTEXT") < 0)
+	if (cmd_parse_args(ctx, &argc, &argv, opts, 0, 1, "CONTEXT") < 0) {
+		free(creds);
 		return ctx->status;
+	}
+	if (squash && squash_all) {
+		free(creds);
+		return cmd_usage_error(ctx, "--squash and --squash-all cannot go together");
+	}
+	o.squash = squash_all ? RECIPE_SQUASH_ALL : squash ? RECIPE_SQUASH_NEW : RECIPE_SQUASH_NONE;
+	ro.creds = creds;
+	o.registry = &ro;
+	o.annotations = annotations;
 	o.context = argc > 0 ? argv[0] : ".";
 	if (o.timestamp < 0)
 		o.timestamp = time_source_date_epoch();
@@ -527,6 +626,10 @@ static int cmd_build(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	free(secrets);
 	key_agents_stop(&agents);
+	if (creds) {
+		explicit_bzero(creds, strlen(creds));
+		free(creds);
+	}
 	if (ret == -2)
 		return EXIT_STRATA;
 	if (ret == 0 && bout.type != OUT_NONE) {

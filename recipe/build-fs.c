@@ -490,6 +490,60 @@ int recipe_build_stage_done(struct builder *b, size_t stage, struct strata_error
 	return r;
 }
 
+int recipe_build_squash_layer(struct builder *b, const struct store_image *base,
+			      const struct store_image *img, struct layers_blob *out,
+			      struct strata_error **err)
+{
+	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL };
+	size_t k = base ? base->manifest->n_layers : 0;
+	cleanup_close int rootfd = -1;
+	char id[STORE_ID_LEN + 1];
+	int r = -1;
+
+	/*
+	 * The layers after the base are applied, whiteouts as deletions, in a
+	 * working container of the base: its upper dir is their sum as one
+	 * layer, whiteouts where they hide the base's files.
+	 */
+	if (overlay_container_create(b->s, b->o->backend, base, NULL, NULL, OVERLAY_CREATE_BUILD,
+				     id, err) < 0)
+		return -1;
+	b->work_id = xstrdup(id);
+	if (overlay_container_mount(b->s, id, &b->work_merged, err) < 0)
+		goto out;
+	rootfd = open(b->work_merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		strata_fail(err, errno, "open '%s'", b->work_merged);
+		goto out;
+	}
+	for (size_t i = k; i < img->manifest->n_layers; i++) {
+		struct layers_unpack_stats st;
+		int fd = store_blob_open(b->s, img->manifest->layers[i].digest, err);
+
+		if (fd < 0)
+			goto out;
+		r = layers_unpack(fd, rootfd, LAYERS_WHITEOUT_VFS, NULL, &st, err);
+		close(fd);
+		if (r < 0) {
+			strata_wrap(err, "layer %zu", i + 1);
+			goto out;
+		}
+		r = -1;
+	}
+	close(rootfd);
+	rootfd = -1;
+	if (overlay_container_umount(b->s, id, false, err) < 0)
+		goto out;
+	if (store_pin(b->s, err) < 0)
+		goto out;
+	r = overlay_container_pack(b->s, id, &po, out, NULL, err);
+	if (r < 0)
+		store_unpin(b->s);
+out:
+	recipe_build_fs_release(b);
+	return r < 0 ? strata_wrap(err, "squash") : 0;
+}
+
 void recipe_build_fs_release(struct builder *b)
 {
 	if (b->work_id) {

@@ -316,6 +316,77 @@ static int check_platform(const char *plat, struct strata_error **err)
 			       plat, store_arch());
 }
 
+/* True when @spec names an image by its ID (or digest) rather than by a name a registry knows. */
+static bool names_an_id(const char *spec, const struct store_image *have)
+{
+	size_t n = strspn(spec, "0123456789abcdef");
+
+	if (str_has_prefix(spec, "sha256:"))
+		return true;
+	return have && spec[n] == '\0' && n >= 3 && str_has_prefix(digest_hex(have->id), spec);
+}
+
+int recipe_build_image_get(struct builder *b, const char *spec, struct store_image **out,
+			   struct strata_error **err)
+{
+	struct registry_opts ro = { 0 };
+	struct strata_error *local = NULL;
+	struct strata_error *perr = NULL;
+	struct store_image *have = NULL;
+	char id[DIGEST_STR_LEN];
+	enum recipe_pull pull = b->o->pull;
+	bool is_pulled = false;
+	int r;
+
+	if (store_image_load(b->s, spec, &have, &local) < 0 &&
+	    strata_error_code(local) != ENOENT) {
+		*err = local;
+		return -1;
+	}
+	for (size_t i = 0; b->pulled && b->pulled[i]; i++)
+		is_pulled |= strcmp(b->pulled[i], spec) == 0;
+	if (pull == RECIPE_PULL_NEVER || is_pulled || (have && pull == RECIPE_PULL_MISSING) ||
+	    (have && names_an_id(spec, have)) || (!have && names_an_id(spec, NULL))) {
+		if (!have) {
+			*err = local;
+			return -1;
+		}
+		strata_error_free(local);
+		*out = have;
+		return 0;
+	}
+	strata_error_free(local);
+	if (b->o->registry)
+		ro = *b->o->registry;
+	ro.unpack_backend = b->o->backend ? b->o->backend : overlay_backend_default();
+	say(b, "Pulling %s", spec);
+	r = registry_pull(b->s, spec, &ro, id, &perr);
+	if (r == 0) {
+		strv_append(&b->pulled, spec);
+		store_image_free(have);
+		strata_error_free(perr);
+		return store_image_load(b->s, id, out, err);
+	}
+	if (have && pull == RECIPE_PULL_NEWER) {
+		/* as podman: a pull error is no error when the store has the image */
+		log_warn("build: pull '%s' failed, the stored image is used: %s", spec,
+			 strata_error_msg(perr));
+		strata_error_free(perr);
+		strv_append(&b->pulled, spec);
+		*out = have;
+		return 0;
+	}
+	if (!have)
+		strata_fail_msg(err, ENOENT, "image '%s' not found, and pulling it failed: %s", spec,
+				strata_error_msg(perr));
+	else
+		strata_fail_msg(err, strata_error_code(perr), "pull '%s' (--pull=always): %s", spec,
+				strata_error_msg(perr));
+	store_image_free(have);
+	strata_error_free(perr);
+	return -1;
+}
+
 /* The base image must run here: its config's os and architecture are this machine's. */
 static int check_base_platform(const struct builder *b, const struct recipe_stage *st,
 			       const struct store_image *img, struct strata_error **err)
@@ -385,7 +456,7 @@ static int load_base(struct builder *b, const struct recipe_stage *st, struct st
 					       "%s:%u: FROM build context '%s': a directory as a "
 					       "base is not supported (only docker-image://REF)",
 					       b->file->name, st->from->line, st->base);
-		if (store_image_load(b->s, v + strlen("docker-image://"), out, err) < 0)
+		if (recipe_build_image_get(b, v + strlen("docker-image://"), out, err) < 0)
 			return strata_wrap(err, "%s:%u: base image (build context '%s')",
 					   b->file->name, st->from->line, st->base);
 		return check_base_platform(b, st, *out, err) < 0 ? -1 : 0;
@@ -396,7 +467,7 @@ static int load_base(struct builder *b, const struct recipe_stage *st, struct st
 	}
 	if (st->platform && check_platform(st->platform, err) < 0)
 		return strata_wrap(err, "%s:%u: FROM --platform", b->file->name, st->from->line);
-	if (store_image_load(b->s, st->base, out, err) < 0)
+	if (recipe_build_image_get(b, st->base, out, err) < 0)
 		return strata_wrap(err, "%s:%u: base image", b->file->name, st->from->line);
 	if (check_base_platform(b, st, *out, err) < 0) {
 		store_image_free(*out);
@@ -422,6 +493,10 @@ static int build_stage(struct builder *b, size_t i, struct strata_error **err)
 	if (load_base(b, st, &base, err) < 0)
 		return -1;
 	recipe_plan_stage_vars(b->plan, &ss->vars);
+	if (st->base_stage >= 0)
+		memcpy(ss->base_manifest, b->ss[st->base_stage].base_manifest, DIGEST_STR_LEN);
+	else if (base)
+		memcpy(ss->base_manifest, base->manifest_digest, DIGEST_STR_LEN);
 	if (base) {
 		recipe_cache_key(base->manifest_digest, "FROM", b->settings, ss->key);
 		set_image(ss, base);
@@ -484,6 +559,96 @@ static int build_stage(struct builder *b, size_t i, struct strata_error **err)
 }
 
 /* --label values and the tags, on the final image. */
+/*
+ * The history of a squashed config: the entries of the @k layers kept stay,
+ * every later one is marked empty but the last, which now stands for the
+ * squashed layer.
+ */
+static void squash_history(json_t *config, size_t k)
+{
+	json_t *hist = json_object_get(config, "history");
+	size_t i, seen = 0, first = 0;
+	json_t *h;
+
+	if (!json_is_array(hist)) {
+		hist = json_array();
+		json_object_set_new(config, "history", hist);
+	}
+	json_array_foreach(hist, i, h) {
+		if (seen == k) {
+			first = i;
+			break;
+		}
+		seen += !json_is_true(json_object_get(h, "empty_layer"));
+		first = i + 1;
+	}
+	for (i = first; i < json_array_size(hist); i++)
+		json_object_set_new(json_array_get(hist, i), "empty_layer", json_true());
+	if (first >= json_array_size(hist))
+		json_array_append_new(hist, json_pack("{s:s}", "created_by",
+						      "/bin/sh -c #(nop) squashed layers"));
+	json_object_del(json_array_get(hist, json_array_size(hist) - 1), "empty_layer");
+}
+
+/* --squash, --squash-all and --annotation: the final image written again. */
+static int squash_and_annotate(struct builder *b, struct stage_state *ss,
+			       struct strata_error **err)
+{
+	cleanup_json json_t *config = json_deep_copy(ss->config);
+	cleanup_json json_t *ann = json_object();
+	struct store_image *base = NULL;
+	struct store_image *img = NULL;
+	struct store_desc *layers = NULL;
+	struct layers_blob blob;
+	bool is_pinned = false;
+	char manifest[DIGEST_STR_LEN];
+	size_t n = ss->img ? ss->img->manifest->n_layers : 0;
+	int r = -1;
+
+	for (size_t i = 0; b->o->annotations && b->o->annotations[i]; i++) {
+		const char *a = b->o->annotations[i];
+		const char *eq = strchr(a, '=');
+		cleanup_free char *k = xstrndup(a, eq ? (size_t)(eq - a) : strlen(a));
+
+		json_object_set_new(ann, k, jv_string(eq ? eq + 1 : ""));
+	}
+	if (b->o->squash == RECIPE_SQUASH_NEW && ss->base_manifest[0] &&
+	    store_image_load_manifest(b->s, ss->base_manifest, &base, err) < 0)
+		return -1;
+	layers = xcalloc(n + 1, sizeof(*layers));
+	for (size_t i = 0; i < n; i++)
+		layers[i] = ss->img->manifest->layers[i];
+	if (b->o->squash != RECIPE_SQUASH_NONE && n > (base ? base->manifest->n_layers : 0) + 1) {
+		size_t k = base ? base->manifest->n_layers : 0;
+		json_t *diffs = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
+
+		say(b, "Squashing %zu layers into one", n - k);
+		if (recipe_build_squash_layer(b, base, ss->img, &blob, err) < 0)
+			goto out;
+		is_pinned = true;
+		while (json_array_size(diffs) > k)
+			json_array_remove(diffs, json_array_size(diffs) - 1);
+		store_config_add_diff_id(config, blob.diff_id);
+		squash_history(config, k);
+		layers[k].media_type = (char *)blob.media_type;
+		memcpy(layers[k].digest, blob.digest, DIGEST_STR_LEN);
+		layers[k].size = (int64_t)blob.size;
+		n = k + 1;
+	}
+	if (store_image_write_annotated(b->s, config, layers, n, ann, NULL, NULL, manifest, err) <
+		    0 ||
+	    store_image_load_manifest(b->s, manifest, &img, err) < 0)
+		goto out;
+	set_image(ss, img);
+	r = 0;
+out:
+	if (is_pinned)
+		store_unpin(b->s);
+	free(layers);
+	store_image_free(base);
+	return r;
+}
+
 static int finish(struct builder *b, struct stage_state *ss, struct strata_error **err)
 {
 	if (b->o->labels && b->o->labels[0]) {
@@ -511,6 +676,10 @@ static int finish(struct builder *b, struct stage_state *ss, struct strata_error
 		if (recipe_build_write_image(b, ss, config, NULL, err) < 0)
 			return -1;
 	}
+	if (ss->img && (b->o->squash != RECIPE_SQUASH_NONE ||
+			(b->o->annotations && b->o->annotations[0])) &&
+	    squash_and_annotate(b, ss, err) < 0)
+		return -1;
 	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
 		if (store_tag_set(b->s, b->o->tags[i], ss->img->manifest_digest,
 				  ss->img->manifest->media_type, ss->img->manifest_size, err) < 0)
@@ -556,6 +725,7 @@ static void builder_release(struct builder *b)
 	}
 	free(b->ss);
 	strv_free(b->used_args);
+	strv_free(b->pulled);
 	recipe_plan_free(b->plan);
 	recipe_file_free(b->file);
 	recipe_ignore_free(b->ig);
@@ -629,30 +799,22 @@ out:
 }
 
 /*
- * A context given as a tar archive (a file, or "-": stdin; compressed or
- * not) is unpacked into ROOT/tmp/@name first, as docker takes it; -f then
- * names a file inside it.
+ * A context given as a tar archive (a file, "-": stdin, or a download;
+ * compressed or not) is unpacked into ROOT/tmp/@name first, as docker
+ * takes it; -f then names a file inside it. @in is the archive, @what the
+ * context as given.
  */
-static int unpack_context(struct store *s, const struct recipe_build_opts *o, char **name,
-			  struct recipe_build_opts *lo, char **dir, char **file,
-			  struct strata_error **err)
+static int unpack_context(struct store *s, const struct recipe_build_opts *o, int in,
+			  const char *what, char **name, struct recipe_build_opts *lo, char **dir,
+			  char **file, struct strata_error **err)
 {
-	bool from_stdin = strcmp(o->context, "-") == 0;
-	cleanup_close int in = -1;
 	cleanup_close int dfd = -1;
 
-	if (from_stdin && o->file && strcmp(o->file, "-") == 0)
-		return strata_fail_msg(err, EINVAL,
-				       "the recipe (-f -) and the context (-) cannot both be stdin");
-	in = from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
-			: open(o->context, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return strata_fail(err, errno, "build context '%s'", o->context);
 	dfd = store_tmp_mkdir(s, ".context", 0700, name, err);
 	if (dfd < 0)
 		return strata_wrap(err, "unpack the build context");
 	if (recipe_archive_extract(in, dfd, err) < 0)
-		return strata_wrap(err, "build context '%s'", o->context);
+		return strata_wrap(err, "build context '%s'", what);
 	*dir = xasprintf("%s/tmp/%s", store_root(s), *name);
 	lo->context = *dir;
 	if (o->file && o->file[0] != '/' && strcmp(o->file, "-") != 0) {
@@ -662,6 +824,39 @@ static int unpack_context(struct store *s, const struct recipe_build_opts *o, ch
 	return 0;
 }
 
+/*
+ * A git URL as the context ("https://host/repo.git#ref:subdir", "git@...",
+ * "git://", "ssh://", "file://...git"): cloned as ADD clones one, into
+ * ROOT/tmp/@name; the checkout (or its SUBDIR) is the context.
+ */
+static int clone_context(struct store *s, const struct recipe_build_opts *o, char **name,
+			 struct recipe_build_opts *lo, char **dir, char **file,
+			 struct strata_error **err)
+{
+	cleanup_free char *fdpath = NULL;
+	char commit[41];
+	int dfd = -1;
+
+	if (recipe_git_fetch(s, o->context, false, name, &dfd, commit, err) < 0)
+		return strata_wrap(err, "build context '%s'", o->context);
+	fdpath = xasprintf("/proc/self/fd/%d", dfd);
+	*dir = realpath(fdpath, NULL);
+	close(dfd);
+	if (!*dir)
+		return strata_fail(err, errno, "build context '%s'", o->context);
+	lo->context = *dir;
+	if (o->file && o->file[0] != '/' && strcmp(o->file, "-") != 0) {
+		*file = path_join(*dir, o->file);
+		lo->file = *file;
+	}
+	return 0;
+}
+
+static bool is_http_url(const char *s)
+{
+	return str_has_prefix(s, "http://") || str_has_prefix(s, "https://");
+}
+
 int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIGEST_STR_LEN],
 		 struct strata_error **err)
 {
@@ -669,18 +864,45 @@ int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIG
 	cleanup_free char *ctx_name = NULL;
 	cleanup_free char *ctx_dir = NULL;
 	cleanup_free char *ctx_file = NULL;
+	cleanup_free char *download = NULL;
+	bool from_stdin = strcmp(o->context, "-") == 0;
 	struct stat st;
 	int r;
 
 	if (o->platform && check_platform(o->platform, err) < 0)
 		return strata_wrap(err, "--platform");
-	if (strcmp(o->context, "-") == 0 || (stat(o->context, &st) == 0 && S_ISREG(st.st_mode))) {
-		r = unpack_context(s, o, &ctx_name, &lo, &ctx_dir, &ctx_file, err);
+	if (recipe_git_is_url(o->context)) {
+		r = clone_context(s, o, &ctx_name, &lo, &ctx_dir, &ctx_file, err);
+	} else if (is_http_url(o->context)) {
+		/* a tarball URL, downloaded into ROOT/tmp, then unpacked beside it */
+		char digest[DIGEST_STR_LEN];
+		cleanup_close int in = -1;
+
+		r = recipe_fetch(s, o->context, &download, digest, err);
+		if (r == 0 && (in = open(download, O_RDONLY | O_CLOEXEC)) < 0)
+			r = strata_fail(err, errno, "build context '%s'", o->context);
 		if (r == 0)
-			r = build(s, &lo, id, err);
-		if (ctx_name)
-			store_tmp_remove(s, ctx_name, NULL);
-		return r;
+			r = unpack_context(s, o, in, o->context, &ctx_name, &lo, &ctx_dir, &ctx_file,
+					   err);
+		if (download)
+			unlink(download);
+	} else if (from_stdin || (stat(o->context, &st) == 0 && S_ISREG(st.st_mode))) {
+		cleanup_close int in = -1;
+
+		if (from_stdin && o->file && strcmp(o->file, "-") == 0)
+			return strata_fail_msg(err, EINVAL, "the recipe (-f -) and the context (-) "
+							    "cannot both be stdin");
+		in = from_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
+				: open(o->context, O_RDONLY | O_CLOEXEC);
+		if (in < 0)
+			return strata_fail(err, errno, "build context '%s'", o->context);
+		r = unpack_context(s, o, in, o->context, &ctx_name, &lo, &ctx_dir, &ctx_file, err);
+	} else {
+		return build(s, o, id, err);
 	}
-	return build(s, o, id, err);
+	if (r == 0)
+		r = build(s, &lo, id, err);
+	if (ctx_name)
+		store_tmp_remove(s, ctx_name, NULL);
+	return r;
 }

@@ -268,7 +268,7 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 			if (apply_excludes(x, &job->local, err) < 0)
 				return -1;
 		} else if (ref) {
-			if (store_image_load(b->s, ref, &job->from, err) < 0)
+			if (recipe_build_image_get(b, ref, &job->from, err) < 0)
 				return strata_wrap(err, "%s --from (build context '%s')", cmd, from);
 		} else if (dep >= 0) {
 			if (!b->ss[dep].img)
@@ -278,7 +278,7 @@ int recipe_copy_prepare(struct builder *b, size_t stage, const struct recipe_ins
 			if (store_image_load_manifest(b->s, b->ss[dep].img->manifest_digest,
 						      &job->from, err) < 0)
 				return -1;
-		} else if (store_image_load(b->s, from, &job->from, err) < 0) {
+		} else if (recipe_build_image_get(b, from, &job->from, err) < 0) {
 			return strata_wrap(err, "COPY --from");
 		}
 	} else if (job->patterns[0]) {

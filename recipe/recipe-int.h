@@ -94,6 +94,14 @@ const char *recipe_build_context_get(const struct builder *b, const char *name);
 int recipe_build_context_open(const struct builder *b, const char *name, const char **image_ref,
 			      int *fd, struct strata_error **err);
 
+/*
+ * The image @spec names, pulled first as the build's pull policy says
+ * (--pull): FROM, COPY --from and RUN --mount from= read images through it.
+ * An image is pulled at most once per build; an ID is never pulled.
+ */
+int recipe_build_image_get(struct builder *b, const char *spec, struct store_image **out,
+			   struct strata_error **err);
+
 /* The PATH a stage gets when its base has none (buildkit's DefaultPathEnvUnix). */
 #define RECIPE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -104,6 +112,7 @@ struct stage_state {
 	char key[DIGEST_STR_LEN]; /* cache key of the current state */
 	struct recipe_vars vars;
 	bool cmd_set; /* CMD was set in this stage */
+	char base_manifest[DIGEST_STR_LEN]; /* the image the stage's chain starts from; "": scratch */
 };
 
 struct builder {
@@ -115,6 +124,7 @@ struct builder {
 	struct recipe_ignore *ig;
 	struct stage_state *ss;
 	char **used_args;
+	char **pulled; /* the images pulled (or tried, with --pull=newer) by this build */
 	char settings[128]; /* build settings that change bytes, hashed into every key */
 	char prefix[32];    /* "[i/n] " with several stages */
 	size_t stage_no, n_needed;
@@ -220,6 +230,15 @@ int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_in
 
 /* Ends stage @stage: without --layers, commits its working container. */
 int recipe_build_stage_done(struct builder *b, size_t stage, struct strata_error **err);
+
+/*
+ * --squash: the layers of @img after those of @base (NULL: all of them) as
+ * one layer blob in *out, made in a working container of @base. Leaves the
+ * store pinned on success (the caller unpins once an image names the blob).
+ */
+int recipe_build_squash_layer(struct builder *b, const struct store_image *base,
+			      const struct store_image *img, struct layers_blob *out,
+			      struct strata_error **err);
 
 /* Removes what build-fs.c left (the working container). */
 void recipe_build_fs_release(struct builder *b);

@@ -32,6 +32,7 @@
 #include "util/util.h"
 #include "store/store.h"
 #include "layers/layers.h"
+#include "registry/registry.h"
 
 /* Largest recipe file read. */
 #define RECIPE_FILE_MAX (8u << 20)
@@ -455,6 +456,21 @@ struct recipe_secret {
 	size_t len;
 };
 
+/* When a build pulls an image it reads (FROM, COPY --from, RUN --mount from=), as buildah. */
+enum recipe_pull {
+	RECIPE_PULL_MISSING, /* only when the store has no image of that name (the default) */
+	RECIPE_PULL_ALWAYS,  /* every time; a failed pull fails the build */
+	RECIPE_PULL_NEVER,   /* never; a missing image fails the build */
+	RECIPE_PULL_NEWER,   /* every time, but a failed pull falls back to the stored image */
+};
+
+/* --squash: which layers of the result are made one. */
+enum recipe_squash {
+	RECIPE_SQUASH_NONE,
+	RECIPE_SQUASH_NEW, /* the layers the build made (over the target stage's base) */
+	RECIPE_SQUASH_ALL, /* all, the base image's too */
+};
+
 struct recipe_build_opts {
 	const char *context;	  /* the build context directory */
 	const char *file;	  /* the recipe; NULL: CONTEXT/Containerfile, else CONTEXT/Dockerfile; "-": stdin */
@@ -475,6 +491,10 @@ struct recipe_build_opts {
 	size_t n_secrets;
 	char *const *ssh; /* --ssh: ID=AGENT-SOCKET; NULL-terminated or NULL */
 	char *const *build_contexts; /* --build-context NAME=DIR|docker-image://REF; or NULL */
+	enum recipe_pull pull;
+	const struct registry_opts *registry; /* how pulls reach registries; NULL: the defaults */
+	char *const *annotations; /* KEY=VALUE set on the final image's manifest; or NULL */
+	enum recipe_squash squash;
 };
 
 /*

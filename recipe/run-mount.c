@@ -76,7 +76,7 @@ static int resolve_from(struct builder *b, size_t stage, struct run_mount *rm,
 		return 0;
 	}
 	if (ref) {
-		if (store_image_load(b->s, ref, &rm->from_img, err) < 0)
+		if (recipe_build_image_get(b, ref, &rm->from_img, err) < 0)
 			return strata_wrap(err, "--mount from='%s' (build context)", rm->m.from);
 		sbuf_addf(key, "from-image=%s", rm->from_img->manifest_digest);
 		return 0;
@@ -89,7 +89,7 @@ static int resolve_from(struct builder *b, size_t stage, struct run_mount *rm,
 		sbuf_addf(key, "from-stage=%s", b->ss[dep].key);
 		return 0;
 	}
-	if (store_image_load(b->s, rm->m.from, &rm->from_img, err) < 0)
+	if (recipe_build_image_get(b, rm->m.from, &rm->from_img, err) < 0)
 		return strata_wrap(err, "--mount from='%s' (neither a stage nor an image in the "
 				   "store)", rm->m.from);
 	sbuf_addf(key, "from-image=%s", rm->from_img->manifest_digest);

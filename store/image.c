@@ -730,6 +730,15 @@ int store_image_write(struct store *s, const json_t *config, const struct store_
 		      size_t n, const char *ref, char id[DIGEST_STR_LEN],
 		      char manifest_digest[DIGEST_STR_LEN], struct strata_error **err)
 {
+	return store_image_write_annotated(s, config, layers, n, NULL, ref, id, manifest_digest,
+					   err);
+}
+
+int store_image_write_annotated(struct store *s, const json_t *config,
+				const struct store_desc *layers, size_t n,
+				const json_t *annotations, const char *ref, char id[DIGEST_STR_LEN],
+				char manifest_digest[DIGEST_STR_LEN], struct strata_error **err)
+{
 	cleanup_json json_t *man = json_object();
 	cleanup_free char *cfg = NULL;
 	cleanup_free char *mbuf = NULL;
@@ -749,6 +758,8 @@ int store_image_write(struct store *s, const json_t *config, const struct store_
 		json_array_append_new(arr, store_desc_json(layers[i].media_type, layers[i].digest,
 							   layers[i].size));
 	json_object_set_new(man, "layers", arr);
+	if (annotations && json_object_size(annotations))
+		json_object_set_new(man, "annotations", json_deep_copy(annotations));
 	mbuf = jv_dump(man, &mlen);
 	if (store_blob_put_buf(s, mbuf, mlen, NULL, man_digest, err) < 0)
 		return strata_wrap(err, "write image manifest");

@@ -513,6 +513,12 @@ int store_image_write(struct store *s, const json_t *config, const struct store_
 		      size_t n, const char *ref, char id[DIGEST_STR_LEN],
 		      char manifest_digest[DIGEST_STR_LEN], struct strata_error **err);
 
+/* As store_image_write, the manifest carrying @annotations (a JSON object of strings; may be NULL). */
+int store_image_write_annotated(struct store *s, const json_t *config,
+				const struct store_desc *layers, size_t n,
+				const json_t *annotations, const char *ref, char id[DIGEST_STR_LEN],
+				char manifest_digest[DIGEST_STR_LEN], struct strata_error **err);
+
 /* A fresh config: architecture/os of this machine, created now (or at @created >= 0), empty rootfs. */
 json_t *store_config_new(int64_t created);
 
