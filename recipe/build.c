@@ -886,7 +886,9 @@ int recipe_build(struct store *s, const struct recipe_build_opts *o, char id[DIG
 					   err);
 		if (download)
 			unlink(download);
-	} else if (from_stdin || (stat(o->context, &st) == 0 && S_ISREG(st.st_mode))) {
+	} else if (from_stdin || (stat(o->context, &st) == 0 &&
+				  (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)))) {
+		/* a file, stdin, or a pipe such as the shell's <(tar -c .) */
 		cleanup_close int in = -1;
 
 		if (from_stdin && o->file && strcmp(o->file, "-") == 0)

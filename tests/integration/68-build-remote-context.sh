@@ -1,5 +1,5 @@
-# The build context from elsewhere than a directory: stdin (a tar, gzip or
-# zstd), a tarball URL (a loopback http server), a git URL (file:// and
+# The build context from elsewhere than a directory: stdin or a pipe (a
+# tar, gzip or zstd), a tarball URL (a loopback http server), a git URL (file:// and
 # git:// from a git daemon on loopback; #ref and #ref:subdir); -f names a
 # file inside such a context; -f - reads the recipe from stdin. Errors are
 # one line and leave nothing in ROOT/tmp.
@@ -34,6 +34,12 @@ for z in gz zst; do
 	id=$(strata build -q -t "s-$z" - <"$TEST_TMP/ctx.tar.$z")
 	assert_eq "$id" "$id0" "a $z context on stdin gives the same image"
 done
+# A pipe (what bash's <(tar -c .) gives) is read as stdin is.
+mkfifo "$TEST_TMP/ctx.fifo"
+cat "$TEST_TMP/ctx.tar.gz" >"$TEST_TMP/ctx.fifo" &
+track_pid $!
+id=$(strata build -q -t s-fifo "$TEST_TMP/ctx.fifo")
+assert_eq "$id" "$id0" "a context through a pipe"
 strata build -q -f Other -t s1 - <"$TEST_TMP/ctx.tar.zst" >/dev/null
 assert_eq "$(out_of s1)" other
 # -f -: the recipe from stdin, the context a directory.
