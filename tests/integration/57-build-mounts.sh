@@ -139,6 +139,87 @@ assert_not_contains "$f" "var/cache/apt/pkg"
 assert_not_contains "$f" "lists-updated"
 assert_not_contains "$f" "work/rel-cache"
 
+# --- maven, yarn with a private registry token, uv: multi-stage builds whose
+# dependency step reads only its lockfiles (bound), so a change of the
+# sources reruns only the compile step, and a change of a lockfile reruns
+# the dependency step against the warm cache ---
+mkdir -p "$ctx/mvn/src" "$ctx/yarn/src" "$ctx/uv/app"
+echo '<project><version>1</version></project>' >"$ctx/mvn/pom.xml"
+echo 'class App {}' >"$ctx/mvn/src/App.java"
+cat >"$ctx/mvn/Dockerfile" <<'X'
+FROM busybox AS build
+WORKDIR /build
+RUN --mount=type=cache,target=/root/.m2 \
+    --mount=type=bind,source=pom.xml,target=pom.xml \
+    if [ -e /root/.m2/repository/dep.jar ]; then echo M2-WARM; else echo M2-COLD; \
+    mkdir -p /root/.m2/repository && echo jar >/root/.m2/repository/dep.jar; fi && \
+    cp /root/.m2/repository/dep.jar /build/dep.jar
+COPY src src
+RUN echo COMPILE && cat src/App.java dep.jar >app.jar
+FROM busybox
+COPY --from=build /build/app.jar /app.jar
+X
+echo '{"dependencies":{"left-pad":"1.3.0"}}' >"$ctx/yarn/package.json"
+echo 'left-pad@1.3.0' >"$ctx/yarn/yarn.lock"
+echo 'console.log(1)' >"$ctx/yarn/src/index.js"
+printf '//registry.example.com/:_authToken=NPM-TOKEN-%s\n' "$$" >"$TEST_TMP/npmrc"
+cat >"$ctx/yarn/Dockerfile" <<'X'
+FROM busybox AS deps
+WORKDIR /usr/src/app
+RUN --mount=type=bind,source=package.json,target=package.json \
+    --mount=type=bind,source=yarn.lock,target=yarn.lock \
+    --mount=type=secret,id=npmrc,target=/root/.npmrc,required \
+    --mount=type=cache,target=/usr/local/share/.cache/yarn,sharing=locked \
+    grep -q _authToken /root/.npmrc && c=/usr/local/share/.cache/yarn && \
+    { [ -e $c/left-pad ] && echo YARN-WARM || { echo YARN-COLD; echo pad >$c/left-pad; }; } && \
+    mkdir -p node_modules && cp $c/left-pad node_modules/
+FROM deps AS app
+COPY src src
+RUN echo COMPILE && cat src/index.js >bundle.js
+X
+printf '[project]\nname = "app"\n' >"$ctx/uv/pyproject.toml"
+echo 'httpx==0.27.0' >"$ctx/uv/uv.lock"
+echo 'print(1)' >"$ctx/uv/app/main.py"
+cat >"$ctx/uv/Dockerfile" <<'X'
+FROM busybox AS builder
+ENV UV_CACHE_DIR=/root/.cache/uv
+WORKDIR /app
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    { [ -e $UV_CACHE_DIR/httpx ] && echo UV-WARM || { echo UV-COLD; echo wheel >$UV_CACHE_DIR/httpx; }; } && \
+    mkdir -p .venv && cp $UV_CACHE_DIR/httpx .venv/
+COPY app app
+RUN echo COMPILE && cp app/main.py .venv/
+FROM busybox
+COPY --from=builder /app/.venv /app/.venv
+X
+for app in mvn yarn uv; do
+	tag=$(echo "$app" | tr a-z A-Z)
+	[ "$app" = mvn ] && tag=M2
+	extra=""
+	[ "$app" = yarn ] && extra="--secret id=npmrc,src=$TEST_TMP/npmrc"
+	# shellcheck disable=SC2086
+	out=$(strata build $extra -t "$app-1" "$ctx/$app")
+	assert_contains "$(ran "$out")" "$tag-COLD"
+	assert_contains "$(ran "$out")" COMPILE
+	echo '// changed' >>"$(find "$ctx/$app" -path '*/src/*' -o -path '*/app/*' | grep -v '/$' | head -1)"
+	# shellcheck disable=SC2086
+	out=$(strata build $extra -t "$app-2" "$ctx/$app")
+	assert_not_contains "$(ran "$out")" "$tag-" "$app: the dependency step reran for a source change"
+	assert_contains "$(ran "$out")" COMPILE
+	case $app in mvn) lock=pom.xml ;; yarn) lock=yarn.lock ;; uv) lock=uv.lock ;; esac
+	echo '# changed' >>"$ctx/$app/$lock"
+	# shellcheck disable=SC2086
+	out=$(strata build $extra -t "$app-3" "$ctx/$app")
+	assert_contains "$(ran "$out")" "$tag-WARM" "$app: the dependency step after a lockfile change"
+done
+assert_eq "$(strata run --rm mvn-3 cat /app.jar | tr '\n' ' ')" "class App {} // changed jar "
+assert_eq "$(strata run --rm yarn-3 cat /usr/src/app/node_modules/left-pad)" pad
+assert_eq "$(strata run --rm yarn-3 ls -A /root)" "" "the .npmrc secret left no file"
+assert_eq "$(strata run --rm uv-3 cat /app/.venv/httpx)" wheel
+if grep -rqs "NPM-TOKEN-$$" "$ROOT"; then fail "the npmrc secret is in the store"; fi
+
 # --- two builds racing on one locked id: one waits for the other ---
 mkdir -p "$ctx/race"
 cat >"$ctx/race/Dockerfile" <<'X'
