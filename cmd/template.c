@@ -338,7 +338,7 @@ static json_t *string_owned(char *s)
 	json_t *j = json_string(s);
 
 	if (!j)
-		j = json_stringn(s, strlen(s)); /* not UTF-8: keep the bytes as they are */
+		j = json_stringn_nocheck(s, strlen(s)); /* not UTF-8: keep the bytes as they are */
 	free(s);
 	return j ? j : json_string("");
 }
@@ -1085,9 +1085,8 @@ static int parse_operand(struct lexer *lx, struct targ *a, struct strata_error *
 	}
 	case TOK_STRING:
 		a->kind = ARG_LIT;
-		a->lit = json_stringn(t->text, t->len);
-		if (!a->lit)
-			a->lit = json_string("");
+		/* the bytes as written, UTF-8 or not */
+		a->lit = json_stringn_nocheck(t->text, t->len);
 		break;
 	case TOK_NUMBER:
 		a->kind = ARG_LIT;

@@ -115,6 +115,8 @@ START_TEST(test_functions)
 	expect("{{eq .Tag \"a\" \"latest\"}}", "true\n");
 	expect("{{and .Tag .Empty}}|{{or .Empty .Tag}}|{{not .ReadOnly}}", "[]|latest|true\n");
 	expect("{{(index .Nested 0).k}}", "v\n");
+	/* bytes that are not UTF-8 pass through a function as they are */
+	expect("{{upper \"a\\xffb\"}}", "A\xff" "B\n");
 	expect("{{upper (index .Names 0)}}", "LOCALHOST/BUSYBOX:LATEST\n");
 }
 END_TEST
