@@ -16,6 +16,7 @@
 #include "launch/launch.h"
 #include "layers/layers.h"
 #include "overlay/overlay.h"
+#include "registry/registry.h"
 
 /* Splits "name:tag" / "name@digest" into repository and tag columns. */
 static void split_ref(const char *ref, char **repo, char **tag)
@@ -1355,13 +1356,15 @@ static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 	cleanup_strv char **loaded = NULL;
 	cleanup_close int spool = -1;
 	char stdin_path[64];
-	const char *input = NULL;
+	const char *input = NULL, *policy = NULL;
 	bool quiet = false;
 	struct store *s;
 	int r;
 	const struct cmd_option opts[] = {
 		OPT_STRING('i', "input", &input, "PATH",
 			   "the directory or tar file to read (default, or '-': stdin)"),
+		OPT_STRING(0, "signature-policy", &policy, "FILE",
+			   "the containers-policy.json(5) that judges the input"),
 		OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
 		OPT_END(),
 	};
@@ -1371,6 +1374,10 @@ static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 	if ((!input || !strcmp(input, "-")) && isatty(0))
 		return cmd_usage_error(ctx, "refusing to read an archive from a terminal: "
 					    "use -i FILE or redirect stdin");
+	/* judged before the store is opened: a refused input writes nothing */
+	if (input && strcmp(input, "-") != 0 &&
+	    registry_policy_check_load(policy, input, &err) < 0)
+		return cmd_fail(ctx, err);
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
 	if (!input || !strcmp(input, "-")) {
@@ -1390,6 +1397,8 @@ static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 			snprintf(stdin_path, sizeof(stdin_path), "/proc/self/fd/0");
 		}
 		input = stdin_path;
+		if (registry_policy_check_load(policy, input, &err) < 0)
+			return cmd_fail(ctx, err);
 	}
 	r = layers_load(s, input, &loaded, &err);
 	for (size_t i = 0; !quiet && loaded && loaded[i]; i++)

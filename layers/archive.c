@@ -899,6 +899,34 @@ static int load_docker(struct load *ld, struct pending **p, size_t *np, struct s
 	return 0;
 }
 
+int layers_archive_detect(const char *path, enum layers_archive_format *out,
+			  struct strata_error **err)
+{
+	struct load ld = { .path = path, .dirfd = -1 };
+	struct stat st;
+	int r = 0;
+
+	if (stat(path, &st) < 0)
+		return strata_fail(err, errno, "open '%s'", path);
+	if (S_ISDIR(st.st_mode)) {
+		*out = LAYERS_ARCHIVE_OCI_DIR;
+		return 0;
+	}
+	if (load_scan(&ld, err) < 0)
+		r = -1;
+	else if (ld.oci_layout && ld.index)
+		*out = LAYERS_ARCHIVE_OCI_ARCHIVE;
+	else if (ld.manifest)
+		*out = LAYERS_ARCHIVE_DOCKER_ARCHIVE;
+	else
+		r = strata_fail_msg(err, EINVAL,
+				    "not an image archive: neither an OCI layout (oci-layout, "
+				    "index.json) nor a docker archive (manifest.json)");
+	free(ld.index);
+	free(ld.manifest);
+	return r;
+}
+
 int layers_load(struct store *s, const char *path, char ***loaded, struct strata_error **err)
 {
 	struct load ld = { .s = s, .path = path, .dirfd = -1 };

@@ -256,6 +256,14 @@ enum layers_archive_format {
 /* Parses "oci-dir", "oci-archive" or "docker-archive"; -1 on anything else. */
 int layers_archive_format_parse(const char *s, enum layers_archive_format *out);
 
+/*
+ * Says what layers_load would read @path as (a directory is an OCI layout; a
+ * tar with oci-layout and index.json an OCI archive, else one with
+ * manifest.json a docker archive). EINVAL for anything else.
+ */
+int layers_archive_detect(const char *path, enum layers_archive_format *out,
+			  struct strata_error **err);
+
 /* One image to save and the names ("name:tag") it is saved under (NULL-terminated, may be empty). */
 struct layers_save_item {
 	const struct store_image *img;

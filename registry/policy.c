@@ -265,7 +265,8 @@ int reg_policy_check(const struct reg_policy *p, const char *transport, const ch
 	reqs = reg_policy_requirements(p, transport, identity, scopes, &matched);
 	where = matched ? xasprintf("%s scope '%s'", transport, matched) : xstrdup("default");
 	image = strcmp(transport, "docker") == 0 ? xasprintf("docker://%s", identity)
-						  : xasprintf("%s:%s", transport, identity);
+		: *identity ? xasprintf("%s:%s", transport, identity)
+			    : xstrdup(transport);
 	json_array_foreach (reqs, i, r) {
 		const char *type = jv_str(r, "type");
 
@@ -281,4 +282,39 @@ int reg_policy_check(const struct reg_policy *p, const char *transport, const ch
 				       "%s: the signature policy %s asks for '%s' signatures (%s), which strata cannot verify yet: refused",
 				       image, p->path, unsupported, where);
 	return 0;
+}
+
+int registry_policy_check_load(const char *policy_file, const char *path,
+			       struct strata_error **err)
+{
+	struct reg_policy *p = NULL;
+	enum layers_archive_format f;
+	cleanup_free char *resolved = NULL;
+	cleanup_strv char **scopes = NULL;
+	const char *transport;
+	int r;
+
+	if (reg_policy_load(policy_file, &p, err) < 0)
+		return -1;
+	if (!p)
+		return 0;
+	if (layers_archive_detect(path, &f, err) < 0) {
+		reg_policy_free(p);
+		return -1;
+	}
+	if (f == LAYERS_ARCHIVE_DOCKER_ARCHIVE) {
+		/* docker-archive has no identity: only its "" scope and the default apply */
+		r = reg_policy_check(p, "docker-archive", "", NULL, err);
+		if (r < 0)
+			strata_wrap(err, "%s", path);
+	} else {
+		transport = f == LAYERS_ARCHIVE_OCI_DIR ? "oci" : "oci-archive";
+		resolved = realpath(path, NULL);
+		if (!resolved)
+			resolved = xstrdup(path);
+		scopes = reg_path_scopes(resolved);
+		r = reg_policy_check(p, transport, resolved, scopes, err);
+	}
+	reg_policy_free(p);
+	return r;
 }

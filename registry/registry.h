@@ -88,6 +88,15 @@ int registry_push(struct store *s, const char *image, const char *dest,
 		  const struct registry_opts *o, char digest[DIGEST_STR_LEN],
 		  struct strata_error **err);
 
+/*
+ * Judges the image archive or OCI layout at @path, about to be loaded, by the
+ * signature policy (@policy_file, or the user's, or the system's): transport
+ * docker-archive (the "" scope only), oci-archive or oci (the resolved path
+ * and its parents). EACCES when rejected, ENOTSUP when signatures are asked.
+ */
+int registry_policy_check_load(const char *policy_file, const char *path,
+			       struct strata_error **err);
+
 /* Checks @user / @pass against @registry, then stores them in the auth file. */
 int registry_login(const char *registry, const char *user, const char *pass,
 		   const struct registry_opts *o, struct strata_error **err);

@@ -3,7 +3,8 @@
 # /etc/containers is never read): registries.conf short names (search list,
 # modes, aliases, drop-ins), prefix rewrites, mirrors, insecure, blocked;
 # policy.json (reject, per-scope insecureAcceptAnything, signedBy refused)
-# for pull and push, with skopeo's verdict on the same file; certs.d with a
+# for pull, push and load (docker-archive, oci-archive, oci), with skopeo's
+# verdict on the same files; certs.d with a
 # client certificate over TLS; the blob-info cache turning a push into
 # cross-repository mounts; login through an insecure registry of
 # registries.conf, and auth.json keys with a scheme or a namespace.
@@ -231,6 +232,53 @@ expect_fail so pull -q "$ONE/busybox"
 assert_one_line_error "$out"
 assert_contains "$out" "must not be empty"
 rm -f "$HOME/.config/containers/policy.json"
+
+# load judges its input too: docker-archive (the "" scope only), oci-archive
+# (the resolved path and its parents), oci for a layout directory.
+strata save -o "$TEST_TMP/saved.tar" busybox
+strata save --format oci-archive -o "$TEST_TMP/saved-oci.tar" busybox
+strata save --format oci-dir -o "$TEST_TMP/saved-dir" busybox
+for input in saved.tar saved-oci.tar saved-dir; do
+	new
+	expect_fail so load -q --signature-policy "$P/reject.json" -i "$TEST_TMP/$input"
+	assert_one_line_error "$out"
+	assert_contains "$out" "strata: load: "
+	assert_contains "$out" "rejected by the signature policy $P/reject.json"
+	assert_eq "$rc" 125 "exit status of a rejected load of $input"
+	[ ! -e "$R" ] || fail "a rejected load of $input wrote to the store"
+done
+new
+expect_fail so load -q --signature-policy "$P/reject.json" <"$TEST_TMP/saved.tar"
+assert_one_line_error "$out"
+assert_contains "$out" "docker-archive: rejected"
+assert_eq "$(last_images)" "[]" "a rejected load from stdin stored nothing"
+cat >"$P/archives.json" <<EOF
+{"default": [{"type": "reject"}],
+ "transports": {
+   "docker-archive": {"": [{"type": "insecureAcceptAnything"}]},
+   "oci-archive": {"$(dirname "$(realpath "$TEST_TMP/saved-oci.tar")")": [{"type": "insecureAcceptAnything"}]}}}
+EOF
+new
+so load -q --signature-policy "$P/archives.json" -i "$TEST_TMP/saved.tar" ||
+	fail "load a docker archive its transport accepts"
+assert_contains "$(last_images)" "busybox"
+new
+so load -q --signature-policy "$P/archives.json" -i "$TEST_TMP/saved-oci.tar" ||
+	fail "load an OCI archive whose directory is accepted"
+new
+expect_fail so load -q --signature-policy "$P/archives.json" -i "$TEST_TMP/saved-dir"
+assert_one_line_error "$out"
+assert_contains "$out" "oci:$(realpath "$TEST_TMP/saved-dir"): rejected"
+# The system policy (insecureAcceptAnything) applies without the option.
+new
+so load -q -i "$TEST_TMP/saved.tar" >/dev/null || fail "load under the system policy"
+# skopeo gives the same verdicts on the same archives.
+expect_fail skopeo --policy "$P/reject.json" copy "docker-archive:$TEST_TMP/saved.tar" "oci:$TEST_TMP/sk-load:x"
+assert_contains "$out" "rejected by policy"
+skopeo --policy "$P/archives.json" copy -q "docker-archive:$TEST_TMP/saved.tar" "oci:$TEST_TMP/sk-load:x" ||
+	fail "skopeo accepts the docker archive strata accepts"
+skopeo --policy "$P/archives.json" copy -q "oci-archive:$TEST_TMP/saved-oci.tar" "oci:$TEST_TMP/sk-load:y" ||
+	fail "skopeo accepts the OCI archive strata accepts"
 
 # ---- auth files: schemes and namespaces ----
 htpasswd -Bbn alice pw-a >"$TEST_TMP/htpasswd"
