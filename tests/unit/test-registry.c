@@ -4,8 +4,10 @@
  * and Range headers, platforms, and references to hosts and repositories.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "registry/registry-int.h"
@@ -717,6 +719,48 @@ START_TEST(test_policy_errors)
 }
 END_TEST
 
+/* The verdict of registry_policy_check_load on @path under the policy text @json. */
+static int load_verdict(const char *dir, const char *json, const char *path)
+{
+	cleanup_free char *pf = xasprintf("%s/p.json", dir);
+	struct strata_error *err = NULL;
+	int code = 0;
+
+	ck_assert_int_eq(file_write_atomic_at(AT_FDCWD, pf, json, strlen(json), 0644, NULL), 0);
+	if (registry_policy_check_load(pf, path, &err) < 0) {
+		code = strata_error_code(err);
+		strata_error_free(err);
+	}
+	return code;
+}
+
+START_TEST(test_policy_load_input)
+{
+	char dir[] = "/tmp/strata-policy-load-XXXXXX";
+	cleanup_free char *layout = NULL, *junk = NULL, *policy = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	layout = xasprintf("%s/layout", dir);
+	junk = xasprintf("%s/junk.tar", dir);
+	ck_assert_int_eq(mkdir(layout, 0755), 0);
+	ck_assert_int_eq(file_write_atomic_at(AT_FDCWD, junk, "junk", 4, 0644, NULL), 0);
+	/* a layout directory is judged as oci, by its path and then its parents */
+	policy = xasprintf("{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"oci\": "
+			   "{\"%s\": [{\"type\": \"insecureAcceptAnything\"}]}}}", dir);
+	ck_assert_int_eq(load_verdict(dir, policy, layout), 0);
+	ck_assert_int_eq(load_verdict(dir, policy, "/tmp"), EACCES);
+	/* the oci-archive scopes do not cover a layout directory */
+	free(policy);
+	policy = xasprintf("{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"oci-archive\": "
+			   "{\"%s\": [{\"type\": \"insecureAcceptAnything\"}]}}}", dir);
+	ck_assert_int_eq(load_verdict(dir, policy, layout), EACCES);
+	/* what is no archive at all is refused as such, never accepted */
+	ck_assert_int_eq(load_verdict(dir, "{\"default\": [{\"type\": \"insecureAcceptAnything\"}]}",
+				      junk), EINVAL);
+	ck_assert_int_eq(path_rm_rf_at(AT_FDCWD, dir, NULL), 0);
+}
+END_TEST
+
 /* ---- auth files and certificates ---- */
 
 START_TEST(test_auth_keys)
@@ -944,6 +988,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("policy");
 	tcase_add_test(tc, test_policy_scopes);
 	tcase_add_test(tc, test_policy_verdicts);
+	tcase_add_test(tc, test_policy_load_input);
 	tcase_add_test(tc, test_policy_errors);
 	suite_add_tcase(s, tc);
 
