@@ -199,6 +199,14 @@ int cmd_time_parse(const char *s, int64_t *out);
 /* label=KEY or label=KEY=VALUE against an object of labels (NULL: none). */
 bool cmd_label_matches(const json_t *labels, const char *spec);
 
+/* True when @labels match every label= of @f and no label!= of it. */
+bool cmd_filters_labels_pass(const struct cmd_filters *f, const json_t *labels);
+
+/* ---- image.c ---- */
+
+/* Image ID -> how many containers' records use it (a pointer-sized count). */
+void cmd_image_users_count(struct store *s, struct strmap *users);
+
 /* ---- volume.c ---- */
 
 /* Volume name -> how many containers' records list it (a pointer-sized count). */

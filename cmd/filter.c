@@ -143,3 +143,16 @@ bool cmd_label_matches(const json_t *labels, const char *spec)
 		return false;
 	return !eq || (v && !strcmp(v, eq + 1));
 }
+
+bool cmd_filters_labels_pass(const struct cmd_filters *f, const json_t *labels)
+{
+	char *const *v;
+
+	for (v = cmd_filters_get(f, "label"); v && *v; v++)
+		if (!cmd_label_matches(labels, *v))
+			return false;
+	for (v = cmd_filters_get(f, "label!"); v && *v; v++)
+		if (cmd_label_matches(labels, *v))
+			return false;
+	return true;
+}

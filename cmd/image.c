@@ -278,8 +278,7 @@ static json_t *image_row(struct images_ctx *c, const struct store_image_info *im
 	return json_incref(o);
 }
 
-/* Image ID -> how many containers use it. */
-static void count_users(struct store *s, struct strmap *users)
+void cmd_image_users_count(struct store *s, struct strmap *users)
 {
 	cleanup_strv char **ids = NULL;
 
@@ -342,7 +341,7 @@ static int images_setup(struct cmd_ctx *ctx, struct images_ctx *c, const struct 
 	c->want_labels = cmd_filters_get(&c->filters, "label") || cmd_format_uses(fmt, "Labels");
 	c->want_containers = cmd_format_uses(fmt, "Containers");
 	if (c->want_containers)
-		count_users(c->s, &c->users);
+		cmd_image_users_count(c->s, &c->users);
 	return 0;
 }
 

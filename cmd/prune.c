@@ -32,22 +32,6 @@ bool cmd_confirm(bool force, const char *question)
 	return !strcasecmp(line, "y") || !strcasecmp(line, "yes");
 }
 
-/* Image ID -> how many containers use it (as a pointer-sized count). */
-static void count_image_users(struct store *s, struct strmap *users)
-{
-	cleanup_strv char **ids = NULL;
-
-	if (store_container_list(s, &ids, NULL) < 0)
-		return;
-	for (size_t i = 0; ids[i]; i++) {
-		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
-		const char *img = rec ? jv_str(rec, "Image") : NULL;
-
-		if (img)
-			strmap_put(users, img, (void *)((uintptr_t)strmap_get(users, img) + 1), NULL);
-	}
-}
-
 static int64_t created_of(const char *created)
 {
 	int64_t sec = 0;
@@ -66,13 +50,7 @@ static bool prune_filter(const struct cmd_filters *f, int64_t created, const jso
 	for (v = cmd_filters_get(f, "until"); v && *v; v++)
 		if (cmd_time_parse(*v, &t) < 0 || created >= t)
 			return false;
-	for (v = cmd_filters_get(f, "label"); v && *v; v++)
-		if (!cmd_label_matches(labels, *v))
-			return false;
-	for (v = cmd_filters_get(f, "label!"); v && *v; v++)
-		if (cmd_label_matches(labels, *v))
-			return false;
-	return true;
+	return cmd_filters_labels_pass(f, labels);
 }
 
 static int prune_filters_parse(struct cmd_ctx *ctx, char **specs, struct cmd_filters *f)
@@ -125,7 +103,7 @@ static int prune_images(struct store *s, bool all, const struct cmd_filters *f, 
 	if (store_catalog_open(s, &cat, err) < 0)
 		return -1;
 	store_catalog_list(cat, &imgs, &n);
-	count_image_users(s, &users);
+	cmd_image_users_count(s, &users);
 	for (size_t i = 0; i < n; i++) {
 		cleanup_json json_t *labels = NULL;
 
@@ -538,7 +516,7 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 		ret = cmd_fail(ctx, err);
 		goto out;
 	}
-	count_image_users(s, &users);
+	cmd_image_users_count(s, &users);
 	for (size_t i = 0; i < n; i++) {
 		bool used = strmap_get(&users, imgs[i].id) != NULL;
 

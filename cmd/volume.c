@@ -152,12 +152,8 @@ static bool filter_match(const struct cmd_filters *f, const json_t *vol,
 
 	if ((v = cmd_filters_get(f, "name")) && !name_matches(v, name))
 		return false;
-	for (v = cmd_filters_get(f, "label"); v && *v; v++)
-		if (!cmd_label_matches(labels, *v))
-			return false;
-	for (v = cmd_filters_get(f, "label!"); v && *v; v++)
-		if (cmd_label_matches(labels, *v))
-			return false;
+	if (!cmd_filters_labels_pass(f, labels))
+		return false;
 	for (v = cmd_filters_get(f, "driver"); v && *v; v++)
 		if (strcmp(*v, "local"))
 			return false;
