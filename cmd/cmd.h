@@ -207,6 +207,9 @@ bool cmd_filters_labels_pass(const struct cmd_filters *f, const json_t *labels);
 /* Image ID -> how many containers' records use it (a pointer-sized count). */
 void cmd_image_users_count(struct store *s, struct strmap *users);
 
+/* The labels of image @id (a new reference; an empty object when unreadable). */
+json_t *cmd_image_labels(struct store *s, const char *id);
+
 /* ---- volume.c ---- */
 
 /* Volume name -> how many containers' records list it (a pointer-sized count). */

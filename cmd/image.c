@@ -76,8 +76,7 @@ struct images_ctx {
 	bool has_before, has_since;
 };
 
-/* The labels of image @id (a new reference; an empty object when unreadable). */
-static json_t *image_labels(struct store *s, const char *id)
+json_t *cmd_image_labels(struct store *s, const char *id)
 {
 	struct store_image *img = NULL;
 	json_t *l = NULL;
@@ -395,7 +394,7 @@ static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 								   "CREATED", "SIZE", NULL });
 	for (size_t i = 0; i < n && !ret; i++) {
 		const struct store_image_info *img = &imgs[i];
-		cleanup_json json_t *labels = c.want_labels ? image_labels(c.s, img->id) : NULL;
+		cleanup_json json_t *labels = c.want_labels ? cmd_image_labels(c.s, img->id) : NULL;
 		size_t ntags = strv_len(img->tags);
 
 		if (c.filters.n && !image_filter(&c, img, labels))

@@ -71,20 +71,6 @@ static int prune_filters_parse(struct cmd_ctx *ctx, char **specs, struct cmd_fil
 	return 0;
 }
 
-/* The labels of image @id (a new reference, an empty object when unreadable). */
-static json_t *labels_of_image(struct store *s, const char *id)
-{
-	struct store_image *img = NULL;
-	json_t *l = NULL;
-
-	if (store_image_load(s, id, &img, NULL) == 0) {
-		l = json_object_get(json_object_get(img->config, "config"), "Labels");
-		l = json_is_object(l) ? json_incref(l) : NULL;
-		store_image_free(img);
-	}
-	return l ? l : json_object();
-}
-
 /*
  * Removes the images no container uses: those without a name, or every one
  * with @all; appends each removed ID to @removed. The data goes at the gc after.
@@ -110,7 +96,7 @@ static int prune_images(struct store *s, bool all, const struct cmd_filters *f, 
 		if (strmap_get(&users, imgs[i].id) || (!all && strv_len(imgs[i].tags)))
 			continue;
 		if (f->n) {
-			labels = labels_of_image(s, imgs[i].id);
+			labels = cmd_image_labels(s, imgs[i].id);
 			if (!prune_filter(f, created_of(imgs[i].created), labels))
 				continue;
 		}
