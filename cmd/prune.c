@@ -72,6 +72,22 @@ static int prune_filters_parse(struct cmd_ctx *ctx, char **specs, struct cmd_fil
 }
 
 /*
+ * The start every prune shares: parses @specs into @f, then asks
+ * @question unless @force. 0, or the exit status (with @f released).
+ */
+static int prune_begin(struct cmd_ctx *ctx, char **specs, struct cmd_filters *f, bool force,
+		       const char *question)
+{
+	if (prune_filters_parse(ctx, specs, f))
+		return EXIT_STRATA;
+	if (!cmd_confirm(force, question)) {
+		cmd_filters_release(f);
+		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
+	}
+	return 0;
+}
+
+/*
  * Removes the images no container uses: those without a name, or every one
  * with @all; appends each removed ID to @removed. The data goes at the gc after.
  */
@@ -170,16 +186,13 @@ static int cmd_image_prune(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
-	if (prune_filters_parse(ctx, filters, &f))
-		return EXIT_STRATA;
-	if (!cmd_confirm(force, all ? "WARNING! This command removes all images without at least "
-				      "one container associated with them.\nAre you sure you want "
-				      "to continue?"
-				    : "WARNING! This command removes all dangling images.\nAre you sure "
-				      "you want to continue?")) {
-		cmd_filters_release(&f);
-		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
-	}
+	if ((ret = prune_begin(ctx, filters, &f, force,
+			       all ? "WARNING! This command removes all images without at least "
+				     "one container associated with them.\nAre you sure you want "
+				     "to continue?"
+				   : "WARNING! This command removes all dangling images.\nAre you sure "
+				     "you want to continue?")))
+		return ret;
 	if (prune_images(s, all, &f, &removed, &err) < 0 || store_gc(s, NULL, NULL, &st, &err) < 0)
 		ret = cmd_fail(ctx, err);
 	else
@@ -205,13 +218,10 @@ static int cmd_container_prune(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
-	if (prune_filters_parse(ctx, filters, &f))
-		return EXIT_STRATA;
-	if (!cmd_confirm(force, "WARNING! This will remove all non running containers.\nAre you "
-				"sure you want to continue?")) {
-		cmd_filters_release(&f);
-		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
-	}
+	if ((ret = prune_begin(ctx, filters, &f, force,
+			       "WARNING! This will remove all non running containers.\nAre you "
+			       "sure you want to continue?")))
+		return ret;
 	ret = prune_containers(ctx, s, &f, &removed);
 	print_ids(removed);
 	cmd_filters_release(&f);
@@ -244,29 +254,26 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 0, "")))
 		return ctx->status;
-	if (prune_filters_parse(ctx, filters, &f))
-		return EXIT_STRATA;
-	if (!cmd_confirm(force, all ? (with_volumes
-					       ? "WARNING! This command removes:\n\t- all stopped "
-						 "containers\n\t- all volumes not used by at least one "
-						 "container\n\t- all images without at least one container "
-						 "associated with them\n\t- all build cache\nAre you sure "
-						 "you want to continue?"
-					       : "WARNING! This command removes:\n\t- all stopped "
-						 "containers\n\t- all images without at least one container "
-						 "associated with them\n\t- all build cache\nAre you sure "
-						 "you want to continue?")
-				    : (with_volumes
-					       ? "WARNING! This command removes:\n\t- all stopped "
-						 "containers\n\t- all volumes not used by at least one "
-						 "container\n\t- all dangling images\n\t- all dangling build "
-						 "cache\nAre you sure you want to continue?"
-					       : "WARNING! This command removes:\n\t- all stopped "
-						 "containers\n\t- all dangling images\n\t- all dangling "
-						 "build cache\nAre you sure you want to continue?"))) {
-		cmd_filters_release(&f);
-		return cmd_failf(ctx, "not confirmed: nothing removed (use -f not to be asked)");
-	}
+	if ((ret = prune_begin(ctx, filters, &f, force,
+			       all ? (with_volumes
+					      ? "WARNING! This command removes:\n\t- all stopped "
+						"containers\n\t- all volumes not used by at least one "
+						"container\n\t- all images without at least one container "
+						"associated with them\n\t- all build cache\nAre you sure "
+						"you want to continue?"
+					      : "WARNING! This command removes:\n\t- all stopped "
+						"containers\n\t- all images without at least one container "
+						"associated with them\n\t- all build cache\nAre you sure "
+						"you want to continue?")
+				   : (with_volumes
+					      ? "WARNING! This command removes:\n\t- all stopped "
+						"containers\n\t- all volumes not used by at least one "
+						"container\n\t- all dangling images\n\t- all dangling build "
+						"cache\nAre you sure you want to continue?"
+					      : "WARNING! This command removes:\n\t- all stopped "
+						"containers\n\t- all dangling images\n\t- all dangling "
+						"build cache\nAre you sure you want to continue?"))))
+		return ret;
 	/* containers first: the images they held become unused */
 	ret = prune_containers(ctx, s, &f, &containers);
 	if (prune_images(s, all, &f, &images, &err) < 0)
