@@ -63,9 +63,12 @@ static int prune_filters_parse(struct cmd_ctx *ctx, char **specs, struct cmd_fil
 		int64_t t;
 
 		if (cmd_time_parse(*v, &t) < 0) {
+			/* report before the release: *v is one of @f's values */
+			int r = cmd_usage_error(ctx, "invalid filter 'until=%s' (a time or a duration)",
+						*v);
+
 			cmd_filters_release(f);
-			return cmd_usage_error(ctx, "invalid filter 'until=%s' (a time or a duration)",
-					       *v);
+			return r;
 		}
 	}
 	return 0;

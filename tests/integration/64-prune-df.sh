@@ -66,6 +66,13 @@ assert_eq "$(strata images --format '{{.Repository}}' | sort | tr '\n' ' ')" "bu
 strata image prune -a -f --filter until=2002-01-01 >/dev/null
 assert_eq "$(strata images --format '{{.Repository}}' | sort | tr '\n' ' ')" "busybox " \
 	"until filter"
+# a bad until= is refused in one line (its value was read after the filters were freed)
+for c in "image prune" "container prune" "system prune"; do
+	expect_fail strata $c -f --filter until=bogus
+	[ "$rc" -eq 125 ] || fail "$c: a bad until= exits $rc, not 125"
+	assert_one_line_error "$out"
+	assert_contains "$out" "$c: invalid filter 'until=bogus'"
+done
 strata image prune -a -f >/dev/null
 assert_eq "$(strata images --format '{{.Repository}}')" "busybox" "in use: kept"
 expect_fail strata image prune -f --filter color=red
