@@ -537,8 +537,13 @@ static int image_for_run(struct cmd_ctx *ctx, struct store *s, const char *spec,
 		return 0;
 	/* newer: a registry that cannot be reached is no failure while the store has the image */
 	if (cmd_pull_image(ctx, s, spec, o->quiet || (have && !strcmp(policy, "newer")), o->insecure,
-			   have && !strcmp(policy, "newer"), id) != 0)
-		return have && !strcmp(policy, "newer") ? 0 : EXIT_STRATA;
+			   have && !strcmp(policy, "newer"), id) != 0) {
+		if (have && !strcmp(policy, "newer"))
+			return 0;
+		store_image_free(*img);
+		*img = NULL;
+		return EXIT_STRATA;
+	}
 	store_image_free(*img);
 	*img = NULL;
 	if (store_image_load(s, id, img, &err) < 0)

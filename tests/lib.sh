@@ -53,7 +53,8 @@ strata() {
 # LeakSanitizer stops the world with ptrace, which a traced process cannot:
 # under make asan it ends a strata that strace runs with a fatal error. A
 # traced strata checks no leaks (ASan's other checks stay on). `exec strace`
-# bypasses this function: use it only where strata is killed.
+# and `command strace` bypass this function (the latter where a test needs
+# strace itself as its background job); they set ASAN_OPTIONS themselves.
 strace() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace "$@"
 }

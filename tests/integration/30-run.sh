@@ -115,7 +115,9 @@ assert_eq "$rc" 3 "SIGTERM forwarded and trapped"
 # strata (which left the container running).
 require_cmd strace "holds strata in its flocks to send a signal before the wait"
 {
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null \
+	# `command`: strace itself is the background job, strata its child (lib.sh's
+	# strace function would put a subshell between them).
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 command strace -f -qq -o /dev/null \
 		-e trace=flock -e inject=flock:delay_enter=200000 "$STRATA_BIN" --root "$ROOT" \
 		run --rm busybox sh -c 'trap "exit 3" TERM; echo ready; while true; do sleep 0.1; done' \
 		>"$TEST_TMP/sig2.out" &
