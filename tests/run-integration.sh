@@ -41,10 +41,15 @@ for t in tests/integration/*.sh; do
 	dur=$(($(date +%s) - start))
 	leaked=$(awk -v p="$base/strata-test." 'index($5, p) == 1' /proc/self/mountinfo | wc -l)
 	leftover=$(ls -d "$base"/strata-test.* 2>/dev/null | wc -l)
-	if [ "$rc" = 0 ] && { [ "$leaked" != 0 ] || [ "$leftover" != 0 ]; }; then
-		echo "LEAK: $name left $leaked mounts and $leftover temp dirs" >>"$log"
+	# A process still running with the test's temp dir in its command line
+	# (a server the test started and did not stop) is a leak too.
+	procs=$(pgrep -f "$base/strata-test\." | wc -l)
+	if [ "$rc" = 0 ] && { [ "$leaked" != 0 ] || [ "$leftover" != 0 ] || [ "$procs" != 0 ]; }; then
+		echo "LEAK: $name left $leaked mounts, $leftover temp dirs and $procs processes" >>"$log"
+		pgrep -a -f "$base/strata-test\." >>"$log"
 		rc=1
 	fi
+	pkill -9 -f "$base/strata-test\." 2>/dev/null
 	# Whatever a failed test left, do not let it poison the next one.
 	unmount_under "$base/strata-test."
 	rm -rf "$base"/strata-test.* 2>/dev/null

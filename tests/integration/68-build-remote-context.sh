@@ -90,7 +90,9 @@ strata build -q -t g3 "file://$TEST_TMP/git/repo.git#v1:sub" >/dev/null
 assert_eq "$(out_of g3)" one "#v1:sub is the context"
 assert_eq "$(strata run --rm g1 ls -a /ctx | grep -c '^.git$')" 0 "no .git in the context"
 gport=$(free_port)
-git daemon --reuseaddr --listen=127.0.0.1 --port="$gport" --export-all \
+# git-daemon itself, not `git daemon`: git runs it as a child, which killing
+# the background job would leave serving after the test.
+"$(git --exec-path)/git-daemon" --reuseaddr --listen=127.0.0.1 --port="$gport" --export-all \
 	--base-path="$TEST_TMP/git" "$TEST_TMP/git" >"$TEST_TMP/daemon.log" 2>&1 &
 track_pid $!
 for _ in $(seq 100); do git ls-remote "git://127.0.0.1:$gport/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
