@@ -24,7 +24,6 @@
  */
 #define FUSE_USE_VERSION 34
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -45,9 +44,6 @@
 #define TIMEOUT 86400.0
 
 /* ---- libfuse3, loaded on first use ---- */
-
-/* The ABI's soname: libfuse has kept version 3 since 2016. */
-#define FUSE_SONAME "libfuse3.so.3"
 
 /* libfuse's functions the server calls, typed from its own header. */
 static struct {
@@ -70,61 +66,36 @@ static struct {
 	__typeof__(&fuse_lowlevel_notify_store) notify_store;
 } fl;
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded;
-static char load_error[256];
-
-static void load(void)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} syms[] = {
-#define SYM(field, name) {name, offsetof(__typeof__(fl), field)}
-	    SYM(session_new, "fuse_session_new"),
-	    SYM(session_mount, "fuse_session_mount"),
-	    SYM(session_fd, "fuse_session_fd"),
-	    SYM(session_receive_buf, "fuse_session_receive_buf"),
-	    SYM(session_process_buf, "fuse_session_process_buf"),
-	    SYM(session_destroy, "fuse_session_destroy"),
-	    SYM(opt_free_args, "fuse_opt_free_args"),
-	    SYM(reply_err, "fuse_reply_err"),
-	    SYM(reply_entry, "fuse_reply_entry"),
-	    SYM(reply_attr, "fuse_reply_attr"),
-	    SYM(reply_open, "fuse_reply_open"),
-	    SYM(reply_buf, "fuse_reply_buf"),
-	    SYM(reply_readlink, "fuse_reply_readlink"),
-	    SYM(req_userdata, "fuse_req_userdata"),
-	    SYM(req_ctx, "fuse_req_ctx"),
-	    SYM(add_direntry, "fuse_add_direntry"),
-	    SYM(notify_store, "fuse_lowlevel_notify_store"),
+#define SYM(field, name) DLIB_SYM(__typeof__(fl), field, name)
+static const struct dlib_sym syms[] = {
+	SYM(session_new, "fuse_session_new"),
+	SYM(session_mount, "fuse_session_mount"),
+	SYM(session_fd, "fuse_session_fd"),
+	SYM(session_receive_buf, "fuse_session_receive_buf"),
+	SYM(session_process_buf, "fuse_session_process_buf"),
+	SYM(session_destroy, "fuse_session_destroy"),
+	SYM(opt_free_args, "fuse_opt_free_args"),
+	SYM(reply_err, "fuse_reply_err"),
+	SYM(reply_entry, "fuse_reply_entry"),
+	SYM(reply_attr, "fuse_reply_attr"),
+	SYM(reply_open, "fuse_reply_open"),
+	SYM(reply_buf, "fuse_reply_buf"),
+	SYM(reply_readlink, "fuse_reply_readlink"),
+	SYM(req_userdata, "fuse_req_userdata"),
+	SYM(req_ctx, "fuse_req_ctx"),
+	SYM(add_direntry, "fuse_add_direntry"),
+	SYM(notify_store, "fuse_lowlevel_notify_store"),
+};
 #undef SYM
-	};
-	/* Never closed: the library stays for the life of the process. */
-	void *h = dlopen(FUSE_SONAME, RTLD_NOW | RTLD_LOCAL);
 
-	if (!h) {
-		snprintf(load_error, sizeof(load_error), "cannot load %s: %s", FUSE_SONAME,
-			 dlerror());
-		return;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(syms); i++) {
-		void *p = dlsym(h, syms[i].name);
-
-		if (!p) {
-			snprintf(load_error, sizeof(load_error), "%s has no '%s'", FUSE_SONAME,
-				 syms[i].name);
-			return;
-		}
-		memcpy((char *)&fl + syms[i].off, &p, sizeof(p));
-	}
-	loaded = true;
-}
+/* The ABI's soname: libfuse has kept version 3 since 2016. */
+static const char *const sonames[] = {"libfuse3.so.3", NULL};
+static struct dlib libfuse = DLIB_INIT(sonames, syms, &fl, NULL);
 
 static void *preload(void *arg)
 {
 	(void)arg;
-	pthread_once(&load_once, load);
+	dlib_ready(&libfuse);
 	return NULL;
 }
 
@@ -156,10 +127,7 @@ int procview_fuse_load(struct strata_error **err)
 		pthread_join(preload_thread, NULL);
 		preloading = false;
 	}
-	pthread_once(&load_once, load);
-	if (!loaded)
-		return strata_fail_msg(err, ENOSYS, "%s", load_error);
-	return 0;
+	return dlib_load(&libfuse, err);
 }
 
 /* ---- the filesystems ---- */

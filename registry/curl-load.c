@@ -11,18 +11,13 @@
  * callers keep curl's own headers, types and compile-time option checks.
  * When the library cannot be loaded, registry_http_load() says why, and
  * these functions fail the way libcurl reports failure (NULL, an error code).
+ * The loading itself is util/dlib.c's.
  */
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <string.h>
 
 #include <curl/curl.h>
 
 #include "registry/registry.h"
-
-/* The ABI's soname: libcurl has kept version 4 since 2006. */
-#define CURL_SONAME "libcurl.so.4"
 
 static struct {
 	CURLcode (*global_init)(long);
@@ -47,77 +42,50 @@ static struct {
 	char *(*version)(void);
 } api;
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static bool loaded;
-static char load_error[256];
-
-static void load(void)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} syms[] = {
-#define SYM(field, name) { name, offsetof(__typeof__(api), field) }
-		SYM(global_init, "curl_global_init"),
-		SYM(easy_init, "curl_easy_init"),
-		SYM(easy_cleanup, "curl_easy_cleanup"),
-		SYM(easy_reset, "curl_easy_reset"),
-		SYM(easy_setopt, "curl_easy_setopt"),
-		SYM(easy_getinfo, "curl_easy_getinfo"),
-		SYM(easy_perform, "curl_easy_perform"),
-		SYM(easy_strerror, "curl_easy_strerror"),
-		SYM(easy_escape, "curl_easy_escape"),
-		SYM(free, "curl_free"),
-		SYM(multi_init, "curl_multi_init"),
-		SYM(multi_cleanup, "curl_multi_cleanup"),
-		SYM(multi_add_handle, "curl_multi_add_handle"),
-		SYM(multi_remove_handle, "curl_multi_remove_handle"),
-		SYM(multi_perform, "curl_multi_perform"),
-		SYM(multi_poll, "curl_multi_poll"),
-		SYM(multi_info_read, "curl_multi_info_read"),
-		SYM(slist_append, "curl_slist_append"),
-		SYM(slist_free_all, "curl_slist_free_all"),
-		SYM(version, "curl_version"),
+#define SYM(field, name) DLIB_SYM(__typeof__(api), field, name)
+static const struct dlib_sym syms[] = {
+	SYM(global_init, "curl_global_init"),
+	SYM(easy_init, "curl_easy_init"),
+	SYM(easy_cleanup, "curl_easy_cleanup"),
+	SYM(easy_reset, "curl_easy_reset"),
+	SYM(easy_setopt, "curl_easy_setopt"),
+	SYM(easy_getinfo, "curl_easy_getinfo"),
+	SYM(easy_perform, "curl_easy_perform"),
+	SYM(easy_strerror, "curl_easy_strerror"),
+	SYM(easy_escape, "curl_easy_escape"),
+	SYM(free, "curl_free"),
+	SYM(multi_init, "curl_multi_init"),
+	SYM(multi_cleanup, "curl_multi_cleanup"),
+	SYM(multi_add_handle, "curl_multi_add_handle"),
+	SYM(multi_remove_handle, "curl_multi_remove_handle"),
+	SYM(multi_perform, "curl_multi_perform"),
+	SYM(multi_poll, "curl_multi_poll"),
+	SYM(multi_info_read, "curl_multi_info_read"),
+	SYM(slist_append, "curl_slist_append"),
+	SYM(slist_free_all, "curl_slist_free_all"),
+	SYM(version, "curl_version"),
+};
 #undef SYM
-	};
-	/* Never closed: libcurl stays for the life of the process. */
-	void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
 
-	if (!h) {
-		snprintf(load_error, sizeof(load_error), "cannot load %s: %s", CURL_SONAME,
-			 dlerror());
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-
-		if (!p) {
-			snprintf(load_error, sizeof(load_error), "%s has no '%s'", CURL_SONAME,
-				 syms[i].name);
-			return;
-		}
-		memcpy((char *)&api + syms[i].off, &p, sizeof(p));
-	}
-	/* As the first libcurl call, before any thread uses it (libcurl's rule). */
-	if (api.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(load_error, sizeof(load_error), "%s: global initialisation failed",
-			 CURL_SONAME);
-		return;
-	}
-	loaded = true;
+/* As the first libcurl call, before any thread uses it (libcurl's rule). */
+static const char *global_init(void)
+{
+	return api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? NULL
+								 : "global initialisation failed";
 }
+
+/* The ABI's soname: libcurl has kept version 4 since 2006. */
+static const char *const sonames[] = {"libcurl.so.4", NULL};
+static struct dlib libcurl = DLIB_INIT(sonames, syms, &api, global_init);
 
 static bool ready(void)
 {
-	pthread_once(&load_once, load);
-	return loaded;
+	return dlib_ready(&libcurl);
 }
 
 int registry_http_load(struct strata_error **err)
 {
-	if (!ready())
-		return strata_fail_msg(err, ENOSYS, "%s", load_error);
-	return 0;
+	return dlib_load(&libcurl, err);
 }
 
 /* ---- libcurl's entry points, as curl/curl.h declares them ---- */
@@ -198,7 +166,7 @@ CURLcode curl_easy_perform(CURL *h)
 
 const char *curl_easy_strerror(CURLcode code)
 {
-	return ready() ? api.easy_strerror(code) : load_error;
+	return ready() ? api.easy_strerror(code) : dlib_error(&libcurl);
 }
 
 char *curl_easy_escape(CURL *h, const char *s, int len)
@@ -261,5 +229,5 @@ void curl_slist_free_all(struct curl_slist *list)
 
 char *curl_version(void)
 {
-	return ready() ? api.version() : load_error;
+	return ready() ? api.version() : (char *)dlib_error(&libcurl);
 }

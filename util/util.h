@@ -7,6 +7,7 @@
 #define STRATA_UTIL_UTIL_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -465,6 +466,48 @@ char *size_human(uint64_t n);
 int size_parse(const char *s, uint64_t *out);
 /* SOURCE_DATE_EPOCH when set and valid, else -1. */
 int64_t time_source_date_epoch(void);
+
+/* ---- libraries loaded with dlopen on first use (dlib.c) ---- */
+
+/* A function the library must export, and the offset in the table where its address goes. */
+struct dlib_sym {
+	const char *name;
+	size_t offset;
+};
+/* The entry of struct member @field of the table @type for the function @name. */
+#define DLIB_SYM(type, field, name) {(name), offsetof(type, field)}
+
+/*
+ * A library loaded on first use and never closed, one static object per
+ * library, made with DLIB_INIT; its fields are dlib.c's.
+ */
+struct dlib {
+	const char *const *sonames;   /* tried in order, NULL-terminated */
+	const struct dlib_sym *syms;  /* every one must resolve */
+	size_t n_syms;
+	void *table;		      /* receives each symbol's address at its offset */
+	const char *(*init)(void);    /* run once after the symbols: NULL, or what failed */
+	pthread_mutex_t lock;
+	bool done, loaded;
+	const char *soname;	      /* the one loaded */
+	char error[256];
+};
+#define DLIB_INIT(sonames_, syms_, table_, init_)                                                  \
+	{                                                                                          \
+		.sonames = (sonames_), .syms = (syms_), .n_syms = ARRAY_SIZE(syms_),               \
+		.table = (table_), .init = (init_), .lock = PTHREAD_MUTEX_INITIALIZER,             \
+	}
+
+/*
+ * Loads @lib the first time (thread-safe): the first of its sonames that
+ * dlopen finds, every symbol, then its init. True when it is usable; a
+ * failure is kept, never retried.
+ */
+bool dlib_ready(struct dlib *lib);
+/* dlib_ready, with its failure as an error (ENOSYS): "cannot load SONAME: why". */
+int dlib_load(struct dlib *lib, struct strata_error **err);
+/* Why @lib cannot be used ("" when it can); a string @lib owns. */
+const char *dlib_error(struct dlib *lib);
 
 /* ---- syscalls (sys.c): thin wrappers that log call and result under STRATA_DEBUG=1 ---- */
 

@@ -1,9 +1,11 @@
 /*
  * util: errors, path confinement, digests, atomic writes, sizes and times,
- * read-ahead.
+ * read-ahead, libraries loaded on first use.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -823,6 +825,134 @@ START_TEST(test_bufring_error_sticks)
 }
 END_TEST
 
+/* ---- libraries loaded on first use ---- */
+
+/* libm's cos(): a real system library every glibc system has. */
+struct m_table {
+	double (*cos)(double);
+	double (*sqrt)(double);
+};
+
+static const struct dlib_sym m_syms[] = {
+	DLIB_SYM(struct m_table, cos, "cos"),
+	DLIB_SYM(struct m_table, sqrt, "sqrt"),
+};
+
+START_TEST(test_dlib_loads_real_library)
+{
+	static const char *const names[] = {"libm.so.6", NULL};
+	struct m_table t = {0};
+	struct dlib lib = DLIB_INIT(names, m_syms, &t, NULL);
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_ok(dlib_load(&lib, &err), err);
+	ck_assert_str_eq(lib.soname, "libm.so.6");
+	ck_assert_str_eq(dlib_error(&lib), "");
+	ck_assert_ptr_nonnull(t.cos);
+	ck_assert(t.cos(0.0) == 1.0);
+	ck_assert(t.sqrt(16.0) == 4.0);
+	ck_assert(dlib_ready(&lib));
+}
+END_TEST
+
+START_TEST(test_dlib_soname_fallback)
+{
+	static const char *const names[] = {"libstrata-no-such.so.9", "libm.so.6", NULL};
+	struct m_table t = {0};
+	struct dlib lib = DLIB_INIT(names, m_syms, &t, NULL);
+
+	ck_assert(dlib_ready(&lib));
+	ck_assert_str_eq(lib.soname, "libm.so.6");
+	ck_assert(t.sqrt(9.0) == 3.0);
+}
+END_TEST
+
+START_TEST(test_dlib_missing_library)
+{
+	static const char *const names[] = {"libstrata-no-such.so.9", "libstrata-nor-this.so.1",
+					    NULL};
+	struct m_table t = {0};
+	struct dlib lib = DLIB_INIT(names, m_syms, &t, NULL);
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_int_eq(dlib_load(&lib, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOSYS);
+	/* the preferred soname is the one named, with dlopen's reason */
+	ck_assert_msg(str_has_prefix(strata_error_msg(err), "cannot load libstrata-no-such.so.9: "),
+		      "%s", strata_error_msg(err));
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "cannot open shared object file"));
+	ck_assert_str_eq(dlib_error(&lib), strata_error_msg(err));
+	ck_assert_ptr_null(t.cos);
+	/* the failure is kept: the same answer again, no second try */
+	ck_assert(!dlib_ready(&lib));
+}
+END_TEST
+
+START_TEST(test_dlib_missing_symbol)
+{
+	static const char *const names[] = {"libm.so.6", NULL};
+	struct m_table t = {0};
+	static const struct dlib_sym syms[] = {
+		DLIB_SYM(struct m_table, cos, "cos"),
+		DLIB_SYM(struct m_table, sqrt, "strata_no_such_function"),
+	};
+	struct dlib lib = DLIB_INIT(names, syms, &t, NULL);
+	cleanup_error struct strata_error *err = NULL;
+
+	ck_assert_int_eq(dlib_load(&lib, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), ENOSYS);
+	ck_assert_str_eq(strata_error_msg(err), "libm.so.6 has no 'strata_no_such_function'");
+	ck_assert(!dlib_ready(&lib));
+}
+END_TEST
+
+static int init_calls;
+
+static const char *init_fails(void)
+{
+	init_calls++;
+	return "initialisation failed";
+}
+
+START_TEST(test_dlib_init_once)
+{
+	static const char *const names[] = {"libm.so.6", NULL};
+	struct m_table t = {0};
+	struct dlib lib = DLIB_INIT(names, m_syms, &t, init_fails);
+
+	init_calls = 0;
+	ck_assert(!dlib_ready(&lib));
+	ck_assert(!dlib_ready(&lib));
+	ck_assert_int_eq(init_calls, 1);
+	ck_assert_str_eq(dlib_error(&lib), "libm.so.6: initialisation failed");
+}
+END_TEST
+
+/* Threads racing for the first load: one load, every thread sees it done. */
+static struct m_table race_table;
+static const char *const race_names[] = {"libm.so.6", NULL};
+static struct dlib race_lib = DLIB_INIT(race_names, m_syms, &race_table, NULL);
+
+static void *race_load(void *arg)
+{
+	(void)arg;
+	return dlib_ready(&race_lib) && race_table.cos(0.0) == 1.0 ? &race_lib : NULL;
+}
+
+START_TEST(test_dlib_threads)
+{
+	pthread_t th[8];
+	void *ret;
+
+	for (size_t i = 0; i < ARRAY_SIZE(th); i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, race_load, NULL), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(th); i++) {
+		ck_assert_int_eq(pthread_join(th[i], &ret), 0);
+		ck_assert_ptr_eq(ret, &race_lib);
+	}
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -884,6 +1014,15 @@ Suite *unit_suite(void)
 	tc = tcase_create("io_uring");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_uring_batch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("dlib");
+	tcase_add_test(tc, test_dlib_loads_real_library);
+	tcase_add_test(tc, test_dlib_soname_fallback);
+	tcase_add_test(tc, test_dlib_missing_library);
+	tcase_add_test(tc, test_dlib_missing_symbol);
+	tcase_add_test(tc, test_dlib_init_once);
+	tcase_add_test(tc, test_dlib_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
