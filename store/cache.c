@@ -89,57 +89,85 @@ static char **used_images(struct store *s, struct strata_error **err)
 	return used;
 }
 
+int store_cache_walk(struct store *s, store_cache_walk_fn fn, void *arg,
+		     struct strata_error **err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "read '%s/cache'", s->root);
+	}
+	while ((de = readdir(d))) {
+		cleanup_json json_t *entry = NULL;
+		struct stat st;
+
+		/* Only regular files: a link or a FIFO planted there is never read. */
+		if (!str_has_suffix(de->d_name, ".json") ||
+		    fstatat(s->cache_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		entry = jv_load_at(s->cache_fd, de->d_name, STORE_JSON_MAX, NULL);
+		if (fn(s, de->d_name, &st, entry, arg, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct prune {
+	const struct store_cache_prune_opts *o;
+	char **used; /* the images in use, unless o->all */
+	int64_t now;
+	void (*report)(const char *key, void *arg);
+	void *arg;
+	uint64_t *removed;
+};
+
+static int prune_one(struct store *s, const char *name, const struct stat *st, json_t *entry,
+		     void *arg, struct strata_error **err)
+{
+	struct prune *p = arg;
+	const char *image = entry ? jv_str(entry, "Image") : NULL;
+	cleanup_free char *key = NULL;
+
+	/* Only what was made (written) before the cut-off. */
+	if (p->o->until_age >= 0 && st->st_mtime > p->now - p->o->until_age)
+		return 0;
+	if (!p->o->all && image && strv_contains(p->used, image))
+		return 0;
+	if (unlinkat(s->cache_fd, name, 0) < 0 && errno != ENOENT)
+		return strata_fail(err, errno, "remove cache entry '%s'", name);
+	(*p->removed)++;
+	key = xasprintf("sha256:%.*s", (int)(strlen(name) - strlen(".json")), name);
+	if (p->report)
+		p->report(key, p->arg);
+	return 0;
+}
+
 int store_cache_prune(struct store *s, const struct store_cache_prune_opts *o,
 		      void (*report)(const char *key, void *arg), void *arg, uint64_t *removed,
 		      struct strata_error **err)
 {
 	cleanup_strv char **used = NULL;
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	int64_t now = time_now_ns() / 1000000000LL;
-	int fd, ret = -1;
+	struct prune p = {
+		.o = o,
+		.now = time_now_ns() / 1000000000LL,
+		.report = report,
+		.arg = arg,
+		.removed = removed,
+	};
+	int ret = -1;
 
 	*removed = 0;
 	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
 		return -1;
-	if (!o->all && !(used = used_images(s, err)))
-		goto out;
-	fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		strata_fail(err, errno, "read '%s/cache'", s->root);
-		goto out;
+	if (o->all || (used = used_images(s, err))) {
+		p.used = used;
+		ret = store_cache_walk(s, prune_one, &p, err);
 	}
-	while ((de = readdir(d))) {
-		cleanup_json json_t *entry = NULL;
-		cleanup_free char *key = NULL;
-		const char *image;
-		struct stat st;
-
-		if (!str_has_suffix(de->d_name, ".json") ||
-		    fstatat(s->cache_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		/* Only what was made (written) before the cut-off. */
-		if (o->until_age >= 0 && st.st_mtime > now - o->until_age)
-			continue;
-		entry = jv_load_at(s->cache_fd, de->d_name, STORE_JSON_MAX, NULL);
-		image = entry ? jv_str(entry, "Image") : NULL;
-		if (!o->all && image && strv_contains(used, image))
-			continue;
-		if (unlinkat(s->cache_fd, de->d_name, 0) < 0 && errno != ENOENT) {
-			strata_fail(err, errno, "remove cache entry '%s'", de->d_name);
-			goto out;
-		}
-		(*removed)++;
-		key = xasprintf("sha256:%.*s", (int)(strlen(de->d_name) - strlen(".json")),
-				de->d_name);
-		if (report)
-			report(key, arg);
-	}
-	ret = 0;
-out:
 	store_unlock(s);
 	return ret;
 }
@@ -172,51 +200,56 @@ static void usage_add(struct store *s, const json_t *entry, bool used, struct st
 	}
 }
 
+struct usage {
+	char **used;   /* the images in use */
+	struct strmap seen;
+	char **unused; /* the blobs first listed by an unused entry */
+	struct store_cache_usage *out;
+};
+
+static int usage_one(struct store *s, const char *name, const struct stat *st, json_t *entry,
+		     void *arg, struct strata_error **err)
+{
+	struct usage *u = arg;
+	const char *image;
+	bool in_use;
+
+	(void)name, (void)st, (void)err;
+	if (!entry)
+		return 0;
+	image = jv_str(entry, "Image");
+	in_use = image && strv_contains(u->used, image);
+	u->out->entries++;
+	u->out->unused_entries += !in_use;
+	usage_add(s, entry, in_use, &u->seen, &u->unused, u->out);
+	return 0;
+}
+
 int store_cache_usage(struct store *s, struct store_cache_usage *out, struct strata_error **err)
 {
-	struct strmap seen = STRMAP_INIT;
 	cleanup_strv char **used = NULL;
-	cleanup_strv char **unused = xcalloc(1, sizeof(char *));
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	int fd, ret = -1;
+	struct usage u = { .seen = STRMAP_INIT, .unused = xcalloc(1, sizeof(char *)), .out = out };
+	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (store_lock(s, STORE_LOCK_SHARED, err) < 0)
 		return -1;
 	if (!(used = used_images(s, err)))
 		goto out;
-	fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		strata_fail(err, errno, "read '%s/cache'", s->root);
+	u.used = used;
+	if (store_cache_walk(s, usage_one, &u, err) < 0)
 		goto out;
-	}
-	while ((de = readdir(d))) {
-		cleanup_json json_t *entry = NULL;
-		const char *image;
-		bool in_use;
-
-		if (!str_has_suffix(de->d_name, ".json") ||
-		    !(entry = jv_load_at(s->cache_fd, de->d_name, STORE_JSON_MAX, NULL)))
-			continue;
-		image = jv_str(entry, "Image");
-		in_use = image && strv_contains(used, image);
-		out->entries++;
-		out->unused_entries += !in_use;
-		usage_add(s, entry, in_use, &seen, &unused, out);
-	}
-	for (size_t i = 0; unused[i]; i++) {
+	for (size_t i = 0; u.unused[i]; i++) {
 		uint64_t size = 0;
 
-		if ((uintptr_t)strmap_get(&seen, unused[i]) == 2 &&
-		    store_blob_size(s, unused[i], &size, NULL) == 0)
+		if ((uintptr_t)strmap_get(&u.seen, u.unused[i]) == 2 &&
+		    store_blob_size(s, u.unused[i], &size, NULL) == 0)
 			out->unused_bytes += size;
 	}
 	ret = 0;
 out:
-	strmap_release(&seen, NULL);
+	strv_free(u.unused);
+	strmap_release(&u.seen, NULL);
 	store_unlock(s);
 	return ret;
 }

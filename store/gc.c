@@ -110,14 +110,21 @@ static void mark_blobs_array(struct store *s, struct marks *m, const json_t *rec
 			mark(s, m, json_string_value(e), 0);
 }
 
+/* A build cache entry keeps the blobs it lists. */
+static int mark_cache_entry(struct store *s, const char *name, const struct stat *st,
+			    json_t *entry, void *arg, struct strata_error **err)
+{
+	(void)name, (void)st, (void)err;
+	if (entry)
+		mark_blobs_array(s, arg, entry);
+	return 0;
+}
+
 static int mark_all(struct store *s, struct marks *m, struct strata_error **err)
 {
 	struct store_index_scan idx;
 	cleanup_strv char **ids = NULL;
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
 	size_t i;
-	int fd;
 
 	if (store_index_scan(s, &idx, err) < 0)
 		return strata_wrap(err, "gc");
@@ -137,21 +144,8 @@ static int mark_all(struct store *s, struct marks *m, struct strata_error **err)
 			mark_blobs_array(s, m, rec);
 	}
 
-	fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return strata_fail(err, errno, "gc: read cache");
-	}
-	while ((de = readdir(d))) {
-		cleanup_json json_t *entry = NULL;
-
-		if (!str_has_suffix(de->d_name, ".json"))
-			continue;
-		entry = jv_load_at(dirfd(d), de->d_name, STORE_JSON_MAX, NULL);
-		if (entry)
-			mark_blobs_array(s, m, entry);
-	}
+	if (store_cache_walk(s, mark_cache_entry, m, err) < 0)
+		return strata_wrap(err, "gc");
 	return 0;
 }
 

@@ -4,6 +4,8 @@
 #ifndef STRATA_STORE_STORE_INT_H
 #define STRATA_STORE_STORE_INT_H
 
+#include <sys/stat.h>
+
 #include "store/store.h"
 
 /* An open store. The fds are O_DIRECTORY descriptors, valid while it is open. */
@@ -41,5 +43,22 @@ char *store_ref_normalize(const char *ref, struct strata_error **err);
 /* Loads manifest and config for an index entry's digest. */
 int store_image_load_digest(struct store *s, const char *digest, struct store_image **out,
 		      struct strata_error **err);
+
+/* ---- cache.c ---- */
+
+/*
+ * Called by store_cache_walk for each entry: its file name (<hex>.json), its
+ * stat, and its JSON (NULL when it does not parse; borrowed). Returns 0 to
+ * go on, -1 with *@err set to stop the walk.
+ */
+typedef int (*store_cache_walk_fn)(struct store *s, const char *name, const struct stat *st,
+				   json_t *entry, void *arg, struct strata_error **err);
+
+/*
+ * Calls @fn for each build cache entry (a regular file named *.json in
+ * ROOT/cache; no link followed), in directory order. The caller holds the lock.
+ */
+int store_cache_walk(struct store *s, store_cache_walk_fn fn, void *arg,
+		     struct strata_error **err);
 
 #endif

@@ -960,6 +960,78 @@ START_TEST(test_gc_keeps_container_and_cache)
 }
 END_TEST
 
+/* Counts the keys store_cache_prune reports. */
+static void count_key(const char *key, void *arg)
+{
+	ck_assert(str_has_prefix(key, "sha256:"));
+	(*(int *)arg)++;
+}
+
+/*
+ * The one walk of ROOT/cache that prune, usage and gc share reads regular
+ * files only: a FIFO named like an entry would block a read for ever, a
+ * link would be followed out of the store.
+ */
+START_TEST(test_cache_walk_regular_only)
+{
+	cleanup_error struct strata_error *err = NULL;
+	cleanup_json json_t *entry = NULL;
+	cleanup_free char *cache = xasprintf("%s/cache", store_root(st));
+	cleanup_free char *path = NULL;
+	char id[DIGEST_STR_LEN], man[DIGEST_STR_LEN];
+	const char *key = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	cleanup_free char *target = xasprintf("%s.json", strchr(key, ':') + 1); /* the entry */
+	struct store_cache_prune_opts all_unused = { .all = false, .until_age = -1 };
+	struct store_cache_usage u;
+	struct store_gc_stats stats;
+	uint64_t size = 0, removed = 0;
+	int reports = 0;
+
+	put_image("cached", "layer-cached", id, man);
+	/* an entry of an image nothing uses (its name: a digest no blob has) */
+	entry = json_pack("{s:s, s:[s]}", "Image", key, "Blobs", man);
+	ck_assert_ok(store_cache_put(st, key, entry, &err), err);
+	ck_assert_ok(store_tag_remove(st, "cached", &err), err);
+	path = xasprintf("%s/fifo.json", cache);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	free(path);
+	path = xasprintf("%s/link.json", cache);
+	ck_assert_int_eq(symlink(target, path), 0);
+	free(path);
+	path = xasprintf("%s/dir.json", cache);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	free(path);
+	path = xasprintf("%s/%s.json", cache, "a1b2c3");
+	unit_write_file(path, "not json", 0600);
+
+	ck_assert_ok(store_cache_usage(st, &u, &err), err);
+	ck_assert_ok(store_blob_size(st, man, &size, &err), err);
+	ck_assert_uint_eq(u.entries, 1);
+	ck_assert_uint_eq(u.unused_entries, 1);
+	ck_assert_uint_eq(u.bytes, size);
+	ck_assert_uint_eq(u.unused_bytes, size);
+
+	/* gc marks from the entry, not from the link, and does not block on the FIFO */
+	ck_assert_ok(store_gc(st, NULL, NULL, &stats, &err), err);
+	ck_assert(store_blob_exists(st, man));
+
+	/* prune removes the entry and the one that does not parse, nothing else */
+	ck_assert_ok(store_cache_prune(st, &all_unused, count_key, &reports, &removed, &err), err);
+	ck_assert_uint_eq(removed, 2);
+	ck_assert_int_eq(reports, 2);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	free(path);
+	path = xasprintf("%s/fifo.json", cache);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	free(path);
+	path = xasprintf("%s/dir.json", cache);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	free(path);
+	path = xasprintf("%s/link.json", cache);
+	ck_assert_int_eq(faccessat(AT_FDCWD, path, F_OK, AT_SYMLINK_NOFOLLOW), 0);
+}
+END_TEST
+
 static void count_report(const char *what, void *arg)
 {
 	(void)what;
@@ -1187,6 +1259,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_gc_frees_unreached);
 	tcase_add_test(tc, test_gc_keeps_container_and_cache);
+	tcase_add_test(tc, test_cache_walk_regular_only);
 	tcase_add_test(tc, test_fsck_flipped_byte);
 	tcase_add_test(tc, test_fsck_bad_records);
 	suite_add_tcase(s, tc);
