@@ -603,18 +603,15 @@ static int plan_take_image(struct rmi_plan *p, struct store_catalog *cat, const 
 	return 0;
 }
 
+static int rmi_locked(struct cmd_ctx *ctx, struct store *s, int argc, char **argv, bool all,
+		      bool force);
+
 static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct rmi_plan plan = { 0 };
-	struct strmap users = STRMAP_INIT;
-	struct store_catalog *cat = NULL;
 	struct strata_error *err = NULL;
-	char **deleted = NULL;
-	size_t n_deleted = 0, cap_deleted = 0;
-	bool force = false, users_read = false, all = false;
-	cleanup_strv char **every = NULL;
+	bool force = false, all = false;
 	struct store *s;
-	int ret = 0;
+	int ret;
 	const struct cmd_option opts[] = {
 		OPT_BOOL('a', "all", &all, "every image"),
 		OPT_BOOL('f', "force", &force, "untag even when a container uses the image"),
@@ -629,6 +626,27 @@ static int cmd_rmi(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_usage_error(ctx, "missing argument: IMAGE");
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
+	/* no container is being created on an image while its users are counted and it goes */
+	if (store_users_lock(s, STORE_LOCK_EXCLUSIVE, &err) < 0)
+		return cmd_fail(ctx, err);
+	ret = rmi_locked(ctx, s, argc, argv, all, force);
+	store_users_unlock(s);
+	return ret;
+}
+
+static int rmi_locked(struct cmd_ctx *ctx, struct store *s, int argc, char **argv, bool all,
+		      bool force)
+{
+	struct rmi_plan plan = { 0 };
+	struct strmap users = STRMAP_INIT;
+	struct store_catalog *cat = NULL;
+	struct strata_error *err = NULL;
+	char **deleted = NULL;
+	size_t n_deleted = 0, cap_deleted = 0;
+	bool users_read = false;
+	cleanup_strv char **every = NULL;
+	int ret = 0;
+
 	if (all) {
 		struct store_image_info *imgs = NULL;
 		size_t n = 0;

@@ -105,8 +105,13 @@ static int prune_images(struct store *s, bool all, const struct cmd_filters *f, 
 	size_t n = 0;
 	int r = 0;
 
-	if (store_catalog_open(s, &cat, err) < 0)
+	/* no container is being created on an image while its users are counted and it goes */
+	if (store_users_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
 		return -1;
+	if (store_catalog_open(s, &cat, err) < 0) {
+		store_users_unlock(s);
+		return -1;
+	}
 	store_catalog_list(cat, &imgs, &n);
 	cmd_image_users_count(s, &users);
 	for (size_t i = 0; i < n; i++) {
@@ -127,6 +132,7 @@ static int prune_images(struct store *s, bool all, const struct cmd_filters *f, 
 	}
 	if (strv_len(refs) || strv_len(digests))
 		r = store_tags_remove(s, refs, strv_len(refs), digests, strv_len(digests), err);
+	store_users_unlock(s);
 	store_image_infos_free(imgs, n);
 	store_catalog_free(cat);
 	strmap_release(&users, NULL);
@@ -141,8 +147,13 @@ static int prune_containers(struct cmd_ctx *ctx, struct store *s, const struct c
 	struct strata_error *err = NULL;
 	int ret = 0;
 
-	if (store_container_list(s, &ids, &err) < 0)
+	/* a container being created (its record not yet whole) is left to its maker */
+	if (store_users_lock(s, STORE_LOCK_EXCLUSIVE, &err) < 0)
 		return cmd_fail(ctx, err);
+	if (store_container_list(s, &ids, &err) < 0) {
+		store_users_unlock(s);
+		return cmd_fail(ctx, err);
+	}
 	for (size_t i = 0; ids[i]; i++) {
 		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
 		json_t *labels;
@@ -159,6 +170,7 @@ static int prune_containers(struct cmd_ctx *ctx, struct store *s, const struct c
 		}
 		strv_append(removed, ids[i]);
 	}
+	store_users_unlock(s);
 	return ret;
 }
 

@@ -515,6 +515,7 @@ static int opt_tls_verify(struct cmd_ctx *ctx, const struct cmd_option *opt, con
 /*
  * The image IMAGE names, pulled first as --pull says (podman's default:
  * missing, so that `run IMAGE` pulls an image the store does not have).
+ * Called with users.lock shared; returns with it held, also on failure.
  */
 static int image_for_run(struct cmd_ctx *ctx, struct store *s, const char *spec,
 			 const struct run_opts *o, struct store_image **img)
@@ -535,18 +536,26 @@ static int image_for_run(struct cmd_ctx *ctx, struct store *s, const char *spec,
 	err = NULL;
 	if (have && (!strcmp(policy, "missing") || !strcmp(policy, "never")))
 		return 0;
-	/* newer: a registry that cannot be reached is no failure while the store has the image */
+	/*
+	 * newer: a registry that cannot be reached is no failure while the
+	 * store has the image. users.lock is not held through a transfer (an
+	 * rmi would wait for it): the image is read again once it is taken back.
+	 */
+	store_users_unlock(s);
 	if (cmd_pull_image(ctx, s, spec, o->quiet || (have && !strcmp(policy, "newer")), o->insecure,
 			   have && !strcmp(policy, "newer"), id) != 0) {
-		if (have && !strcmp(policy, "newer"))
-			return 0;
 		store_image_free(*img);
 		*img = NULL;
-		return EXIT_STRATA;
+		if (!have || strcmp(policy, "newer"))
+			return EXIT_STRATA;
+		if (store_users_lock(s, STORE_LOCK_SHARED, &err) < 0)
+			return cmd_fail(ctx, err);
+		return store_image_load(s, spec, img, &err) < 0 ? cmd_fail(ctx, err) : 0;
 	}
 	store_image_free(*img);
 	*img = NULL;
-	if (store_image_load(s, id, img, &err) < 0)
+	if (store_users_lock(s, STORE_LOCK_SHARED, &err) < 0 ||
+	    store_image_load(s, id, img, &err) < 0)
 		return cmd_fail(ctx, err);
 	return 0;
 }
@@ -655,12 +664,21 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		return EXIT_STRATA;
 	if (!(s = cmd_store(ctx)))
 		return EXIT_STRATA;
-	if ((r = image_for_run(ctx, s, argv[0], o, &img)))
+	/*
+	 * From reading the image to saving the record that names it and its
+	 * volumes: no rmi, image prune or volume prune decides meanwhile that
+	 * they are unused.
+	 */
+	if (store_users_lock(s, STORE_LOCK_SHARED, &err) < 0)
+		return cmd_fail(ctx, err);
+	if ((r = image_for_run(ctx, s, argv[0], o, &img))) {
+		store_users_unlock(s);
 		return r;
+	}
 	/* named volumes made on first use, anonymous ones for the image's VOLUMEs */
 	if (launch_run_config_volumes(s, &o->rc, img->config, &made, &err) < 0) {
 		store_image_free(img);
-		return cmd_fail(ctx, err);
+		goto fail;
 	}
 	r = overlay_container_create(s, ctx->backend, img, o->name, argc > 1 ? argv + 1 : NULL,
 				     o->rc.auto_remove ? OVERLAY_CREATE_VOLATILE : 0, id, &err);
@@ -681,10 +699,13 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	}
 	if (store_container_save(s, id, rec, &err) < 0)
 		goto fail_rm;
+	store_users_unlock(s);
 	return 0;
 fail_rm:
 	overlay_container_remove(s, id, true, NULL);
 fail:
+	/* removing volumes takes users.lock exclusively */
+	store_users_unlock(s);
 	launch_volumes_remove(s, made);
 	return cmd_fail(ctx, err);
 }

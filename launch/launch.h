@@ -411,7 +411,9 @@ void launch_run_config_release(struct launch_run_config *rc);
  * config @image_config (its "config" object's "Volumes"; may be NULL) that
  * no mount covers gets an anonymous one, as podman does. Sets each
  * mount's source to its volume's data dir. The anonymous volumes made are
- * added to *made (caller frees), for launch_volumes_remove on failure.
+ * added to *made (caller frees; set on failure too), for
+ * launch_volumes_remove on failure. The caller holds store_users_lock()
+ * shared from before this until the container's record is saved.
  */
 int launch_run_config_volumes(struct store *s, struct launch_run_config *rc,
 			      const json_t *image_config, char ***made, struct strata_error **err);

@@ -72,11 +72,10 @@ int launch_run_config_volumes(struct store *s, struct launch_run_config *rc,
 		if (!covered(rc, path))
 			launch_run_config_add_volume(rc, "", path, false);
 	}
+	/* on failure the caller removes *made, once it no longer holds users.lock */
 	for (size_t i = 0; i < rc->n_mounts; i++)
-		if (rc->mounts[i].volume && resolve(s, &rc->mounts[i], made, err) < 0) {
-			launch_volumes_remove(s, *made);
+		if (rc->mounts[i].volume && resolve(s, &rc->mounts[i], made, err) < 0)
 			return -1;
-		}
 	return 0;
 }
 

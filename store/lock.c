@@ -1,7 +1,8 @@
 /*
- * Two flock(2) locks: ROOT/lock guards records (shared to read, exclusive
+ * Three flock(2) locks: ROOT/lock guards records (shared to read, exclusive
  * to change), ROOT/gc.lock keeps gc away from content that is written but
- * not yet reachable. flock locks belong to the open file description, so
+ * not yet reachable, ROOT/users.lock keeps rmi and the prunes away from the
+ * images and volumes of a container being created. flock locks belong to the open file description, so
  * they vanish with a killed process and never outlive it.
  */
 #include <dirent.h>
@@ -70,6 +71,40 @@ void store_unpin(struct store *s)
 		return;
 	if (--s->pin_depth == 0)
 		flock(s->pin_fd, LOCK_UN);
+}
+
+int store_users_lock(struct store *s, enum store_lock_mode mode, struct strata_error **err)
+{
+	if (s->users_depth > 0) {
+		if ((int)mode > s->users_mode)
+			return strata_fail(err, EDEADLK,
+					   "users.lock: exclusive lock wanted under a shared one");
+		s->users_depth++;
+		return 0;
+	}
+	/* opened on first use: most commands never create or remove what containers use */
+	if (s->users_fd < 0) {
+		s->users_fd = openat(s->root_fd, "users.lock",
+				     O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (s->users_fd < 0)
+			return strata_fail(err, errno, "open '%s/users.lock'", s->root);
+	}
+	if (take(s->users_fd, mode == STORE_LOCK_EXCLUSIVE ? LOCK_EX : LOCK_SH, "users.lock", err) <
+	    0)
+		return -1;
+	s->users_mode = (int)mode;
+	s->users_depth = 1;
+	return 0;
+}
+
+void store_users_unlock(struct store *s)
+{
+	if (s->users_depth <= 0)
+		return;
+	if (--s->users_depth == 0) {
+		flock(s->users_fd, LOCK_UN);
+		s->users_mode = 0;
+	}
 }
 
 /*

@@ -22,6 +22,9 @@ struct store {
 	int lock_mode;	  /* the mode held while lock_depth > 0 */
 	int pin_fd;	  /* ROOT/gc.lock */
 	int pin_depth;	  /* nesting of store_pin() */
+	int users_fd;	  /* ROOT/users.lock, opened on first use */
+	int users_depth;  /* nesting of store_users_lock() */
+	int users_mode;	  /* the mode held while users_depth > 0 */
 };
 
 /* ---- manifest.c ---- */

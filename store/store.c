@@ -92,7 +92,7 @@ int store_open(const char *root, struct store **out, struct strata_error **err)
 	s = xcalloc(1, sizeof(*s));
 	s->root = abs;
 	s->root_fd = s->blobs_fd = s->tmp_fd = s->layers_fd = s->containers_fd = s->cache_fd = -1;
-	s->lock_fd = s->pin_fd = -1;
+	s->lock_fd = s->pin_fd = s->users_fd = -1;
 
 	s->root_fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root_fd < 0) {
@@ -145,7 +145,8 @@ void store_free(struct store *s)
 		return;
 	{
 		int fds[] = { s->root_fd,	s->blobs_fd, s->tmp_fd,	 s->layers_fd,
-			      s->containers_fd, s->cache_fd, s->lock_fd, s->pin_fd };
+			      s->containers_fd, s->cache_fd, s->lock_fd, s->pin_fd,
+			      s->users_fd };
 
 		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 			if (fds[i] >= 0)

@@ -120,6 +120,20 @@ int store_pin(struct store *s, struct strata_error **err);
 void store_unpin(struct store *s);
 
 /*
+ * ROOT/users.lock: held shared by a command from before it reads the image
+ * and makes or finds the volumes a new container will use until the
+ * container's record names them; exclusive by a command that removes
+ * images or volumes while it decides which are unused. So a prune or rmi
+ * never takes what a container being created is about to use. Nests as
+ * store_lock() does (exclusive under shared: EDEADLK). Never taken while
+ * holding ROOT/lock or gc.lock.
+ */
+int store_users_lock(struct store *s, enum store_lock_mode mode, struct strata_error **err);
+
+/* Releases one level of store_users_lock(). */
+void store_users_unlock(struct store *s);
+
+/*
  * Takes the lock of @digest (ROOT/locks/<hex>, flock exclusive): the
  * process that fetches a blob and makes its layer dir holds it, so that
  * another one fetching the same digest waits, then finds it present,

@@ -5,7 +5,9 @@
  * into ROOT/tmp before the slow recursive removal, both under the
  * exclusive lock: a killed command leaves either no volume or a whole one,
  * plus garbage in tmp that gc removes. Which containers use a volume is
- * read from their records' "Volumes" lists, under the same lock.
+ * read from their records' "Volumes" lists, under the same lock, and a
+ * removal also holds users.lock exclusively, so that a container being
+ * created, whose record does not list its volumes yet, keeps them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -319,8 +321,17 @@ int store_volume_remove(struct store *s, const char *name, struct strata_error *
 	cleanup_close int vfd = -1;
 	int ret = -1;
 
-	if (check_name(name, err) < 0 || store_pin(s, err) < 0)
+	/*
+	 * users.lock first: a create that has made or found this volume holds
+	 * it shared until its record lists the volume, which the check below
+	 * then sees.
+	 */
+	if (check_name(name, err) < 0 || store_users_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
 		return -1;
+	if (store_pin(s, err) < 0) {
+		store_users_unlock(s);
+		return -1;
+	}
 	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
 		goto out_unpin;
 	if ((vfd = volumes_fd(s, false, NULL)) < 0 ||
@@ -350,10 +361,15 @@ int store_volume_remove(struct store *s, const char *name, struct strata_error *
 	ret = 0;
 out_unlock:
 	store_unlock(s);
+	store_users_unlock(s);
+	/* the slow part holds only the pin: the volume is out of volumes/ already */
 	if (ret == 0 && path_rm_rf_at(s->tmp_fd, trash, err) < 0)
 		ret = strata_wrap(err, "remove volume '%s'", name);
+	store_unpin(s);
+	return ret;
 out_unpin:
 	store_unpin(s);
+	store_users_unlock(s);
 	return ret;
 }
 

@@ -1137,6 +1137,53 @@ START_TEST(test_lock_excludes_other_process)
 }
 END_TEST
 
+/* 0 when ROOT/users.lock cannot be taken exclusively now (another process holds it). */
+static int users_lock_blocked(const char *root)
+{
+	cleanup_free char *path = xasprintf("%s/users.lock", root);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return 2;
+	r = flock(fd, LOCK_EX | LOCK_NB);
+	r = r < 0 && errno == EWOULDBLOCK ? 0 : 1;
+	close(fd);
+	return r;
+}
+
+START_TEST(test_users_lock)
+{
+	cleanup_error struct strata_error *err = NULL;
+	pid_t pid;
+	int status;
+
+	/* shared, as a create holds it: a remover in another process must wait */
+	ck_assert_ok(store_users_lock(st, STORE_LOCK_SHARED, &err), err);
+	pid = fork();
+	if (pid == 0)
+		_exit(users_lock_blocked(store_root(st)));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status 0x%x", status);
+	/* a volume removal under it would deadlock against itself: refused */
+	ck_assert_int_eq(store_users_lock(st, STORE_LOCK_EXCLUSIVE, &err), -1);
+	ck_assert_int_eq(strata_error_code(err), EDEADLK);
+	strata_error_free(err);
+	err = NULL;
+	store_users_unlock(st);
+	/* released: free for another process; exclusive nests */
+	ck_assert_ok(store_users_lock(st, STORE_LOCK_EXCLUSIVE, &err), err);
+	ck_assert_ok(store_users_lock(st, STORE_LOCK_SHARED, &err), err);
+	store_users_unlock(st);
+	store_users_unlock(st);
+	pid = fork();
+	if (pid == 0)
+		_exit(users_lock_blocked(store_root(st)) == 1 ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status 0x%x", status);
+}
+END_TEST
+
 /* ---- cache-mount dirs ---- */
 
 /* Counts the report calls of store_cachedir_prune. */
@@ -1267,6 +1314,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("locks");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_lock_excludes_other_process);
+	tcase_add_test(tc, test_users_lock);
 	tcase_add_test(tc, test_cachedir_sharing);
 	suite_add_tcase(s, tc);
 	return s;
