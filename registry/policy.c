@@ -13,7 +13,10 @@
  * them must accept: "insecureAcceptAnything" does, "reject" does not, and
  * "signedBy", "sigstoreSigned" and "signedBaseLayer", which need signatures
  * strata cannot verify yet, refuse the image with an error saying so
- * (never an image accepted without the check the policy asks for).
+ * (never an image accepted without the check the policy asks for). A
+ * scope that containers/image refuses for its transport (any but "" for
+ * docker-archive, a relative path for oci...) makes the whole file an
+ * error, as it does there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +91,115 @@ static int check_requirements(const json_t *reqs, const char *where, struct stra
 	return 0;
 }
 
+/* True when absolute path @p is as Go's filepath.Clean leaves it: no "//", ".", ".." or final '/'. */
+static bool path_is_canonical(const char *p)
+{
+	if (p[0] != '/' || !p[1])
+		return false;
+	for (const char *c = p; *c; c++) {
+		if (*c != '/')
+			continue;
+		if (c[1] == '/' || !c[1] || (c[1] == '.' && (c[2] == '/' || !c[2])) ||
+		    (c[1] == '.' && c[2] == '.' && (c[3] == '/' || !c[3])))
+			return false;
+	}
+	return true;
+}
+
+/* True for "sha256:" and 64, "sha384:" and 96 or "sha512:" and 128 lowercase hex digits. */
+static bool is_digest(const char *s)
+{
+	static const struct {
+		const char *algo;
+		size_t hex;
+	} algos[] = { { "sha256:", 64 }, { "sha384:", 96 }, { "sha512:", 128 } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(algos); i++) {
+		size_t n = strlen(algos[i].algo);
+
+		if (!strncmp(s, algos[i].algo, n) && strlen(s + n) == algos[i].hex &&
+		    strspn(s + n, "0123456789abcdef") == algos[i].hex)
+			return true;
+	}
+	return false;
+}
+
+/* True for an image ID of containers-storage: 64 lowercase hex digits. */
+static bool is_image_id(const char *s)
+{
+	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
+}
+
+/* containers-storage: "[DRIVER@/ROOT]" or "[/ROOT]", then NAME[:TAG][@DIGEST][@ID]. */
+static const char *storage_scope_error(const char *scope)
+{
+	const char *close = strchr(scope, ']');
+	cleanup_free char *spec = NULL;
+	cleanup_free char *rest = NULL;
+	char *at, *fields[3] = { NULL, NULL, NULL };
+	size_t n = 0;
+
+	if (scope[0] != '[' || !close || close == scope + 1)
+		return "want [DRIVER@/ROOT] or [/ROOT] first";
+	spec = xstrndup(scope + 1, (size_t)(close - scope - 1));
+	at = strchr(spec, '@');
+	if (at ? (at == spec || at[1] != '/') : spec[0] != '/')
+		return "its store is not [DRIVER@/ROOT] or [/ROOT] with an absolute root";
+	if (!close[1])
+		return NULL;
+	rest = xstrdup(close + 1);
+	for (char *f = rest; f; f = at) {
+		if (n == ARRAY_SIZE(fields))
+			return "too many '@'";
+		at = strchr(f, '@');
+		if (at)
+			*at++ = '\0';
+		fields[n++] = f;
+	}
+	switch (n) {
+	case 1:
+		return NULL;
+	case 2:
+		return is_image_id(fields[1]) || is_digest(fields[1])
+			       ? NULL
+			       : "what follows '@' is neither a digest nor an image ID";
+	case 3:
+		return is_digest(fields[1]) && is_image_id(fields[2])
+			       ? NULL
+			       : "want NAME@DIGEST@ID after the store";
+	default:
+		return "too many '@'";
+	}
+}
+
+/*
+ * Why @scope is not one of @transport's, as containers/image refuses it
+ * (which then refuses the whole file), or NULL. Transports it does not
+ * know take any scope; "" is every transport's.
+ */
+static const char *scope_error(const char *transport, const char *scope)
+{
+	static const char *const only_default[] = { "docker-archive", "tarball", NULL };
+	static const char *const paths[] = { "oci", "oci-archive", "dir", "sif", NULL };
+
+	if (!*scope)
+		return NULL;
+	for (size_t i = 0; only_default[i]; i++)
+		if (!strcmp(transport, only_default[i]))
+			return "this transport takes no scope but the default \"\"";
+	for (size_t i = 0; paths[i]; i++)
+		if (!strcmp(transport, paths[i]))
+			return path_is_canonical(scope)
+				       ? NULL
+				       : "want an absolute path other than '/', without '.', '..', "
+					 "'//' or a final '/'";
+	if (!strcmp(transport, "docker-daemon"))
+		return is_digest(scope) ? "a digest cannot be a namespace" : NULL;
+	if (!strcmp(transport, "containers-storage"))
+		return storage_scope_error(scope);
+	return NULL;
+}
+
 int reg_policy_parse(const char *buf, size_t len, const char *path, struct reg_policy **out,
 		     struct strata_error **err)
 {
@@ -126,9 +238,10 @@ int reg_policy_parse(const char *buf, size_t len, const char *path, struct reg_p
 			cleanup_free char *where =
 				xasprintf("signature policy %s: %s scope '%s'", path, tkey, skey);
 
-			if (strcmp(tkey, "oci") == 0 && *skey && skey[0] != '/')
-				return strata_fail_msg(err, EINVAL, "%s: an oci scope is an absolute path",
-						       where);
+			const char *why = scope_error(tkey, skey);
+
+			if (why)
+				return strata_fail_msg(err, EINVAL, "%s: %s", where, why);
 			if (check_requirements(sv, where, err) < 0)
 				return -1;
 		}

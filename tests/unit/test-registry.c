@@ -719,6 +719,49 @@ START_TEST(test_policy_errors)
 }
 END_TEST
 
+/* Scopes containers/image refuses for their transport make the whole file an error. */
+START_TEST(test_policy_transport_scopes)
+{
+	static const struct {
+		const char *transport, *scope;
+		bool ok;
+	} rows[] = {
+		{ "docker-archive", "", true },
+		{ "docker-archive", "/a.tar", false },
+		{ "tarball", "x", false },
+		{ "oci", "/a/b:tag", true },
+		{ "oci", "/", false },
+		{ "oci", "/a/", false },
+		{ "oci", "/a/../b", false },
+		{ "dir", "/a//b", false },
+		{ "sif", "/a/.", false },
+		{ "docker-daemon", "sha256:"
+				   "0000000000000000000000000000000000000000000000000000000000000000",
+		  false },
+		{ "docker-daemon", "x/y", true },
+		{ "containers-storage", "[vfs@/var/lib/c]busybox:1", true },
+		{ "containers-storage", "[c]busybox", false },
+		{ "containers-storage", "busybox", false },
+		{ "docker", "anything goes", true },
+		{ "ostree", "anything goes", true },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		cleanup_free char *text = xasprintf(
+			"{\"default\": [{\"type\": \"reject\"}], \"transports\": {\"%s\": "
+			"{\"%s\": [{\"type\": \"reject\"}]}}}",
+			rows[i].transport, rows[i].scope);
+		cleanup_free char *want =
+			xasprintf("%s scope '%s'", rows[i].transport, rows[i].scope);
+
+		if (rows[i].ok)
+			reg_policy_free(policy_of(text));
+		else
+			policy_bad(text, want);
+	}
+}
+END_TEST
+
 /* The verdict of registry_policy_check_load on @path under the policy text @json. */
 static int load_verdict(const char *dir, const char *json, const char *path)
 {
@@ -990,6 +1033,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_policy_verdicts);
 	tcase_add_test(tc, test_policy_load_input);
 	tcase_add_test(tc, test_policy_errors);
+	tcase_add_test(tc, test_policy_transport_scopes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("credentials");
