@@ -252,6 +252,104 @@ static int sweep_tmp(struct store *s, struct store_gc_stats *st, struct strata_e
 	return 0;
 }
 
+/*
+ * Removes what killed writers left beside the records: the temporary files
+ * of file_write_atomic_at and file_write_replace_at (whose process is
+ * gone) in @rel, and with @children in each dir under it. A missing @rel
+ * is nothing to sweep.
+ */
+static int sweep_stale_at(struct store *s, const char *rel, bool children,
+			  struct store_gc_stats *st, struct strata_error **err)
+{
+	cleanup_close int fd = openat(s->root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int n;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: open '%s'", rel);
+	if ((n = file_tmp_sweep_at(fd, err)) < 0)
+		return strata_wrap(err, "gc: clean '%s'", rel);
+	st->tmp += (uint64_t)n;
+	if (!children)
+		return 0;
+	if (!(d = fdopendir(steal_fd(&fd))))
+		return strata_fail(err, errno, "gc: read '%s'", rel);
+	while ((de = readdir(d))) {
+		cleanup_close int cfd = -1;
+
+		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue; /* removed meanwhile, or not a dir */
+		if ((n = file_tmp_sweep_at(cfd, err)) < 0)
+			return strata_wrap(err, "gc: clean '%s/%s'", rel, de->d_name);
+		st->tmp += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* A tar-size record whose blob is gone (removed by hand, moved aside by fsck) goes too. */
+static int sweep_tar_sizes(struct store *s, struct strata_error **err)
+{
+	int fd = openat(s->root_fd, "tar-sizes", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: open 'tar-sizes'");
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return strata_fail(err, errno, "gc: read 'tar-sizes'");
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (faccessat(s->blobs_fd, de->d_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    errno != ENOENT)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+			return strata_fail(err, errno, "gc: remove 'tar-sizes/%s'", de->d_name);
+	}
+	return 0;
+}
+
+/* The stale temporaries of every place records are rewritten in. */
+static int sweep_stale(struct store *s, struct store_gc_stats *st, struct strata_error **err)
+{
+	static const char *const flat[] = { ".", "tar-sizes", "cache", "buildcache" };
+	static const char *const nested[] = { "containers", "volumes" };
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++)
+		if (sweep_stale_at(s, flat[i], false, st, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(nested) / sizeof(nested[0]); i++)
+		if (sweep_stale_at(s, nested[i], true, st, err) < 0)
+			return -1;
+	/* each backend's image mounts: layers/<backend>/mnt/<image>/mount.json */
+	fd = openat(s->root_fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: open 'layers'");
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return strata_fail(err, errno, "gc: read 'layers'");
+	}
+	while ((de = readdir(d))) {
+		cleanup_free char *mnt = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		mnt = xasprintf("layers/%s/mnt", de->d_name);
+		if (sweep_stale_at(s, mnt, true, st, err) < 0)
+			return -1;
+	}
+	return sweep_tar_sizes(s, err);
+}
+
 int store_gc(struct store *s, void (*report)(const char *what, void *arg), void *arg,
 	     struct store_gc_stats *stats, struct strata_error **err)
 {
@@ -271,6 +369,7 @@ int store_gc(struct store *s, void (*report)(const char *what, void *arg), void 
 		goto out_pin;
 	if (mark_all(s, &m, err) < 0 || sweep_blobs(s, &m, report, arg, &st, err) < 0 ||
 	    sweep_layers(s, &m, report, arg, &st, err) < 0 || sweep_tmp(s, &st, err) < 0 ||
+	    sweep_stale(s, &st, err) < 0 ||
 	    store_digest_locks_sweep(s, err) < 0)
 		goto out_unlock;
 	ret = 0;

@@ -2,7 +2,10 @@
  * Whole-file reads and crash-safe writes: a record is never seen half
  * written, because it is written to a temporary name, fsynced and renamed.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +145,46 @@ int file_write_replace_at(int dirfd, const char *name, const void *buf, size_t l
 			  struct strata_error **err)
 {
 	return write_atomic(dirfd, name, buf, len, mode, false, err);
+}
+
+bool file_tmp_is_stale(const char *name)
+{
+	char *end = NULL;
+	long pid;
+
+	if (strncmp(name, ".tmp-", 5) != 0)
+		return false;
+	pid = strtol(name + 5, &end, 10);
+	if (end == name + 5 || *end != '-' || pid <= 0 || pid > INT32_MAX)
+		return false;
+	/* EPERM: alive, another user's; only a pid that is gone is stale. */
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int file_tmp_sweep_at(int dfd, struct strata_error **err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n = 0;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return strata_fail(err, errno, "read a directory");
+	}
+	while ((de = readdir(d))) {
+		if (!file_tmp_is_stale(de->d_name))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+			strata_fail(err, errno, "remove '%s'", de->d_name);
+			closedir(d);
+			return -1;
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err)

@@ -226,6 +226,12 @@ int file_write_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 int file_write_replace_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
 			  struct strata_error **err);
 
+/* True for a temporary name of the writes above (".tmp-PID-...") whose process is gone. */
+bool file_tmp_is_stale(const char *name);
+
+/* Removes the stale temporary files (file_tmp_is_stale) in @dirfd; returns how many, or -1. */
+int file_tmp_sweep_at(int dirfd, struct strata_error **err);
+
 /*
  * Reads the whole file @name in @dirfd (at most @max bytes, else EFBIG) into a
  * new NUL-terminated buffer *out of *len bytes (len may be NULL).

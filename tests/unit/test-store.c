@@ -1032,6 +1032,46 @@ START_TEST(test_cache_walk_regular_only)
 }
 END_TEST
 
+/*
+ * A writer killed between the temporary file of a record and its rename
+ * leaves it beside the record: gc removes those of dead processes, in
+ * every place records are rewritten, and keeps those of live ones.
+ */
+START_TEST(test_gc_removes_stale_temporaries)
+{
+	cleanup_error struct strata_error *err = NULL;
+	struct store_gc_stats stats;
+	const char *r = store_root(st);
+	pid_t dead = fork();
+	static const char *const places[] = { ".", "tar-sizes", "cache", "buildcache",
+					      "containers/c1", "volumes/v1/", "layers/overlay/mnt/i1" };
+
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		ck_assert_int_eq(unit_sh("mkdir -p '%s/%s' && echo x >'%s/%s/.tmp-%d-0badf00d' && "
+					 "echo y >'%s/%s/.tmp-%d-0badf00d'",
+					 r, places[i], r, places[i], (int)dead, r, places[i],
+					 (int)getpid()),
+				 0);
+	/* a tar size whose blob is gone */
+	unit_sh("echo 5 >'%s/tar-sizes/%064d'", r, 7);
+	ck_assert_ok(store_gc(st, NULL, NULL, &stats, &err), err);
+	ck_assert_uint_eq(stats.tmp, sizeof(places) / sizeof(places[0]));
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		cleanup_free char *gone = xasprintf("%s/%s/.tmp-%d-0badf00d", r, places[i], (int)dead);
+		cleanup_free char *kept =
+			xasprintf("%s/%s/.tmp-%d-0badf00d", r, places[i], (int)getpid());
+
+		ck_assert_msg(access(gone, F_OK) < 0, "%s is left", gone);
+		ck_assert_msg(access(kept, F_OK) == 0, "%s is gone", kept);
+	}
+	ck_assert_int_ne(unit_sh("test -e '%s/tar-sizes/%064d'", r, 7), 0);
+}
+END_TEST
+
 static void count_report(const char *what, void *arg)
 {
 	(void)what;
@@ -1307,6 +1347,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_gc_frees_unreached);
 	tcase_add_test(tc, test_gc_keeps_container_and_cache);
 	tcase_add_test(tc, test_cache_walk_regular_only);
+	tcase_add_test(tc, test_gc_removes_stale_temporaries);
 	tcase_add_test(tc, test_fsck_flipped_byte);
 	tcase_add_test(tc, test_fsck_bad_records);
 	suite_add_tcase(s, tc);
