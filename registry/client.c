@@ -81,6 +81,7 @@ void reg_resp_release(struct reg_resp *r)
 	free(r->www_auth);
 	free(r->range);
 	free(r->retry_after);
+	free(r->link);
 	free(r->gave_up);
 	sbuf_release(&r->body);
 	memset(r, 0, sizeof(*r));
@@ -94,8 +95,9 @@ static void resp_reset_headers(struct reg_resp *r)
 	free(r->www_auth);
 	free(r->range);
 	free(r->retry_after);
+	free(r->link);
 	r->content_type = r->location = r->docker_digest = r->www_auth = r->range = NULL;
-	r->retry_after = NULL;
+	r->retry_after = r->link = NULL;
 }
 
 /* ---- one transfer ---- */
@@ -157,6 +159,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 		slot = &x->resp->range;
 	else if (klen == 11 && strncasecmp(buf, "Retry-After", 11) == 0)
 		slot = &x->resp->retry_after;
+	else if (klen == 4 && strncasecmp(buf, "Link", 4) == 0)
+		slot = &x->resp->link;
 	if (!slot)
 		return n;
 	v = colon + 1;

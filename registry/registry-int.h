@@ -80,6 +80,7 @@ struct reg_resp {
 	char *www_auth;
 	char *range;	    /* the Range header of an upload's answer ("0-N") */
 	char *retry_after;  /* Retry-After, as sent */
+	char *link;	    /* Link, as sent (a tag list's next page) */
 	char *gave_up;	    /* why a transient status was not retried again, or NULL */
 	struct sbuf body;
 };
@@ -409,5 +410,10 @@ void reg_notef(const struct registry_opts *o, const char *digest, const char *fm
 
 /* Sends DONE for blob @digest with its size, human-readable, as the message. */
 void reg_done_size(const struct registry_opts *o, const char *digest, uint64_t size);
+
+/* ---- tags.c ---- */
+
+/* The URL of a Link header's rel="next" link (new string), or NULL when it has none. */
+char *reg_link_next(const char *link);
 
 #endif

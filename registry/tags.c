@@ -4,8 +4,141 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "registry/registry-int.h"
+
+/*
+ * A registry may answer in pages, each naming the next in a Link header
+ * (RFC 8288: <URL>; rel="next"). A registry that lies is held to bounds:
+ * no page twice (a loop), at most TAGS_PAGES_MAX pages and TAGS_MAX
+ * distinct tags, each a valid tag.
+ */
+#define TAGS_PAGES_MAX 10000
+#define TAGS_MAX 100000
+
+char *reg_link_next(const char *link)
+{
+	const char *p = link;
+
+	while (p && *p) {
+		const char *lt = strchr(p, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+		const char *end;
+		size_t plen;
+
+		if (!gt)
+			return NULL;
+		end = strchr(gt, ',');
+		plen = end ? (size_t)(end - gt) : strlen(gt);
+		/* the parameters of this link, up to the next one */
+		for (const char *q = gt + 1; q < gt + plen; q++) {
+			if (strncasecmp(q, "rel=", 4) != 0)
+				continue;
+			q += 4;
+			if (*q == '"')
+				q++;
+			if (strncasecmp(q, "next", 4) == 0 && (q[4] == '"' || q[4] == ';' ||
+							       q[4] == ',' || q[4] == ' ' || !q[4]))
+				return xstrndup(lt + 1, (size_t)(gt - lt - 1));
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Adds the tags of one page to @tags (each once, in @seen); -1 on a tag that is not one. */
+static int tags_add_page(const struct reg_resp *resp, struct strmap *seen, char ***tags,
+			 size_t *n, struct strata_error **err)
+{
+	cleanup_json json_t *j = jv_loadb(resp->body.buf, resp->body.len, "tag list", err);
+	json_t *t, *arr;
+	size_t i;
+
+	if (!j)
+		return -1;
+	arr = json_object_get(j, "tags");
+	if (arr && !json_is_array(arr) && !json_is_null(arr))
+		return strata_fail_msg(err, EPROTO, "tag list: 'tags' is not an array");
+	json_array_foreach(arr, i, t) {
+		const char *tag = json_string_value(t);
+
+		if (!tag || !store_tag_is_valid(tag))
+			return strata_fail_msg(err, EPROTO, "tag list: '%.128s' is not a valid tag",
+					       tag ? tag : "(not a string)");
+		if (strmap_has(seen, tag))
+			continue;
+		if (*n >= TAGS_MAX)
+			return strata_fail_msg(err, EFBIG, "tag list: more than %d tags", TAGS_MAX);
+		strmap_add(seen, tag);
+		strv_append(tags, tag);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* GETs @url and the pages after it, into @tags. */
+static int tags_fetch(struct reg_client *c, const char *repo, const char *url, char ***tags,
+		      struct strata_error **err)
+{
+	struct strmap seen = STRMAP_INIT, pages = STRMAP_INIT;
+	cleanup_free char *next = xstrdup(url);
+	cleanup_free char *prefix = xasprintf("/v2/%s/tags/list", repo);
+	size_t n = 0;
+	int ret = -1;
+
+	for (int page = 0; next; page++) {
+		struct reg_req rq = { .method = "GET", .url = next, .accept = "application/json",
+				      .body_fd = -1 };
+		struct reg_resp resp = { 0 };
+		char *link;
+
+		if (page >= TAGS_PAGES_MAX) {
+			strata_fail_msg(err, EPROTO, "tag list: more than %d pages", TAGS_PAGES_MAX);
+			goto out;
+		}
+		strmap_add(&pages, next);
+		if (reg_do(c, &rq, &resp, err) < 0)
+			goto out;
+		if (resp.status != 200) {
+			reg_status_fail(&resp, "list tags", err);
+			reg_resp_release(&resp);
+			goto out;
+		}
+		if (tags_add_page(&resp, &seen, tags, &n, err) < 0) {
+			reg_resp_release(&resp);
+			goto out;
+		}
+		link = resp.link ? reg_link_next(resp.link) : NULL;
+		reg_resp_release(&resp);
+		free(next);
+		next = link;
+		if (!next)
+			break;
+		/* an absolute link on this registry is its path there */
+		if (reg_url_on_base(next, c->base)) {
+			char *path = xstrdup(next + strlen(c->base));
+
+			free(next);
+			next = path;
+		}
+		/* the next page: of this repository's list, on this registry */
+		if (!str_has_prefix(next, prefix) ||
+		    (next[strlen(prefix)] != '?' && next[strlen(prefix)] != '\0')) {
+			strata_fail_msg(err, EPROTO, "tag list: the next page '%.256s' is not %s",
+					next, prefix);
+			goto out;
+		}
+		if (strmap_has(&pages, next)) {
+			strata_fail_msg(err, ELOOP, "tag list: the pages loop back to '%.256s'", next);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	strmap_release(&seen, NULL);
+	strmap_release(&pages, NULL);
+	return ret;
+}
 
 int registry_tags_list(const char *refstr, const struct registry_opts *o, char ***out,
 		       struct strata_error **err)
@@ -16,13 +149,9 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 	const struct reg_registry *reg;
 	cleanup_strv char **names = NULL;
 	struct reg_client *c = NULL;
-	struct reg_resp resp = { 0 };
 	cleanup_free char *repo = NULL;
 	cleanup_free char *url = NULL;
-	cleanup_json json_t *j = NULL;
 	char **tags = xcalloc(1, sizeof(char *));
-	json_t *t;
-	size_t i;
 	int ret = -1;
 
 	if (str_has_prefix(refstr, "docker://"))
@@ -57,28 +186,13 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 	if (reg_client_new(ref.domain, repo, "pull", NULL, NULL, &eo, &c, err) < 0)
 		goto out;
 	url = xasprintf("/v2/%s/tags/list", repo);
-	{
-		struct reg_req rq = { .method = "GET", .url = url, .accept = "application/json",
-				      .body_fd = -1 };
-
-		if (reg_do(c, &rq, &resp, err) < 0)
-			goto out;
-	}
-	if (resp.status != 200) {
-		reg_status_fail(&resp, "list tags", err);
+	if (tags_fetch(c, repo, url, &tags, err) < 0)
 		goto out;
-	}
-	if (!(j = jv_loadb(resp.body.buf, resp.body.len, "tag list", err)))
-		goto out;
-	json_array_foreach(json_object_get(j, "tags"), i, t)
-		if (json_is_string(t))
-			strv_append(&tags, json_string_value(t));
 	*out = tags;
 	tags = NULL;
 	ret = 0;
 out:
 	strv_free(tags);
-	reg_resp_release(&resp);
 	reg_client_free(c);
 	store_ref_release(&ref);
 	return ret;

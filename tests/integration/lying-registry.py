@@ -33,6 +33,9 @@ spoils before it lets them through. Modes:
               unless arg is negative: then as many until the client leaves)
   short/long  the upstream body with 10 bytes cut / 10 bytes added, and a
               Content-Length that matches what is sent
+  answer      arg as the whole answer (a string as it is, any other JSON
+              value dumped), with status code (default 200) and the rule's
+              headers ({"Link": "..."}): a tag list's pages, a token
 
 Every request is logged to LOG as "METHOD PATH MODE".
 """
@@ -154,6 +157,13 @@ class Handler(BaseHTTPRequestHandler):
                     hdrs.append(("Retry-After", ra))
                 self.body_in()
                 self.send_all(arg, "Lying", hdrs, json.dumps(err).encode())
+                return
+            if mode == "answer":
+                self.body_in()
+                data = arg if isinstance(arg, str) else json.dumps(arg)
+                hdrs = [("Content-Type", "application/json")]
+                hdrs += list(rule.get("headers", {}).items())
+                self.send_all(rule.get("code", 200), "Lying", hdrs, data.encode())
                 return
             if mode == "redirect":
                 self.body_in()

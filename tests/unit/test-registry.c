@@ -164,6 +164,37 @@ START_TEST(test_range_end)
 }
 END_TEST
 
+/* A tag list's next page (RFC 8288 Link): only rel="next", in any of the links. */
+START_TEST(test_link_next)
+{
+	static const struct {
+		const char *link, *want;
+	} cases[] = {
+		{ "</v2/a/tags/list?last=x&n=2>; rel=\"next\"", "/v2/a/tags/list?last=x&n=2" },
+		{ "</v2/a/tags/list?last=x>; rel=next", "/v2/a/tags/list?last=x" },
+		{ "</docs>; rel=\"help\", <https://r/v2/a/tags/list?last=y>; REL=\"next\"",
+		  "https://r/v2/a/tags/list?last=y" },
+		{ "</v2/a/tags/list?last=x>; title=\"z\"; rel=\"next\"", "/v2/a/tags/list?last=x" },
+		{ "</v2/a/tags/list?last=x>; rel=\"prev\"", NULL },
+		{ "</v2/a/tags/list?last=x>; rel=\"nextpage\"", NULL },
+		{ "<unclosed; rel=\"next\"", NULL },
+		{ "rel=\"next\"", NULL },
+		{ "", NULL },
+		{ "<>; rel=next", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cleanup_free char *got = reg_link_next(cases[i].link);
+
+		if (!cases[i].want)
+			ck_assert_msg(!got, "'%s' gave '%s'", cases[i].link, got);
+		else
+			ck_assert_msg(got && !strcmp(got, cases[i].want), "'%s' gave '%s'",
+				      cases[i].link, got ? got : "(null)");
+	}
+}
+END_TEST
+
 /* ---- platforms ---- */
 
 START_TEST(test_platform_parse)
@@ -1002,6 +1033,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_url_on_base);
 	tcase_add_test(tc, test_upload_location);
 	tcase_add_test(tc, test_range_end);
+	tcase_add_test(tc, test_link_next);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("platform");
