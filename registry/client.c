@@ -757,6 +757,14 @@ char *reg_challenge_parse(const char *h, char **realm, char **service, char **sc
 	return scheme;
 }
 
+bool reg_token_is_valid(const char *tok)
+{
+	for (const unsigned char *p = (const unsigned char *)tok; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return false;
+	return true;
+}
+
 static int fetch_token(struct reg_client *c, const char *scope, struct strata_error **err)
 {
 	struct reg_resp resp = { 0 };
@@ -769,7 +777,7 @@ static int fetch_token(struct reg_client *c, const char *scope, struct strata_er
 	int ret = -1;
 
 	if (!str_has_prefix(c->realm, "https://") && !str_has_prefix(c->realm, "http://"))
-		return strata_fail_msg(err, EPROTO, "registry %s: token realm '%s' is not an http(s) URL",
+		return strata_fail_msg(err, EPROTO, "registry %s: token realm '%.256s' is not an http(s) URL",
 				       c->host, c->realm);
 	sbuf_addstr(&url, c->realm);
 	if (c->service) {
@@ -790,7 +798,7 @@ static int fetch_token(struct reg_client *c, const char *scope, struct strata_er
 	if (perform(c, &rq, 2, &resp, err) < 0)
 		return strata_wrap(err, "registry %s: token", c->host);
 	if (resp.status != 200) {
-		cleanup_free char *what = xasprintf("registry %s: token from %s", c->host, c->realm);
+		cleanup_free char *what = xasprintf("registry %s: token from %.256s", c->host, c->realm);
 
 		reg_status_fail(&resp, what, err);
 		reg_resp_release(&resp);
@@ -801,8 +809,14 @@ static int fetch_token(struct reg_client *c, const char *scope, struct strata_er
 	if (!tok || !*tok)
 		tok = doc ? jv_str(doc, "access_token") : NULL;
 	if (!tok || !*tok) {
-		strata_fail_msg(err, EPROTO, "registry %s: the token server %s gave no token", c->host,
-				c->realm);
+		strata_fail_msg(err, EPROTO, "registry %s: the token server %.256s gave no token",
+				c->host, c->realm);
+	} else if (!reg_token_is_valid(tok)) {
+		/* it goes into a header: a CR or LF there would add headers of the server's choice */
+		strata_fail_msg(err, EPROTO,
+				"registry %s: the token server %.256s gave a token that cannot be sent "
+				"(a control character, a space or a byte outside ASCII)",
+				c->host, c->realm);
 	} else {
 		free(c->token);
 		c->token = xstrdup(tok);

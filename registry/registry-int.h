@@ -96,6 +96,9 @@ int reg_client_new(const char *host, const char *repo, const char *actions, cons
 		   const char *pass, const struct registry_opts *o, struct reg_client **out,
 		   struct strata_error **err);
 
+/* True when a Bearer token is visible ASCII only (it is sent as a header value as it is). */
+bool reg_token_is_valid(const char *tok);
+
 /* Frees @c; NULL is fine. */
 void reg_client_free(struct reg_client *c);
 

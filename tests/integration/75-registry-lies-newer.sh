@@ -133,3 +133,36 @@ set_rules '[]'
 all_tags
 [ "$rc" = 0 ] || fail "pull --all-tags through the honest proxy: $out"
 assert_eq "$(tags_of)" "v1 v2 v3 " "the honest list"
+
+# ---- a token server that lies ----
+# The registry asks for a Bearer token from a realm on the proxy; the token
+# carries a CR LF and a header of the server's choice: refused, never sent.
+pull_one() {
+	new_store
+	set +e
+	out=$(timeout 60 "$STRATA_BIN" --root "$P" pull -q --tls-verify=false "$LIAR/multi:v1" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+}
+CH="Bearer realm=\\\"http://$LIAR/token\\\",service=\\\"liar\\\""
+for tok in '"abc\r\nX-Injected: yes"' '"abc def"' '"t\u00e9"'; do
+	set_rules "[{\"path\": \"/token\", \"mode\": \"answer\", \"arg\": {\"token\": $tok}},
+ {\"path\": \"/v2/\", \"mode\": \"answer\", \"code\": 401, \"arg\": {\"errors\": []}, \"headers\": {\"WWW-Authenticate\": \"$CH\"}}]"
+	pull_one
+	refused "token $tok" "token server" "cannot be sent"
+	assert_eq "$(grep -c 'GET /v2/multi/' "$LOG" || true)" 0 "a request with token $tok"
+done
+# No token, a token that is not a string, a realm that is not http: refused.
+for ans in '{"token": ""}' '{"token": 5}' '"<html>"'; do
+	set_rules "[{\"path\": \"/token\", \"mode\": \"answer\", \"arg\": $ans},
+ {\"path\": \"/v2/\", \"mode\": \"answer\", \"code\": 401, \"arg\": {\"errors\": []}, \"headers\": {\"WWW-Authenticate\": \"$CH\"}}]"
+	pull_one
+	refused "token answer $ans" "gave no token"
+done
+set_rules "[{\"path\": \"/v2/\", \"mode\": \"answer\", \"code\": 401, \"arg\": {\"errors\": []}, \"headers\": {\"WWW-Authenticate\": \"Bearer realm=\\\"file:///etc/shadow\\\"\"}}]"
+pull_one
+refused "a file realm" "is not an http(s) URL"
+# The proxy honest again: the same pull works.
+set_rules '[]'
+pull_one
+[ "$rc" = 0 ] || fail "pull through the honest proxy: $out"

@@ -195,6 +195,18 @@ START_TEST(test_link_next)
 }
 END_TEST
 
+/* A Bearer token goes into a header as it is: visible ASCII only. */
+START_TEST(test_token_is_valid)
+{
+	ck_assert(reg_token_is_valid("eyJhbGciOiJSUzI1NiJ9.e30.sig-_~+/=="));
+	ck_assert(!reg_token_is_valid("abc\r\nX-Injected: yes"));
+	ck_assert(!reg_token_is_valid("a b"));
+	ck_assert(!reg_token_is_valid("a\tb"));
+	ck_assert(!reg_token_is_valid("t\xc3\xa9"));
+	ck_assert(!reg_token_is_valid("a\x7f"));
+}
+END_TEST
+
 /* ---- platforms ---- */
 
 START_TEST(test_platform_parse)
@@ -1034,6 +1046,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_upload_location);
 	tcase_add_test(tc, test_range_end);
 	tcase_add_test(tc, test_link_next);
+	tcase_add_test(tc, test_token_is_valid);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("platform");
