@@ -128,6 +128,38 @@ static struct cmd_progress *start_progress(struct transfer_opts *t)
 	return prog;
 }
 
+/*
+ * podman's prompt for a short name that several search registries could
+ * serve: only when stdin and stdout are terminals (else -1: nobody to ask).
+ */
+static int choose_short_name(const char *name, char *const *cands, size_t n, void *arg)
+{
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+
+	(void)arg;
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return -1;
+	printf("? Please select an image for '%s':\n", name);
+	for (size_t i = 0; i < n; i++)
+		printf("  %zu) %s\n", i + 1, cands[i]);
+	for (;;) {
+		char *end;
+		unsigned long k;
+
+		printf("Enter a number from 1 to %zu [1]: ", n);
+		fflush(stdout);
+		if (getline(&line, &cap, stdin) < 0)
+			return -1;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line)
+			return 0;
+		k = strtoul(line, &end, 10);
+		if (!*end && k >= 1 && k <= n)
+			return (int)k - 1;
+	}
+}
+
 /* Pulls @ref with @t and makes its layer dirs; 0, or EXIT_STRATA once reported. */
 static int pull_one(struct cmd_ctx *ctx, struct store *s, const char *ref, struct transfer_opts *t,
 		    char id[DIGEST_STR_LEN])
@@ -143,6 +175,7 @@ static int pull_one(struct cmd_ctx *ctx, struct store *s, const char *ref, struc
 	 * parents) right after, not at first use.
 	 */
 	t->o.unpack_backend = ctx->backend ? ctx->backend : overlay_backend_default();
+	t->o.choose = choose_short_name;
 	r = registry_pull(s, ref, &t->o, id, &err);
 	cmd_progress_free(prog);
 	t->o.progress = NULL;

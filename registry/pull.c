@@ -824,6 +824,59 @@ out:
 	return ret;
 }
 
+/*
+ * A short name with several search registries: the index the user chose,
+ * -1 to try them all (permissive, nobody to ask), -2 with an error
+ * (enforcing, nobody to ask: containers/image's refusal).
+ */
+static int choose_candidate(const struct reg_conf *conf, const char *name, char *const *names,
+			    size_t n, const struct registry_opts *o, struct strata_error **err)
+{
+	int i = o && o->choose ? o->choose(name, names, n, o->choose_arg) : -1;
+
+	if (i >= 0 && (size_t)i < n)
+		return i;
+	if (conf->mode != REG_SHORT_ENFORCING)
+		return -1;
+	strata_fail_msg(err, EINVAL,
+			"short name '%s' did not resolve to an alias and short-name-mode is "
+			"enforcing with %zu search registries, and there is no terminal to ask on: "
+			"give a fully qualified name or an alias",
+			name, n);
+	return -2;
+}
+
+/*
+ * Pulls the candidate @q the user chose for short name @ref, then records
+ * the choice in the alias cache as podman does (a failure to record it is
+ * only a warning there too).
+ */
+static int pull_chosen(struct store *s, const struct store_ref *ref, const char *q,
+		       const struct reg_policy *policy, const struct reg_conf *conf,
+		       const struct registry_opts *o, const struct reg_platform *plat,
+		       char id[DIGEST_STR_LEN], struct strata_error **err)
+{
+	struct store_ref c = { 0 };
+	cleanup_free char *value = NULL;
+	struct strata_error *e = NULL;
+
+	if (pull_candidate(s, q, policy, conf, o, plat, id, err) < 0)
+		return -1;
+	if (store_ref_parse(q, &c, &e) == 0) {
+		value = xasprintf("%s/%s", c.domain, c.path);
+		if (reg_alias_cache_record(conf->cache_path, ref->path, value, &e) == 0)
+			log_debug("registry: alias '%s' = '%s' recorded in %s", ref->path, value,
+				  conf->cache_path);
+	}
+	if (e) {
+		log_warn("pulled %s, but the short-name alias was not recorded: %s", q,
+			 strata_error_msg(e));
+		strata_error_free(e);
+	}
+	store_ref_release(&c);
+	return 0;
+}
+
 int registry_pull(struct store *s, const char *refstr, const struct registry_opts *o,
 		  char id[DIGEST_STR_LEN], struct strata_error **err)
 {
@@ -833,6 +886,8 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 	const struct reg_conf *conf = NULL;
 	cleanup_strv char **names = NULL;
 	struct sbuf why = SBUF_INIT;
+	bool ambiguous = false;
+	int chosen = -1;
 	size_t n;
 	int ret = -1;
 
@@ -850,10 +905,16 @@ int registry_pull(struct store *s, const char *refstr, const struct registry_opt
 
 		strv_append(&names, q);
 		free(q);
-	} else if (reg_conf_candidates(conf, refstr, &ref, &names, err) < 0) {
+	} else if (reg_conf_candidates(conf, refstr, &ref, &names, &ambiguous, err) < 0) {
 		goto out;
 	}
 	n = strv_len(names);
+	if (ambiguous && (chosen = choose_candidate(conf, refstr, names, n, o, err)) == -2)
+		goto out;
+	if (chosen >= 0) {
+		ret = pull_chosen(s, &ref, names[chosen], policy, conf, o, &plat, id, err);
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct strata_error *e = NULL;
 

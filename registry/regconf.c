@@ -45,6 +45,9 @@ void reg_conf_free(struct reg_conf *c)
 	strv_free(c->search);
 	if (c->aliases)
 		json_decref(c->aliases);
+	if (c->cache_aliases)
+		json_decref(c->cache_aliases);
+	free(c->cache_path);
 	for (size_t i = 0; i < c->n_regs; i++)
 		registry_release(&c->regs[i]);
 	free(c->regs);
@@ -237,9 +240,8 @@ static int parse_registry(const json_t *t, struct reg_registry *r, const char *w
 	return 0;
 }
 
-/* Checks an alias: a short name to a fully qualified name, neither with a tag or digest. */
-static int check_alias(const char *name, const json_t *v, const char *where,
-		       struct strata_error **err)
+int reg_alias_check(const char *name, const json_t *v, const char *where,
+		    struct strata_error **err)
 {
 	struct store_ref r = { 0 };
 	const char *val;
@@ -389,7 +391,7 @@ int reg_conf_parse(const char *buf, size_t len, const char *path, bool dropin,
 		goto fail;
 	}
 	json_object_foreach (aliases, key, v) {
-		if (check_alias(key, v, path, err) < 0)
+		if (reg_alias_check(key, v, path, err) < 0)
 			goto fail;
 		json_object_set(f->aliases, key, v);
 	}
@@ -564,6 +566,10 @@ int reg_conf_load(struct reg_conf **out, struct strata_error **err)
 		goto fail;
 	if (!c->files)
 		strv_append(&c->files, main_path);
+	/* the machine-written aliases come before those of the files */
+	c->cache_path = reg_alias_cache_path();
+	if (reg_alias_cache_load(c->cache_path, &c->cache_aliases, err) < 0)
+		goto fail;
 	*out = c;
 	return 0;
 fail:
@@ -689,11 +695,18 @@ char *reg_ref_qualify(const char *domain, const struct store_ref *r)
 }
 
 int reg_conf_candidates(const struct reg_conf *c, const char *name, const struct store_ref *r,
-			char ***out, struct strata_error **err)
+			char ***out, bool *ambiguous, struct strata_error **err)
 {
-	const char *alias = jv_str(c->aliases, r->path);
+	/* the cache's alias first: an empty one there hides the files' (containers/image) */
+	const char *cached = c->cache_aliases ? jv_str(c->cache_aliases, r->path) : NULL;
+	const char *alias = cached ? cached : jv_str(c->aliases, r->path);
 	const char *files = c->files && c->files[0] ? c->files[0] : "registries.conf";
 	size_t n = strv_len(c->search);
+
+	if (ambiguous)
+		*ambiguous = false;
+	if (cached && *cached)
+		log_debug("registry: short name '%s': alias from %s", name, c->cache_path);
 
 	if (alias && *alias) {
 		struct store_ref a = { 0 };
@@ -717,7 +730,10 @@ int reg_conf_candidates(const struct reg_conf *c, const char *name, const struct
 		return strata_fail_msg(err, ENOENT,
 				       "short name '%s' did not resolve to an alias and no unqualified-search registries are defined in %s",
 				       name, files);
-	if (n > 1 && c->mode == REG_SHORT_ENFORCING)
+	/* a choice among several: the caller may prompt; enforcing refuses when it cannot */
+	if (ambiguous && n > 1 && c->mode != REG_SHORT_DISABLED)
+		*ambiguous = true;
+	else if (n > 1 && c->mode == REG_SHORT_ENFORCING)
 		return strata_fail_msg(err, EINVAL,
 				       "short name '%s' did not resolve to an alias and short-name-mode is enforcing with %zu search registries (strata does not prompt): give a fully qualified name or an alias",
 				       name, n);

@@ -321,6 +321,8 @@ struct reg_conf {
 	enum reg_short_mode mode;
 	bool has_mode;
 	json_t *aliases; /* short name -> fully qualified name */
+	json_t *cache_aliases; /* the same from the alias cache ("": none); before @aliases */
+	char *cache_path;      /* the alias cache file, or NULL */
 	struct reg_registry *regs;
 	size_t n_regs;
 	char **files; /* the files read, in order */
@@ -377,10 +379,32 @@ char *reg_ref_qualify(const char *domain, const struct store_ref *r);
 
 /*
  * The fully qualified names to try for the short name @r (as typed: @name):
- * its alias, else the search registries the short-name mode allows.
+ * its alias (the alias cache's first), else the search registries the
+ * short-name mode allows. With @ambiguous, a choice among several search
+ * registries that is not disabled sets it (the caller may prompt, and
+ * refuses in enforcing mode when it cannot); without, enforcing refuses it.
  */
 int reg_conf_candidates(const struct reg_conf *c, const char *name, const struct store_ref *r,
-			char ***out, struct strata_error **err);
+			char ***out, bool *ambiguous, struct strata_error **err);
+
+/* Checks alias @name = @v (a string; "" erases); @where names the file in errors. EINVAL. */
+int reg_alias_check(const char *name, const json_t *v, const char *where,
+		    struct strata_error **err);
+
+/* ---- aliascache.c ---- */
+
+/*
+ * The short-name alias cache file: /var/cache/containers/short-name-aliases.conf
+ * for root, else under $XDG_CACHE_HOME or ~/.cache; NULL without a home. Caller frees.
+ */
+char *reg_alias_cache_path(void);
+
+/* The cache's [aliases] (an empty object when @path is NULL or missing), read under its lock. */
+int reg_alias_cache_load(const char *path, json_t **out, struct strata_error **err);
+
+/* Adds alias @name = @value to the cache @path (made 0600, its dir 0700), under its lock. */
+int reg_alias_cache_record(const char *path, const char *name, const char *value,
+			   struct strata_error **err);
 
 /* ---- blobinfo.c ---- */
 

@@ -34,6 +34,12 @@ struct registry_event {
 typedef void (*registry_progress_fn)(const struct registry_event *ev, void *arg);
 
 /*
+ * Asks which of @n fully qualified @candidates the short name @name means
+ * (podman's prompt); returns its index, or -1 when nobody can be asked.
+ */
+typedef int (*registry_choose_fn)(const char *name, char *const *candidates, size_t n, void *arg);
+
+/*
  * Loads libcurl, once (curl-load.c: strata is not linked with it, so that
  * commands without HTTP do not pay for mapping it). Fails with the dynamic
  * loader's reason when it cannot be loaded; every HTTP user calls it first.
@@ -53,6 +59,13 @@ struct registry_opts {
 	enum layers_compression compression;
 	registry_progress_fn progress; /* NULL: nothing is reported */
 	void *progress_arg;
+	/*
+	 * pull: asked when a short name has several search registries to try
+	 * (short-name-mode enforcing or permissive); the choice, once pulled,
+	 * is recorded in the short-name alias cache. NULL: never asked.
+	 */
+	registry_choose_fn choose;
+	void *choose_arg;
 	/*
 	 * pull: make the layer dirs of this backend as the layers arrive (and
 	 * all of them before the tag); NULL: do not

@@ -163,7 +163,7 @@ int registry_tags_list(const char *refstr, const struct registry_opts *o, char *
 	 * registries.conf's insecure and blocked apply.
 	 */
 	if (!ref.domain) {
-		if (reg_conf_candidates(conf, refstr, &ref, &names, err) < 0)
+		if (reg_conf_candidates(conf, refstr, &ref, &names, NULL, err) < 0)
 			goto out;
 		store_ref_release(&ref);
 		if (store_ref_parse(names[0], &ref, err) < 0)

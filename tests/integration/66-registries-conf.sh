@@ -17,6 +17,8 @@ require_cmd htpasswd "makes the bcrypt password file"
 . "${0%/*}/registry.inc"
 
 export HOME=$TEST_TMP/home STRATA_SYSCONFDIR=$TEST_TMP/etc XDG_RUNTIME_DIR=$TEST_TMP/run
+# the short-name alias cache of root, /var/cache/containers/short-name-aliases.conf, moved here
+export STRATA_CACHEDIR=$TEST_TMP/vcache
 export CONTAINERS_REGISTRIES_CONF=$TEST_TMP/registries.conf
 unset XDG_CONFIG_HOME DOCKER_CONFIG REGISTRY_AUTH_FILE 2>/dev/null || true
 mkdir -p "$HOME/.config/containers" "$STRATA_SYSCONFDIR/containers/registries.conf.d" "$XDG_RUNTIME_DIR"
@@ -87,6 +89,95 @@ new
 so pull -q --all-tags mybox >/dev/null || fail "pull --all-tags of an alias"
 assert_contains "$(last_images)" "$ONE/busybox"
 rm -f "$STRATA_SYSCONFDIR"/containers/registries.conf.d/*.conf "$HOME"/.config/containers/registries.conf.d/*
+
+# ---- the short-name alias cache, written and read by podman and strata ----
+# podman records a short name's alias only when it asked at a prompt (stdin
+# and stdout terminals) and the pull worked; then the cache's alias comes
+# before registries.conf's. podman (root) always uses
+# /var/cache/containers: it runs in a mount namespace where that is ours.
+if command -v podman >/dev/null && command -v script >/dev/null; then
+	CACHE=$STRATA_CACHEDIR/containers/short-name-aliases.conf
+	mkdir -p "$STRATA_CACHEDIR/containers"
+	strata push -q --tls-verify=false busybox "$ONE/cached:latest" >/dev/null
+	strata push -q --tls-verify=false busybox "$TWO/cached:latest" >/dev/null
+	# $TEST_TMP/in-vcache CMD...: CMD seeing our cache dir as /var/cache/containers
+	cat >"$TEST_TMP/in-vcache" <<EOF
+#!/bin/sh
+exec unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /var/cache &&
+	mkdir /var/cache/containers && mount --bind "\$0" /var/cache/containers && exec "\$@"' \\
+	"$STRATA_CACHEDIR/containers" "\$@"
+EOF
+	chmod +x "$TEST_TMP/in-vcache"
+	POD="$TEST_TMP/in-vcache podman --root $TEST_TMP/proot --runroot $TEST_TMP/prun --storage-driver vfs --events-backend=file"
+	pod() { $POD "$@"; }
+	on_cleanup "podman --root $TEST_TMP/proot --runroot $TEST_TMP/prun --storage-driver vfs rmi -af >/dev/null 2>&1"
+	search() {
+		printf 'unqualified-search-registries = ["%s", "%s"]\nshort-name-mode = "%s"\n' "$1" "$2" "$3"
+		printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$ONE" "$TWO"
+	}
+	search "$ONE" "$TWO" permissive >"$CONTAINERS_REGISTRIES_CONF"
+	# no terminal: both try the search list in order and record nothing
+	pod pull -q cached </dev/null >/dev/null || fail "podman pull of a short name"
+	new
+	so pull -q cached </dev/null >/dev/null || fail "strata pull of a short name"
+	assert_not_exists "$CACHE"
+	# podman at a prompt (Enter: the first, ONE) records the alias; strata then follows it
+	# though its search list now starts with TWO
+	pod rmi -af >/dev/null
+	(sleep 3; printf '\r'; sleep 2) | script -qec "$POD pull -q cached" /dev/null >/dev/null
+	assert_eq "$(cat "$CACHE")" "$(printf '[aliases]\n  cached = "%s/cached"' "$ONE")" "podman's alias cache"
+	search "$TWO" "$ONE" permissive >"$CONTAINERS_REGISTRIES_CONF"
+	new
+	err=$(so pull cached 2>&1 >/dev/null) || fail "pull through podman's alias: $err"
+	assert_not_contains "$err" "Trying to pull" "an alias from the cache tries no search registry"
+	assert_contains "$(last_images)" "$ONE/cached"
+	# the cache comes before registries.conf's [aliases]; an empty value there hides them
+	printf '[aliases]\n"cached" = "%s/cached"\n' "$TWO" >"$STRATA_SYSCONFDIR/containers/registries.conf.d/alias.conf"
+	new
+	so pull -q cached >/dev/null && assert_contains "$(last_images)" "$ONE/cached"
+	cp "$CACHE" "$TEST_TMP/podman-cache"
+	printf '[aliases]\n  cached = ""\n' >"$CACHE"
+	search "$ONE" "$TWO" permissive >"$CONTAINERS_REGISTRIES_CONF"
+	new
+	err=$(so pull cached 2>&1 >/dev/null) || fail "pull with the alias hidden: $err"
+	assert_contains "$err" "Trying to pull $ONE/cached:latest" "an empty cached alias hides registries.conf's"
+	rm "$STRATA_SYSCONFDIR/containers/registries.conf.d/alias.conf" "$CACHE"
+	# strata at a prompt (2: TWO) records it as podman does; podman, with no terminal, follows it
+	new
+	printf '2\n' | script -qec "$STRATA_BIN --root $R pull -q cached" /dev/null >"$TEST_TMP/prompt.out"
+	assert_contains "$(cat "$TEST_TMP/prompt.out")" "2) $TWO/cached:latest" "strata's prompt"
+	assert_contains "$(last_images)" "$TWO/cached"
+	assert_eq "$(cat "$CACHE")" "$(printf '[aliases]\n  cached = "%s/cached"' "$TWO")" "strata's alias cache"
+	assert_eq "$(stat -c %a "$CACHE")" 600 "the alias cache's mode"
+	assert_eq "$(sed "s|$TWO|X|" "$CACHE" | od -c)" "$(sed "s|$ONE|X|" "$TEST_TMP/podman-cache" | od -c)" \
+		"strata's alias cache, byte for byte as podman writes it"
+	pod rmi -af >/dev/null
+	pod pull -q cached </dev/null >/dev/null || fail "podman pull through strata's alias"
+	assert_eq "$(pod images --format '{{.Repository}}')" "$TWO/cached" "podman follows strata's alias"
+	# enforcing with a terminal asks instead of refusing
+	search "$ONE" "$TWO" enforcing >"$CONTAINERS_REGISTRIES_CONF"
+	rm "$CACHE"
+	new
+	printf '\n' | script -qec "$STRATA_BIN --root $R pull -q cached" /dev/null >/dev/null
+	assert_contains "$(last_images)" "$ONE/cached"
+	assert_contains "$(cat "$CACHE")" "cached = \"$ONE/cached\"" "recorded in enforcing mode"
+	# a broken cache is one clear error, as in containers/image
+	printf '[aliases]\n  cached = "no-registry"\n' >"$CACHE"
+	new
+	expect_fail so pull -q cached
+	assert_one_line_error "$out"
+	assert_contains "$out" "short-name alias cache $CACHE"
+	# root's cache is /var/cache/containers without STRATA_CACHEDIR
+	printf '[aliases]\n  cached = "%s/cached"\n' "$TWO" >"$CACHE"
+	search "$ONE" "$TWO" permissive >"$CONTAINERS_REGISTRIES_CONF"
+	new
+	"$TEST_TMP/in-vcache" env -u STRATA_CACHEDIR "$STRATA_BIN" --root "$R" pull -q cached >/dev/null ||
+		fail "pull with /var/cache/containers"
+	assert_contains "$(last_images)" "$TWO/cached"
+	rm -f "$CACHE"
+else
+	skip "the alias cache against podman's (needs podman and script)"
+fi
 
 # ---- prefix rewrites, mirrors, blocked ----
 cat >"$CONTAINERS_REGISTRIES_CONF" <<EOF

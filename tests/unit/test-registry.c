@@ -564,7 +564,7 @@ START_TEST(test_conf_short_names)
 	char **names = NULL;
 
 	ck_assert_ok(store_ref_parse("busybox", &r, &err), err);
-	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, NULL, &err), err);
 	ck_assert_uint_eq(strv_len(names), 2);
 	ck_assert_str_eq(names[0], "one.io/busybox:latest");
 	ck_assert_str_eq(names[1], "docker.io/library/busybox:latest");
@@ -573,7 +573,7 @@ START_TEST(test_conf_short_names)
 	store_ref_release(&r);
 	/* An alias keeps the tag typed; no search. */
 	ck_assert_ok(store_ref_parse("box:2", &r, &err), err);
-	ck_assert_ok(reg_conf_candidates(c, "box:2", &r, &names, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "box:2", &r, &names, NULL, &err), err);
 	ck_assert_uint_eq(strv_len(names), 1);
 	ck_assert_str_eq(names[0], "q.io/ns/box:2");
 	strv_free(names);
@@ -582,18 +582,85 @@ START_TEST(test_conf_short_names)
 	c->mode = REG_SHORT_ENFORCING;
 	store_ref_release(&r);
 	ck_assert_ok(store_ref_parse("busybox", &r, &err), err);
-	ck_assert_int_lt(reg_conf_candidates(c, "busybox", &r, &names, &err), 0);
+	ck_assert_int_lt(reg_conf_candidates(c, "busybox", &r, &names, NULL, &err), 0);
 	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "enforcing"));
 	strata_error_free(err);
 	err = NULL;
 	/* ... but one is no ambiguity. */
 	free(c->search[1]);
 	c->search[1] = NULL;
-	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "busybox", &r, &names, NULL, &err), err);
 	ck_assert_uint_eq(strv_len(names), 1);
 	strv_free(names);
 	store_ref_release(&r);
 	reg_conf_free(c);
+}
+END_TEST
+
+/* The alias cache: written as podman writes it, read back first, "" hiding the files' alias. */
+START_TEST(test_alias_cache)
+{
+	char dir[] = "/tmp/strata-alias-cache-XXXXXX";
+	cleanup_free char *path = NULL, *text = NULL;
+	struct reg_conf *c = conf_of("unqualified-search-registries = [\"one.io\", \"two.io\"]\n"
+				     "[aliases]\n\"box\" = \"q.io/ns/box\"\n");
+	struct strata_error *err = NULL;
+	struct store_ref r = { 0 };
+	char **names = NULL;
+	bool ambiguous = false;
+	size_t len;
+	struct stat st;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/sub/containers/short-name-aliases.conf", dir);
+	ck_assert_ok(reg_alias_cache_record(path, "box", "one.io/box", &err), err);
+	ck_assert_ok(reg_alias_cache_record(path, "a/b", "docker.io/library/b", &err), err);
+	ck_assert_ok(reg_alias_cache_record(path, "box", "two.io/box", &err), err);
+	ck_assert_int_eq(file_read_at(AT_FDCWD, path, 4096, &text, &len, NULL), 0);
+	ck_assert_str_eq(text, "[aliases]\n  \"a/b\" = \"docker.io/library/b\"\n"
+			       "  box = \"two.io/box\"\n");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_lt(reg_alias_cache_record(path, "x.io/box", "one.io/box", &err), 0);
+	strata_error_free(err);
+	err = NULL;
+	/* the cache's alias wins over the files' */
+	ck_assert_ok(reg_alias_cache_load(path, &c->cache_aliases, &err), err);
+	ck_assert_ok(store_ref_parse("box", &r, &err), err);
+	ck_assert_ok(reg_conf_candidates(c, "box", &r, &names, &ambiguous, &err), err);
+	ck_assert_uint_eq(strv_len(names), 1);
+	ck_assert_str_eq(names[0], "two.io/box:latest");
+	ck_assert(!ambiguous);
+	strv_free(names);
+	names = NULL;
+	/* "" hides it: the search list, a choice to offer */
+	json_object_set_new(c->cache_aliases, "box", json_string(""));
+	ck_assert_ok(reg_conf_candidates(c, "box", &r, &names, &ambiguous, &err), err);
+	ck_assert_uint_eq(strv_len(names), 2);
+	ck_assert(ambiguous);
+	strv_free(names);
+	store_ref_release(&r);
+	reg_conf_free(c);
+	/* a missing file is an empty cache; a broken one an error naming it */
+	{
+		json_t *a = NULL;
+
+		ck_assert_ok(reg_alias_cache_load("/nonexistent/x.conf", &a, &err), err);
+		ck_assert_uint_eq(json_object_size(a), 0);
+		json_decref(a);
+		a = NULL;
+		ck_assert_int_eq(file_write_atomic_at(AT_FDCWD, path, "[aliases]\nbox = 1\n", 18,
+						      0600, NULL),
+				 0);
+		ck_assert_int_lt(reg_alias_cache_load(path, &a, &err), 0);
+		ck_assert_ptr_nonnull(strstr(strata_error_msg(err), path));
+		strata_error_free(err);
+	}
+	{
+		cleanup_free char *rm = xasprintf("rm -rf %s", dir);
+
+		ck_assert_int_eq(system(rm), 0);
+	}
 }
 END_TEST
 
@@ -1069,6 +1136,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_conf_prefix_match);
 	tcase_add_test(tc, test_conf_find_and_endpoints);
 	tcase_add_test(tc, test_conf_short_names);
+	tcase_add_test(tc, test_alias_cache);
 	tcase_add_test(tc, test_conf_merge_and_v1);
 	tcase_add_test(tc, test_conf_errors);
 	suite_add_tcase(s, tc);
