@@ -694,6 +694,19 @@ static int open_source(const struct reg_endpoint *ep, const struct registry_opts
 			goto out;
 		}
 	}
+	/*
+	 * A manifest that does not parse is this source's failure, as one that
+	 * does not come: the next mirror, or the registry itself, is asked.
+	 */
+	{
+		struct store_manifest *m = NULL;
+
+		if (store_manifest_parse(src->resp.body.buf, src->resp.body.len, &m, err) < 0) {
+			strata_wrap(err, "manifest %s", src->digest);
+			goto out;
+		}
+		store_manifest_free(m);
+	}
 	ret = 0;
 out:
 	store_ref_release(&ref);

@@ -166,3 +166,62 @@ refused "a file realm" "is not an http(s) URL"
 set_rules '[]'
 pull_one
 [ "$rc" = 0 ] || fail "pull through the honest proxy: $out"
+
+# ---- a mirror that lies ----
+# registries.conf names the proxy as the mirror of the registry itself: a
+# mirror whose manifest fails, does not parse or does not match the digest
+# asked for is passed over for the registry (as podman passes over a mirror
+# whose manifest fails); a mirror that lies about a layer after its manifest
+# was taken fails the pull in one line with nothing tagged; the store is
+# whole after each.
+export HOME=$TEST_TMP/home STRATA_SYSCONFDIR=$TEST_TMP/etc CONTAINERS_REGISTRIES_CONF=$TEST_TMP/registries.conf
+mkdir -p "$HOME" "$STRATA_SYSCONFDIR"
+cat >"$CONTAINERS_REGISTRIES_CONF" <<EOC
+[[registry]]
+location = "$UP"
+insecure = true
+[[registry.mirror]]
+location = "$LIAR"
+insecure = true
+EOC
+LAYER=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$UP/v2/multi/manifests/v1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+DG=$(curl -sI -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$UP/v2/multi/manifests/v1" |
+	tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')
+case $DG in sha256:*) ;; *) fail "no manifest digest: '$DG'" ;; esac
+export STRATA_RETRIES=2 STRATA_RETRY_TIME=3 STRATA_STALL_TIME=2 STRATA_STALL_FLOOR=1k
+mirror_pull() {
+	new_store
+	set +e
+	out=$(timeout 60 "$STRATA_BIN" --root "$P" pull ${2:-} --tls-verify=false "$1" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+}
+# passed_over WHAT: the mirror was asked, and the registry gave the image.
+passed_over() {
+	[ "$rc" = 0 ] || fail "$1: $out"
+	assert_contains "$out" "(mirror)" "$1: the mirror was not tried"
+	assert_contains "$(cat "$LOG")" "/v2/multi/manifests/" "$1: the mirror was not asked"
+	assert_eq "$(sp images --format '{{.Repository}}' | sort -u)" "$UP/multi" "$1: the image"
+	o=$(sp fsck 2>&1) || fail "$1: fsck: $o"
+}
+for lie in '"status", "arg": 500' '"status", "arg": 404' '"bad-digest"' '"huge", "arg": -1' '"redirect"'; do
+	set_rules "[{\"path\": \"/v2/multi/manifests/\", \"mode\": $lie}]"
+	mirror_pull "$UP/multi:v1"
+	passed_over "mirror manifest $lie"
+done
+# By digest, a mirror that serves other bytes for it.
+set_rules '[{"path": "/v2/multi/manifests/", "mode": "long"}]'
+mirror_pull "$UP/multi@$DG"
+passed_over "mirror manifest with other bytes for $DG"
+# A mirror that lies about a layer: refused, nothing tagged, the store whole.
+for lie in long short; do
+	set_rules "[{\"path\": \"$LAYER\", \"mode\": \"$lie\"}]"
+	mirror_pull "$UP/multi:v1" -q
+	refused "mirror layer $lie" "strata: pull: " "blob $LAYER"
+	assert_eq "$(tags_of)" "" "tags after a mirror's $lie layer"
+done
+set_rules '[]'
+mirror_pull "$UP/multi:v1"
+[ "$rc" = 0 ] || fail "pull through an honest mirror: $out"
+assert_contains "$(cat "$LOG")" "GET /v2/multi/blobs/$LAYER pass" "the layer from the honest mirror"
