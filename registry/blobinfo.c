@@ -143,6 +143,39 @@ json_t *reg_blobinfo_load(struct store *s)
 	return load(dirfd);
 }
 
+/*
+ * A repository name as the distribution spec's grammar allows it (lower
+ * case alphanumerics, separators . _ - between them, / between
+ * components): an entry of a file edited by hand or damaged is no mount
+ * source, and nothing of it goes into a URL's query.
+ */
+static bool is_alnum_lower(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool repo_is_valid(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > 255 || !is_alnum_lower(n[0]) || !is_alnum_lower(n[len - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < len; i++) {
+		if (is_alnum_lower(n[i]))
+			continue;
+		if (n[i] == '/' || n[i] == '.') {
+			/* between two alphanumerics */
+			if (!is_alnum_lower(n[i - 1]) || !is_alnum_lower(n[i + 1]))
+				return false;
+		} else if (n[i] != '_' && n[i] != '-') {
+			return false;
+		} else if (n[i - 1] == '/' || n[i - 1] == '.' || n[i + 1] == '/' || n[i + 1] == '.') {
+			return false;
+		}
+	}
+	return true;
+}
+
 char **reg_blobinfo_repos(const json_t *cache, const char *host, const char *repo,
 			  const char *digest)
 {
@@ -153,7 +186,7 @@ char **reg_blobinfo_repos(const json_t *cache, const char *host, const char *rep
 	json_array_foreach (places, i, p) {
 		const char *r = jv_str(p, "registry"), *n = jv_str(p, "repository");
 
-		if (r && n && strcmp(r, host) == 0 && strcmp(n, repo) != 0 &&
+		if (r && n && strcmp(r, host) == 0 && strcmp(n, repo) != 0 && repo_is_valid(n) &&
 		    !strv_contains(out, n))
 			strv_append(&out, n);
 	}

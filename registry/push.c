@@ -287,10 +287,13 @@ static int upload_blob(struct reg_client *c, const char *repo, char *const *from
 	 */
 	for (size_t k = 0;; k++) {
 		const char *from = k < n_from ? froms[k] : NULL;
+		char *from_q = from ? curl_easy_escape(c->curl, from, 0) : NULL;
 		cleanup_free char *post_url =
-			from ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from)
-			     : xasprintf("/v2/%s/blobs/uploads/", repo);
+			from_q ? xasprintf("/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, digest, from_q)
+			       : xasprintf("/v2/%s/blobs/uploads/", repo);
 		struct reg_req post = { .method = "POST", .url = post_url, .body_fd = -1 };
+
+		curl_free(from_q);
 
 		if (reg_do(c, &post, &resp, err) < 0)
 			goto out;
