@@ -340,7 +340,7 @@ int reg_certs_load(const char *dir, struct sbuf *ca, char **cert, char **key,
 			cleanup_free char *buf = NULL;
 			size_t blen;
 
-			if (file_read_at(AT_FDCWD, p, 1u << 20, &buf, &blen, err) < 0)
+			if (file_read_regular_at(AT_FDCWD, p, 1u << 20, &buf, &blen, err) < 0)
 				return strata_wrap(err, "CA certificate");
 			sbuf_add(ca, buf, blen);
 			sbuf_addstr(ca, "\n");

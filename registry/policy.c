@@ -286,7 +286,7 @@ int reg_policy_load(const char *override, struct reg_policy **out, struct strata
 		log_debug("registry: no signature policy file: every image is accepted");
 		return 0;
 	}
-	if (file_read_at(AT_FDCWD, path, POLICY_MAX, &buf, &len, err) < 0)
+	if (file_read_regular_at(AT_FDCWD, path, POLICY_MAX, &buf, &len, err) < 0)
 		return strata_wrap(err, "signature policy %s", path);
 	return reg_policy_parse(buf, len, path, out, err);
 }

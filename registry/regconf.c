@@ -486,7 +486,7 @@ static int load_file(struct reg_conf *c, const char *path, bool dropin, bool mus
 	struct reg_conf *f = NULL;
 	size_t len;
 
-	if (file_read_at(AT_FDCWD, path, CONF_MAX, &buf, &len, err) < 0) {
+	if (file_read_regular_at(AT_FDCWD, path, CONF_MAX, &buf, &len, err) < 0) {
 		if (!must_exist && err && *err && strata_error_code(*err) == ENOENT) {
 			strata_error_free(*err);
 			*err = NULL;

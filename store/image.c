@@ -283,7 +283,7 @@ static void summary_read(struct store *s, struct summary *sm)
 	size_t len = 0, n = 0;
 
 	memset(sm, 0, sizeof(*sm));
-	if (file_read_at(s->root_fd, SUMMARY_FILE, 256u << 20, &sm->buf, &len, NULL) < 0)
+	if (file_read_regular_at(s->root_fd, SUMMARY_FILE, 256u << 20, &sm->buf, &len, NULL) < 0)
 		return;
 	if (!str_has_prefix(sm->buf, SUMMARY_HEADER) || len < 4 ||
 	    !str_has_suffix(sm->buf, "\nend\n"))

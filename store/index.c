@@ -156,7 +156,7 @@ static bool scan_doc(struct store_index_scan *sc, size_t len)
  */
 static int index_read(struct store *s, char **out, size_t *len)
 {
-	cleanup_close int fd = openat(s->root_fd, "index.json", O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = openat(s->root_fd, "index.json", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t got = 0;

@@ -44,13 +44,16 @@ bool store_blob_tar_size_get(struct store *s, const char *digest, uint64_t *size
 	cleanup_free char *name = NULL;
 	cleanup_close int fd = -1;
 	char buf[32], *end = NULL;
+	struct stat st;
 	ssize_t n;
 
 	if (!digest_is_valid(digest))
 		return false;
 	name = xasprintf(TAR_SIZES "/%s", digest_hex(digest));
-	fd = openat(s->root_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+	/* a hint: anything but a regular file is none (a FIFO would block the listing) */
+	fd = openat(s->root_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
 		return false;
 	buf[n] = '\0';
 	*size = strtoull(buf, &end, 10);

@@ -177,9 +177,14 @@ int file_tmp_sweep_at(int dfd, struct strata_error **err)
 		if (!file_tmp_is_stale(de->d_name))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
-			strata_fail(err, errno, "remove '%s'", de->d_name);
-			closedir(d);
-			return -1;
+			/* a dir: what a replace exchanged with its temporary file */
+			int r = errno == EISDIR ? path_rm_rf_at(dirfd(d), de->d_name, err)
+						: strata_fail(err, errno, "remove '%s'", de->d_name);
+
+			if (r < 0) {
+				closedir(d);
+				return -1;
+			}
 		}
 		n++;
 	}
@@ -210,6 +215,24 @@ int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_erro
 		sbuf_add(&b, chunk, (size_t)n);
 	}
 	*out = sbuf_detach(&b, len);
+	return 0;
+}
+
+int file_read_regular_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+			 struct strata_error **err)
+{
+	/* O_NONBLOCK: opening a FIFO waits for a writer; a regular file ignores it */
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return strata_fail(err, errno, "open '%s'", name);
+	if (fstat(fd, &st) < 0)
+		return strata_fail(err, errno, "'%s'", name);
+	if (!S_ISREG(st.st_mode))
+		return strata_fail_msg(err, EINVAL, "'%s' is not a regular file", name);
+	if (file_read_fd(fd, max, out, len, err) < 0)
+		return strata_wrap(err, "'%s'", name);
 	return 0;
 }
 

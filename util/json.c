@@ -27,7 +27,7 @@ json_t *jv_load_at(int dirfd, const char *name, size_t max, struct strata_error 
 	size_t len = 0;
 	json_t *j;
 
-	if (file_read_at(dirfd, name, max, &buf, &len, err) < 0)
+	if (file_read_regular_at(dirfd, name, max, &buf, &len, err) < 0)
 		return NULL;
 	j = jv_loadb(buf, len, name, err);
 	return j;

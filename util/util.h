@@ -239,6 +239,13 @@ int file_tmp_sweep_at(int dirfd, struct strata_error **err);
 int file_read_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
 		 struct strata_error **err);
 
+/*
+ * As file_read_at, for records and configuration files: anything but a
+ * regular file (a FIFO that would block, a device without end) is EINVAL.
+ */
+int file_read_regular_at(int dirfd, const char *name, size_t max, char **out, size_t *len,
+			 struct strata_error **err);
+
 /* As file_read_at on an open descriptor, from its current offset. */
 int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err);
 
@@ -377,7 +384,7 @@ int uring_run(struct uring *u, int32_t *res, size_t nres);
 /* Parses @len bytes; errors name @what and jansson's line and column. */
 json_t *jv_loadb(const char *buf, size_t len, const char *what, struct strata_error **err);
 
-/* Reads and parses the file @name in @dirfd (at most @max bytes). */
+/* Reads and parses the file @name in @dirfd (a regular file, at most @max bytes). */
 json_t *jv_load_at(int dirfd, const char *name, size_t max, struct strata_error **err);
 
 /* Compact serialisation in insertion order; deterministic for equal input. Caller frees. */
