@@ -26,7 +26,9 @@ int cmd_option_template(struct cmd_ctx *ctx, const struct cmd_option *opt, const
 	if (!strcmp(arg, "table") || !*arg)
 		return 0;
 	if (!(f->tmpl = cmd_template_parse(arg, &err))) {
-		cmd_usage_error(ctx, "invalid format '%s': %s", arg, strata_error_msg(err));
+		/* the template as written, up to 256 bytes: it may be 128 KiB */
+		cmd_usage_error(ctx, "invalid format '%.256s%s': %s", arg,
+				strlen(arg) > 256 ? "..." : "", strata_error_msg(err));
 		strata_error_free(err);
 		return EXIT_STRATA;
 	}

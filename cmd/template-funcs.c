@@ -593,6 +593,27 @@ static void printf_verb(struct sbuf *b, const char *spec, char verb, const json_
 
 #pragma GCC diagnostic pop
 
+/*
+ * Appends the number at *@p (a width or precision) to @spec and moves past
+ * it; -1, appending nothing, when it passes 1e6, where Go's fmt says
+ * BADWIDTH or BADPREC (a width of 2^31 made vasprintf fail, one of 10^9
+ * wrote a gigabyte a row).
+ */
+static int spec_number(const char **p, char *spec, size_t *sl)
+{
+	long n = 0;
+
+	while (isdigit((unsigned char)**p)) {
+		if (n <= 1000000)
+			n = n * 10 + (**p - '0');
+		(*p)++;
+	}
+	if (n > 1000000)
+		return -1;
+	*sl += (size_t)snprintf(spec + *sl, 9, "%ld", n);
+	return 0;
+}
+
 static int fn_printf(struct texec *x, json_t **av, size_t ac, json_t **out, struct strata_error **err)
 {
 	struct sbuf b = SBUF_INIT;
@@ -613,15 +634,22 @@ static int fn_printf(struct texec *x, json_t **av, size_t ac, json_t **out, stru
 			sbuf_addstr(&b, "%");
 			continue;
 		}
-		/* flags, width, precision: at most a few characters each */
-		while (*p && strchr("-+# 0", *p) && sl < 8)
-			spec[sl++] = *p++;
-		while (*p && isdigit((unsigned char)*p) && sl < 16)
-			spec[sl++] = *p++;
+		/* flags (each once is enough), width, precision */
+		while (*p && strchr("-+# 0", *p)) {
+			if (sl < 8 && !memchr(spec, *p, sl))
+				spec[sl++] = *p;
+			p++;
+		}
+		if (isdigit((unsigned char)*p) && spec_number(&p, spec, &sl) < 0)
+			sbuf_addstr(&b, "%!(BADWIDTH)");
 		if (*p == '.') {
+			size_t dot = sl;
+
 			spec[sl++] = *p++;
-			while (*p && isdigit((unsigned char)*p) && sl < 24)
-				spec[sl++] = *p++;
+			if (spec_number(&p, spec, &sl) < 0) {
+				sbuf_addstr(&b, "%!(BADPREC)");
+				sl = dot;
+			}
 		}
 		spec[sl] = '\0';
 		if (!*p) {

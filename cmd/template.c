@@ -200,9 +200,19 @@ struct tok {
 	bool glued; /* no space before it (a field chain after ")") */
 };
 
+/*
+ * Nesting of parentheses, and of if, range and with, that a template may
+ * have: as Go's text/template (its maxStackDepth); past it parsing and
+ * running recurse deep enough to overflow the stack.
+ */
+#define TEMPLATE_DEPTH_MAX 10000
+/* The largest string a function may make. */
+#define TEMPLATE_VALUE_MAX (16 << 20)
+
 struct lexer {
 	struct tok *v;
 	size_t n, pos;
+	unsigned depth; /* of parentheses, against TEMPLATE_DEPTH_MAX */
 };
 
 static void lexer_release(struct lexer *lx)
@@ -441,7 +451,12 @@ static int parse_operand(struct lexer *lx, struct targ *a, struct strata_error *
 		break;
 	case TOK_LPAREN:
 		a->kind = ARG_PIPE;
-		if (!(a->pipe = parse_pipe(lx, true, false, err)))
+		if (lx->depth >= TEMPLATE_DEPTH_MAX)
+			return strata_fail_msg(err, EINVAL, "max expression depth exceeded");
+		lx->depth++;
+		a->pipe = parse_pipe(lx, true, false, err);
+		lx->depth--;
+		if (!a->pipe)
 			return -1;
 		if (next(lx)->kind != TOK_RPAREN)
 			return strata_fail_msg(err, EINVAL, "unclosed left paren");
@@ -547,6 +562,7 @@ struct item {
 struct items {
 	struct item *v;
 	size_t n, pos;
+	unsigned depth; /* of if, range and with, against TEMPLATE_DEPTH_MAX */
 };
 
 /* The end of the action whose inside starts at @p: the "}}" outside strings; NULL if none. */
@@ -659,9 +675,26 @@ static struct tpipe *item_pipe(const struct item *i, size_t skip, bool is_range,
 	return p;
 }
 
-/* if/range/with at item @i: its pipeline, body, and else branch up to its end. */
+static int parse_control_in(struct items *it, const struct item *i, const char *kw,
+			    struct tnode *nd, struct strata_error **err);
+
+/* if/range/with at item @i, within TEMPLATE_DEPTH_MAX of them (the parser and the execution recurse). */
 static int parse_control(struct items *it, const struct item *i, const char *kw, struct tnode *nd,
 			 struct strata_error **err)
+{
+	int r;
+
+	if (it->depth >= TEMPLATE_DEPTH_MAX)
+		return strata_fail_msg(err, EINVAL, "%zu: max block depth exceeded", i->line);
+	it->depth++;
+	r = parse_control_in(it, i, kw, nd, err);
+	it->depth--;
+	return r;
+}
+
+/* if/range/with at item @i: its pipeline, body, and else branch up to its end. */
+static int parse_control_in(struct items *it, const struct item *i, const char *kw,
+			    struct tnode *nd, struct strata_error **err)
 {
 	const char *stop = NULL;
 
@@ -909,6 +942,13 @@ static int call(struct texec *x, const struct targ *a, const struct targ *args, 
 				a->fn->name, a->fn->min, ac);
 	if (r == 0)
 		r = a->fn->fn(x, av, ac, out, err);
+	/* a value doubled again and again ($a = printf "%s%s" $a $a) would fill the memory */
+	if (r == 0 && *out && json_is_string(*out) && json_string_length(*out) > TEMPLATE_VALUE_MAX) {
+		json_decref(*out);
+		*out = NULL;
+		r = strata_fail_msg(err, EFBIG, "%s: a value of more than %d MiB", a->fn->name,
+				    TEMPLATE_VALUE_MAX >> 20);
+	}
 	decref_all(av, ac);
 	free(av);
 	return r;

@@ -103,6 +103,10 @@ START_TEST(test_functions)
 	expect("{{printf \"%s\" .Tag .ID}}", "latest%!(EXTRA string=6915f9863320)\n");
 	expect("{{printf \"%s %s\" .Tag}}", "latest %!s(MISSING)\n");
 	expect("{{.Tag | printf \"<%s>\"}}", "<latest>\n");
+	/* widths and precisions past 1e6 are refused as Go's fmt refuses them, never written */
+	expect("{{printf \"%2147483648d|%999999999s|%.999999999f|%1000000000000000000000d\" 1 .Tag 1.5 2}}",
+	       "%!(BADWIDTH)1|%!(BADWIDTH)latest|%!(BADPREC)1.500000|%!(BADWIDTH)2\n");
+	expect("{{printf \"%--05d|%.f|%3.1f\" 7 2.5 3.14159}}", "7    |2|3.1\n");
 	expect("{{index .Labels \"a\"}}", "b\n");
 	expect("{{index .Labels \"nope\"}}", "\n");
 	expect("{{index .Names 1}}", "b:1\n");
@@ -155,6 +159,43 @@ START_TEST(test_errors)
 	expect_error("{{\"abc}}", "unclosed action");
 	expect_error("{{template \"x\"}}", "not supported");
 	expect_error("{{lt .Tag 1}}", "incompatible types");
+}
+END_TEST
+
+/* Templates made to exhaust: nesting past Go's 10,000 and values that double without end. */
+START_TEST(test_hostile)
+{
+	struct sbuf t = SBUF_INIT;
+
+	for (int n = 0; n < 2; n++) {
+		int depth = n ? 10001 : 10000;
+
+		sbuf_addstr(&t, "{{");
+		for (int i = 0; i < depth; i++)
+			sbuf_addstr(&t, "(");
+		sbuf_addstr(&t, "1");
+		for (int i = 0; i < depth; i++)
+			sbuf_addstr(&t, ")");
+		sbuf_addstr(&t, "}}");
+		if (n)
+			expect_error(t.buf, "max expression depth exceeded");
+		else
+			expect(t.buf, "1\n");
+		sbuf_release(&t);
+	}
+	for (int i = 0; i < 10001; i++)
+		sbuf_addstr(&t, "{{if 1}}");
+	sbuf_addstr(&t, "x");
+	for (int i = 0; i < 10001; i++)
+		sbuf_addstr(&t, "{{end}}");
+	expect_error(t.buf, "max block depth exceeded");
+	sbuf_release(&t);
+	sbuf_addstr(&t, "{{$a := .Tag}}");
+	for (int i = 0; i < 30; i++)
+		sbuf_addstr(&t, "{{$a = printf \"%s%s\" $a $a}}");
+	sbuf_addstr(&t, "{{len $a}}");
+	expect_error(t.buf, "printf: a value of more than 16 MiB");
+	sbuf_release(&t);
 }
 END_TEST
 
@@ -236,6 +277,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_functions);
 	tcase_add_test(tc, test_control);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_table_header);
 	tcase_add_test(tc, test_columns);
 	suite_add_tcase(s, tc);
