@@ -11,10 +11,13 @@ TEST_PKGS := check
 
 # Library flags come from pkg-config only; a missing package stops the build
 # with pkg-config's own message, which names it.
-# libcurl and libfuse3 are compiled against but not linked: registry/curl-load.c
-# loads libcurl on first use, procview/server.c libfuse3 when a /proc view
-# starts, so commands without HTTP or a view do not map them.
-LINK_PKGS := $(filter-out libcurl fuse3,$(PKGS))
+# libcurl, libfuse3, libarchive and libcrypto are compiled against but not
+# linked: registry/curl-load.c loads libcurl on first use, procview/server.c
+# libfuse3 when a /proc view starts, layers/libarchive-load.c libarchive when
+# a tar is first read or written, util/digest.c libcrypto at the first
+# digest (all through util/dlib.c), so commands that need none of them do
+# not map them (BENCHMARKS.md: the start of a command).
+LINK_PKGS := $(filter-out libcurl fuse3 libarchive libcrypto,$(PKGS))
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(LINK_PKGS))
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS))

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libmount.h>
-#include <openssl/crypto.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,7 +71,7 @@ static json_t *library_versions(void)
 	const char *mnt = NULL;
 
 	jv_set_str(o, "libarchive", archive_version_details());
-	jv_set_str(o, "openssl", OpenSSL_version(OPENSSL_VERSION));
+	jv_set_str(o, "openssl", digest_library_version());
 	jv_set_str(o, "zstd", ZSTD_versionString());
 	jv_set_str(o, "zlib", zlibVersion());
 	mnt_get_library_version(&mnt);

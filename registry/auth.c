@@ -131,7 +131,7 @@ static int lookup_in(const char *path, bool legacy, const char *name, char **use
 		*slash = '\0';
 	}
 	b64 = jv_str(e, "auth");
-	plain = reg_unbase64(b64);
+	plain = base64_decode(b64);
 	if (!plain || !(colon = strchr(plain, ':')))
 		return strata_fail_msg(err, EINVAL, "auth file %s: the entry of %s is not base64 of USER:PASSWORD",
 				       path, want);
@@ -234,7 +234,7 @@ static int auth_store(const char *registry, const char *user, const char *pass,
 		json_object_set_new(doc, "auths", auths);
 	}
 	plain = xasprintf("%s:%s", user, pass);
-	b64 = reg_base64(plain, strlen(plain));
+	b64 = base64_encode(plain, strlen(plain));
 	explicit_bzero(plain, strlen(plain));
 	json_object_set_new(auths, registry, json_pack("{s:s}", "auth", b64));
 	return auth_save(path, doc, err);

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,41 +35,6 @@ char *reg_repo_of(const char *domain, const char *path)
 	if (hub && !strchr(path, '/'))
 		return xasprintf("library/%s", path);
 	return xstrdup(path);
-}
-
-char *reg_base64(const void *buf, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, buf, (int)n);
-	return out;
-}
-
-char *reg_unbase64(const char *s)
-{
-	size_t len = strlen(s), pad = 0;
-	unsigned char *out;
-	int n;
-
-	if (len % 4 != 0)
-		return NULL;
-	out = xmalloc(len / 4 * 3 + 1);
-	n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
-		free(out);
-		return NULL;
-	}
-	if (len >= 1 && s[len - 1] == '=')
-		pad++;
-	if (len >= 2 && s[len - 2] == '=')
-		pad++;
-	n -= (int)pad;
-	out[n] = '\0';
-	if (memchr(out, '\0', (size_t)n)) {
-		free(out);
-		return NULL;
-	}
-	return (char *)out;
 }
 
 void reg_resp_release(struct reg_resp *r)

@@ -147,12 +147,6 @@ char *reg_host_of(const char *domain);
 /* The repository path for a reference: "library/" added for one-component Docker Hub names. Caller frees. */
 char *reg_repo_of(const char *domain, const char *path);
 
-/* Base64 of @n bytes. Caller frees. */
-char *reg_base64(const void *buf, size_t n);
-
-/* Decodes base64 @s into a NUL-terminated string; NULL when malformed. Caller frees. */
-char *reg_unbase64(const char *s);
-
 /* ---- retry.c ---- */
 
 /* Fills @b from the defaults and the environment. */

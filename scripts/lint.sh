@@ -142,6 +142,7 @@ for m in $modules; do
 done >"$syms"
 
 awk -v allow="$allow" -v curl="$build/registry/curl-load.o" \
+	-v libarchive="$build/layers/libarchive-load.o" \
 	"$awk_table"'
 	BEGIN {
 		load_table(allow)
@@ -176,6 +177,9 @@ awk -v allow="$allow" -v curl="$build/registry/curl-load.o" \
 		}
 		# curl-load.c defines libcurl functions on purpose (dlopen on first use).
 		if (o == curl && s ~ /^curl_/)
+			next
+		# libarchive-load.c defines libarchive functions likewise.
+		if (o == libarchive && s ~ /^archive_/)
 			next
 		if (m == "cmd" && s == "main")
 			next

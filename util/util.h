@@ -255,7 +255,7 @@ int file_copy_fd(int in, int out, struct strata_error **err);
 /* fsyncs the directory @dirfd. */
 int file_fsync_dir(int dirfd, struct strata_error **err);
 
-/* ---- digests (digest.c) ---- */
+/* ---- digests and base64 (digest.c): libcrypto, loaded on first use ---- */
 
 #define DIGEST_HEX_LEN 64
 #define DIGEST_STR_LEN 72 /* "sha256:" + 64 hex + NUL */
@@ -286,6 +286,15 @@ const char *digest_hex(const char *d);
 
 /* True when @s is 1 to 64 lowercase hex digits. */
 bool digest_is_hex_prefix(const char *s);
+
+/* Base64 of @n bytes (padded). Caller frees. */
+char *base64_encode(const void *buf, size_t n);
+
+/* Decodes base64 @s into a NUL-terminated string; NULL when malformed. Caller frees. */
+char *base64_decode(const char *s);
+
+/* libcrypto's version ("OpenSSL 3.0.x ..."), or why it cannot be loaded. */
+const char *digest_library_version(void);
 
 /* Writes @nhex random lowercase hex digits and a NUL to @out. */
 void random_hex(char *out, size_t nhex);

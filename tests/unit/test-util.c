@@ -487,6 +487,18 @@ START_TEST(test_jscan_decodes_in_place)
 }
 END_TEST
 
+START_TEST(test_base64)
+{
+	cleanup_free char *e = base64_encode("user:pa:ss", 10);
+	cleanup_free char *d = base64_decode(e);
+	cleanup_free char *bad = base64_decode("!!!");
+
+	ck_assert_str_eq(e, "dXNlcjpwYTpzcw==");
+	ck_assert_str_eq(d, "user:pa:ss");
+	ck_assert_ptr_null(bad);
+}
+END_TEST
+
 START_TEST(test_digest_valid)
 {
 	ck_assert(digest_is_valid("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
@@ -988,6 +1000,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_digest_known);
 	tcase_add_test(tc, test_digest_streaming_equals_whole);
 	tcase_add_test(tc, test_digest_valid);
+	tcase_add_test(tc, test_base64);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("formats");
