@@ -354,6 +354,8 @@ int layers_save(struct store *s, const struct layers_save_item *items, size_t n,
 			goto out;
 		}
 	} else {
+		if (layers_libarchive_load(err) < 0)
+			goto out;
 		o.a = archive_write_new();
 		if (!o.a)
 			abort();
@@ -421,8 +423,11 @@ static const char *entry_name(const char *n)
 
 static struct archive *load_open(struct load *ld, struct strata_error **err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 
+	if (layers_libarchive_load(err) < 0)
+		return NULL;
+	a = archive_read_new();
 	if (!a)
 		abort();
 	archive_read_support_format_tar(a);

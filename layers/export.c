@@ -900,6 +900,8 @@ static int stream(struct exporter *x, struct strata_error **err)
 	for (size_t i = 0; i < x->n; i++)
 		x->c[i].fd = -1;
 	x->buf = xmalloc(CHUNK);
+	if (layers_libarchive_load(err) < 0)
+		return -1;
 	x->out = archive_write_new();
 	x->oe = archive_entry_new();
 	if (!x->out || !x->oe)

@@ -245,6 +245,15 @@ int layers_pack_tar_fd(int dirfd, int outfd, int64_t timestamp, struct strata_er
 int layers_export(struct store *s, const struct store_image *img, int outfd,
 		  struct strata_error **err);
 
+/* ---- libarchive-load.c: libarchive, loaded on first use ---- */
+
+/*
+ * Loads libarchive unless done (thread-safe); ENOSYS "cannot load
+ * libarchive.so.13: why" when it cannot be. Every function that makes a
+ * libarchive object calls it first, so that its caller gets that error.
+ */
+int layers_libarchive_load(struct strata_error **err);
+
 /* ---- archive.c: save and load image archives ---- */
 
 enum layers_archive_format {

@@ -143,6 +143,11 @@ static bool ready(void)
 	return dlib_ready(&libarchive);
 }
 
+int layers_libarchive_load(struct strata_error **err)
+{
+	return dlib_load(&libarchive, err);
+}
+
 /* ---- libarchive's entry points, as archive.h and archive_entry.h declare them ---- */
 
 #define WRAP(type, name, params, args, fail)                                                       \

@@ -94,6 +94,8 @@ static la_ssize_t pack_write_cb(struct archive *a, void *data, const void *buf, 
 
 static int packer_open(struct packer *p, struct strata_error **err)
 {
+	if (layers_libarchive_load(err) < 0)
+		return -1;
 	p->a = archive_write_new();
 	p->e = archive_entry_new();
 	if (!p->a || !p->e)

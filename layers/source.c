@@ -121,10 +121,13 @@ int layers_source_open(int fd, struct layers_source **out, struct strata_error *
 int layers_source_open_follow(int fd, struct layers_follow *f, struct layers_source **out,
 			      struct strata_error **err)
 {
-	struct layers_source *src = xcalloc(1, sizeof(*src));
+	struct layers_source *src;
 	struct archive_entry *entry;
 	int r;
 
+	if (layers_libarchive_load(err) < 0)
+		return -1;
+	src = xcalloc(1, sizeof(*src));
 	src->fd = fd;
 	src->follow = f;
 	src->buf = xmalloc(READ_BLOCK);

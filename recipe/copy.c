@@ -940,12 +940,15 @@ static struct archive *archive_open(int fd)
  */
 static int try_extract(struct copy_ctx *c, int fd, const char *dest)
 {
-	struct archive *a = archive_open(fd);
+	struct archive *a;
 	struct archive_entry *ae;
 	struct copy_ctx in = *c;
 	cleanup_close int destfd = -1;
 	int r;
 
+	if (layers_libarchive_load(c->err) < 0)
+		return -1;
+	a = archive_open(fd);
 	if (!a)
 		return 0;
 	r = archive_read_next_header(a, &ae);
@@ -981,9 +984,12 @@ int recipe_archive_extract(int fd, int destfd, struct strata_error **err)
 {
 	struct copy_ctx c = { .rootfd = destfd, .srcfd = -1, .keep_owner = true, .clamp = -1,
 			      .err = err };
-	struct archive *a = archive_open(fd);
+	struct archive *a;
 	int r;
 
+	if (layers_libarchive_load(err) < 0)
+		return -1;
+	a = archive_open(fd);
 	if (!a)
 		return strata_fail_msg(err, EINVAL, "not a tar archive");
 	r = read_archive(&c, a);

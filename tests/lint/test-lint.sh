@@ -93,6 +93,12 @@ plant_object launch planted 'int tty_take(int fd); int tty_take(int fd) { return
 expect_fail "a launch helper without the module's prefix" \
 	"build/launch/planted.o: defines 'tty_take' without the prefix of module 'launch'"
 
+# libarchive's names are allowed in layers/libarchive-load.c only.
+fresh
+plant_object layers planted 'int archive_frob(void); int archive_frob(void) { return 0; }'
+expect_fail "a library's name outside its loader" \
+	"build/layers/planted.o: defines 'archive_frob' without the prefix of module 'layers'"
+
 fresh
 plant_object util planted 'int json_frob(void); int json_frob(void) { return 0; }'
 expect_fail "a util symbol in a dependency's namespace" \
