@@ -758,7 +758,7 @@ static int cmd_builder_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	/* What only those entries kept alive goes now, as podman's prune frees it at once. */
 	if (store_gc(s, NULL, NULL, &st, &err) < 0)
 		return cmd_fail(ctx, err);
-	bytes = size_human(st.blob_bytes);
+	bytes = size_human(st.blob_bytes, SIZE_LIST);
 	printf("removed %llu build cache entries, %llu cache mounts; freed %llu blobs (%s), %llu "
 	       "layer dirs\n",
 	       (unsigned long long)removed, (unsigned long long)mounts,

@@ -160,8 +160,6 @@ void cmd_rows_free(struct cmd_rows *r);
 /* "2026-12-07 06:19:30.5 +0000 UTC": a time as Go prints it (podman's CreatedAt). Caller frees. */
 char *cmd_go_time(int64_t sec, long nsec);
 
-/* "4.283MB": a size as podman's system df prints it (four significant digits). Caller frees. */
-char *cmd_df_size(uint64_t n);
 
 /* "2.14 MB": a size as podman prints it (three significant digits, a space). Caller frees. */
 char *cmd_size_text(uint64_t n);

@@ -438,7 +438,7 @@ static int cmd_images(struct cmd_ctx *ctx, int argc, char **argv)
 			}
 			id = no_trunc ? xstrdup(img->id) : short_id(img->id);
 			ago = time_ago(created_sec(img->created));
-			size = size_human(img->size);
+			size = size_human(img->size, SIZE_LIST);
 			if (ntags) {
 				split_ref(img->tags[k], &repo, &tag);
 			} else {
@@ -1108,7 +1108,7 @@ static int cmd_history(struct cmd_ctx *ctx, int argc, char **argv)
 				continue;
 			}
 			ago = time_ago(sec);
-			sz = size_human(size);
+			sz = size_human(size, SIZE_LIST);
 			by_short = xstrdup(by ? by : "");
 			if (!no_trunc && strlen(by_short) > 45) {
 				by_short[42] = '\0';
@@ -1454,7 +1454,7 @@ static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
 		       orphans == 1 ? "" : "s");
 	if (store_gc(s, print_line, NULL, &st, &err) < 0)
 		return cmd_fail(ctx, err);
-	bytes = size_human(st.blob_bytes);
+	bytes = size_human(st.blob_bytes, SIZE_LIST);
 	printf("freed %llu blobs (%s), %llu layer dirs, %llu staging entries\n",
 	       (unsigned long long)st.blobs, bytes, (unsigned long long)st.layers,
 	       (unsigned long long)st.tmp);

@@ -201,7 +201,7 @@ static int cmd_info(struct cmd_ctx *ctx, int argc, char **argv)
 		return 0;
 	}
 	{
-		cleanup_free char *sz = size_human(img_bytes);
+		cleanup_free char *sz = size_human(img_bytes, SIZE_LIST);
 		const char *k;
 		json_t *v;
 

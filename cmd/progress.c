@@ -100,10 +100,10 @@ static char *line_text(const struct pline *l, int64_t now)
 	if (fill < BAR_WIDTH)
 		bar[fill] = '>';
 	bar[BAR_WIDTH] = '\0';
-	done = size_human(l->done);
-	total = size_human(l->total);
+	done = size_human(l->done, SIZE_LIST);
+	total = size_human(l->total, SIZE_LIST);
 	if (rate >= 1) {
-		rate_s = size_human((uint64_t)rate);
+		rate_s = size_human((uint64_t)rate, SIZE_LIST);
 		eta = fmt_eta(l->total > l->done ? (uint64_t)((double)(l->total - l->done) / rate)
 						 : 0);
 		return xasprintf("Blob %.19s: [%s] %s / %s  %s/s  ETA %s", l->digest, bar, done,

@@ -320,27 +320,13 @@ static int cmd_system_prune(struct cmd_ctx *ctx, int argc, char **argv)
 	if (entries)
 		printf("Deleted %llu build cache entr%s\n\n", (unsigned long long)entries,
 		       entries == 1 ? "y" : "ies");
-	freed = cmd_df_size(st.blob_bytes + vol_bytes);
+	freed = size_human(st.blob_bytes + vol_bytes, SIZE_DF);
 	printf("Total reclaimed space: %s\n", freed);
 	cmd_filters_release(&f);
 	return ret;
 }
 
 /* ---- system df ---- */
-
-char *cmd_df_size(uint64_t n)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-	double v = (double)n;
-	size_t u = 0;
-
-	/* go-units' HumanSize: four significant digits, no space */
-	while (v >= 1000.0 && u + 1 < ARRAY_SIZE(units)) {
-		v /= 1000.0;
-		u++;
-	}
-	return xasprintf("%.4g%s", v, units[u]);
-}
 
 /* The bytes of the files under @dirfd/@name (not following links; each inode once is not tried). */
 static uint64_t tree_bytes(int parent, const char *name, int depth)
@@ -391,8 +377,8 @@ struct df_row {
 
 static json_t *df_row_json(const struct df_row *r)
 {
-	cleanup_free char *size = cmd_df_size(r->size);
-	cleanup_free char *rec = cmd_df_size(r->reclaimable);
+	cleanup_free char *size = size_human(r->size, SIZE_DF);
+	cleanup_free char *rec = size_human(r->reclaimable, SIZE_DF);
 	cleanup_free char *rtext = NULL;
 	int pct = r->size ? (int)lround((double)r->reclaimable * 100.0 / (double)r->size) : 0;
 
@@ -458,7 +444,7 @@ static int df_verbose(struct cmd_ctx *ctx, const struct store_image_info *imgs, 
 
 		for (size_t k = 0; k < (nt ? nt : 1); k++) {
 			cleanup_free char *ago = since(created_of(imgs[i].created));
-			cleanup_free char *size = cmd_df_size(imgs[i].size);
+			cleanup_free char *size = size_human(imgs[i].size, SIZE_DF);
 			const char *ref = nt ? imgs[i].tags[k] : "<none>:<none>";
 			const char *colon = strrchr(ref, ':');
 			bool tagged = colon && !strchr(colon, '/');
@@ -537,7 +523,7 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
 		bool running = rec && !strcmp(cmd_container_state(rec), "running");
 		uint64_t bytes = container_bytes(s, ids[i]);
-		cleanup_free char *size = cmd_df_size(bytes);
+		cleanup_free char *size = size_human(bytes, SIZE_DF);
 		cleanup_free char *ago = since(created_of(rec ? jv_str(rec, "Created") : NULL));
 		const char *img_id = rec && jv_str(rec, "Image") ? digest_hex(jv_str(rec, "Image")) : "";
 		json_t *cmd = rec ? json_object_get(rec, "Command") : NULL;
@@ -578,7 +564,7 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 		cleanup_free char *size = NULL;
 
 		store_volume_size(s, vols[i], &bytes, NULL);
-		size = cmd_df_size(bytes);
+		size = size_human(bytes, SIZE_DF);
 		vol.total++;
 		vol.active += nl > 0;
 		vol.size += bytes;

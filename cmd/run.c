@@ -1052,8 +1052,8 @@ static int cmd_stats(struct cmd_ctx *ctx, int argc, char **argv)
 				ret = cmd_fail(ctx, err);
 				continue;
 			}
-			mem = size_human(b.memory);
-			lim = b.memory_max ? size_human(b.memory_max) : xstrdup("unlimited");
+			mem = size_human(b.memory, SIZE_LIST);
+			lim = b.memory_max ? size_human(b.memory_max, SIZE_LIST) : xstrdup("unlimited");
 			usage = xasprintf("%s / %s", mem, lim);
 			cpu = xasprintf("%.2f%%",
 					(double)(b.cpu_usec - a.cpu_usec) / 500000.0 * 100.0);

@@ -36,6 +36,6 @@ void reg_done_size(const struct registry_opts *o, const char *digest, uint64_t s
 
 	if (!o || !o->progress)
 		return;
-	human = size_human(size);
+	human = size_human(size, SIZE_LIST);
 	reg_event(o, REGISTRY_EVENT_DONE, digest, size, size, human);
 }

@@ -115,10 +115,10 @@ char *time_ago(int64_t sec)
 	return xasprintf("%lld years ago", (long long)(d / (86400 * 365)));
 }
 
-char *size_human(uint64_t n)
+char *size_human(uint64_t n, int digits)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-	double v = (double)n;
+	double v = (double)n, exact = 1;
 	size_t u = 0;
 
 	while (v >= 1000.0 && u + 1 < ARRAY_SIZE(units)) {
@@ -127,11 +127,15 @@ char *size_human(uint64_t n)
 	}
 	if (u == 0)
 		return xasprintf("%llu%s", (unsigned long long)n, units[0]);
-	/* Docker prints 3 significant digits: 1.23MB, 12.3MB, 123MB. */
-	if (v < 10)
-		return xasprintf("%.3g%s", v, units[u]);
-	if (v < 100)
-		return xasprintf("%.3g%s", v, units[u]);
+	/*
+	 * go-units' HumanSizeWithPrecision: @digits significant digits (Docker's
+	 * listings 3: 1.23MB, 12.3MB, 123MB; podman's system df 4: 123.5MB),
+	 * where %g would write 1e+03 for 999.7 the whole number is printed.
+	 */
+	for (int i = 1; i < digits; i++)
+		exact *= 10;
+	if (v < exact)
+		return xasprintf("%.*g%s", digits, v, units[u]);
 	return xasprintf("%.0f%s", v, units[u]);
 }
 

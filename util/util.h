@@ -482,8 +482,14 @@ char *time_rfc3339(int64_t sec, long nsec);
 int time_parse_rfc3339(const char *s, int64_t *sec, long *nsec);
 /* "3 minutes ago" style, as docker prints. Caller frees. */
 char *time_ago(int64_t sec);
-/* "1.23MB" with decimal units, as docker prints. Caller frees. */
-char *size_human(uint64_t n);
+/*
+ * @n bytes in decimal units with @digits significant digits: SIZE_LIST as
+ * Docker's and podman's listings ("1.23MB"), SIZE_DF as podman's system df
+ * and prune ("1.235MB"). Caller frees.
+ */
+char *size_human(uint64_t n, int digits);
+#define SIZE_LIST 3
+#define SIZE_DF 4
 /* Parses "123", "64k", "64m", "1g", "1.5GB" (binary multiples) into bytes. */
 int size_parse(const char *s, uint64_t *out);
 /* SOURCE_DATE_EPOCH when set and valid, else -1. */

@@ -550,13 +550,36 @@ END_TEST
 
 START_TEST(test_size_human)
 {
-	cleanup_free char *a = size_human(999);
-	cleanup_free char *b = size_human(1234567);
-	cleanup_free char *c = size_human(123456789);
+	cleanup_free char *a = size_human(999, SIZE_LIST);
+	cleanup_free char *b = size_human(1234567, SIZE_LIST);
+	cleanup_free char *c = size_human(123456789, SIZE_LIST);
 
 	ck_assert_str_eq(a, "999B");
 	ck_assert_str_eq(b, "1.23MB");
 	ck_assert_str_eq(c, "123MB");
+
+	/* go-units' HumanSize of podman's system df, and no exponent where %g would write one */
+	static const struct {
+		uint64_t n;
+		int digits;
+		const char *want;
+	} cases[] = {
+		{ 0, SIZE_DF, "0B" },
+		{ 999, SIZE_DF, "999B" },
+		{ 1000, SIZE_DF, "1kB" },
+		{ 1234567, SIZE_DF, "1.235MB" },
+		{ 123456789, SIZE_DF, "123.5MB" },
+		{ 4283000, SIZE_DF, "4.283MB" },
+		{ 999700, SIZE_LIST, "1000kB" },
+		{ 99960, SIZE_LIST, "100kB" },
+		{ 2000000000000000000ULL, SIZE_DF, "2000PB" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *got = size_human(cases[i].n, cases[i].digits);
+
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "%llu, %d digits: %s, want %s",
+			      (unsigned long long)cases[i].n, cases[i].digits, got, cases[i].want);
+	}
 }
 END_TEST
 
