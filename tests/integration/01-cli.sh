@@ -7,13 +7,17 @@ assert_contains "$out" "images"
 out=$(strata --version)
 assert_contains "$out" "strata version"
 
-# libcurl is loaded only by the commands that speak HTTP: the binary does
-# not need it to start, and info (which names its version) loads it.
+# libcurl, libarchive, libcrypto and libfuse3 are loaded only by the
+# commands that use them (77-start-libraries): the binary does not need them
+# to start, and info (which names their versions) loads them.
 needed=$(readelf -d "$STRATA_BIN" | awk '/NEEDED/ {print $NF}')
-assert_contains "$needed" "libarchive"
-assert_not_contains "$needed" "libcurl"
+assert_contains "$needed" "libjansson"
+for l in libcurl libarchive libcrypto libfuse3; do
+	assert_not_contains "$needed" "$l"
+done
 out=$(strata info)
 assert_contains "$out" "libcurl/"
+assert_contains "$out" "OpenSSL 3"
 
 # Every command answers --help with its usage and exits 0.
 for c in $(strata --help | awk '/^  [a-z]/ {print $1}' | sort -u); do
