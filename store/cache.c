@@ -94,13 +94,9 @@ int store_cache_walk(struct store *s, store_cache_walk_fn fn, void *arg,
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->cache_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(s->cache_fd, ".")))
 		return strata_fail(err, errno, "read '%s/cache'", s->root);
-	}
 	while ((de = readdir(d))) {
 		cleanup_json json_t *entry = NULL;
 		struct stat st;

@@ -198,15 +198,8 @@ int store_cachedir_prune(struct store *s, int64_t until_age,
 	dfd = open_base(s, err);
 	if (dfd < 0)
 		return -1;
-	{
-		int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd < 0 || !(d = fdopendir(fd))) {
-			if (fd >= 0)
-				close(fd);
-			return strata_fail(err, errno, "read '%s/buildcache'", s->root);
-		}
-	}
+	if (!(d = file_opendir_at(dfd, ".")))
+		return strata_fail(err, errno, "read '%s/buildcache'", s->root);
 	while ((de = readdir(d)))
 		if (str_has_suffix(de->d_name, ".lock"))
 			strv_append(&locks, de->d_name);

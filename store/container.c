@@ -49,15 +49,11 @@ int store_container_list(struct store *s, char ***ids, struct strata_error **err
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->containers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	size_t n = 0, cap = 16;
 
 	*ids = xcalloc(cap, sizeof(char *));
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(s->containers_fd, ".")))
 		return strata_fail(err, errno, "list containers");
-	}
 	/* Grown by doubling: strv_append would walk the array for each of N containers. */
 	while ((de = readdir(d))) {
 		if (!is_full_id(de->d_name))

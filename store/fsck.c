@@ -64,13 +64,9 @@ static int check_blobs(struct fsck *f, struct strata_error **err)
 	struct store *s = f->s;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(s->blobs_fd, ".")))
 		return strata_fail(err, errno, "fsck: read blobs");
-	}
 	while ((de = readdir(d))) {
 		char want[DIGEST_STR_LEN], got[DIGEST_STR_LEN];
 		cleanup_close int bfd = -1;
@@ -255,14 +251,9 @@ static int check_volumes(struct fsck *f, struct strata_error **err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(f->s->root_fd, "volumes", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0)
-		return errno == ENOENT ? 0 : strata_fail(err, errno, "fsck: open volumes");
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return strata_fail(err, errno, "fsck: read volumes");
-	}
+	if (!(d = file_opendir_at(f->s->root_fd, "volumes")))
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "fsck: read volumes");
 	while ((de = readdir(d))) {
 		struct strata_error *e = NULL;
 		cleanup_json json_t *vol = NULL;

@@ -155,13 +155,9 @@ static int sweep_blobs(struct store *s, struct marks *m,
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->blobs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(s->blobs_fd, ".")))
 		return strata_fail(err, errno, "gc: read blobs");
-	}
 	while ((de = readdir(d))) {
 		cleanup_free char *digest = NULL;
 		struct stat sb;
@@ -235,13 +231,9 @@ static int sweep_tmp(struct store *s, struct store_gc_stats *st, struct strata_e
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(s->tmp_fd, ".")))
 		return strata_fail(err, errno, "gc: read tmp");
-	}
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;

@@ -97,27 +97,15 @@ int store_layer_walk(struct store *s,
 {
 	cleanup_dir DIR *top = NULL;
 	struct dirent *be;
-	int fd = openat(s->layers_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || !(top = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(top = file_opendir_at(s->layers_fd, ".")))
 		return strata_fail(err, errno, "read '%s/layers'", s->root);
-	}
 	while ((be = readdir(top))) {
 		cleanup_dir DIR *d = NULL;
 		struct dirent *de;
-		int bfd;
 
-		if (be->d_name[0] == '.')
+		if (be->d_name[0] == '.' || !(d = file_opendir_at(s->layers_fd, be->d_name)))
 			continue;
-		bfd = openat(s->layers_fd, be->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (bfd < 0 || !(d = fdopendir(bfd))) {
-			if (bfd >= 0)
-				close(bfd);
-			continue;
-		}
 		while ((de = readdir(d))) {
 			struct store_layer_entry e = { be->d_name, de->d_name, dirfd(d) };
 

@@ -124,14 +124,9 @@ static void sweep_dead_tmp(struct store *s, pid_t pid)
 	struct dirent *de;
 	char prefix[32];
 	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "%d-", (int)pid);
-	int fd = openat(s->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!(d = file_opendir_at(s->tmp_fd, ".")))
 		return;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		struct strata_error *e = NULL;
 
@@ -210,14 +205,9 @@ int store_digest_locks_sweep(struct store *s, struct strata_error **err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = openat(s->root_fd, LOCKS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (!(d = file_opendir_at(s->root_fd, LOCKS_DIR)))
 		return errno == ENOENT ? 0 : strata_fail(err, errno, "read '%s'", LOCKS_DIR);
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return strata_fail(err, errno, "read '%s'", LOCKS_DIR);
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
 			return strata_fail(err, errno, "remove '%s/%s'", LOCKS_DIR, de->d_name);

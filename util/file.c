@@ -248,6 +248,22 @@ int file_read_at(int dirfd, const char *name, size_t max, char **out, size_t *le
 	return 0;
 }
 
+DIR *file_opendir_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if (!(d = fdopendir(fd))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
 int file_copy_fd(int in, int out, struct strata_error **err)
 {
 	char buf[128 * 1024];

@@ -6,6 +6,7 @@
 #ifndef STRATA_UTIL_UTIL_H
 #define STRATA_UTIL_UTIL_H
 
+#include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -248,6 +249,13 @@ int file_read_regular_at(int dirfd, const char *name, size_t max, char **out, si
 
 /* As file_read_at on an open descriptor, from its current offset. */
 int file_read_fd(int fd, size_t max, char **out, size_t *len, struct strata_error **err);
+
+/*
+ * A directory stream of @name under @dirfd ("." for @dirfd itself; a link
+ * is not followed) on a new fd, so that its offset is its own; NULL with
+ * errno on failure.
+ */
+DIR *file_opendir_at(int dirfd, const char *name);
 
 /* Copies everything from @in to @out (copy_file_range, then read/write). */
 int file_copy_fd(int in, int out, struct strata_error **err);

@@ -267,6 +267,39 @@ static long dirty_pages(int fd)
  * new content atomically, a reader holding the old file keeps the old one,
  * the old content leaves no temporary file, and a first write still works.
  */
+/* A stream of its own: two of one fd read every entry each; a link is not followed. */
+START_TEST(test_opendir_at)
+{
+	cleanup_close int dfd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_free char *sub = xasprintf("%s/sub", scratch);
+	cleanup_free char *link = xasprintf("%s/link", scratch);
+	DIR *a, *b;
+	int na = 0, nb = 0;
+
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(symlink("sub", link), 0);
+	a = file_opendir_at(dfd, ".");
+	b = file_opendir_at(dfd, ".");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	while (readdir(a))
+		na++;
+	while (readdir(b))
+		nb++;
+	ck_assert_int_eq(na, 4); /* . .. sub link */
+	ck_assert_int_eq(nb, 4);
+	closedir(a);
+	closedir(b);
+	a = file_opendir_at(dfd, "sub");
+	ck_assert_ptr_nonnull(a);
+	closedir(a);
+	ck_assert_ptr_null(file_opendir_at(dfd, "link"));
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_ptr_null(file_opendir_at(dfd, "none"));
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 START_TEST(test_write_replace)
 {
 	cleanup_close int dfd = open(scratch, O_RDONLY | O_DIRECTORY);
@@ -1012,6 +1045,7 @@ Suite *unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_write_atomic);
 	tcase_add_test(tc, test_write_replace);
+	tcase_add_test(tc, test_opendir_at);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strmap");
