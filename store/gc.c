@@ -285,16 +285,11 @@ static int sweep_stale_at(struct store *s, const char *rel, bool children,
 /* A tar-size record whose blob is gone (removed by hand, moved aside by fsck) goes too. */
 static int sweep_tar_sizes(struct store *s, struct strata_error **err)
 {
-	int fd = openat(s->root_fd, "tar-sizes", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 
-	if (fd < 0)
-		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: open 'tar-sizes'");
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return strata_fail(err, errno, "gc: read 'tar-sizes'");
-	}
+	if (!(d = file_opendir_at(s->root_fd, "tar-sizes")))
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: read 'tar-sizes'");
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -314,7 +309,6 @@ static int sweep_stale(struct store *s, struct store_gc_stats *st, struct strata
 	static const char *const nested[] = { "containers", "volumes" };
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd;
 
 	for (size_t i = 0; i < sizeof(flat) / sizeof(flat[0]); i++)
 		if (sweep_stale_at(s, flat[i], false, st, err) < 0)
@@ -323,13 +317,8 @@ static int sweep_stale(struct store *s, struct store_gc_stats *st, struct strata
 		if (sweep_stale_at(s, nested[i], true, st, err) < 0)
 			return -1;
 	/* each backend's image mounts: layers/<backend>/mnt/<image>/mount.json */
-	fd = openat(s->root_fd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: open 'layers'");
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return strata_fail(err, errno, "gc: read 'layers'");
-	}
+	if (!(d = file_opendir_at(s->root_fd, "layers")))
+		return errno == ENOENT ? 0 : strata_fail(err, errno, "gc: read 'layers'");
 	while ((de = readdir(d))) {
 		cleanup_free char *mnt = NULL;
 

@@ -165,14 +165,10 @@ int file_tmp_sweep_at(int dfd, struct strata_error **err)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int n = 0;
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!(d = file_opendir_at(dfd, ".")))
 		return strata_fail(err, errno, "read a directory");
-	}
 	while ((de = readdir(d))) {
 		if (!file_tmp_is_stale(de->d_name))
 			continue;
