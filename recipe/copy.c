@@ -697,8 +697,12 @@ static int make_hardlink(struct copy_ctx *c, const char *first, const char *path
 	return 0;
 }
 
-static int write_file_fd(struct copy_ctx *c, const char *path, int src, mode_t mode, uid_t uid,
-			 gid_t gid, const struct timespec *mtime)
+/*
+ * A new regular file at @path holding what @src reads (and its xattrs) or,
+ * with @src -1, the @len bytes of @buf.
+ */
+static int write_file(struct copy_ctx *c, const char *path, int src, const char *buf, size_t len,
+		      mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime)
 {
 	cleanup_free char *owner = NULL;
 	const char *base;
@@ -712,31 +716,11 @@ static int write_file_fd(struct copy_ctx *c, const char *path, int src, mode_t m
 	out = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return strata_fail(c->err, errno, "create '/%s'", path);
-	if (src >= 0 && file_copy_fd(src, out, c->err) < 0)
+	if (src >= 0 ? file_copy_fd(src, out, c->err) < 0 : file_write_all(out, buf, len, c->err) < 0)
 		return strata_wrap(c->err, "write '/%s'", path);
 	if (src >= 0 && copy_xattrs(c, src, out, path) < 0)
 		return -1;
 	return set_meta(c, dirfd, base, path, S_IFREG | (mode & 07777), uid, gid, mtime);
-}
-
-static int write_file_buf(struct copy_ctx *c, const char *path, const char *buf, size_t len,
-			  mode_t mode)
-{
-	cleanup_free char *owner = NULL;
-	const char *base;
-	cleanup_close int dirfd = -1;
-	cleanup_close int out = -1;
-
-	if ((dirfd = open_parent(c, path, &owner, &base)) < 0)
-		return -1;
-	if (clear_target(c, dirfd, base, path, false) < 0)
-		return -1;
-	out = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0)
-		return strata_fail(c->err, errno, "create '/%s'", path);
-	if (file_write_all(out, buf, len, c->err) < 0)
-		return strata_wrap(c->err, "write '/%s'", path);
-	return set_meta(c, dirfd, base, path, S_IFREG | (mode & 07777), 0, 0, NULL);
 }
 
 static int make_symlink(struct copy_ctx *c, const char *path, const char *target, uid_t uid,
@@ -810,7 +794,7 @@ static int copy_entry(struct copy_ctx *c, const struct recipe_entry *e, const ch
 			c->links[c->n_links++] =
 			    (struct link_seen){ st.st_dev, st.st_ino, xstrdup(target) };
 		}
-		return write_file_fd(c, target, fd, e->mode, uid, gid, &mt);
+		return write_file(c, target, fd, NULL, 0, e->mode, uid, gid, &mt);
 	}
 	if (S_ISLNK(e->mode))
 		return make_symlink(c, target, e->link, uid, gid, &mt);
@@ -1126,7 +1110,7 @@ static int copy_all(struct copy_ctx *c, struct copy_job *job, const struct recip
 		const struct recipe_heredoc *h = job->docs[i];
 		cleanup_free char *target = dest_is_dir ? dest_join(dest, h->name) : xstrdup(dest);
 
-		if (write_file_buf(c, target, h->content, strlen(h->content), 0644) < 0)
+		if (write_file(c, target, -1, h->content, strlen(h->content), 0644, 0, 0, NULL) < 0)
 			return -1;
 	}
 	for (size_t i = 0; job->urls[i]; i++) {
@@ -1142,7 +1126,7 @@ static int copy_all(struct copy_ctx *c, struct copy_job *job, const struct recip
 		fd = open(job->url_files[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return strata_fail(err, errno, "open download of '%s'", job->urls[i]);
-		if (write_file_fd(c, target, fd, 0600, 0, 0, &now) < 0)
+		if (write_file(c, target, fd, NULL, 0, 0600, 0, 0, &now) < 0)
 			return -1;
 	}
 	return 0;
