@@ -23,20 +23,6 @@
 #include "overlay/overlay.h"
 #include "recipe/recipe-int.h"
 
-static void set_created(const struct builder *b, json_t *config)
-{
-	cleanup_free char *ts = NULL;
-
-	if (b->o->timestamp >= 0) {
-		ts = time_rfc3339(b->o->timestamp, 0);
-	} else {
-		int64_t now = time_now_ns();
-
-		ts = time_rfc3339(now / 1000000000LL, (long)(now % 1000000000LL));
-	}
-	jv_set_str(config, "created", ts);
-}
-
 /* RUN's environment: the config's Env, then the ARGs in scope that Env does not set. */
 static char **run_env(const struct stage_state *ss, const json_t *cc)
 {
@@ -411,7 +397,7 @@ static int commit_work(struct builder *b, struct stage_state *ss, json_t *config
 		store_unpin(b->s);
 		return -1;
 	}
-	set_created(b, config);
+	recipe_build_set_created(b, config);
 	if (n_changes)
 		store_config_add_diff_id(config, blob.diff_id);
 	by = created_by ? xstrdup(created_by) : recipe_history_created_by(config, x);
@@ -462,7 +448,7 @@ int recipe_build_fs_step(struct builder *b, size_t stage, const struct recipe_in
 		/* the change waits in the working container; the history says where it went */
 		cleanup_free char *by = recipe_history_created_by(config, x);
 
-		set_created(b, config);
+		recipe_build_set_created(b, config);
 		store_config_add_history(config, b->o->timestamp, by, "squashed into the stage's layer",
 					 NULL, true);
 		return recipe_build_write_image(b, ss, config, NULL, err);

@@ -48,8 +48,7 @@ static char *short_id(const char *id)
 	return xstrndup(digest_hex(id), 12);
 }
 
-/* The config "created" of a new image: --timestamp, else now. */
-static void set_created(struct builder *b, json_t *config)
+void recipe_build_set_created(const struct builder *b, json_t *config)
 {
 	cleanup_free char *ts = NULL;
 
@@ -249,7 +248,7 @@ static int do_step(struct builder *b, size_t stage, const struct recipe_instr *i
 
 		if (recipe_config_apply(config, x, b->file->name, &cmd_set, err) < 0)
 			goto out;
-		set_created(b, config);
+		recipe_build_set_created(b, config);
 		by = recipe_history_created_by(config, x);
 		store_config_add_history(config, b->o->timestamp, by, NULL, NULL, true);
 		if (recipe_build_write_image(b, ss, config, NULL, err) < 0 ||
@@ -551,7 +550,7 @@ static int build_stage(struct builder *b, size_t i, struct strata_error **err)
 	if (!ss->img) {
 		cleanup_json json_t *config = json_deep_copy(ss->config);
 
-		set_created(b, config);
+		recipe_build_set_created(b, config);
 		if (recipe_build_write_image(b, ss, config, NULL, err) < 0)
 			return -1;
 	}

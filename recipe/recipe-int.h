@@ -84,6 +84,9 @@ void recipe_run_mounts_release(struct builder *b, struct run_mounts *rms);
 
 /* ---- build.c ---- */
 
+/* Sets the config's "created" of a new image: --timestamp, else now. */
+void recipe_build_set_created(const struct builder *b, json_t *config);
+
 /* The --build-context value NAME has ("docker-image://REF" or a directory), or NULL. */
 const char *recipe_build_context_get(const struct builder *b, const char *name);
 
