@@ -79,6 +79,32 @@ int launch_run_config_volumes(struct store *s, struct launch_run_config *rc,
 	return 0;
 }
 
+/*
+ * Copies the tree of @src into a staging dir of ROOT/tmp, then puts it in
+ * the place of the volume's empty data dir in one rename: a copy that fails
+ * (a full disk) or is killed leaves the volume empty and still to be
+ * filled, where a copy into the data dir itself left part of the tree,
+ * which the next start took for the volume's own content.
+ */
+static int copy_up_staged(struct store *s, const char *volume, int src,
+			  struct strata_error **err)
+{
+	cleanup_free char *staged = NULL;
+	cleanup_close int sfd = -1;
+	int r;
+
+	if (store_pin(s, err) < 0)
+		return -1;
+	sfd = store_tmp_mkdir(s, ".copyup", 0755, &staged, err);
+	r = sfd < 0 ? -1 : overlay_tree_copy(src, sfd, err);
+	if (r == 0)
+		r = store_volume_data_replace(s, volume, staged, err);
+	else if (staged)
+		store_tmp_remove(s, staged, NULL);
+	store_unpin(s);
+	return r;
+}
+
 /* Copy-up of one volume, under an flock of its data dir against another start doing it. */
 static int copy_up_one(struct store *s, const struct launch_mount *m, int rootfd,
 		       struct strata_error **err)
@@ -113,7 +139,7 @@ static int copy_up_one(struct store *s, const struct launch_mount *m, int rootfd
 			if (code != ENOENT && code != ENOTDIR)
 				return strata_fail(err, code, "volume '%s': open '/%s' in the image",
 						   m->volume, dst);
-		} else if (overlay_tree_copy(src, dfd, err) < 0) {
+		} else if (copy_up_staged(s, m->volume, src, err) < 0) {
 			return strata_wrap(err, "volume '%s': copy '/%s' of the image", m->volume,
 					   dst);
 		}

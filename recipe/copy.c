@@ -824,6 +824,32 @@ static int archive_xattrs(struct copy_ctx *c, struct archive_entry *ae, int fd, 
 }
 
 /*
+ * Writes @len bytes at @off, past short writes (a disk that fills writes
+ * some, then fails with ENOSPC: the short count alone left errno stale).
+ */
+static int pwrite_all(int fd, const void *buf, size_t len, la_int64_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/*
  * Extracts @a into c->rootfd, the destination directory: names, symlinks
  * and hard links in the archive all resolve inside it, never above it.
  */
@@ -877,7 +903,7 @@ static int read_archive(struct copy_ctx *c, struct archive *a)
 			if (out < 0)
 				return strata_fail(c->err, errno, "create '/%s'", target);
 			while ((r = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
-				if (pwrite(out, buf, len, off) != (ssize_t)len)
+				if (pwrite_all(out, buf, len, off) < 0)
 					return strata_fail(c->err, errno, "write '/%s'", target);
 			}
 			if (r != ARCHIVE_EOF)

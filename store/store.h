@@ -630,6 +630,13 @@ int store_volume_remove(struct store *s, const char *name, struct strata_error *
 /* Drops the volume's "NeedsCopyUp": the image's content was copied in, or never will be. */
 int store_volume_copied(struct store *s, const char *name, struct strata_error **err);
 
+/*
+ * Exchanges the volume's _data dir with ROOT/tmp/@staged (a dir of
+ * store_tmp_mkdir, filled), atomically, then removes the old one.
+ */
+int store_volume_data_replace(struct store *s, const char *name, const char *staged,
+			      struct strata_error **err);
+
 /* Opens the volume's _data dir (never through a symlink); an O_DIRECTORY fd. */
 int store_volume_data_open(struct store *s, const char *name, struct strata_error **err);
 

@@ -314,6 +314,25 @@ int store_volume_data_open(struct store *s, const char *name, struct strata_erro
 	return fd;
 }
 
+int store_volume_data_replace(struct store *s, const char *name, const char *staged,
+			      struct strata_error **err)
+{
+	cleanup_close int vfd = -1, nfd = -1;
+
+	if (check_name(name, err) < 0 || (vfd = volumes_fd(s, false, err)) < 0)
+		return -1;
+	nfd = openat(vfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (nfd < 0)
+		return strata_fail(err, errno, "volume '%s'", name);
+	/* one step: the data dir is the old one or the whole new one, never a part */
+	if (renameat2(s->tmp_fd, staged, nfd, STORE_VOLUME_DATA, RENAME_EXCHANGE) < 0)
+		return strata_fail(err, errno, "volume '%s': put its data in place", name);
+	/* the old one, now under tmp/, goes here or at gc */
+	if (path_rm_rf_at(s->tmp_fd, staged, NULL) < 0)
+		log_debug("volume '%s': the old data dir is left for gc", name);
+	return 0;
+}
+
 int store_volume_remove(struct store *s, const char *name, struct strata_error **err)
 {
 	cleanup_strv char **users = NULL;

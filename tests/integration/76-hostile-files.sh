@@ -3,10 +3,13 @@
 # nesting, bytes that are not UTF-8, as registries.conf, policy.json,
 # auth.json, a certs.d file, and as the store's index.json, settings.json,
 # image-summary, blob-info.json, a tar-size record, a container or volume
-# record. Each command ends at once: one line 'strata: CMD: what: why',
-# exit 125, or the hint ignored where the file is a cache; no data lost,
-# and once the file is put right the same command works.
+# record, and a full disk under load from stdin, a build context from
+# stdin and a volume's copy-up. Each command ends at once: one line
+# 'strata: CMD: what: why', exit 125, or the hint ignored where the file is
+# a cache; no data lost, and once the file is put right (or the disk has
+# room) the same command works.
 . "${0%/*}/../lib.sh"
+require_root "runs containers and mounts a small tmpfs as a store"
 require_cmd docker-registry "is the registry"
 require_cmd curl "checks that the registry is up"
 . "${0%/*}/registry.inc"
@@ -156,3 +159,56 @@ mv "$TEST_TMP/v1.json" "$ROOT/volumes/v1/volume.json"
 works "rm c1 with its record back" "$STRATA_BIN" --root "$ROOT" rm c1
 works "volume rm v1 with its record back" "$STRATA_BIN" --root "$ROOT" volume rm v1
 assert_fsck_clean
+
+# ---- a full disk ----
+# A store on a small tmpfs: load from a stdin pipe, a build whose context
+# comes on stdin, and the copy-up of a volume each fail in one line with
+# the disk's own error; the store stays whole, the volume stays empty (not
+# half filled, which the next start would have taken as its content), and
+# with room again the same commands succeed.
+small=$TEST_TMP/small
+mkdir -p "$small"
+mount -t tmpfs -o size=24m tmpfs "$small"
+on_cleanup "umount -l '$small'"
+SMALL=$small/root
+tree=$TEST_TMP/bigtree
+mkdir -p "$tree/data"
+tar -C "$tree" -xf "$(busybox_tar)"
+for i in 1 2 3 4 5 6; do head -c 1000000 /dev/urandom >"$tree/data/f$i"; done
+strata import "$tree" big >/dev/null
+strata save -o "$TEST_TMP/big.tar" big
+"$STRATA_BIN" --root "$SMALL" import "$tree" big >/dev/null || fail "import onto the tmpfs"
+"$STRATA_BIN" --root "$SMALL" run --rm big true || fail "run on the tmpfs"
+fill() { dd if=/dev/zero of="$small/filler" bs=1M count=$(($(df -m --output=avail "$small" | tail -1) - $1)) 2>/dev/null || true; }
+full() {
+	what=$1
+	shift
+	set +e
+	out=$(timeout 60 "$@" 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" = 125 ] || fail "$what on a full disk: exit $rc: $out"
+	assert_one_line_error "$out"
+	assert_contains "$out" "No space left on device" "$what on a full disk"
+	o=$("$STRATA_BIN" --root "$SMALL" fsck 2>&1) || fail "$what on a full disk: fsck: $o"
+}
+fill 3
+full "copy-up" "$STRATA_BIN" --root "$SMALL" run --rm -v vol:/data big true
+assert_eq "$(ls -A "$SMALL/volumes/vol/_data")" "" "the volume after a copy-up onto a full disk"
+mkdir -p "$TEST_TMP/bctx"
+cp "$tree/data/f1" "$tree/data/f2" "$tree/data/f3" "$TEST_TMP/bctx/"
+printf 'FROM big\nCOPY . /ctx/\n' >"$TEST_TMP/bctx/Containerfile"
+tar -C "$TEST_TMP/bctx" -cf "$TEST_TMP/bctx.tar" .
+full "build from stdin" sh -c "'$STRATA_BIN' --root '$SMALL' build -q -t b - <'$TEST_TMP/bctx.tar'"
+"$STRATA_BIN" --root "$SMALL" rmi big >/dev/null
+"$STRATA_BIN" --root "$SMALL" gc >/dev/null
+rm -f "$small/filler"
+fill 3
+full "load from stdin" sh -c "'$STRATA_BIN' --root '$SMALL' load -q <'$TEST_TMP/big.tar'"
+rm -f "$small/filler"
+"$STRATA_BIN" --root "$SMALL" gc >/dev/null
+works "load from stdin with room" sh -c "'$STRATA_BIN' --root '$SMALL' load -q <'$TEST_TMP/big.tar'"
+works "build from stdin with room" sh -c "'$STRATA_BIN' --root '$SMALL' build -q -t b - <'$TEST_TMP/bctx.tar'"
+got=$("$STRATA_BIN" --root "$SMALL" run --rm -v vol:/data big sh -c 'cat /data/f* | md5sum')
+assert_eq "$got" "$(cat "$tree"/data/f* | md5sum)" "the volume filled with room again"
+o=$("$STRATA_BIN" --root "$SMALL" fsck 2>&1) || fail "fsck at the end: $o"
