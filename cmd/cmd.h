@@ -65,6 +65,15 @@ int cmd_failf(struct cmd_ctx *ctx, const char *fmt, ...) FMT(2, 3);
  */
 int cmd_userns_enter(struct strata_error **err);
 
+struct launch_idmap;
+
+/*
+ * The map cmd_userns_enter entered (the caller's id at 0, its subordinate
+ * ranges after) and the user's name in *user (may be NULL); NULL when none
+ * was entered (root, or a command that stays outside).
+ */
+const struct launch_idmap *cmd_userns_map(const char **user);
+
 /*
  * Opens the store on first use (in a command's user namespace, checking
  * the id map it was written with); on failure reports and returns NULL.

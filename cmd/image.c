@@ -788,6 +788,20 @@ static json_t *image_inspect_json(struct store *s, const struct store_image *img
 }
 
 /* The record of container @id as podman's container inspect shows it. */
+/* podman's HostConfig.UsernsMode ("private" with a map, else "") and IDMappings. */
+static json_t *host_config_json(const json_t *rec)
+{
+	json_t *hc = json_object();
+	json_t *im = json_object_get(rec, "IdMap");
+
+	jv_set_str(hc, "UsernsMode", json_is_object(im) ? "private" : "");
+	if (json_is_object(im))
+		json_object_set_new(hc, "IDMappings",
+				    json_pack("{s:O, s:O}", "UidMap", json_object_get(im, "UidMap"),
+					      "GidMap", json_object_get(im, "GidMap")));
+	return hc;
+}
+
 static json_t *container_inspect_json(const json_t *rec)
 {
 	json_t *o = json_object();
@@ -834,6 +848,7 @@ static json_t *container_inspect_json(const json_t *rec)
 	jv_set_str(o, "Driver", jv_str(rec, "Backend"));
 	json_object_set_new(o, "Config", cfg);
 	json_object_set_new(o, "Mounts", launch_mounts_inspect(rec));
+	json_object_set_new(o, "HostConfig", host_config_json(rec));
 	return o;
 }
 
@@ -1197,7 +1212,7 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 		return cmd_fail(ctx, err);
 	if (is_dir) {
 		/* A directory is a whole tree: packed as it is, mtimes clamped to SOURCE_DATE_EPOCH. */
-		struct layers_pack_opts po = { comp, 0, time_source_date_epoch(), NULL };
+		struct layers_pack_opts po = { comp, 0, time_source_date_epoch(), NULL, NULL };
 
 		r = layers_pack_dir(s, fd, LAYERS_WHITEOUT_VFS, &po, &blob, &err);
 	} else {
@@ -1458,6 +1473,8 @@ static int cmd_gc(struct cmd_ctx *ctx, int argc, char **argv)
 	printf("freed %llu blobs (%s), %llu layer dirs, %llu staging entries\n",
 	       (unsigned long long)st.blobs, bytes, (unsigned long long)st.layers,
 	       (unsigned long long)st.tmp);
+	if (st.idmap_copies)
+		printf("freed %llu id-mapped layer copies\n", (unsigned long long)st.idmap_copies);
 	return 0;
 }
 

@@ -59,7 +59,7 @@ static int cmd_layer_unpack(struct cmd_ctx *ctx, int argc, char **argv)
 
 static int cmd_layer_pack(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_GZIP, 0, -1, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_GZIP, 0, -1, NULL, NULL };
 	enum layers_whiteout wh = LAYERS_WHITEOUT_VFS;
 	struct strata_error *err = NULL;
 	struct layers_blob blob;

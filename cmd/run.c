@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,8 @@ struct run_opts {
 	const char *pull;   /* --pull: always, missing (the default), never or newer */
 	bool quiet;	    /* -q: no pull progress */
 	bool insecure;	    /* --tls-verify=false for the pull */
+	const char *userns; /* --userns: host (default) or keep-id[:uid=N,gid=N] */
+	char **uidmap, **gidmap; /* --uidmap, --gidmap: CONTAINER:HOST:SIZE each */
 };
 
 static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
@@ -614,6 +618,12 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 		OPT_CALLBACK(0, "security-opt", rc, "OPT", "seccomp=unconfined or no-new-privileges",
 			     opt_security),
 		OPT_BOOL(0, "init", &rc->init, "run a reaper as PID 1 that forwards signals"),
+		OPT_STRING(0, "userns", &o->userns, "MODE",
+			   "host (default), or keep-id[:uid=N,gid=N] without root: your ids inside"),
+		OPT_LIST(0, "uidmap", &o->uidmap, "CTR:HOST:SIZE",
+			 "a user namespace of its own: map these uids (HOST: this namespace's)"),
+		OPT_LIST(0, "gidmap", &o->gidmap, "CTR:HOST:SIZE",
+			 "map these gids (default: as --uidmap)"),
 		OPT_CALLBACK(0, "stop-signal", &rc->stop_signal, "SIG",
 			     "signal for stop (default: the image's, or TERM)", opt_copy),
 		{ CMD_OPTION_CALLBACK, 0, "detach-keys", &o->detach_keys, "KEYS",
@@ -649,6 +659,168 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 	return 0;
 }
 
+/* ---- --userns, --uidmap, --gidmap ---- */
+
+/* Parses "uid=N,gid=N" of keep-id: into *uid and *gid. */
+static int keep_id_opts(const char *s, unsigned long *uid, unsigned long *gid,
+			struct strata_error **err)
+{
+	while (s && *s) {
+		size_t len = strcspn(s, ",");
+		unsigned long *dst = !strncmp(s, "uid=", 4) ? uid : !strncmp(s, "gid=", 4) ? gid : NULL;
+		char *end = NULL;
+
+		if (dst) {
+			errno = 0;
+			*dst = strtoul(s + 4, &end, 10);
+		}
+		if (!dst || end == s + 4 || end != s + len || errno || *dst > 0xfffffffeUL ||
+		    s[4] == '-')
+			return strata_fail_msg(err, EINVAL, "--userns: keep-id takes uid=N,gid=N, not '%.*s'",
+					       (int)len, s);
+		s += len + (s[len] == ',');
+	}
+	return 0;
+}
+
+/*
+ * keep-id's map of one kind, as podman lays it out: @self (the caller, 0
+ * of this namespace) at @want inside, its @n subordinate ids (1..n here)
+ * at 0.. around it.
+ */
+static void keep_id_ranges(unsigned long want, unsigned long n, struct idrange **r, size_t *cnt)
+{
+	*r = xcalloc(3, sizeof(**r));
+	*cnt = 0;
+	if (n > 0 && want > 0)
+		(*r)[(*cnt)++] = (struct idrange){ 0, 1, (unsigned)(want < n ? want : n) };
+	(*r)[(*cnt)++] = (struct idrange){ (unsigned)want, 0, 1 };
+	if (n > want)
+		(*r)[(*cnt)++] = (struct idrange){ (unsigned)want + 1, (unsigned)want + 1,
+						   (unsigned)(n - want) };
+}
+
+/* How many ids this namespace has past its 0 (the caller's subordinate ids). */
+static unsigned long ns_subids(const struct launch_idrange *r, size_t n)
+{
+	unsigned long total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += r[i].count;
+	return total ? total - 1 : 0;
+}
+
+/* The passwd and group lines keep-id adds when the image lacks them, as podman writes them. */
+static void keep_id_entries(struct run_opts *o, const struct store_image *img, const char *user,
+			    bool named, unsigned long uid, unsigned long gid, uid_t host_uid,
+			    gid_t host_gid)
+{
+	json_t *cfg = json_object_get(img->config, "config");
+	const char *wd = o->rc.workdir ? o->rc.workdir : jv_str(cfg, "WorkingDir");
+	struct passwd *pw = named ? getpwuid(host_uid) : NULL;
+	cleanup_free char *gecos = pw && pw->pw_gecos ? xstrdup(pw->pw_gecos) : NULL;
+	struct group *gr = named ? getgrgid(host_gid) : NULL;
+	cleanup_free char *uname = named && user ? xstrdup(user) : xasprintf("%lu", uid);
+	cleanup_free char *gname = gr ? xstrdup(gr->gr_name) : xasprintf("%lu", gid);
+
+	o->rc.passwd_entry = xasprintf("%s:*:%lu:%lu:%s:%s:/bin/sh", uname, uid, gid,
+				       named ? (gecos ? gecos : "") : "container user",
+				       wd && *wd ? wd : "/");
+	o->rc.group_entry = xasprintf("%s:x:%lu:%s", gname, gid, uname);
+}
+
+/* keep-id: the caller's (or the given) ids inside are the caller outside. */
+static int keep_id_map(struct run_opts *o, const struct store_image *img, const char *opts,
+		       struct idmap *m, struct strata_error **err)
+{
+	const char *user = NULL;
+	const struct launch_idmap *ns = cmd_userns_map(&user);
+	unsigned long uid, gid;
+
+	if (sys_is_host_root() || !ns)
+		return strata_fail_msg(err, EINVAL, "--userns: keep-id is only supported in rootless mode");
+	uid = ns->uid_self;
+	gid = ns->gid_self;
+	if (keep_id_opts(opts, &uid, &gid, err) < 0)
+		return -1;
+	keep_id_ranges(uid, ns_subids(ns->uid, ns->n_uid), &m->uid, &m->n_uid);
+	keep_id_ranges(gid, ns_subids(ns->gid, ns->n_gid), &m->gid, &m->n_gid);
+	keep_id_entries(o, img, user, !opts, uid, gid, ns->uid_self, ns->gid_self);
+	/* podman: the process runs as that user unless --user says otherwise */
+	if (!o->rc.user)
+		o->rc.user = xasprintf("%lu:%lu", uid, gid);
+	return 0;
+}
+
+/* --uidmap/--gidmap: HOST ids must be ids this namespace has (rootless: 0 and its ranges). */
+static int explicit_map(const struct run_opts *o, struct idmap *m, struct strata_error **err)
+{
+	const struct launch_idmap *ns = cmd_userns_map(NULL);
+
+	for (size_t i = 0; o->uidmap && o->uidmap[i]; i++)
+		if (idmap_ranges_add(o->uidmap[i], &m->uid, &m->n_uid, err) < 0)
+			return strata_wrap(err, "--uidmap");
+	for (size_t i = 0; o->gidmap && o->gidmap[i]; i++)
+		if (idmap_ranges_add(o->gidmap[i], &m->gid, &m->n_gid, err) < 0)
+			return strata_wrap(err, "--gidmap");
+	/* podman: without --gidmap the gids are mapped as the uids */
+	if (!m->n_gid && idmap_ranges_add(o->uidmap ? o->uidmap[0] : "", &m->gid, &m->n_gid, err) == 0)
+		for (size_t i = 1; o->uidmap && o->uidmap[i]; i++)
+			idmap_ranges_add(o->uidmap[i], &m->gid, &m->n_gid, NULL);
+	if (!m->n_uid)
+		return strata_fail_msg(err, EINVAL, "--gidmap: needs a --uidmap too");
+	if (!ns)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		const struct idrange *r = k ? m->gid : m->uid;
+		size_t n = k ? m->n_gid : m->n_uid;
+		unsigned long have = ns_subids(k ? ns->gid : ns->uid, k ? ns->n_gid : ns->n_uid);
+
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned long)r[i].outside + r[i].count - 1 > have)
+				return strata_fail_msg(
+				    err, EINVAL,
+				    "--%s: %u:%u:%u: without root the HOST ids are those of the "
+				    "user's namespace, 0 to %lu (0 is the user, then its "
+				    "subordinate ids)",
+				    k ? "gidmap" : "uidmap", r[i].inside, r[i].outside, r[i].count, have);
+	}
+	return 0;
+}
+
+/*
+ * The container's id map from --userns, --uidmap and --gidmap into @m
+ * (unset: the host's ids, as today); *mode is what inspect shows.
+ */
+static int userns_map(struct run_opts *o, const struct store_image *img, struct idmap *m,
+		      const char **mode, struct strata_error **err)
+{
+	const char *u = o->userns;
+
+	memset(m, 0, sizeof(*m));
+	*mode = NULL;
+	if (u && *u && (o->uidmap || o->gidmap))
+		return strata_fail_msg(err, EINVAL,
+				       "--userns: cannot be used with --uidmap or --gidmap");
+	if (o->uidmap || o->gidmap) {
+		*mode = "private";
+		return explicit_map(o, m, err);
+	}
+	if (!u || !*u || !strcmp(u, "host"))
+		return 0;
+	if (!strcmp(u, "keep-id") || !strncmp(u, "keep-id:", 8)) {
+		*mode = "keep-id";
+		return keep_id_map(o, img, u[7] ? u + 8 : NULL, m, err);
+	}
+	if (!strcmp(u, "auto") || !strncmp(u, "auto:", 5) || !strcmp(u, "nomap") ||
+	    !strncmp(u, "ns:", 3) || !strncmp(u, "container:", 10) || !strcmp(u, "private"))
+		return strata_fail_msg(err, ENOTSUP,
+				       "--userns: '%s' is not supported (host, keep-id[:uid=N,gid=N], "
+				       "or --uidmap/--gidmap)",
+				       u);
+	return strata_fail_msg(err, EINVAL, "--userns: unknown mode '%s'", u);
+}
+
 /* Creates the container of the operands IMAGE [CMD...] with the run options. */
 static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct run_opts *o,
 			    bool check_command, char id[STORE_ID_LEN + 1])
@@ -657,6 +829,8 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	struct store_image *img = NULL;
 	cleanup_json json_t *rec = NULL;
 	cleanup_strv char **made = NULL;
+	struct idmap map = { 0 };
+	const char *mode = NULL;
 	struct store *s;
 	int r;
 
@@ -675,6 +849,10 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		store_users_unlock(s);
 		return r;
 	}
+	if (userns_map(o, img, &map, &mode, &err) < 0) {
+		store_image_free(img);
+		goto fail;
+	}
 	/* named volumes made on first use, anonymous ones for the image's VOLUMEs */
 	if (launch_run_config_volumes(s, &o->rc, img->config, &made, &err) < 0) {
 		store_image_free(img);
@@ -685,6 +863,10 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 	store_image_free(img);
 	if (r < 0)
 		goto fail;
+	r = mode ? overlay_container_idmap_set(s, id, &map, mode, &err) : 0;
+	idmap_release(&map);
+	if (r < 0)
+		goto fail_rm;
 	rec = store_container_load(s, id, &err);
 	if (!rec || launch_run_config_put(rec, &o->rc, &err) < 0)
 		goto fail_rm;
@@ -704,6 +886,7 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 fail_rm:
 	overlay_container_remove(s, id, true, NULL);
 fail:
+	idmap_release(&map);
 	/* removing volumes takes users.lock exclusively */
 	store_users_unlock(s);
 	launch_volumes_remove(s, made);

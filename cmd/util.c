@@ -104,6 +104,15 @@ int cmd_userns_enter(struct strata_error **err)
 	return 0;
 }
 
+const struct launch_idmap *cmd_userns_map(const char **user)
+{
+	if (!userns.entered)
+		return NULL;
+	if (user)
+		*user = userns.user;
+	return &userns.map;
+}
+
 /* The store's record of the map its files were written with: {"uid": TEXT, "gid": TEXT}. */
 static json_t *idmap_record(const struct launch_idmap *m)
 {

@@ -67,6 +67,8 @@ void launch_run_config_release(struct launch_run_config *rc)
 	free(rc->workdir);
 	free(rc->user);
 	free(rc->hostname);
+	free(rc->passwd_entry);
+	free(rc->group_entry);
 	free(rc->stop_signal);
 	strv_free(rc->cap_add);
 	strv_free(rc->cap_drop);
@@ -174,6 +176,8 @@ static json_t *to_json(const struct launch_run_config *rc)
 	set_str(o, "WorkingDir", rc->workdir);
 	set_str(o, "User", rc->user);
 	set_str(o, "Hostname", rc->hostname);
+	set_str(o, "PasswdEntry", rc->passwd_entry);
+	set_str(o, "GroupEntry", rc->group_entry);
 	set_str(o, "StopSignal", rc->stop_signal);
 	if (rc->host_network)
 		set_str(o, "Network", "host");
@@ -279,6 +283,8 @@ void launch_run_config_get(const json_t *rec, struct launch_run_config *rc)
 	rc->workdir = get_str(o, "WorkingDir");
 	rc->user = get_str(o, "User");
 	rc->hostname = get_str(o, "Hostname");
+	rc->passwd_entry = get_str(o, "PasswdEntry");
+	rc->group_entry = get_str(o, "GroupEntry");
 	rc->stop_signal = get_str(o, "StopSignal");
 	rc->host_network = net && !strcmp(net, "host");
 	rc->readonly_rootfs = json_is_true(json_object_get(o, "ReadOnly"));

@@ -131,6 +131,13 @@ int launch_spec_from_record(const json_t *rec, struct launch_spec *spec,
 
 		spec->hostname = id ? xstrndup(id, 12) : xstrdup("strata");
 	}
+	spec->passwd_entry = steal_ptr(&rc.passwd_entry);
+	spec->group_entry = steal_ptr(&rc.group_entry);
+	spec->idmap = xcalloc(1, sizeof(*spec->idmap));
+	if (overlay_idmap_from_record(rec, spec->idmap) <= 0) {
+		free(spec->idmap);
+		spec->idmap = NULL;
+	}
 	spec->host_network = rc.host_network;
 	spec->readonly_rootfs = rc.readonly_rootfs;
 	spec->no_seccomp = rc.no_seccomp;
@@ -169,6 +176,11 @@ void launch_spec_free(struct launch_spec *spec)
 	}
 	free(spec->mounts);
 	launch_devices_free(spec->devices, spec->n_devices);
+	if (spec->idmap)
+		idmap_release(spec->idmap);
+	free(spec->idmap);
+	free(spec->passwd_entry);
+	free(spec->group_entry);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -199,6 +211,16 @@ static int write_etc(struct store *s, const char *id, struct launch_spec *spec,
 	    file_write_replace_at(dfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
 	    file_write_replace_at(dfd, "resolv.conf", resolv, rlen, 0644, err) < 0)
 		return -1;
+	/* a container with its own map sees them as its root's, as it would its image's */
+	if (spec->idmap) {
+		unsigned u = 0, g = 0;
+
+		idmap_to_outside(spec->idmap->uid, spec->idmap->n_uid, 0, &u);
+		idmap_to_outside(spec->idmap->gid, spec->idmap->n_gid, 0, &g);
+		if (fchownat(dfd, "hosts", u, g, 0) < 0 || fchownat(dfd, "hostname", u, g, 0) < 0 ||
+		    fchownat(dfd, "resolv.conf", u, g, 0) < 0)
+			return strata_fail(err, errno, "give the container's /etc files to its root");
+	}
 	paths[0] = path_join(dir, "hosts");
 	paths[1] = path_join(dir, "hostname");
 	paths[2] = path_join(dir, "resolv.conf");
@@ -340,6 +362,87 @@ static void remove_ended(struct store *s, const char *id, const json_t *rec)
 	launch_volumes_remove_anonymous(s, rec);
 }
 
+/* True when a line of @text ("NAME:x:ID:...") has the name or the id of @entry's line. */
+static bool entry_present(const char *text, const char *entry)
+{
+	size_t nlen = strcspn(entry, ":");
+	const char *c = strchr(entry, ':');
+	const char *idp = c ? strchr(c + 1, ':') : NULL;
+	size_t ilen = idp ? strcspn(idp + 1, ":") : 0;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *lc = strchr(l, ':');
+		const char *lid = lc ? strchr(lc + 1, ':') : NULL;
+
+		if (!strncmp(l, entry, nlen) && l[nlen] == ':')
+			return true;
+		if (idp && lid && !strncmp(lid + 1, idp + 1, ilen) && lid[1 + ilen] == ':')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * keep-id: the user's line in the container's /etc/passwd (and its group
+ * in /etc/group) when the image lacks it, as podman adds it: a copy of the
+ * file with the line, in the container's dir, bound over the image's, so
+ * that nothing of it reaches the upper dir (nor a commit).
+ */
+static int add_user_entry(struct store *s, const char *id, struct launch_spec *spec, int rootfd,
+			  const char *file, const char *entry, struct strata_error **err)
+{
+	cleanup_close int dfd = store_container_dirfd(s, id, err);
+	cleanup_close int fd = -1;
+	cleanup_free char *text = NULL;
+	cleanup_free char *name = xasprintf("etc/%s", file);
+	cleanup_free char *out = NULL;
+	cleanup_free char *dir = store_container_path(s, id);
+	unsigned u = 0, g = 0;
+	struct launch_mount *m;
+	size_t len = 0;
+
+	if (dfd < 0)
+		return -1;
+	fd = path_open_in(rootfd, name, O_RDONLY, 0, NULL);
+	if (fd >= 0 && file_read_fd(fd, 1 << 22, &text, &len, err) < 0)
+		return -1;
+	if (text && entry_present(text, entry))
+		return 0;
+	out = xasprintf("%s%s%s\n", text ? text : "", len && text[len - 1] != '\n' ? "\n" : "",
+			entry);
+	idmap_to_outside(spec->idmap->uid, spec->idmap->n_uid, 0, &u);
+	idmap_to_outside(spec->idmap->gid, spec->idmap->n_gid, 0, &g);
+	if (file_write_replace_at(dfd, file, out, strlen(out), 0644, err) < 0)
+		return -1;
+	if (fchownat(dfd, file, u, g, 0) < 0)
+		return strata_fail(err, errno, "give the container's /%s to its root", name);
+	spec->mounts = xrealloc(spec->mounts, (spec->n_mounts + 1) * sizeof(*spec->mounts));
+	m = &spec->mounts[spec->n_mounts++];
+	memset(m, 0, sizeof(*m));
+	m->source = path_join(dir, file);
+	m->destination = xasprintf("/%s", name);
+	return 0;
+}
+
+static int add_user_entries(struct store *s, const char *id, struct launch_spec *spec,
+			    const char *merged, struct strata_error **err)
+{
+	cleanup_close int rootfd = -1;
+
+	if (!spec->idmap || (!spec->passwd_entry && !spec->group_entry))
+		return 0;
+	rootfd = open(merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return strata_fail(err, errno, "open the rootfs");
+	if (spec->passwd_entry &&
+	    add_user_entry(s, id, spec, rootfd, "passwd", spec->passwd_entry, err) < 0)
+		return -1;
+	if (spec->group_entry &&
+	    add_user_entry(s, id, spec, rootfd, "group", spec->group_entry, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int run_here(struct store *s, const char *id, json_t *rec, const struct run_io *io,
 		    int *status, struct strata_error **err)
 {
@@ -382,7 +485,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
-	if (copy_up(s, &spec, &rootfs, err) < 0)
+	if (copy_up(s, &spec, &rootfs, err) < 0 ||
+	    add_user_entries(s, id, &spec, rootfs.merged, err) < 0)
 		goto out_umount;
 	limits.io_stats = io->proc_view; /* the view's diskstats */
 	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,

@@ -236,6 +236,9 @@ int launch_userns_map(pid_t pid, uid_t uid, gid_t gid, struct strata_error **err
 /* Maps, in the new user namespace of @pid, every id of this process's namespace onto itself. */
 int launch_userns_map_identity(pid_t pid, struct strata_error **err);
 
+/* As root of this namespace, writes @m as the uid_map and gid_map of @pid's new user namespace. */
+int launch_userns_map_ranges(pid_t pid, const struct idmap *m, struct strata_error **err);
+
 /*
  * Moves this process into a new user namespace mapped by @m (its ranges
  * through newuidmap and newgidmap; NULL or a single id: the caller's own
@@ -296,6 +299,12 @@ struct launch_spec {
 	 */
 	struct procview_server **proc_view;
 	unsigned short tty_rows, tty_cols; /* its first size; 0: that of our stdin's terminal */
+	/*
+	 * Non-NULL: the container gets a user namespace of its own with this
+	 * map (its ids onto this namespace's), written by this process.
+	 */
+	struct idmap *idmap;
+	char *passwd_entry, *group_entry; /* added to /etc/passwd and /etc/group when missing */
 };
 
 /* The capabilities a container gets by default (Docker's set), as names. */
@@ -364,6 +373,8 @@ struct launch_run_config {
 	bool has_entrypoint;
 	char **env;	      /* KEY=VALUE over the image's Env */
 	char *workdir, *user, *hostname;
+	/* keep-id: the lines added to the container's /etc/passwd and /etc/group when it lacks them */
+	char *passwd_entry, *group_entry;
 	char *stop_signal;    /* a name or number launch_signal_parse takes */
 	bool host_network, readonly_rootfs, no_seccomp, no_new_privs, init;
 	bool auto_remove, interactive, tty;

@@ -174,11 +174,55 @@ static unsigned long kept_flags(int fd)
 	return f;
 }
 
+/*
+ * With a user namespace of its own the container process becomes the
+ * container's root before its mounts, and that id may not search the
+ * store's dirs (0700): the host files it binds are opened before, here.
+ * Per process (the child's copy).
+ */
+static struct preopen {
+	const char *path;
+	int fd;
+} preopened[64];
+static size_t n_preopened;
+
+static void preopen_add(const char *path, int flags)
+{
+	int fd;
+
+	if (!path || n_preopened >= ARRAY_SIZE(preopened))
+		return;
+	fd = open(path, O_PATH | O_CLOEXEC | flags);
+	if (fd < 0)
+		return; /* the bind says why, later */
+	preopened[n_preopened++] = (struct preopen){ path, fd };
+}
+
+/* A new fd on host @path opened before, or -1. */
+static int preopen_get(const char *path)
+{
+	for (size_t i = 0; i < n_preopened; i++)
+		if (preopened[i].path == path || !strcmp(preopened[i].path, path))
+			return fcntl(preopened[i].fd, F_DUPFD_CLOEXEC, 3);
+	return -1;
+}
+
+static void preopen_sources(const char *rootfs, const struct launch_spec *spec)
+{
+	preopen_add(rootfs, O_DIRECTORY);
+	preopen_add(spec->hosts_file, 0);
+	preopen_add(spec->resolv_file, 0);
+	preopen_add(spec->hostname_file, 0);
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		preopen_add(spec->mounts[i].source, spec->mounts[i].volume ? O_NOFOLLOW : 0);
+}
+
 /* Bind mounts host @src (opened here) onto @path inside the rootfs, read-only when @ro. */
 static int bind_in(int rootfd, const char *src, const char *path, bool ro,
 		   struct strata_error **err)
 {
-	cleanup_close int sfd = open(src, O_PATH | O_CLOEXEC);
+	int pre = preopen_get(src);
+	cleanup_close int sfd = pre >= 0 ? pre : open(src, O_PATH | O_CLOEXEC);
 	cleanup_close int tfd = -1;
 	cleanup_free char *what = xasprintf("%s on /%s", src, path);
 	struct stat st;
@@ -397,6 +441,8 @@ struct child_args {
 	int sync_fd, err_fd;
 	int *trees;			/* per mount: the tree the parent cloned (propagation), or -1 */
 	bool view;			/* the container gets its /proc view */
+	bool view_early;		/* the child opens view_fds at its start and says 'o' */
+	bool view_own;			/* view_fds opened by the child (its own user namespace) */
 	int view_fds[PROCVIEW_N_FILES]; /* /dev/fuse per view file, opened by the parent (root) */
 };
 
@@ -424,8 +470,28 @@ static int child_start(struct child_args *a, struct strata_error **err)
 	 * (for that we stay dumpable until then, or our /proc/PID files would
 	 * be root's). As root the parent says so at once.
 	 */
+	/*
+	 * A user namespace of our own made by root: the view's devices must be
+	 * opened in it, and before the parent puts us in our cgroup, whose
+	 * device policy refuses them; the parent waits for the word.
+	 */
+	if (a->view_early) {
+		a->view_own = procview_devices_open(a->view_fds, NULL) == 0;
+		if (send(a->sync_fd, "o", 1, MSG_NOSIGNAL) != 1)
+			_exit(125);
+	}
 	if (read(a->sync_fd, &go, 1) != 1 || go != 'm')
 		_exit(125);
+	/*
+	 * A user namespace of our own: our ids are still the parent's, which
+	 * the map may not hold (files we made would be EOVERFLOW); become the
+	 * container's root, whose capabilities in it we have.
+	 */
+	if (spec->idmap)
+		preopen_sources(a->rootfs, spec);
+	if (spec->idmap && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 ||
+			    setresuid(0, 0, 0) < 0))
+		return strata_fail(err, errno, "become root of the container's user namespace");
 	signals_unblock();
 	/*
 	 * Not dumpable until exec: no process of the container may open our
@@ -460,9 +526,22 @@ static int child_mount_rootfs(const struct child_args *a, struct strata_error **
 	if (spec->rootfs_stack &&
 	    overlay_mount(spec->rootfs_backend, spec->rootfs_stack, a->rootfs, err) < 0)
 		return -1;
-	if (sys_mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return strata_fail(err, errno, "bind the rootfs");
-	rootfd = open(a->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (spec->idmap) {
+		/* opened before we became the container's root: a clone of it moved onto it */
+		cleanup_close int at = preopen_get(a->rootfs);
+		cleanup_close int tree = at >= 0 ? sys_open_tree(at, "", OPEN_TREE_CLONE | AT_RECURSIVE |
+								   AT_EMPTY_PATH | OPEN_TREE_CLOEXEC)
+						 : -1;
+
+		if (tree < 0 || sys_move_mount(tree, "", at, "", MOVE_MOUNT_F_EMPTY_PATH |
+								  MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			return strata_fail(err, errno, "bind the rootfs");
+		rootfd = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		if (sys_mount(a->rootfs, a->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return strata_fail(err, errno, "bind the rootfs");
+		rootfd = open(a->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
 	if (rootfd < 0)
 		return strata_fail(err, errno, "open the rootfs");
 	if (mount_in(rootfd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) <
@@ -571,12 +650,12 @@ static int view_mount(int rootfd, const int *fds, unsigned *mounted, struct stra
 static int child_proc_view(const struct child_args *a, int rootfd, struct strata_error **err)
 {
 	int fds[PROCVIEW_N_FILES];
-	bool own = a->view_fds[0] < 0;
+	bool own = a->view_fds[0] < 0 || a->view_own;
 	struct view_msg ok = { 0 };
 	int r;
 
 	memcpy(fds, a->view_fds, sizeof(fds));
-	if (own && procview_devices_open(fds, NULL) < 0)
+	if (a->view_fds[0] < 0 && procview_devices_open(fds, NULL) < 0)
 		return view_off(a->sync_fd, errno, "open /dev/fuse", err);
 	if (view_mount(rootfd, fds, &ok.mounted, err) < 0) {
 		int e = errno;
@@ -666,9 +745,10 @@ fail:
 /* A volume's data dir is a directory of the store, never a symlink planted there. */
 static int volume_source_check(const struct launch_mount *m, struct strata_error **err)
 {
+	cleanup_close int pre = preopen_get(m->source);
 	struct stat st;
 
-	if (lstat(m->source, &st) < 0)
+	if ((pre >= 0 ? fstatat(pre, "", &st, AT_EMPTY_PATH) : lstat(m->source, &st)) < 0)
 		return strata_fail(err, errno, "volume '%s'", m->volume);
 	if (!S_ISDIR(st.st_mode))
 		return strata_fail_msg(err, ENOTDIR, "volume '%s': its data dir '%s' is not a directory",
@@ -1050,8 +1130,16 @@ static int spawn_handshake(pid_t child, int sock, int errfd, const struct launch
 	ssize_t n;
 	int r = 0;
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
 		r = launch_userns_map(child, geteuid(), getegid(), &e);
+	} else if (spec->idmap) {
+		char c = 0;
+
+		if (view && (recv(sock, &c, 1, MSG_WAITALL) != 1 || c != 'o'))
+			r = strata_fail_msg(&e, EIO, "the container process ended before its user namespace was mapped");
+		if (r == 0)
+			r = launch_userns_map_ranges(child, spec->idmap, &e);
+	}
 	if (r == 0 && send(sock, "m", 1, MSG_NOSIGNAL) != 1)
 		r = strata_fail(&e, errno, "start the container process");
 	if (r == 0 && spec->cgroup && !placed)
@@ -1097,7 +1185,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 		 struct strata_error **err)
 {
 	int sync[2], errp[2];
-	struct child_args a = { rootfs, spec, 0, -1, -1, NULL, false, { 0 } };
+	struct child_args a = { rootfs, spec, 0, -1, -1, NULL, false, false, false, { 0 } };
 	unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
 	/* Root of a user namespace (strata unshare) has its namespace already. */
 	bool rootless = geteuid() != 0;
@@ -1119,7 +1207,7 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	if (!spec->host_network)
 		flags |= CLONE_NEWNET;
 	/* The user namespace is made first and owns the others (clone(2)). */
-	if (rootless)
+	if (rootless || spec->idmap)
 		flags |= CLONE_NEWUSER;
 	/* A socket, not a pipe: a send to a child that died is EPIPE, not SIGPIPE. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
@@ -1132,15 +1220,17 @@ int launch_spawn(const char *rootfs, const struct launch_spec *spec, pid_t *pid,
 	for (int f = 0; f < PROCVIEW_N_FILES; f++)
 		a.view_fds[f] = -1;
 	a.view = spec->proc_view && view_load();
+	a.view_early = a.view && spec->idmap && !rootless;
 	/* failing, the child opens them and says why */
-	if (a.view && !rootless && procview_devices_open(a.view_fds, NULL) < 0)
+	if (a.view && !rootless && !spec->idmap && procview_devices_open(a.view_fds, NULL) < 0)
 		log_debug("launch: /dev/fuse: %s", strerror(errno));
 	fflush(NULL);
 	/*
 	 * On cgroup v2 the child starts in its cgroup (clone3 CLONE_INTO_CGROUP):
 	 * no cgroup.procs write, which waits out an RCU grace period.
 	 */
-	cg_fd = launch_cgroup_v2_fd(spec->cgroup);
+	/* with its own user namespace it opens the view's devices before it joins its cgroup */
+	cg_fd = spec->idmap ? -1 : launch_cgroup_v2_fd(spec->cgroup);
 	child = cg_fd >= 0 ? sys_clone(flags, cg_fd) : -1;
 	placed = child >= 0;
 	if (child < 0)

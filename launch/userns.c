@@ -324,6 +324,24 @@ int launch_userns_map_identity(pid_t pid, struct strata_error **err)
 	return 0;
 }
 
+int launch_userns_map_ranges(pid_t pid, const struct idmap *m, struct strata_error **err)
+{
+	struct sbuf u = SBUF_INIT, g = SBUF_INIT;
+	cleanup_free char *ut = NULL;
+	cleanup_free char *gt = NULL;
+
+	for (size_t i = 0; i < m->n_uid; i++)
+		sbuf_addf(&u, "%u %u %u\n", m->uid[i].inside, m->uid[i].outside, m->uid[i].count);
+	for (size_t i = 0; i < m->n_gid; i++)
+		sbuf_addf(&g, "%u %u %u\n", m->gid[i].inside, m->gid[i].outside, m->gid[i].count);
+	ut = sbuf_detach(&u, NULL);
+	gt = sbuf_detach(&g, NULL);
+	/* root of the parent namespace: any of its ids, and setgroups stays allowed */
+	if (write_proc(pid, "uid_map", ut, err) < 0 || write_proc(pid, "gid_map", gt, err) < 0)
+		return strata_wrap(err, "map the container's user namespace");
+	return 0;
+}
+
 /* argv of newuidmap or newgidmap: TOOL PID then IN OUT COUNT per range. */
 static char **helper_argv(const char *tool, pid_t pid, const struct launch_idrange *r, size_t n)
 {

@@ -199,6 +199,8 @@ struct layers_pack_opts {
 	int64_t timestamp; /* >= 0: clamp mtimes to it; -1: keep mtimes */
 	/* NULL, or a NULL-terminated list of paths (from the top, no leading '/') left out */
 	const char *const *skip;
+	/* NULL, or the id map of the container whose files these are: owners packed as it saw them */
+	const struct idmap *unmap;
 };
 
 /*

@@ -72,6 +72,7 @@ struct packer {
 	struct pathset emitted; /* pack_changes: paths already in the tar */
 	char *buf;
 	uint64_t euid, egid;
+	const struct idmap *unmap; /* owners on disk are its outside ids, or NULL */
 	struct read_ahead *ahead; /* or NULL */
 	struct uring *ring;	  /* or NULL: one file at a time */
 	unsigned char *bdata;	  /* BATCH_DATA bytes for a batch's files */
@@ -205,6 +206,18 @@ static bool is_opaque(int fd)
 static uint64_t packed_id(const struct packer *p, unsigned id, uint64_t self)
 {
 	return p->euid != 0 && id == self ? 0 : id;
+}
+
+/*
+ * A container with an id map of its own wrote its files with the ids the
+ * map gives them here: they go into the layer as the container saw them.
+ * An id outside the map is what the container saw too: the overflow id.
+ */
+static uint64_t unmapped_id(const struct idrange *r, size_t n, unsigned id)
+{
+	unsigned in;
+
+	return idmap_to_inside(r, n, id, &in) ? in : 65534;
 }
 
 static void set_mtime(struct packer *p, const struct stat *st)
@@ -342,8 +355,10 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 	archive_entry_clear(p->e);
 	archive_entry_set_pathname(p->e, path);
 	archive_entry_set_mode(p->e, st->st_mode);
-	archive_entry_set_uid(p->e, packed_id(p, st->st_uid, p->euid));
-	archive_entry_set_gid(p->e, packed_id(p, st->st_gid, p->egid));
+	archive_entry_set_uid(p->e, p->unmap ? unmapped_id(p->unmap->uid, p->unmap->n_uid, st->st_uid)
+					     : packed_id(p, st->st_uid, p->euid));
+	archive_entry_set_gid(p->e, p->unmap ? unmapped_id(p->unmap->gid, p->unmap->n_gid, st->st_gid)
+					     : packed_id(p, st->st_gid, p->egid));
 	set_mtime(p, st);
 
 	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && (first = link_find(p, st))) {
@@ -600,6 +615,7 @@ static int start_blob(struct packer *p, struct store *s, const struct layers_pac
 	p->outfd = -1;
 	p->timestamp = o->timestamp;
 	p->skip = o->skip;
+	p->unmap = o->unmap;
 	if (layers_blob_writer_new(s, o->compression, o->level, &p->w, err) < 0)
 		return -1;
 	return packer_open(p, err);

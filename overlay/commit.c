@@ -44,6 +44,8 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 	if (c->b->has_upper) {
 		cleanup_strv char **stubs = NULL;
 		struct layers_pack_opts o = *po;
+		struct idmap map;
+		int r;
 
 		fd = overlay_ctr_open_upper(c, img, err);
 		if (fd < 0)
@@ -54,7 +56,13 @@ static int pack_change(struct ctr *c, const struct store_image *img,
 		 */
 		stubs = overlay_ctr_stub_paths(c, fd);
 		o.skip = (const char *const *)stubs;
-		return layers_pack_dir(c->s, fd, c->b->whiteout, &o, blob, err);
+		if (overlay_idmap_from_record(c->rec, &map) < 0)
+			return strata_fail_msg(err, EINVAL, "the container's record has a bad IdMap");
+		if (idmap_is_set(&map))
+			o.unmap = &map;
+		r = layers_pack_dir(c->s, fd, c->b->whiteout, &o, blob, err);
+		idmap_release(&map);
+		return r;
 	} else {
 		cleanup_free char *top = overlay_stack_vfs_top(c->s, img, err);
 		struct layers_change *ch = NULL;
@@ -186,6 +194,7 @@ enum from_upper {
 	UPPER_MOVE,    /* the container goes with the commit: its upper dir is moved */
 	UPPER_REBASE,  /* stopped, kept: moved, and the container goes on from the new image */
 	UPPER_REFLINK, /* running or mounted: a copy sharing the data, or no dir at all */
+	UPPER_NONE,    /* id-mapped: its owners are not the layer's; made from the blob when needed */
 };
 
 /*
@@ -313,7 +322,7 @@ static int make_layer_dir(struct ctr *c, const struct store_image *img,
 		if (rebase_record(c, image_id, manifest, tag, err) < 0)
 			return -1;
 	}
-	if (!layers_dir_valid(c->s, c->b->name, chains[n]) &&
+	if (how != UPPER_NONE && !layers_dir_valid(c->s, c->b->name, chains[n]) &&
 	    layer_dir_from_upper(c, chains[n], n ? chains[n - 1] : NULL, blob, how, err) < 0)
 		return -1;
 	if (how != UPPER_REBASE)
@@ -334,6 +343,8 @@ static enum from_upper upper_use(struct ctr *c, bool remove)
 {
 	cleanup_free char *merged = NULL;
 
+	if (json_object_get(c->rec, "IdMap"))
+		return UPPER_NONE;
 	if (c->b->whiteout != LAYERS_WHITEOUT_OVERLAY)
 		return UPPER_REFLINK;
 	if (remove)
@@ -348,7 +359,7 @@ int overlay_container_commit(struct store *s, const char *id, const struct overl
 			     char image_id[DIGEST_STR_LEN], struct strata_error **err)
 {
 	char manifest[DIGEST_STR_LEN];
-	struct layers_pack_opts po = { o->compression, 0, o->timestamp, NULL };
+	struct layers_pack_opts po = { o->compression, 0, o->timestamp, NULL, NULL };
 	struct store_image *img = NULL;
 	struct store_desc *descs = NULL;
 	cleanup_json json_t *config = NULL;

@@ -285,6 +285,7 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 	r->work = overlay_ctr_path(c, "work");
 	r->link_dir = store_layers_path(c->s, backend, "l");
 	r->stack = (struct overlay_stack){ NULL, 0, r->upper, r->work, r->link_dir, false };
+	r->idmap_lock = -1;
 	if (overlay_ctr_image(c, &img, err) < 0)
 		return -1;
 	if (store_pin(c->s, err) < 0)
@@ -293,6 +294,11 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 	if (overlay_stack_lowers(c->s, backend, img, overlay_max_lowers(backend, &r->stack), &r->lowers,
 			 err) < 0)
 		goto out;
+	if (json_object_get(c->rec, "IdMap")) {
+		r->idmap_lock = store_idmap_lock(c->s, false, err);
+		if (r->idmap_lock < 0 || overlay_idmap_lowers(c->s, c->rec, r->lowers, err) < 0)
+			goto out;
+	}
 	top = top_lower(c->s, backend, img);
 	if (ensure_dirs(c, top, err) < 0)
 		goto out;
@@ -338,6 +344,8 @@ void overlay_rootfs_release(struct overlay_rootfs *r)
 	free(r->upper);
 	free(r->work);
 	free(r->link_dir);
+	if (r->idmap_lock > 0)
+		close(r->idmap_lock);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -499,7 +507,7 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 {
 	cleanup_error struct strata_error *lerr = NULL;
 	struct ctr c;
-	bool opened;
+	bool opened, had_map;
 
 	/* A record that does not parse is still removed: unmount by path, then delete. */
 	opened = overlay_ctr_open(s, id, &c, &lerr) == 0;
@@ -512,11 +520,21 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 			overlay_ctr_close(&c);
 		return strata_wrap(err, "remove container '%.12s'", id);
 	}
+	had_map = opened && json_object_get(c.rec, "IdMap");
 	if (opened)
 		overlay_ctr_close(&c);
 	else
 		log_warn("container '%.12s': %s; removing it anyway", id, strata_error_msg(lerr));
-	return store_container_remove(s, id, err);
+	if (store_container_remove(s, id, err) < 0)
+		return -1;
+	/* its id-mapped layer copies go with the last container of that map */
+	if (had_map) {
+		cleanup_error struct strata_error *perr = NULL;
+
+		if (store_idmap_prune(s, NULL, NULL, NULL, &perr) < 0)
+			log_warn("%s", strata_error_msg(perr));
+	}
+	return 0;
 }
 
 static int64_t created_ns(const json_t *rec)

@@ -27,6 +27,7 @@ struct link_entry {
 
 struct copier {
 	unsigned flags;
+	const struct idmap *map; /* owners moved through it (inside to outside), or NULL */
 	int dst_root;
 	struct link_entry *tab;
 	size_t cap, used;
@@ -125,14 +126,34 @@ static int copy_xattrs(const char *src, const char *dst, unsigned flags, struct 
 	return 0;
 }
 
+/*
+ * The owner @st's file gets in the copy: its own, or moved through @map;
+ * an id the map does not hold becomes the overflow id (65534), as the
+ * kernel shows it through an idmapped mount.
+ */
+static void mapped_owner(const struct idmap *map, const struct stat *st, uid_t *uid, gid_t *gid)
+{
+	unsigned u = st->st_uid, g = st->st_gid;
+
+	if (map && !idmap_to_outside(map->uid, map->n_uid, u, &u))
+		u = 65534;
+	if (map && !idmap_to_outside(map->gid, map->n_gid, g, &g))
+		g = 65534;
+	*uid = u;
+	*gid = g;
+}
+
 /* Owner, mode, xattrs and times of @st (the source, at @src) onto @name in @dfd. */
 static int apply_meta(int dfd, const char *name, const char *src, const struct stat *st,
-		      unsigned flags, struct strata_error **err)
+		      unsigned flags, const struct idmap *map, struct strata_error **err)
 {
 	cleanup_free char *dst = dfd == AT_FDCWD ? xstrdup(name) : overlay_fd_path(dfd, name);
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	uid_t uid = 0;
+	gid_t gid = 0;
 
-	if (fchownat(dfd, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	mapped_owner(map, st, &uid, &gid);
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return strata_fail(err, errno, "chown '%s'", name);
 	if (!S_ISLNK(st->st_mode) && fchmodat(dfd, name, st->st_mode & 07777, 0) < 0)
 		return strata_fail(err, errno, "chmod '%s'", name);
@@ -220,7 +241,7 @@ static int copy_entry(struct copier *c, int sfd, int dfd, const char *name, cons
 	default:
 		return strata_fail_msg(err, EINVAL, "'%s' has an unknown file type", rel);
 	}
-	if (apply_meta(dfd, name, src, &st, c->flags, err) < 0)
+	if (apply_meta(dfd, name, src, &st, c->flags, c->map, err) < 0)
 		return strata_wrap(err, "'%s'", rel);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
 		link_add(c, st.st_dev, st.st_ino, rel);
@@ -258,7 +279,13 @@ static int copy_dir(struct copier *c, int sfd, int dfd, const char *rel, struct 
 
 int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err)
 {
-	struct copier c = { .flags = flags, .dst_root = dstfd };
+	return overlay_copy_tree_mapped(srcfd, dstfd, flags, NULL, err);
+}
+
+int overlay_copy_tree_mapped(int srcfd, int dstfd, unsigned flags, const struct idmap *map,
+			     struct strata_error **err)
+{
+	struct copier c = { .flags = flags, .map = map, .dst_root = dstfd };
 	cleanup_free char *src = overlay_fd_path(srcfd, ".");
 	struct stat st;
 	int ret = -1;
@@ -269,7 +296,7 @@ int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error 
 	}
 	if (copy_dir(&c, srcfd, dstfd, "", err) < 0)
 		goto out;
-	if (apply_meta(dstfd, ".", src, &st, flags, err) < 0)
+	if (apply_meta(dstfd, ".", src, &st, flags, map, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -286,7 +313,7 @@ int overlay_copy_meta_path(const char *src_path, const char *dst_path, unsigned 
 
 	if (lstat(src_path, &st) < 0)
 		return strata_fail(err, errno, "stat '%s'", src_path);
-	return apply_meta(AT_FDCWD, dst_path, src_path, &st, flags, err);
+	return apply_meta(AT_FDCWD, dst_path, src_path, &st, flags, NULL, err);
 }
 
 int overlay_tree_copy(int srcfd, int dstfd, struct strata_error **err)

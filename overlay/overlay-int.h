@@ -79,6 +79,18 @@ enum copy_flags {
  */
 int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error **err);
 
+/*
+ * With container record @rec's id map, replaces each layer dir of @lowers
+ * (top first) by its id-mapped copy, made when missing. Caller holds
+ * store_pin and the shared store_idmap_lock until the stack is mounted.
+ */
+int overlay_idmap_lowers(struct store *s, const json_t *rec, char **lowers,
+			 struct strata_error **err);
+
+/* As overlay_copy_tree, each owner moved through @map (inside to outside; one it lacks: 65534). */
+int overlay_copy_tree_mapped(int srcfd, int dstfd, unsigned flags, const struct idmap *map,
+			     struct strata_error **err);
+
 /* Copies owner, mode, xattrs and times of @src_path onto @dst_path (lchown/lutimes style). */
 int overlay_copy_meta_path(const char *src_path, const char *dst_path, unsigned flags,
 		   struct strata_error **err);

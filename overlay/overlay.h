@@ -214,6 +214,7 @@ struct overlay_rootfs {
 	struct overlay_stack stack; /* with @backend: what to mount at @merged */
 	char **lowers;		    /* storage of @stack */
 	char *upper, *work, *link_dir;
+	int idmap_lock;		    /* held (shared) from its id-mapped copies made to its mount, or -1 */
 };
 
 /*
@@ -261,6 +262,21 @@ int overlay_container_list(struct store *s, json_t **out, struct strata_error **
 /* The changes of container @id against its image, as overlay_diff_upper/overlay_diff_trees. */
 int overlay_container_diff(struct store *s, const char *id, struct layers_change **out, size_t *n,
 			   struct strata_error **err);
+
+/* ---- idmap.c: containers with an id map of their own ---- */
+
+/*
+ * Gives container @id (just created, not started) id map @m (container ids
+ * to the store's): recorded as "IdMap" (Key, Mode @mode, UidMap, GidMap as
+ * podman prints them); its lowers become copies of the layer dirs with the
+ * owners mapped (made on first mount, shared by every container of the
+ * map) and its upper dir's root goes to the mapped root. EINVAL on vfs.
+ */
+int overlay_container_idmap_set(struct store *s, const char *id, const struct idmap *m,
+				const char *mode, struct strata_error **err);
+
+/* The map of container record @rec into @m: 1 when it has one, 0 when not, -1 when it is bad. */
+int overlay_idmap_from_record(const json_t *rec, struct idmap *m);
 
 /* ---- commit.c ---- */
 

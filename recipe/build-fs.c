@@ -381,7 +381,7 @@ static int commit_work(struct builder *b, struct stage_state *ss, json_t *config
 		       const struct recipe_instr *x, bool may_be_empty, const char *created_by,
 		       struct strata_error **err)
 {
-	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL };
+	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL, NULL };
 	cleanup_free char *by = NULL;
 	struct layers_blob blob;
 	size_t n_changes = 1;
@@ -480,7 +480,7 @@ int recipe_build_squash_layer(struct builder *b, const struct store_image *base,
 			      const struct store_image *img, struct layers_blob *out,
 			      struct strata_error **err)
 {
-	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL };
+	struct layers_pack_opts po = { b->o->compression, 0, b->o->timestamp, NULL, NULL };
 	size_t k = base ? base->manifest->n_layers : 0;
 	cleanup_close int rootfd = -1;
 	char id[STORE_ID_LEN + 1];

@@ -357,6 +357,27 @@ static int check_layers(struct fsck *f, struct strata_error **err)
 	return 0;
 }
 
+static void idmap_problem(const char *what, void *arg)
+{
+	struct fsck *f = arg;
+
+	problem(f, f->repair, "%s", what);
+}
+
+/* The id-mapped layer copies, under their own lock (taken before the record lock, never after). */
+static int check_idmap(struct fsck *f, struct strata_error **err)
+{
+	size_t n = 0;
+	int lfd = store_idmap_lock(f->s, f->repair, err);
+	int ret;
+
+	if (lfd < 0)
+		return -1;
+	ret = store_idmap_check(f->s, f->repair, idmap_problem, f, &n, err);
+	close(lfd);
+	return ret;
+}
+
 int store_fsck(struct store *s, bool repair, void (*report)(const char *problem, void *arg),
 	       void *arg, unsigned *problems, unsigned *repaired, struct strata_error **err)
 {
@@ -373,6 +394,8 @@ int store_fsck(struct store *s, bool repair, void (*report)(const char *problem,
 	if (ret == 0)
 		ret = check_volumes(&f, err);
 	store_unlock(s);
+	if (ret == 0)
+		ret = check_idmap(&f, err);
 	/* Container removal takes the lock itself. */
 	if (ret == 0)
 		ret = check_containers(&f, err);

@@ -356,6 +356,13 @@ int store_gc(struct store *s, void (*report)(const char *what, void *arg), void 
 	ret = 0;
 out_unlock:
 	store_unlock(s);
+	/* after the record lock: the copies' lock is always taken before it */
+	if (ret == 0) {
+		size_t n = 0;
+
+		ret = store_idmap_prune(s, report, arg, &n, err);
+		st.idmap_copies = n;
+	}
 out_pin:
 	flock(s->pin_fd, LOCK_UN);
 out_free:

@@ -794,6 +794,7 @@ struct store_gc_stats {
 	uint64_t blob_bytes;
 	uint64_t layers;
 	uint64_t tmp;
+	uint64_t idmap_copies; /* id-mapped layer copies no container uses */
 };
 
 /*
@@ -811,5 +812,37 @@ int store_gc(struct store *s, void (*report)(const char *what, void *arg), void 
  */
 int store_fsck(struct store *s, bool repair, void (*report)(const char *problem, void *arg),
 	       void *arg, unsigned *problems, unsigned *repaired, struct strata_error **err);
+
+
+/* ---- idmap.c: layer copies for containers with an id map of their own ---- */
+
+/*
+ * Takes ROOT/idmap.lock (shared while copies are made or mounted,
+ * @exclusive while unused ones are removed); returns its fd, closed to release.
+ */
+int store_idmap_lock(struct store *s, bool exclusive, struct strata_error **err);
+
+/* ROOT/idmap/<key>/<backend>/<hex>: the copy of that layer dir for map @key. Caller frees. */
+char *store_idmap_path(struct store *s, const char *key, const char *backend, const char *hex);
+
+/*
+ * Moves the copy staged at tmp/@staged into place for map @key (@map, its
+ * record, written first as <key>/map.json); one made meanwhile by another
+ * process wins and ours is removed.
+ */
+int store_idmap_publish(struct store *s, const char *key, const json_t *map, const char *backend,
+			const char *hex, const char *staged, struct strata_error **err);
+
+/*
+ * Removes the copies no container uses (a container's record "IdMap"."Key"
+ * and its image's chains say which it uses), each reported; *removed (may
+ * be NULL) counts them.
+ */
+int store_idmap_prune(struct store *s, void (*report)(const char *what, void *arg), void *arg,
+		      size_t *removed, struct strata_error **err);
+
+/* fsck of ROOT/idmap: names that are not keys or chain IDs, keys without map.json; @repair removes. */
+int store_idmap_check(struct store *s, bool repair, void (*report)(const char *what, void *arg),
+		      void *arg, size_t *problems, struct strata_error **err);
 
 #endif

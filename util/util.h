@@ -307,6 +307,43 @@ const char *digest_library_version(void);
 /* Writes @nhex random lowercase hex digits and a NUL to @out. */
 void random_hex(char *out, size_t nhex);
 
+/* ---- id maps of user namespaces (idmap.c) ---- */
+
+/* @count ids from @inside (in a namespace) are @outside in its parent. */
+struct idrange {
+	unsigned inside, outside, count;
+};
+
+/* A namespace's uid and gid maps. */
+struct idmap {
+	struct idrange *uid, *gid;
+	size_t n_uid, n_gid;
+};
+
+/* Id @id of the namespace as its parent sees it; false when the map does not hold it. */
+bool idmap_to_outside(const struct idrange *r, size_t n, unsigned id, unsigned *out);
+
+/* Id @id of the parent as the namespace sees it; false when the map does not hold it. */
+bool idmap_to_inside(const struct idrange *r, size_t n, unsigned id, unsigned *out);
+
+/* "IN:OUT:COUNT,..." as podman prints a map; "" for none. Caller frees. */
+char *idmap_ranges_text(const struct idrange *r, size_t n);
+
+/*
+ * Appends the ranges of @text ("IN:OUT:COUNT", comma-separated) to *r;
+ * EINVAL saying which one is malformed, empty or overlaps another.
+ */
+int idmap_ranges_add(const char *text, struct idrange **r, size_t *n, struct strata_error **err);
+
+/* Frees what @m holds and zeroes it. */
+void idmap_release(struct idmap *m);
+
+/* True when @m (may be NULL) maps both uids and gids. */
+bool idmap_is_set(const struct idmap *m);
+
+/* The hex SHA-256 of @m's text: the name of what is made for it (its layer copies). */
+void idmap_key(const struct idmap *m, char out[DIGEST_HEX_LEN + 1]);
+
 /* ---- a ring of buffers emptied in order by a thread of its own (bufring.c) ---- */
 
 /*

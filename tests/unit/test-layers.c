@@ -467,7 +467,7 @@ START_TEST(test_whiteouts_overlay_and_aufs_round_trip)
 	cleanup_close int o = open_dir("o");
 	cleanup_close int a = open_dir("a");
 	cleanup_close int dir = -1;
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, 0, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, 0, NULL, NULL };
 	struct layers_blob b1, b2;
 	struct stat sb;
 	char v[4];
@@ -563,7 +563,7 @@ START_TEST(test_pack_round_trip)
 	cleanup_close int a = open_dir("a");
 	cleanup_close int b = open_dir("b");
 	cleanup_close int fd = -1;
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_ZSTD, 0, -1, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_ZSTD, 0, -1, NULL, NULL };
 	struct layers_unpack_stats s;
 	struct layers_blob blob;
 	const char *paths[] = { "empty", "sub", "sub/file", "sub/hard", "suid", "sparse",
@@ -616,7 +616,7 @@ START_TEST(test_pack_is_deterministic)
 	cleanup_error struct strata_error *err = NULL;
 	cleanup_close int a = open_dir("a");
 	cleanup_close int c = open_dir("c");
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_GZIP, 0, 1700000000, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_GZIP, 0, 1700000000, NULL, NULL };
 	struct layers_blob b1, b2, b3;
 
 	make_rich_tree(a);
@@ -642,7 +642,7 @@ START_TEST(test_pack_uncached_tree)
 {
 	cleanup_error struct strata_error *err = NULL;
 	cleanup_close int t = open_dir("cold");
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, 1700000000, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, 1700000000, NULL, NULL };
 	struct layers_blob warm, cold;
 
 	unit_make_file_tree(t, 10, 30);
@@ -661,7 +661,7 @@ START_TEST(test_pack_changes)
 	cleanup_close int a = open_dir("a");
 	cleanup_close int b = open_dir("b");
 	cleanup_close int fd = -1;
-	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, -1, NULL };
+	struct layers_pack_opts po = { LAYERS_COMPRESSION_NONE, 0, -1, NULL, NULL };
 	struct layers_change ch[] = {
 		{ (char *)"sub/file", LAYERS_CHANGE_MODIFY },
 		{ (char *)"empty", LAYERS_CHANGE_ADD },

@@ -1021,6 +1021,54 @@ START_TEST(test_dlib_threads)
 }
 END_TEST
 
+/* ---- id maps ---- */
+
+START_TEST(test_idmap_parse_and_map)
+{
+	struct idmap m = { 0 };
+	struct strata_error *err = NULL;
+	char k1[DIGEST_HEX_LEN + 1], k2[DIGEST_HEX_LEN + 1];
+	unsigned out = 0;
+	char *text;
+
+	ck_assert_ok(idmap_ranges_add("0:1:1001", &m.uid, &m.n_uid, &err), err);
+	ck_assert_ok(idmap_ranges_add("1001:0:1,1002:1002:64535", &m.uid, &m.n_uid, &err), err);
+	ck_assert_uint_eq(m.n_uid, 3);
+	text = idmap_ranges_text(m.uid, m.n_uid);
+	ck_assert_str_eq(text, "0:1:1001,1001:0:1,1002:1002:64535");
+	free(text);
+	ck_assert(idmap_to_outside(m.uid, m.n_uid, 0, &out) && out == 1);
+	ck_assert(idmap_to_outside(m.uid, m.n_uid, 1001, &out) && out == 0);
+	ck_assert(idmap_to_outside(m.uid, m.n_uid, 65536, &out) && out == 65536);
+	ck_assert(!idmap_to_outside(m.uid, m.n_uid, 65537, &out));
+	ck_assert(idmap_to_inside(m.uid, m.n_uid, 0, &out) && out == 1001);
+	ck_assert(idmap_to_inside(m.uid, m.n_uid, 1000, &out) && out == 999);
+	ck_assert(!idmap_to_inside(m.uid, m.n_uid, 70000, &out));
+	/* overlaps on either side, malformed, empty, past 2^32-2 */
+	ck_assert_int_eq(idmap_ranges_add("5:100000:1", &m.uid, &m.n_uid, &err), -1);
+	ck_assert_ptr_nonnull(strstr(strata_error_msg(err), "overlaps"));
+	strata_error_free(err);
+	err = NULL;
+	ck_assert_int_eq(idmap_ranges_add("70000:0:1", &m.uid, &m.n_uid, NULL), -1);
+	ck_assert_int_eq(idmap_ranges_add("0:1", &m.gid, &m.n_gid, NULL), -1);
+	ck_assert_int_eq(idmap_ranges_add("0:-1:5", &m.gid, &m.n_gid, NULL), -1);
+	ck_assert_int_eq(idmap_ranges_add("0:1:0", &m.gid, &m.n_gid, NULL), -1);
+	ck_assert_int_eq(idmap_ranges_add("0:4294967290:10", &m.gid, &m.n_gid, NULL), -1);
+	ck_assert_int_eq(idmap_ranges_add("0:1:5x", &m.gid, &m.n_gid, NULL), -1);
+	ck_assert(!idmap_is_set(&m));
+	ck_assert_ok(idmap_ranges_add("0:1:1001", &m.gid, &m.n_gid, &err), err);
+	ck_assert(idmap_is_set(&m));
+	/* the key names the map: uid and gid maps both count */
+	idmap_key(&m, k1);
+	ck_assert_uint_eq(strlen(k1), DIGEST_HEX_LEN);
+	ck_assert_ok(idmap_ranges_add("1001:0:1", &m.gid, &m.n_gid, &err), err);
+	idmap_key(&m, k2);
+	ck_assert_str_ne(k1, k2);
+	idmap_release(&m);
+	ck_assert_uint_eq(m.n_uid, 0);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("util");
@@ -1093,6 +1141,10 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_dlib_missing_symbol);
 	tcase_add_test(tc, test_dlib_init_once);
 	tcase_add_test(tc, test_dlib_threads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("idmap");
+	tcase_add_test(tc, test_idmap_parse_and_map);
 	suite_add_tcase(s, tc);
 	return s;
 }
