@@ -274,7 +274,8 @@ out:
  * The stack of the container (overlay, aufs) in @r: its lowers (made when
  * missing), upper and work dirs. Caller holds the container lock.
  */
-static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_error **err)
+static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, bool idmapped,
+			 struct strata_error **err)
 {
 	const char *backend = c->b->name;
 	cleanup_free char *top = NULL;
@@ -295,9 +296,15 @@ static int prepare_stack(struct ctr *c, struct overlay_rootfs *r, struct strata_
 			 err) < 0)
 		goto out;
 	if (json_object_get(c->rec, "IdMap")) {
-		r->idmap_lock = store_idmap_lock(c->s, false, err);
-		if (r->idmap_lock < 0 || overlay_idmap_lowers(c->s, c->rec, r->lowers, err) < 0)
-			goto out;
+		cleanup_free char *dir = overlay_ctr_path(c, "idmapped");
+
+		/* root: the lowers mounted idmapped where the kernel can; else copies */
+		if (!(idmapped && overlay_idmap_mounts_wanted() &&
+		      overlay_idmap_mount_lowers(c->rec, dir, r->lowers, &r->idmapped) == 0)) {
+			r->idmap_lock = store_idmap_lock(c->s, false, err);
+			if (r->idmap_lock < 0 || overlay_idmap_lowers(c->s, c->rec, r->lowers, err) < 0)
+				goto out;
+		}
 	}
 	top = top_lower(c->s, backend, img);
 	if (ensure_dirs(c, top, err) < 0)
@@ -328,10 +335,25 @@ out_img:
 static int mount_stack(struct ctr *c, const char *merged, struct strata_error **err)
 {
 	struct overlay_rootfs r = { 0 };
-	int ret = prepare_stack(c, &r, err);
+	int ret = prepare_stack(c, &r, true, err);
 
+	if (ret == 0 && r.idmapped) {
+		cleanup_error struct strata_error *e = NULL;
+
+		/* overlayfs keeps private clones of its lowers: theirs go at once */
+		ret = overlay_mount(c->b->name, &r.stack, merged, &e);
+		overlay_idmap_mounts_drop(r.idmapped);
+		r.idmapped = NULL;
+		if (ret == 0)
+			goto out;
+		/* a kernel whose overlayfs refuses idmapped lowers (before 5.19): copies */
+		log_debug("overlay: idmapped lowers refused (%s): copies", strata_error_msg(e));
+		overlay_rootfs_release(&r);
+		ret = prepare_stack(c, &r, false, err);
+	}
 	if (ret == 0)
 		ret = overlay_mount(c->b->name, &r.stack, merged, err);
+out:
 	overlay_rootfs_release(&r);
 	return ret;
 }
@@ -346,6 +368,7 @@ void overlay_rootfs_release(struct overlay_rootfs *r)
 	free(r->link_dir);
 	if (r->idmap_lock > 0)
 		close(r->idmap_lock);
+	overlay_idmap_mounts_drop(r->idmapped);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -368,7 +391,7 @@ int overlay_container_rootfs(struct store *s, const char *id, struct overlay_roo
 	}
 	r->merged = overlay_ctr_path(&c, "merged");
 	r->backend = xstrdup(c.b->name);
-	ret = prepare_stack(&c, r, err);
+	ret = prepare_stack(&c, r, false, err);
 	overlay_ctr_close(&c);
 	if (ret < 0) {
 		overlay_rootfs_release(r);
@@ -507,7 +530,7 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 {
 	cleanup_error struct strata_error *lerr = NULL;
 	struct ctr c;
-	bool opened, had_map;
+	bool opened;
 
 	/* A record that does not parse is still removed: unmount by path, then delete. */
 	opened = overlay_ctr_open(s, id, &c, &lerr) == 0;
@@ -520,21 +543,12 @@ int overlay_container_remove(struct store *s, const char *id, bool force,
 			overlay_ctr_close(&c);
 		return strata_wrap(err, "remove container '%.12s'", id);
 	}
-	had_map = opened && json_object_get(c.rec, "IdMap");
 	if (opened)
 		overlay_ctr_close(&c);
 	else
 		log_warn("container '%.12s': %s; removing it anyway", id, strata_error_msg(lerr));
-	if (store_container_remove(s, id, err) < 0)
-		return -1;
-	/* its id-mapped layer copies go with the last container of that map */
-	if (had_map) {
-		cleanup_error struct strata_error *perr = NULL;
-
-		if (store_idmap_prune(s, NULL, NULL, NULL, &perr) < 0)
-			log_warn("%s", strata_error_msg(perr));
-	}
-	return 0;
+	/* its id-mapped layer copies stay for the next container of that map: gc removes them */
+	return store_container_remove(s, id, err);
 }
 
 static int64_t created_ns(const json_t *rec)

@@ -13,9 +13,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "overlay/overlay-int.h"
@@ -187,4 +191,125 @@ int overlay_idmap_lowers(struct store *s, const json_t *rec, char **lowers,
 	}
 	idmap_release(&m);
 	return 0;
+}
+
+/* ---- root's fast path: idmapped lower mounts ---- */
+
+bool overlay_idmap_mounts_wanted(void)
+{
+	const char *e = getenv("STRATA_IDMAP_COPY");
+
+	return sys_is_host_root() && !(e && *e && strcmp(e, "0") != 0);
+}
+
+static int write_map(pid_t pid, const char *file, const struct idrange *r, size_t n)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/%s", (int)pid, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	struct sbuf b = SBUF_INIT;
+	cleanup_free char *text = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < n; i++)
+		sbuf_addf(&b, "%u %u %u\n", r[i].inside, r[i].outside, r[i].count);
+	text = sbuf_detach(&b, &len);
+	return fd >= 0 && write(fd, text, len) == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * An fd on a user namespace with @m, which MOUNT_ATTR_IDMAP takes: a child
+ * made in a new one waits while its maps are written and the namespace
+ * opened, then goes; the namespace lives on in the fd.
+ */
+static int userns_fd(const struct idmap *m)
+{
+	int p[2], fd = -1;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	pid = sys_clone(CLONE_NEWUSER, -1);
+	if (pid == 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) < 0 ? 1 : 0);
+	}
+	close(p[0]);
+	if (pid > 0 && write_map(pid, "uid_map", m->uid, m->n_uid) == 0 &&
+	    write_map(pid, "gid_map", m->gid, m->n_gid) == 0) {
+		cleanup_free char *ns = xasprintf("/proc/%d/ns/user", (int)pid);
+
+		fd = open(ns, O_RDONLY | O_CLOEXEC);
+	}
+	close(p[1]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return fd;
+}
+
+int overlay_idmap_mount_lowers(const json_t *rec, const char *dir, char **lowers, char ***mounted)
+{
+	struct idmap m;
+	cleanup_close int ns = -1;
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP };
+	char **done = NULL;
+
+	*mounted = NULL;
+	if (overlay_idmap_from_record(rec, &m) <= 0)
+		return -1;
+	ns = userns_fd(&m);
+	idmap_release(&m);
+	if (ns < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+		return -1;
+	attr.userns_fd = (uint64_t)ns;
+	for (size_t i = 0; lowers[i]; i++) {
+		cleanup_free char *target = xasprintf("%s/%zu", dir, i);
+		cleanup_close int tree = -1;
+
+		/* one a killed process left here goes first */
+		while (sys_umount2(target, MNT_DETACH) == 0)
+			;
+		if (mkdir(target, 0700) < 0 && errno != EEXIST)
+			goto fail;
+		strv_append(&done, target);
+		tree = sys_open_tree(AT_FDCWD, lowers[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0 || mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+		    sys_move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			log_debug("overlay: idmapped mount of '%s': %s", lowers[i], strerror(errno));
+			goto fail;
+		}
+	}
+	/* all mounted: only now do they replace the lowers (a failure leaves them as they were) */
+	for (size_t i = 0; lowers[i]; i++) {
+		free(lowers[i]);
+		lowers[i] = xstrdup(done[i]);
+	}
+	*mounted = done;
+	return 0;
+fail:
+	overlay_idmap_mounts_drop(done);
+	return -1;
+}
+
+void overlay_idmap_mounts_drop(char **mounted)
+{
+	cleanup_free char *parent = NULL;
+
+	for (size_t i = 0; mounted && mounted[i]; i++) {
+		if (!parent)
+			parent = xstrdup(mounted[i]);
+		while (sys_umount2(mounted[i], MNT_DETACH) == 0)
+			;
+		rmdir(mounted[i]);
+	}
+	if (parent) {
+		char *slash = strrchr(parent, '/');
+
+		if (slash) {
+			*slash = '\0';
+			rmdir(parent);
+		}
+	}
+	strv_free(mounted);
 }

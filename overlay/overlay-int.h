@@ -87,6 +87,25 @@ int overlay_copy_tree(int srcfd, int dstfd, unsigned flags, struct strata_error 
 int overlay_idmap_lowers(struct store *s, const json_t *rec, char **lowers,
 			 struct strata_error **err);
 
+/*
+ * Root's fast path: true unless STRATA_IDMAP_COPY=1 (tests force the
+ * copies with it) or not host root (a user may not idmap the lowers).
+ */
+bool overlay_idmap_mounts_wanted(void);
+
+/*
+ * With container record @rec's id map, mounts each of @lowers idmapped
+ * (open_tree, mount_setattr MOUNT_ATTR_IDMAP) at @dir/N and puts that
+ * path in its place; the mounts in *mounted (for overlay_idmap_mounts_drop
+ * once the stack is mounted). -1, nothing left mounted, where the kernel
+ * or the filesystem refuses.
+ */
+int overlay_idmap_mount_lowers(const json_t *rec, const char *dir, char **lowers,
+			       char ***mounted);
+
+/* Detaches and removes the mounts overlay_idmap_mount_lowers made, and frees @mounted. */
+void overlay_idmap_mounts_drop(char **mounted);
+
 /* As overlay_copy_tree, each owner moved through @map (inside to outside; one it lacks: 65534). */
 int overlay_copy_tree_mapped(int srcfd, int dstfd, unsigned flags, const struct idmap *map,
 			     struct strata_error **err);

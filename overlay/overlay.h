@@ -215,6 +215,7 @@ struct overlay_rootfs {
 	char **lowers;		    /* storage of @stack */
 	char *upper, *work, *link_dir;
 	int idmap_lock;		    /* held (shared) from its id-mapped copies made to its mount, or -1 */
+	char **idmapped;	    /* idmapped mounts of its lowers, until the stack is mounted */
 };
 
 /*

@@ -7,7 +7,8 @@
 # HOME, the passwd and group lines added, the owners of the image's files
 # and of files the container makes. On the host the user's files are the
 # user's; commit packs them as the container saw them; exec joins the map;
-# the layer copies are made once, reused, and go with the containers.
+# the layer copies are made once, reused (after run --rm too), and gc
+# removes them once no container uses them.
 . "${0%/*}/../lib.sh"
 require_root "makes a user with useradd and gives it subordinate ids"
 require_cmd setpriv "switching to the unprivileged user"
@@ -122,11 +123,13 @@ assert_contains "$out" "strata: run: --uidmap: 0:1:70000: without root the HOST 
 expect_fail rs run --rm --userns=auto idimg true
 assert_eq "$out" "strata: run: --userns: 'auto' is not supported (host, keep-id[:uid=N,gid=N], or --uidmap/--gidmap)" "auto"
 
-# rm takes the copies with the last container; gc and fsck clean
+# rm keeps the copies for the next container; gc removes them once unused; fsck clean
 rs rm "$c" "$m" >/dev/null
 rs rmi kept mapped >/dev/null
-assert_eq "$(ls "$STORE/idmap" | wc -l)" 0 "copies left after rm"
-rs gc >/dev/null || fail "gc"
+assert_exists "$top"
+out=$(rs gc) || fail "gc"
+assert_contains "$out" "id-mapped copy" "gc names the copies"
+assert_eq "$(ls "$STORE/idmap" | wc -l)" 0 "copies left after gc"
 out=$(rs fsck 2>&1) || fail "fsck: $out"
 left=$(find "$STORE/tmp" -mindepth 1 | head -3)
 [ -z "$left" ] || fail "staging left: $left"
