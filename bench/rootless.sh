@@ -6,6 +6,8 @@
 #     that maps the user to root and hides the cgroup2 mount with a tmpfs;
 #     the wrapper alone is timed and subtracted), and vs rootless podman run
 #     --rm (runc, cgroupfs, vfs);
+#   strata run --rm --userns=keep-id busybox true, first (the id-mapped
+#     copy made) and next runs (reused)  vs  rootless podman --userns=keep-id;
 #   strata pull of Debian  vs  skopeo copy + umoci unpack --rootless, each
 #     into a fresh filesystem, beside the same pair as root.
 # Every side runs as that user through setpriv (the same wrapper each side).
@@ -60,9 +62,28 @@ if $as $pod import -q "$home/busybox.tar" localhost/busybox >/dev/null 2>&1 &&
 		"$as $pod run --rm --network=none localhost/busybox true")
 	bench_row "rootless run --rm busybox true vs rootless podman run --rm" "$1" "$2" \
 		"$(bench_ratio "$1" "$2")" "<= 0.25"
+	# --userns=keep-id: the first run makes the id-mapped copy of the layer
+	# (gc, untimed, removes it before each run), the next ones reuse it;
+	# podman's keep-id run (its vfs copy per container) beside both
+	keep="$rs run --rm --proc-view=false --userns=keep-id busybox true"
+	pkeep="$as $pod run --rm --network=none --userns=keep-id localhost/busybox true"
+	if $pkeep >/dev/null 2>&1 && $keep >/dev/null 2>&1; then
+		set -- $(bench_pair --setup "$rs gc" --settle 0.1 "$keep" "$pkeep")
+		bench_row "rootless run --rm --userns=keep-id busybox true, copy made, vs podman's keep-id" \
+			"$1" "$2" "$(bench_ratio "$1" "$2")" "<= 0.5"
+		$keep >/dev/null 2>&1
+		set -- $(bench_pair --settle 0.1 "$keep" "$pkeep")
+		bench_row "rootless run --rm --userns=keep-id busybox true, copy reused, vs podman's keep-id" \
+			"$1" "$2" "$(bench_ratio "$1" "$2")" "<= 0.25"
+	else
+		echo "keep-id: podman or strata cannot run it here; skipped"
+	fi
 else
 	echo "podman: cannot run rootless here; skipped"
 fi
+
+# BENCH_ROOTLESS_RUN_ONLY=1: the runs above only (the pulls take minutes).
+[ -z "${BENCH_ROOTLESS_RUN_ONLY:-}" ] || exit 0
 
 # Pull of Debian from a registry on 127.0.0.1, into a fresh filesystem each run.
 layout=$(bench_debian_layout)

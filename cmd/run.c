@@ -32,6 +32,7 @@ struct run_opts {
 	bool insecure;	    /* --tls-verify=false for the pull */
 	const char *userns; /* --userns: host (default) or keep-id[:uid=N,gid=N] */
 	char **uidmap, **gidmap; /* --uidmap, --gidmap: CONTAINER:HOST:SIZE each */
+	const char *subuidname, *subgidname; /* the ranges of that name in /etc/subuid, /etc/subgid */
 };
 
 static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
@@ -624,6 +625,10 @@ static int parse_run_opts(struct cmd_ctx *ctx, int *argc, char ***argv, struct r
 			 "a user namespace of its own: map these uids (HOST: this namespace's)"),
 		OPT_LIST(0, "gidmap", &o->gidmap, "CTR:HOST:SIZE",
 			 "map these gids (default: as --uidmap)"),
+		OPT_STRING(0, "subuidname", &o->subuidname, "NAME",
+			   "root: map the uids onto NAME's ranges of /etc/subuid"),
+		OPT_STRING(0, "subgidname", &o->subgidname, "NAME",
+			   "root: map the gids onto NAME's ranges of /etc/subgid"),
 		OPT_CALLBACK(0, "stop-signal", &rc->stop_signal, "SIG",
 			     "signal for stop (default: the image's, or TERM)", opt_copy),
 		{ CMD_OPTION_CALLBACK, 0, "detach-keys", &o->detach_keys, "KEYS",
@@ -789,6 +794,49 @@ static int explicit_map(const struct run_opts *o, struct idmap *m, struct strata
 }
 
 /*
+ * --subuidname/--subgidname (root, as podman): the ranges of NAME in
+ * /etc/subuid (/etc/subgid), laid out from 0 inside in file order, as
+ * --uidmap ranges. Without --subgidname the gids follow --subuidname's name.
+ */
+static int subid_map(const struct run_opts *o, struct idmap *m, struct strata_error **err)
+{
+	const char *names[2] = { o->subuidname ? o->subuidname : o->subgidname,
+				 o->subgidname ? o->subgidname : o->subuidname };
+	const char *files[2] = { "/etc/subuid", "/etc/subgid" };
+
+	if (!sys_is_host_root())
+		return strata_fail_msg(err, EPERM, "--subuidname: needs root (without root: "
+						   "--uidmap with ids of the user's namespace)");
+	for (int k = 0; k < 2; k++) {
+		cleanup_free char *text = NULL;
+		struct launch_idrange *r = NULL;
+		struct passwd *pw = getpwnam(names[k]);
+		unsigned long next = 0;
+		size_t n = 0, len;
+
+		if (file_read_at(AT_FDCWD, files[k], 1 << 20, &text, &len, err) < 0)
+			return -1;
+		launch_subid_parse(text, names[k], pw ? (unsigned long)pw->pw_uid : ~0UL, &r, &n);
+		if (n == 0) {
+			free(r);
+			return strata_fail_msg(err, ENOENT, "--%s: no ranges for '%s' in %s",
+					       k ? "subgidname" : "subuidname", names[k], files[k]);
+		}
+		for (size_t i = 0; i < n; i++) {
+			cleanup_free char *t = xasprintf("%lu:%u:%u", next, r[i].outside, r[i].count);
+
+			next += r[i].count;
+			if (idmap_ranges_add(t, k ? &m->gid : &m->uid, k ? &m->n_gid : &m->n_uid, err) < 0) {
+				free(r);
+				return strata_wrap(err, "--%s", k ? "subgidname" : "subuidname");
+			}
+		}
+		free(r);
+	}
+	return 0;
+}
+
+/*
  * The container's id map from --userns, --uidmap and --gidmap into @m
  * (unset: the host's ids, as today); *mode is what inspect shows.
  */
@@ -802,6 +850,13 @@ static int userns_map(struct run_opts *o, const struct store_image *img, struct 
 	if (u && *u && (o->uidmap || o->gidmap))
 		return strata_fail_msg(err, EINVAL,
 				       "--userns: cannot be used with --uidmap or --gidmap");
+	if ((o->subuidname || o->subgidname) && (o->uidmap || o->gidmap || (u && *u)))
+		return strata_fail_msg(err, EINVAL, "--subuidname: cannot be used with --userns, "
+						    "--uidmap or --gidmap");
+	if (o->subuidname || o->subgidname) {
+		*mode = "private";
+		return subid_map(o, m, err);
+	}
 	if (o->uidmap || o->gidmap) {
 		*mode = "private";
 		return explicit_map(o, m, err);

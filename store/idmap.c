@@ -58,15 +58,28 @@ int store_idmap_publish(struct store *s, const char *key, const json_t *map, con
 	cleanup_close int bfd = -1;
 	cleanup_close int kfd = -1;
 
-	if (mkdir_at(s->root_fd, "idmap", err) < 0 || mkdir_at(s->root_fd, kdir, err) < 0)
+	if (mkdir_at(s->root_fd, "idmap", err) < 0)
 		return -1;
-	kfd = openat(s->root_fd, kdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (kfd < 0)
-		return strata_fail(err, errno, "open '%s'", kdir);
-	/* the record first: a copy is never there without the map it was made for */
-	if (faccessat(kfd, "map.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    file_write_atomic_at(kfd, "map.json", text, strlen(text), 0644, err) < 0)
-		return -1;
+	/* the key dir comes whole with its map.json: a copy is never there without its map */
+	if (faccessat(s->root_fd, kdir, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		cleanup_free char *kstage = NULL;
+
+		kfd = store_tmp_mkdir(s, ".idmapkey", 0700, &kstage, err);
+		if (kfd < 0)
+			return -1;
+		if (file_write_atomic_at(kfd, "map.json", text, strlen(text), 0644, err) < 0) {
+			path_rm_rf_at(s->tmp_fd, kstage, NULL);
+			return -1;
+		}
+		if (renameat(s->tmp_fd, kstage, s->root_fd, kdir) < 0) {
+			int e = errno;
+
+			/* another process was first: ours goes */
+			path_rm_rf_at(s->tmp_fd, kstage, NULL);
+			if (e != EEXIST && e != ENOTEMPTY)
+				return strata_fail(err, e, "make '%s'", kdir);
+		}
+	}
 	if (mkdir_at(s->root_fd, bdir, err) < 0)
 		return -1;
 	bfd = openat(s->root_fd, bdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -1,5 +1,5 @@
 # Containers with an id map of their own, as root: --uidmap/--gidmap
-# (HOST ids are the host's), compared with podman on the same image, both
+# (HOST ids are the host's) and --subuidname/--subgidname, compared with podman on the same image, both
 # ways strata shows the image's layers through the map: idmapped lower
 # mounts (the fast path, where the kernel has them), and copies of its
 # layer dirs with the owners moved (ROOT/idmap/<key>/<backend>/<chain>;
@@ -15,13 +15,14 @@
 require_root "maps a container's ids onto host ids"
 require_cmd podman "compares the map, the owners and id with podman's"
 
-python3 "$TOP/tests/integration/mkidimage.py" "$(busybox_tar)" "$TEST_TMP/id.tar" ||
+python3 "$TOP/tests/integration/mkidimage.py" "$(busybox_tar)" "$TEST_TMP/id.tar" --device ||
 	fail "make the image"
 strata import "$TEST_TMP/id.tar" idimg >/dev/null
 MAP="--uidmap 0:200000:65536 --gidmap 0:300000:65536"
 probe='cat /proc/self/uid_map /proc/self/gid_map; id
 stat -c "%n %u:%g %a %h %F" /etc/shadow /home/app /home/app/notes /usr/bin/suid /usr/bin/ping \
-	/usr/bin/one /usr/bin/two /run/fifo /etc/shadow.link /etc/hosts
+	/usr/bin/one /usr/bin/two /run/fifo /etc/shadow.link /etc/hosts /usr/share/cnode
+stat -c "%n %t:%T" /usr/share/cnode
 touch /made && chown 1000:42 /made && mkdir /rootdir && stat -c "%n %u:%g" /made /rootdir'
 norm() { sed 's/^ *//; s/  */ /g'; }
 
@@ -80,6 +81,8 @@ assert_eq "$(stat -c '%u:%g %a' "$top/etc/shadow" "$top/usr/bin/suid" "$top/home
 assert_eq "$(stat -c %i "$top/usr/bin/one")" "$(stat -c %i "$top/usr/bin/two")" "a hard link stays one"
 assert_eq "$(stat -c '%F %u:%g' "$top/run/fifo" "$top/etc/shadow.link")" "fifo 200000:300042
 symbolic link 200000:300042" "fifo and symlink (lchown)"
+assert_eq "$(stat -c '%F %t:%T %u:%g %a' "$top/usr/share/cnode")" \
+	"character special file 1:3 200000:300042 660" "device node"
 python3 -c 'import os, sys; os.getxattr(sys.argv[1], "security.capability")' "$top/usr/bin/ping" ||
 	fail "security.capability lost in the copy"
 # the upper dir holds the container's files with the mapped ids
@@ -158,6 +161,28 @@ done
 expect_fail strata create --userns=keep-id --uidmap 0:1:1 idimg true
 assert_contains "$out" "--userns: cannot be used with --uidmap" "both"
 assert_eq "$(strata ps -aq | wc -l)" 0 "nothing made by a refusal"
+
+# --subuidname/--subgidname: the name's ranges of /etc/subuid and /etc/subgid, from 0 in file order
+SN=strsubn$$
+on_cleanup "sed -i '/^${SN}1*:/d' /etc/subuid /etc/subgid"
+printf '%s:600000:1000\n%s:700000:500\n' "$SN" "$SN" >>/etc/subuid
+printf '%s:800000:2000\n' "$SN" >>/etc/subgid
+assert_eq "$(strata run --rm --proc-view=false --subuidname "$SN" idimg sh -c \
+	'cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /etc/shadow' | norm)" "0 600000 1000
+1000 700000 500
+0 800000 2000
+0:42" "--subuidname"
+# podman 4.3 takes one range a name (two: its idmapped overlay mount fails with EPERM)
+printf '%s1:610000:65536\n' "$SN" >>/etc/subuid
+printf '%s1:810000:65536\n' "$SN" >>/etc/subgid
+assert_eq "$(strata run --rm --proc-view=false --subuidname "${SN}1" idimg cat /proc/self/uid_map \
+	/proc/self/gid_map | norm)" "$(P run --rm --network=none --ulimit nofile=20000:20000 \
+	--ulimit nproc=32768:32768 --subuidname "${SN}1" idimg cat /proc/self/uid_map /proc/self/gid_map |
+	norm)" "--subuidname as podman's"
+expect_fail strata run --rm --subuidname nosuch$$ idimg true
+assert_eq "$out" "strata: run: --subuidname: no ranges for 'nosuch$$' in /etc/subuid" "an unknown name"
+expect_fail strata run --rm --subuidname "$SN" --uidmap 0:1:1 idimg true
+assert_one_line_error "$out"
 
 # A start killed at any point (a copy half-made, idmapped mounts not yet detached):
 # fsck clean; the next run works.

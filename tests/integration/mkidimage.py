@@ -1,7 +1,8 @@
 """The busybox rootfs tar plus files that an id-mapped copy must keep:
 owners other than root (/etc/shadow 0:42, a dir of 1000:1000, a symlink of
-0:42), a setuid binary, a file with a capability, hard links and a fifo.
-Usage: mkidimage.py BUSYBOX_TAR OUT_TAR"""
+0:42), a setuid binary, a file with a capability, hard links, a fifo, and
+with --device a character device (root only: a rootless unpack skips it).
+Usage: mkidimage.py BUSYBOX_TAR OUT_TAR [--device]"""
 import io
 import struct
 import sys
@@ -33,6 +34,10 @@ with tarfile.open(sys.argv[1]) as src, \
     h.linkname = "usr/bin/one"
     t.addfile(h)
     t.addfile(info("run/fifo", tarfile.FIFOTYPE, 0, 42, 0o620))
+    if "--device" in sys.argv[3:]:
+        d = info("usr/share/cnode", tarfile.CHRTYPE, 0, 42, 0o660)
+        d.devmajor, d.devminor = 1, 3
+        t.addfile(d)
     s = info("etc/shadow.link", tarfile.SYMTYPE, 0, 42, 0o777)
     s.linkname = "shadow"
     t.addfile(s)
