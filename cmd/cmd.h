@@ -58,6 +58,13 @@ int cmd_fail(struct cmd_ctx *ctx, struct strata_error *err);
 int cmd_failf(struct cmd_ctx *ctx, const char *fmt, ...) FMT(2, 3);
 
 /*
+ * 0 when @fd, the archive @name, may be read to its end; else reports that
+ * a character device (/dev/zero, /dev/urandom: no end) is no archive and
+ * returns EXIT_STRATA.
+ */
+int cmd_input_check(struct cmd_ctx *ctx, int fd, const char *name);
+
+/*
  * Without root: moves this process, once, into a user namespace where the
  * user is root and its subordinate ids (/etc/subuid, /etc/subgid) are the
  * other ids, as `podman unshare` runs; nothing for root. Must be called

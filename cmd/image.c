@@ -1204,6 +1204,8 @@ static int cmd_import(struct cmd_ctx *ctx, int argc, char **argv)
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 			is_dir = true;
 	}
+	if (fd >= 0 && !is_dir && cmd_input_check(ctx, fd, source))
+		return EXIT_STRATA;
 	if (fd < 0)
 		return cmd_failf(ctx, "open '%s': %s", source, strerror(errno));
 	if (!(s = cmd_store(ctx)))
@@ -1405,6 +1407,12 @@ static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 	if ((!input || !strcmp(input, "-")) && isatty(0))
 		return cmd_usage_error(ctx, "refusing to read an archive from a terminal: "
 					    "use -i FILE or redirect stdin");
+	if (input && strcmp(input, "-") != 0) {
+		cleanup_close int in = open(input, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+		if (in >= 0 && cmd_input_check(ctx, in, input))
+			return EXIT_STRATA;
+	}
 	/* judged before the store is opened: a refused input writes nothing */
 	if (input && strcmp(input, "-") != 0 &&
 	    registry_policy_check_load(policy, input, &err) < 0)
@@ -1420,6 +1428,9 @@ static int cmd_load(struct cmd_ctx *ctx, int argc, char **argv)
 
 		if (fstat(0, &st) < 0)
 			return cmd_failf(ctx, "stdin: %s", strerror(errno));
+		/* /dev/zero or /dev/urandom would be copied until the disk is full */
+		if (cmd_input_check(ctx, 0, "-"))
+			return EXIT_STRATA;
 		if (!S_ISREG(st.st_mode)) {
 			if ((spool = store_tmp_file(s, &err)) < 0 || copy_fd(0, spool, &err) < 0)
 				return cmd_fail(ctx, err);

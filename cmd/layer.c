@@ -44,6 +44,8 @@ static int cmd_layer_unpack(struct cmd_ctx *ctx, int argc, char **argv)
 	fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : dup(0);
 	if (fd < 0)
 		return cmd_failf(ctx, "open '%s': %s", src, strerror(errno));
+	if (cmd_input_check(ctx, fd, src))
+		return EXIT_STRATA;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return cmd_failf(ctx, "create '%s': %s", dir, strerror(errno));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

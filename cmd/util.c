@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -70,6 +71,17 @@ int cmd_failf(struct cmd_ctx *ctx, const char *fmt, ...)
 	vreport(ctx, NULL, fmt, ap);
 	va_end(ap);
 	return EXIT_STRATA;
+}
+
+int cmd_input_check(struct cmd_ctx *ctx, int fd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return cmd_failf(ctx, "'%s': %s", name, strerror(errno));
+	if (S_ISCHR(st.st_mode))
+		return cmd_failf(ctx, "'%s': a character device is not an archive", name);
+	return 0;
 }
 
 int cmd_fail(struct cmd_ctx *ctx, struct strata_error *err)

@@ -212,3 +212,21 @@ works "build from stdin with room" sh -c "'$STRATA_BIN' --root '$SMALL' build -q
 got=$("$STRATA_BIN" --root "$SMALL" run --rm -v vol:/data big sh -c 'cat /data/f* | md5sum')
 assert_eq "$got" "$(cat "$tree"/data/f* | md5sum)" "the volume filled with room again"
 o=$("$STRATA_BIN" --root "$SMALL" fsck 2>&1) || fail "fsck at the end: $o"
+
+# ---- an archive without end ----
+# /dev/zero or /dev/urandom as the archive of load, import or layer unpack
+# (on stdin or by name) was read, and load's stdin copied into the store,
+# until the disk was full: a character device is refused at once.
+for dev in /dev/zero /dev/urandom; do
+	for c in "load -q" "load -q -i $dev" "import - x" "import $dev x" "layer unpack - $TEST_TMP/unp" "layer unpack $dev $TEST_TMP/unp"; do
+		set +e
+		out=$(timeout 20 "$STRATA_BIN" --root "$ROOT" $c <"$dev" 2>&1 >/dev/null)
+		rc=$?
+		set -e
+		[ "$rc" = 125 ] || fail "$c <$dev: exit $rc: $out"
+		assert_one_line_error "$out"
+		assert_contains "$out" "a character device is not an archive" "$c <$dev"
+	done
+done
+assert_eq "$(ls -A "$ROOT/tmp")" "" "staging after archives without end"
+assert_fsck_clean
