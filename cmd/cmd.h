@@ -226,8 +226,11 @@ json_t *cmd_image_labels(struct store *s, const char *id);
 
 /* ---- volume.c ---- */
 
-/* Volume name -> how many containers' records list it (a pointer-sized count). */
-void cmd_volume_links(struct store *s, struct strmap *links);
+/*
+ * Volume name -> how many containers' records list it, and (@running, may
+ * be NULL) how many running containers do (pointer-sized counts).
+ */
+void cmd_volume_links(struct store *s, struct strmap *links, struct strmap *running);
 
 /*
  * Removes the volumes no container uses that pass @f (label, label!,

@@ -557,7 +557,7 @@ static int cmd_system_df(struct cmd_ctx *ctx, int argc, char **argv)
 		ret = cmd_fail(ctx, err);
 		goto out;
 	}
-	cmd_volume_links(s, &links);
+	cmd_volume_links(s, &links, NULL);
 	for (size_t i = 0; vols[i]; i++) {
 		uintptr_t nl = (uintptr_t)strmap_get(&links, vols[i]);
 		uint64_t bytes = 0;

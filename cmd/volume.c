@@ -42,22 +42,33 @@ static int cmd_volume_create(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct strata_error *err = NULL;
 	cleanup_json json_t *labels = json_object();
+	cleanup_json json_t *options = NULL;
+	cleanup_strv char **opt = NULL;
 	cleanup_free char *name = NULL;
 	bool ignore = false;
+	unsigned flags;
 	struct store *s;
 	const struct cmd_option opts[] = {
 		OPT_CALLBACK('l', "label", labels, "KEY=VALUE", "set a label (repeatable)",
 			     opt_label),
 		OPT_CALLBACK('d', "driver", NULL, "DRIVER", "the volume driver (only local)",
 			     opt_driver),
+		OPT_LIST('o', "opt", &opt, "KEY=VALUE",
+			 "local driver option (repeatable): type=tmpfs|bind|FSTYPE, device=PATH,\n"
+			 "o=MOUNT,OPTIONS (uid=, gid=: the data dir's owner), nocopy"),
 		OPT_BOOL(0, "ignore", &ignore, "a volume of that name already there is no error"),
 		OPT_END(),
 	};
 
 	if (!(s = cmd_parse_store(ctx, &argc, &argv, opts, 0, 1, "[NAME]")))
 		return ctx->status;
-	if (store_volume_create(s, argc ? argv[0] : NULL, labels,
-				ignore ? STORE_VOLUME_EXIST_OK : 0, &name, &err) < 0)
+	if (launch_volume_options_parse(opt, &options, &err) < 0)
+		return cmd_fail(ctx, err);
+	flags = (ignore ? STORE_VOLUME_EXIST_OK : 0) |
+		(json_object_get(options, "nocopy") ? STORE_VOLUME_NOCOPY : 0);
+	if (store_volume_create_with(s, argc ? argv[0] : NULL, labels,
+				     json_object_size(options) ? options : NULL, flags, &name,
+				     &err) < 0)
 		return cmd_fail(ctx, err);
 	printf("%s\n", name);
 	return 0;
@@ -65,7 +76,7 @@ static int cmd_volume_create(struct cmd_ctx *ctx, int argc, char **argv)
 
 /* ---- users, sizes, filters ---- */
 
-void cmd_volume_links(struct store *s, struct strmap *links)
+void cmd_volume_links(struct store *s, struct strmap *links, struct strmap *running)
 {
 	cleanup_strv char **ids = NULL;
 
@@ -76,12 +87,17 @@ void cmd_volume_links(struct store *s, struct strmap *links)
 		json_t *v;
 		size_t k;
 
+		bool up = running && rec && launch_container_running(rec);
+
 		json_array_foreach(rec ? json_object_get(rec, "Volumes") : NULL, k, v) {
 			const char *name = json_string_value(v);
 
 			if (name)
 				strmap_put(links, name,
 					   (void *)((uintptr_t)strmap_get(links, name) + 1), NULL);
+			if (name && up)
+				strmap_put(running, name,
+					   (void *)((uintptr_t)strmap_get(running, name) + 1), NULL);
 		}
 	}
 }
@@ -179,38 +195,57 @@ static bool filter_match(const struct cmd_filters *f, const json_t *vol,
 	return true;
 }
 
+/*
+ * podman's MountCount: how many running containers have the volume mounted,
+ * for a volume mounted from its options (type=...); 0 for the others,
+ * which are never mounted, only bound.
+ */
+static void set_mount_count(json_t *vol, const struct strmap *running)
+{
+	const char *name = jv_str(vol, "Name");
+
+	if (name && launch_volume_needs_mount(json_object_get(vol, "Options")))
+		json_object_set_new(vol, "MountCount",
+				    json_integer((json_int_t)(uintptr_t)strmap_get(running, name)));
+}
+
 /* The records of the volumes that pass @f (and unused ones only with @unused), in name order. */
 static json_t *select_volumes(struct store *s, const struct cmd_filters *f, bool unused,
 			      struct strata_error **err)
 {
 	cleanup_strv char **names = NULL;
-	struct strmap links = STRMAP_INIT;
+	struct strmap links = STRMAP_INIT, running = STRMAP_INIT;
 	json_t *out;
 
 	if (store_volume_list(s, &names, err) < 0)
 		return NULL;
-	cmd_volume_links(s, &links);
+	cmd_volume_links(s, &links, &running);
 	out = json_array();
 	for (size_t i = 0; names[i]; i++) {
 		json_t *vol = store_volume_load(s, names[i], NULL);
 
 		/* one removed meanwhile, or broken (fsck says which), is left out */
 		if (vol && filter_match(f, vol, &links) &&
-		    !(unused && strmap_get(&links, names[i])))
+		    !(unused && strmap_get(&links, names[i]))) {
+			set_mount_count(vol, &running);
 			json_array_append_new(out, vol);
-		else
+		} else {
 			json_decref(vol);
+		}
 	}
 	strmap_release(&links, NULL);
+	strmap_release(&running, NULL);
 	return out;
 }
 
 /* ---- output ---- */
 
 /* The fields of a row of `volume ls --format`, podman's names. */
-static const char *const volume_fields[] = { "Name",   "Driver",    "Mountpoint", "CreatedAt",
-					     "Labels", "Scope",     "Options",	  "Anonymous",
-					     "NeedsCopyUp", "MountCount", NULL };
+static const char *const volume_fields[] = { "Name",	    "Driver",	  "Mountpoint",
+					     "CreatedAt",   "Labels",	  "Scope",
+					     "Options",	    "Anonymous",  "NeedsCopyUp",
+					     "NeedsChown",  "MountCount", "UID",
+					     "GID",	    NULL };
 
 /* A record as a template sees it: podman's zero values where the record has none. */
 static void template_row(json_t *vol)
@@ -219,7 +254,12 @@ static void template_row(json_t *vol)
 		json_object_set_new(vol, "Anonymous", json_false());
 	if (!json_object_get(vol, "NeedsCopyUp"))
 		json_object_set_new(vol, "NeedsCopyUp", json_false());
-	json_object_set_new(vol, "MountCount", json_integer(0));
+	if (!json_object_get(vol, "NeedsChown"))
+		json_object_set_new(vol, "NeedsChown", json_false());
+	if (!json_object_get(vol, "UID"))
+		json_object_set_new(vol, "UID", json_integer(0));
+	if (!json_object_get(vol, "GID"))
+		json_object_set_new(vol, "GID", json_integer(0));
 }
 
 /* Prints @vols through the template of @fmt; 0 or EXIT_STRATA once reported. */
@@ -299,6 +339,7 @@ static int cmd_volume_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 	struct strata_error *err = NULL;
 	cleanup_json json_t *out = json_array();
 	struct cmd_format fmt = { 0 };
+	struct strmap links = STRMAP_INIT, running = STRMAP_INIT;
 	bool all = false;
 	int ret = 0;
 	struct store *s;
@@ -321,6 +362,7 @@ static int cmd_volume_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 		cmd_format_release(&fmt);
 		return cmd_fail(ctx, err);
 	}
+	cmd_volume_links(s, &links, &running);
 	for (int i = 0; all ? names[i] != NULL : i < argc; i++) {
 		json_t *vol = store_volume_load(s, all ? names[i] : argv[i], &err);
 
@@ -329,8 +371,11 @@ static int cmd_volume_inspect(struct cmd_ctx *ctx, int argc, char **argv)
 			err = NULL;
 			continue;
 		}
+		set_mount_count(vol, &running);
 		json_array_append_new(out, vol);
 	}
+	strmap_release(&links, NULL);
+	strmap_release(&running, NULL);
 	if (fmt.tmpl) {
 		struct sbuf b = SBUF_INIT;
 		size_t i;
@@ -498,7 +543,7 @@ static int cmd_volume_exists(struct cmd_ctx *ctx, int argc, char **argv)
 }
 
 const struct command cmd_volume_commands[] = {
-	{ "volume create", "[--label KEY=VALUE]... [NAME]",
+	{ "volume create", "[--label KEY=VALUE]... [-o KEY=VALUE]... [NAME]",
 	  "create a named volume (a random name when none is given)", cmd_volume_create },
 	{ "volume ls", "[-q] [--filter KEY=VALUE]... [--format FORMAT]", "list volumes",
 	  cmd_volume_ls },

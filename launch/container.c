@@ -459,7 +459,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	struct attach_server *srv = NULL;
 	struct procview_server *view = NULL;
 	bool auto_remove, tty, held = false;
-	int master = -1, listen_fd = -1;
+	int master = -1, listen_fd = -1, *vol_held = NULL;
 	sigset_t mask;
 	pid_t pid;
 	int ret = -1;
@@ -485,7 +485,8 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
-	if (copy_up(s, &spec, &rootfs, err) < 0 ||
+	/* volumes with mount options (tmpfs, bind, a device) first: the copy-up fills the mount */
+	if (launch_volumes_mount(s, &spec, &vol_held, err) < 0 || copy_up(s, &spec, &rootfs, err) < 0 ||
 	    add_user_entries(s, id, &spec, rootfs.merged, err) < 0)
 		goto out_umount;
 	limits.io_stats = io->proc_view; /* the view's diskstats */
@@ -539,6 +540,7 @@ out_cgroup:
 	procview_server_free(view);
 	launch_cgroup_destroy(cg);
 out_umount:
+	launch_volumes_unmount(s, &spec, vol_held);
 	if (rootfs.counted)
 		overlay_container_umount(s, id, true, NULL);
 	overlay_rootfs_release(&rootfs);

@@ -439,6 +439,27 @@ int launch_run_config_volumes(struct store *s, struct launch_run_config *rc,
 int launch_mounts_prepare(struct store *s, const struct launch_spec *spec, int rootfd,
 			  struct strata_error **err);
 
+/*
+ * Checks `volume create -o KEY=VALUE` options as podman's local driver
+ * takes them (type=, device=, o= with uid= and gid=, copy, nocopy) into
+ * the record's Options (o=uid=,gid= also as "UID", "GID"). EINVAL with why.
+ */
+int launch_volume_options_parse(char *const *opts, json_t **out, struct strata_error **err);
+
+/* True when a volume with @options is mounted when used (it has a type=). */
+bool launch_volume_needs_mount(const json_t *options);
+
+/*
+ * Mounts the volumes of @spec that have mount options on their data dirs
+ * (when not mounted yet) and holds them for the container's life: *held
+ * (one fd per mount, -1 for none) goes to launch_volumes_unmount when it ends.
+ */
+int launch_volumes_mount(struct store *s, const struct launch_spec *spec, int **held,
+			 struct strata_error **err);
+
+/* Lets go of @held (freed) and unmounts each volume no other container holds. */
+void launch_volumes_unmount(struct store *s, const struct launch_spec *spec, int *held);
+
 /* True when @spec has mounts launch_mounts_prepare has work for. */
 bool launch_mounts_need_prepare(const struct launch_spec *spec);
 

@@ -114,6 +114,7 @@ static int copy_up_one(struct store *s, const struct launch_mount *m, int rootfd
 	cleanup_close int src = -1;
 	cleanup_free char *dst = path_clean(m->destination);
 	struct strata_error *e = NULL;
+	bool copied = true;
 
 	if (!rec)
 		return -1;
@@ -139,12 +140,19 @@ static int copy_up_one(struct store *s, const struct launch_mount *m, int rootfd
 			if (code != ENOENT && code != ENOTDIR)
 				return strata_fail(err, code, "volume '%s': open '/%s' in the image",
 						   m->volume, dst);
-		} else if (copy_up_staged(s, m->volume, src, err) < 0) {
+			/* podman: nothing there to copy, so the copy-up is still to come */
+			copied = false;
+		} else if (store_volume_is_empty(src)) {
+			copied = false;
+		} else if (launch_volume_needs_mount(json_object_get(rec, "Options"))
+				   /* a mount's root cannot be exchanged: into it, as podman */
+				   ? overlay_tree_copy(src, dfd, err) < 0
+				   : copy_up_staged(s, m->volume, src, err) < 0) {
 			return strata_wrap(err, "volume '%s': copy '/%s' of the image", m->volume,
 					   dst);
 		}
 	}
-	return store_volume_copied(s, m->volume, err);
+	return store_volume_copied(s, m->volume, copied, err);
 }
 
 /* Gives the tree under @dirfd to @uid:@gid, never following a symlink. */

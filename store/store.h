@@ -602,6 +602,7 @@ char *store_container_path(struct store *s, const char *id);
 enum store_volume_flags {
 	STORE_VOLUME_ANONYMOUS = 1 << 0, /* made for an image's VOLUME: rm -v and run --rm remove it */
 	STORE_VOLUME_EXIST_OK = 1 << 1,	 /* one of that name already there is no error */
+	STORE_VOLUME_NOCOPY = 1 << 2,	 /* never filled from an image (volume create -o nocopy) */
 };
 
 /* True for a valid volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, as podman. */
@@ -615,6 +616,18 @@ bool store_volume_name_is_valid(const char *name);
 int store_volume_create(struct store *s, const char *name, const json_t *labels, unsigned flags,
 			char **created, struct strata_error **err);
 
+/*
+ * store_volume_create with podman's driver @options (a JSON object of
+ * strings: type, device, o, UID, GID; may be NULL), kept in its record; a
+ * "UID" or "GID" gives the data dir to that owner now.
+ */
+int store_volume_create_with(struct store *s, const char *name, const json_t *labels,
+			     const json_t *options, unsigned flags, char **created,
+			     struct strata_error **err);
+
+/* Opens ROOT/volumes/<name> itself (O_DIRECTORY): what a volume's users flock. */
+int store_volume_dir_open(struct store *s, const char *name, struct strata_error **err);
+
 /* The volume's record as `volume inspect` shows it (podman's keys); ENOENT when there is none. */
 json_t *store_volume_load(struct store *s, const char *name, struct strata_error **err);
 
@@ -627,8 +640,12 @@ int store_volume_users(struct store *s, const char *name, char ***ids, struct st
 /* Removes volume @name and its data; EBUSY (naming them) while containers use it. */
 int store_volume_remove(struct store *s, const char *name, struct strata_error **err);
 
-/* Drops the volume's "NeedsCopyUp": the image's content was copied in, or never will be. */
-int store_volume_copied(struct store *s, const char *name, struct strata_error **err);
+/*
+ * A container started on the volume: drops its "NeedsChown", and its
+ * "NeedsCopyUp" when @copied (the image had content there, as podman says).
+ */
+int store_volume_copied(struct store *s, const char *name, bool copied,
+			struct strata_error **err);
 
 /*
  * Exchanges the volume's _data dir with ROOT/tmp/@staged (a dir of

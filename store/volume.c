@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,10 +87,18 @@ static json_t *inspect_view(struct store *s, const char *name, const json_t *rec
 	json_object_set_new(o, "Scope", json_string("local"));
 	json_object_set_new(o, "Options", json_is_object(opts) ? json_deep_copy(opts)
 							       : json_object());
+	/* podman: o=uid=,gid= show as numbers too; MountCount is what is mounted now (the caller's) */
+	if (jv_str(opts, "UID"))
+		json_object_set_new(o, "UID", json_integer(atoi(jv_str(opts, "UID"))));
+	if (jv_str(opts, "GID"))
+		json_object_set_new(o, "GID", json_integer(atoi(jv_str(opts, "GID"))));
+	json_object_set_new(o, "MountCount", json_integer(0));
 	if (json_is_true(json_object_get(rec, "Anonymous")))
 		json_object_set_new(o, "Anonymous", json_true());
 	if (json_is_true(json_object_get(rec, "NeedsCopyUp")))
 		json_object_set_new(o, "NeedsCopyUp", json_true());
+	if (json_is_true(json_object_get(rec, "NeedsChown")))
+		json_object_set_new(o, "NeedsChown", json_true());
 	return o;
 }
 
@@ -193,9 +203,10 @@ int store_volume_users(struct store *s, const char *name, char ***ids, struct st
 }
 
 /* Makes the volume whole in ROOT/tmp: _data/ and the record, synced. */
-static int stage(struct store *s, const char *name, const json_t *labels, unsigned flags,
-		 char **staged, struct strata_error **err)
+static int stage(struct store *s, const char *name, const json_t *labels, const json_t *options,
+		 unsigned flags, char **staged, struct strata_error **err)
 {
+	const char *uid = jv_str(options, "UID"), *gid = jv_str(options, "GID");
 	struct timespec ts;
 	cleanup_free char *created = NULL;
 	cleanup_json json_t *rec = NULL;
@@ -206,17 +217,29 @@ static int stage(struct store *s, const char *name, const json_t *labels, unsign
 		return -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	created = time_rfc3339(ts.tv_sec, ts.tv_nsec);
-	rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:{}, s:b}", "Name", name, "Driver", "local",
+	rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:O, s:b}", "Name", name, "Driver", "local",
 			"CreatedAt", created, "Labels", labels ? labels : json_object(), "Scope",
-			"local", "Options", "NeedsCopyUp", 1);
+			"local", "Options", options ? options : json_object(), "NeedsCopyUp",
+			!(flags & STORE_VOLUME_NOCOPY));
 	if (!labels)
 		json_decref(json_object_get(rec, "Labels")); /* O took a reference too */
+	if (!options)
+		json_decref(json_object_get(rec, "Options"));
+	/* podman: the first container's user gets the data dir, unless o=uid=,gid= said whose */
+	if (!uid && !gid)
+		json_object_set_new(rec, "NeedsChown", json_true());
 	if (flags & STORE_VOLUME_ANONYMOUS)
 		json_object_set_new(rec, "Anonymous", json_true());
 	/* _data as podman makes it: root's, 0755 whatever the umask */
 	if (mkdirat(dfd, STORE_VOLUME_DATA, 0755) < 0 ||
 	    fchmodat(dfd, STORE_VOLUME_DATA, 0755, 0) < 0) {
 		strata_fail(err, errno, "create the data dir of volume '%s'", name);
+		goto out;
+	}
+	if ((uid || gid) && fchownat(dfd, STORE_VOLUME_DATA, uid ? (uid_t)atoi(uid) : (uid_t)-1,
+				     gid ? (gid_t)atoi(gid) : (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0) {
+		strata_fail(err, errno, "volume '%s': give its data dir to %s:%s", name,
+			    uid ? uid : "", gid ? gid : "");
 		goto out;
 	}
 	if (jv_write_at(dfd, RECORD, rec, err) < 0 || file_fsync_dir(dfd, err) < 0)
@@ -234,6 +257,13 @@ out:
 int store_volume_create(struct store *s, const char *name, const json_t *labels, unsigned flags,
 			char **created, struct strata_error **err)
 {
+	return store_volume_create_with(s, name, labels, NULL, flags, created, err);
+}
+
+int store_volume_create_with(struct store *s, const char *name, const json_t *labels,
+			     const json_t *options, unsigned flags, char **created,
+			     struct strata_error **err)
+{
 	char rnd[STORE_ID_LEN + 1];
 	cleanup_free char *staged = NULL;
 	cleanup_close int vfd = -1;
@@ -247,6 +277,8 @@ int store_volume_create(struct store *s, const char *name, const json_t *labels,
 		return -1;
 	if (labels && !json_is_object(labels))
 		return strata_fail_msg(err, EINVAL, "volume labels are not a JSON object");
+	if (options && !json_is_object(options))
+		return strata_fail_msg(err, EINVAL, "volume options are not a JSON object");
 	if (store_pin(s, err) < 0)
 		return -1;
 	if (store_lock(s, STORE_LOCK_EXCLUSIVE, err) < 0)
@@ -260,7 +292,7 @@ int store_volume_create(struct store *s, const char *name, const json_t *labels,
 			strata_fail_msg(err, EEXIST, "volume with name '%s' already exists", name);
 		goto out_unlock;
 	}
-	if (stage(s, name, labels, flags, &staged, err) < 0)
+	if (stage(s, name, labels, options, flags, &staged, err) < 0)
 		goto out_unlock;
 	if (store_tmp_move(s, staged, vfd, name, err) < 0 || file_fsync_dir(vfd, err) < 0) {
 		store_tmp_remove(s, staged, NULL);
@@ -276,7 +308,8 @@ out_unpin:
 	return ret;
 }
 
-int store_volume_copied(struct store *s, const char *name, struct strata_error **err)
+int store_volume_copied(struct store *s, const char *name, bool copied,
+			struct strata_error **err)
 {
 	cleanup_free char *rel = xasprintf("%s/" RECORD, name);
 	cleanup_close int vfd = -1;
@@ -289,13 +322,55 @@ int store_volume_copied(struct store *s, const char *name, struct strata_error *
 	    !(rec = jv_load_at(vfd, rel, STORE_JSON_MAX, err)))
 		goto out;
 	ret = 0;
-	if (json_object_get(rec, "NeedsCopyUp")) {
-		json_object_del(rec, "NeedsCopyUp");
+	if ((copied && json_object_get(rec, "NeedsCopyUp")) || json_object_get(rec, "NeedsChown")) {
+		if (copied)
+			json_object_del(rec, "NeedsCopyUp");
+		json_object_del(rec, "NeedsChown");
 		ret = jv_write_at(vfd, rel, rec, err);
 	}
 out:
 	store_unlock(s);
 	return ret;
+}
+
+int store_volume_dir_open(struct store *s, const char *name, struct strata_error **err)
+{
+	cleanup_close int vfd = -1;
+	int fd;
+
+	if (check_name(name, err) < 0 || (vfd = volumes_fd(s, false, err)) < 0)
+		return -1;
+	fd = openat(vfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return strata_fail(err, errno, "open volume '%s'", name);
+	return fd;
+}
+
+/*
+ * A volume mounted by its driver options (tmpfs, a bind, a device) that no
+ * container holds any more (a crashed one's mount stays): unmounted, so
+ * that the removal deletes the store's dir and never what the mount shows.
+ * EBUSY while a container holds it (a shared flock of its dir).
+ */
+static int unmount_leftover(struct store *s, int vfd, const char *name, struct strata_error **err)
+{
+	cleanup_free char *rel = xasprintf("%s/" STORE_VOLUME_DATA, name);
+	cleanup_free char *path = NULL;
+	cleanup_close int dfd = -1;
+	struct statx stx;
+
+	if (statx(vfd, rel, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0 ||
+	    !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) ||
+	    !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return 0;
+	dfd = openat(vfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || flock(dfd, LOCK_EX | LOCK_NB) < 0)
+		return strata_fail_msg(err, EBUSY, "volume '%s' is mounted by a running container",
+				       name);
+	path = store_volume_path(s, name);
+	if (sys_umount2(path, MNT_DETACH) < 0)
+		return strata_fail(err, errno, "volume '%s': unmount '%s'", name, path);
+	return 0;
 }
 
 int store_volume_data_open(struct store *s, const char *name, struct strata_error **err)
@@ -371,6 +446,8 @@ int store_volume_remove(struct store *s, const char *name, struct strata_error *
 				list);
 		goto out_unlock;
 	}
+	if (unmount_leftover(s, vfd, name, err) < 0)
+		goto out_unlock;
 	/* out of volumes/ in one rename: a crash after it leaves garbage in tmp only */
 	trash = store_tmp_name(".rmvol");
 	if (renameat(vfd, name, s->tmp_fd, trash) < 0) {

@@ -336,6 +336,89 @@ assert_eq "$(cat "$ROOT/volumes/survivor/_data/d")" data "gc keeps volumes"
 assert_eq "$(ls "$ROOT/tmp" | wc -l)" 0 "gc removed the staging"
 assert_fsck_clean
 
+# ---- the local driver's options: -o type=,device=,o= (mounted while used) ----
+mounted() { awk -v p="$ROOT/volumes/$1/_data" '$5 == p' /proc/self/mountinfo | grep -q .; }
+mc() { strata volume inspect "$1" --format '{{.MountCount}}'; }
+for bad in "foo=bar:unknown volume option 'foo'" "o=noexec:'noexec' is a mount option: it needs type=" \
+	"o=uid=abc:UID wants a number" "type=bind:needs device=" "device=/tmp:needs type=" \
+	"type=tmpfs,o=loop:'loop' is not supported"; do
+	expect_fail strata volume create $(echo "${bad%%:*}" | sed 's/^/-o /; s/,\(o=\)/ -o \1/') badopt
+	assert_eq "$rc" 125 "exit status of -o ${bad%%:*}"
+	assert_one_line_error "$out"
+	assert_contains "$out" "${bad#*:}" "-o ${bad%%:*}"
+done
+expect_fail strata volume create --driver other badopt
+assert_contains "$out" "unknown volume driver 'other'"
+strata volume create --driver local -o type=bind -o device=/nonexistent badopt 2>/dev/null &&
+	fail "a bind of a missing dir"
+assert_not_contains "$(vols)" badopt "volumes after refused options"
+# o=uid=,gid= alone: a plain volume whose data dir has that owner, never mounted
+strata volume create -o o=uid=1000,gid=1001 owned >/dev/null
+assert_eq "$(stat -c %u:%g "$ROOT/volumes/owned/_data")" 1000:1001 "o=uid=,gid= owner"
+assert_eq "$(strata volume inspect owned --format '{{json .Options}} {{.UID}} {{.GID}} {{.NeedsChown}}')" \
+	'{"GID":"1001","UID":"1000","o":"uid=1000,gid=1001"} 1000 1001 false' "o=uid=,gid= in inspect"
+# tmpfs: mounted at the first start, shared by the containers using it, unmounted after the last
+strata volume create -o type=tmpfs -o device=tmpfs -o o=size=4m,mode=0700,uid=1000 tv >/dev/null
+assert_contains "$(strata volume inspect tv)" '"MountCount": 0' "MountCount of an unused volume"
+t1=$(strata run -d -v tv:/t -v owned:/o busybox sleep 60)
+t2=$(strata run -d -v tv:/t busybox sleep 60)
+strata exec "$t1" sh -c 'echo shared >/t/x'
+assert_eq "$(strata exec "$t2" cat /t/x)" shared "one tmpfs for both containers"
+assert_eq "$(strata exec "$t1" stat -c '%a %u' /t)" "700 1000" "tmpfs mode= and uid="
+assert_contains "$(strata exec "$t1" cat /proc/mounts)" "/t tmpfs rw" "the tmpfs in the container"
+assert_contains "$(strata exec "$t1" cat /proc/mounts)" "size=4096k" "the tmpfs size="
+mounted tv || fail "the tmpfs on the volume's data dir"
+assert_eq "$(mc tv)" 2 "MountCount with two running containers"
+assert_eq "$(mc owned)" 0 "MountCount of a volume never mounted (podman)"
+assert_eq "$(strata volume ls --filter name=tv --format '{{.Name}} {{.MountCount}}')" "tv 2" "volume ls MountCount"
+assert_contains "$(strata system df -v)" "tv           2" "system df LINKS"
+expect_fail strata volume rm tv
+strata stop -t 1 "$t1" >/dev/null
+assert_eq "$(mc tv)" 1 "MountCount after one stop"
+mounted tv || fail "the tmpfs unmounted while a container still uses it"
+strata stop -t 1 "$t2" >/dev/null
+assert_eq "$(mc tv)" 0 "MountCount after the last stop"
+mounted tv && fail "the tmpfs still mounted after the last container stopped"
+assert_eq "$(strata run --rm -v tv:/t busybox ls -A /t)" "" "a new tmpfs at the next start"
+strata rm -f "$t1" "$t2" >/dev/null
+# a bind with o=bind,ro: the host dir, read-only; removing the volume never touches it
+mkdir -p "$TEST_TMP/hostdir"
+echo host >"$TEST_TMP/hostdir/h"
+strata volume create -o type=none -o device="$TEST_TMP/hostdir" -o o=bind,ro bv >/dev/null
+assert_eq "$(strata run --rm -v bv:/b busybox cat /b/h)" host "the bind volume"
+strata run --rm -v bv:/b busybox touch /b/new 2>/dev/null && fail "o=ro: written"
+mounted bv && fail "the bind left mounted"
+# its launcher killed: the mount stays until volume rm, which unmounts it and keeps the host's files
+strata run --name held -v bv:/b busybox sleep 60 &
+held=$!
+n=0
+until mounted bv; do sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || fail "the bind volume is not mounted"; done
+kill -9 "$held"
+wait "$held" 2>/dev/null || true
+mounted bv || fail "a killed launcher's mount"
+strata rm -f held >/dev/null
+strata volume rm bv >/dev/null
+mounted bv && fail "volume rm left the mount"
+assert_eq "$(cat "$TEST_TMP/hostdir/h")" host "the host dir after volume rm"
+# a block device with its filesystem: an ext4 image on a loop device
+if command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null &&
+	truncate -s 8M "$TEST_TMP/ext4.img" && mkfs.ext4 -q -F "$TEST_TMP/ext4.img" &&
+	loop=$(losetup -f --show "$TEST_TMP/ext4.img" 2>/dev/null); then
+	on_cleanup "losetup -d $loop"
+	expect_fail strata volume create -o type=ext4 -o device="$TEST_TMP/ext4.img" ev
+	assert_contains "$out" "is a block device" "a file as device="
+	strata volume create -o type=ext4 -o device="$loop" -o o=noatime ev >/dev/null
+	strata run --rm -v ev:/e busybox sh -c 'echo kept >/e/f; grep " /e " /proc/mounts' >"$TEST_TMP/ev.out"
+	assert_contains "$(cat "$TEST_TMP/ev.out")" "ext4 rw,noatime" "the ext4 volume's mount"
+	assert_eq "$(strata run --rm -v ev:/e busybox cat /e/f)" kept "the device's files, next start"
+	mounted ev && fail "the device left mounted"
+	strata volume rm ev >/dev/null
+else
+	skip "the block device volume (needs mkfs.ext4 and a loop device)"
+fi
+strata volume rm tv owned >/dev/null
+assert_fsck_clean
+
 # ---- compared with podman on the same image ----
 if command -v podman >/dev/null && command -v skopeo >/dev/null; then
 	P="podman --root $TEST_TMP/proot --runroot $TEST_TMP/prun --runtime runc --cgroup-manager=cgroupfs --events-backend=file --storage-driver vfs"
@@ -357,8 +440,38 @@ if command -v podman >/dev/null && command -v skopeo >/dev/null; then
 			"$($P volume ls -q --filter "$f" | grep -xE 'l1|l2|cmpvol2?')" "volume ls --filter $f as podman"
 	done
 	keys() { grep -o '^ *"[A-Za-z]*":' | tr -d ' ":' | sort | tr '\n' ' '; }
-	assert_eq "$(strata volume inspect l2 | keys)" "$($P volume inspect l2 | keys | sed 's/MountCount //; s/NeedsChown //')" \
+	assert_eq "$(strata volume inspect l2 | keys)" "$($P volume inspect l2 | keys)" \
 		"volume inspect keys as podman's"
+	# driver options (podman here refuses a tmpfs size=: it asks for project quota first)
+	f='{{json .Options}} {{.UID}} {{.GID}} {{.MountCount}} {{.NeedsCopyUp}} {{.NeedsChown}}'
+	mkdir -p "$TEST_TMP/hostdir2"
+	for c in "$P" strata; do
+		$c volume create -o type=tmpfs -o device=tmpfs -o o=mode=0700,uid=1000,nr_inodes=100 ptv >/dev/null
+		$c volume create -o o=uid=1000,gid=1000 pown >/dev/null
+		$c volume create -o type=none -o device="$TEST_TMP/hostdir2" -o o=bind pbv >/dev/null
+	done
+	for v in ptv pown pbv; do
+		assert_eq "$(strata volume inspect $v --format "$f")" "$($P volume inspect $v --format "$f")" \
+			"volume $v as podman's"
+	done
+	p1=$($P run -d $R -v ptv:/t -v pbv:/b -v pown:/o vimg sleep 60)
+	p2=$($P run -d $R -v ptv:/t vimg sleep 60)
+	s1=$(strata run -d -v ptv:/t -v pbv:/b -v pown:/o vimg sleep 60)
+	s2=$(strata run -d -v ptv:/t vimg sleep 60)
+	for v in ptv pown pbv; do
+		assert_eq "$(strata volume inspect $v --format "$f")" "$($P volume inspect $v --format "$f")" \
+			"volume $v while used, as podman's"
+	done
+	look='stat -c "%a %u" /t; grep -o " /t tmpfs [^ ]*" /proc/mounts | sed "s/,nosuid,nodev//"'
+	assert_eq "$(strata exec "$s1" sh -c "$look")" "$($P exec "$p1" sh -c "$look")" "the tmpfs volume as podman's"
+	$P rm -f "$p1" "$p2" >/dev/null
+	strata rm -f "$s1" "$s2" >/dev/null
+	for v in ptv pown pbv; do
+		assert_eq "$(strata volume inspect $v --format "$f")" "$($P volume inspect $v --format "$f")" \
+			"volume $v after its containers, as podman's"
+	done
+	expect_fail $P volume create -o foo=bar pbad
+	expect_fail strata volume create -o foo=bar pbad
 	pm=$($P create $R --name pc vimg true >/dev/null && $P inspect pc --format '{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{.Propagation}};{{end}}')
 	strata create --name sc vimg true >/dev/null
 	sm=$(strata inspect sc | tr -d ' ,"' | awk -F: '/^Type/{t=$2} /^Destination/{d=$2} /^RW/{r=$2} /^Propagation/{printf "%s %s %s %s;", t, d, r, $2}')

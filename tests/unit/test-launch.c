@@ -862,6 +862,48 @@ START_TEST(test_run_config_round_trip)
 }
 END_TEST
 
+/* volume create -o: podman's local driver options, checked; o=uid=,gid= kept as UID, GID. */
+START_TEST(test_volume_options)
+{
+	static const struct {
+		const char *opts[4];
+		const char *want; /* the Options as JSON, or the error's text */
+	} rows[] = {
+		{ { "type=tmpfs", "device=tmpfs", "o=size=4m,uid=5", NULL },
+		  "{\"UID\": \"5\", \"device\": \"tmpfs\", \"o\": \"size=4m,uid=5\", \"type\": \"tmpfs\"}" },
+		{ { "o=uid=1,gid=2", NULL }, "{\"GID\": \"2\", \"UID\": \"1\", \"o\": \"uid=1,gid=2\"}" },
+		{ { "type=none", "device=/", "o=bind,ro", NULL },
+		  "{\"device\": \"/\", \"o\": \"bind,ro\", \"type\": \"none\"}" },
+		{ { "nocopy", NULL }, "{\"nocopy\": \"\"}" },
+		{ { "foo=1", NULL }, "unknown volume option 'foo'" },
+		{ { "o=noexec", NULL }, "needs type=" },
+		{ { "o=gid=-1", NULL }, "GID wants a number" },
+		{ { "type=tmpfs", "o=remount", NULL }, "'remount' is not supported" },
+		{ { "type=ext4", "device=/", NULL }, "is a block device" },
+		{ { "type=ext4", NULL }, "needs device=" },
+		{ { "type=bind", "device=/etc/passwd", NULL }, "is a directory" },
+		{ { "type", NULL }, "wants type=VALUE" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		struct strata_error *err = NULL;
+		json_t *o = NULL;
+
+		if (launch_volume_options_parse((char *const *)rows[i].opts, &o, &err) == 0) {
+			cleanup_free char *text = json_dumps(o, 0);
+
+			ck_assert_str_eq(text, rows[i].want);
+			ck_assert(launch_volume_needs_mount(o) == (json_object_get(o, "type") != NULL));
+			json_decref(o);
+		} else {
+			ck_assert_msg(strstr(strata_error_msg(err), rows[i].want), "row %zu: %s", i,
+				      strata_error_msg(err));
+			strata_error_free(err);
+		}
+	}
+}
+END_TEST
+
 /* Volume mounts and tmpfs settings survive the record; the record lists the volumes. */
 START_TEST(test_run_config_volumes_round_trip)
 {
@@ -1215,6 +1257,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_seccomp_by_caps);
 	tcase_add_test(tc, test_run_config_round_trip);
 	tcase_add_test(tc, test_run_config_volumes_round_trip);
+	tcase_add_test(tc, test_volume_options);
 	tcase_add_test(tc, test_run_config_check);
 	suite_add_tcase(s, tc);
 	return s;

@@ -830,7 +830,7 @@ START_TEST(test_volume_lifecycle)
 	ck_assert_str_eq(jv_str(vol, "Driver"), "local");
 	ck_assert_str_eq(jv_str(json_object_get(vol, "Labels"), "env"), "prod");
 	ck_assert(json_is_true(json_object_get(vol, "NeedsCopyUp")));
-	ck_assert_ok(store_volume_copied(st, "v1", &err), err);
+	ck_assert_ok(store_volume_copied(st, "v1", true, &err), err);
 	json_decref(vol);
 	vol = store_volume_load(st, "v1", &err);
 	ck_assert_ptr_null(json_object_get(vol, "NeedsCopyUp"));
