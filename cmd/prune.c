@@ -139,6 +139,27 @@ static int prune_images(struct store *s, bool all, const struct cmd_filters *f, 
 	return r;
 }
 
+/*
+ * True for a container a live process is about to start or works in: a
+ * build's working container ("Builder") or the one a `run` has just made
+ * ("Runner"). A prune leaves those to their process, as podman's container
+ * prune never sees buildah's working containers.
+ */
+static bool held_by_live_process(const json_t *rec)
+{
+	static const char *const keys[] = { "Builder", "Runner" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *by = json_object_get(rec, keys[i]);
+		json_int_t pid = jv_int(by, "Pid", 0);
+
+		if (by && pid > 0 &&
+		    sys_pid_alive_since((pid_t)pid, (uint64_t)jv_int(by, "PidStartTime", 0)))
+			return true;
+	}
+	return false;
+}
+
 /* Removes the containers that are not running; appends each removed ID to @removed. */
 static int prune_containers(struct cmd_ctx *ctx, struct store *s, const struct cmd_filters *f,
 			    char ***removed)
@@ -158,7 +179,7 @@ static int prune_containers(struct cmd_ctx *ctx, struct store *s, const struct c
 		cleanup_json json_t *rec = store_container_load(s, ids[i], NULL);
 		json_t *labels;
 
-		if (!rec || !strcmp(cmd_container_state(rec), "running"))
+		if (!rec || !strcmp(cmd_container_state(rec), "running") || held_by_live_process(rec))
 			continue;
 		labels = json_object_get(json_object_get(rec, "Config"), "Labels");
 		if (!prune_filter(f, created_of(jv_str(rec, "Created")), labels))

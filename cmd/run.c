@@ -933,6 +933,10 @@ static int create_container(struct cmd_ctx *ctx, int argc, char **argv, struct r
 		if (launch_spec_from_record(rec, &spec, &lim, &err) < 0)
 			goto fail_rm;
 		launch_spec_free(&spec);
+		/* run starts it next: a container prune meanwhile leaves it to this process */
+		json_object_set_new(rec, "Runner",
+				    json_pack("{s:I, s:I}", "Pid", (json_int_t)getpid(), "PidStartTime",
+					      (json_int_t)sys_pid_start_time(getpid())));
 	}
 	if (store_container_save(s, id, rec, &err) < 0)
 		goto fail_rm;

@@ -1,7 +1,8 @@
 # A volume or an image that a container being created is about to use is
 # never pruned or removed under it: `create`/`run -v NAME:` against
 # `volume prune`, `system prune --volumes`, `volume rm`, `rmi` and
-# `image prune -a`. The window (from reading the image and making the
+# `image prune -a`; and a container that `run` made is not pruned before
+# it starts. The window (from reading the image and making the
 # volume to saving the record that names them) is widened to 0.6 s by
 # strace delaying the create's renames into ROOT/containers, and the other
 # command is run inside it; then the same pairs run freely many times.
@@ -91,6 +92,26 @@ for i in 1 2 3 4; do
 	strata images -q "victim$i" | grep -q . || fail "image victim$i removed under the create of ic$i"
 	strata start -a "ic$i" >/dev/null || fail "ic$i does not start"
 done
+
+# ---- a container `run` has made, against container prune before it starts ----
+# (its clones, the container's among them, come 0.8 s late)
+for i in 1 2; do
+	strace -f -qq -o /dev/null -e trace=clone,clone3 -e inject=clone,clone3:delay_enter=800000 \
+		"$STRATA_BIN" --root "$ROOT" run --name "rp$i" --proc-view=false busybox echo "started $i" \
+		>"$TEST_TMP/run.out" 2>&1 &
+	slow_pid=$!
+	wait_for sh -c "[ -n \"\$(\"$STRATA_BIN\" --root \"$ROOT\" ps -aq --filter name=^rp$i\$)\" ]"
+	if [ $i = 1 ]; then
+		strata container prune -f >/dev/null
+	else
+		strata system prune -f >/dev/null
+	fi
+	wait "$slow_pid" || fail "run rp$i under a container prune: $(cat "$TEST_TMP/run.out")"
+	assert_eq "$(cat "$TEST_TMP/run.out")" "started $i" "run under a prune"
+done
+# once its run is gone, it is prunable as podman's
+strata container prune -f >/dev/null
+assert_eq "$(strata ps -aq --filter name=^rp)" "" "containers after the runs"
 
 # ---- the same pairs, free-running ----
 (
