@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -652,6 +653,35 @@ START_TEST(test_alias_cache)
 }
 END_TEST
 
+/* Whose alias cache: root's in STRATA_CACHEDIR (/var/cache), a user's under XDG_CACHE_HOME or HOME. */
+START_TEST(test_alias_cache_path)
+{
+	cleanup_free char *root = NULL;
+
+	unsetenv("STRATA_CACHEDIR");
+	root = reg_alias_cache_path();
+	if (!sys_is_host_root())
+		return; /* a user's own namespace need not be allowed; root's is */
+	ck_assert_str_eq(root, "/var/cache/containers/short-name-aliases.conf");
+	/* in a new user namespace, unmapped, this process is nobody: a user's cache */
+	ck_assert_int_eq(unshare(CLONE_NEWUSER), 0);
+	{
+		cleanup_free char *xdg = NULL, *home = NULL;
+
+		ck_assert(!sys_is_host_root());
+		setenv("XDG_CACHE_HOME", "/x/cache", 1);
+		setenv("HOME", "/home/u", 1);
+		xdg = reg_alias_cache_path();
+		ck_assert_str_eq(xdg, "/x/cache/containers/short-name-aliases.conf");
+		unsetenv("XDG_CACHE_HOME");
+		home = reg_alias_cache_path();
+		ck_assert_str_eq(home, "/home/u/.cache/containers/short-name-aliases.conf");
+		unsetenv("HOME");
+		ck_assert_ptr_null(reg_alias_cache_path());
+	}
+}
+END_TEST
+
 START_TEST(test_conf_merge_and_v1)
 {
 	struct reg_conf *c = conf_of("[registries.search]\nregistries = ['a.io', 'b.io']\n"
@@ -1124,6 +1154,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_conf_find_and_endpoints);
 	tcase_add_test(tc, test_conf_short_names);
 	tcase_add_test(tc, test_alias_cache);
+	tcase_add_test(tc, test_alias_cache_path);
 	tcase_add_test(tc, test_conf_merge_and_v1);
 	tcase_add_test(tc, test_conf_errors);
 	suite_add_tcase(s, tc);
