@@ -529,6 +529,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 		    master >= 0 ? launch_tty_relay_wait(pid, master, true) : launch_wait(pid, true);
 	}
 	finished = now_rfc3339();
+	/* before the record says exited: who waits for that (stop, rm -f) finds the volumes free */
+	launch_volumes_unmount(s, &spec, vol_held);
+	vol_held = NULL;
 	json_decref(state);
 	state = json_pack("{s:s, s:i, s:i, s:s, s:s}", "Status", "exited", "Pid", 0, "ExitCode",
 			  (json_int_t)*status, "StartedAt", started, "FinishedAt", finished);

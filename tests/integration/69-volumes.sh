@@ -388,8 +388,14 @@ strata volume create -o type=none -o device="$TEST_TMP/hostdir" -o o=bind,ro bv 
 assert_eq "$(strata run --rm -v bv:/b busybox cat /b/h)" host "the bind volume"
 strata run --rm -v bv:/b busybox touch /b/new 2>/dev/null && fail "o=ro: written"
 mounted bv && fail "the bind left mounted"
+# stop and rm -f return once the volume is let go: it can be removed at once
+b1=$(strata run -d -v bv:/b busybox sleep 60)
+strata rm -f "$b1" >/dev/null
+mounted bv && fail "the bind still mounted after rm -f"
+strata volume rm bv >/dev/null || fail "volume rm right after rm -f"
+strata volume create -o type=none -o device="$TEST_TMP/hostdir" -o o=bind,ro bv >/dev/null
 # its launcher killed: the mount stays until volume rm, which unmounts it and keeps the host's files
-strata run --name held -v bv:/b busybox sleep 60 &
+"$STRATA_BIN" --root "$ROOT" run --name held -v bv:/b busybox sleep 60 &
 held=$!
 n=0
 until mounted bv; do sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || fail "the bind volume is not mounted"; done
