@@ -381,6 +381,10 @@ assert_eq "$(mc tv)" 0 "MountCount after the last stop"
 mounted tv && fail "the tmpfs still mounted after the last container stopped"
 assert_eq "$(strata run --rm -v tv:/t busybox ls -A /t)" "" "a new tmpfs at the next start"
 strata rm -f "$t1" "$t2" >/dev/null
+# the image's content is copied into the mount (it cannot replace a mount's root)
+strata volume create -o type=tmpfs -o device=tmpfs tcu >/dev/null
+assert_eq "$(strata run --rm -v tcu:/data vimg cat /data/f)" hi "copy-up into a tmpfs volume"
+strata volume rm tcu >/dev/null
 # a bind with o=bind,ro: the host dir, read-only; removing the volume never touches it
 mkdir -p "$TEST_TMP/hostdir"
 echo host >"$TEST_TMP/hostdir/h"
