@@ -144,7 +144,11 @@ strata run --rm -v myvol:/data vimg true
 assert_eq "$(vols)" "$before" "run --rm leaves no anonymous volume"
 # run -d --rm: the monitor removes them when the container ends
 cid=$(strata run -d --rm vimg sleep 0.3)
-for _ in $(seq 50); do strata ps -aq --no-trunc | grep -q "$cid" || break; sleep 0.1; done
+# (it removes the container, then its volumes: wait for both)
+for _ in $(seq 50); do
+	! strata ps -aq --no-trunc | grep -q "$cid" && [ "$(vols)" = "$before" ] && break
+	sleep 0.1
+done
 assert_eq "$(vols)" "$before" "run -d --rm leaves no anonymous volume"
 # two containers starting at once on one new volume: it is filled once, both see it whole
 strata run -d --name race1 -v racevol:/data vimg sh -c 'ls /data >/tmp/seen' >/dev/null &
