@@ -530,8 +530,7 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	}
 	finished = now_rfc3339();
 	/* before the record says exited: who waits for that (stop, rm -f) finds the volumes free */
-	launch_volumes_unmount(s, &spec, vol_held);
-	vol_held = NULL;
+	launch_volumes_unmount(s, &spec, &vol_held);
 	json_decref(state);
 	state = json_pack("{s:s, s:i, s:i, s:s, s:s}", "Status", "exited", "Pid", 0, "ExitCode",
 			  (json_int_t)*status, "StartedAt", started, "FinishedAt", finished);
@@ -543,7 +542,7 @@ out_cgroup:
 	procview_server_free(view);
 	launch_cgroup_destroy(cg);
 out_umount:
-	launch_volumes_unmount(s, &spec, vol_held);
+	launch_volumes_unmount(s, &spec, &vol_held);
 	if (rootfs.counted)
 		overlay_container_umount(s, id, true, NULL);
 	overlay_rootfs_release(&rootfs);

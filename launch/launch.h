@@ -457,8 +457,8 @@ bool launch_volume_needs_mount(const json_t *options);
 int launch_volumes_mount(struct store *s, const struct launch_spec *spec, int **held,
 			 struct strata_error **err);
 
-/* Lets go of @held (freed) and unmounts each volume no other container holds. */
-void launch_volumes_unmount(struct store *s, const struct launch_spec *spec, int *held);
+/* Lets go of *@held (freed, set to NULL) and unmounts each volume no other container holds. */
+void launch_volumes_unmount(struct store *s, const struct launch_spec *spec, int **held);
 
 /* True when @spec has mounts launch_mounts_prepare has work for. */
 bool launch_mounts_need_prepare(const struct launch_spec *spec);

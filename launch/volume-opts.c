@@ -323,13 +323,15 @@ int launch_volumes_mount(struct store *s, const struct launch_spec *spec, int **
 	}
 	return 0;
 fail:
-	launch_volumes_unmount(s, spec, *held);
-	*held = NULL;
+	launch_volumes_unmount(s, spec, held);
 	return -1;
 }
 
-void launch_volumes_unmount(struct store *s, const struct launch_spec *spec, int *held)
+void launch_volumes_unmount(struct store *s, const struct launch_spec *spec, int **heldp)
 {
+	int *held = *heldp;
+
+	*heldp = NULL;
 	for (size_t i = 0; held && i < spec->n_mounts; i++) {
 		const char *name = spec->mounts[i].volume;
 		cleanup_free char *path = NULL;
