@@ -35,6 +35,14 @@ struct run_opts {
 	const char *subuidname, *subgidname; /* the ranges of that name in /etc/subuid, /etc/subgid */
 };
 
+static void run_opts_release(struct run_opts *o)
+{
+	launch_run_config_release(&o->rc);
+	strv_free(o->uidmap);
+	strv_free(o->gidmap);
+	o->uidmap = o->gidmap = NULL;
+}
+
 static int add_env(struct cmd_ctx *ctx, char ***env, const char *kv)
 {
 	if (!*kv || *kv == '=')
@@ -961,7 +969,7 @@ int cmd_create_container(struct cmd_ctx *ctx, int argc, char **argv)
 	/* A container without a command is fine for mount and commit (buildah-style). */
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, false, id);
-	launch_run_config_release(&o.rc);
+	run_opts_release(&o);
 	if (r)
 		return r < 0 ? ctx->status : r;
 	printf("%s\n", id);
@@ -980,7 +988,7 @@ static int cmd_run(struct cmd_ctx *ctx, int argc, char **argv)
 
 	if (r == 0)
 		r = create_container(ctx, argc, argv, &o, true, id);
-	launch_run_config_release(&o.rc);
+	run_opts_release(&o);
 	if (r)
 		return r < 0 ? ctx->status : r;
 	if (tty_in && !o.detach) {
@@ -1325,22 +1333,27 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 	int r = parse_run_opts(ctx, &argc, &argv, &o);
 
 	if (r) {
-		launch_run_config_release(&o.rc);
+		run_opts_release(&o);
 		return ctx->status;
 	}
 	if ((r = cmd_check_operands(ctx, argc, argv, 2, -1, "IMAGE and DIR"))) {
-		launch_run_config_release(&o.rc);
+		run_opts_release(&o);
 		return r;
+	}
+	if (o.userns || o.uidmap || o.gidmap || o.subuidname || o.subgidname) {
+		run_opts_release(&o);
+		return cmd_failf(ctx, "--userns, --uidmap, --gidmap, --subuidname: a bundle is "
+				      "written for the host's ids");
 	}
 	for (size_t i = 0; i < o.rc.n_mounts; i++)
 		if (o.rc.mounts[i].volume || o.rc.mounts[i].chown) {
-			launch_run_config_release(&o.rc);
+			run_opts_release(&o);
 			return cmd_usage_error(ctx, "a bundle takes binds and tmpfs mounts, not volumes "
 						    "or :U (its runtime would not fill them)");
 		}
 	dir = argv[1];
 	if (!cmd_store(ctx) || store_image_load(ctx->store, argv[0], &img, &err) < 0) {
-		launch_run_config_release(&o.rc);
+		run_opts_release(&o);
 		return err ? cmd_fail(ctx, err) : EXIT_STRATA;
 	}
 	{
@@ -1353,7 +1366,7 @@ static int cmd_bundle(struct cmd_ctx *ctx, int argc, char **argv)
 			json_decref(json_object_get(rec, "Config")); /* O took a reference too */
 	}
 	r = launch_run_config_put(rec, &o.rc, &err);
-	launch_run_config_release(&o.rc);
+	run_opts_release(&o);
 	if (r < 0 || launch_spec_from_record(rec, &spec, &lim, &err) < 0) {
 		store_image_free(img);
 		return cmd_fail(ctx, err);

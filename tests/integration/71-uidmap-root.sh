@@ -158,6 +158,8 @@ for bad in 0:1 0:x:5 0:1:0 "0:200000:10,5:300000:10"; do
 	assert_one_line_error "$out"
 	assert_contains "$out" "strata: create: --uidmap: " "--uidmap $bad"
 done
+expect_fail strata bundle --uidmap 0:200000:65536 idimg "$TEST_TMP/bundle"
+assert_eq "$out" "strata: bundle: --userns, --uidmap, --gidmap, --subuidname: a bundle is written for the host's ids" "bundle"
 expect_fail strata create --userns=keep-id --uidmap 0:1:1 idimg true
 assert_contains "$out" "--userns: cannot be used with --uidmap" "both"
 assert_eq "$(strata ps -aq | wc -l)" 0 "nothing made by a refusal"
