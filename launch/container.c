@@ -485,9 +485,9 @@ static int run_here(struct store *s, const char *id, json_t *rec, const struct r
 	}
 	if (overlay_container_rootfs(s, id, &rootfs, err) < 0)
 		goto out_spec;
-	/* volumes with mount options (tmpfs, bind, a device) first: the copy-up fills the mount */
-	if (launch_volumes_mount(s, &spec, &vol_held, err) < 0 || copy_up(s, &spec, &rootfs, err) < 0 ||
-	    add_user_entries(s, id, &spec, rootfs.merged, err) < 0)
+	/* keep-id's binds before vol_held is sized; option volumes before the copy-up fills them */
+	if (add_user_entries(s, id, &spec, rootfs.merged, err) < 0 ||
+	    launch_volumes_mount(s, &spec, &vol_held, err) < 0 || copy_up(s, &spec, &rootfs, err) < 0)
 		goto out_umount;
 	limits.io_stats = io->proc_view; /* the view's diskstats */
 	if (launch_cgroup_open(CG_MNT, "/proc/self/cgroup", id, &limits, sys_is_host_root(), &cg,
