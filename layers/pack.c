@@ -351,6 +351,15 @@ static int emit(struct packer *p, int dfd, const char *name, const char *path,
 		log_debug("pack: skipping socket '%s'", path);
 		return 0;
 	}
+	/*
+	 * A file of the tree itself named .wh.* would be read back as a
+	 * whiteout (OCI reserves the prefix): the layer would delete a file,
+	 * or name none ('.wh..') and not unpack at all. aufs' own are whiteouts.
+	 */
+	if (p->wh != LAYERS_WHITEOUT_AUFS && str_has_prefix(name, ".wh."))
+		return strata_fail_msg(err, EINVAL,
+				       "'/%s': a name that begins with '.wh.' cannot be in a layer "
+				       "(it means a whiteout there)", path);
 
 	archive_entry_clear(p->e);
 	archive_entry_set_pathname(p->e, path);

@@ -230,3 +230,26 @@ for dev in /dev/zero /dev/urandom; do
 done
 assert_eq "$(ls -A "$ROOT/tmp")" "" "staging after archives without end"
 assert_fsck_clean
+
+# ---- names a layer cannot hold ----
+# A file named .wh.* made by a RUN step, copied from the context or in an
+# imported directory would be read back as a whiteout ('.wh..' names no
+# file: the next step could not even mount the layer): refused where the
+# layer is made, in one line naming the file.
+mkdir -p "$TEST_TMP/whctx" "$TEST_TMP/whdir"
+printf 'FROM busybox\nRUN touch /.wh..\nRUN true\n' >"$TEST_TMP/whctx/Containerfile"
+expect_fail strata build -q -t wh "$TEST_TMP/whctx"
+assert_one_line_error "$out"
+assert_contains "$out" "Containerfile:2: '/.wh..': a name that begins with '.wh.' cannot be in a layer"
+mkdir -p "$TEST_TMP/whctx2"
+echo x >"$TEST_TMP/whctx2/.wh.etc"
+printf 'FROM busybox\nCOPY .wh.etc /\n' >"$TEST_TMP/whctx2/Containerfile"
+expect_fail strata build -q -t wh "$TEST_TMP/whctx2"
+assert_one_line_error "$out"
+assert_contains "$out" "'/.wh.etc': a name that begins with '.wh.'"
+echo x >"$TEST_TMP/whdir/.wh.bin"
+expect_fail strata import "$TEST_TMP/whdir" wh
+assert_one_line_error "$out"
+assert_contains "$out" "'/.wh.bin'"
+assert_not_contains "$(strata images)" "wh " "an image with a .wh. name"
+assert_fsck_clean
