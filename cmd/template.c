@@ -49,7 +49,7 @@ struct tnode;
 
 struct tlist {
 	struct tnode **v;
-	size_t n;
+	size_t n, cap;
 };
 
 struct tnode {
@@ -106,7 +106,7 @@ static void list_release(struct tlist *l)
 	}
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->cap = 0;
 }
 
 void cmd_template_free(struct cmd_template *t)
@@ -124,7 +124,7 @@ bool cmd_template_is_table(const struct cmd_template *t)
 
 static void list_add(struct tlist *l, struct tnode *nd)
 {
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v = xgrow(l->v, &l->cap, l->n, sizeof(*l->v));
 	l->v[l->n++] = nd;
 }
 
@@ -211,7 +211,7 @@ struct tok {
 
 struct lexer {
 	struct tok *v;
-	size_t n, pos;
+	size_t n, cap, pos;
 	unsigned depth; /* of parentheses, against TEMPLATE_DEPTH_MAX */
 };
 
@@ -224,7 +224,7 @@ static void lexer_release(struct lexer *lx)
 
 static void tok_add(struct lexer *lx, enum tok_kind k, const char *s, size_t len, bool glued)
 {
-	lx->v = xrealloc(lx->v, (lx->n + 1) * sizeof(*lx->v));
+	lx->v = xgrow(lx->v, &lx->cap, lx->n, sizeof(*lx->v));
 	lx->v[lx->n].kind = k;
 	lx->v[lx->n].text = xstrndup(s, len);
 	lx->v[lx->n].len = len;
@@ -561,7 +561,7 @@ struct item {
 
 struct items {
 	struct item *v;
-	size_t n, pos;
+	size_t n, cap, pos;
 	unsigned depth; /* of if, range and with, against TEMPLATE_DEPTH_MAX */
 };
 
@@ -595,7 +595,7 @@ static size_t line_of(const char *start, const char *p)
 
 static void items_add(struct items *it, bool action, const char *s, size_t len, size_t line)
 {
-	it->v = xrealloc(it->v, (it->n + 1) * sizeof(*it->v));
+	it->v = xgrow(it->v, &it->cap, it->n, sizeof(*it->v));
 	it->v[it->n++] = (struct item){ action, s, len, line };
 }
 

@@ -81,6 +81,12 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 /* As realloc, aborting when memory runs out. */
 void *xrealloc(void *p, size_t n);
+/*
+ * Makes room in array @p of *@cap elements of @size bytes for element @n
+ * (n + 1 in all): when full the capacity doubles (at least 8), so n appends
+ * copy O(n). Updates *@cap and returns the array; aborts on overflow or OOM.
+ */
+void *xgrow(void *p, size_t *cap, size_t n, size_t size);
 /* As strdup; NULL stays NULL. */
 char *xstrdup(const char *s);
 /* As strndup, aborting when memory runs out. */

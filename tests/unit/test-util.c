@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -418,6 +419,45 @@ START_TEST(test_strmap)
 	/* Values are freed on request. */
 	strmap_put(&m, "x", xstrdup("owned"), NULL);
 	strmap_release(&m, free);
+}
+END_TEST
+
+START_TEST(test_xgrow_doubles)
+{
+	size_t cap = 0, grows = 0, last = 0;
+	uint32_t *v = NULL;
+
+	for (size_t i = 0; i < 100000; i++) {
+		v = xgrow(v, &cap, i, sizeof(*v));
+		ck_assert_uint_gt(cap, i);
+		if (cap != last) {
+			ck_assert(last == 0 || cap == 2 * last);
+			grows++;
+			last = cap;
+		}
+		v[i] = (uint32_t)i * 7;
+	}
+	/* 8 doubled to 131072: 15 reallocs for 100,000 appends, not 100,000 */
+	ck_assert_uint_eq(cap, 131072);
+	ck_assert_uint_eq(grows, 15);
+	for (size_t i = 0; i < 100000; i++)
+		ck_assert_uint_eq(v[i], (uint32_t)i * 7);
+	/* an index far past the capacity gets room for itself at once */
+	v = xgrow(v, &cap, 1000000, sizeof(*v));
+	ck_assert_uint_eq(cap, 1000001);
+	v[1000000] = 1;
+	free(v);
+}
+END_TEST
+
+START_TEST(test_xgrow_overflow_aborts)
+{
+	size_t cap = SIZE_MAX / 16 + 1;
+	char *p = NULL;
+
+	/* the doubled size would wrap: abort rather than allocate too little */
+	p = xgrow(p, &cap, cap, 16);
+	free(p);
 }
 END_TEST
 
@@ -1099,6 +1139,11 @@ Suite *unit_suite(void)
 	tc = tcase_create("strmap");
 	tcase_add_test(tc, test_strmap);
 	tcase_add_test(tc, test_strmap_sized_borrowed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("xgrow");
+	tcase_add_test(tc, test_xgrow_doubles);
+	tcase_add_test_raise_signal(tc, test_xgrow_overflow_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("digests");
