@@ -411,6 +411,7 @@ struct load {
 	json_t *found;	    /* entry name -> {"digest", "diff_id", "size", "media_type"} */
 	char *buf;
 	char ***loaded;
+	size_t pending_cap; /* room in the array of struct pending being filled */
 };
 
 /* "./a/b" and "a/b" are the same entry. */
@@ -685,10 +686,10 @@ struct pending {
 	char id[DIGEST_STR_LEN];
 };
 
-static void pending_add(struct pending **p, size_t *n, const char *ref, const char *digest,
-			const char *media_type, int64_t size, const char *id)
+static void pending_add(struct load *ld, struct pending **p, size_t *n, const char *ref,
+			const char *digest, const char *media_type, int64_t size, const char *id)
 {
-	*p = xrealloc(*p, (*n + 1) * sizeof(**p));
+	*p = xgrow(*p, &ld->pending_cap, *n, sizeof(**p));
 	(*p)[*n].ref = xstrdup(ref);
 	memcpy((*p)[*n].digest, digest, DIGEST_STR_LEN);
 	(*p)[*n].media_type = xstrdup(media_type);
@@ -812,13 +813,14 @@ static int load_oci(struct load *ld, struct pending **p, size_t *np, struct stra
 				goto fail;
 			r = load_oci_manifest(ld, &pick, id, err);
 			if (r == 0)
-				pending_add(p, np, ref, pick.digest, pick.media_type, pick.size, id);
+				pending_add(ld, p, np, ref, pick.digest, pick.media_type, pick.size,
+					    id);
 			free(pick.media_type);
 		} else {
 			r = load_oci_manifest(ld, d, id, err);
 			if (r == 0)
-				pending_add(p, np, ref, d->digest, d->media_type ? d->media_type
-										: MEDIA_OCI_MANIFEST,
+				pending_add(ld, p, np, ref, d->digest,
+					    d->media_type ? d->media_type : MEDIA_OCI_MANIFEST,
 					    d->size, id);
 		}
 		if (r < 0)
@@ -887,7 +889,7 @@ static int load_docker(struct load *ld, struct pending **p, size_t *np, struct s
 			return -1;
 		tags = json_object_get(m, "RepoTags");
 		if (json_array_size(tags) == 0)
-			pending_add(p, np, NULL, mdigest, MEDIA_OCI_MANIFEST, (int64_t)mlen,
+			pending_add(ld, p, np, NULL, mdigest, MEDIA_OCI_MANIFEST, (int64_t)mlen,
 				    jv_str(cf, "digest"));
 		json_array_foreach(tags, k, l) {
 			const char *ref = json_string_value(l);
@@ -897,7 +899,7 @@ static int load_docker(struct load *ld, struct pending **p, size_t *np, struct s
 					 ref ? ref : "");
 				ref = NULL;
 			}
-			pending_add(p, np, ref, mdigest, MEDIA_OCI_MANIFEST, (int64_t)mlen,
+			pending_add(ld, p, np, ref, mdigest, MEDIA_OCI_MANIFEST, (int64_t)mlen,
 				    jv_str(cf, "digest"));
 		}
 	}

@@ -59,9 +59,9 @@ struct copy_ctx {
 	bool strip_setid;  /* context files lose setuid and setgid, as with docker */
 	int64_t clamp; /* --timestamp: mtimes later than it become it; -1: kept */
 	struct dir_time *dirs;
-	size_t n_dirs;
+	size_t n_dirs, cap_dirs;
 	struct link_seen *links;
-	size_t n_links;
+	size_t n_links, cap_links;
 	struct strata_error **err;
 };
 
@@ -492,7 +492,7 @@ static int set_meta(struct copy_ctx *c, int dirfd, const char *name, const char 
 	if (!mtime)
 		return 0;
 	if (S_ISDIR(mode)) {
-		c->dirs = xrealloc(c->dirs, (c->n_dirs + 1) * sizeof(*c->dirs));
+		c->dirs = xgrow(c->dirs, &c->cap_dirs, c->n_dirs, sizeof(*c->dirs));
 		c->dirs[c->n_dirs].path = xstrdup(path);
 		c->dirs[c->n_dirs].mtime = *mtime;
 		c->n_dirs++;
@@ -521,7 +521,7 @@ static int copy_dir_times(struct copy_ctx *c)
 	}
 	free(c->dirs);
 	c->dirs = NULL;
-	c->n_dirs = 0;
+	c->n_dirs = c->cap_dirs = 0;
 	return r;
 }
 
@@ -535,7 +535,7 @@ static void copy_ctx_release(struct copy_ctx *c)
 	free(c->links);
 	c->dirs = NULL;
 	c->links = NULL;
-	c->n_dirs = c->n_links = 0;
+	c->n_dirs = c->n_links = c->cap_dirs = c->cap_links = 0;
 }
 
 /* Copies the user.* extended attributes of @src to @dst (both open fds). */
@@ -790,7 +790,7 @@ static int copy_entry(struct copy_ctx *c, const struct recipe_entry *e, const ch
 			for (size_t i = 0; i < c->n_links; i++)
 				if (c->links[i].dev == st.st_dev && c->links[i].ino == st.st_ino)
 					return make_hardlink(c, c->links[i].target, target);
-			c->links = xrealloc(c->links, (c->n_links + 1) * sizeof(*c->links));
+			c->links = xgrow(c->links, &c->cap_links, c->n_links, sizeof(*c->links));
 			c->links[c->n_links++] =
 			    (struct link_seen){ st.st_dev, st.st_ino, xstrdup(target) };
 		}
@@ -979,9 +979,9 @@ static int try_extract(struct copy_ctx *c, int fd, const char *dest)
 	in.rootfd = destfd;
 	in.strip_setid = false;
 	in.dirs = NULL;
-	in.n_dirs = 0;
+	in.n_dirs = in.cap_dirs = 0;
 	in.links = NULL;
-	in.n_links = 0;
+	in.n_links = in.cap_links = 0;
 	r = read_archive(&in, a);
 	archive_read_free(a);
 	if (r == 0)

@@ -40,7 +40,7 @@ struct pattern {
 
 struct recipe_ignore {
 	struct pattern *p;
-	size_t n;
+	size_t n, cap;
 	bool has_exceptions;
 };
 
@@ -344,7 +344,7 @@ int recipe_ignore_parse(const char *buf, size_t len, const char *name, struct re
 			recipe_ignore_free(ig);
 			return -1;
 		}
-		ig->p = xrealloc(ig->p, (ig->n + 1) * sizeof(*ig->p));
+		ig->p = xgrow(ig->p, &ig->cap, ig->n, sizeof(*ig->p));
 		ig->p[ig->n++] = pt;
 		ig->has_exceptions |= excl;
 	}

@@ -302,7 +302,7 @@ static int parse_flags(struct parser *p, struct recipe_instr *in, char **words)
 			}
 			recipe_mount_release(&m);
 		}
-		in->flags = xrealloc(in->flags, (in->n_flags + 1) * sizeof(*in->flags));
+		in->flags = xgrow(in->flags, &in->cap_flags, in->n_flags, sizeof(*in->flags));
 		in->flags[in->n_flags].name = steal_ptr(&name);
 		in->flags[in->n_flags].value = eq ? xstrdup(eq + 1) : NULL;
 		in->n_flags++;
@@ -312,13 +312,15 @@ static int parse_flags(struct parser *p, struct recipe_instr *in, char **words)
 
 static void add_arg(struct recipe_instr *in, const char *a)
 {
-	strv_append(&in->args, a);
-	in->n_args++;
+	/* room for the NULL after it too */
+	in->args = xgrow(in->args, &in->cap_args, in->n_args + 1, sizeof(*in->args));
+	in->args[in->n_args++] = xstrdup(a);
+	in->args[in->n_args] = NULL;
 }
 
 static void add_kv(struct recipe_instr *in, const char *key, size_t klen, const char *value)
 {
-	in->kvs = xrealloc(in->kvs, (in->n_kvs + 1) * sizeof(*in->kvs));
+	in->kvs = xgrow(in->kvs, &in->cap_kvs, in->n_kvs, sizeof(*in->kvs));
 	in->kvs[in->n_kvs].key = xstrndup(key, klen);
 	in->kvs[in->n_kvs].value = value ? xstrdup(value) : NULL;
 	in->n_kvs++;
@@ -725,7 +727,8 @@ static int read_heredocs(struct parser *p, struct recipe_instr *in, const char *
 			return fail_at(p, in->line, "unterminated heredoc '%s'", words[i]);
 		}
 		h.content = sbuf_detach(&body, NULL);
-		in->heredocs = xrealloc(in->heredocs, (in->n_heredocs + 1) * sizeof(*in->heredocs));
+		in->heredocs =
+		    xgrow(in->heredocs, &in->cap_heredocs, in->n_heredocs, sizeof(*in->heredocs));
 		in->heredocs[in->n_heredocs++] = h;
 	}
 	return 0;
@@ -758,7 +761,7 @@ static void split_lines(struct parser *p, const char *buf, size_t len)
 
 static void append_instr(struct recipe_file *f, struct recipe_instr *in)
 {
-	f->instrs = xrealloc(f->instrs, (f->n_instrs + 1) * sizeof(*f->instrs));
+	f->instrs = xgrow(f->instrs, &f->cap_instrs, f->n_instrs, sizeof(*f->instrs));
 	f->instrs[f->n_instrs++] = *in;
 	memset(in, 0, sizeof(*in));
 }

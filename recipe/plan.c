@@ -299,7 +299,7 @@ int recipe_plan_new(const struct recipe_file *f, char *const *build_args, const 
 			goto fail;
 		}
 		st = &p->stages[p->n_stages - 1];
-		st->instrs = xrealloc(st->instrs, (st->n_instrs + 1) * sizeof(*st->instrs));
+		st->instrs = xgrow(st->instrs, &st->cap_instrs, st->n_instrs, sizeof(*st->instrs));
 		st->instrs[st->n_instrs++] = in;
 	}
 	if (!p->n_stages) {

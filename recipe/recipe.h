@@ -96,14 +96,14 @@ struct recipe_instr {
 	unsigned line;	/* first line of the instruction, from 1 */
 	char *original; /* the instruction with continuations joined */
 	struct recipe_flag *flags;
-	size_t n_flags;
+	size_t n_flags, cap_flags; /* cap_*: room allocated while parsing (xgrow) */
 	char **args; /* NULL-terminated */
-	size_t n_args;
+	size_t n_args, cap_args;
 	bool is_json; /* exec form */
 	struct recipe_kv *kvs;
-	size_t n_kvs;
+	size_t n_kvs, cap_kvs;
 	struct recipe_heredoc *heredocs;
-	size_t n_heredocs;
+	size_t n_heredocs, cap_heredocs;
 	struct recipe_instr *sub; /* ONBUILD's trigger */
 };
 
@@ -112,7 +112,7 @@ struct recipe_file {
 	char *name;  /* as given to recipe_parse, for messages */
 	char escape; /* '\\' or '`' (# escape=) */
 	struct recipe_instr *instrs;
-	size_t n_instrs;
+	size_t n_instrs, cap_instrs;
 };
 
 /*
@@ -286,7 +286,7 @@ struct recipe_stage {
 	long base_stage; /* the earlier stage FROM names, or -1 for an image ("scratch" included) */
 	const struct recipe_instr *from;    /* borrowed from the file */
 	const struct recipe_instr **instrs; /* the instructions after FROM (borrowed) */
-	size_t n_instrs;
+	size_t n_instrs, cap_instrs;
 	bool is_needed; /* the target needs it */
 };
 

@@ -867,6 +867,52 @@ static struct recipe_ignore *ignore_ok(const char *text)
 	return ig;
 }
 
+/*
+ * A file of 20,000 instructions, a LABEL of 20,000 pairs, a RUN of 500 heredocs
+ * and a .dockerignore of 20,000 patterns: the arrays grow geometrically (one
+ * element at a time, each append copied them all and this ran out of its
+ * timeout under AddressSanitizer).
+ */
+START_TEST(test_parse_large_inputs)
+{
+	struct sbuf t = SBUF_INIT;
+	struct recipe_file *f;
+	struct recipe_plan *p;
+	struct recipe_ignore *ig;
+
+	sbuf_addstr(&t, "FROM scratch\nLABEL");
+	for (int i = 0; i < 20000; i++)
+		sbuf_addf(&t, " k%d=v%d", i, i);
+	sbuf_addstr(&t, "\nRUN");
+	for (int i = 0; i < 500; i++)
+		sbuf_addf(&t, " <<E%d", i);
+	sbuf_addstr(&t, "\n");
+	for (int i = 0; i < 500; i++)
+		sbuf_addf(&t, "body %d\nE%d\n", i, i);
+	for (int i = 0; i < 20000; i++)
+		sbuf_addf(&t, "LABEL l%d=x\n", i);
+	f = parse_ok(t.buf);
+	ck_assert_uint_eq(f->n_instrs, 20003);
+	ck_assert_uint_eq(f->instrs[1].n_kvs, 20000);
+	ck_assert_str_eq(f->instrs[1].kvs[19999].value, "v19999");
+	ck_assert_uint_eq(f->instrs[2].n_heredocs, 500);
+	ck_assert_str_eq(f->instrs[2].heredocs[499].content, "body 499\n");
+	ck_assert_str_eq(f->instrs[20002].kvs[0].key, "l19999");
+	p = plan_ok(f, NULL, NULL);
+	ck_assert_uint_eq(p->stages[0].n_instrs, 20002);
+	recipe_plan_free(p);
+	recipe_file_free(f);
+	sbuf_release(&t);
+	for (int i = 0; i < 20000; i++)
+		sbuf_addf(&t, "d%d\n", i);
+	ig = ignore_ok(t.buf);
+	ck_assert(recipe_ignore_match(ig, "d19999"));
+	ck_assert(!recipe_ignore_match(ig, "d20000"));
+	recipe_ignore_free(ig);
+	sbuf_release(&t);
+}
+END_TEST
+
 START_TEST(test_ignore_rules)
 {
 	struct recipe_ignore *ig = ignore_ok("# comment\n"
@@ -1372,6 +1418,10 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_mount_parse);
 	tcase_add_test(tc, test_mount_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("large-inputs");
+	tcase_add_test(tc, test_parse_large_inputs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("variables");
