@@ -300,7 +300,7 @@ static int parse_v1(const json_t *v1, struct reg_conf *f, const char *where,
 				if (strcmp(f->regs[j].prefix, list[i]) == 0)
 					r = &f->regs[j];
 			if (!r) {
-				f->regs = xrealloc(f->regs, (f->n_regs + 1) * sizeof(*f->regs));
+				f->regs = xgrow(f->regs, &f->cap_regs, f->n_regs, sizeof(*f->regs));
 				r = &f->regs[f->n_regs++];
 				memset(r, 0, sizeof(*r));
 				if (!(r->location = parse_location(list[i], "registry", w, err)))
@@ -428,7 +428,7 @@ void reg_conf_add_registry(struct reg_conf *c, struct reg_registry *r)
 			memset(r, 0, sizeof(*r));
 			return;
 		}
-	c->regs = xrealloc(c->regs, (c->n_regs + 1) * sizeof(*c->regs));
+	c->regs = xgrow(c->regs, &c->cap_regs, c->n_regs, sizeof(*c->regs));
 	c->regs[c->n_regs++] = *r;
 	memset(r, 0, sizeof(*r));
 }

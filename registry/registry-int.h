@@ -318,7 +318,7 @@ struct reg_conf {
 	json_t *cache_aliases; /* the same from the alias cache ("": none); before @aliases */
 	char *cache_path;      /* the alias cache file, or NULL */
 	struct reg_registry *regs;
-	size_t n_regs;
+	size_t n_regs, cap_regs;
 	char **files; /* the files read, in order */
 };
 
