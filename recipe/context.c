@@ -149,7 +149,8 @@ static int list_dir(int dirfd, const char *path, char ***names, struct strata_er
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	char **v = xcalloc(1, sizeof(char *));
+	size_t n = 0, cap = 1;
+	char **v = xcalloc(cap, sizeof(char *));
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		int e = errno;
@@ -162,10 +163,12 @@ static int list_dir(int dirfd, const char *path, char ***names, struct strata_er
 	while ((errno = 0, de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		strv_append(&v, de->d_name);
+		/* room for the NULL after it too */
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		v[n++] = xstrdup(de->d_name);
+		v[n] = NULL;
 	}
-	if (v)
-		qsort(v, strv_len(v), sizeof(char *), cmp_names);
+	qsort(v, n, sizeof(char *), cmp_names);
 	*names = v;
 	return 0;
 }
@@ -217,8 +220,10 @@ static long walk(struct collector *c, int dirfd, const char *path, const char *r
 
 static void add_match(struct recipe_sources *o, const char *path, bool is_dir)
 {
-	strv_append(&o->matched, path);
-	o->is_dir = xrealloc(o->is_dir, (o->n_matched + 1) * sizeof(bool));
+	o->matched = xgrow(o->matched, &o->cap_matched, o->n_matched + 1, sizeof(*o->matched));
+	o->matched[o->n_matched] = xstrdup(path);
+	o->matched[o->n_matched + 1] = NULL;
+	o->is_dir = xgrow(o->is_dir, &o->cap_is_dir, o->n_matched, sizeof(*o->is_dir));
 	o->is_dir[o->n_matched++] = is_dir;
 }
 

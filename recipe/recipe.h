@@ -411,6 +411,7 @@ struct recipe_sources {
 	bool *is_dir;	/* per matched path */
 	struct recipe_entry *entries; /* every entry under them, sorted by path */
 	size_t n_matched, n_entries;
+	size_t cap_matched, cap_is_dir; /* room in @matched and @is_dir (xgrow) */
 };
 
 /*

@@ -1131,6 +1131,35 @@ START_TEST(test_sources_collect)
 }
 END_TEST
 
+/* A directory of 5,000 files, as a glob's matches and as one source's tree. */
+START_TEST(test_sources_many_files)
+{
+	const char *glob[] = {"many/*", NULL};
+	const char *dir[] = {"many", NULL};
+	struct recipe_sources s;
+
+	ck_assert_int_eq(unit_sh("cd '%s' && mkdir many && cd many && seq 5000 | xargs touch",
+				 ctx_dir),
+			 0);
+	collect(NULL, glob, &s);
+	ck_assert_uint_eq(s.n_matched, 5000);
+	ck_assert_ptr_null(s.matched[5000]);
+	for (size_t i = 0; i < s.n_matched; i++) {
+		ck_assert(str_has_prefix(s.matched[i], "many/"));
+		ck_assert(!s.is_dir[i]);
+	}
+	ck_assert_uint_eq(s.n_entries, 5000);
+	recipe_sources_release(&s);
+	collect(NULL, dir, &s);
+	ck_assert_uint_eq(s.n_matched, 1);
+	ck_assert(s.is_dir[0]);
+	ck_assert_uint_eq(s.n_entries, 5001);
+	ck_assert_str_eq(s.entries[1].path, "many/1");
+	ck_assert_str_eq(s.entries[5000].path, "many/999");
+	recipe_sources_release(&s);
+}
+END_TEST
+
 START_TEST(test_sources_errors)
 {
 	cleanup_error struct strata_error *err = NULL;
@@ -1447,6 +1476,7 @@ Suite *unit_suite(void)
 	tc = tcase_create("context");
 	tcase_add_checked_fixture(tc, ctx_setup, ctx_teardown);
 	tcase_add_test(tc, test_sources_collect);
+	tcase_add_test(tc, test_sources_many_files);
 	tcase_add_test(tc, test_sources_errors);
 	tcase_add_test(tc, test_sources_digest);
 	tcase_add_test(tc, test_cache_key);
