@@ -46,9 +46,12 @@ char *reg_link_next(const char *link)
 	return NULL;
 }
 
-/* Adds the tags of one page to @tags (each once, in @seen); -1 on a tag that is not one. */
+/*
+ * Adds the tags of one page to @tags (@n of them, room for @cap; each once,
+ * in @seen); -1 on a tag that is not one.
+ */
 static int tags_add_page(const struct reg_resp *resp, struct strmap *seen, char ***tags,
-			 size_t *n, struct strata_error **err)
+			 size_t *n, size_t *cap, struct strata_error **err)
 {
 	cleanup_json json_t *j = jv_loadb(resp->body.buf, resp->body.len, "tag list", err);
 	json_t *t, *arr;
@@ -70,8 +73,10 @@ static int tags_add_page(const struct reg_resp *resp, struct strmap *seen, char 
 		if (*n >= TAGS_MAX)
 			return strata_fail_msg(err, EFBIG, "tag list: more than %d tags", TAGS_MAX);
 		strmap_add(seen, tag);
-		strv_append(tags, tag);
-		(*n)++;
+		/* grown geometrically: strv_append counts the list each time */
+		*tags = xgrow(*tags, cap, *n + 1, sizeof(**tags));
+		(*tags)[(*n)++] = xstrdup(tag);
+		(*tags)[*n] = NULL;
 	}
 	return 0;
 }
@@ -83,7 +88,7 @@ static int tags_fetch(struct reg_client *c, const char *repo, const char *url, c
 	struct strmap seen = STRMAP_INIT, pages = STRMAP_INIT;
 	cleanup_free char *next = xstrdup(url);
 	cleanup_free char *prefix = xasprintf("/v2/%s/tags/list", repo);
-	size_t n = 0;
+	size_t n = 0, cap = 1; /* @tags comes as one NULL */
 	int ret = -1;
 
 	for (int page = 0; next; page++) {
@@ -104,7 +109,7 @@ static int tags_fetch(struct reg_client *c, const char *repo, const char *url, c
 			reg_resp_release(&resp);
 			goto out;
 		}
-		if (tags_add_page(&resp, &seen, tags, &n, err) < 0) {
+		if (tags_add_page(&resp, &seen, tags, &n, &cap, err) < 0) {
 			reg_resp_release(&resp);
 			goto out;
 		}
